@@ -1,0 +1,268 @@
+"""Settings: one frozen object built from the environment and validated at start-up.
+
+Only this module knows environment variable names. ``Settings.from_env`` collects every problem
+and raises one ``ConfigError`` listing them all. Secrets are wrapped in ``Secret`` so they never
+show in repr, str or logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+
+T = TypeVar("T")
+
+SLACK_API_URL = "https://slack.com/api/"
+# Credentials the embedded sandbox CRM accepts; only used when CRM_BASE_URL is unset.
+SANDBOX_APP_ID = "wwsandboxcorp0001_ClueBot"
+SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOCALES = ("en", "zh")
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, validated. See README's configuration table."""
+
+    # CRM
+    crm_base_url: str | None = None  # None: start the embedded sandbox CRM
+    crm_app_id: str = SANDBOX_APP_ID
+    crm_app_key: Secret = field(default_factory=lambda: Secret(SANDBOX_APP_KEY))
+    crm_timeout_seconds: float = 5.0
+    crm_timezone: str = "Asia/Shanghai"
+    crm_max_response_bytes: int = 2_000_000
+    crm_max_concurrency: int = 8
+    crm_rate_per_second: float = 20.0
+    crm_breaker_failures: int = 5
+    crm_breaker_cooldown_seconds: float = 30.0
+    crm_reference_ttl_seconds: float = 3600.0
+    # Cache
+    clue_cache_ttl_seconds: float = 60.0
+    clue_cache_maxsize: int = 10_000
+    clue_negative_ttl_seconds: float = 30.0
+    clue_stale_seconds: float = 86_400.0
+    redis_url: Secret | None = None
+    # Slack
+    slack_bot_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str = SLACK_API_URL
+    slack_ack_budget_seconds: float = 2.0
+    clue_url_template: str = "https://crm.example.com/clues/{id}"
+    clue_url_patterns: tuple[str, ...] = ()
+    clue_user_rate_per_minute: int = 30
+    clue_max_ids: int = 10
+    default_locale: str = "en"
+    # Process
+    host: str = "127.0.0.1"
+    port: int = 3000
+    log_level: str = "INFO"
+
+    @property
+    def uses_sandbox_crm(self) -> bool:
+        return self.crm_base_url is None
+
+    @property
+    def playground(self) -> bool:
+        """No Slack credentials: serve the local playground with a fake Slack Web API."""
+        return self.slack_bot_token is None and self.slack_app_token is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.crm_timezone)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redaction filter."""
+        values = [self.crm_app_key, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        out = [s.reveal() for s in values if s]
+        if self.redis_url:
+            password = urlsplit(self.redis_url.reveal()).password
+            if password:
+                out.append(password)
+        return out
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping; raise one ConfigError listing every problem."""
+        reader = _Reader(env)
+        r = reader
+        crm_base_url = r.text("CRM_BASE_URL")
+        if crm_base_url is not None:
+            crm_base_url = crm_base_url.rstrip("/")
+            if not _is_http_url(crm_base_url):
+                r.problem("CRM_BASE_URL must be an http(s) URL, e.g. https://account.tanmarket.cn/apiServer")
+        app_id = r.text("CRM_APP_ID")
+        app_key = r.text("CRM_APP_KEY")
+        if crm_base_url is not None:
+            if app_id is None:
+                r.problem("CRM_APP_ID is required when CRM_BASE_URL is set")
+            if app_key is None:
+                r.problem("CRM_APP_KEY is required when CRM_BASE_URL is set")
+        timezone = r.text("CRM_TIMEZONE") or "Asia/Shanghai"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            r.problem(f"CRM_TIMEZONE {timezone!r} is not a known IANA time zone")
+
+        bot_token = r.secret("SLACK_BOT_TOKEN")
+        signing_secret = r.secret("SLACK_SIGNING_SECRET")
+        app_token = r.secret("SLACK_APP_TOKEN")
+        if bot_token and not bot_token.reveal().startswith("xoxb-"):
+            r.problem("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if app_token and not app_token.reveal().startswith("xapp-"):
+            r.problem("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if app_token and not bot_token:
+            r.problem("SLACK_BOT_TOKEN is required with SLACK_APP_TOKEN (Socket Mode)")
+        if bot_token and not app_token and not signing_secret:
+            r.problem("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+        if signing_secret and not bot_token:
+            r.problem("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
+
+        slack_api_url = r.text("SLACK_API_URL") or SLACK_API_URL
+        if not _is_http_url(slack_api_url):
+            r.problem("SLACK_API_URL must be an http(s) URL")
+        slack_api_url = slack_api_url.rstrip("/") + "/"  # slack_sdk needs the trailing slash
+
+        template = r.text("CLUE_URL_TEMPLATE") or cls.clue_url_template
+        if template.count("{id}") != 1 or not _is_http_url(template.replace("{id}", "1")):
+            r.problem("CLUE_URL_TEMPLATE must be an http(s) URL containing {id} once")
+        patterns = tuple(p for p in (r.text("CLUE_URL_PATTERNS") or "").split() if p)
+        for pattern in patterns:
+            try:
+                if "id" not in re.compile(pattern).groupindex:
+                    r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} needs a named group (?P<id>...)")
+            except re.error as exc:
+                r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} is not a regular expression: {exc}")
+
+        redis_url = r.secret("REDIS_URL")
+        if redis_url and urlsplit(redis_url.reveal()).scheme not in ("redis", "rediss", "unix"):
+            r.problem("REDIS_URL must start with redis://, rediss:// or unix://")
+
+        log_level = (r.text("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            r.problem(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        locale = r.text("CLUE_DEFAULT_LOCALE") or "en"
+        if locale not in LOCALES:
+            r.problem(f"CLUE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
+
+        d = cls()
+        settings = cls(
+            crm_base_url=crm_base_url,
+            crm_app_id=app_id or SANDBOX_APP_ID,
+            crm_app_key=Secret(app_key or SANDBOX_APP_KEY),
+            crm_timeout_seconds=r.number("CRM_TIMEOUT_SECONDS", d.crm_timeout_seconds, float, 0.1, 60),
+            crm_timezone=timezone,
+            crm_max_response_bytes=r.number(
+                "CRM_MAX_RESPONSE_BYTES", d.crm_max_response_bytes, int, 1024, 100_000_000
+            ),
+            crm_max_concurrency=r.number("CRM_MAX_CONCURRENCY", d.crm_max_concurrency, int, 1, 1000),
+            crm_rate_per_second=r.number("CRM_RATE_PER_SECOND", d.crm_rate_per_second, float, 0.1, 10_000),
+            crm_breaker_failures=r.number("CRM_BREAKER_FAILURES", d.crm_breaker_failures, int, 1, 1000),
+            crm_breaker_cooldown_seconds=r.number(
+                "CRM_BREAKER_COOLDOWN_SECONDS", d.crm_breaker_cooldown_seconds, float, 0.1, 3600
+            ),
+            crm_reference_ttl_seconds=r.number(
+                "CRM_REFERENCE_TTL_SECONDS", d.crm_reference_ttl_seconds, float, 1, 7 * 86_400
+            ),
+            clue_cache_ttl_seconds=r.number("CLUE_CACHE_TTL_SECONDS", d.clue_cache_ttl_seconds, float, 0, 86_400),
+            clue_cache_maxsize=r.number("CLUE_CACHE_MAXSIZE", d.clue_cache_maxsize, int, 1, 10_000_000),
+            clue_negative_ttl_seconds=r.number(
+                "CLUE_NEGATIVE_TTL_SECONDS", d.clue_negative_ttl_seconds, float, 0, 86_400
+            ),
+            clue_stale_seconds=r.number("CLUE_STALE_SECONDS", d.clue_stale_seconds, float, 0, 30 * 86_400),
+            redis_url=redis_url,
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret,
+            slack_app_token=app_token,
+            slack_api_url=slack_api_url,
+            slack_ack_budget_seconds=r.number(
+                "SLACK_ACK_BUDGET_SECONDS", d.slack_ack_budget_seconds, float, 0, 2.5
+            ),
+            clue_url_template=template,
+            clue_url_patterns=patterns,
+            clue_user_rate_per_minute=r.number(
+                "CLUE_USER_RATE_PER_MINUTE", d.clue_user_rate_per_minute, int, 1, 100_000
+            ),
+            clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
+            default_locale=locale,
+            host=r.text("HOST") or d.host,
+            port=r.number("PORT", d.port, int, 0, 65_535),
+            log_level=log_level,
+        )
+        if reader.problems:
+            raise ConfigError(reader.problems)
+        return settings
+
+
+class _Reader:
+    """Reads typed values from the environment, collecting problems instead of raising."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[str] = []
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def secret(self, name: str) -> Secret | None:
+        value = self.text(name)
+        return Secret(value) if value else None
+
+    def number(self, name: str, default: T, kind: Callable[[str], T], low: float, high: float) -> T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problem(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}")
+            return default
+        if not low <= value <= high:  # type: ignore[operator]
+            self.problem(f"{name} must be between {low:g} and {high:g}, got {raw[:40]!r}")
+            return default
+        return value
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -1,0 +1,1 @@
+"""Everything that speaks to the Tanmarket CRM open API."""

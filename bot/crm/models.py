@@ -1,0 +1,321 @@
+"""Frozen data of the CRM, and tolerant parsers from the JSON the CRM sends.
+
+``dict[str, Any]`` stops here: parsers take the envelope's ``data`` and return dataclasses, raising
+``CrmProtocolError`` only when the shape cannot be read at all (a missing field is not an error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.errors import CrmProtocolError
+
+# Field types of customer/list-fields and clue/get (crm-api.md section 4).
+TEXT, SELECT, DATE, NUMBER, MULTILINE, MULTISELECT, DATETIME, PHONE = 1, 2, 3, 4, 5, 6, 7, 8
+
+# Ids arrive as JSON numbers; the doc's are 15 digits (410983932389440). Anything past this is junk.
+MAX_CLUE_ID = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class RawField:
+    key: str
+    type: int | None
+    value: str | None  # valueAsText; None means unset
+
+
+@dataclass(frozen=True, slots=True)
+class RawClue:
+    """A clue exactly as clue/get describes it, ids unresolved."""
+
+    customer_id: int
+    is_clue: bool | None
+    type: int | None
+    fields: tuple[RawField, ...]
+    tag_ids: tuple[str, ...]
+    create_time: str | None
+    last_update_time: str | None
+    convert_customer_time: str | None
+    company_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One field definition from customer/list-fields; ``options`` maps option id to name."""
+
+    id: str
+    key: str | None  # outerField, e.g. "customer_stage"; None for custom fields
+    name: str
+    type: int | None
+    options: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    id: str
+    qw_tag_id: str | None
+    name: str
+    group: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    qw_user_id: str | None
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    id: str
+    type: int | None
+    content: str
+    create_time: str | None
+    operator: Operator | None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpPage:
+    items: tuple[FollowUp, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    customer_id: int
+    name: str | None
+    stage_name: str | None
+    create_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    total_pages: int
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def parse_clue(data: Any) -> RawClue | None:
+    """Parse clue/get ``data``; None when the CRM answered code 0 with no clue (read as not found)."""
+    if data is None or data == {} or data == []:
+        return None
+    obj = _object(data, "clue")
+    customer_id = _int(obj.get("customerId"))
+    if customer_id is None:
+        raise CrmProtocolError("clue has no integer customerId")
+    fields = []
+    for item in _list(obj.get("fields"), "fields"):
+        if not isinstance(item, Mapping):
+            continue
+        key = _str(item.get("field"))
+        if key is None:
+            continue
+        fields.append(RawField(key=key, type=_int(item.get("type")), value=_str(item.get("valueAsText"))))
+    tag_ids = tuple(s for s in (_str(t) for t in _list(obj.get("tagIds"), "tagIds")) if s)
+    is_clue = obj.get("isClue")
+    return RawClue(
+        customer_id=customer_id,
+        is_clue=is_clue if isinstance(is_clue, bool) else None,
+        type=_int(obj.get("type")),
+        fields=tuple(fields),
+        tag_ids=tag_ids,
+        create_time=_str(obj.get("createTime")),
+        last_update_time=_str(obj.get("lastUpdateTime")),
+        convert_customer_time=_str(obj.get("convertCustomerTime")),
+        company_name=_company_name(obj.get("companyInfo")),
+    )
+
+
+def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
+    """Parse customer/list-fields ``data`` (``{"fields": [...]}`` or a bare list)."""
+    items = data.get("fields") if isinstance(data, Mapping) else data
+    defs = []
+    for item in _list(items, "fields"):
+        if not isinstance(item, Mapping):
+            continue
+        field_id = _str(item.get("id"))
+        name = _str(item.get("name"))
+        if field_id is None or name is None:
+            continue
+        options = {}
+        for option in _list(item.get("items"), "items"):
+            if isinstance(option, Mapping):
+                option_id, option_name = _str(option.get("id")), _str(option.get("name"))
+                if option_id is not None and option_name is not None:
+                    options[option_id] = option_name
+        defs.append(
+            FieldDef(id=field_id, key=_str(item.get("outerField")), name=name, type=_int(item.get("type")),
+                     options=options)
+        )
+    return tuple(defs)
+
+
+def parse_tag_tree(data: Any) -> tuple[Tag, ...]:
+    """Parse tags/list-tree ``data``: groups, each with ``tags``."""
+    tags = []
+    for group in _list(data, "tag groups"):
+        if not isinstance(group, Mapping):
+            continue
+        group_name = _str(group.get("name"))
+        for tag in _list(group.get("tags"), "tags"):
+            if not isinstance(tag, Mapping):
+                continue
+            tag_id, name = _str(tag.get("id")), _str(tag.get("name"))
+            if tag_id is None or name is None:
+                continue
+            tags.append(Tag(id=tag_id, qw_tag_id=_str(tag.get("qwTagId")), name=name, group=group_name))
+    return tuple(tags)
+
+
+def parse_follow_ups(data: Any) -> FollowUpPage:
+    obj = _object(data, "follow-up page")
+    items = []
+    for item in _list(obj.get("list"), "list"):
+        if not isinstance(item, Mapping):
+            continue
+        op = item.get("operator")
+        operator = (
+            Operator(qw_user_id=_str(op.get("qwUserId")), name=_str(op.get("name")))
+            if isinstance(op, Mapping) else None
+        )
+        items.append(FollowUp(id=_str(item.get("id")) or "", type=_int(item.get("type")),
+                              content=_str(item.get("content")) or "", create_time=_str(item.get("createTime")),
+                              operator=operator))
+    return FollowUpPage(items=tuple(items), next_cursor=_str(obj.get("nextCursor")))
+
+
+def parse_search(data: Any) -> SearchPage:
+    obj = _object(data, "search page")
+    hits = []
+    for item in _list(obj.get("data"), "data"):
+        if not isinstance(item, Mapping):
+            continue
+        customer_id = _int(item.get("customerId"))
+        if customer_id is None:
+            continue
+        hits.append(SearchHit(customer_id=customer_id, name=_str(item.get("name")),
+                              stage_name=_str(item.get("salesStageName")), create_time=_str(item.get("createTime"))))
+    return SearchPage(hits=tuple(hits), total_pages=_int(obj.get("totalPage")) or 0)
+
+
+# ---------------------------------------------------------------- value decoding
+
+
+def parse_phones(value: str | None) -> tuple[str, ...]:
+    """Decode a phone field: a JSON array string (``'["145678388"]'``), tolerating a bare number."""
+    if not value:
+        return ()
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = value
+    items = decoded if isinstance(decoded, list) else [decoded]
+    return tuple(s for s in (_str(i) for i in items) if s)
+
+
+def parse_option_ids(value: str | None) -> tuple[str, ...]:
+    """Decode select / multi-select values: a JSON array, a comma list or a single id."""
+    if not value:
+        return ()
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, list):
+            return tuple(s for s in (_str(i) for i in decoded) if s)
+        text = text.strip("[]")
+    return tuple(part.strip().strip('"') for part in text.split(",") if part.strip().strip('"'))
+
+
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+
+
+def parse_crm_time(value: str | None, tz: ZoneInfo) -> datetime | None:
+    """Parse a CRM time string (zone-less, read in ``tz``) or epoch milliseconds; None if unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit() and len(text) in (10, 13):
+        seconds = int(text) / (1000 if len(text) == 13 else 1)
+        return datetime.fromtimestamp(seconds, tz)
+    for fmt in _DATETIME_FORMATS + _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=tz)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def parse_crm_date(value: str | None, tz: ZoneInfo) -> date | None:
+    parsed = parse_crm_time(value, tz)
+    return parsed.date() if parsed else None
+
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CrmProtocolError(f"{what} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CrmProtocolError(f"{what} is {type(value).__name__}, expected a list")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    """A value as text: strings stripped, integers and floats formatted, anything else None."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_CLUE_ID else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if number <= MAX_CLUE_ID else None
+    return None
+
+
+_COMPANY_NAME_KEYS = ("name", "companyName", "corpName", "fullName", "shortName")
+
+
+def _company_name(info: Any) -> str | None:
+    """companyInfo's shape is undocumented: take a name-like string key if there is one."""
+    if not isinstance(info, Mapping):
+        return None
+    for key in _COMPANY_NAME_KEYS:
+        name = _str(info.get(key))
+        if name:
+            return name
+    return None
