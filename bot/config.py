@@ -68,6 +68,7 @@ class Settings:
     crm_breaker_failures: int = 5
     crm_breaker_cooldown_seconds: float = 30.0
     crm_reference_ttl_seconds: float = 3600.0
+    crm_field_aliases: dict[str, str] = field(default_factory=dict)  # clue/get key -> list-fields outerField
     # Cache
     clue_cache_ttl_seconds: float = 60.0
     clue_cache_maxsize: int = 10_000
@@ -140,6 +141,16 @@ class Settings:
         except (ZoneInfoNotFoundError, ValueError):
             r.problem(f"CRM_TIMEZONE {timezone!r} is not a known IANA time zone")
 
+        aliases: dict[str, str] = {}
+        for pair in (r.text("CRM_FIELD_ALIASES") or "").split(","):
+            key, sep, outer = pair.partition("=")
+            if not pair.strip():
+                continue
+            if not sep or not key.strip() or not outer.strip():
+                r.problem(f"CRM_FIELD_ALIASES entry {pair.strip()[:40]!r} must look like key=outerField")
+                continue
+            aliases[key.strip()] = outer.strip()
+
         bot_token = r.secret("SLACK_BOT_TOKEN")
         signing_secret = r.secret("SLACK_SIGNING_SECRET")
         app_token = r.secret("SLACK_APP_TOKEN")
@@ -188,6 +199,7 @@ class Settings:
             crm_app_key=Secret(app_key or SANDBOX_APP_KEY),
             crm_timeout_seconds=r.number("CRM_TIMEOUT_SECONDS", d.crm_timeout_seconds, float, 0.1, 60),
             crm_timezone=timezone,
+            crm_field_aliases=aliases,
             crm_max_response_bytes=r.number(
                 "CRM_MAX_RESPONSE_BYTES", d.crm_max_response_bytes, int, 1024, 100_000_000
             ),

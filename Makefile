@@ -1,0 +1,35 @@
+# clue bot: `make run` (playground on the sandbox CRM) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Re-install only when pyproject.toml changes, so `make test` is fast when nothing changed.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint bench bench-smoke clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m bot serve
+
+lint: install
+	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
+test: lint
+	@$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,122 @@
+"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id>``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import BotError, ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="clue bot: CRM clues in Slack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve Slack over HTTP (and Socket Mode if SLACK_APP_TOKEN is set)")
+    serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 3000)")
+    sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--prefix", default="", help="path prefix, e.g. /apiServer")
+    clue = commands.add_parser("clue", help="fetch one clue through the configured CRM and print it")
+    clue.add_argument("id")
+    clue.add_argument("--json", action="store_true", help="print JSON instead of text")
+    card = commands.add_parser("card", help="print the Block Kit JSON of a clue card")
+    card.add_argument("id")
+    card.add_argument("--unfurl", action="store_true", help="the unfurl variant ({blocks})")
+    card.add_argument("--locale", choices=("en", "zh"))
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env(os.environ)
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "sandbox":
+            from bot.sandbox.server import run
+
+            run(args.host, args.port, args.prefix)
+            return 0
+        if args.command == "clue":
+            return asyncio.run(_with_clue(settings, args.id, lambda c, _: _print_clue(c, as_json=args.json)))
+        return asyncio.run(_with_clue(settings, args.id,
+                                      lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale)))
+    except ConfigError as exc:
+        print(f"clue bot: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"clue bot: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from bot.logs import configure_logging
+    from bot.web import create_web_app
+
+    configure_logging(settings.log_level, settings.secrets())
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    if settings.playground:
+        print(f"clue bot playground: http://{host}:{port}/  (sandbox CRM, fake Slack; Ctrl-C to stop)",
+              flush=True)
+    uvicorn.run(create_web_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                proxy_headers=True, timeout_graceful_shutdown=10)
+    return 0
+
+
+async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
+    from bot.metrics import Metrics
+    from bot.slack.links import parse_clue_id
+    from bot.web import Clocks, build_crm
+
+    clue_id = parse_clue_id(text)
+    closers: list[Callable[[], Any]] = []
+    crm, fetcher = build_crm(settings, Metrics(), Clocks(), closers)
+    try:
+        show(await fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
+    finally:
+        await crm.aclose()
+        for close in closers:
+            close()
+    return 0
+
+
+def _print_clue(clue: Any, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(clue), ensure_ascii=False, indent=2, default=str))
+        return
+    rows = [("id", clue.id), ("name", clue.name), ("stage", clue.stage and clue.stage.text),
+            ("source", clue.source and clue.source.text), ("company", clue.company),
+            ("phones", ", ".join(clue.phones)), ("tags", ", ".join(t.name or f"{t.id} (unknown)" for t in clue.tags)),
+            ("created", clue.created and clue.created.raw), ("updated", clue.updated and clue.updated.raw),
+            ("converted", clue.converted and clue.converted.raw)]
+    for label, value in rows:
+        print(f"{label:>9}: {value if value not in (None, '') else '-'}")
+
+
+def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, locale: str | None) -> None:
+    from bot.slack import cards
+    from bot.slack.links import LinkMatcher
+
+    now = datetime.fromtimestamp(fetched_at, UTC)
+    opts = cards.CardOptions(
+        locale=locale or settings.default_locale,
+        audience=cards.AUDIENCE_CHANNEL if unfurl else cards.AUDIENCE_PRIVATE,
+        now=now, fetched_at=now,
+        clue_url=LinkMatcher(settings.clue_url_template).url_for(clue.id),
+    )
+    rendered = cards.clue_unfurl(clue, opts) if unfurl else cards.clue_message(clue, opts)
+    print(json.dumps(rendered, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

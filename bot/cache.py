@@ -1,0 +1,163 @@
+"""The clue cache: the one place cache policy lives.
+
+- TTL + max size (cachetools ``TTLCache`` on an injected monotonic clock);
+- single-flight: concurrent lookups of one id share one CRM call, shielded so one caller's
+  cancellation does not fail the others; a failure reaches every waiter and is not cached;
+- negative cache: "not found" is remembered for a shorter TTL;
+- stale-if-error: an expired entry is kept for a grace period and served, flagged, when the CRM fails;
+- an optional shared second level (``SharedClueStore``, Redis) for several instances.
+
+State lives on the event loop; no thread locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cachetools import TTLCache
+
+from bot.clue import Clue
+from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A clue with its freshness: ``fetched_at`` is wall-clock epoch seconds of the CRM read."""
+
+    clue: Clue
+    fetched_at: float
+    stale: bool = False  # served from the grace period because the CRM failed
+
+
+class SharedClueStore(Protocol):
+    """A cache shared by several instances (Redis). Every method degrades to "nothing" on failure."""
+
+    async def get(self, clue_id: int) -> tuple[Clue, float] | None: ...
+    async def put(self, clue_id: int, clue: Clue, fetched_at: float) -> None: ...
+    async def get_not_found(self, clue_id: int) -> bool: ...
+    async def put_not_found(self, clue_id: int) -> None: ...
+    async def fetch_once(self, clue_id: int, fetch: Callable[[], Awaitable[Clue]]) -> tuple[Clue, float]: ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    clue: Clue
+    fetched_at: float  # wall clock, for display
+    fetched_mono: float  # monotonic, for expiry
+
+
+class ClueCache:
+    """Looks clues up through the cache; see the module docstring for the policy."""
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Clue]],
+        *,
+        ttl: float,
+        maxsize: int,
+        negative_ttl: float,
+        stale_ttl: float,
+        deadline: float,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        metrics: Metrics,
+        shared: SharedClueStore | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._ttl = ttl
+        self._deadline = deadline
+        self._clock = clock
+        self._wall = wall
+        self._metrics = metrics
+        self._shared = shared
+        # Entries live through TTL + grace; freshness is decided per read against ``ttl``.
+        self._entries: TTLCache[int, _Entry] = TTLCache(maxsize, ttl + stale_ttl, timer=clock)
+        self._not_found: TTLCache[int, bool] = TTLCache(maxsize, max(negative_ttl, 1e-9), timer=clock)
+        self._in_flight: dict[int, asyncio.Task[Lookup]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cached(self, clue_id: int) -> Lookup | None:
+        """A fresh in-process entry, without any I/O (for the no-await fast path)."""
+        entry = self._entries.get(clue_id)
+        if entry is not None and self._clock() - entry.fetched_mono < self._ttl:
+            return Lookup(entry.clue, entry.fetched_at)
+        return None
+
+    async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
+        """The clue, from cache when fresh; ``refresh`` forces a CRM read (and updates the cache)."""
+        if not refresh:
+            hit = self.cached(clue_id)
+            if hit is not None:
+                self._metrics.cache.labels("hit").inc()
+                return hit
+            if clue_id in self._not_found:
+                self._metrics.cache.labels("negative_hit").inc()
+                raise ClueNotFound(clue_id)
+        task = self._in_flight.get(clue_id)
+        if task is None:
+            self._metrics.cache.labels("miss" if not refresh else "refresh").inc()
+            task = asyncio.ensure_future(self._load(clue_id, refresh=refresh))
+            self._in_flight[clue_id] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(clue_id, None))
+        else:
+            self._metrics.coalesced.inc()
+        return await asyncio.shield(task)
+
+    def store(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
+        self._entries[clue_id] = _Entry(clue, fetched_at, self._clock())
+        self._not_found.pop(clue_id, None)
+
+    async def _load(self, clue_id: int, *, refresh: bool) -> Lookup:
+        try:
+            if self._shared is None:
+                clue, fetched_at = await self._fetch_fresh(clue_id)
+            else:
+                clue, fetched_at = await self._load_shared(clue_id, refresh=refresh)
+        except ClueNotFound:
+            self._entries.pop(clue_id, None)
+            self._not_found[clue_id] = True
+            if self._shared is not None:
+                await self._shared.put_not_found(clue_id)
+            raise
+        except CrmError as exc:
+            stale = self._entries.get(clue_id)
+            if stale is None or isinstance(exc, CrmAuthError):
+                raise
+            self._metrics.cache.labels("stale_served").inc()
+            log.warning("clue.cache.stale_served", extra={
+                "clue_id": clue_id, "age_s": round(self._wall() - stale.fetched_at), "error": str(exc)})
+            return Lookup(stale.clue, stale.fetched_at, stale=True)
+        self.store(clue_id, clue, fetched_at)
+        return Lookup(clue, fetched_at)
+
+    async def _load_shared(self, clue_id: int, *, refresh: bool) -> tuple[Clue, float]:
+        assert self._shared is not None
+        if not refresh:
+            if await self._shared.get_not_found(clue_id):
+                raise ClueNotFound(clue_id)
+            found = await self._shared.get(clue_id)
+            if found is not None and self._wall() - found[1] < self._ttl:
+                self._metrics.cache.labels("redis_hit").inc()
+                return found
+        # The shared store runs ``fetch`` under a cross-instance lock, or reads what another
+        # instance fetched meanwhile; it writes the result back itself.
+        return await self._shared.fetch_once(clue_id, lambda: self._fetch_with_deadline(clue_id))
+
+    async def _fetch_fresh(self, clue_id: int) -> tuple[Clue, float]:
+        return await self._fetch_with_deadline(clue_id), self._wall()
+
+    async def _fetch_with_deadline(self, clue_id: int) -> Clue:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._fetch(clue_id)
+        except TimeoutError:
+            raise CrmUnavailable(f"clue lookup exceeded its {self._deadline:g}s deadline") from None

@@ -1,0 +1,228 @@
+"""CrmClient: the signed HTTP client of the Tanmarket open API.
+
+Owns one pooled ``httpx.AsyncClient``. Each body is serialized once and those exact bytes are signed
+(by ``CrmAuth``) and sent. Every outcome maps onto ``bot.errors``: HTTP 200 with ``code != 0`` is a
+business error, 5xx / timeouts / connection faults are ``CrmUnavailable``, anything unreadable is
+``CrmProtocolError``. Responses are read with a size cap; each request has a total deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from bot.config import Secret
+from bot.crm.guard import CrmGuard
+from bot.crm.models import (
+    FieldDef,
+    FollowUpPage,
+    RawClue,
+    SearchPage,
+    Tag,
+    parse_clue,
+    parse_field_defs,
+    parse_follow_ups,
+    parse_search,
+    parse_tag_tree,
+)
+from bot.crm.signing import CrmAuth
+from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CLUE_GET = "/api/v3/clue/get"
+LIST_FIELDS = "/api/v2/customer/list-fields"
+TAG_TREE = "/api/v3/tags/list-tree"
+FOLLOW_UPS = "/api/v3/clue/list-follow-up"
+SEARCH = "/api/v3/customer/search"
+ECHO = "/api/v3/echo"
+
+CODE_BAD_SIGNATURE = 1002
+CODE_CLOCK_SKEW = 1003
+_RETRYABLE_STATUS = {502, 503, 504}
+
+
+class _Retryable(Exception):
+    """A failure worth one more attempt; carries the error to raise if the retry fails too."""
+
+    def __init__(self, error: CrmError) -> None:
+        self.error = error
+
+
+def encode_body(payload: Mapping[str, Any] | None) -> bytes:
+    """The exact bytes to sign and send: compact JSON, UTF-8, non-ASCII kept (empty for no body)."""
+    if payload is None:
+        return b""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class CrmClient:
+    """Typed access to the CRM endpoints clue bot uses."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_id: str,
+        app_key: Secret,
+        guard: CrmGuard,
+        metrics: Metrics,
+        timeout: float = 5.0,
+        max_response_bytes: int = 2_000_000,
+        max_connections: int = 20,
+        transport: httpx.AsyncBaseTransport | None = None,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._timeout = timeout
+        self._max_bytes = max_response_bytes
+        self._guard = guard
+        self._metrics = metrics
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            auth=CrmAuth(app_id, app_key.reveal(), now_ms),
+            headers={"Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    @property
+    def breaker_state(self) -> str:
+        return self._guard.breaker.state
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------ endpoints
+
+    async def get_clue(self, clue_id: int) -> RawClue:
+        raw = parse_clue(await self.call(CLUE_GET, {"customerId": clue_id}))
+        if raw is None:
+            raise ClueNotFound(clue_id)
+        return raw
+
+    async def list_fields(self) -> tuple[FieldDef, ...]:
+        return parse_field_defs(await self.call(LIST_FIELDS, {}))
+
+    async def list_tag_tree(self) -> tuple[Tag, ...]:
+        return parse_tag_tree(await self.call(TAG_TREE, None))
+
+    async def list_follow_ups(self, clue_id: int, *, size: int = 20, cursor: str | None = None) -> FollowUpPage:
+        return parse_follow_ups(
+            await self.call(FOLLOW_UPS, {"customerId": clue_id, "size": size, "type": 1, "cursor": cursor})
+        )
+
+    async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10) -> SearchPage:
+        return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}))
+
+    async def echo(self) -> None:
+        await self.call(ECHO, {"hello": "clue-bot"})
+
+    # ------------------------------------------------------------ transport
+
+    async def call(self, path: str, payload: Mapping[str, Any] | None) -> Any:
+        """POST one signed request under the guard; return the envelope's ``data``."""
+        body = encode_body(payload)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._guard.call(lambda: self._with_retry(path, body))
+        except CrmError as exc:
+            outcome = _outcome(exc)
+            log.warning("crm.request.failed", extra={
+                "endpoint": path, "outcome": outcome, "code": exc.code, "error": str(exc),
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+            })
+            raise
+        finally:
+            self._metrics.crm_latency.labels(path, outcome).observe(time.perf_counter() - started)
+
+    async def _with_retry(self, path: str, body: bytes) -> Any:
+        # All endpoints used here are reads, so one transparent retry is safe. A fresh attempt also
+        # gets a fresh timestamp and signature (1003 may be a request that waited too long).
+        try:
+            return await self._once(path, body)
+        except _Retryable as first:
+            if isinstance(first.error, CrmAuthError):
+                log.warning("crm.clock_skew", extra={"local_time_ms": time.time_ns() // 1_000_000})
+            await self._sleep(0.05 + 0.1 * self._jitter())
+            try:
+                return await self._once(path, body)
+            except _Retryable as second:
+                raise second.error from None
+
+    async def _once(self, path: str, body: bytes) -> Any:
+        try:
+            async with asyncio.timeout(self._timeout):
+                raw = await self._post(path, body)
+        except TimeoutError as exc:
+            raise CrmUnavailable(f"CRM did not answer within {self._timeout:g}s") from exc
+        except httpx.TimeoutException as exc:
+            raise CrmUnavailable(f"CRM timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(CrmUnavailable(f"CRM connection failed ({type(exc).__name__})")) from exc
+        return self._unwrap(raw)
+
+    async def _post(self, path: str, body: bytes) -> bytes:
+        async with self._http.stream("POST", path, content=body) as response:
+            status = response.status_code
+            if status >= 500:
+                error = CrmUnavailable(f"CRM answered HTTP {status}")
+                raise _Retryable(error) if status in _RETRYABLE_STATUS else error
+            if status != 200:
+                hint = " (check CRM_BASE_URL)" if status == 404 else ""
+                raise CrmProtocolError(f"CRM answered HTTP {status}{hint}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise CrmProtocolError(f"CRM response is {declared} bytes, over the {self._max_bytes} limit")
+            chunks = bytearray()
+            async for chunk in response.aiter_bytes():
+                chunks += chunk
+                if len(chunks) > self._max_bytes:
+                    raise CrmProtocolError(f"CRM response exceeds the {self._max_bytes} byte limit")
+            return bytes(chunks)
+
+    @staticmethod
+    def _unwrap(raw: bytes) -> Any:
+        try:
+            envelope = json.loads(raw)
+        except ValueError as exc:
+            raise CrmProtocolError("CRM answered with something that is not JSON") from exc
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int) \
+                or isinstance(envelope.get("code"), bool):
+            raise CrmProtocolError("CRM answer has no integer 'code'")
+        code: int = envelope["code"]
+        message = str(envelope.get("message") or "")[:200]
+        if code == 0:
+            return envelope.get("data")
+        if code == CODE_BAD_SIGNATURE:
+            raise CrmAuthError("CRM rejected the request signature (check CRM_APP_ID / CRM_APP_KEY)",
+                               code=code, crm_message=message)
+        if code == CODE_CLOCK_SKEW:
+            raise _Retryable(CrmAuthError("CRM rejected our timestamp (check this server's clock)",
+                                          code=code, crm_message=message))
+        raise CrmError(f"CRM answered code {code}: {message}", code=code, crm_message=message)
+
+
+def _outcome(exc: CrmError) -> str:
+    if isinstance(exc, CrmUnavailable):
+        return "unavailable"
+    if isinstance(exc, CrmAuthError):
+        return "auth"
+    if isinstance(exc, CrmProtocolError):
+        return "protocol"
+    return "error"

@@ -1,0 +1,92 @@
+"""Reference data (field definitions and the tag tree) and the clue fetcher that resolves with it.
+
+Reference data changes rarely: it is fetched lazily, kept for ``ttl`` seconds, refreshed once when a
+clue carries an id it does not know (at most once per ``min_refresh_interval``), and if the CRM fails
+to serve it the last good snapshot (or an empty one: ids shown raw) is used instead of failing the
+lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from bot.clue import Clue
+from bot.crm.catalog import Catalog
+from bot.crm.client import CrmClient
+from bot.errors import CrmError
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceData:
+    """The current ``Catalog``, loaded lazily and refreshed single-flight."""
+
+    def __init__(self, client: CrmClient, *, ttl: float, clock: Callable[[], float],
+                 aliases: Mapping[str, str] | None = None, min_refresh_interval: float = 60.0) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._aliases = dict(aliases or {})
+        self._min_refresh_interval = min_refresh_interval
+        self._catalog = Catalog(aliases=self._aliases)
+        self._loaded_at: float | None = None
+        self._attempted_at: float | None = None
+        self._loading: asyncio.Task[Catalog] | None = None  # also the strong reference to the task
+
+    async def catalog(self) -> Catalog:
+        """The snapshot; loaded on first use, refreshed in the background once older than the TTL."""
+        fresh = self._loaded_at is not None and self._clock() - self._loaded_at < self._ttl
+        if not fresh and not self._tried_recently():
+            task = self._start_load()
+            if self._loaded_at is None:  # nothing to show yet: wait for the first load
+                return await asyncio.shield(task)
+        return self._catalog
+
+    async def refreshed(self) -> Catalog:
+        """Reload because a clue had unknown ids, unless a load was tried very recently."""
+        if self._tried_recently():
+            return self._catalog
+        # Shielded: one caller's cancellation must not cancel the load the others await.
+        return await asyncio.shield(self._start_load())
+
+    def _tried_recently(self) -> bool:
+        return self._attempted_at is not None and self._clock() - self._attempted_at < self._min_refresh_interval
+
+    def _start_load(self) -> asyncio.Task[Catalog]:
+        if self._loading is None:
+            self._attempted_at = self._clock()
+            self._loading = asyncio.ensure_future(self._load())
+            self._loading.add_done_callback(self._clear_loading)
+        return self._loading
+
+    def _clear_loading(self, _: asyncio.Future[Catalog]) -> None:
+        self._loading = None
+
+    async def _load(self) -> Catalog:
+        try:
+            fields, tags = await asyncio.gather(self._client.list_fields(), self._client.list_tag_tree())
+        except CrmError as exc:
+            log.warning("crm.reference.failed", extra={"error": str(exc), "have_snapshot": not self._catalog.empty})
+            return self._catalog
+        self._catalog = Catalog(fields, tags, self._aliases)
+        self._loaded_at = self._clock()
+        log.info("crm.reference.loaded", extra={"fields": len(fields), "tags": len(tags)})
+        return self._catalog
+
+
+class ClueFetcher:
+    """Fetches one clue from the CRM and resolves it against the reference data."""
+
+    def __init__(self, client: CrmClient, reference: ReferenceData, tz: ZoneInfo) -> None:
+        self._client = client
+        self._reference = reference
+        self._tz = tz
+
+    async def fetch(self, clue_id: int) -> Clue:
+        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog())
+        if catalog.has_unknown_ids(raw):
+            catalog = await self._reference.refreshed()
+        return catalog.resolve(raw, self._tz)

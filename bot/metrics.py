@@ -1,0 +1,32 @@
+"""Prometheus metrics of one app instance, on a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+class Metrics:
+    """Every metric clue bot exports; build one per app and pass it to the parts that count."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.lookups = Counter("cluebot_lookups", "Clue lookups by outcome", ["outcome"], registry=r)
+        self.cache = Counter("cluebot_cache", "Clue cache results (hit, miss, negative_hit, stale_served, "
+                             "redis_hit)", ["result"], registry=r)
+        self.coalesced = Counter("cluebot_singleflight_coalesced", "Lookups that awaited another's CRM call",
+                                 registry=r)
+        self.crm_latency = Histogram("cluebot_crm_request_seconds", "CRM request latency",
+                                     ["endpoint", "outcome"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.circuit_open = Gauge("cluebot_crm_circuit_open", "1 while the CRM circuit breaker is open",
+                                  registry=r)
+        self.crm_rejected = Counter("cluebot_crm_rejected", "CRM calls refused locally (circuit, rate)",
+                                    ["reason"], registry=r)
+        self.ack_latency = Histogram("cluebot_slack_ack_seconds", "Time from request to Slack ack",
+                                     ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

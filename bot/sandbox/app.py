@@ -1,0 +1,709 @@
+"""The sandbox CRM: a Starlette app speaking Tanmarket's signed open API over seed data, with fault knobs.
+
+Requests are verified with ``bot.crm.signing``, the client's own code, so client and server cannot drift.
+Check order: the signature (appId and sign) first, then the timestamp window. A forged or mis-keyed
+request always gets 1002 and learns nothing about the server clock, and 1003 then means "credentials
+right, clock wrong", the one diagnosis a client can act on. An ``appKey`` header is ignored.
+
+``SandboxState`` is shared by the server's event-loop thread and the test (or control) thread, so every
+access takes its lock, and no handler awaits while holding it. Faults apply only to requests that pass
+the signature check; unsigned ``/_sandbox/...`` control endpoints sit at the root, outside the prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from typing import Any, TypeGuard
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.crm.signing import signature_matches
+from bot.sandbox import seed
+
+Json = dict[str, Any]
+
+CLUE_GET = "/api/v3/clue/get"
+LIST_FIELDS = "/api/v2/customer/list-fields"
+TAG_TREE = "/api/v3/tags/list-tree"
+FOLLOW_UPS = "/api/v3/clue/list-follow-up"
+SEARCH = "/api/v3/customer/search"
+ECHO = "/api/v3/echo"
+API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO)
+# Endpoints addressed by one customerId: the only ones a per-clue fault applies to.
+CLUE_PATHS = frozenset({CLUE_GET, FOLLOW_UPS})
+
+DEFAULT_SKEW_WINDOW_MS = 300_000
+HANG_SECONDS = 600.0  # "forever", bounded so a leaked request cannot outlive a long test run
+MAX_REQUEST_BYTES = 1_000_000
+MAX_PAGE_SIZE = 100
+CRM_TIMEZONE = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+SIGNATURE_FAILED = (1002, "签名校验失败")
+TIMESTAMP_EXPIRED = (1003, "时间戳过期")
+BAD_PARAMETERS = (400, "参数错误")
+_FAULT_MESSAGES = dict([SIGNATURE_FAILED, TIMESTAMP_EXPIRED, BAD_PARAMETERS])
+_GENERIC_FAULT_MESSAGE = "系统繁忙，请稍后再试"
+# What a truncated upstream response looks like: valid start, cut mid-object.
+_MALFORMED_BODY = b'{"code":0,"message":"ok","data":{"customerId":'
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")
+# clue/get keys that update_clue sets directly; any other key names a field.
+_CLUE_KEYS = frozenset({"isClue", "type", "convertCustomerTime", "tagIds", "createTime", "lastUpdateTime",
+                        "companyInfo"})
+_FAULT_ARGS = frozenset({"clue_id", "latency_ms", "hang", "status", "code", "malformed", "oversized_bytes",
+                         "endpoint"})
+
+
+def wall_clock_ms() -> int:
+    """Unix time in milliseconds, the unit of the ``timestamp`` header."""
+    return time.time_ns() // 1_000_000
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One misbehaviour. Holds (latency, hang) run first; then status, malformed or code, in that order."""
+
+    latency_ms: int = 0
+    hang: bool = False
+    status: int | None = None
+    code: int | None = None
+    malformed: bool = False
+    oversized_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        # Values arrive from JSON too (POST /_sandbox/faults), so check types at run time.
+        if not _is_int(self.latency_ms) or not 0 <= self.latency_ms <= HANG_SECONDS * 1000:
+            raise ValueError(f"latency_ms must be an integer from 0 to {HANG_SECONDS * 1000:.0f}")
+        if not isinstance(self.hang, bool) or not isinstance(self.malformed, bool):
+            raise ValueError("hang and malformed must be booleans")
+        if self.status is not None and (not _is_int(self.status) or not 400 <= self.status <= 599):
+            raise ValueError("status must be an HTTP error status from 400 to 599")
+        if self.code is not None and (not _is_int(self.code) or self.code == 0):
+            raise ValueError("code must be a non-zero integer (0 is success)")
+        if not _is_int(self.oversized_bytes) or self.oversized_bytes < 0:
+            raise ValueError("oversized_bytes must be a non-negative integer")
+
+    @property
+    def holds(self) -> bool:
+        return self.hang or self.latency_ms > 0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStats:
+    """A snapshot of the counters. ``held``: requests currently delayed by a latency or hang fault."""
+
+    calls: dict[str, int]  # per API path, without the prefix; every arrival, signed or not
+    clue_gets: dict[int, int]  # clue/get arrivals per customerId
+    in_flight: int
+    max_in_flight: int
+    held: int
+    faults_applied: dict[str, int]  # latency, hang, status, code, malformed, oversized
+
+    def to_json(self) -> Json:
+        return {"calls": dict(self.calls), "clue_gets": {str(k): v for k, v in self.clue_gets.items()},
+                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "held": self.held,
+                "faults_applied": dict(self.faults_applied)}
+
+
+class SandboxState:
+    """Data, counters and fault knobs of one sandbox; thread-safe."""
+
+    def __init__(self, now_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self._now_ms = now_ms
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._clues: dict[int, Json] = {}
+        self._follow_ups: dict[int, list[Json]] = {}
+        self._fields: list[Json] = []
+        self._tag_groups: list[Json] = []
+        self._faults: dict[tuple[int | None, str | None], Fault] = {}
+        self._holds: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+        self._calls: Counter[str] = Counter()
+        self._clue_gets: Counter[int] = Counter()
+        self._faults_applied: Counter[str] = Counter()
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self.reset()
+
+    # ------------------------------------------------------------ data
+
+    def clue(self, clue_id: int) -> Json | None:
+        """A copy of one clue as clue/get returns it, or None."""
+        with self._lock:
+            found = self._clues.get(clue_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def put_clue(self, clue: Mapping[str, Any]) -> None:
+        """Add or replace a whole clue (clue/get ``data`` shape), keyed by its ``customerId``."""
+        customer_id = clue.get("customerId")
+        if not _is_int(customer_id):
+            raise ValueError("a clue needs an integer customerId")
+        with self._lock:
+            self._clues[customer_id] = copy.deepcopy(dict(clue))
+
+    def update_clue(self, clue_id: int, /, **changes: Any) -> Json:
+        """Change a clue and return a copy of it.
+
+        Keys in ``isClue, type, convertCustomerTime, tagIds, createTime, lastUpdateTime, companyInfo``
+        replace that key; any other key names a field (``name``, ``customer_stage``, or a numeric field id
+        via ``**{"91650": ...}``) whose ``valueAsText`` becomes the value (a string or None), added if
+        missing. ``lastUpdateTime`` moves to the sandbox clock, always strictly later, unless given.
+        """
+        with self._lock:
+            if clue_id not in self._clues:
+                raise KeyError(f"no clue {clue_id}")
+            updated = copy.deepcopy(self._clues[clue_id])
+            for key, value in changes.items():
+                if key in _CLUE_KEYS:
+                    updated[key] = copy.deepcopy(value)
+                elif key == "customerId":
+                    raise ValueError("customerId cannot change; put_clue a new clue instead")
+                else:
+                    self._set_field(updated, key, value)
+            if "lastUpdateTime" not in changes:
+                updated["lastUpdateTime"] = self._bumped(updated.get("lastUpdateTime"))
+            self._clues[clue_id] = updated
+            return copy.deepcopy(updated)
+
+    def delete_clue(self, clue_id: int) -> None:
+        """Remove a clue and its follow-ups; clue/get then answers ``data: null``."""
+        with self._lock:
+            if self._clues.pop(clue_id, None) is None:
+                raise KeyError(f"no clue {clue_id}")
+            self._follow_ups.pop(clue_id, None)
+
+    def set_catalog(self, *, fields: list[Json] | None = None, tag_groups: list[Json] | None = None) -> None:
+        """Replace the list-fields definitions and/or the tag tree (e.g. to add a once-unknown option)."""
+        with self._lock:
+            if fields is not None:
+                self._fields = copy.deepcopy(fields)
+            if tag_groups is not None:
+                self._tag_groups = copy.deepcopy(tag_groups)
+
+    def reset(self) -> None:
+        """Restore the seed data, clear every fault (releasing held requests) and zero the stats."""
+        with self._changed:
+            self._clues = {clue["customerId"]: copy.deepcopy(clue) for clue in seed.CLUES}
+            self._follow_ups = copy.deepcopy(seed.FOLLOW_UPS)
+            self._fields = copy.deepcopy(seed.FIELDS)
+            self._tag_groups = copy.deepcopy(seed.TAG_GROUPS)
+            self._faults.clear()
+            self._release_holds()
+            self._reset_stats()
+
+    # ------------------------------------------------------------ faults
+
+    def set_fault(self, clue_id: int | None = None, *, latency_ms: int = 0, hang: bool = False,
+                  status: int | None = None, code: int | None = None, malformed: bool = False,
+                  oversized_bytes: int = 0, endpoint: str | None = None) -> None:
+        """Make matching requests misbehave until ``clear_faults``.
+
+        ``clue_id=None`` matches every request; a clue id matches only clue/get and list-follow-up for
+        that ``customerId``. ``endpoint`` (an API path without prefix, e.g. ``/api/v3/clue/get``) narrows
+        either. Setting the same (clue_id, endpoint) again replaces that fault; the most specific fault
+        wins. ``latency_ms`` delays, ``hang`` waits up to 600 s; both end early when the client
+        disconnects or faults are cleared. ``status`` answers that HTTP status with an HTML page,
+        ``malformed`` a truncated JSON body, ``code`` an HTTP 200 envelope with that code;
+        ``oversized_bytes`` pads JSON answers with trailing whitespace to that many bytes.
+        """
+        if clue_id is not None and not _is_int(clue_id):
+            raise ValueError("clue_id must be an integer or None")
+        if endpoint is not None and endpoint not in API_PATHS:
+            raise ValueError(f"endpoint must be one of {', '.join(API_PATHS)}")
+        if clue_id is not None and endpoint is not None and endpoint not in CLUE_PATHS:
+            raise ValueError(f"a per-clue fault only applies to {', '.join(sorted(CLUE_PATHS))}")
+        fault = Fault(latency_ms=latency_ms, hang=hang, status=status, code=code, malformed=malformed,
+                      oversized_bytes=oversized_bytes)
+        with self._lock:
+            self._faults[(clue_id, endpoint)] = fault
+
+    def clear_faults(self) -> None:
+        """Remove every fault and release requests currently held by latency or hang."""
+        with self._lock:
+            self._faults.clear()
+            self._release_holds()
+
+    def release_held(self) -> None:
+        """Let requests currently held by latency or hang proceed; the faults stay set."""
+        with self._lock:
+            self._release_holds()
+
+    # ------------------------------------------------------------ stats
+
+    def stats(self) -> SandboxStats:
+        with self._lock:
+            return self._snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters; requests still in flight stay counted in ``in_flight``."""
+        with self._changed:
+            self._reset_stats()
+            self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[SandboxStats], bool], timeout: float) -> bool:
+        """Block until ``predicate(stats)`` holds (checked on every change); False on timeout.
+
+        Blocking: from async code, run it with ``asyncio.to_thread``.
+        """
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self._snapshot()), timeout)
+
+    # ------------------------------------------------------------ queries (the app's handlers)
+
+    def field_defs(self) -> list[Json]:
+        with self._lock:
+            return copy.deepcopy(self._fields)
+
+    def tag_tree(self) -> list[Json]:
+        with self._lock:
+            return copy.deepcopy(self._tag_groups)
+
+    def follow_up_page(self, clue_id: int, size: int, cursor: str | None) -> Json:
+        """One page of follow-ups, newest first; ``nextCursor`` is the last id shown, None at the end."""
+        with self._lock:
+            items = self._follow_ups.get(clue_id, [])
+            start = 0
+            if cursor is not None:
+                ids = [str(item["id"]) for item in items]
+                if cursor not in ids:
+                    raise ValueError("unknown cursor")
+                start = ids.index(cursor) + 1
+            page = items[start:start + size]
+            more = start + size < len(items)
+            return {"list": copy.deepcopy(page), "nextCursor": str(page[-1]["id"]) if more else None}
+
+    def search(self, key: str, page_no: int, page_size: int) -> Json:
+        """customer/search: name substring (case-insensitive) or phone substring, by customerId."""
+        needle = key.strip().casefold()
+        with self._lock:
+            stages = {str(item["id"]): item["name"] for definition in self._fields
+                      if definition.get("outerField") == "customer_stage" for item in definition["items"]}
+            tag_names = {}
+            for group in self._tag_groups:
+                for tag in group["tags"]:
+                    tag_names[str(tag["id"])] = tag_names[tag["qwTagId"]] = tag["name"]
+            hits = [_search_hit(clue, stages, tag_names) for _, clue in sorted(self._clues.items())
+                    if _matches(clue, needle)]
+        start = (page_no - 1) * page_size
+        return {"totalPage": math.ceil(len(hits) / page_size), "data": hits[start:start + page_size]}
+
+    # ------------------------------------------------------------ used by SandboxApp, on the loop thread
+
+    def _enter(self, path: str) -> None:
+        with self._changed:
+            self._calls[path] += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._changed.notify_all()
+
+    def _leave(self) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+    def _count_clue_get(self, clue_id: int) -> None:
+        with self._changed:
+            self._clue_gets[clue_id] += 1
+            self._changed.notify_all()
+
+    def _count_fault(self, kind: str) -> None:
+        with self._changed:
+            self._faults_applied[kind] += 1
+            self._changed.notify_all()
+
+    def _take_fault(self, path: str, clue_id: int | None) -> tuple[Fault, asyncio.Event | None] | None:
+        """The fault for a request and, if it holds the request, a registered release event.
+
+        Lookup and registration share one lock with ``clear_faults``, so a request either misses the
+        fault or is released by the clear: none can slip in between and hang on a cleared fault.
+        """
+        keys: list[tuple[int | None, str | None]] = []
+        if clue_id is not None and path in CLUE_PATHS:
+            keys += [(clue_id, path), (clue_id, None)]
+        keys += [(None, path), (None, None)]
+        with self._changed:
+            fault = next((self._faults[key] for key in keys if key in self._faults), None)
+            if fault is None:
+                return None
+            if not fault.holds:
+                return fault, None
+            released = asyncio.Event()
+            self._holds[released] = asyncio.get_running_loop()
+            self._faults_applied["hang" if fault.hang else "latency"] += 1
+            self._changed.notify_all()
+            return fault, released
+
+    def _unhold(self, released: asyncio.Event) -> None:
+        with self._changed:
+            self._holds.pop(released, None)
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------ helpers (lock held)
+
+    def _snapshot(self) -> SandboxStats:
+        return SandboxStats(calls=dict(self._calls), clue_gets=dict(self._clue_gets),
+                            in_flight=self._in_flight, max_in_flight=self._max_in_flight,
+                            held=len(self._holds), faults_applied=dict(self._faults_applied))
+
+    def _reset_stats(self) -> None:
+        self._calls.clear()
+        self._clue_gets.clear()
+        self._faults_applied.clear()
+        self._max_in_flight = self._in_flight
+
+    def _release_holds(self) -> None:
+        for released, loop in self._holds.items():
+            # A closed loop raises RuntimeError; its request is gone already.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(released.set)
+        self._holds.clear()
+        self._changed.notify_all()
+
+    def _set_field(self, clue: Json, key: str, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"field {key!r} takes valueAsText: a string or None")
+        fields: list[Json] = clue.setdefault("fields", [])
+        for item in fields:
+            if item.get("field") == key:
+                item["valueAsText"] = value
+                return
+        definition = next((d for d in self._fields if key in (d.get("outerField"), str(d.get("id")))), None)
+        fields.append({"field": key, "type": definition["type"] if definition else seed.TEXT,
+                       "valueAsText": value})
+
+    def _bumped(self, previous: Any) -> str:
+        now = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).replace(tzinfo=None, microsecond=0)
+        try:
+            # A change is always later than the last one, even within the same second.
+            earliest = datetime.strptime(previous, TIME_FORMAT) + timedelta(seconds=1)
+        except (TypeError, ValueError):
+            earliest = now
+        return max(now, earliest).strftime(TIME_FORMAT)
+
+
+def _field_value(clue: Mapping[str, Any], key: str) -> str | None:
+    for item in clue.get("fields") or ():
+        if item.get("field") == key and isinstance(item.get("valueAsText"), str):
+            value: str = item["valueAsText"]
+            return value
+    return None
+
+
+def _phones(clue: Mapping[str, Any]) -> list[str]:
+    value = _field_value(clue, "mobile")
+    if value is None:
+        return []
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = value
+    return [str(phone) for phone in (decoded if isinstance(decoded, list) else [decoded])]
+
+
+def _compact(text: str) -> str:
+    return text.replace(" ", "").replace("-", "")
+
+
+def _matches(clue: Mapping[str, Any], needle: str) -> bool:
+    name = _field_value(clue, "name")
+    if name is not None and needle in name.casefold():
+        return True
+    return any(_compact(needle) in _compact(phone) for phone in _phones(clue))
+
+
+def _search_hit(clue: Mapping[str, Any], stages: Mapping[str, str], tag_names: Mapping[str, str]) -> Json:
+    # The doc lists these keys plus custom fields keyed by numeric field id; ``tags`` (names here) is
+    # undocumented in shape, and our client does not read it.
+    stage = _field_value(clue, "customer_stage")
+    hit: Json = {"customerId": clue["customerId"], "name": _field_value(clue, "name"),
+                 "salesStageName": stages.get(stage) if stage else None,
+                 "tags": [tag_names[t] for t in clue.get("tagIds") or () if t in tag_names],
+                 "createTime": clue.get("createTime")}
+    for item in clue.get("fields") or ():
+        if str(item.get("field")).isdigit():
+            hit[item["field"]] = item.get("valueAsText")
+    return hit
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+_Handler = Callable[["_Payload"], Any]
+
+
+class _BadRequest(Exception):
+    """The body does not have the endpoint's shape: answered as the CRM's 参数错误 envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Payload:
+    """A request body decoded once: ``value`` is the JSON (None for an empty body) when ``valid``."""
+
+    value: Any
+    valid: bool
+
+    @classmethod
+    def decode(cls, body: bytes) -> _Payload:
+        if not body.strip():
+            return cls(None, valid=True)
+        try:
+            return cls(json.loads(body), valid=True)
+        except (ValueError, RecursionError):  # ValueError covers bad JSON and bad UTF-8
+            return cls(None, valid=False)
+
+    def object(self) -> Json:
+        if not self.valid or not isinstance(self.value, dict):
+            raise _BadRequest
+        return self.value
+
+    @property
+    def customer_id(self) -> int | None:
+        value = self.value.get("customerId") if isinstance(self.value, dict) else None
+        return value if _is_int(value) else None
+
+
+def _int_arg(body: Mapping[str, Any], key: str, *, default: int | None = None, low: int = 0,
+             high: int = 2**63 - 1) -> int:
+    value = body.get(key)
+    if value is None and default is not None:
+        return default
+    if not _is_int(value) or not low <= value <= high:
+        raise _BadRequest
+    return value
+
+
+def _json(payload: Json, pad_to: int = 0, status: int = 200) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    # Trailing whitespace keeps the JSON valid, so only a size limit can catch it.
+    body += b" " * max(0, pad_to - len(body))
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _envelope_error(error: tuple[int, str], pad_to: int = 0) -> Response:
+    code, message = error
+    return _json({"code": code, "message": message}, pad_to)
+
+
+def _gateway_page(status: int) -> Response:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    title = f"{status} {phrase}"
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+    return Response(page, status_code=status, media_type="text/html")
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The raw body, or None when it exceeds ``MAX_REQUEST_BYTES``."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_REQUEST_BYTES:
+            return None
+    return bytes(body)
+
+
+async def _disconnected(request: Request) -> None:
+    # Once the body is read, the server's next receive() message is http.disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _hold(request: Request, seconds: float, released: asyncio.Event) -> None:
+    """Wait ``seconds``, or less when the client disconnects or the hold is released."""
+    waiters = [asyncio.ensure_future(released.wait()), asyncio.ensure_future(_disconnected(request))]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+class SandboxApp:
+    """ASGI app of the sandbox CRM; ``state`` holds its data, stats and fault knobs.
+
+    ``prefix`` mounts the API under a path, like ``/apiServer`` on the real host. ``now_ms`` is the
+    clock for the timestamp window and for ``lastUpdateTime`` bumps.
+    """
+
+    def __init__(self, *, prefix: str = "", app_id: str = SANDBOX_APP_ID, app_key: str = SANDBOX_APP_KEY,
+                 skew_window_ms: int = DEFAULT_SKEW_WINDOW_MS,
+                 now_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self.state = SandboxState(now_ms)
+        self._app_id = app_id
+        self._app_key = app_key
+        self._skew_window_ms = skew_window_ms
+        self._now_ms = now_ms
+        handlers: dict[str, _Handler] = {
+            CLUE_GET: self._clue_get,
+            LIST_FIELDS: lambda _: {"fields": self.state.field_defs()},
+            TAG_TREE: lambda _: self.state.tag_tree(),
+            FOLLOW_UPS: self._follow_ups,
+            SEARCH: self._search,
+            ECHO: self._echo,
+        }
+        routes = [Route(self.prefix + path, self._endpoint(path, handler), methods=["POST"])
+                  for path, handler in handlers.items()]
+        routes += [
+            Route("/_sandbox/stats", self._control_stats, methods=["GET"]),
+            Route("/_sandbox/faults", self._control_set_fault, methods=["POST"]),
+            Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
+            Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
+        ]
+        self._app = Starlette(routes=routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    def _endpoint(self, path: str, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            self.state._enter(path)
+            try:
+                return await self._serve(request, path, handler)
+            finally:
+                self.state._leave()
+
+        return endpoint
+
+    async def _serve(self, request: Request, path: str, handler: _Handler) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return Response(status_code=413)
+        payload = _Payload.decode(body)
+        if path == CLUE_GET and payload.customer_id is not None:
+            self.state._count_clue_get(payload.customer_id)
+        rejection = self._authenticate(request.headers, body)
+        if rejection is not None:
+            return _envelope_error(rejection)
+        taken = self.state._take_fault(path, payload.customer_id)
+        fault = taken[0] if taken else Fault()
+        if taken and taken[1] is not None:
+            try:
+                await _hold(request, HANG_SECONDS if fault.hang else fault.latency_ms / 1000, taken[1])
+            finally:
+                self.state._unhold(taken[1])
+        failure = self._failure(fault)
+        if failure is not None:
+            return failure
+        if fault.oversized_bytes:
+            self.state._count_fault("oversized")
+        try:
+            data = handler(payload)
+        except _BadRequest:
+            return _envelope_error(BAD_PARAMETERS, fault.oversized_bytes)
+        return _json({"code": 0, "message": "ok", "data": data}, fault.oversized_bytes)
+
+    def _authenticate(self, headers: Headers, body: bytes) -> tuple[int, str] | None:
+        app_id = headers.get("appId", "")
+        timestamp = headers.get("timestamp", "")
+        signature = headers.get("sign", "")
+        # hmac.compare_digest raises on non-ASCII text, and headers arrive latin-1 decoded.
+        if (app_id != self._app_id or not signature.isascii()
+                or not signature_matches(app_id, timestamp, body, self._app_key, signature)):
+            return SIGNATURE_FAILED
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(self._now_ms() - int(timestamp)) > self._skew_window_ms:
+            return TIMESTAMP_EXPIRED
+        return None
+
+    def _failure(self, fault: Fault) -> Response | None:
+        if fault.status is not None:
+            self.state._count_fault("status")
+            return _gateway_page(fault.status)
+        if fault.malformed:
+            self.state._count_fault("malformed")
+            return Response(_MALFORMED_BODY, media_type="application/json")
+        if fault.code is not None:
+            self.state._count_fault("code")
+            message = _FAULT_MESSAGES.get(fault.code, _GENERIC_FAULT_MESSAGE)
+            return _envelope_error((fault.code, message), fault.oversized_bytes)
+        return None
+
+    # ------------------------------------------------------------ API handlers
+
+    def _clue_get(self, payload: _Payload) -> Json | None:
+        # Unknown ids answer code 0 with null data: the real behaviour is undocumented, and the
+        # client reads null data as "not found".
+        return self.state.clue(_int_arg(payload.object(), "customerId"))
+
+    def _follow_ups(self, payload: _Payload) -> Json:
+        body = payload.object()
+        cursor = body.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise _BadRequest
+        # ``type`` is accepted but not applied: its meaning for this endpoint is undocumented.
+        if body.get("type") is not None:
+            _int_arg(body, "type")
+        size = _int_arg(body, "size", default=20, low=1, high=MAX_PAGE_SIZE)
+        try:
+            return self.state.follow_up_page(_int_arg(body, "customerId"), size, cursor)
+        except ValueError as exc:
+            raise _BadRequest from exc
+
+    def _search(self, payload: _Payload) -> Json:
+        body = payload.object()
+        key = body.get("searchKey")
+        if not isinstance(key, str) or not key.strip():
+            raise _BadRequest
+        page_no = _int_arg(body, "pageNo", default=1, low=1)
+        page_size = _int_arg(body, "pageSize", default=10, low=1, high=MAX_PAGE_SIZE)
+        return self.state.search(key, page_no, page_size)
+
+    def _echo(self, payload: _Payload) -> Any:
+        if not payload.valid:
+            raise _BadRequest
+        return payload.value
+
+    # ------------------------------------------------------------ control endpoints (unsigned)
+
+    async def _control_stats(self, request: Request) -> Response:
+        return JSONResponse(self.state.stats().to_json())
+
+    async def _control_set_fault(self, request: Request) -> Response:
+        try:
+            args = json.loads(await request.body())
+        except ValueError:
+            args = None
+        if not isinstance(args, dict):
+            return JSONResponse({"error": "body must be a JSON object of set_fault arguments"},
+                                status_code=400)
+        unknown = sorted(set(args) - _FAULT_ARGS)
+        if unknown:
+            return JSONResponse({"error": f"unknown fault arguments: {', '.join(unknown)}"}, status_code=400)
+        try:
+            self.state.set_fault(**args)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"ok": True})
+
+    async def _control_clear_faults(self, request: Request) -> Response:
+        self.state.clear_faults()
+        return JSONResponse({"ok": True})
+
+    async def _control_reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"ok": True})

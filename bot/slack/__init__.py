@@ -1,0 +1,1 @@
+"""The Slack side of clue bot: listeners, link parsing, access rules, cards and their strings."""

@@ -1,0 +1,57 @@
+"""The Bolt app: every listener registered in one place, plus the one error handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import cards
+from bot.slack.listeners import ClueListeners
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/clue"
+EVENTS = ("link_shared",)
+ACTIONS = {
+    cards.ACTION_REFRESH: "on_refresh",
+    cards.ACTION_SHARE: "on_share",
+    cards.ACTION_REVEAL: "on_reveal",
+    cards.ACTION_OPEN: "on_open",
+}
+
+
+def create_app(listeners: ClueListeners, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
+    """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        # Socket Mode has no HTTP signatures to check; HTTP always does.
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=True,
+        raise_error_for_unhandled_request=True,
+        logger=logging.getLogger("slack_bolt.app"),
+    )
+    app.command(COMMAND)(listeners.on_command)
+    app.event("link_shared")(listeners.on_link_shared)
+    for action_id, method in ACTIONS.items():
+        app.action(action_id)(getattr(listeners, method))
+    app.error(_on_error)
+    return app
+
+
+async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """Unknown requests get a quiet 200; bugs are logged once and never shown as a traceback."""
+    kind = body.get("type") or ("command" if "command" in body else "unknown")
+    if type(error).__name__ == "BoltUnhandledRequestError":
+        log.info("slack.request.unhandled", extra={"kind": kind})
+    else:
+        log.error("slack.listener.failed", exc_info=error, extra={"kind": kind})
+    if kind == "command":
+        notice = {"response_type": "ephemeral", **cards.notice_message("en", "internal_error")}
+        return BoltResponse(status=200, body=json.dumps(notice), headers={"content-type": "application/json"})
+    return BoltResponse(status=200, body="")

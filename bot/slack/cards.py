@@ -1,0 +1,471 @@
+"""Pure Block Kit rendering: clue cards, clue unfurls, clue lists and notices, as plain dicts.
+
+No I/O, logging or clock reads: the time is an argument. Every CRM string passes through
+``bot.text`` (``mrkdwn_value`` for mrkdwn, ``plain_value`` for plain_text), so CRM data cannot
+mention anyone, forge links or break the layout, and every value has a length budget: a card stays
+within Slack's limits by construction, whatever the CRM sends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.clue import Clue, CrmTime, FieldView, TagView
+from bot.crm.models import PHONE
+from bot.slack.i18n import DEFAULT_LOCALE, known, t
+from bot.text import mask_phone, mrkdwn_value, plain_value, safe_url
+
+AUDIENCE_PRIVATE = "private"  # ephemeral: only the person who asked sees it
+AUDIENCE_CHANNEL = "channel"  # shared or unfurled: others see it, so phones are masked
+
+ACTION_OPEN = "clue_open"
+ACTION_REFRESH = "clue_refresh"
+ACTION_SHARE = "clue_share"
+ACTION_REVEAL = "clue_reveal_phone"
+
+BLOCK_STALE = "clue_stale"
+BLOCK_HEADER = "clue_header"
+BLOCK_META = "clue_meta"
+BLOCK_FIELDS = "clue_fields"
+BLOCK_TAGS = "clue_tags"
+BLOCK_DESCRIPTION = "clue_description"
+BLOCK_CUSTOM = "clue_custom"
+BLOCK_TIMES = "clue_times"
+BLOCK_FOOTER = "clue_footer"
+BLOCK_ACTIONS = "clue_actions"
+BLOCK_ROW = "clue_row_{id}"
+BLOCK_MORE = "clue_more"
+BLOCK_NOTICE = "clue_notice"
+
+# Slack's limits (slack-platform.md section 6).
+MAX_BLOCKS = 50
+HEADER_LIMIT = 150
+SECTION_TEXT_LIMIT = 3000
+FIELD_LIMIT = 2000
+MAX_FIELDS = 10
+MAX_CONTEXT_ELEMENTS = 10
+BUTTON_TEXT_LIMIT = 75
+MAX_LIST_ROWS = 20  # /clue 1 2 3 …: rows past this are counted, not shown
+# msg_blocks_too_long has been seen near 13,200 characters with every per-block limit met, and
+# Slack does not say how it counts CJK or emoji: every card stays under this many str characters.
+TEXT_BUDGET = 11_000
+
+# Our budgets per value, chosen so the worst case of every card adds up to well under TEXT_BUDGET.
+_VALUE = 200
+_ADDRESS = 300
+_PHONE = 40
+_PHONES_SHOWN = 5
+_LABEL = 50
+_CUSTOM_VALUE = 150
+_TAG = 40
+_TIME_TEXT = 40
+_FALLBACK_PART = 100
+_ROW_VALUE = 60
+_NOTICE_ARG = 200
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+ListItem: TypeAlias = Clue | tuple[int, str]
+"""A resolved clue, or ``(clue_id, error_key)`` for a clue that could not be shown."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardOptions:
+    """How to render: for whom, in which language, and how fresh the data is."""
+
+    now: datetime  # aware; only used to say how old stale data is
+    fetched_at: datetime  # aware; when the CRM answered, shown as "Data as of"
+    locale: str = DEFAULT_LOCALE
+    audience: str = AUDIENCE_PRIVATE
+    stale: bool = False  # the CRM is unreachable and this is the last good answer
+    clue_url: str | None = None  # "Open in CRM"; dropped unless it is a safe http(s) URL
+    shareable: bool = True  # offer "Share to channel" (private cards only)
+    reveal_phone: bool = False  # show full phones (private cards only, after a Reveal click)
+    shared_by: str | None = None  # Slack user id of who shared the card
+
+    def __post_init__(self) -> None:
+        if self.audience not in (AUDIENCE_PRIVATE, AUDIENCE_CHANNEL):
+            raise ValueError(f"unknown audience {self.audience!r}")
+        if self.now.tzinfo is None or self.fetched_at.tzinfo is None:
+            raise ValueError("now and fetched_at must be timezone-aware")
+        if self.shared_by is not None and not _USER_ID.fullmatch(self.shared_by):
+            raise ValueError(f"shared_by is not a Slack user id: {self.shared_by[:40]!r}")
+
+    @property
+    def private(self) -> bool:
+        return self.audience == AUDIENCE_PRIVATE
+
+    @property
+    def full_phones(self) -> bool:
+        return self.private and self.reveal_phone
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    description: int
+    description_lines: int
+    tags: int
+    compact: bool  # unfurl: the essential fields only, no custom fields
+
+
+_COMPACT_FIELDS = frozenset(
+    {"field.stage", "field.source", "field.company", "field.owner", "field.phone", "field.converted"})
+_MESSAGE = _Layout(description=600, description_lines=12, tags=2000, compact=False)
+_UNFURL = _Layout(description=200, description_lines=4, tags=300, compact=True)
+
+
+def clue_message(clue: Clue, opts: CardOptions) -> dict[str, Any]:
+    """The full card: ``{"text": fallback, "blocks": [...]}``."""
+    return {"text": _fallback(clue, opts.locale), "blocks": _card(clue, opts, _MESSAGE)}
+
+
+def clue_unfurl(clue: Clue, opts: CardOptions) -> dict[str, Any]:
+    """The compact card for ``chat.unfurl``: ``{"blocks": [...]}``, no rich_text, no top-level text.
+
+    Unfurls are public to the conversation, so phones are always masked and only Open and Refresh
+    are offered, whatever ``opts`` says.
+    """
+    public = replace(opts, audience=AUDIENCE_CHANNEL, reveal_phone=False, shareable=False)
+    return {"blocks": _card(clue, public, _UNFURL)}
+
+
+def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *,
+                      urls: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """One compact row per clue (``/clue 8 12 40``), an error line for each clue that failed.
+
+    Repeated ids are shown once; past ``MAX_LIST_ROWS`` rows a "+N more" line ends the list. ``urls``
+    gives each clue its Open in CRM button.
+    """
+    unique: dict[int, ListItem] = {}
+    for item in items:
+        unique.setdefault(item.id if isinstance(item, Clue) else item[0], item)
+    rows = list(unique.values())
+    locale = opts.locale
+    blocks: list[Block] = []
+    if opts.stale:
+        blocks.append(_stale(opts))
+    titles: list[str] = []  # unescaped; escaped once, joined
+    for item in rows[:MAX_LIST_ROWS]:
+        if isinstance(item, Clue):
+            blocks.append(_list_row(item, locale, (urls or {}).get(item.id)))
+            titles.append(_title(item, locale, _FALLBACK_PART))
+        else:
+            blocks.append(_error_row(*item, locale))
+            titles.append(t(locale, "clue.title", id=item[0]))
+    if len(rows) > MAX_LIST_ROWS:
+        more = t(locale, "value.more", count=len(rows) - MAX_LIST_ROWS)
+        blocks.append(ContextBlock(block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
+    blocks.append(_footer(opts))
+    text = f"{t(locale, 'list.summary', count=len(rows))}: {mrkdwn_value(', '.join(titles), 300)}"
+    return {"text": text, "blocks": _dicts(blocks)}
+
+
+def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
+    """A one-section message for help, errors and placeholders: ``notice.<key>`` filled with ``kwargs``.
+
+    Arguments are escaped here; a ``reason`` or ``rule`` code with a translation is translated.
+    """
+    args = {name: _notice_arg(locale, name, value) for name, value in kwargs.items()}
+    text = t(locale, f"notice.{key}", **args)
+    block = SectionBlock(block_id=BLOCK_NOTICE, text=_mrkdwn(text))
+    return {"text": text, "blocks": _dicts([block])}
+
+
+# ------------------------------------------------------------------------------------------ card
+
+
+def _card(clue: Clue, opts: CardOptions, layout: _Layout) -> list[dict[str, Any]]:
+    locale = opts.locale
+    blocks: list[Block] = []
+    if opts.stale:
+        blocks.append(_stale(opts))
+    blocks.append(HeaderBlock(block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))))
+    blocks.append(ContextBlock(block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]))
+    blocks.append(SectionBlock(block_id=BLOCK_FIELDS, fields=_main_fields(clue, opts, layout)))
+    if tags := _tags(clue.tags, locale, layout.tags):
+        text = _labelled(t(locale, "field.tags"), tags)
+        blocks.append(SectionBlock(block_id=BLOCK_TAGS, text=_mrkdwn(text)))
+    if clue.description and (description := _description(clue.description, layout)):
+        label = t(locale, "field.description")
+        blocks.append(SectionBlock(block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
+    if not layout.compact and (custom := _custom_fields(clue.other_fields, opts)):
+        blocks.append(SectionBlock(block_id=BLOCK_CUSTOM, fields=custom))
+    if times := _times(clue, locale):
+        blocks.append(ContextBlock(block_id=BLOCK_TIMES, elements=times))
+    blocks.append(_footer(opts))
+    blocks.append(ActionsBlock(block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
+    return _dicts(blocks)
+
+
+def _title(clue: Clue, locale: str, limit: int) -> str:
+    """The clue's name as plain text, or "Clue 8" when it has none (or only invisible characters)."""
+    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=clue.id)
+
+
+def _fallback(clue: Clue, locale: str) -> str:
+    """Notification and screen-reader text: id, name and stage; never a phone."""
+    parts = [t(locale, "clue.title", id=clue.id)]
+    if clue.name and (name := mrkdwn_value(clue.name, _FALLBACK_PART)):
+        parts.append(name)
+    if clue.stage and (stage := mrkdwn_value(_option_text(clue.stage, locale), _FALLBACK_PART)):
+        parts.append(stage)
+    return " · ".join(parts)
+
+
+def _meta(clue: Clue, locale: str) -> str:
+    parts = [t(locale, "clue.id", id=clue.id)]
+    if clue.kind is not None:
+        key = f"kind.{clue.kind}"
+        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=clue.kind))
+    return " · ".join(parts)
+
+
+def _main_fields(clue: Clue, opts: CardOptions, layout: _Layout) -> list[MarkdownTextObject]:
+    locale = opts.locale
+    converted = t(locale, "value.yes" if clue.converted_to_customer else "value.no")
+    if clue.is_clue is not None:
+        converted += " · " + t(locale, "value.lead" if clue.is_clue else "value.awaiting_assignment")
+    rows: list[tuple[str, str | None]] = [
+        ("field.stage", _view_value(clue.stage, locale, _VALUE)),
+        ("field.source", _view_value(clue.source, locale, _VALUE)),
+        ("field.company", mrkdwn_value(clue.company or "", _VALUE)),
+        ("field.owner", mrkdwn_value(clue.owner or "", _VALUE)),
+        ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE)),
+        ("field.phone", _phones(clue.phones, locale, full=opts.full_phones)),
+        ("field.converted", converted),
+        ("field.gender", _view_value(clue.gender, locale, _VALUE)),
+        ("field.birthday", clue.birthday.isoformat() if clue.birthday else None),
+        ("field.address", mrkdwn_value(clue.address or "", _ADDRESS)),
+    ]
+    if layout.compact:
+        rows = [row for row in rows if row[0] in _COMPACT_FIELDS]
+    # "Converted" always has a value, so the section is never empty; at most 10 rows by construction.
+    return [_mrkdwn(_labelled(t(locale, key), value)) for key, value in rows if value]
+
+
+def _option_text(view: FieldView, locale: str, *, mask: bool = False) -> str:
+    """The view's text with option ids the catalog did not know marked, and phones masked if asked."""
+    if not view.unresolved and not mask:
+        return view.text
+    unknown = set(view.unresolved)
+    parts = [mask_phone(p) if mask else p for p in view.text.split(", ")]
+    # The marker template is plain text: the whole value is escaped afterwards.
+    return ", ".join(t(locale, "value.unknown_option", value=p) if p in unknown else p for p in parts)
+
+
+def _view_value(view: FieldView | None, locale: str, limit: int) -> str | None:
+    return mrkdwn_value(_option_text(view, locale), limit) if view else None
+
+
+def _phones(phones: Sequence[str], locale: str, *, full: bool) -> str | None:
+    shown = [v for p in phones[:_PHONES_SHOWN] if (v := mrkdwn_value(p if full else mask_phone(p), _PHONE))]
+    if len(phones) > _PHONES_SHOWN:
+        shown.append(t(locale, "value.more", count=len(phones) - _PHONES_SHOWN))
+    return ", ".join(shown) or None
+
+
+def _tags(tags: Sequence[TagView], locale: str, budget: int) -> str | None:
+    """Tag names grouped by tag group ("*行业*: 制造业, 医疗 · *客户等级*: A"), then counts of the rest.
+
+    Tags are added while they fit in ``budget``; those left out and unknown ids are counted, never
+    silently dropped.
+    """
+    groups: dict[str, list[str]] = {}
+    for tag in tags:
+        if tag.name is not None and (name := mrkdwn_value(tag.name, _TAG)):
+            group = mrkdwn_value(tag.group or "", _TAG)
+            groups.setdefault(group, []).append(name)
+    # Room for the counts at the end ("+60 more · +12 unknown tags").
+    room = budget - 60
+    segments: list[str] = []
+    used = omitted = 0
+    for group, names in groups.items():
+        head = f"{_bold(group)}: " if group else ""
+        fitted: list[str] = []
+        for name in names:
+            cost = len(name) + (2 if fitted else len(head) + (3 if segments else 0))
+            if used + cost > room:
+                omitted += 1
+                continue
+            used += cost
+            fitted.append(name)
+        if fitted:
+            segments.append(head + ", ".join(fitted))
+    if omitted:
+        segments.append(t(locale, "value.more", count=omitted))
+    unknown = sum(1 for tag in tags if tag.name is None)
+    if unknown:
+        key = "tags.unknown.one" if unknown == 1 else "tags.unknown.other"
+        segments.append(t(locale, key, count=unknown))
+    return " · ".join(segments) or None
+
+
+def _description(description: str, layout: _Layout) -> str:
+    text = mrkdwn_value(description, layout.description, multiline=True)
+    lines = text.split("\n")
+    if len(lines) <= layout.description_lines:
+        return text
+    kept = "\n".join(lines[: layout.description_lines]).rstrip()
+    return kept if kept.endswith("…") else kept + "…"
+
+
+def _custom_fields(fields: Sequence[FieldView], opts: CardOptions) -> list[MarkdownTextObject]:
+    """The tenant's own fields, compactly; phone fields masked like the main phone."""
+    rendered: list[str] = []
+    for view in fields:
+        mask = view.kind == PHONE and not opts.full_phones
+        value = mrkdwn_value(_option_text(view, opts.locale, mask=mask), _CUSTOM_VALUE)
+        if value:
+            rendered.append(_labelled(mrkdwn_value(view.label or view.key, _LABEL), value))
+    if len(rendered) > MAX_FIELDS:
+        more = t(opts.locale, "value.more", count=len(rendered) - MAX_FIELDS + 1)
+        rendered = [*rendered[: MAX_FIELDS - 1], more]
+    return [_mrkdwn(text) for text in rendered]
+
+
+def _times(clue: Clue, locale: str) -> list[MarkdownTextObject]:
+    # The CRM sets lastUpdateTime to createTime until a field changes: saying it twice is noise.
+    updated = clue.updated
+    if updated and clue.created and updated.raw == clue.created.raw:
+        updated = None
+    times = (("time.created", clue.created), ("time.updated", updated), ("time.converted", clue.converted))
+    return [_mrkdwn(f"*{t(locale, key)}* {_time(value)}") for key, value in times if value is not None]
+
+
+def _time(time: CrmTime) -> str:
+    """``<!date>`` in the viewer's zone, falling back to the CRM's own text and zone; raw text if unread."""
+    raw = _token_text(time.raw)
+    epoch = time.epoch
+    if epoch is None or epoch < 0:
+        return raw
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{raw} ({_token_text(time.zone)})>"
+
+
+def _token_text(s: str) -> str:
+    # A "|" inside a <!date> fallback would be ambiguous with the token's own separator.
+    return mrkdwn_value(s, _TIME_TEXT).replace("|", "¦")
+
+
+def _stale(opts: CardOptions) -> ContextBlock:
+    text = t(opts.locale, "stale", age=_age(opts.now, opts.fetched_at, opts.locale))
+    return ContextBlock(block_id=BLOCK_STALE, elements=[_mrkdwn(text)])
+
+
+def _age(now: datetime, then: datetime, locale: str) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if seconds >= size:
+            return t(locale, f"age.{unit}", n=seconds // size)
+    return t(locale, "age.seconds", n=seconds)
+
+
+def _footer(opts: CardOptions) -> ContextBlock:
+    fetched = opts.fetched_at.astimezone(UTC)
+    when = f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
+    elements = [_mrkdwn(t(opts.locale, "freshness", when=when))]
+    if opts.shared_by:
+        elements.append(_mrkdwn(t(opts.locale, "shared_by", user=f"<@{opts.shared_by}>")))
+    return ContextBlock(block_id=BLOCK_FOOTER, elements=elements)
+
+
+def _buttons(clue: Clue, opts: CardOptions) -> list[ButtonElement]:
+    locale, value = opts.locale, str(clue.id)
+    buttons: list[ButtonElement] = []
+    if url := safe_url(opts.clue_url):
+        buttons.append(_button(locale, "button.open", ACTION_OPEN, value, url=url))
+    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, value))
+    if opts.private and opts.shareable:
+        buttons.append(_button(locale, "button.share", ACTION_SHARE, value))
+    has_phone = bool(clue.phones) or any(f.kind == PHONE for f in clue.other_fields)
+    if opts.private and has_phone and not opts.reveal_phone:
+        buttons.append(_button(locale, "button.reveal", ACTION_REVEAL, value))
+    return buttons
+
+
+def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> ButtonElement:
+    return ButtonElement(text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
+
+
+# ------------------------------------------------------------------------------------------ list
+
+
+def _list_row(clue: Clue, locale: str, url: str | None) -> SectionBlock:
+    details = [
+        _view_value(clue.stage, locale, _ROW_VALUE),
+        mrkdwn_value(clue.company or "", _ROW_VALUE),
+        mrkdwn_value(clue.owner or "", _ROW_VALUE),
+        _phones(clue.phones[:1], locale, full=False),
+    ]
+    name = mrkdwn_value(clue.name or "", _FALLBACK_PART)
+    # Without a name the title is already "Clue <id>": no need to repeat the id.
+    if name:
+        text = f"{_bold(name)} · {t(locale, 'clue.id', id=clue.id)}"
+    else:
+        text = _bold(t(locale, "clue.title", id=clue.id))
+    if shown := " · ".join(d for d in details if d):
+        text += "\n" + shown
+    accessory = None
+    if safe := safe_url(url):
+        accessory = _button(locale, "button.open", ACTION_OPEN, str(clue.id), url=safe)
+    return SectionBlock(block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
+
+
+def _error_row(clue_id: int, key: str, locale: str) -> SectionBlock:
+    reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
+    text = f"⚠️ {_bold(t(locale, 'clue.title', id=clue_id))}: {reason}"
+    return SectionBlock(block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+_CODED_ARGS = {"reason": "invalid_reason", "rule": "rule"}
+# An admin contact configured as a user or user-group mention stays one; anything else is text.
+_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,30}>|<!subteam\^S[A-Z0-9]{2,30}>")
+
+
+def _notice_arg(locale: str, name: str, value: object) -> str:
+    text = str(value)
+    prefix = _CODED_ARGS.get(name)
+    if prefix and known(key := f"{prefix}.{text}"):
+        return t(locale, key)
+    if name == "contact" and _MENTION.fullmatch(text):
+        return text
+    return mrkdwn_value(text, _NOTICE_ARG)
+
+
+def _labelled(label: str, value: str) -> str:
+    return f"{_bold(label)}\n{value}" if label else value
+
+
+def _bold(crm_text: str) -> str:
+    # An asterisk inside would end the bold early; the look-alike operator does not.
+    return f"*{crm_text.replace('*', '∗')}*"
+
+
+def _mrkdwn(text: str) -> MarkdownTextObject:
+    # verbatim: Slack must not auto-link URLs or parse mentions in CRM text; our own <!date> and
+    # <@U…> tokens are manual parsing strings, which verbatim text still renders.
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text, emoji=True)
+
+
+def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [block.to_dict() for block in blocks]

@@ -1,0 +1,198 @@
+"""Every user-facing string of clue bot, in English and Chinese.
+
+Templates are Slack mrkdwn, already escaped where they contain ``<`` or ``>``; ``t`` fills them with
+``str.format``, so arguments must be escaped by the caller (``cards.notice_message`` does that).
+Button labels and titles carry no markup and are also used as plain_text.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LOCALE = "en"
+
+_EN: dict[str, str] = {
+    # Field labels
+    "field.stage": "Stage",
+    "field.source": "Source",
+    "field.company": "Company",
+    "field.owner": "Owner",
+    "field.purchase_intention": "Purchase intention",
+    "field.phone": "Phone",
+    "field.converted": "Converted",
+    "field.gender": "Gender",
+    "field.tags": "Tags",
+    "field.description": "Description",
+    "field.address": "Address",
+    "field.birthday": "Birthday",
+    # Times
+    "time.created": "Created",
+    "time.updated": "Updated",
+    "time.converted": "Converted",
+    "freshness": "Data as of {when}",
+    "stale": "⚠️ CRM unreachable — showing data from {age} ago",
+    "age.seconds": "{n} s",
+    "age.minutes": "{n} min",
+    "age.hours": "{n} h",
+    "age.days": "{n} d",
+    # Values
+    "value.yes": "Yes",
+    "value.no": "No",
+    "value.lead": "Lead",
+    "value.awaiting_assignment": "Awaiting assignment",
+    "value.unknown_option": "{value} (unknown)",
+    "value.more": "+{count} more",
+    "tags.unknown.one": "+{count} unknown tag",
+    "tags.unknown.other": "+{count} unknown tags",
+    # The CRM does not document clue types; 1 and 2 are read as individual and enterprise.
+    "kind.1": "Individual",
+    "kind.2": "Enterprise",
+    "kind.other": "Type {kind}",
+    "clue.title": "Clue {id}",
+    "clue.id": "ID `{id}`",
+    "shared_by": "Shared by {user}",
+    "list.summary": "Clues ({count})",
+    # Buttons
+    "button.open": "Open in CRM",
+    "button.refresh": "Refresh",
+    "button.share": "Share to channel",
+    "button.reveal": "Reveal phone",
+    # Per-clue errors in a list card, keyed like the notices
+    "reason.not_found": "not found",
+    "reason.crm_unavailable": "the CRM is not responding, try again in a minute",
+    "reason.crm_auth": "the CRM rejected our signature",
+    "reason.crm_clock": "the CRM rejected our clock",
+    "reason.crm_error": "the CRM gave an unexpected answer",
+    # Why an id was refused (codes from bot/slack/links.py)
+    "invalid_reason.not_a_number": "it is not a number",
+    "invalid_reason.too_long": "the number is too long",
+    "invalid_reason.zero": "clue ids start at 1",
+    "invalid_reason.text_too_long": "the command is too long",
+    "invalid_reason.not_a_clue_link": "the link does not point to a clue",
+    # Which access rule refused (codes from bot/slack/access.py)
+    "rule.workspace": "this workspace is not allowed",
+    "rule.user": "you are not on the allow list",
+    "rule.channel": "not enabled in this channel",
+    "rule.unfurl_channel": "link previews are off in this channel",
+    "rule.shared_channel": "this channel is shared with another organisation",
+    # Notices
+    "notice.usage": (
+        "*Look up CRM clues*\n"
+        "• `/clue &lt;id&gt;`: show a clue card only you can see, e.g. `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`: up to {max_ids} clues at once\n"
+        "• `/clue &lt;clue link&gt;`: paste a clue link from the CRM\n"
+        "• `/clue help`: show this help"
+    ),
+    "notice.invalid_id": "`{text}` is not a clue id: {reason}. Try `/clue help`.",
+    "notice.too_many": "You can look up at most {max_ids} clues at once.",
+    "notice.not_found": "Clue {id} was not found in the CRM. Check the id and try again.",
+    "notice.crm_unavailable": "The CRM is not responding right now. Try again in a minute.",
+    "notice.crm_auth": (
+        "The CRM rejected our request signature. Ask your admin to check `CRM_APP_ID` and `CRM_APP_KEY`."
+    ),
+    "notice.crm_clock": "The CRM rejected our request time. Ask your admin to check the server clock.",
+    "notice.crm_error": (
+        "The CRM gave an unexpected answer. Try again later; if it keeps happening, tell your admin."
+    ),
+    "notice.rate_limited": "You're looking up clues too fast. Try again in {seconds}s.",
+    "notice.looking_up": "Looking up clue {id}…",
+    "notice.not_allowed": "Clue cards are not allowed here ({rule}). Ask {contact} if you need access.",
+    "notice.internal_error": "Something went wrong on our side. It has been logged; please try again.",
+}
+
+_ZH: dict[str, str] = {
+    "field.stage": "阶段",
+    "field.source": "来源",
+    "field.company": "公司",
+    "field.owner": "负责人",
+    "field.purchase_intention": "购买意向",
+    "field.phone": "电话",
+    "field.converted": "已转客户",
+    "field.gender": "性别",
+    "field.tags": "标签",
+    "field.description": "描述",
+    "field.address": "地址",
+    "field.birthday": "生日",
+    "time.created": "创建",
+    "time.updated": "更新",
+    "time.converted": "转客户",
+    "freshness": "数据截至 {when}",
+    "stale": "⚠️ CRM 暂时无法访问，显示的是 {age}前的数据",
+    "age.seconds": "{n} 秒",
+    "age.minutes": "{n} 分钟",
+    "age.hours": "{n} 小时",
+    "age.days": "{n} 天",
+    "value.yes": "是",
+    "value.no": "否",
+    "value.lead": "线索",
+    "value.awaiting_assignment": "待分配",
+    "value.unknown_option": "{value}（未知）",
+    "value.more": "另 {count} 项",
+    "tags.unknown.one": "另 {count} 个未知标签",
+    "tags.unknown.other": "另 {count} 个未知标签",
+    "kind.1": "个人",
+    "kind.2": "企业",
+    "kind.other": "类型 {kind}",
+    "clue.title": "线索 {id}",
+    "clue.id": "ID `{id}`",
+    "shared_by": "由 {user} 分享",
+    "list.summary": "线索（{count} 条）",
+    "button.open": "在 CRM 中打开",
+    "button.refresh": "刷新",
+    "button.share": "分享到频道",
+    "button.reveal": "显示完整电话",
+    "reason.not_found": "未找到",
+    "reason.crm_unavailable": "CRM 暂时无法访问，请一分钟后再试",
+    "reason.crm_auth": "CRM 拒绝了请求签名",
+    "reason.crm_clock": "CRM 拒绝了请求时间",
+    "reason.crm_error": "CRM 返回了异常结果",
+    "invalid_reason.not_a_number": "不是数字",
+    "invalid_reason.too_long": "数字太长",
+    "invalid_reason.zero": "线索 id 从 1 开始",
+    "invalid_reason.text_too_long": "命令太长",
+    "invalid_reason.not_a_clue_link": "该链接不是线索链接",
+    "rule.workspace": "此工作区未获授权",
+    "rule.user": "你不在允许名单中",
+    "rule.channel": "此频道未启用",
+    "rule.unfurl_channel": "此频道未开启链接预览",
+    "rule.shared_channel": "此频道与其他组织共享",
+    "notice.usage": (
+        "*查询 CRM 线索*\n"
+        "• `/clue &lt;id&gt;`：显示仅你可见的线索卡片，例如 `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查询 {max_ids} 条线索\n"
+        "• `/clue &lt;线索链接&gt;`：粘贴 CRM 中的线索链接\n"
+        "• `/clue help`：显示本帮助"
+    ),
+    "notice.invalid_id": "`{text}` 不是有效的线索 id：{reason}。输入 `/clue help` 查看用法。",
+    "notice.too_many": "一次最多只能查询 {max_ids} 条线索。",
+    "notice.not_found": "CRM 中找不到线索 {id}，请检查 id 后重试。",
+    "notice.crm_unavailable": "CRM 暂时无法访问，请一分钟后再试。",
+    "notice.crm_auth": "CRM 拒绝了请求签名。请联系管理员检查 `CRM_APP_ID` 和 `CRM_APP_KEY`。",
+    "notice.crm_clock": "CRM 拒绝了请求时间。请联系管理员检查服务器时钟。",
+    "notice.crm_error": "CRM 返回了异常结果。请稍后再试；如果一直出现，请告诉管理员。",
+    "notice.rate_limited": "查询太频繁了，请 {seconds} 秒后再试。",
+    "notice.looking_up": "正在查询线索 {id}…",
+    "notice.not_allowed": "此处不允许查看线索卡片（{rule}）。如需权限，请联系 {contact}。",
+    "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
+}
+
+_TABLES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
+LOCALES = tuple(_TABLES)
+
+
+def t(locale: str, key: str, **kwargs: object) -> str:
+    """The string ``key`` in ``locale`` (English when either is unknown there), formatted with ``kwargs``.
+
+    An unknown key raises ``KeyError``: it is a bug, and tests render every key.
+    """
+    template = _TABLES.get(locale, _EN).get(key) or _EN[key]
+    return template.format(**kwargs)
+
+
+def known(key: str) -> bool:
+    """Whether ``key`` has a string, e.g. to translate a rule or reason code when one exists."""
+    return key in _EN
+
+
+def locale_from_slack(slack_locale: str | None, default: str) -> str:
+    """Our locale for a Slack locale such as ``zh-CN``, ``zh-TW`` or ``en-US``; ``default`` otherwise."""
+    language = (slack_locale or "").replace("_", "-").split("-")[0].lower()
+    return language if language in _TABLES else default

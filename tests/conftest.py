@@ -1,0 +1,34 @@
+"""Shared fixtures: a clean environment for every test, and the sandbox CRM over loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from bot.sandbox import SandboxServer
+
+_ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's real Slack, CRM, cache or Redis settings."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox CRM for the whole session, on a free loopback port."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session sandbox with seed data restored, faults cleared and stats zeroed."""
+    sandbox_server.state.reset()
+    return sandbox_server

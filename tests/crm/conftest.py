@@ -1,0 +1,58 @@
+"""Build real CRM clients against the sandbox (or another loopback server)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
+from bot.crm.client import CrmClient
+from bot.crm.guard import CircuitBreaker, CrmGuard, TokenBucket
+from bot.metrics import Metrics
+
+
+class FakeClock:
+    """A monotonic clock that only moves when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def no_sleep(_: float) -> None:
+    """Backoff sleeps of the client: skipped, so retries cost no wall time."""
+
+
+def make_client(base_url: str, *, metrics: Metrics | None = None, clock: FakeClock | None = None,
+                app_id: str = SANDBOX_APP_ID, app_key: str = SANDBOX_APP_KEY, max_concurrency: int = 8,
+                breaker_failures: int = 1000, rate: float = 10_000, **kwargs: Any) -> CrmClient:
+    metrics = metrics or Metrics()
+    clock = clock or FakeClock()
+    guard = CrmGuard(max_concurrency=max_concurrency, limiter=TokenBucket(rate, rate, clock),
+                     breaker=CircuitBreaker(breaker_failures, 30, clock, metrics), metrics=metrics,
+                     sleep=no_sleep)
+    kwargs.setdefault("timeout", 2.0)
+    kwargs.setdefault("sleep", no_sleep)
+    return CrmClient(base_url=base_url, app_id=app_id, app_key=Secret(app_key), guard=guard, metrics=metrics,
+                     **kwargs)
+
+
+@pytest.fixture
+async def crm_factory() -> AsyncIterator[Callable[..., CrmClient]]:
+    made: list[CrmClient] = []
+
+    def factory(base_url: str, **kwargs: Any) -> CrmClient:
+        client = make_client(base_url, **kwargs)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        await client.aclose()

@@ -1,0 +1,205 @@
+"""CrmClient through the real sandbox over loopback HTTP: envelopes, every error class, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient
+from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
+from bot.metrics import Metrics
+from bot.sandbox import SandboxServer, seed
+
+Factory = Callable[..., CrmClient]
+
+
+async def test_get_clue_of_the_doc_example(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    raw = await crm_factory(sandbox.url).get_clue(8)
+    assert raw.customer_id == 8
+    fields = {f.key: f for f in raw.fields}
+    assert fields["name"].value == "打马赛克就"
+    assert fields["mobile"].value == '["145678388"]'
+    assert fields["customer_stage"].type == 2
+    assert fields["address"].value is None
+    assert raw.create_time == "2021-05-11 15:15:48"
+
+
+async def test_fifteen_digit_id(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    raw = await crm_factory(sandbox.url).get_clue(seed.LONG_ID_CLUE_ID)
+    assert raw.customer_id == 410983932389440
+    assert sandbox.state.stats().clue_gets == {410983932389440: 1}
+
+
+async def test_base_url_path_prefix_is_kept() -> None:
+    with SandboxServer(prefix="/apiServer") as prefixed:
+        client = crm_client_for(prefixed.url)
+        try:
+            assert (await client.get_clue(8)).customer_id == 8
+            assert prefixed.url.endswith("/apiServer")
+        finally:
+            await client.aclose()
+        # Without the prefix the same server has no such route: proof the prefix was really used.
+        bare = crm_client_for(prefixed.origin)
+        try:
+            with pytest.raises(CrmProtocolError, match="HTTP 404"):
+                await bare.get_clue(8)
+        finally:
+            await bare.aclose()
+
+
+def crm_client_for(url: str) -> CrmClient:
+    from tests.crm.conftest import make_client
+
+    return make_client(url)
+
+
+async def test_unknown_clue_is_not_found(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    with pytest.raises(ClueNotFound) as caught:
+        await crm_factory(sandbox.url).get_clue(seed.MISSING_CLUE_ID)
+    assert caught.value.clue_id == seed.MISSING_CLUE_ID
+
+
+async def test_wrong_key_is_an_auth_error_without_retry(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    with pytest.raises(CrmAuthError) as caught:
+        await crm_factory(sandbox.url, app_key="wrong-key").get_clue(8)
+    assert caught.value.code == 1002
+    assert not caught.value.clock_skew
+    assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_clock_skew_is_retried_once_with_a_fresh_timestamp(sandbox: SandboxServer,
+                                                                 crm_factory: Factory) -> None:
+    stamps: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        stamps.append(request.headers["timestamp"])
+
+    now = iter([1_000, 2_000])
+    client = crm_factory(sandbox.url, now_ms=lambda: next(now))
+    client._http.event_hooks["request"].append(record)
+    with pytest.raises(CrmAuthError) as caught:
+        await client.get_clue(8)
+    assert caught.value.code == 1003
+    assert caught.value.clock_skew
+    assert stamps == ["1000", "2000"]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_http_5xx_is_unavailable(sandbox: SandboxServer, crm_factory: Factory, status: int) -> None:
+    sandbox.state.set_fault(8, status=status)
+    with pytest.raises(CrmUnavailable, match=f"HTTP {status}"):
+        await crm_factory(sandbox.url).get_clue(8)
+    # 502/503/504 are worth one retry; a 500 is not.
+    assert sandbox.state.stats().clue_gets[8] == (2 if status != 500 else 1)
+
+
+async def test_error_code_keeps_code_and_message(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(8, code=50001)
+    with pytest.raises(CrmError) as caught:
+        await crm_factory(sandbox.url).get_clue(8)
+    assert type(caught.value) is CrmError
+    assert caught.value.code == 50001
+    assert caught.value.crm_message
+
+
+async def test_malformed_json_is_a_protocol_error(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(8, malformed=True)
+    with pytest.raises(CrmProtocolError, match="not JSON"):
+        await crm_factory(sandbox.url).get_clue(8)
+
+
+async def test_oversized_body_is_cut_off(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(8, oversized_bytes=10_000_000)
+    with pytest.raises(CrmProtocolError, match="limit"):
+        await crm_factory(sandbox.url, max_response_bytes=100_000).get_clue(8)
+
+
+async def test_hang_times_out(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(8, hang=True)
+    with pytest.raises(CrmUnavailable, match="within|timed out"):
+        await crm_factory(sandbox.url, timeout=0.3).get_clue(8)
+    assert sandbox.state.stats().clue_gets[8] == 1  # timeouts are not retried: the budget is spent
+
+
+async def test_connection_refused_is_unavailable_after_one_retry(crm_factory: Factory) -> None:
+    attempts = 0
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        raise httpx.ConnectError("refused", request=request)
+
+    client = crm_factory("http://crm.invalid", transport=httpx.MockTransport(refuse))
+    with pytest.raises(CrmUnavailable, match="ConnectError"):
+        await client.get_clue(8)
+    assert attempts == 2
+
+
+async def test_a_transport_error_then_success_is_transparent(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    real = httpx.AsyncHTTPTransport()
+    calls = 0
+
+    class FlakyOnce(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise httpx.ReadError("connection reset", request=request)
+            return await real.handle_async_request(request)
+
+    client = crm_factory(sandbox.url, transport=FlakyOnce())
+    assert (await client.get_clue(8)).customer_id == 8
+    assert calls == 2
+    await real.aclose()
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    (b"[]", "integer 'code'"),
+    (b'{"message":"ok"}', "integer 'code'"),
+    (b'{"code":"0"}', "integer 'code'"),
+    (b'{"code":0,"data":[1,2]}', "expected an object"),
+    (b'{"code":0,"data":{"customerId":"x"}}', "customerId"),
+    (b'{"code":0,"data":{"customerId":8,"fields":"nope"}}', "expected a list"),
+])
+async def test_wrong_shapes_are_protocol_errors(crm_factory: Factory, body: bytes, match: str) -> None:
+    client = crm_factory("http://crm.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, content=body)))
+    with pytest.raises(CrmProtocolError, match=match):
+        await client.get_clue(8)
+
+
+async def test_every_request_is_signed_over_the_bytes_sent(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    client = crm_factory(sandbox.url)
+    await client.echo()
+    page = await client.search_customers("打马赛克就")  # non-ASCII body: signed as sent
+    assert any(hit.customer_id == 8 for hit in page.hits)
+    assert (await client.list_tag_tree())
+    assert (await client.list_fields())
+    follow_ups = await client.list_follow_ups(seed.LONG_ID_CLUE_ID, size=10)
+    assert len(follow_ups.items) == 10 and follow_ups.next_cursor
+    more = await client.list_follow_ups(seed.LONG_ID_CLUE_ID, size=10, cursor=follow_ups.next_cursor)
+    assert {f.id for f in more.items}.isdisjoint({f.id for f in follow_ups.items})
+
+
+async def test_concurrency_bound_is_never_exceeded(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(None, latency_ms=50, endpoint=CLUE_GET)
+    client = crm_factory(sandbox.url, max_concurrency=3)
+    ids = [i for i in range(1, 40) if sandbox.state.clue(i) is not None][:12]
+    await asyncio.gather(*(client.get_clue(i) for i in ids))
+    stats = sandbox.state.stats()
+    assert sum(stats.clue_gets.values()) == len(ids)
+    assert stats.max_in_flight == 3
+
+
+async def test_latency_is_recorded_by_endpoint_and_outcome(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    metrics = Metrics()
+    client = crm_factory(sandbox.url, metrics=metrics)
+    await client.list_tag_tree()
+    sandbox.state.set_fault(8, code=1002)
+    with pytest.raises(CrmAuthError):
+        await client.get_clue(8)
+    text = metrics.render().decode()
+    assert f'cluebot_crm_request_seconds_count{{endpoint="{TAG_TREE}",outcome="ok"}} 1.0' in text
+    assert f'cluebot_crm_request_seconds_count{{endpoint="{CLUE_GET}",outcome="auth"}} 1.0' in text

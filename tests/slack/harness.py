@@ -1,0 +1,118 @@
+"""Drive the real ASGI app with correctly signed Slack requests (no verification is patched out)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+
+from bot.config import Settings
+from bot.playground.fake_slack import FakeSlackState
+from bot.web import Clocks, Services, create_web_app
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-token-0123456789"
+TEAM = "T0TEST0001"
+USER = "U0ALICE001"
+CHANNEL = "C0SALES001"
+CLUE_URL = "https://crm.example.com/clues/{id}"
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class SlackDriver:
+    """Sends signed requests through the app; reads what the fake Slack received."""
+
+    app: Starlette
+    http: httpx.AsyncClient
+    fake: FakeSlackState
+    fake_url: str
+    secret: str = SIGNING_SECRET
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    async def drain(self) -> None:
+        await self.services.runner.drain(timeout=30)
+
+    def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body)
+        return {"x-slack-request-timestamp": ts, "x-slack-signature": signature}
+
+    async def post(self, body: str, content_type: str, *, headers: Mapping[str, str] | None = None,
+                   timestamp: int | None = None) -> httpx.Response:
+        all_headers = {"content-type": content_type, **self.sign(body, timestamp), **(headers or {})}
+        return await self.http.post("/slack/events", content=body.encode(), headers=all_headers)
+
+    def response_url(self) -> tuple[str, str]:
+        key = f"r{next(_ids)}"
+        return key, f"{self.fake_url}/response/{key}"
+
+    async def command(self, text: str, *, user: str = USER, channel: str = CHANNEL, team: str = TEAM,
+                      extra: Mapping[str, str] | None = None) -> tuple[httpx.Response, str]:
+        key, url = self.response_url()
+        form = {"token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
+                "channel_name": "sales", "user_id": user, "user_name": "alice", "command": "/clue",
+                "text": text, "api_app_id": "A0CLUE0001", "response_url": url,
+                "trigger_id": "123.456.abc", **(extra or {})}
+        response = await self.post(urlencode(form), "application/x-www-form-urlencoded")
+        return response, key
+
+    async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
+                     container: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
+        key, url = self.response_url()
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "acme"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0CLUE0001",
+            "channel": {"id": CHANNEL, "name": "sales"},
+            "container": dict(container) if container is not None else
+            {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
+            "trigger_id": "123.456.def",
+            "response_url": url,
+            "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
+                         "value": value, "action_ts": "1700000001.000200"}],
+        }
+        response = await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return response, key
+
+    async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
+                    headers: Mapping[str, str] | None = None, **envelope: Any) -> httpx.Response:
+        body = {"token": "legacy", "team_id": team, "api_app_id": "A0CLUE0001", "type": "event_callback",
+                "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
+                **envelope}
+        return await self.post(json.dumps(body), "application/json", headers=headers)
+
+
+def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:
+    base = {
+        "CRM_BASE_URL": sandbox_url, "CRM_APP_ID": "wwsandboxcorp0001_ClueBot",
+        "CRM_APP_KEY": "sandbox-app-key-not-a-secret", "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_url + "/api/",
+        "CLUE_URL_TEMPLATE": CLUE_URL,
+    }
+    return Settings.from_env({**base, **env})
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, fake: FakeSlackState, fake_url: str, *,
+                      clocks: Clocks | None = None) -> Any:
+    app = create_web_app(settings, clocks=clocks)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cluebot.test") as http:
+            yield SlackDriver(app=app, http=http, fake=fake, fake_url=fake_url)

@@ -1,0 +1,588 @@
+"""Cards: golden Block Kit files, targeted behaviour, i18n coverage and property tests over hostile CRM text.
+
+Goldens live in tests/golden/*.json; re-record them with ``UPDATE_GOLDEN=1`` after reviewing the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import string
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from blockkit import (
+    assert_no_injection,
+    assert_valid_message,
+    assert_valid_unfurl,
+    run_shared_validator,
+    text_objects,
+)
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bot.clue import Clue, CrmTime, FieldView, TagView
+from bot.slack import cards, i18n
+from bot.slack.cards import (
+    ACTION_OPEN,
+    ACTION_REFRESH,
+    ACTION_REVEAL,
+    ACTION_SHARE,
+    AUDIENCE_CHANNEL,
+    AUDIENCE_PRIVATE,
+    CardOptions,
+    clue_list_message,
+    clue_message,
+    clue_unfurl,
+    notice_message,
+)
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FETCHED = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
+NOW = FETCHED + timedelta(minutes=5)
+URL = "https://crm.example.com/clue/{id}"
+
+
+def crm_time(raw: str) -> CrmTime:
+    return CrmTime(raw=raw, at=datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI),
+                   zone="Asia/Shanghai")
+
+
+def select(key: str, text: str, *, label: str | None = None, unresolved: tuple[str, ...] = ()) -> FieldView:
+    return FieldView(key=key, label=label, text=text, kind=2, unresolved=unresolved)
+
+
+def opts(clue: Clue | None = None, **kwargs: Any) -> CardOptions:
+    base: dict[str, Any] = {"now": NOW, "fetched_at": FETCHED,
+                            "clue_url": URL.format(id=clue.id) if clue else None}
+    return CardOptions(**{**base, **kwargs})
+
+
+# ------------------------------------------------------------------------------------------ clues
+
+# crm-api.md's clue/get example, with the id the team uses in examples.
+DOC_EXAMPLE = Clue(
+    id=8, is_clue=False, kind=1, name="打马赛克就",
+    stage=select("customer_stage", "初步接触", label="客户阶段"),
+    phones=("145678388",), description="u 诶IE",
+    created=crm_time("2021-05-11 15:15:48"), updated=crm_time("2021-05-11 15:15:48"),
+)
+
+RICH_EN = Clue(
+    id=1024, is_clue=True, kind=2, name="Acme Robotics — Jane Doe",
+    stage=select("customer_stage", "Proposal sent"), source=select("customer_source", "Trade show"),
+    purchase_intention=select("purchase_intention", "High"), gender=select("gender", "Female"),
+    company="Acme Robotics Ltd.", owner="Li Wei", phones=("+86 138 1234 5678", "021-5555-0123"),
+    description="Met at the Shanghai robotics fair.\nWants 20 units of the R2 arm.\n\n"
+                "Follow up after their budget review (Q3).",
+    address="88 Century Avenue, Pudong, Shanghai", birthday=date(1990, 4, 1),
+    tags=(TagView("1", "Manufacturing", "Industry"), TagView("2", "Healthcare", "Industry"),
+          TagView("3", "A", "Customer tier"), TagView("4", "Trade show 2024")),
+    created=crm_time("2024-03-02 10:20:00"), updated=crm_time("2024-04-30 17:45:12"),
+    converted=crm_time("2024-04-28 09:00:00"),
+    other_fields=(FieldView("budget", "Budget", "¥200,000", kind=4),
+                  FieldView("backup_phone", "Backup phone", "13900001111", kind=8),
+                  FieldView("website", "Website", "https://acme.example.com", kind=1),
+                  FieldView("region", "Region", "East China", kind=2)),
+)
+
+RICH_ZH = Clue(
+    id=20240501, is_clue=True, kind=1, name="张伟",
+    stage=select("customer_stage", "方案评估·第二轮"), source=select("customer_source", "展会"),
+    purchase_intention=select("purchase_intention", "高"), company="上海某某科技有限公司", owner="王芳",
+    phones=("13812345678",), description="客户对 R2 机械臂感兴趣，预算待确认。\n下周二回访。",
+    tags=(TagView("11", "制造业", "行业"), TagView("12", "医疗", "行业"), TagView("21", "A", "客户等级")),
+    created=crm_time("2024-04-01 09:30:00"), updated=crm_time("2024-04-30 16:00:00"),
+)
+
+MINIMAL = Clue(id=410983932389440)
+
+HOSTILE = Clue(
+    id=666, is_clue=True, kind=99,
+    name="<!channel> *URGENT* `rm -rf` <@U0BOSS> &amp; \u202egnp.exe\u200b",
+    stage=select("customer_stage", "<https://evil.example|Click to claim>"),
+    source=select("customer_source", "<!here> ```code block"),
+    purchase_intention=select("purchase_intention", "<!subteam^S0ALL|@everyone>"),
+    company="<#C0GENERAL> & Co. <script>", owner="<@U0ADMIN|admin> \x00\x1b[31m",
+    phones=("<!everyone> 138 1234 5678", "+86\u200b13900001111"),
+    description="> quoted\n```\n<!date^0^{ago}|fake date>\n*bold* _it_ ~strike~\n\u202eRTL",
+    address="<mailto:x@evil.example|Home>",
+    tags=(TagView("1", "<!channel>", "<#C1>"), TagView("2", "`tag`", "*grp*"), TagView("3", None)),
+    created=CrmTime(raw="<!date^1^x|y>", at=None, zone="<evil>"),
+    updated=CrmTime(raw="2024|05|01 <b>", at=datetime(2024, 5, 1, tzinfo=SHANGHAI), zone="Asia/Shanghai|<x>"),
+    other_fields=(FieldView("<k>", "<!here>", "<https://evil.example>", kind=1),
+                  FieldView("p", "Private line", "13700001111, 13600002222", kind=8)),
+)
+
+MANY_TAGS = replace(DOC_EXAMPLE, id=60, tags=tuple(
+    TagView(str(i), f"{group}标签{i:02d}", group)
+    for i, group in enumerate(["行业", "客户等级", "地区", "渠道", "产品线", "活动"] * 10)))
+
+LONG_DESCRIPTION = replace(DOC_EXAMPLE, id=5000, description="\n".join(
+    f"第{n}段：客户反复确认了交付周期、付款方式与售后条款，需要销售在下次拜访时带上合同草稿。" * 3
+    for n in range(1, 40))[:5000])
+
+UNKNOWN_IDS = Clue(
+    id=396, kind=7, name="未知选项",
+    stage=select("customer_stage", "396823724189760", unresolved=("396823724189760",)),
+    source=select("customer_source", "展会, 396823724189761", unresolved=("396823724189761",)),
+    tags=(TagView("56972", "央企", "企业类型"), TagView("etCBS_unknown", None), TagView("99902", None)),
+    other_fields=(FieldView("level", "客户级别", "4", kind=2, unresolved=("4",)),),
+)
+
+
+# ------------------------------------------------------------------------------------------ goldens
+
+def _unfurls(clue: Clue, **kwargs: Any) -> dict[str, Any]:
+    return {"unfurls": {URL.format(id=clue.id): clue_unfurl(clue, opts(clue, **kwargs))}}
+
+
+GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
+    "message_doc_example": lambda: clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE)),
+    "message_rich_en_revealed": lambda: clue_message(RICH_EN, opts(RICH_EN, reveal_phone=True)),
+    "message_rich_en_shared": lambda: clue_message(
+        RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, shared_by="U024BE7LH")),
+    "message_rich_zh": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh")),
+    "message_minimal": lambda: clue_message(MINIMAL, opts()),
+    "message_hostile_shared": lambda: clue_message(
+        HOSTILE, opts(audience=AUDIENCE_CHANNEL, clue_url="javascript:alert(1)", shared_by="U0SHARER")),
+    "message_many_tags": lambda: clue_message(MANY_TAGS, opts(MANY_TAGS, locale="zh")),
+    "message_long_description": lambda: clue_message(LONG_DESCRIPTION, opts(LONG_DESCRIPTION, locale="zh")),
+    "message_unknown_ids": lambda: clue_message(UNKNOWN_IDS, opts(UNKNOWN_IDS)),
+    "message_stale_zh": lambda: clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE, locale="zh", stale=True,
+                                                               now=FETCHED + timedelta(hours=3))),
+    "unfurl_doc_example": lambda: _unfurls(DOC_EXAMPLE),
+    "unfurl_rich_en_stale": lambda: _unfurls(RICH_EN, stale=True),
+    "unfurl_hostile": lambda: _unfurls(HOSTILE),
+    "list_mixed": lambda: clue_list_message(
+        [DOC_EXAMPLE, RICH_EN, (404, "not_found"), (7, "crm_unavailable"), MINIMAL, DOC_EXAMPLE],
+        opts(), urls={8: URL.format(id=8), 1024: URL.format(id=1024)}),
+    "notice_usage_en": lambda: notice_message("en", "usage", max_ids=10),
+    "notice_usage_zh": lambda: notice_message("zh", "usage", max_ids=10),
+    "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),
+    "notice_crm_auth_zh": lambda: notice_message("zh", "crm_auth", id=8),
+    "notice_not_allowed": lambda: notice_message("en", "not_allowed", rule="shared_channel",
+                                                 contact="<@U0ADMIN>"),
+    "notice_rate_limited_zh": lambda: notice_message("zh", "rate_limited", seconds=12),
+}
+
+
+def _validate(name: str, obj: dict[str, Any]) -> None:
+    if name.startswith("unfurl_"):
+        for unfurl in obj["unfurls"].values():
+            assert_valid_unfurl(unfurl)
+    else:
+        assert_valid_message(obj)
+
+
+def _golden_text(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden(name: str) -> None:
+    obj = GOLDENS[name]()
+    _validate(name, obj)
+    path = GOLDEN / f"{name}.json"
+    actual = _golden_text(obj)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    if actual != expected:
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+            f"{path.name} (golden)", f"{path.name} (rendered)"))
+        pytest.fail(f"{path.name} differs from the rendered card:\n{diff}\n"
+                    "If the change is intended, re-record and review the diff:\n"
+                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_cards.py -k test_golden", pytrace=False)
+
+
+def test_no_stray_golden_files() -> None:
+    assert {p.stem for p in GOLDEN.glob("*.json")} == set(GOLDENS)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden_passes_shared_validator(name: str) -> None:
+    result = run_shared_validator(GOLDEN / f"{name}.json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RESULT: PASS" in result.stdout
+
+
+# ------------------------------------------------------------------------------------------ message
+
+
+def _blocks_by_id(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b for b in message["blocks"]}
+
+
+def _action_ids(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for e in _blocks_by_id(message)["clue_actions"]["elements"]]
+
+
+def _all_text(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def test_doc_example_card() -> None:
+    message = clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE))
+    blocks = _blocks_by_id(message)
+    assert message["text"] == "Clue 8 · 打马赛克就 · 初步接触"
+    assert blocks["clue_header"]["text"]["text"] == "打马赛克就"
+    fields = [f["text"] for f in blocks["clue_fields"]["fields"]]
+    assert fields == ["*Stage*\n初步接触", "*Phone*\n145**8388", "*Converted*\nNo · Awaiting assignment"]
+    # lastUpdateTime equals createTime here, so "Updated" is left out.
+    assert [e["text"] for e in blocks["clue_times"]["elements"]] == [
+        "*Created* <!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>"]
+    assert blocks["clue_footer"]["elements"][0]["text"] == (
+        "Data as of <!date^1714552200^{ago}|2024-05-01 08:30 UTC>")
+    assert _action_ids(message) == [ACTION_OPEN, ACTION_REFRESH, ACTION_SHARE, ACTION_REVEAL]
+    buttons = blocks["clue_actions"]["elements"]
+    assert buttons[0]["url"] == "https://crm.example.com/clue/8"
+    assert {b["value"] for b in buttons} == {"8"}
+    assert "clue_stale" not in blocks
+
+
+def test_block_order_is_stable() -> None:
+    message = clue_message(RICH_EN, opts(RICH_EN, stale=True, shared_by="U024BE7LH"))
+    ids = [b["block_id"] for b in message["blocks"]]
+    assert ids == ["clue_stale", "clue_header", "clue_meta", "clue_fields", "clue_tags", "clue_description",
+                   "clue_custom", "clue_times", "clue_footer", "clue_actions"]
+
+
+def test_minimal_clue_gets_a_default_title_and_no_empty_blocks() -> None:
+    message = clue_message(MINIMAL, opts(shareable=False))
+    blocks = _blocks_by_id(message)
+    assert blocks["clue_header"]["text"]["text"] == "Clue 410983932389440"
+    assert message["text"] == "Clue 410983932389440"
+    assert [f["text"] for f in blocks["clue_fields"]["fields"]] == ["*Converted*\nNo"]
+    assert set(blocks) == {"clue_header", "clue_meta", "clue_fields", "clue_footer", "clue_actions"}
+    assert _action_ids(message) == [ACTION_REFRESH]  # no URL, not shareable, no phone
+
+
+@pytest.mark.parametrize("name", ["", "  \u200b\u202e ", "\x00"])
+def test_blank_name_falls_back_to_the_default_title(name: str) -> None:
+    message = clue_message(replace(DOC_EXAMPLE, name=name), opts())
+    assert _blocks_by_id(message)["clue_header"]["text"]["text"] == "Clue 8"
+
+
+def test_channel_audience_masks_every_phone_and_offers_no_private_buttons() -> None:
+    for message in (clue_message(RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True)),
+                    clue_unfurl(RICH_EN, opts(RICH_EN, reveal_phone=True))):
+        text = _all_text(message)
+        for leak in ("1234 5678", "1234", "5555-0123", "5555", "13900001111", "0000"):
+            assert leak not in text, leak
+        assert "+86 138 **** 5678" in text and "021-****-0123" in text
+        ids = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert ids == [ACTION_OPEN, ACTION_REFRESH]
+
+
+def test_custom_phone_fields_are_masked_for_a_channel() -> None:
+    message = clue_message(RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True))
+    fields = [f["text"] for f in _blocks_by_id(message)["clue_custom"]["fields"]]
+    assert "*Backup phone*\n139****1111" in fields
+
+
+def test_revealed_private_card_shows_full_phones_without_reveal_button() -> None:
+    message = clue_message(RICH_EN, opts(RICH_EN, reveal_phone=True))
+    text = _all_text(message)
+    assert "+86 138 1234 5678" in text and "13900001111" in text
+    assert _action_ids(message) == [ACTION_OPEN, ACTION_REFRESH, ACTION_SHARE]
+
+
+def test_phone_in_custom_field_alone_offers_reveal() -> None:
+    clue = Clue(id=9, other_fields=(FieldView("p", "Phone 2", "13812345678", kind=8),))
+    message = clue_message(clue, opts())
+    assert ACTION_REVEAL in _action_ids(message)
+    assert "138****5678" in _all_text(message) and "13812345678" not in _all_text(message)
+
+
+def test_many_phones_are_capped() -> None:
+    clue = Clue(id=9, phones=tuple(f"1380000{i:04d}" for i in range(8)))
+    fields = _blocks_by_id(clue_message(clue, opts()))["clue_fields"]["fields"]
+    assert fields[0]["text"].endswith(", +3 more")
+    assert fields[0]["text"].count("****") == 5
+
+
+def test_unsafe_clue_url_drops_the_open_button() -> None:
+    for url in ("javascript:alert(1)", "https://crm.example.com/<x>", "", None):
+        assert ACTION_OPEN not in _action_ids(clue_message(DOC_EXAMPLE, opts(clue_url=url)))
+
+
+def test_stale_banner_says_how_old_the_data_is() -> None:
+    for delta, en, zh in ((timedelta(seconds=42), "42 s", "42 秒"),
+                          (timedelta(minutes=5), "5 min", "5 分钟"),
+                          (timedelta(hours=3, minutes=59), "3 h", "3 小时"),
+                          (timedelta(days=2), "2 d", "2 天"),
+                          (timedelta(seconds=-5), "0 s", "0 秒")):
+        for locale, age in (("en", en), ("zh", zh)):
+            message = clue_message(DOC_EXAMPLE, opts(stale=True, now=FETCHED + delta, locale=locale))
+            banner = message["blocks"][0]
+            assert banner["block_id"] == "clue_stale"
+            assert age in banner["elements"][0]["text"]
+
+
+def test_shared_by_mentions_the_user() -> None:
+    footer = _blocks_by_id(clue_message(DOC_EXAMPLE, opts(shared_by="U024BE7LH")))["clue_footer"]
+    assert footer["elements"][1]["text"] == "Shared by <@U024BE7LH>"
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"shared_by": "<!channel>"}, {"shared_by": "U1> <!here"}, {"audience": "public"},
+    {"now": datetime(2024, 5, 1)}, {"fetched_at": datetime(2024, 5, 1)},
+])
+def test_card_options_refuse_nonsense(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"audience|aware|user id"):
+        opts(**kwargs)
+
+
+def test_unknown_options_and_tags_are_marked_not_hidden() -> None:
+    message = clue_message(UNKNOWN_IDS, opts())
+    text = _all_text(message)
+    assert "396823724189760 (unknown)" in text
+    assert "展会, 396823724189761 (unknown)" in text
+    assert "+2 unknown tags" in text
+    assert "Type 7" in text
+
+
+def test_sixty_tags_all_fit_grouped() -> None:
+    tags = _blocks_by_id(clue_message(MANY_TAGS, opts()))["clue_tags"]["text"]["text"]
+    assert all(f"标签{i:02d}" in tags for i in range(60))
+    assert tags.count("*行业*: ") == 1 and "more" not in tags
+
+
+def test_too_many_tags_are_counted() -> None:
+    named = (TagView(str(i), f"很长的标签名称第{i:04d}号" * 3, "组") for i in range(500))
+    clue = replace(MANY_TAGS, tags=(*named, TagView("x", None)))
+    message = clue_message(clue, opts())
+    assert_valid_message(message)
+    tags = _blocks_by_id(message)["clue_tags"]["text"]["text"]
+    shown = tags.count("号很长")
+    assert 0 < shown < 500
+    assert tags.endswith(f" · +{500 - shown // 2} more · +1 unknown tag")
+
+
+def test_long_description_is_cut_on_lines_and_length() -> None:
+    blocks = _blocks_by_id(clue_message(LONG_DESCRIPTION, opts()))
+    text = blocks["clue_description"]["text"]["text"]
+    assert text.startswith("*Description*\n第1段") and text.endswith("…")
+    assert len(text) <= len("*Description*\n") + 600
+    unfurl = _blocks_by_id(clue_unfurl(LONG_DESCRIPTION, opts()))["clue_description"]["text"]["text"]
+    assert len(unfurl) <= len("*Description*\n") + 200
+    many_lines = replace(DOC_EXAMPLE, description="\n".join(f"line {i}" for i in range(30)))
+    text = _blocks_by_id(clue_message(many_lines, opts()))["clue_description"]["text"]["text"]
+    assert text.splitlines()[-1] == "line 11…"
+
+
+def test_unparsed_time_shows_escaped_raw_text() -> None:
+    times = _blocks_by_id(clue_message(HOSTILE, opts()))["clue_times"]["elements"]
+    assert times[0]["text"] == "*Created* &lt;!date^1^x¦y&gt;"
+    assert times[1]["text"] == ("*Updated* <!date^1714492800^{date_short_pretty} {time}"
+                                "|2024¦05¦01 &lt;b&gt; (Asia/Shanghai¦&lt;x&gt;)>")
+
+
+def test_hostile_clue_cannot_ping_link_or_break_out() -> None:
+    for message in (clue_message(HOSTILE, opts(clue_url="javascript:alert(1)")),
+                    clue_message(HOSTILE, opts(audience=AUDIENCE_CHANNEL)),
+                    clue_unfurl(HOSTILE, opts()),
+                    clue_list_message([HOSTILE], opts(), urls={666: "javascript:x"})):
+        assert_no_injection(message)
+        mrkdwn = " ".join(d["text"] for d in text_objects(message) if d["type"] == "mrkdwn")
+        for token in ("<!channel>", "<!here>", "<!everyone>", "<@U0BOSS>", "<https://", "<#C", "`rm", "```",
+                      "\u202e", "\x00", "\u200b"):
+            assert token not in mrkdwn
+        assert "13900001111" not in _all_text(message) and "13700001111" not in _all_text(message)
+
+
+def test_zh_locale_uses_chinese_labels() -> None:
+    message = clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))
+    fields = [f["text"].split("\n")[0] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
+    assert fields == ["*阶段*", "*来源*", "*公司*", "*负责人*", "*购买意向*", "*电话*", "*已转客户*"]
+    assert [b["text"]["text"] for b in _blocks_by_id(message)["clue_actions"]["elements"]] == [
+        "在 CRM 中打开", "刷新", "分享到频道", "显示完整电话"]
+    assert message["text"] == "线索 20240501 · 张伟 · 方案评估·第二轮"
+
+
+def test_unknown_locale_falls_back_to_english() -> None:
+    assert clue_message(DOC_EXAMPLE, opts(locale="fr"))["text"] == clue_message(DOC_EXAMPLE, opts())["text"]
+
+
+# ------------------------------------------------------------------------------------------ unfurl
+
+
+def test_unfurl_is_compact_and_public() -> None:
+    unfurl = clue_unfurl(RICH_EN, opts(RICH_EN, shareable=True))
+    assert_valid_unfurl(unfurl)
+    blocks = _blocks_by_id(unfurl)
+    labels = [f["text"].split("\n")[0] for f in blocks["clue_fields"]["fields"]]
+    assert labels == ["*Stage*", "*Source*", "*Company*", "*Owner*", "*Phone*", "*Converted*"]
+    assert "clue_custom" not in blocks
+    assert [e["action_id"] for e in blocks["clue_actions"]["elements"]] == [ACTION_OPEN, ACTION_REFRESH]
+
+
+# ------------------------------------------------------------------------------------------ list
+
+
+def test_list_dedupes_and_marks_failures() -> None:
+    message = clue_list_message([DOC_EXAMPLE, (404, "not_found"), DOC_EXAMPLE, (5, "weird<code>")],
+                                opts(locale="zh"))
+    assert_valid_message(message)
+    rows = [b for b in message["blocks"] if b["block_id"].startswith("clue_row_")]
+    assert [r["block_id"] for r in rows] == ["clue_row_8", "clue_row_404", "clue_row_5"]
+    assert rows[1]["text"]["text"] == "⚠️ *线索 404*: 未找到"
+    assert rows[2]["text"]["text"] == "⚠️ *线索 5*: weird&lt;code&gt;"
+    assert message["text"] == "线索（3 条）: 打马赛克就, 线索 404, 线索 5"
+    one = clue_list_message([replace(DOC_EXAMPLE, name="A & <B>"), DOC_EXAMPLE], opts())
+    assert one["text"] == "Clues (1): A &amp; &lt;B&gt;"
+
+
+def test_list_is_capped_with_a_count() -> None:
+    items = [Clue(id=i, name=f"Clue name {i}" * 10, phones=("13812345678",)) for i in range(1, 101)]
+    message = clue_list_message(items, opts(stale=True))
+    assert_valid_message(message)
+    assert len(message["blocks"]) == 1 + cards.MAX_LIST_ROWS + 2
+    assert _blocks_by_id(message)["clue_more"]["elements"][0]["text"] == "+80 more"
+    assert "13812345678" not in _all_text(message)
+
+
+# ------------------------------------------------------------------------------------------ notices
+
+NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": "not_a_number",
+                               "rule": "channel", "contact": "your Slack admin", "seconds": 12}
+NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+@pytest.mark.parametrize("key", NOTICE_KEYS)
+def test_every_notice_renders(locale: str, key: str) -> None:
+    message = notice_message(locale, key, **NOTICE_ARGS)
+    assert_valid_message(message)
+    assert "{" not in message["text"]
+
+
+@pytest.mark.parametrize("key", ["not_found", "crm_unavailable", "crm_auth", "crm_clock", "crm_error"])
+def test_listener_error_keys_have_notices_and_list_reasons(key: str) -> None:
+    assert i18n.known(f"notice.{key}") and i18n.known(f"reason.{key}")
+
+
+def test_notice_arguments_are_escaped_and_codes_translated() -> None:
+    message = notice_message("en", "invalid_id", text="<!channel> `x`", reason="too_long")
+    assert message["text"] == (
+        "`&lt;!channel&gt; ˋxˋ` is not a clue id: the number is too long. Try `/clue help`.")
+    assert notice_message("zh", "not_allowed", rule="user", contact="x")["text"].startswith(
+        "此处不允许查看线索卡片（你不在允许名单中）")
+    unknown = notice_message("en", "not_allowed", rule="<new_rule>", contact="a & b")["text"]
+    assert "(&lt;new_rule&gt;)" in unknown and "a &amp; b" in unknown
+    for contact, shown in (("<@U0ADMIN>", "<@U0ADMIN>"), ("<!subteam^S0OPS>", "<!subteam^S0OPS>"),
+                           ("<!channel>", "&lt;!channel&gt;"),
+                           ("<@U0ADMIN> <!here>", "&lt;@U0ADMIN&gt; &lt;!here&gt;")):
+        assert f"Ask {shown} if" in notice_message("en", "not_allowed", rule="user", contact=contact)["text"]
+    looking_up = notice_message("en", "looking_up", id=410983932389440)
+    assert looking_up["text"] == "Looking up clue 410983932389440…"
+
+
+def test_unknown_notice_key_is_a_bug() -> None:
+    with pytest.raises(KeyError):
+        notice_message("en", "no_such_notice")
+
+
+# ------------------------------------------------------------------------------------------ i18n
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_locales_have_the_same_keys_and_placeholders() -> None:
+    assert set(i18n._ZH) == set(i18n._EN)
+    for key, template in i18n._EN.items():
+        assert _placeholders(i18n._ZH[key]) == _placeholders(template), key
+
+
+@pytest.mark.parametrize(("slack", "ours"), [
+    ("zh-CN", "zh"), ("zh-TW", "zh"), ("zh", "zh"), ("zh_CN", "zh"), ("ZH-hant-TW", "zh"),
+    ("en-US", "en"), ("en-GB", "en"), ("ja-JP", "en"), ("", "en"), (None, "en"),
+])
+def test_locale_from_slack(slack: str | None, ours: str) -> None:
+    assert i18n.locale_from_slack(slack, "en") == ours
+
+
+def test_locale_from_slack_keeps_the_configured_default() -> None:
+    assert i18n.locale_from_slack("fr-FR", "zh") == "zh"
+
+
+def test_t_falls_back_to_english() -> None:
+    assert i18n.t("xx", "button.refresh") == "Refresh"
+    assert i18n.t("zh", "clue.title", id=8) == "线索 8"
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+INJECTIONS = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<#C123|general>", "<!subteam^S1>",
+              "<https://evil.example|click>", "&amp;", "&lt;", "&", "<", ">", "```", "`", "*", "_", "~", "|",
+              "^", "\n", "\r\n", "\t", "\u202e", "\u200b", "\u200d", "\x00", "\x1b", "\ufeff", "👩\u200d💻",
+              "e\u0301", "🇨🇳", "<!date^1^{ago}|x>", ":skull:", "{id}", "{}", "打马赛克就"]
+crm_text = st.lists(st.one_of(st.text(max_size=20), st.sampled_from(INJECTIONS)), max_size=6).map("".join)
+# Occasionally huge, to exercise every budget.
+any_text = st.one_of(crm_text, st.tuples(crm_text, st.integers(1, 800)).map(lambda p: p[0] * p[1]))
+views = st.builds(FieldView, key=crm_text, label=st.none() | crm_text, text=any_text,
+                  kind=st.sampled_from([None, 1, 2, 4, 5, 6, 8]),
+                  unresolved=st.lists(crm_text, max_size=3).map(tuple))
+times = st.builds(CrmTime, raw=crm_text, zone=crm_text,
+                  at=st.none() | st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                                              timezones=st.just(UTC)))
+clues = st.builds(
+    Clue, id=st.integers(1, 2**63 - 1), is_clue=st.none() | st.booleans(),
+    kind=st.none() | st.integers(-5, 5),
+    name=st.none() | any_text, stage=st.none() | views, source=st.none() | views,
+    purchase_intention=st.none() | views, gender=st.none() | views, company=st.none() | any_text,
+    owner=st.none() | any_text, phones=st.lists(any_text, max_size=8).map(tuple),
+    description=st.none() | any_text, address=st.none() | any_text, birthday=st.none() | st.dates(),
+    tags=st.lists(st.builds(TagView, id=crm_text, name=st.none() | any_text, group=st.none() | crm_text),
+                  max_size=150).map(tuple),
+    created=st.none() | times, updated=st.none() | times, converted=st.none() | times,
+    other_fields=st.lists(views, max_size=14).map(tuple),
+)
+card_options = st.builds(
+    CardOptions, now=st.just(NOW),
+    fetched_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                            timezones=st.just(UTC)),
+    locale=st.sampled_from(["en", "zh", "xx"]),
+    audience=st.sampled_from([AUDIENCE_PRIVATE, AUDIENCE_CHANNEL]),
+    stale=st.booleans(), clue_url=st.none() | st.just("https://crm.example.com/clue/1") | crm_text,
+    shareable=st.booleans(), reveal_phone=st.booleans(), shared_by=st.none() | st.just("U024BE7LH"),
+)
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(clues, card_options)
+def test_any_clue_renders_valid_safe_cards(clue: Clue, options: CardOptions) -> None:
+    assert_valid_message(clue_message(clue, options))
+    assert_valid_unfurl(clue_unfurl(clue, options))
+    assert_valid_message(clue_list_message([clue, (clue.id + 1, "not_found")], options))
+
+
+@PROPERTY
+@given(clues, card_options,
+       st.lists(st.from_regex(r"\+?[0-9]{8,15}", fullmatch=True), min_size=1, max_size=3))
+def test_phones_never_leak_to_a_channel(clue: Clue, options: CardOptions, phones: list[str]) -> None:
+    phone_fields = tuple(FieldView(f"p{i}", "Phone", p, kind=8) for i, p in enumerate(phones))
+    clue = replace(clue, phones=(), other_fields=clue.other_fields[:5])
+    public = replace(options, audience=AUDIENCE_CHANNEL)
+    without = _all_text([clue_message(clue, public), clue_unfurl(clue, public)])
+    for p in phones:
+        assume(p.lstrip("+") not in without)
+    clue = replace(clue, phones=tuple(phones), other_fields=clue.other_fields + phone_fields)
+    rendered = _all_text([clue_message(clue, public), clue_unfurl(clue, options),
+                          clue_list_message([clue], options)])
+    for p in phones:
+        assert p.lstrip("+") not in rendered
