@@ -121,7 +121,7 @@ class ClueCache:
             if self._shared is None:
                 clue, fetched_at = await self._fetch_fresh(clue_id)
             else:
-                clue, fetched_at = await self._load_shared(clue_id, refresh=refresh)
+                clue, fetched_at = await self._load_shared(self._shared, clue_id, refresh=refresh)
         except ClueNotFound:
             self._entries.pop(clue_id, None)
             self._not_found[clue_id] = True
@@ -139,18 +139,17 @@ class ClueCache:
         self.store(clue_id, clue, fetched_at)
         return Lookup(clue, fetched_at)
 
-    async def _load_shared(self, clue_id: int, *, refresh: bool) -> tuple[Clue, float]:
-        assert self._shared is not None
+    async def _load_shared(self, shared: SharedClueStore, clue_id: int, *, refresh: bool) -> tuple[Clue, float]:
         if not refresh:
-            if await self._shared.get_not_found(clue_id):
+            if await shared.get_not_found(clue_id):
                 raise ClueNotFound(clue_id)
-            found = await self._shared.get(clue_id)
+            found = await shared.get(clue_id)
             if found is not None and self._wall() - found[1] < self._ttl:
                 self._metrics.cache.labels("redis_hit").inc()
                 return found
         # The shared store runs ``fetch`` under a cross-instance lock, or reads what another
         # instance fetched meanwhile; it writes the result back itself.
-        return await self._shared.fetch_once(clue_id, lambda: self._fetch_with_deadline(clue_id))
+        return await shared.fetch_once(clue_id, lambda: self._fetch_with_deadline(clue_id))
 
     async def _fetch_fresh(self, clue_id: int) -> tuple[Clue, float]:
         return await self._fetch_with_deadline(clue_id), self._wall()

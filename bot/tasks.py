@@ -37,7 +37,7 @@ class TaskRunner:
             except Exception:
                 log.exception("task.failed", extra={"task": name})
 
-    async def drain(self, timeout: float | None = None) -> None:
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - cancels what is left
         """Wait until no task is running (tasks may spawn tasks); cancel what is left after ``timeout``."""
         try:
             async with asyncio.timeout(timeout):

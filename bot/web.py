@@ -43,7 +43,7 @@ from bot.userlimit import UserRateLimiter
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY_BYTES = 512 * 1024
-PLAYGROUND_BOT_TOKEN = "xoxb-playground-not-a-real-token"
+PLAYGROUND_BOT_TOKEN = "xoxb-playground-not-a-real-token"  # noqa: S105 - the fake Slack accepts anything
 
 
 @dataclass(frozen=True)

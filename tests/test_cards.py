@@ -17,13 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from blockkit import (
-    assert_no_injection,
-    assert_valid_message,
-    assert_valid_unfurl,
-    run_shared_validator,
-    text_objects,
-)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +34,13 @@ from bot.slack.cards import (
     clue_message,
     clue_unfurl,
     notice_message,
+)
+from tests.blockkit import (
+    assert_no_injection,
+    assert_valid_message,
+    assert_valid_unfurl,
+    run_shared_validator,
+    text_objects,
 )
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
