@@ -86,6 +86,13 @@ class Settings:
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
     default_locale: str = "en"
+    # Access control (empty allow list: everyone)
+    slack_allowed_team_ids: frozenset[str] = frozenset()
+    clue_allowed_user_ids: frozenset[str] = frozenset()
+    clue_allowed_channel_ids: frozenset[str] = frozenset()
+    clue_unfurl_channel_ids: frozenset[str] = frozenset()
+    clue_allow_shared_channels: bool = False
+    clue_admin_contact: str = "your Slack admin"
     # Process
     host: str = "127.0.0.1"
     port: int = 3000
@@ -233,6 +240,12 @@ class Settings:
             ),
             clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
             default_locale=locale,
+            slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),
+            clue_allowed_user_ids=r.ids("CLUE_ALLOWED_USER_IDS", "UW"),
+            clue_allowed_channel_ids=r.ids("CLUE_ALLOWED_CHANNEL_IDS", "CGD"),
+            clue_unfurl_channel_ids=r.ids("CLUE_UNFURL_CHANNEL_IDS", "CGD"),
+            clue_allow_shared_channels=r.flag("CLUE_ALLOW_SHARED_CHANNELS", False),
+            clue_admin_contact=r.text("CLUE_ADMIN_CONTACT") or d.clue_admin_contact,
             host=r.text("HOST") or d.host,
             port=r.number("PORT", d.port, int, 0, 65_535),
             log_level=log_level,
@@ -259,6 +272,25 @@ class _Reader:
     def secret(self, name: str) -> Secret | None:
         value = self.text(name)
         return Secret(value) if value else None
+
+    def ids(self, name: str, prefixes: str) -> frozenset[str]:
+        """A comma or space separated list of Slack ids starting with one of ``prefixes``."""
+        values = frozenset(v for v in re.split(r"[\s,]+", self.text(name) or "") if v)
+        bad = sorted(v for v in values if not re.fullmatch(f"[{prefixes}][A-Z0-9]{{2,30}}", v))
+        if bad:
+            self.problem(f"{name} has entries that are not Slack ids: {', '.join(b[:20] for b in bad[:5])}")
+        return values
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = (self.text(name) or "").lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problem(f"{name} must be true or false, got {raw[:20]!r}")
+        return default
 
     def number(self, name: str, default: T, kind: Callable[[str], T], low: float, high: float) -> T:
         raw = self.text(name)

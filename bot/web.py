@@ -136,7 +136,14 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
     runner = TaskRunner()
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     listeners = ClueListeners(
-        cache=cache, matcher=matcher, runner=runner, access=AccessPolicy(),
+        cache=cache, matcher=matcher, runner=runner, access=AccessPolicy(
+            allowed_team_ids=settings.slack_allowed_team_ids,
+            allowed_user_ids=settings.clue_allowed_user_ids,
+            allowed_channel_ids=settings.clue_allowed_channel_ids,
+            unfurl_channel_ids=settings.clue_unfurl_channel_ids,
+            allow_shared_channels=settings.clue_allow_shared_channels,
+            admin_contact=settings.clue_admin_contact,
+        ),
         user_limiter=UserRateLimiter(settings.clue_user_rate_per_minute, clocks.monotonic),
         options=ListenerOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                 default_locale=settings.default_locale),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
+from bot.crm.client import CrmClient
 from bot.sandbox import SandboxServer
+from tests.support import make_client
 
 _ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
 
@@ -32,3 +35,17 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The session sandbox with seed data restored, faults cleared and stats zeroed."""
     sandbox_server.state.reset()
     return sandbox_server
+
+
+@pytest.fixture
+async def crm_factory() -> AsyncIterator[Callable[..., CrmClient]]:
+    made: list[CrmClient] = []
+
+    def factory(base_url: str, **kwargs: Any) -> CrmClient:
+        client = make_client(base_url, **kwargs)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        await client.aclose()

@@ -51,7 +51,7 @@ async def test_base_url_path_prefix_is_kept() -> None:
 
 
 def crm_client_for(url: str) -> CrmClient:
-    from tests.crm.conftest import make_client
+    from tests.support import make_client
 
     return make_client(url)
 

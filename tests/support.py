@@ -1,11 +1,8 @@
-"""Build real CRM clients against the sandbox (or another loopback server)."""
+"""Test helpers: fake clocks and real CRM clients pointed at the sandbox (or another loopback server)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
-
-import pytest
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
 from bot.crm.client import CrmClient
@@ -42,17 +39,3 @@ def make_client(base_url: str, *, metrics: Metrics | None = None, clock: FakeClo
     kwargs.setdefault("sleep", no_sleep)
     return CrmClient(base_url=base_url, app_id=app_id, app_key=Secret(app_key), guard=guard, metrics=metrics,
                      **kwargs)
-
-
-@pytest.fixture
-async def crm_factory() -> AsyncIterator[Callable[..., CrmClient]]:
-    made: list[CrmClient] = []
-
-    def factory(base_url: str, **kwargs: Any) -> CrmClient:
-        client = make_client(base_url, **kwargs)
-        made.append(client)
-        return client
-
-    yield factory
-    for client in made:
-        await client.aclose()

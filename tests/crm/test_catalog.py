@@ -1,0 +1,160 @@
+"""Resolution of option ids, stage, tags and times: through the sandbox and on hand-made data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clue import Clue
+from bot.crm.catalog import Catalog
+from bot.crm.client import CrmClient
+from bot.crm.models import FieldDef, RawClue, RawField, Tag, parse_crm_time, parse_option_ids, parse_phones
+from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.sandbox import SandboxServer, seed
+from tests.support import FakeClock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+Factory = Callable[..., CrmClient]
+
+
+def fetcher_for(client: CrmClient, clock: FakeClock | None = None) -> ClueFetcher:
+    return ClueFetcher(client, ReferenceData(client, ttl=3600, clock=clock or FakeClock()), SHANGHAI)
+
+
+async def test_doc_example_resolves_stage_phone_and_times(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    clue = await fetcher_for(crm_factory(sandbox.url)).fetch(8)
+    assert clue.name == "打马赛克就"
+    assert clue.stage is not None and clue.stage.text == "初步接触" and clue.stage.known
+    assert clue.stage.label == "客户阶段"
+    assert clue.phones == ("145678388",)
+    assert clue.description == "u 诶IE"
+    assert clue.created is not None and clue.created.epoch == 1620717348
+    assert clue.created.at == datetime(2021, 5, 11, 15, 15, 48, tzinfo=SHANGHAI)
+    assert clue.source is None and clue.gender is None and clue.address is None  # null in the doc
+    assert clue.converted is None and not clue.converted_to_customer
+
+
+async def test_tags_resolve_by_numeric_id_and_wecom_id(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    fetcher = fetcher_for(crm_factory(sandbox.url))
+    for clue_id in seed.WECOM_TAG_CLUE_IDS:
+        clue = await fetcher.fetch(clue_id)
+        raw_ids = sandbox.state.clue(clue_id)["tagIds"]  # type: ignore[index]
+        assert any(not i.isdigit() for i in raw_ids)  # really carries a qwTagId
+        assert clue.tags and all(t.name and t.group for t in clue.tags)
+
+
+async def test_converted_clue(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    clue = await fetcher_for(crm_factory(sandbox.url)).fetch(seed.CONVERTED_CLUE_IDS[0])
+    assert clue.converted_to_customer and clue.converted is not None and clue.converted.at is not None
+
+
+async def test_unknown_ids_are_kept_raw_and_refreshed_once(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    clock = FakeClock()
+    fetcher = fetcher_for(crm_factory(sandbox.url), clock)
+
+    def reference_calls() -> tuple[int, int]:
+        calls = sandbox.state.stats().calls
+        return calls.get("/api/v2/customer/list-fields", 0), calls.get("/api/v3/tags/list-tree", 0)
+
+    tag_clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
+    assert [t.id for t in tag_clue.tags if t.name is None] == [seed.UNKNOWN_TAG_ID]
+    assert reference_calls() == (1, 1)  # just loaded: reloading at once could not know more
+    clock.advance(61)
+    stage_clue = await fetcher.fetch(seed.UNKNOWN_OPTION_CLUE_ID)
+    assert stage_clue.stage is not None and stage_clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
+    assert reference_calls() == (2, 2)  # unknown id on an older snapshot: one refresh
+    await fetcher.fetch(seed.UNKNOWN_OPTION_CLUE_ID)
+    await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
+    assert reference_calls() == (2, 2)  # never a refresh storm for ids that stay unknown
+    await fetcher.fetch(8)
+    assert reference_calls() == (2, 2)  # known ids never refresh
+
+
+async def test_reference_refresh_picks_up_a_new_tag(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    clock = FakeClock()
+    fetcher = fetcher_for(crm_factory(sandbox.url), clock)
+    assert (await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)).unknown_tag_count == 1
+    groups = [dict(g) for g in seed.TAG_GROUPS]
+    groups[0] = {**groups[0], "tags": [*groups[0]["tags"], {"id": int(seed.UNKNOWN_TAG_ID), "name": "新标签",
+                                                              "qwTagId": "etNEW"}]}
+    sandbox.state.set_catalog(tag_groups=groups)
+    clock.advance(61)
+    clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
+    assert clue.unknown_tag_count == 0
+    assert "新标签" in [t.name for t in clue.tags]
+
+
+async def test_reference_failure_degrades_to_raw_ids(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    sandbox.state.set_fault(None, status=503, endpoint="/api/v3/tags/list-tree")
+    clue = await fetcher_for(crm_factory(sandbox.url)).fetch(12)
+    assert clue.tags and all(t.name is None for t in clue.tags)
+    assert clue.name  # the clue itself still arrives
+
+
+async def test_every_seed_clue_resolves(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    fetcher = fetcher_for(crm_factory(sandbox.url))
+    for raw in seed.CLUES:
+        clue = await fetcher.fetch(raw["customerId"])
+        assert clue.id == raw["customerId"]
+        assert Clue.from_json(clue.to_json()) == clue
+
+
+def test_multi_select_accepts_json_comma_and_single() -> None:
+    assert parse_option_ids('["1","2"]') == ("1", "2")
+    assert parse_option_ids("[1, 2]") == ("1", "2")
+    assert parse_option_ids("1,2") == ("1", "2")
+    assert parse_option_ids("7") == ("7",)
+    assert parse_option_ids("[") == ()
+    assert parse_option_ids(None) == ()
+
+
+def test_phones_tolerate_odd_encodings() -> None:
+    assert parse_phones('["145678388"]') == ("145678388",)
+    assert parse_phones('["13800000000","021-5555"]') == ("13800000000", "021-5555")
+    assert parse_phones("13800000000") == ("13800000000",)
+    assert parse_phones("[13800000000]") == ("13800000000",)
+    assert parse_phones('""') == ()
+    assert parse_phones(None) == ()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2021-05-11 15:15:48", datetime(2021, 5, 11, 15, 15, 48, tzinfo=SHANGHAI)),
+    ("2021-05-11", datetime(2021, 5, 11, tzinfo=SHANGHAI)),
+    ("2021/05/11 15:15:48", datetime(2021, 5, 11, 15, 15, 48, tzinfo=SHANGHAI)),
+    ("1620717348000", datetime.fromtimestamp(1620717348, SHANGHAI)),
+    ("2021-05-11T07:15:48+00:00", datetime.fromisoformat("2021-05-11T07:15:48+00:00")),
+    ("yesterday", None),
+    ("", None),
+])
+def test_crm_times(text: str, expected: datetime | None) -> None:
+    assert parse_crm_time(text, SHANGHAI) == expected
+
+
+def test_gender_uses_documented_options_without_a_catalog() -> None:
+    raw = RawClue(customer_id=1, is_clue=True, type=1, tag_ids=(), create_time=None, last_update_time=None,
+                  convert_customer_time=None, company_name=None,
+                  fields=(RawField("gender", 2, "2"), RawField("customer_stage", 2, "5"),
+                          RawField("91650", 6, '["a","zz"]'), RawField("weird", 42, "x<y")))
+    catalog = Catalog(fields=[FieldDef("91650", None, "意向产品", 6, {"a": "SCRM"})])
+    clue = catalog.resolve(raw, SHANGHAI)
+    assert clue.gender is not None and clue.gender.text == "女"
+    assert clue.stage is not None and clue.stage.text == "5" and clue.stage.unresolved == ("5",)
+    custom = {f.key: f for f in clue.other_fields}
+    assert custom["91650"].text == "SCRM, zz" and custom["91650"].unresolved == ("zz",)
+    assert custom["91650"].label == "意向产品"
+    assert custom["weird"].text == "x<y" and custom["weird"].label is None
+
+
+def test_aliases_map_clue_keys_to_outer_fields() -> None:
+    raw = RawClue(customer_id=1, is_clue=True, type=1, tag_ids=("t1", "qw1"), create_time=None,
+                  last_update_time=None, convert_customer_time=None, company_name=None,
+                  fields=(RawField("customer_stage", 2, "9"),))
+    catalog = Catalog(fields=[FieldDef("1", "salesStage", "阶段", 2, {"9": "赢单"})],
+                      tags=[Tag("t1", "qw1", "VIP", "等级")], aliases={"customer_stage": "salesStage"})
+    clue = catalog.resolve(raw, SHANGHAI)
+    assert clue.stage is not None and clue.stage.text == "赢单"
+    assert [t.name for t in clue.tags] == ["VIP", "VIP"]
+    assert not catalog.has_unknown_ids(raw)

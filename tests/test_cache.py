@@ -1,0 +1,189 @@
+"""Cache policy with a fake clock: TTL, single-flight, negative cache, stale-if-error, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.cache import ClueCache
+from bot.clue import Clue
+from bot.crm.client import CrmClient
+from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.errors import ClueNotFound, CrmAuthError, CrmUnavailable
+from bot.metrics import Metrics
+from bot.sandbox import SandboxServer
+from tests.support import FakeClock
+
+Factory = Callable[..., CrmClient]
+
+
+class CountingFetch:
+    """The CRM side of the cache, scripted: returns a clue, or raises what the test says."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.error: Exception | None = None
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, clue_id: int) -> Clue:
+        self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        return Clue(id=clue_id, name=f"clue {clue_id} v{self.calls}")
+
+
+def make_cache(fetch: Callable[[int], object], clock: FakeClock, *, wall: FakeClock | None = None,
+               metrics: Metrics | None = None, deadline: float = 5.0) -> ClueCache:
+    return ClueCache(fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=deadline,  # type: ignore[arg-type]
+                     clock=clock, wall=wall or FakeClock(1_700_000_000), metrics=metrics or Metrics())
+
+
+async def test_hit_within_ttl_and_refetch_after() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    first = await cache.get(8)
+    clock.advance(59.9)
+    assert (await cache.get(8)) == first
+    assert fetch.calls == 1
+    clock.advance(0.2)
+    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert fetch.calls == 2
+
+
+async def test_refresh_bypasses_a_fresh_entry_and_updates_it() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    await cache.get(8)
+    refreshed = await cache.get(8, refresh=True)
+    assert refreshed.clue.name == "clue 8 v2"
+    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert fetch.calls == 2
+
+
+async def test_single_flight_100_concurrent_lookups_one_fetch() -> None:
+    fetch, clock, metrics = CountingFetch(), FakeClock(), Metrics()
+    fetch.gate = asyncio.Event()
+    cache = make_cache(fetch, clock, metrics=metrics)
+    waiters = [asyncio.ensure_future(cache.get(8)) for _ in range(100)]
+    await asyncio.sleep(0)
+    fetch.gate.set()
+    results = await asyncio.gather(*waiters)
+    assert fetch.calls == 1
+    assert {r.clue.name for r in results} == {"clue 8 v1"}
+    assert "cluebot_singleflight_coalesced_total 99.0" in metrics.render().decode()
+
+
+async def test_failure_reaches_every_waiter_and_is_not_cached() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    fetch.gate, fetch.error = asyncio.Event(), CrmUnavailable("down")
+    cache = make_cache(fetch, clock)
+    waiters = [asyncio.ensure_future(cache.get(8)) for _ in range(5)]
+    await asyncio.sleep(0)
+    fetch.gate.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, CrmUnavailable) for r in results)
+    assert fetch.calls == 1
+    fetch.error = None
+    assert (await cache.get(8)).clue.id == 8
+    assert fetch.calls == 2
+
+
+async def test_one_cancelled_waiter_does_not_fail_the_others() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    fetch.gate = asyncio.Event()
+    cache = make_cache(fetch, clock)
+    first, second = asyncio.ensure_future(cache.get(8)), asyncio.ensure_future(cache.get(8))
+    await asyncio.sleep(0)
+    first.cancel()
+    fetch.gate.set()
+    assert (await second).clue.id == 8
+    assert first.cancelled()
+
+
+async def test_not_found_is_cached_briefly() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    fetch.error = ClueNotFound(404)
+    cache = make_cache(fetch, clock)
+    for _ in range(3):
+        with pytest.raises(ClueNotFound):
+            await cache.get(404)
+    assert fetch.calls == 1
+    clock.advance(10.1)
+    with pytest.raises(ClueNotFound):
+        await cache.get(404)
+    assert fetch.calls == 2
+
+
+async def test_stale_if_error_serves_the_old_clue_flagged() -> None:
+    fetch, clock, wall = CountingFetch(), FakeClock(), FakeClock(1_700_000_000)
+    cache = make_cache(fetch, clock, wall=wall)
+    fresh = await cache.get(8)
+    clock.advance(240)
+    wall.advance(240)
+    fetch.error = CrmUnavailable("down")
+    stale = await cache.get(8)
+    assert stale.stale and stale.clue == fresh.clue
+    assert stale.fetched_at == 1_700_000_000  # the card says "data from 4 min ago"
+    fetch.error = None
+    assert not (await cache.get(8)).stale
+
+
+async def test_stale_window_ends() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    await cache.get(8)
+    clock.advance(60 + 3600 + 1)
+    fetch.error = CrmUnavailable("down")
+    with pytest.raises(CrmUnavailable):
+        await cache.get(8)
+
+
+async def test_auth_errors_are_not_hidden_by_stale_data() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    await cache.get(8)
+    clock.advance(61)
+    fetch.error = CrmAuthError("bad key", code=1002)
+    with pytest.raises(CrmAuthError):
+        await cache.get(8)
+
+
+async def test_a_deleted_clue_drops_the_stale_entry() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    await cache.get(8)
+    fetch.error = ClueNotFound(8)
+    with pytest.raises(ClueNotFound):
+        await cache.get(8, refresh=True)
+    fetch.error = CrmUnavailable("down")
+    clock.advance(11)
+    with pytest.raises(CrmUnavailable):
+        await cache.get(8)
+
+
+async def test_deadline_bounds_a_lookup() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    fetch.gate = asyncio.Event()  # never set: the CRM hangs
+    cache = make_cache(fetch, clock, deadline=0.05)
+    with pytest.raises(CrmUnavailable, match="deadline"):
+        await cache.get(8)
+
+
+async def test_through_the_sandbox_storm_and_stale(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    client = crm_factory(sandbox.url)
+    fetcher = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock()), ZoneInfo("Asia/Shanghai"))
+    clock = FakeClock()
+    cache = make_cache(fetcher.fetch, clock)
+    sandbox.state.set_fault(8, latency_ms=100)
+    results = await asyncio.gather(*(cache.get(8) for _ in range(100)))
+    assert sandbox.state.stats().clue_gets == {8: 1}
+    assert {r.clue.name for r in results} == {"打马赛克就"}
+    clock.advance(61)
+    sandbox.state.set_fault(8, status=503)
+    stale = await cache.get(8)
+    assert stale.stale and stale.clue.name == "打马赛克就"
