@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -186,8 +187,15 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         body = await request.body()
         if len(body) > MAX_SLACK_BODY_BYTES:
             return Response("payload too large", status_code=413)
-        response: Response = await request.app.state.slack_handler.handle(request)
         services: Services = request.app.state.services
+        try:
+            response: Response = await request.app.state.slack_handler.handle(request)
+        except ValueError:
+            # Bolt parses the body before it checks the signature, and a junk body raises there.
+            signed = services.signing_secret is not None and SignatureVerifier(services.signing_secret) \
+                .is_valid_request(body, dict(request.headers))
+            log.info("slack.request.malformed", extra={"signed": signed, "bytes": len(body)})
+            return Response("malformed payload" if signed else "invalid signature", status_code=400 if signed else 401)
         services.metrics.ack_latency.labels(_request_kind(body)).observe(time.perf_counter() - started)
         return response
 

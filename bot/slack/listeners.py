@@ -151,6 +151,10 @@ class ClueListeners:
 
     async def _refresh(self, action: _Action, respond: Respond, client: AsyncWebClient) -> None:
         locale = self._options.default_locale
+        check = self._access.check_unfurl if action.unfurl_url else self._access.check_lookup
+        if (denied := check(action.place)) is not None:
+            log.info("clue.access.denied", extra={"rule": denied, "user": action.place.user_id})
+            return
         try:
             lookup = await self._cache.get(action.clue_id, refresh=True)
         except BotError as exc:

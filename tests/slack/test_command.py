@@ -1,21 +1,166 @@
-"""/clue through the real ASGI app with signed requests, the sandbox CRM and a fake Slack."""
+"""/clue through the real ASGI app: signed requests, the sandbox CRM, a fake Slack on loopback."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.sandbox import SandboxServer
-from tests.slack.harness import SlackDriver
+from bot.slack.links import MAX_COMMAND_TEXT
+from tests.slack.harness import SlackDriver, running_app, slack_settings
 
 
-async def test_clue_answers_with_the_card_in_the_ack(slack: SlackDriver, sandbox: SandboxServer) -> None:
+def text_of(message: dict[str, object]) -> str:
+    return json.dumps(message, ensure_ascii=False)
+
+
+async def test_card_in_the_ack_for_a_fresh_lookup(slack: SlackDriver, sandbox: SandboxServer) -> None:
     response, key = await slack.command("8")
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
     assert "打马赛克就" in body["text"]
-    assert body["blocks"][0]["type"] in ("header", "context")
-    text = json.dumps(body, ensure_ascii=False)
-    assert "145678388" not in text or "145**" in text
+    header = next(b for b in body["blocks"] if b["type"] == "header")
+    assert header["text"]["text"] == "打马赛克就"
+    rendered = text_of(body)
+    assert "初步接触" in rendered  # stage by name, not option id
+    assert "<!date^1620717348^" in rendered  # created time, viewer-local
+    actions = next(b for b in body["blocks"] if b["type"] == "actions")
+    assert {e["action_id"] for e in actions["elements"]} >= {"clue_open", "clue_refresh", "clue_share"}
+    open_button = next(e for e in actions["elements"] if e["action_id"] == "clue_open")
+    assert open_button["url"] == "https://crm.example.com/clues/8"
     await slack.drain()
+    assert slack.fake.responses(key) == []  # everything was in the ack: no flicker
+    assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_second_lookup_is_a_cache_hit(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    first, _ = await slack.command("8")
+    second, _ = await slack.command("#8")
+    assert second.json()["blocks"] == first.json()["blocks"]
+    assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_fifteen_digit_id_and_clue_links(slack: SlackDriver) -> None:
+    response, _ = await slack.command("<https://crm.example.com/clues/410983932389440|clue>")
+    assert "Clue 410983932389440" in response.json()["text"] or "410983932389440" in text_of(response.json())
+
+
+@pytest.mark.parametrize("text", ["", "help", "  HELP "])
+async def test_usage(slack: SlackDriver, sandbox: SandboxServer, text: str) -> None:
+    response, _ = await slack.command(text)
+    assert response.status_code == 200
+    assert "/clue" in response.json()["text"]
+    assert sandbox.state.stats().calls == {}
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "0", "99999999999999999999", "8; DROP TABLE", "1.5",
+                                  "https://evil.example.com/clues/8", "x" * 10_000])
+async def test_junk_ids_get_a_helpful_message_and_no_crm_call(slack: SlackDriver, sandbox: SandboxServer,
+                                                              text: str) -> None:
+    response, key = await slack.command(text)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert body["text"]
+    assert len(text_of(body)) < 4000  # a 10 KB command is never echoed back whole
+    await slack.drain()
+    assert sandbox.state.stats().calls == {}
     assert slack.fake.responses(key) == []
+
+
+async def test_too_long_text_is_refused(slack: SlackDriver) -> None:
+    response, _ = await slack.command("8 " * (MAX_COMMAND_TEXT // 2 + 1))
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"
+
+
+async def test_several_ids_give_a_list(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response, _ = await slack.command("8 12, 404")
+    body = response.json()
+    rendered = text_of(body)
+    assert "打马赛克就" in rendered
+    assert "404" in rendered  # a per-id error row, not a failure of the whole list
+    assert sandbox.state.stats().clue_gets == {8: 1, 12: 1, 404: 1}
+
+
+async def test_too_many_ids(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response, _ = await slack.command(" ".join(str(i) for i in range(1, 13)))
+    assert "10" in response.json()["text"]
+    assert sandbox.state.stats().calls == {}
+
+
+@pytest.mark.parametrize(("fault", "clue_id", "needle"), [
+    ({}, 404, "404"),
+    ({"status": 503}, 8, "not responding"),
+    ({"code": 1002}, 8, "CRM_APP_KEY"),
+    ({"code": 1003}, 8, "clock"),
+    ({"malformed": True}, 8, "CRM"),
+])
+async def test_each_failure_has_its_own_message(slack: SlackDriver, sandbox: SandboxServer,
+                                                fault: dict[str, object], clue_id: int, needle: str) -> None:
+    if fault:
+        sandbox.state.set_fault(clue_id, **fault)  # type: ignore[arg-type]
+    response, _ = await slack.command(str(clue_id))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert needle.lower() in body["text"].lower()
+
+
+async def test_slow_crm_gets_a_placeholder_then_the_card(sandbox: SandboxServer,
+                                                         fake_slack: tuple[str, object]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, SLACK_ACK_BUDGET_SECONDS="0.1")
+    sandbox.state.set_fault(8, latency_ms=400)
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        response, key = await slack.command("8")
+        assert "8" in response.json()["text"] and "…" in response.json()["text"]
+        assert response.json()["response_type"] == "ephemeral"
+        await slack.drain()
+        [posted] = slack.fake.responses(key)
+        assert posted["replace_original"] is True
+        assert posted["response_type"] == "ephemeral"
+        assert "打马赛克就" in posted["text"]
+
+
+async def test_hung_crm_never_delays_the_ack_past_the_budget(sandbox: SandboxServer,
+                                                            fake_slack: tuple[str, object]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, SLACK_ACK_BUDGET_SECONDS="0.1", CRM_TIMEOUT_SECONDS="0.3")
+    sandbox.state.set_fault(8, hang=True)
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        response, key = await slack.command("8")
+        assert response.status_code == 200 and "…" in response.json()["text"]
+        await slack.drain()
+        [posted] = slack.fake.responses(key)
+        assert posted["replace_original"] is True
+        assert "not responding" in posted["text"].lower()
+
+
+async def test_per_user_rate_limit(sandbox: SandboxServer, fake_slack: tuple[str, object]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_USER_RATE_PER_MINUTE="2")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        for _ in range(2):
+            assert "打马赛克就" in (await slack.command("8"))[0].json()["text"]
+        limited = (await slack.command("8"))[0].json()
+        assert "too fast" in limited["text"].lower() or "rate" in limited["text"].lower()
+        other = (await slack.command("8", user="U0BOB00001"))[0].json()
+        assert "打马赛克就" in other["text"]
+
+
+async def test_wrong_workspace_is_refused_without_a_crm_call(sandbox: SandboxServer,
+                                                             fake_slack: tuple[str, object]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, SLACK_ALLOWED_TEAM_IDS="T0TEST0001",
+                              CLUE_ALLOWED_CHANNEL_IDS="C0SALES001", CLUE_ADMIN_CONTACT="<@U0ADMIN001>")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        other_team = (await slack.command("8", team="T0OTHER001"))[0].json()
+        assert "<@U0ADMIN001>" in other_team["text"]
+        assert "workspace" in other_team["text"].lower()
+        other_channel = (await slack.command("8", channel="C0RANDOM01"))[0].json()
+        assert "channel" in other_channel["text"].lower()
+        assert sandbox.state.stats().calls == {}
+        assert "打马赛克就" in (await slack.command("8"))[0].json()["text"]

@@ -1,0 +1,92 @@
+"""Card buttons through the real app: Refresh, Share, Reveal, Open, and untrusted values."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from bot.sandbox import SandboxServer
+from tests.slack.harness import CHANNEL, USER, SlackDriver
+
+
+async def test_refresh_refetches_and_replaces_the_card(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    await slack.command("8")
+    sandbox.state.update_clue(8, name="新名字")
+    response, key = await slack.action("clue_refresh", "8")
+    assert response.status_code == 200
+    await slack.drain()
+    [posted] = slack.fake.responses(key)
+    assert posted["replace_original"] is True
+    assert "新名字" in posted["text"]
+    assert sandbox.state.stats().clue_gets == {8: 2}  # the cache was bypassed
+    # ... and updated: the next /clue shows the new name without another CRM call.
+    assert "新名字" in (await slack.command("8"))[0].json()["text"]
+    assert sandbox.state.stats().clue_gets == {8: 2}
+
+
+async def test_share_posts_in_channel_masked_and_deletes_the_ephemeral(slack: SlackDriver) -> None:
+    response, key = await slack.action("clue_share", "8")
+    assert response.status_code == 200
+    await slack.drain()
+    shared, deleted = slack.fake.responses(key)
+    assert shared["response_type"] == "in_channel"
+    assert shared["replace_original"] is False
+    rendered = json.dumps(shared, ensure_ascii=False)
+    assert f"<@{USER}>" in rendered  # attributed to the sharer
+    assert "145678388" not in rendered  # others see a masked phone
+    assert "clue_share" not in rendered and "clue_reveal_phone" not in rendered
+    assert deleted["delete_original"] is True
+
+
+async def test_reveal_shows_the_phone_to_the_clicker_and_audits(slack: SlackDriver,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    first = (await slack.command("8"))[0].json()
+    assert "145678388" not in json.dumps(first)
+    caplog.set_level(logging.INFO)
+    _, key = await slack.action("clue_reveal_phone", "8")
+    await slack.drain()
+    [posted] = slack.fake.responses(key)
+    assert posted["replace_original"] is True and posted["response_type"] == "ephemeral"
+    assert "145678388" in json.dumps(posted)
+    [audit] = [r for r in caplog.records if r.getMessage() == "audit.phone.revealed"]
+    assert (audit.user, audit.clue_id, audit.channel) == (USER, 8, CHANNEL)  # type: ignore[attr-defined]
+    assert "145678388" not in caplog.text
+
+
+async def test_reveal_is_refused_on_a_shared_card(slack: SlackDriver) -> None:
+    _, key = await slack.action("clue_reveal_phone", "8", ephemeral=False)
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+
+
+async def test_refresh_of_an_unfurl_updates_it_with_chat_unfurl(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    url = "https://crm.example.com/clues/8"
+    container = {"type": "message_attachment", "message_ts": "1700000000.000100", "channel_id": CHANNEL,
+                 "is_ephemeral": False, "is_app_unfurl": True, "app_unfurl_url": url}
+    sandbox.state.update_clue(8, name="Renamed")
+    response, key = await slack.action("clue_refresh", "8", container=container)
+    assert response.status_code == 200
+    await slack.drain()
+    [call] = slack.fake.api_calls("chat.unfurl")
+    assert (call["channel"], call["ts"]) == (CHANNEL, "1700000000.000100")
+    assert list(call["unfurls"]) == [url]
+    assert "Renamed" in json.dumps(call["unfurls"][url])
+    assert slack.fake.responses(key) == []
+
+
+@pytest.mark.parametrize("value", ["", "abc", "-1", "8 OR 1=1", "9" * 30, "<!channel>"])
+async def test_untrusted_button_values_do_nothing(slack: SlackDriver, sandbox: SandboxServer, value: str) -> None:
+    response, key = await slack.action("clue_refresh", value)
+    assert response.status_code == 200
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_open_and_unknown_actions_are_acked_quietly(slack: SlackDriver) -> None:
+    opened, _ = await slack.action("clue_open", "8")
+    unknown, _ = await slack.action("something_else", "8")
+    assert (opened.status_code, unknown.status_code) == (200, 200)
+    assert unknown.text == ""

@@ -1,0 +1,77 @@
+"""The HTTP edge: signatures, url_verification, junk, sizes, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.sandbox import SandboxServer
+from tests.slack.harness import SlackDriver
+
+
+async def test_url_verification(slack: SlackDriver) -> None:
+    body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})
+    response = await slack.post(body, "application/json")
+    assert response.status_code == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.text
+
+
+def command_body() -> str:
+    return urlencode({"command": "/clue", "text": "8", "user_id": "U0ALICE001", "team_id": "T0TEST0001",
+                      "channel_id": "C0SALES001", "response_url": "http://127.0.0.1:9/response/x"})
+
+
+async def test_forged_signature_is_rejected_without_work(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    body = command_body()
+    headers = {"content-type": "application/x-www-form-urlencoded", **slack.sign(body)}
+    headers["x-slack-signature"] = "v0=" + "0" * 64
+    response = await slack.http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    assert sandbox.state.stats().calls == {}
+
+
+@pytest.mark.parametrize("age", [301, -301, 3600])
+async def test_stale_signature_is_rejected(slack: SlackDriver, sandbox: SandboxServer, age: int) -> None:
+    response = await slack.post(command_body(), "application/x-www-form-urlencoded",
+                                timestamp=int(time.time()) - age)
+    assert response.status_code == 401
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_missing_signature_headers(slack: SlackDriver) -> None:
+    response = await slack.http.post("/slack/events", content=command_body(),
+                                     headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 401
+
+
+async def test_oversized_body_is_refused(slack: SlackDriver) -> None:
+    response = await slack.post("text=" + "x" * 600_000, "application/x-www-form-urlencoded")
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("payload=not-json", "application/x-www-form-urlencoded"),
+    ('payload={"type":"mystery"}', "application/x-www-form-urlencoded"),
+    ("{not json", "application/json"),
+    ('{"type":"event_callback","event":{"type":"app_mention"}}', "application/json"),
+    ("command=%2Funknown&text=8", "application/x-www-form-urlencoded"),
+    ("", "application/x-www-form-urlencoded"),
+])
+async def test_junk_payloads_never_500(slack: SlackDriver, body: str, content_type: str) -> None:
+    response = await slack.post(body, content_type)
+    assert response.status_code in (200, 400, 404)
+    assert "Traceback" not in response.text
+
+
+async def test_health_ready_and_metrics(slack: SlackDriver) -> None:
+    await slack.command("8")
+    assert (await slack.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await slack.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["crm_circuit"] == "closed"
+    metrics = (await slack.http.get("/metrics")).text
+    assert 'cluebot_slack_ack_seconds_count{kind="command"} 1.0' in metrics
+    assert 'cluebot_cache_total{result="miss"} 1.0' in metrics

@@ -1,0 +1,99 @@
+"""link_shared through the real app: what chat.unfurl receives, and what it must not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox import SandboxServer
+from tests.slack.harness import CHANNEL, SlackDriver
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "slack"
+
+
+def link_event(*urls: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "link_shared", "channel": CHANNEL, "is_bot_user_member": True, "user": "U0ALICE001",
+            "message_ts": "1700000000.000100", "source": "conversations_history",
+            "links": [{"domain": "crm.example.com", "url": u} for u in urls], **extra}
+
+
+async def test_links_unfurl_keyed_by_the_exact_urls(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    urls = ["https://crm.example.com/clues/8", "https://crm.example.com/clues/12?tab=info&amp;x=1",
+            "https://crm.example.com/other/3", "https://crm.example.com/clues/8"]
+    response = await slack.event(link_event(*urls))
+    assert response.status_code == 200
+    await slack.drain()
+    [call] = slack.fake.api_calls("chat.unfurl")
+    assert (call["channel"], call["ts"]) == (CHANNEL, "1700000000.000100")
+    assert set(call["unfurls"]) == {urls[0], urls[1]}  # exact strings, &amp; kept; no match for /other/
+    unfurl = call["unfurls"][urls[0]]
+    assert set(unfurl) == {"blocks"}
+    assert all(b["type"] != "rich_text" for b in unfurl["blocks"])
+    assert "145678388" not in json.dumps(unfurl)
+    assert sandbox.state.stats().clue_gets == {8: 1, 12: 1}  # the duplicate link was fetched once
+
+
+async def test_composer_preview_targets_unfurl_id(slack: SlackDriver) -> None:
+    event = json.loads((FIXTURES / "link-shared.composer.event.json").read_text())["event"]
+    event["links"] = [{"domain": "crm.example.com", "url": "https://crm.example.com/clues/8"}]
+    await slack.event(event)
+    await slack.drain()
+    [call] = slack.fake.api_calls("chat.unfurl")
+    assert call["unfurl_id"] == event["unfurl_id"] and call["source"] == "composer"
+    assert "channel" not in call and "ts" not in call
+
+
+async def test_slack_published_event_with_no_clue_links_makes_no_call(slack: SlackDriver,
+                                                                      sandbox: SandboxServer) -> None:
+    body = json.loads((FIXTURES / "link-shared.event.json").read_text())
+    response = await slack.event(body["event"], event_id=body["event_id"])
+    assert response.status_code == 200
+    await slack.drain()
+    assert slack.fake.api_calls("chat.unfurl") == []
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_retries_do_not_unfurl_twice(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    event = link_event("https://crm.example.com/clues/8")
+    await slack.event(event, event_id="Ev0RETRY01")
+    retry = await slack.event(event, event_id="Ev0RETRY01",
+                              headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"})
+    assert retry.status_code == 200
+    await slack.drain()
+    assert len(slack.fake.api_calls("chat.unfurl")) == 1
+    assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_one_failing_link_does_not_sink_the_others(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    sandbox.state.set_fault(12, status=503)
+    await slack.event(link_event("https://crm.example.com/clues/8", "https://crm.example.com/clues/12",
+                                 "https://crm.example.com/clues/404"))
+    await slack.drain()
+    [call] = slack.fake.api_calls("chat.unfurl")
+    assert list(call["unfurls"]) == ["https://crm.example.com/clues/8"]
+
+
+async def test_the_ack_never_waits_for_the_crm(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    sandbox.state.set_fault(8, hang=True)
+    response = await slack.event(link_event("https://crm.example.com/clues/8"))
+    assert response.status_code == 200
+    assert len(slack.services.runner) == 1  # the lookup is still running, after the ack
+    sandbox.state.clear_faults()
+    await slack.drain()
+    assert len(slack.fake.api_calls("chat.unfurl")) == 1
+
+
+async def test_shared_channels_are_not_unfurled_by_default(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    await slack.event(link_event("https://crm.example.com/clues/8"), is_ext_shared_channel=True)
+    await slack.drain()
+    assert slack.fake.api_calls("chat.unfurl") == []
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_chat_unfurl_errors_are_logged_not_raised(slack: SlackDriver) -> None:
+    slack.fake.errors["chat.unfurl"] = "cannot_unfurl_url"
+    response = await slack.event(link_event("https://crm.example.com/clues/8"))
+    assert response.status_code == 200
+    await slack.drain()
+    assert len(slack.fake.api_calls("chat.unfurl")) == 1
