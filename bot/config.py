@@ -86,6 +86,7 @@ class Settings:
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
     default_locale: str = "en"
+    clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
     # Access control (empty allow list: everyone)
     slack_allowed_team_ids: frozenset[str] = frozenset()
     clue_allowed_user_ids: frozenset[str] = frozenset()
@@ -240,6 +241,7 @@ class Settings:
             ),
             clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
             default_locale=locale,
+            clue_user_locale=r.flag("CLUE_USER_LOCALE", True),
             slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),
             clue_allowed_user_ids=r.ids("CLUE_ALLOWED_USER_IDS", "UW"),
             clue_allowed_channel_ids=r.ids("CLUE_ALLOWED_CHANNEL_IDS", "CGD"),

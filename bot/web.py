@@ -38,6 +38,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.links import LinkMatcher
 from bot.slack.listeners import ClueListeners, ListenerOptions
+from bot.slack.locales import UserLocales
 from bot.tasks import TaskRunner
 from bot.userlimit import UserRateLimiter
 
@@ -68,6 +69,7 @@ class Services:
     slack_client: AsyncWebClient
     signing_secret: str | None
     fake_slack: FakeSlackState | None = None
+    sandbox_url: str | None = None  # the embedded sandbox CRM's origin: the playground drives its fault knobs
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -80,8 +82,13 @@ class Services:
 
 
 def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: list[Callable[[], Any]], *,
-              transport: httpx.AsyncBaseTransport | None = None) -> tuple[CrmClient, ClueFetcher]:
-    """The CRM client (starting the embedded sandbox when no CRM is configured) and the clue fetcher."""
+              transport: httpx.AsyncBaseTransport | None = None,
+              sandbox_urls: list[str] | None = None) -> tuple[CrmClient, ClueFetcher]:
+    """The CRM client (starting the embedded sandbox when no CRM is configured) and the clue fetcher.
+
+    The started sandbox's origin (where its ``/_sandbox`` controls live) is appended to ``sandbox_urls``,
+    like its stop to ``closers``.
+    """
     crm_base_url = settings.crm_base_url
     if crm_base_url is None:
         from bot.sandbox.server import SandboxServer  # only needed without a real CRM
@@ -89,6 +96,8 @@ def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: lis
         sandbox = SandboxServer().start()
         closers.append(sandbox.stop)
         crm_base_url = sandbox.url
+        if sandbox_urls is not None:
+            sandbox_urls.append(sandbox.origin)
         log.info("sandbox.started", extra={"url": sandbox.url})
     guard = CrmGuard(
         max_concurrency=settings.crm_max_concurrency,
@@ -114,7 +123,9 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
     metrics = Metrics()
     closers: list[Callable[[], Any]] = []
 
-    crm, fetcher = build_crm(settings, metrics, clocks, closers, transport=crm_transport)
+    sandbox_urls: list[str] = []
+    crm, fetcher = build_crm(settings, metrics, clocks, closers, transport=crm_transport,
+                             sandbox_urls=sandbox_urls)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
@@ -135,6 +146,7 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         metrics=metrics,
     )
     runner = TaskRunner()
+    slack_client = AsyncWebClient(token=bot_token, base_url=slack_api_url)
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     listeners = ClueListeners(
         cache=cache, matcher=matcher, runner=runner, access=AccessPolicy(
@@ -146,16 +158,17 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
             admin_contact=settings.clue_admin_contact,
         ),
         user_limiter=UserRateLimiter(settings.clue_user_rate_per_minute, clocks.monotonic),
+        locales=UserLocales(slack_client, runner, default=settings.default_locale,
+                            enabled=settings.clue_user_locale, clock=clocks.monotonic),
         options=ListenerOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                 default_locale=settings.default_locale),
         wall=clocks.wall, monotonic=clocks.monotonic,
     )
-    slack_client = AsyncWebClient(token=bot_token, base_url=slack_api_url)
     bolt = create_app(listeners, client=slack_client,
                       signing_secret=None if settings.socket_mode and not signing_secret else signing_secret)
     return Services(settings=settings, metrics=metrics, crm=crm, cache=cache, runner=runner, bolt=bolt,
                     slack_client=slack_client, signing_secret=signing_secret, fake_slack=fake_state,
-                    closers=closers)
+                    sandbox_url=sandbox_urls[0] if sandbox_urls else None, closers=closers)
 
 
 def create_web_app(settings: Settings, *, clocks: Clocks | None = None,

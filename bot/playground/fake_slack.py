@@ -36,6 +36,7 @@ class Recorded:
 class FakeSlackState:
     calls: list[Recorded] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to answer
+    locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
@@ -58,6 +59,7 @@ class FakeSlackState:
         with self.lock:
             self.calls.clear()
             self.errors.clear()
+            self.locales.clear()
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -72,7 +74,9 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
                                  "user": "clue", "team_id": TEAM_ID, "user_id": BOT_USER_ID,
                                  "bot_id": "B0CLUEBOT", "is_enterprise_install": False})
         if method == "users.info":
-            return JSONResponse({"ok": True, "user": {"id": body.get("user"), "locale": "en-US", "tz": "UTC"}})
+            user = str(body.get("user"))
+            return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
+                                                      "tz": "UTC"}})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
@@ -86,6 +90,11 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
+    """The call's arguments: JSON or form body, plus query parameters (slack_sdk GETs some methods)."""
+    return {**dict(request.query_params), **await _decode_body(request)}
+
+
+async def _decode_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/json"):
         try:

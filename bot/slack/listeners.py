@@ -24,6 +24,7 @@ from bot.errors import BotError, ClueNotFound, CrmAuthError, CrmUnavailable, Inv
 from bot.slack import cards
 from bot.slack.access import AccessPolicy, Place
 from bot.slack.links import CommandRequest, LinkMatcher, parse_clue_id, parse_command
+from bot.slack.locales import UserLocales
 from bot.tasks import TaskRunner
 from bot.userlimit import UserRateLimiter
 
@@ -57,13 +58,14 @@ class ClueListeners:
     """Every listener of the app, sharing one cache, matcher, runner and policy."""
 
     def __init__(self, *, cache: ClueCache, matcher: LinkMatcher, runner: TaskRunner, access: AccessPolicy,
-                 user_limiter: UserRateLimiter, options: ListenerOptions,
+                 user_limiter: UserRateLimiter, locales: UserLocales, options: ListenerOptions,
                  wall: Callable[[], float], monotonic: Callable[[], float]) -> None:
         self._cache = cache
         self._matcher = matcher
         self._runner = runner
         self._access = access
         self._user_limiter = user_limiter
+        self._locales = locales
         self._options = options
         self._wall = wall
         # Event retries: Slack redelivers when we were slow; dedupe on event_id.
@@ -72,8 +74,8 @@ class ClueListeners:
     # ------------------------------------------------------------ /clue
 
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> None:
-        locale = self._options.default_locale
         place = Place.from_command(command)
+        locale = self._locales.get(place.user_id)
         request = parse_command(str(command.get("text") or ""), self._matcher, self._options.max_ids)
         refusal = self._refusal(request, place, locale)
         if refusal is not None:
@@ -150,7 +152,9 @@ class ClueListeners:
         self._runner.spawn(self._refresh(action, respond, client), name="clue.refresh")
 
     async def _refresh(self, action: _Action, respond: Respond, client: AsyncWebClient) -> None:
-        locale = self._options.default_locale
+        # Cards others see speak the workspace default; a private card, its reader's language.
+        private = action.ephemeral and action.unfurl_url is None
+        locale = self._locales.get(action.place.user_id) if private else self._options.default_locale
         check = self._access.check_unfurl if action.unfurl_url else self._access.check_lookup
         if (denied := check(action.place)) is not None:
             log.info("clue.access.denied", extra={"rule": denied, "user": action.place.user_id})
@@ -183,7 +187,7 @@ class ClueListeners:
         self._runner.spawn(self._share(action, respond), name="clue.share")
 
     async def _share(self, action: _Action, respond: Respond) -> None:
-        locale = self._options.default_locale
+        locale = self._locales.get(action.place.user_id)  # for notices only the sharer sees
         denied = self._access.check_share(action.place)
         if denied is not None:
             await respond(replace_original=False, response_type="ephemeral",
@@ -196,7 +200,8 @@ class ClueListeners:
             await respond(replace_original=False, response_type="ephemeral",
                           **self._error_notice(exc, action.clue_id, locale))
             return
-        message = self._card(lookup, locale, action.place, channel=True, shared_by=action.place.user_id)
+        message = self._card(lookup, self._options.default_locale, action.place, channel=True,
+                             shared_by=action.place.user_id)
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
 
@@ -208,7 +213,7 @@ class ClueListeners:
         self._runner.spawn(self._reveal(action, respond), name="clue.reveal")
 
     async def _reveal(self, action: _Action, respond: Respond) -> None:
-        locale = self._options.default_locale
+        locale = self._locales.get(action.place.user_id)
         if self._access.check_lookup(action.place) is not None:
             return
         try:

@@ -164,3 +164,23 @@ async def test_wrong_workspace_is_refused_without_a_crm_call(sandbox: SandboxSer
         assert "channel" in other_channel["text"].lower()
         assert sandbox.state.stats().calls == {}
         assert "打马赛克就" in (await slack.command("8"))[0].json()["text"]
+
+
+async def test_cards_speak_the_users_slack_language(slack: SlackDriver) -> None:
+    slack.fake.locales["U0WANG0001"] = "zh-CN"
+    first = (await slack.command("8", user="U0WANG0001"))[0].json()
+    await slack.drain()  # the locale lookup runs after the ack, never before it
+    second = (await slack.command("8", user="U0WANG0001"))[0].json()
+    assert first["blocks"] != second["blocks"]
+    assert "阶段" in json.dumps(second, ensure_ascii=False)
+    assert "Stage" in json.dumps(first, ensure_ascii=False)
+    assert [c["user"] for c in slack.fake.api_calls("users.info")] == ["U0WANG0001"]
+
+
+async def test_without_users_read_scope_everyone_gets_the_default(slack: SlackDriver) -> None:
+    slack.fake.errors["users.info"] = "missing_scope"
+    await slack.command("8", user="U0WANG0001")
+    await slack.drain()
+    await slack.command("8", user="U0LI000001")
+    await slack.drain()
+    assert len(slack.fake.api_calls("users.info")) == 1  # stopped asking after missing_scope

@@ -1,0 +1,60 @@
+"""The language of each person's cards, from their Slack locale (``users.info``), cached.
+
+Slash commands and button clicks do not carry a locale, and the ack cannot wait for a Web API call:
+the first card a person gets uses the default locale while their locale is fetched in the
+background; every card after that speaks their language. Needs the ``users:read`` scope; without
+it (``missing_scope``) lookups stop and everyone gets the default.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cachetools import TTLCache
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.i18n import locale_from_slack
+from bot.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+_FATAL_ERRORS = {"missing_scope", "not_allowed_token_type", "invalid_auth", "account_inactive", "token_revoked"}
+
+
+class UserLocales:
+    def __init__(self, client: AsyncWebClient, runner: TaskRunner, *, default: str, enabled: bool,
+                 clock: Callable[[], float], ttl: float = 6 * 3600) -> None:
+        self._client = client
+        self._runner = runner
+        self.default = default
+        self._enabled = enabled
+        self._known: TTLCache[str, str] = TTLCache(50_000, ttl, timer=clock)
+        self._pending: set[str] = set()
+
+    def get(self, user_id: str | None) -> str:
+        """The user's locale if known; otherwise the default, and a background lookup starts."""
+        if user_id is None:
+            return self.default
+        locale = self._known.get(user_id)
+        if locale is not None:
+            return locale
+        if self._enabled and user_id not in self._pending:
+            self._pending.add(user_id)
+            self._runner.spawn(self._fetch(user_id), name="slack.users_info")
+        return self.default
+
+    async def _fetch(self, user_id: str) -> None:
+        try:
+            response = await self._client.users_info(user=user_id, include_locale=True)
+            user = response.get("user") or {}
+            self._known[user_id] = locale_from_slack(user.get("locale"), self.default)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in _FATAL_ERRORS:
+                self._enabled = False
+                log.warning("slack.locale.disabled", extra={"error": error})
+            else:
+                log.info("slack.locale.failed", extra={"error": error})
+        finally:
+            self._pending.discard(user_id)

@@ -1,0 +1,80 @@
+"""manifest.yml and the code agree: command, events, action ids, scopes, request URLs, limits."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.slack import app as slack_app
+from bot.slack import cards
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_command_matches_the_registered_listener() -> None:
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == slack_app.COMMAND
+    assert len(command["command"]) <= 32
+    assert command["should_escape"] is False
+    assert "help" in command["usage_hint"]
+
+
+def test_events_match() -> None:
+    assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == list(slack_app.EVENTS)
+
+
+def test_every_button_the_cards_render_has_a_listener() -> None:
+    rendered = {v for k, v in vars(cards).items() if k.startswith("ACTION_")}
+    assert rendered == set(slack_app.ACTIONS)
+
+
+def test_scopes_are_exactly_what_the_code_uses() -> None:
+    used_methods = _web_api_methods_called(ROOT / "bot")
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    needed = {"commands"}  # the /clue command
+    needed |= {"links:read"}  # link_shared events
+    if "chat_unfurl" in used_methods:
+        needed.add("links:write")
+    if used_methods & {"chat_postMessage", "chat_postEphemeral", "chat_update"}:
+        needed.add("chat:write")
+    if "users_info" in used_methods:
+        needed.add("users:read")
+    if "conversations_info" in used_methods:
+        needed |= {"channels:read", "groups:read"}
+    assert scopes == needed
+
+
+def test_all_request_urls_point_at_the_one_endpoint() -> None:
+    urls = [MANIFEST["features"]["slash_commands"][0]["url"],
+            MANIFEST["settings"]["event_subscriptions"]["request_url"],
+            MANIFEST["settings"]["interactivity"]["request_url"]]
+    assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_unfurl_domains_follow_slack_rules() -> None:
+    domains = MANIFEST["features"]["unfurl_domains"]
+    assert 1 <= len(domains) <= 5
+    assert all("/" not in d and ":" not in d and d.isascii() for d in domains)
+
+
+def test_display_limits() -> None:
+    info = MANIFEST["display_information"]
+    assert len(info["name"]) <= 35 and len(info["description"]) <= 140
+    assert len(MANIFEST["features"]["bot_user"]["display_name"]) <= 80
+
+
+def _web_api_methods_called(package: Path) -> set[str]:
+    """Names of AsyncWebClient methods called anywhere in bot/ (``client.chat_unfurl(...)`` etc.)."""
+    methods = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                name = node.func.attr
+                if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views"}:
+                    methods.add(name)
+    return methods
