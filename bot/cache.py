@@ -94,6 +94,18 @@ class ClueCache:
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
         """The clue, from cache when fresh; ``refresh`` forces a CRM read (and updates the cache)."""
+        outcome = "error"
+        try:
+            lookup = await self._get(clue_id, refresh=refresh)
+            outcome = "stale" if lookup.stale else "ok"
+            return lookup
+        except CrmError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            self._metrics.lookups.labels(outcome).inc()
+
+    async def _get(self, clue_id: int, *, refresh: bool) -> Lookup:
         if not refresh:
             hit = self.cached(clue_id)
             if hit is not None:

@@ -1,0 +1,22 @@
+"""README stays true: every environment variable the code reads is in its configuration table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_env_var_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    read = set(re.findall(r'r\.(?:text|secret|number|ids|flag)\(\s*"([A-Z_]+)"', (ROOT / "bot/config.py").read_text()))
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert read, "no env vars found: the pattern is stale"
+    assert read == documented
+
+
+def test_first_screen_has_the_two_commands() -> None:
+    first_screen = (ROOT / "README.md").read_text().split("---", 1)[0]
+    commands = re.findall(r"^make \w+", first_screen, flags=re.MULTILINE)
+    assert commands == ["make run", "make test"]
