@@ -91,12 +91,14 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
 
 
 def _print_clue(clue: Any, *, as_json: bool) -> None:
+    from bot.text import mask_phone
+
     if as_json:
         print(json.dumps(asdict(clue), ensure_ascii=False, indent=2, default=str))
         return
     rows = [("id", clue.id), ("name", clue.name), ("stage", clue.stage and clue.stage.text),
             ("source", clue.source and clue.source.text), ("company", clue.company),
-            ("phones", ", ".join(clue.phones)), ("tags", ", ".join(t.name or f"{t.id} (unknown)" for t in clue.tags)),
+            ("phones", ", ".join(mask_phone(p) for p in clue.phones)), ("tags", ", ".join(t.name or f"{t.id} (unknown)" for t in clue.tags)),
             ("created", clue.created and clue.created.raw), ("updated", clue.updated and clue.updated.raw),
             ("converted", clue.converted and clue.converted.raw)]
     for label, value in rows:

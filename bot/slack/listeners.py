@@ -135,7 +135,8 @@ class ClueListeners:
                 items.append((clue_id, error_key(result)))
             else:
                 raise result
-        return cards.clue_list_message(items, self._options_for(None, locale, place))
+        return cards.clue_list_message(items, self._options_for(None, locale, place),
+                                       urls={i: self._matcher.url_for(i) for i in ids})
 
     async def _replace_when_done(self, work: asyncio.Future[Message], respond: Respond) -> None:
         message = await work

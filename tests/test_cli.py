@@ -1,0 +1,72 @@
+"""The command line, as a subprocess, against the sandbox CRM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.sandbox import SandboxServer
+from tests.blockkit import assert_valid_blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, env={**clean, **(env or {})}, check=False)
+
+
+def crm_env(sandbox: SandboxServer) -> dict[str, str]:
+    return {"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY}
+
+
+def test_clue_json(sandbox: SandboxServer) -> None:
+    result = run("clue", "8", "--json", env=crm_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    clue = json.loads(result.stdout)
+    assert clue["id"] == 8 and clue["name"] == "打马赛克就"
+    assert clue["stage"]["text"] == "初步接触"
+
+
+def test_clue_text_masks_the_phone(sandbox: SandboxServer) -> None:
+    result = run("clue", "8", env=crm_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    assert "打马赛克就" in result.stdout and "初步接触" in result.stdout
+    assert "145678388" not in result.stdout
+
+
+def test_clue_uses_the_embedded_sandbox_without_configuration() -> None:
+    result = run("clue", "410983932389440", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == 410983932389440
+
+
+def test_card_message_and_unfurl_are_valid_block_kit(sandbox: SandboxServer) -> None:
+    message = json.loads(run("card", "8", env=crm_env(sandbox)).stdout)
+    assert set(message) == {"text", "blocks"}
+    assert_valid_blocks(message["blocks"])
+    unfurl = json.loads(run("card", "8", "--unfurl", "--locale", "zh", env=crm_env(sandbox)).stdout)
+    assert set(unfurl) == {"blocks"}
+    assert_valid_blocks(unfurl["blocks"])
+    assert "145678388" not in json.dumps(unfurl)
+
+
+def test_errors_are_one_line_and_non_zero(sandbox: SandboxServer) -> None:
+    junk = run("clue", "abc", env=crm_env(sandbox))
+    assert junk.returncode == 1 and junk.stderr.count("\n") == 1 and "abc" in junk.stderr
+    missing = run("clue", "404", env=crm_env(sandbox))
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    assert sandbox.state.stats().clue_gets == {404: 1}
+
+
+def test_bad_configuration_lists_every_problem() -> None:
+    result = run("clue", "8", env={"CRM_BASE_URL": "ftp://x", "CRM_TIMEOUT_SECONDS": "soon", "LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2
+    for needle in ("CRM_BASE_URL", "CRM_APP_ID", "CRM_APP_KEY", "CRM_TIMEOUT_SECONDS", "LOG_LEVEL"):
+        assert needle in result.stderr
+    assert "Traceback" not in result.stderr
