@@ -98,7 +98,8 @@ def _print_clue(clue: Any, *, as_json: bool) -> None:
         return
     rows = [("id", clue.id), ("name", clue.name), ("stage", clue.stage and clue.stage.text),
             ("source", clue.source and clue.source.text), ("company", clue.company),
-            ("phones", ", ".join(mask_phone(p) for p in clue.phones)), ("tags", ", ".join(t.name or f"{t.id} (unknown)" for t in clue.tags)),
+            ("phones", ", ".join(mask_phone(p) for p in clue.phones)),
+            ("tags", ", ".join(t.name or f"{t.id} (unknown)" for t in clue.tags)),
             ("created", clue.created and clue.created.raw), ("updated", clue.updated and clue.updated.raw),
             ("converted", clue.converted and clue.converted.raw)]
     for label, value in rows:
