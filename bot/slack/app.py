@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,8 +28,16 @@ ACTIONS = {
 
 def create_app(listeners: ClueListeners, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
     """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
+    token = client.token
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # One workspace, one bot token: no need for Bolt's auth.test round trip before the first
+        # ack (it would also make every request fail while the Web API is unreachable).
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = AsyncApp(
         client=client,
+        authorize=authorize,
         signing_secret=signing_secret,
         # Socket Mode has no HTTP signatures to check; HTTP always does.
         request_verification_enabled=signing_secret is not None,

@@ -75,3 +75,10 @@ async def test_health_ready_and_metrics(slack: SlackDriver) -> None:
     metrics = (await slack.http.get("/metrics")).text
     assert 'cluebot_slack_ack_seconds_count{kind="command"} 1.0' in metrics
     assert 'cluebot_cache_total{result="miss"} 1.0' in metrics
+
+
+async def test_no_web_api_call_before_the_first_ack(slack: SlackDriver) -> None:
+    # No auth.test round trip on the request path: a slow or unreachable Web API cannot block acks.
+    response, _ = await slack.command("8")
+    assert response.status_code == 200 and "打马赛克就" in response.json()["text"]
+    assert slack.fake.api_calls("auth.test") == []
