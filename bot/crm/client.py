@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -48,6 +49,7 @@ ECHO = "/api/v3/echo"
 CODE_BAD_SIGNATURE = 1002
 CODE_CLOCK_SKEW = 1003
 _RETRYABLE_STATUS = {502, 503, 504}
+_NOT_FOUND_MESSAGE = re.compile(r"不存在|未找到|找不到|无此|not\s*(?:be\s*)?found|not\s*exist|no\s*such", re.IGNORECASE)
 
 
 class _Retryable(Exception):
@@ -110,7 +112,14 @@ class CrmClient:
     # ------------------------------------------------------------ endpoints
 
     async def get_clue(self, clue_id: int) -> RawClue:
-        raw = parse_clue(await self.call(CLUE_GET, {"customerId": clue_id}))
+        try:
+            data = await self.call(CLUE_GET, {"customerId": clue_id})
+        except CrmError as exc:
+            # No "not found" code is documented; a business error that says so is read as one.
+            if type(exc) is CrmError and _NOT_FOUND_MESSAGE.search(exc.crm_message or ""):
+                raise ClueNotFound(clue_id) from exc
+            raise
+        raw = parse_clue(data)
         if raw is None:
             raise ClueNotFound(clue_id)
         return raw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import httpx
@@ -203,3 +204,16 @@ async def test_latency_is_recorded_by_endpoint_and_outcome(sandbox: SandboxServe
     text = metrics.render().decode()
     assert f'cluebot_crm_request_seconds_count{{endpoint="{TAG_TREE}",outcome="ok"}} 1.0' in text
     assert f'cluebot_crm_request_seconds_count{{endpoint="{CLUE_GET}",outcome="auth"}} 1.0' in text
+
+
+@pytest.mark.parametrize(("message", "not_found"), [
+    ("线索不存在", True), ("客户不存在或已删除", True), ("Customer not found", True), ("record does not exist", True),
+    ("系统繁忙", False), ("", False),
+])
+async def test_a_business_error_saying_not_found_is_not_found(crm_factory: Factory, message: str,
+                                                              not_found: bool) -> None:
+    body = json.dumps({"code": 40004, "message": message}).encode()
+    client = crm_factory("http://crm.test", transport=httpx.MockTransport(lambda r: httpx.Response(200, content=body)))
+    with pytest.raises(ClueNotFound if not_found else CrmError) as caught:
+        await client.get_clue(410983932389440)
+    assert isinstance(caught.value, ClueNotFound) is not_found
