@@ -29,15 +29,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot.cache import ClueCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
-from bot.crm.guard import CircuitBreaker, CrmGuard, TokenBucket
+from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter, TokenBucket
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.loopback import LoopbackServer
 from bot.metrics import Metrics
 from bot.playground.fake_slack import FakeSlackState, create_fake_slack
+from bot.shared import SharedRedis, connect_shared
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.links import LinkMatcher
-from bot.slack.listeners import ClueListeners, ListenerOptions
+from bot.slack.listeners import ClueListeners, ListenerOptions, LocalEventDeduper
 from bot.slack.locales import UserLocales
 from bot.tasks import TaskRunner
 from bot.userlimit import UserRateLimiter
@@ -69,6 +70,7 @@ class Services:
     slack_client: AsyncWebClient
     signing_secret: str | None
     fake_slack: FakeSlackState | None = None
+    shared: SharedRedis | None = None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     sandbox_url: str | None = None  # the embedded sandbox CRM's origin: the playground drives its fault knobs
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -83,7 +85,8 @@ class Services:
 
 def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: list[Callable[[], Any]], *,
               transport: httpx.AsyncBaseTransport | None = None,
-              sandbox_urls: list[str] | None = None) -> tuple[CrmClient, ClueFetcher]:
+              sandbox_urls: list[str] | None = None,
+              limiter: RateLimiter | None = None) -> tuple[CrmClient, ClueFetcher]:
     """The CRM client (starting the embedded sandbox when no CRM is configured) and the clue fetcher.
 
     The started sandbox's origin (where its ``/_sandbox`` controls live) is appended to ``sandbox_urls``,
@@ -101,8 +104,8 @@ def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: lis
         log.info("sandbox.started", extra={"url": sandbox.url})
     guard = CrmGuard(
         max_concurrency=settings.crm_max_concurrency,
-        limiter=TokenBucket(settings.crm_rate_per_second, max(1.0, settings.crm_rate_per_second),
-                            clocks.monotonic),
+        limiter=limiter or TokenBucket(settings.crm_rate_per_second, max(1.0, settings.crm_rate_per_second),
+                                       clocks.monotonic),
         breaker=CircuitBreaker(settings.crm_breaker_failures, settings.crm_breaker_cooldown_seconds,
                                clocks.monotonic, metrics),
         metrics=metrics,
@@ -122,10 +125,14 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
     clocks = clocks or Clocks()
     metrics = Metrics()
     closers: list[Callable[[], Any]] = []
-
+    # One bound for a clue lookup: the cache's deadline, and how long another instance's fetch is awaited.
+    deadline = settings.crm_timeout_seconds * 2 + 1
+    shared = await connect_shared(settings, metrics, clocks.wall, lock_ttl=deadline, monotonic=clocks.monotonic)
+    if shared is not None:
+        closers.append(shared.aclose)  # closed last, after the runner drains
     sandbox_urls: list[str] = []
     crm, fetcher = build_crm(settings, metrics, clocks, closers, transport=crm_transport,
-                             sandbox_urls=sandbox_urls)
+                             sandbox_urls=sandbox_urls, limiter=shared.bucket if shared else None)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
@@ -142,8 +149,8 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
     cache = ClueCache(
         fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
         negative_ttl=settings.clue_negative_ttl_seconds, stale_ttl=settings.clue_stale_seconds,
-        deadline=settings.crm_timeout_seconds * 2 + 1, clock=clocks.monotonic, wall=clocks.wall,
-        metrics=metrics,
+        deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
+        shared=shared.store if shared else None,
     )
     runner = TaskRunner()
     slack_client = AsyncWebClient(token=bot_token, base_url=slack_api_url)
@@ -162,13 +169,14 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
                             enabled=settings.clue_user_locale, clock=clocks.monotonic),
         options=ListenerOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                 default_locale=settings.default_locale),
-        wall=clocks.wall, monotonic=clocks.monotonic,
+        events=shared.deduper if shared else LocalEventDeduper(clocks.monotonic),
+        wall=clocks.wall,
     )
     bolt = create_app(listeners, client=slack_client,
                       signing_secret=None if settings.socket_mode and not signing_secret else signing_secret)
     return Services(settings=settings, metrics=metrics, crm=crm, cache=cache, runner=runner, bolt=bolt,
                     slack_client=slack_client, signing_secret=signing_secret, fake_slack=fake_state,
-                    sandbox_url=sandbox_urls[0] if sandbox_urls else None, closers=closers)
+                    sandbox_url=sandbox_urls[0] if sandbox_urls else None, shared=shared, closers=closers)
 
 
 def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
@@ -219,7 +227,11 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         services: Services = request.app.state.services
         state = services.crm.breaker_state
         ready = state != "open"
-        return JSONResponse({"ready": ready, "crm_circuit": state}, status_code=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready, "crm_circuit": state}
+        if services.shared is not None:
+            # Reported, not gating: an instance still serves (in-process cache) without Redis.
+            body["redis"] = "ok" if await services.shared.ping() else "unavailable"
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
         services: Services = request.app.state.services

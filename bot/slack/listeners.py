@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
@@ -34,6 +34,24 @@ Message = dict[str, Any]
 Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 MAX_UNFURL_LINKS = 5
+
+
+class EventDeduper(Protocol):
+    async def seen(self, event_id: str) -> bool:
+        """Whether the event was already taken; takes it if not."""
+
+
+class LocalEventDeduper:
+    """Event ids this process has taken, for an hour (``bot.shared.RedisEventDeduper`` spans instances)."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._seen: TTLCache[str, bool] = TTLCache(10_000, 3600, timer=monotonic)
+
+    async def seen(self, event_id: str) -> bool:
+        if event_id in self._seen:
+            return True
+        self._seen[event_id] = True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +76,8 @@ class ClueListeners:
     """Every listener of the app, sharing one cache, matcher, runner and policy."""
 
     def __init__(self, *, cache: ClueCache, matcher: LinkMatcher, runner: TaskRunner, access: AccessPolicy,
-                 user_limiter: UserRateLimiter, locales: UserLocales, options: ListenerOptions,
-                 wall: Callable[[], float], monotonic: Callable[[], float]) -> None:
+                 user_limiter: UserRateLimiter, locales: UserLocales, events: EventDeduper,
+                 options: ListenerOptions, wall: Callable[[], float]) -> None:
         self._cache = cache
         self._matcher = matcher
         self._runner = runner
@@ -68,8 +86,7 @@ class ClueListeners:
         self._locales = locales
         self._options = options
         self._wall = wall
-        # Event retries: Slack redelivers when we were slow; dedupe on event_id.
-        self._seen_events: TTLCache[str, bool] = TTLCache(10_000, 3600, timer=monotonic)
+        self._events = events
 
     # ------------------------------------------------------------ /clue
 
@@ -236,12 +253,12 @@ class ClueListeners:
 
     async def on_link_shared(self, event: Mapping[str, Any], body: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
+        # Slack redelivers events it thinks we missed (x-slack-retry-num); the event_id is the key,
+        # since a retry may be the first copy to arrive.
         event_id = str(body.get("event_id") or "")
-        if event_id:
-            if event_id in self._seen_events:
-                log.info("unfurl.event.duplicate", extra={"event_id": event_id})
-                return
-            self._seen_events[event_id] = True
+        if event_id and await self._events.seen(event_id):
+            log.info("unfurl.event.duplicate", extra={"event_id": event_id})
+            return
         place = Place.from_event(event, body)
         denied = self._access.check_unfurl(place)
         if denied is not None:
