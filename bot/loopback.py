@@ -6,17 +6,22 @@ import asyncio
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 class LoopbackServer:
-    """One uvicorn server on its own thread and event loop; ``start()`` returns once it accepts."""
+    """One uvicorn server on its own thread and event loop; ``start()`` returns once it accepts.
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``lifespan="on"`` runs the app's lifespan on that loop (start-up before ``start()`` returns,
+    shut-down in ``stop()``), for serving a whole ``create_web_app`` app.
+    """
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0,
+                 lifespan: Literal["on", "off"] = "off") -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=1)
+                                lifespan=lifespan, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"loopback-{type(app).__name__}", daemon=True)
         self._error: BaseException | None = None

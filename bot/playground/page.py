@@ -1,14 +1,357 @@
-"""The playground page (placeholder until the page lands)."""
+"""The playground: a local page that plays Slack for the app, through the app's real signed endpoint.
+
+The page reports what a person did (typed a slash command, clicked a button, pasted a link). These
+routes turn it into the exact request Slack would send (a form-encoded slash command, a
+``block_actions`` payload, an ``event_callback`` with a ``link_shared`` event), sign it with the
+process's signing secret and send it through the app's own ``/slack/events``, so the signature
+check, Bolt's routing and the listeners all run as in production. The ack comes back to the page at
+once; whatever the app sends Slack later (``respond()`` posts, ``chat.unfurl``) lands in the fake
+Slack, and the page polls ``GET /playground/messages`` for it.
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.playground.fake_slack import BOT_USER_ID, TEAM_ID
+from bot.slack.app import COMMAND
+
+if TYPE_CHECKING:
+    from bot.web import Services
+
+STATIC = Path(__file__).parent / "static"
+
+USER_ID = "U0PLAYER01"
+USER_NAME = "you"
+CHANNEL_ID = "C0PLAYGRND"
+CHANNEL_NAME = "playground"
+TEAM_DOMAIN = "playground"
+API_APP_ID = "A0CLUEBOT1"
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_COMMAND_TEXT = 4000
+MAX_LINKS = 10
+MAX_URL = 3000  # Slack's URL limit for buttons; longer links are not worth simulating
+MAX_CALLS_PER_POLL = 200
+_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # becomes a path segment of the response_url
+_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+_CONTAINERS = ("ephemeral", "message", "unfurl")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, not bound to
+# No inline script or style, nothing from elsewhere: CRM text can only ever be text on this page.
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BadInput(Exception):
+    """The page (or whoever called) sent something Slack never would: answered with 400."""
 
 
 def playground_routes() -> list[BaseRoute]:
-    async def index(request: Request) -> HTMLResponse:
-        return HTMLResponse("<!doctype html><title>clue bot</title><p>playground</p>")
+    """The page, its static files and the ``/playground/...`` endpoints behind it."""
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/playground/config", _checked(config), methods=["GET"]),
+        Route("/playground/command", _checked(command), methods=["POST"]),
+        Route("/playground/action", _checked(action), methods=["POST"]),
+        Route("/playground/link", _checked(link), methods=["POST"]),
+        Route("/playground/messages", _checked(messages), methods=["GET"]),
+        Route("/playground/faults", _checked(faults), methods=["POST", "DELETE"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
 
-    return [Route("/", index, methods=["GET"])]
+
+def _checked(handler: Handler) -> Handler:
+    """Refuse other hosts' names (DNS rebinding could otherwise read CRM data) and answer bad input with 400."""
+
+    async def wrapped(request: Request) -> Response:
+        if not _host_allowed(request):
+            return JSONResponse({"error": "open the playground as localhost or 127.0.0.1, or set HOST to the "
+                                          "address you use"}, status_code=403)
+        try:
+            return await handler(request)
+        except BadInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    return wrapped
+
+
+def _host_allowed(request: Request) -> bool:
+    bind = _services(request).settings.host
+    if bind in _ANY_ADDRESS:  # whoever binds every interface has chosen to be reachable by any name
+        return True
+    return request.url.hostname in (*_LOOPBACK_NAMES, bind)
+
+
+async def index(request: Request) -> Response:
+    """The page itself, locked down by a content security policy."""
+    return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": _CSP,
+                                                        "Cache-Control": "no-cache"})
+
+
+async def config(request: Request) -> Response:
+    """Who the page plays (user, channel), an example link, the sandbox origin, where polling starts."""
+    services = _services(request)
+    calls = services.fake_slack.since(0) if services.fake_slack else []
+    return JSONResponse({
+        "user": {"id": USER_ID, "name": USER_NAME},
+        "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
+        "team_id": TEAM_ID,
+        "bot_user_id": BOT_USER_ID,
+        "command": COMMAND,
+        "example_link": services.settings.clue_url_template.replace("{id}", "8"),
+        "sandbox_origin": services.sandbox_url,
+        "last_seq": calls[-1].seq if calls else 0,
+    })
+
+
+async def command(request: Request) -> Response:
+    """``{text, response_key?}``: ``/clue <text>`` as Slack's form-encoded slash command."""
+    body = await _json_object(request)
+    text = _string(body, "text", MAX_COMMAND_TEXT, empty_ok=True)  # a bare /clue is fine: it shows usage
+    key = _response_key(body)
+    form = {
+        "token": "playground", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": CHANNEL_ID,
+        "channel_name": CHANNEL_NAME, "user_id": USER_ID, "user_name": USER_NAME, "command": COMMAND,
+        "text": text, "api_app_id": API_APP_ID, "is_enterprise_install": "false",
+        "response_url": _response_url(request, key), "trigger_id": _trigger_id(),
+    }
+    result = await _deliver(request, urlencode(form), "application/x-www-form-urlencoded")
+    return JSONResponse({**result, "response_key": key})
+
+
+async def action(request: Request) -> Response:
+    """``{action_id, value, block_id?, response_key?, container: {kind, message_ts, unfurl_url?}}``.
+
+    ``kind`` is where the button was: ``ephemeral`` (the asker's own card), ``message`` (a card in
+    the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``).
+    """
+    body = await _json_object(request)
+    action_id = _string(body, "action_id", 255)
+    value = _string(body, "value", 2000, required=False)
+    block_id = _string(body, "block_id", 255, required=False)
+    key = _response_key(body)
+    where = body.get("container")
+    if not isinstance(where, dict):
+        raise BadInput("container must be an object with kind and message_ts")
+    kind = where.get("kind")
+    if kind not in _CONTAINERS:
+        raise BadInput(f"container.kind must be one of {', '.join(_CONTAINERS)}")
+    message_ts = _message_ts(where)
+    container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID,
+                                 "is_ephemeral": kind == "ephemeral"}
+    if kind == "unfurl":
+        container.update(type="message_attachment", attachment_id=1, is_app_unfurl=True,
+                         app_unfurl_url=_string(where, "unfurl_url", MAX_URL))
+    now = time.time()
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": USER_ID, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID,
+        "token": "playground",
+        "container": container,
+        "trigger_id": _trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
+        "response_url": _response_url(request, key),
+        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
+                     "action_ts": f"{now:.6f}"}],
+        "state": {"values": {}},
+    }
+    form = urlencode({"payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))})
+    result = await _deliver(request, form, "application/x-www-form-urlencoded")
+    return JSONResponse({**result, "response_key": key})
+
+
+async def link(request: Request) -> Response:
+    """``{url}`` or ``{urls: [...]}`` (and an optional ``message_ts``): a message with links was posted.
+
+    Slack HTML-escapes ``&``, ``<`` and ``>`` in ``links[].url``; so does this, and the answer lists
+    the links exactly as sent, the keys ``chat.unfurl`` must use.
+    """
+    body = await _json_object(request)
+    urls = body.get("urls", [body.get("url")])
+    if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_LINKS:
+        raise BadInput(f"send url, or urls as a list of 1 to {MAX_LINKS} links")
+    links = [_link(url) for url in urls]
+    message_ts = _message_ts(body) if "message_ts" in body else _new_ts()
+    event = {
+        "type": "link_shared", "channel": CHANNEL_ID, "is_bot_user_member": True, "user": USER_ID,
+        "message_ts": message_ts, "unfurl_id": f"{CHANNEL_ID}.{message_ts}.{secrets.token_hex(8)}",
+        "source": "conversations_history", "links": links, "event_ts": f"{time.time():.6f}",
+    }
+    envelope = {
+        "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
+        "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True,
+                            "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+    }
+    result = await _deliver(request, json.dumps(envelope, ensure_ascii=False), "application/json")
+    return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links})
+
+
+async def messages(request: Request) -> Response:
+    """``?since=N``: every call the fake Slack captured after sequence number ``N``, oldest first."""
+    since = request.query_params.get("since", "0")
+    if not since.isdecimal() or len(since) > 12:
+        raise BadInput("since must be a sequence number (a non-negative integer)")
+    fake = _services(request).fake_slack
+    calls = fake.since(int(since))[:MAX_CALLS_PER_POLL] if fake else []
+    return JSONResponse({
+        "last": calls[-1].seq if calls else int(since),
+        "calls": [{"seq": c.seq, "kind": c.kind, "name": c.name, "body": c.body} for c in calls],
+    })
+
+
+async def faults(request: Request) -> Response:
+    """Set (POST, a JSON object of sandbox fault arguments) or clear (DELETE) the sandbox CRM's faults.
+
+    Proxied so the page stays same-origin: the sandbox listens on another port and sends no CORS
+    headers. The sandbox validates the arguments; its answer is passed on.
+    """
+    origin = _services(request).sandbox_url
+    if origin is None:
+        return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
+                            status_code=404)
+    payload = await _json_object(request) if request.method == "POST" else None
+    async with httpx.AsyncClient(base_url=origin, timeout=5, trust_env=False) as client:
+        try:
+            answer = await client.request(request.method, "/_sandbox/faults", json=payload)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"error": f"sandbox CRM unreachable: {type(exc).__name__}"}, status_code=502)
+    try:
+        content = answer.json()
+    except ValueError:
+        content = {"error": answer.text[:200]}
+    return JSONResponse(content, status_code=answer.status_code)
+
+
+# ------------------------------------------------------------------------------------------ Slack side
+
+
+async def _deliver(request: Request, body: str, content_type: str) -> dict[str, Any]:
+    """Sign ``body`` as Slack would and send it through the app's own ``/slack/events``; return the ack.
+
+    The answer is ``{status, ack, ack_text, seq}``: the app's HTTP status, its body (parsed when
+    JSON, else as text), and the last captured fake-Slack call before sending (poll from there).
+    """
+    services = _services(request)
+    if services.signing_secret is None:  # build_services always makes one in playground mode
+        raise RuntimeError("the playground needs the app's signing secret")
+    calls = services.fake_slack.since(0) if services.fake_slack else []
+    seq = calls[-1].seq if calls else 0
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(services.signing_secret).generate_signature(timestamp=timestamp, body=body)
+    headers = {"content-type": content_type, "x-slack-request-timestamp": timestamp,
+               "x-slack-signature": str(signature)}
+    # In-process, but through the whole ASGI stack: the same route, body limit and signature check.
+    transport = httpx.ASGITransport(app=request.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://playground.invalid") as client:
+        answer = await client.post("/slack/events", content=body.encode(), headers=headers)
+    ack: Any = None
+    ack_text: str | None = None
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        ack = answer.json()
+    elif answer.text:
+        ack_text = answer.text
+    return {"status": answer.status_code, "ack": ack, "ack_text": ack_text, "seq": seq}
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _response_url(request: Request, key: str) -> str:
+    # The Web API client's base URL is the fake Slack's ".../api/"; response_urls live beside it.
+    base: str = _services(request).slack_client.base_url
+    return f"{base.removesuffix('/').removesuffix('/api')}/response/{key}"
+
+
+def _trigger_id() -> str:
+    return f"{secrets.randbelow(10**12)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+
+
+def _new_ts() -> str:
+    return f"{int(time.time())}.{secrets.randbelow(10**6):06d}"
+
+
+def _link(url: object) -> dict[str, str]:
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        raise BadInput(f"each link must be a URL of at most {MAX_URL} characters")
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        valid = False
+    if not valid:
+        raise BadInput("each link must be an http(s) URL")
+    return {"domain": parts.hostname or "", "url": html.escape(url, quote=False)}
+
+
+# ------------------------------------------------------------------------------------------ input
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    # Requiring JSON also keeps other web pages out: a cross-origin JSON POST needs a CORS preflight,
+    # which this server never grants.
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise BadInput("send a JSON object with content-type application/json")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadInput(f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput("body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise BadInput("body must be a JSON object")
+    return body
+
+
+def _string(body: Mapping[str, Any], name: str, limit: int, *, required: bool = True,
+            empty_ok: bool = False) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or len(value) > limit or not (empty_ok or not required or value.strip()):
+        raise BadInput(f"{name} must be a string of at most {limit} characters"
+                       + ("" if empty_ok or not required else ", not blank"))
+    return value
+
+
+def _response_key(body: Mapping[str, Any]) -> str:
+    """The page names each interaction's response_url, so it knows which message a post is for."""
+    key = body.get("response_key")
+    if key is None:
+        return "k" + secrets.token_hex(6)
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise BadInput("response_key must be 1 to 64 letters, digits, '_', '.' or '-'")
+    return key
+
+
+def _message_ts(body: Mapping[str, Any]) -> str:
+    ts = body.get("message_ts")
+    if not isinstance(ts, str) or not _TS.fullmatch(ts):
+        raise BadInput("message_ts must look like a Slack timestamp, e.g. 1700000000.000100")
+    return ts

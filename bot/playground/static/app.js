@@ -1,0 +1,685 @@
+// The playground page: plays Slack's client for clue bot.
+//
+// What the person does goes to /playground/* (which signs it and sends it through /slack/events);
+// what the app sends Slack afterwards is polled from /playground/messages and applied to the view:
+// response_url posts replace, delete or add messages; chat.unfurl attaches previews to a message.
+//
+// Everything from the app or the CRM is data: the DOM is built with createElement and text nodes,
+// never from HTML strings, and links are only made for http(s) and mailto URLs.
+"use strict";
+
+(() => {
+  const BUILDER = "https://app.slack.com/block-kit-builder/#";
+  const POLL_MS = 400;
+  const HIDDEN_POLL_MS = 2000;
+  const LOG_LIMIT = 100;
+
+  const state = {
+    config: null,
+    since: 0, // last fake-Slack call applied
+    counter: 0,
+    messages: new Map(), // message id -> message
+    keys: new Map(), // response_url key -> message id it was issued for
+    posts: new Map(), // "channel/ts" -> message (targets of chat.unfurl)
+    history: [],
+    wake: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ------------------------------------------------------------------------------------ DOM helpers
+
+  /** An element with attributes ("class", "text", "on<event>" handlers) and children (strings become text). */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child !== undefined && child !== null) node.append(child);
+    }
+    return node;
+  }
+
+  function safeHref(url) {
+    return typeof url === "string" && /^(https?:\/\/|mailto:)/i.test(url) ? url : null;
+  }
+
+  function externalLink(href, ...children) {
+    return el("a", { href, target: "_blank", rel: "noopener noreferrer" }, ...children);
+  }
+
+  // ------------------------------------------------------------------------------------ mrkdwn
+
+  // Slack escapes exactly these three in mrkdwn; decoded only when text becomes a text node.
+  const ENTITIES = { amp: "&", lt: "<", gt: ">" };
+  const decode = (s) => s.replace(/&(amp|lt|gt);/g, (_, name) => ENTITIES[name]);
+
+  // <special> tokens, `code`, and *bold* _italic_ ~strike~ (markers not inside a word).
+  const INLINE = /<([^<>\n]+)>|`([^`\n]+)`|(?<![\p{L}\p{N}])([*_~])(?=\S)([^\n]*?\S)\3(?![\p{L}\p{N}])/gu;
+  const STYLE_TAGS = { "*": "strong", _: "em", "~": "s" };
+
+  /** A mrkdwn string as a DocumentFragment. */
+  function mrkdwn(text) {
+    const fragment = document.createDocumentFragment();
+    const parts = text.split("```");
+    if (parts.length % 2 === 0) parts.push(parts.pop() + "```" + parts.pop()); // an unclosed ``` is text
+    parts.forEach((part, i) => {
+      if (i % 2 === 1) {
+        fragment.append(el("pre", { class: "m-pre" }, decode(part.replace(/^\n|\n$/g, ""))));
+        return;
+      }
+      const lines = part.split("\n");
+      lines.forEach((line, n) => {
+        if (/^(&gt;|>)/.test(line)) {
+          const quote = el("span", { class: "m-quote" });
+          inline(line.replace(/^(&gt;|>) ?/, ""), quote);
+          fragment.append(quote);
+          return;
+        }
+        inline(line, fragment);
+        if (n < lines.length - 1) fragment.append(el("br"));
+      });
+    });
+    return fragment;
+  }
+
+  function inline(text, parent) {
+    let done = 0;
+    for (const match of text.matchAll(INLINE)) {
+      if (match.index > done) parent.append(decode(text.slice(done, match.index)));
+      if (match[1] !== undefined) {
+        parent.append(special(match[1]));
+      } else if (match[2] !== undefined) {
+        parent.append(el("code", { class: "m-code" }, decode(match[2])));
+      } else {
+        const styled = el(STYLE_TAGS[match[3]]);
+        inline(match[4], styled);
+        parent.append(styled);
+      }
+      done = match.index + match[0].length;
+    }
+    if (done < text.length) parent.append(decode(text.slice(done)));
+  }
+
+  /** <@U123>, <#C123|name>, <!here>, <!date^…|fallback>, <url|text>, <url>. */
+  function special(inner) {
+    const bar = inner.indexOf("|");
+    const target = bar < 0 ? inner : inner.slice(0, bar);
+    const label = bar < 0 ? null : decode(inner.slice(bar + 1));
+    if (target.startsWith("@")) return mention("@" + (label || userName(target.slice(1))));
+    if (target.startsWith("#")) return mention("#" + (label || target.slice(1)));
+    if (target.startsWith("!date^")) return dateToken(target, label);
+    if (target.startsWith("!subteam^")) return mention(label || "@group");
+    if (target.startsWith("!")) return mention("@" + target.slice(1)); // here, channel, everyone
+    const href = safeHref(decode(target));
+    const text = label || decode(target);
+    return href ? externalLink(href, text) : document.createTextNode(text);
+  }
+
+  function mention(text) {
+    return el("span", { class: "m-mention" }, text);
+  }
+
+  function userName(id) {
+    const config = state.config;
+    if (config && id === config.user.id) return config.user.name;
+    if (config && id === config.bot_user_id) return "clue";
+    return id;
+  }
+
+  // ------------------------------------------------------------------------------------ dates
+
+  function dateToken(target, fallback) {
+    const [, epoch, format = "", link] = target.split("^");
+    const node = el("time", { class: "m-date", "data-epoch": epoch, "data-format": format,
+                              "data-fallback": fallback || "" });
+    const seconds = Number(epoch);
+    if (epoch && Number.isFinite(seconds)) node.setAttribute("datetime", new Date(seconds * 1000).toISOString());
+    renderDate(node);
+    const href = link && safeHref(decode(link));
+    return href ? externalLink(href, node) : node;
+  }
+
+  /** Fill a <time> from its epoch and Slack format, in this browser's own zone; the fallback if unreadable. */
+  function renderDate(node) {
+    const seconds = Number(node.dataset.epoch);
+    const text = formatDate(seconds, node.dataset.format, Date.now());
+    node.textContent = text ?? node.dataset.fallback;
+    if (text !== null) {
+      const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" })
+        .format(new Date(seconds * 1000));
+      node.title = node.dataset.fallback ? `${full} (sent as ${node.dataset.fallback})` : full;
+    }
+  }
+
+  const dateFormat = (options) => new Intl.DateTimeFormat(undefined, options);
+  const pad = (n) => String(n).padStart(2, "0");
+  const DATE = { year: "numeric", month: "long", day: "numeric" };
+  const DATE_SHORT = { year: "numeric", month: "short", day: "numeric" };
+  const DATE_LONG = { weekday: "long", year: "numeric", month: "long", day: "numeric" };
+
+  function dayWord(date, now) {
+    const day = new Date(date);
+    day.setHours(0, 0, 0, 0);
+    const today = new Date(now);
+    today.setHours(0, 0, 0, 0);
+    const diff = Math.round((day - today) / 86400000);
+    return { [-1]: "yesterday", 0: "today", 1: "tomorrow" }[diff] ?? null;
+  }
+
+  function ago(date, now) {
+    const seconds = Math.round((date.getTime() - now) / 1000);
+    const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+    const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600],
+                   ["minute", 60]];
+    for (const [unit, size] of units) {
+      if (Math.abs(seconds) >= size) return relative.format(Math.trunc(seconds / size), unit);
+    }
+    return relative.format(0, "second");
+  }
+
+  const DATE_TOKENS = {
+    date_num: (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
+    date: (d) => dateFormat(DATE).format(d),
+    date_short: (d) => dateFormat(DATE_SHORT).format(d),
+    date_long: (d) => dateFormat(DATE_LONG).format(d),
+    date_pretty: (d, now) => dayWord(d, now) ?? dateFormat(DATE).format(d),
+    date_short_pretty: (d, now) => dayWord(d, now) ?? dateFormat(DATE_SHORT).format(d),
+    date_long_pretty: (d, now) => dayWord(d, now) ?? dateFormat(DATE_LONG).format(d),
+    time: (d) => dateFormat({ hour: "numeric", minute: "2-digit" }).format(d),
+    time_secs: (d) => dateFormat({ hour: "numeric", minute: "2-digit", second: "2-digit" }).format(d),
+    ago,
+  };
+
+  function formatDate(seconds, format, now) {
+    if (!format || !Number.isFinite(seconds)) return null;
+    const date = new Date(seconds * 1000);
+    if (Number.isNaN(date.getTime())) return null;
+    let known = true;
+    const text = format.replace(/\{(\w+)\}/g, (_, token) => {
+      const render = DATE_TOKENS[token];
+      if (!render) known = false;
+      return render ? render(date, now) : "";
+    });
+    return known ? text : null; // Slack shows the fallback for tokens it does not know
+  }
+
+  // "5 minutes ago" and "today" go stale while the page is open.
+  setInterval(() => document.querySelectorAll("time.m-date").forEach(renderDate), 30000);
+
+  // ------------------------------------------------------------------------------------ Block Kit
+
+  function textObject(object) {
+    if (!object || typeof object.text !== "string") return "";
+    // plain_text is shown as sent: Slack parses no markup or entities in it.
+    return object.type === "mrkdwn" ? mrkdwn(object.text) : document.createTextNode(object.text);
+  }
+
+  /** Blocks as Slack lays them out; ctx says where buttons live ({message, kind, unfurlUrl}). */
+  function renderBlocks(blocks, ctx) {
+    const container = el("div", { class: "blocks" });
+    for (const block of blocks) {
+      if (block && typeof block === "object") container.append(renderBlock(block, ctx));
+    }
+    return container;
+  }
+
+  function renderBlock(block, ctx) {
+    switch (block.type) {
+      case "header":
+        return el("div", { class: "b-header", role: "heading", "aria-level": 3 }, textObject(block.text));
+      case "section":
+        return section(block, ctx);
+      case "context":
+        return el("div", { class: "b-context" },
+          ...(block.elements || []).map((item) => item.type === "image"
+            ? imagePlaceholder(item, "b-context-image")
+            : el("span", { class: "b-context-item" }, textObject(item))));
+      case "divider":
+        return el("hr", { class: "b-divider" });
+      case "actions":
+        return el("div", { class: "b-actions" },
+          ...(block.elements || []).map((item) => blockElement(item, ctx, block.block_id)));
+      case "image":
+        return imagePlaceholder(block, "b-image");
+      default:
+        return el("div", { class: "b-unsupported" }, `[${String(block.type)} block: not previewed here]`);
+    }
+  }
+
+  function section(block, ctx) {
+    const body = el("div", { class: "b-section-body" });
+    if (block.text) body.append(el("div", { class: "b-text" }, textObject(block.text)));
+    if (Array.isArray(block.fields)) {
+      body.append(el("div", { class: "b-fields" },
+        ...block.fields.map((field) => el("div", { class: "b-field" }, textObject(field)))));
+    }
+    const node = el("div", { class: "b-section" }, body);
+    if (block.accessory) {
+      node.append(el("div", { class: "b-accessory" }, blockElement(block.accessory, ctx, block.block_id)));
+    }
+    return node;
+  }
+
+  function imagePlaceholder(item, className) {
+    // No image is fetched: the page makes no request outside this server.
+    return el("span", { class: className, role: "img", "aria-label": item.alt_text || "image" },
+      `[image: ${item.alt_text || "no description"}]`);
+  }
+
+  function blockElement(item, ctx, blockId) {
+    if (item.type === "button") return button(item, ctx, blockId);
+    if (item.type === "image") return imagePlaceholder(item, "b-context-image");
+    return el("span", { class: "b-unsupported" }, `[${String(item.type)}]`);
+  }
+
+  function button(item, ctx, blockId) {
+    const style = item.style === "primary" || item.style === "danger" ? ` ${item.style}` : "";
+    const label = item.text && typeof item.text.text === "string" ? item.text.text : "";
+    const attrs = { class: `b-button${style}`, "aria-label": item.accessibility_label, "data-action": item.action_id };
+    const href = safeHref(item.url);
+    if (href) {
+      // A URL button opens the link, and Slack still sends the click to the app.
+      return el("a", { ...attrs, href, target: "_blank", rel: "noopener noreferrer",
+                       onclick: () => { sendAction(item, ctx, blockId, null); } }, label);
+    }
+    return el("button", { ...attrs, type: "button",
+                          onclick: (event) => { sendAction(item, ctx, blockId, event.currentTarget); } }, label);
+  }
+
+  function builderUrl(blocks) {
+    return BUILDER + encodeURIComponent(JSON.stringify({ blocks }));
+  }
+
+  /** The raw JSON of a payload, pretty-printed, with a Block Kit Builder link when it has blocks. */
+  function jsonPanel(payload, blocks) {
+    const pretty = JSON.stringify(payload, null, 2);
+    const copy = el("button", { type: "button", class: "plain" }, "Copy");
+    copy.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(pretty);
+        copy.textContent = "Copied";
+      } catch {
+        copy.textContent = "Copy failed";
+      }
+      setTimeout(() => { copy.textContent = "Copy"; }, 1500);
+    });
+    const builder = Array.isArray(blocks) && blocks.length
+      ? el("a", { class: "builder-link", href: builderUrl(blocks), target: "_blank", rel: "noopener noreferrer" },
+        "Open in Block Kit Builder ↗")
+      : null;
+    const tools = el("div", { class: "json-tools" }, builder, copy);
+    return el("details", { class: "json" }, el("summary", {}, "Block Kit JSON"), tools,
+      el("pre", { class: "json-body" }, pretty));
+  }
+
+  // ------------------------------------------------------------------------------------ messages
+
+  function nextId(prefix) {
+    state.counter += 1;
+    return `${prefix}${state.counter}`;
+  }
+
+  function newTs() {
+    state.counter += 1;
+    return `${Math.floor(Date.now() / 1000)}.${String(state.counter).padStart(6, "0")}`;
+  }
+
+  function clock() {
+    return new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(new Date());
+  }
+
+  function addMessage({ author, bot = false, ephemeral = false, extraClass = "" }) {
+    const id = nextId("m");
+    const body = el("div", { class: "msg-body" });
+    const extras = el("div", { class: "msg-extras" });
+    const unfurls = el("div", { class: "unfurls" });
+    const meta = el("div", { class: "msg-meta" },
+      el("span", { class: "msg-author" }, author),
+      bot ? el("span", { class: "badge" }, "APP") : null,
+      el("span", { class: "msg-time" }, clock()));
+    const node = el("article", { class: `msg${bot ? " bot" : " user"}${extraClass}`, "data-id": id },
+      el("div", { class: "avatar", "aria-hidden": "true" }, author.slice(0, 1).toUpperCase()),
+      el("div", { class: "msg-main" },
+        ephemeral ? el("div", { class: "only-you" }, "Only visible to you") : null,
+        meta, body, extras, unfurls));
+    const message = { id, ts: newTs(), ephemeral, node, body, extras, unfurls: new Map(), unfurlBox: unfurls,
+                      acked: false, replaced: false };
+    state.messages.set(id, message);
+    $("empty-hint")?.remove();
+    const conversation = $("conversation");
+    conversation.append(node);
+    conversation.scrollTop = conversation.scrollHeight;
+    return message;
+  }
+
+  function botMessage(ephemeral) {
+    return addMessage({ author: "clue", bot: true, ephemeral, extraClass: ephemeral ? " ephemeral" : "" });
+  }
+
+  /** Show a Slack message payload ({text, blocks, ...}) in a message, replacing what it showed. */
+  function setContent(message, payload) {
+    const blocks = Array.isArray(payload.blocks) ? payload.blocks : [];
+    const ctx = { message, kind: message.ephemeral ? "ephemeral" : "message" };
+    const content = blocks.length
+      ? renderBlocks(blocks, ctx)
+      : el("div", { class: "b-text" }, mrkdwn(typeof payload.text === "string" ? payload.text : ""));
+    message.body.replaceChildren(content);
+    message.extras.replaceChildren(jsonPanel(payload, blocks));
+    message.node.classList.remove("pending");
+    flash(message.node);
+  }
+
+  function setUnfurl(message, url, unfurl) {
+    const blocks = unfurl && Array.isArray(unfurl.blocks) ? unfurl.blocks : [];
+    const ctx = { message, kind: "unfurl", unfurlUrl: url };
+    const shown = decode(url);
+    const card = el("div", { class: "unfurl", "data-url": url },
+      el("div", { class: "unfurl-source" }, el("span", { class: "unfurl-app" }, "clue"), " · ", shown),
+      renderBlocks(blocks, ctx),
+      jsonPanel(unfurl, blocks));
+    const previous = message.unfurls.get(url);
+    if (previous) previous.replaceWith(card);
+    else message.unfurlBox.append(card);
+    message.unfurls.set(url, card);
+    flash(card);
+  }
+
+  function removeMessage(message) {
+    message.node.remove();
+    state.messages.delete(message.id);
+  }
+
+  function flash(node) {
+    node.classList.remove("updated");
+    void node.offsetWidth; // restart the animation
+    node.classList.add("updated");
+  }
+
+  function systemNotice(text) {
+    const node = el("p", { class: "system", role: "status" }, text);
+    $("empty-hint")?.remove();
+    $("conversation").append(node);
+    node.scrollIntoView({ block: "nearest" });
+  }
+
+  function userText(text) {
+    // A person's own message: links become links, the rest is text.
+    const fragment = document.createDocumentFragment();
+    let done = 0;
+    for (const match of text.matchAll(URL_PATTERN)) {
+      if (match.index > done) fragment.append(text.slice(done, match.index));
+      fragment.append(externalLink(match[0], match[0]));
+      done = match.index + match[0].length;
+    }
+    if (done < text.length) fragment.append(text.slice(done));
+    return fragment;
+  }
+
+  const URL_PATTERN = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]}'’]/g;
+
+  // ------------------------------------------------------------------------------------ talking to the app
+
+  async function post(path, body, method = "POST") {
+    let response;
+    try {
+      response = await fetch(path, { method, headers: { "content-type": "application/json" },
+                                     body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      return { ok: false, error: `the playground server did not answer (${error.message})` };
+    }
+    let data = {};
+    try {
+      data = await response.json();
+    } catch {
+      data = {};
+    }
+    if (!response.ok) return { ok: false, error: data.error || `HTTP ${response.status}`, data };
+    return { ok: true, data };
+  }
+
+  async function runCommand(text) {
+    addMessage({ author: state.config.user.name, ephemeral: true, extraClass: " command" })
+      .body.append(el("code", { class: "command-text" }, `${state.config.command} ${text}`.trim()));
+    const message = botMessage(true);
+    message.node.classList.add("pending");
+    message.body.append(el("span", { class: "typing" }, "…"));
+    const key = nextId("c");
+    state.keys.set(key, message.id); // before sending: a response_url post may beat the ack here
+    const result = await post("/playground/command", { text, response_key: key });
+    if (message.replaced) return;
+    if (!result.ok) return failed(message, result.error);
+    const { status, ack, ack_text: ackText } = result.data;
+    if (status !== 200) return failed(message, `the app answered HTTP ${status}`);
+    if (ack && typeof ack === "object") {
+      if (ack.response_type === "in_channel") {
+        message.ephemeral = false;
+        message.node.classList.remove("ephemeral");
+        message.node.querySelector(".only-you")?.remove();
+      }
+      setContent(message, ack);
+    } else if (ackText) {
+      setContent(message, { text: ackText });
+    } else {
+      removeMessage(message); // an empty ack shows nothing in Slack
+    }
+    poke();
+  }
+
+  function failed(message, error) {
+    removeMessage(message);
+    systemNotice(`Could not deliver to the app: ${error}`);
+  }
+
+  async function sendAction(item, ctx, blockId, control) {
+    const key = nextId("a");
+    state.keys.set(key, ctx.message.id);
+    const container = { kind: ctx.kind, message_ts: ctx.message.ts };
+    if (ctx.kind === "unfurl") container.unfurl_url = ctx.unfurlUrl;
+    if (control) {
+      control.disabled = true;
+      control.setAttribute("aria-busy", "true");
+    }
+    const result = await post("/playground/action", {
+      action_id: item.action_id, value: item.value ?? "", block_id: blockId ?? "", response_key: key, container,
+    });
+    if (control) {
+      control.disabled = false;
+      control.removeAttribute("aria-busy");
+    }
+    if (!result.ok) systemNotice(`Could not deliver the click: ${result.error}`);
+    else if (result.data.status !== 200) systemNotice(`The app answered the click with HTTP ${result.data.status}`);
+    poke();
+  }
+
+  async function postMessage(text) {
+    const message = addMessage({ author: state.config.user.name });
+    message.body.append(userText(text));
+    const urls = [...text.matchAll(URL_PATTERN)].map((m) => m[0]).slice(0, 10);
+    if (!urls.length) return;
+    state.posts.set(`${state.config.channel.id}/${message.ts}`, message);
+    const result = await post("/playground/link", { urls, message_ts: message.ts });
+    if (!result.ok) systemNotice(`Could not deliver the link_shared event: ${result.error}`);
+    poke();
+  }
+
+  // ------------------------------------------------------------------------------------ what Slack received
+
+  function apply(call) {
+    const body = call.body || {};
+    if (call.kind === "response_url") {
+      const message = state.messages.get(state.keys.get(call.name));
+      if (body.delete_original) {
+        if (message) removeMessage(message);
+      } else if (body.replace_original) {
+        if (message) {
+          message.replaced = true;
+          setContent(message, body);
+        }
+      } else {
+        setContent(botMessage(body.response_type !== "in_channel"), body);
+      }
+    } else if (call.kind === "api" && call.name === "chat.unfurl") {
+      const message = state.posts.get(`${body.channel}/${body.ts}`);
+      let unfurls = body.unfurls;
+      if (typeof unfurls === "string") {
+        try {
+          unfurls = JSON.parse(unfurls);
+        } catch {
+          unfurls = null;
+        }
+      }
+      if (message && unfurls && typeof unfurls === "object") {
+        for (const [url, unfurl] of Object.entries(unfurls)) setUnfurl(message, url, unfurl);
+      }
+    }
+  }
+
+  function describe(call) {
+    const body = call.body || {};
+    if (call.kind === "response_url") {
+      const what = body.delete_original ? "delete_original" : body.replace_original ? "replace_original"
+        : body.response_type === "in_channel" ? "new in_channel message" : "new ephemeral message";
+      return `response_url ${call.name}: ${what}`;
+    }
+    if (call.name === "chat.unfurl" && body.unfurls && typeof body.unfurls === "object") {
+      const count = Object.keys(body.unfurls).length;
+      return `chat.unfurl: ${count} link${count === 1 ? "" : "s"}`;
+    }
+    return call.name;
+  }
+
+  function log(call) {
+    const list = $("log");
+    list.prepend(el("li", {}, el("details", {},
+      el("summary", {}, el("span", { class: "seq" }, `#${call.seq}`), " ", describe(call)),
+      el("pre", { class: "json-body" }, JSON.stringify(call.body, null, 2)))));
+    while (list.children.length > LOG_LIMIT) list.lastElementChild.remove();
+  }
+
+  function poke() {
+    state.wake?.();
+  }
+
+  function nap(ms) {
+    return new Promise((resolve) => {
+      state.wake = resolve;
+      setTimeout(resolve, ms);
+    });
+  }
+
+  async function pollForever() {
+    for (;;) {
+      let more = false;
+      try {
+        const response = await fetch(`/playground/messages?since=${state.since}`);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        for (const call of data.calls) {
+          apply(call);
+          log(call);
+        }
+        more = data.calls.length > 0;
+        state.since = data.last;
+        $("offline").hidden = true;
+      } catch {
+        $("offline").hidden = false;
+      }
+      if (!more) await nap(document.hidden ? HIDDEN_POLL_MS : POLL_MS);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ controls
+
+  function submit(text) {
+    const trimmed = text.trim();
+    if (!trimmed) return;
+    state.history.push(trimmed);
+    if (trimmed.startsWith("/")) {
+      const name = trimmed.split(/\s/, 1)[0];
+      if (name !== state.config.command) {
+        systemNotice(`${name} is not a command here: the app only answers ${state.config.command}.`);
+        return;
+      }
+      runCommand(trimmed.slice(name.length).replace(/^\s+/, ""));
+    } else {
+      postMessage(trimmed);
+    }
+  }
+
+  function setUpComposer() {
+    const input = $("composer-input");
+    $("composer").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value;
+      input.value = "";
+      submit(text);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowUp" && !input.value && state.history.length) {
+        event.preventDefault();
+        input.value = state.history[state.history.length - 1];
+      }
+    });
+    $("examples").addEventListener("click", (event) => {
+      const chip = event.target.closest("button");
+      if (!chip) return;
+      submit(chip.dataset.link ? state.config.example_link : chip.dataset.text);
+      input.focus();
+    });
+    $("clear").addEventListener("click", () => {
+      $("conversation").replaceChildren();
+      state.messages.clear();
+      state.posts.clear();
+      state.keys.clear();
+      input.focus();
+    });
+  }
+
+  function setUpFaults() {
+    const panel = $("faults");
+    if (!state.config.sandbox_origin) return; // a real CRM: nothing to break on purpose
+    panel.hidden = false;
+    const status = $("fault-status");
+    panel.addEventListener("click", async (event) => {
+      const chip = event.target.closest("button[data-fault]");
+      if (!chip) return;
+      const clear = chip.dataset.fault === "clear";
+      const result = clear ? await post("/playground/faults", undefined, "DELETE")
+        : await post("/playground/faults", JSON.parse(chip.dataset.fault));
+      if (!result.ok) {
+        status.textContent = `The sandbox refused: ${result.error}`;
+        return;
+      }
+      for (const other of panel.querySelectorAll("button[data-fault]")) {
+        other.setAttribute("aria-pressed", String(!clear && other === chip));
+      }
+      status.textContent = clear ? "No faults." : `${chip.textContent} is on for every CRM call.`;
+    });
+    for (const chip of panel.querySelectorAll("button[data-fault]")) {
+      if (chip.dataset.fault !== "clear") chip.setAttribute("aria-pressed", "false");
+    }
+  }
+
+  async function start() {
+    const response = await fetch("/playground/config");
+    state.config = await response.json();
+    state.since = state.config.last_seq;
+    $("example-link").textContent = state.config.example_link;
+    $("channel-name").textContent = `# ${state.config.channel.name}`;
+    setUpComposer();
+    setUpFaults();
+    document.body.dataset.ready = "true";
+    pollForever();
+  }
+
+  start().catch((error) => {
+    $("offline").hidden = false;
+    $("offline").textContent = `The playground could not start: ${error.message}`;
+  });
+})();

@@ -1,0 +1,329 @@
+"""The playground's backend through the real ASGI app: the page's endpoints build and sign Slack's requests,
+the app answers through ``/slack/events``, and what it sends Slack afterwards is read back from the fake Slack.
+
+Playground settings (no Slack credentials, no CRM): the app starts its own sandbox CRM and fake Slack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from bot.config import Settings
+from bot.playground.page import CHANNEL_ID, STATIC
+from bot.sandbox import SandboxServer
+from bot.web import Services, create_web_app
+
+# One app for the module (starting and stopping its sandbox CRM and fake Slack takes ~0.4 s); tests that
+# need other settings, or break the CRM, start their own. Tests tell their calls apart by response key and
+# sequence number, so sharing is safe.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CLUE_8_NAME = "打马赛克就"
+LINK = "https://crm.example.com/clues/8"
+
+
+class Playground:
+    """The page's side of the conversation: its endpoints, and what the fake Slack captured."""
+
+    def __init__(self, http: httpx.AsyncClient, services: Services) -> None:
+        self.http = http
+        self.services = services
+
+    async def post(self, path: str, body: Any) -> httpx.Response:
+        return await self.http.post(path, json=body)
+
+    async def ok(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        response = await self.post(path, body)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        assert data["status"] == 200, data  # the app's own answer to the signed request
+        return data
+
+    async def command(self, text: str, key: str) -> dict[str, Any]:
+        return await self.ok("/playground/command", {"text": text, "response_key": key})
+
+    async def click(self, action_id: str, key: str, *, kind: str = "ephemeral", value: str = "8",
+                    message_ts: str = "1700000000.000100", **where: str) -> dict[str, Any]:
+        container = {"kind": kind, "message_ts": message_ts, **where}
+        return await self.ok("/playground/action", {"action_id": action_id, "value": value,
+                                                    "block_id": "clue_actions", "response_key": key,
+                                                    "container": container})
+
+    async def captured(self, since: int = 0) -> list[dict[str, Any]]:
+        """After background work finished: every captured call Slack would have received, less users.info."""
+        await self.services.runner.drain(timeout=30)
+        response = await self.http.get("/playground/messages", params={"since": since})
+        assert response.status_code == 200
+        calls: list[dict[str, Any]] = response.json()["calls"]
+        return [c for c in calls if c["name"] != "users.info"]
+
+
+@asynccontextmanager
+async def playground(env: Mapping[str, str] | None = None) -> AsyncIterator[Playground]:
+    app = create_web_app(Settings.from_env(env or {}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as http:
+            yield Playground(http, app.state.services)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def page() -> AsyncIterator[Playground]:
+    async with playground({"CLUE_USER_RATE_PER_MINUTE": "100000"}) as driver:
+        yield driver
+
+
+def header(message: Mapping[str, Any]) -> str:
+    return str(next(b["text"]["text"] for b in message["blocks"] if b["type"] == "header"))
+
+
+def phone_field(message: Mapping[str, Any]) -> str:
+    fields = next(b["fields"] for b in message["blocks"] if b.get("block_id") == "clue_fields")
+    return str(next(f["text"] for f in fields if f["text"].startswith("*Phone*")))
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+
+async def test_the_page_and_its_assets_are_served(page: Playground) -> None:
+    response = await page.http.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert '<script src="/static/app.js"' in response.text
+    assert '<label for="composer-input">' in response.text
+    for asset, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        served = await page.http.get(f"/static/{asset}")
+        assert served.status_code == 200
+        assert kind in served.headers["content-type"]
+
+
+async def test_the_page_never_builds_html_from_strings() -> None:
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script
+    for name in ("index.html", "app.js", "style.css"):
+        assert "//cdn" not in (STATIC / name).read_text(encoding="utf-8")  # no internet here
+
+
+async def test_config_tells_the_page_who_it_is_and_where_to_poll_from(page: Playground) -> None:
+    config = (await page.http.get("/playground/config")).json()
+    assert config["command"] == "/clue"
+    assert config["example_link"] == LINK
+    assert config["sandbox_origin"] == page.services.sandbox_url is not None
+    assert config["channel"]["id"] == CHANNEL_ID
+    assert isinstance(config["last_seq"], int)
+
+
+# ------------------------------------------------------------------------------------------ /clue
+
+
+async def test_clue_8_comes_back_in_the_ack(page: Playground) -> None:
+    result = await page.command("8", "c1")
+    assert result["response_key"] == "c1"
+    ack = result["ack"]
+    assert ack["response_type"] == "ephemeral"
+    assert header(ack) == CLUE_8_NAME
+    assert "*" in phone_field(ack)  # masked
+    assert await page.captured(result["seq"]) == []  # nothing left to send: no flicker
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("help", "/clue"), ("", "/clue"), ("banana", "banana"), ("8 12 40", "Clue 40"),
+])
+async def test_other_commands_answer_in_the_ack(page: Playground, text: str, expected: str) -> None:
+    result = await page.command(text, "c1")
+    assert expected in json.dumps(result["ack"], ensure_ascii=False)
+
+
+async def test_a_slow_crm_gets_a_placeholder_then_the_card_replaces_it() -> None:
+    async with playground({"SLACK_ACK_BUDGET_SECONDS": "0.2"}) as page:
+        fault = await page.post("/playground/faults", {"latency_ms": 600})
+        assert fault.status_code == 200, fault.text
+        result = await page.command("8", "slow1")
+        assert "Looking up clue 8" in result["ack"]["text"]
+        calls = await page.captured(result["seq"])
+        assert [(c["kind"], c["name"]) for c in calls] == [("response_url", "slow1")]
+        replacement = calls[0]["body"]
+        assert replacement["replace_original"] is True
+        assert replacement["response_type"] == "ephemeral"
+        assert header(replacement) == CLUE_8_NAME
+
+
+# ------------------------------------------------------------------------------------------ buttons
+
+
+async def test_refresh_replaces_the_ephemeral_card(page: Playground) -> None:
+    await page.command("8", "c1")
+    result = await page.click("clue_refresh", "a1")
+    assert result["ack"] is None and result["ack_text"] is None  # an empty ack
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] == [("response_url", "a1")]
+    assert calls[0]["body"]["replace_original"] is True
+    assert header(calls[0]["body"]) == CLUE_8_NAME
+
+
+async def test_share_posts_in_channel_then_deletes_the_ephemeral_card(page: Playground) -> None:
+    await page.command("8", "c1")
+    result = await page.click("clue_share", "a2")
+    bodies = [c["body"] for c in await page.captured(result["seq"]) if c["name"] == "a2"]
+    assert len(bodies) == 2
+    shared, deleted = bodies
+    assert shared["response_type"] == "in_channel"
+    assert shared["replace_original"] is False
+    assert header(shared) == CLUE_8_NAME
+    assert "<@U0PLAYER01>" in json.dumps(shared)  # "Shared by" the playground's user
+    assert deleted["delete_original"] is True
+
+
+async def test_reveal_replaces_the_card_with_the_full_phone(page: Playground) -> None:
+    masked = phone_field((await page.command("8", "c1"))["ack"])
+    result = await page.click("clue_reveal_phone", "a3")
+    calls = await page.captured(result["seq"])
+    revealed = phone_field(calls[0]["body"])
+    assert calls[0]["body"]["replace_original"] is True
+    assert "*" in masked.removeprefix("*Phone*")
+    assert "*" not in revealed.removeprefix("*Phone*")
+
+
+# ------------------------------------------------------------------------------------------ links
+
+
+@pytest.mark.parametrize(("pasted", "key"), [
+    (LINK, LINK),
+    # Slack HTML-escapes & in links[].url, and chat.unfurl must use the link exactly as Slack sent it.
+    (LINK + "?tab=info&from=chat", LINK + "?tab=info&amp;from=chat"),
+])
+async def test_a_pasted_link_is_unfurled_under_its_exact_url(page: Playground, pasted: str, key: str) -> None:
+    result = await page.ok("/playground/link", {"url": pasted, "message_ts": "1700000000.000200"})
+    assert result["links"] == [{"domain": "crm.example.com", "url": key}]
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] == [("api", "chat.unfurl")]
+    unfurl = calls[0]["body"]
+    assert (unfurl["channel"], unfurl["ts"]) == (CHANNEL_ID, "1700000000.000200")
+    assert list(unfurl["unfurls"]) == [key]
+    assert header(unfurl["unfurls"][key]) == CLUE_8_NAME
+    assert "text" not in unfurl["unfurls"][key]
+
+
+async def test_refresh_on_an_unfurl_updates_it_with_chat_unfurl(page: Playground) -> None:
+    posted = await page.ok("/playground/link", {"url": LINK})
+    await page.captured()
+    result = await page.click("clue_refresh", "a4", kind="unfurl", message_ts=posted["message_ts"],
+                              unfurl_url=LINK)
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] == [("api", "chat.unfurl")]
+    body = calls[0]["body"]
+    assert (body["channel"], body["ts"]) == (CHANNEL_ID, posted["message_ts"])  # the same unfurl, modified
+    assert list(body["unfurls"]) == [LINK]
+
+
+async def test_a_link_elsewhere_is_not_unfurled(page: Playground) -> None:
+    result = await page.ok("/playground/link", {"urls": ["https://example.org/clues/8"]})
+    assert await page.captured(result["seq"]) == []
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/playground/command", "not json"),
+    ("/playground/command", [1, 2]),
+    ("/playground/command", {}),
+    ("/playground/command", {"text": 8}),
+    ("/playground/command", {"text": "8" * 4001}),
+    ("/playground/command", {"text": "8", "response_key": "../../api/chat.postMessage"}),
+    ("/playground/command", {"text": "8", "response_key": ""}),
+    ("/playground/action", {"action_id": "clue_refresh", "value": "8"}),
+    ("/playground/action", {"action_id": "clue_refresh", "value": "8", "container": "ephemeral"}),
+    ("/playground/action", {"action_id": "clue_refresh", "container": {"kind": "modal", "message_ts": "1.2"}}),
+    ("/playground/action", {"action_id": "clue_refresh", "container": {"kind": "ephemeral", "message_ts": "now"}}),
+    ("/playground/action", {"action_id": "", "container": {"kind": "ephemeral", "message_ts": "1.2"}}),
+    ("/playground/action", {"action_id": "clue_refresh", "value": ["8"],
+                            "container": {"kind": "ephemeral", "message_ts": "1.2"}}),
+    ("/playground/action", {"action_id": "clue_refresh", "container": {"kind": "unfurl", "message_ts": "1.2"}}),
+    ("/playground/link", {}),
+    ("/playground/link", {"url": "javascript:alert(1)"}),
+    ("/playground/link", {"url": "https://"}),
+    ("/playground/link", {"url": "http://[::1"}),
+    ("/playground/link", {"urls": []}),
+    ("/playground/link", {"urls": [LINK] * 11}),
+    ("/playground/link", {"urls": LINK}),
+    ("/playground/link", {"url": LINK, "message_ts": 1700000000}),
+    ("/playground/faults", ["latency_ms", 1]),
+    ("/playground/faults", {"latency_ms": -1}),  # refused by the sandbox itself
+    ("/playground/faults", {"explode": True}),
+])
+async def test_bad_input_is_a_400_never_a_500(page: Playground, path: str, body: Any) -> None:
+    if isinstance(body, str):
+        response = await page.http.post(path, content=body, headers={"content-type": "application/json"})
+    else:
+        response = await page.post(path, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+async def test_only_json_is_accepted(page: Playground) -> None:
+    # A form post is what another web page could send without a CORS preflight.
+    response = await page.http.post("/playground/command", data={"text": "8"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("since", ["abc", "-1", "1.5", "9" * 20])
+async def test_messages_needs_a_sequence_number(page: Playground, since: str) -> None:
+    response = await page.http.get("/playground/messages", params={"since": since})
+    assert response.status_code == 400
+
+
+async def test_messages_returns_only_calls_after_since(page: Playground) -> None:
+    await page.command("8", "c1")
+    first = await page.click("clue_refresh", "a1")
+    await page.captured()
+    second = await page.click("clue_refresh", "a2")
+    later = await page.captured(second["seq"])
+    assert [c["name"] for c in later] == ["a2"]
+    assert first["seq"] < second["seq"]
+
+
+async def test_faults_can_be_cleared() -> None:
+    async with playground() as page:
+        assert (await page.post("/playground/faults", {"status": 503})).status_code == 200
+        assert (await page.http.delete("/playground/faults")).status_code == 200
+        result = await page.command("8", "c1")
+        assert header(result["ack"]) == CLUE_8_NAME
+
+
+async def test_no_fault_knobs_for_a_configured_crm(sandbox: SandboxServer) -> None:
+    env = {"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": "wwsandboxcorp0001_ClueBot",
+           "CRM_APP_KEY": "sandbox-app-key-not-a-secret"}
+    async with playground(env) as page:
+        assert page.services.sandbox_url is None
+        assert (await page.http.get("/playground/config")).json()["sandbox_origin"] is None
+        assert (await page.post("/playground/faults", {"status": 503})).status_code == 404
+        assert sandbox.state.stats().faults_applied == {}
+
+
+async def test_other_host_names_are_refused(page: Playground) -> None:
+    """A page on another site that rebinds its name to 127.0.0.1 must not read or drive the playground."""
+    for path in ("/playground/config", "/playground/messages"):
+        response = await page.http.get(path, headers={"host": "attacker.example:3000"})
+        assert response.status_code == 403
+    response = await page.http.post("/playground/command", json={"text": "8"},
+                                     headers={"host": "attacker.example:3000"})
+    assert response.status_code == 403
+    assert (await page.http.get("/playground/config", headers={"host": "localhost:3000"})).status_code == 200
+
+
+async def test_the_signature_check_is_real(page: Playground) -> None:
+    """The playground signs with the process's secret; anything else is refused by the app."""
+    forged = await page.http.post("/slack/events", content=b"command=%2Fclue&text=8", headers={
+        "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": "1700000000",
+        "x-slack-signature": "v0=" + "0" * 64})
+    assert forged.status_code == 401
