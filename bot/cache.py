@@ -39,10 +39,11 @@ class Lookup:
 class SharedClueStore(Protocol):
     """A cache shared by several instances (Redis). Every method degrades to "nothing" on failure."""
 
-    async def get(self, clue_id: int) -> tuple[Clue, float] | None: ...
-    async def put(self, clue_id: int, clue: Clue, fetched_at: float) -> None: ...
+    async def get(self, clue_id: int) -> tuple[Clue, float] | None:
+        """The last clue any instance fetched, and when (wall clock), whatever its age."""
+
     async def get_not_found(self, clue_id: int) -> bool: ...
-    async def put_not_found(self, clue_id: int) -> None: ...
+
     async def fetch_once(self, clue_id: int, fetch: Callable[[], Awaitable[Clue]]) -> tuple[Clue, float]: ...
 
 
@@ -72,6 +73,7 @@ class ClueCache:
     ) -> None:
         self._fetch = fetch
         self._ttl = ttl
+        self._stale_ttl = stale_ttl
         self._deadline = deadline
         self._clock = clock
         self._wall = wall
@@ -136,20 +138,32 @@ class ClueCache:
                 clue, fetched_at = await self._load_shared(self._shared, clue_id, refresh=refresh)
         except ClueNotFound:
             self._entries.pop(clue_id, None)
-            self._not_found[clue_id] = True
-            if self._shared is not None:
-                await self._shared.put_not_found(clue_id)
+            self._not_found[clue_id] = True  # the shared store, if any, has recorded it already
             raise
         except CrmError as exc:
-            stale = self._entries.get(clue_id)
-            if stale is None or isinstance(exc, CrmAuthError):
+            if isinstance(exc, CrmAuthError):
+                raise  # a misconfiguration must be seen, not hidden behind old data
+            stale = await self._stale(clue_id)
+            if stale is None:
                 raise
             self._metrics.cache.labels("stale_served").inc()
             log.warning("clue.cache.stale_served", extra={
                 "clue_id": clue_id, "age_s": round(self._wall() - stale.fetched_at), "error": str(exc)})
-            return Lookup(stale.clue, stale.fetched_at, stale=True)
+            return stale
         self.store(clue_id, clue, fetched_at)
         return Lookup(clue, fetched_at)
+
+    async def _stale(self, clue_id: int) -> Lookup | None:
+        """The last good clue within the grace period: this instance's, else the shared store's."""
+        entry = self._entries.get(clue_id)
+        if entry is not None:
+            return Lookup(entry.clue, entry.fetched_at, stale=True)
+        if self._shared is None:
+            return None
+        found = await self._shared.get(clue_id)
+        if found is None or self._wall() - found[1] >= self._ttl + self._stale_ttl:
+            return None
+        return Lookup(found[0], found[1], stale=True)
 
     async def _load_shared(self, shared: SharedClueStore, clue_id: int, *, refresh: bool) -> tuple[Clue, float]:
         if not refresh:

@@ -248,6 +248,24 @@ async def test_not_found_drops_the_shared_value_and_zero_ttls_store_nothing(
 
 # ------------------------------------------------------------------------------------------ single-flight
 
+async def test_stale_if_error_reaches_another_instances_value(admin: redis.Redis, redis_server: RedisServer,
+                                                              instance: MakeInstance) -> None:
+    wall = FakeClock(WALL_START)
+    a = await instance(redis_server.url, CountingFetch(), wall=wall)
+    fresh = await a.cache.get(5)
+    down = CountingFetch()
+    down.errors = [CrmUnavailable("CRM down")]
+    b = await instance(redis_server.url, down, wall=wall)  # a new instance: nothing in its own cache
+    wall.advance(TTL + 240)
+    stale = await b.cache.get(5)
+    assert stale == Lookup(fresh.clue, WALL_START, stale=True)
+    assert down.calls == 1 and b.count("stale_served") == 1
+    wall.advance(STALE)  # past the grace period: the error shows
+    down.errors = [CrmUnavailable("still down")] * 2
+    with pytest.raises(CrmUnavailable):
+        await b.cache.get(5)
+
+
 async def test_two_instances_concurrently_missing_make_one_fetch(admin: redis.Redis, redis_server: RedisServer,
                                                                  instance: MakeInstance) -> None:
     gate = asyncio.Event()
