@@ -20,7 +20,7 @@ run: install
 	$(PY) -m bot serve
 
 lint: install
-	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.

@@ -134,4 +134,4 @@ def run_shared_validator(path: Path) -> subprocess.CompletedProcess[str]:
     if not NODE_MODULES.is_dir():
         args.insert(2, "--no-ts")
     # Fixed arguments, our own interpreter and files: nothing here comes from outside the test.
-    return subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
+    return subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)
