@@ -1,54 +1,20 @@
-"""Serve the sandbox CRM with uvicorn: in a background thread (tests, playground) or in the foreground.
+"""Serve the sandbox CRM with uvicorn: on a background thread (tests, playground) or in the foreground.
 
-``SandboxServer`` runs one uvicorn server on its own event loop in a daemon thread, so synchronous code
-and other event loops reach it over real loopback HTTP. Port 0 picks a free port; ``url`` reports it.
+``SandboxServer`` runs it with ``bot.loopback.LoopbackServer``, so synchronous code and other event loops
+reach it over real loopback HTTP. Port 0 picks a free port; ``url`` reports it.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable
 from types import TracebackType
 
-import uvicorn
-
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.loopback import LoopbackServer, NotifyingServer, origin, quiet_config
 from bot.sandbox.app import DEFAULT_SKEW_WINDOW_MS, SandboxApp, SandboxState, wall_clock_ms
 
 # Time for released requests to finish their responses at shutdown; uvicorn cancels what is left.
 _GRACEFUL_SHUTDOWN_SECONDS = 5
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that calls back once its sockets listen."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[_Server], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._on_started(self)
-
-    @property
-    def port(self) -> int:
-        """The bound port (the real one when configured with port 0)."""
-        bound = self.servers[0].sockets[0].getsockname()
-        return int(bound[1])
-
-
-def _config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:
-    # log_config=None leaves the host process's logging alone; uvicorn only sets its own loggers' level.
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
-                          log_config=None, timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS)
-
-
-def _origin(host: str, port: int) -> str:
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - not a bind: a wildcard bind is reached via loopback
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class SandboxServer:
@@ -64,10 +30,7 @@ class SandboxServer:
                  now_ms: Callable[[], int] = wall_clock_ms) -> None:
         self.app = SandboxApp(prefix=prefix, app_id=app_id, app_key=app_key, skew_window_ms=skew_window_ms,
                               now_ms=now_ms)
-        self._host = host
-        self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(self.app, host=host, port=port, graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS)
 
     @property
     def state(self) -> SandboxState:
@@ -75,9 +38,7 @@ class SandboxServer:
 
     @property
     def origin(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the sandbox CRM is not running")
-        return _origin(self._host, self._server.port)
+        return self._server.url
 
     @property
     def url(self) -> str:
@@ -85,39 +46,13 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Start serving and return self once the socket listens; RuntimeError if it cannot bind."""
-        if self._server is not None:
-            raise RuntimeError("the sandbox CRM is already running")
-        listening = threading.Event()
-        failures: list[BaseException] = []
-        server = _Server(_config(self.app, self._host, self._port), on_started=lambda _: listening.set())
-
-        def serve() -> None:
-            try:
-                server.run()
-            except BaseException as exc:  # uvicorn raises SystemExit when it cannot bind
-                failures.append(exc)
-            finally:
-                listening.set()
-
-        thread = threading.Thread(target=serve, name="sandbox-crm", daemon=True)
-        thread.start()
-        listening.wait()
-        if not server.started:
-            thread.join()
-            cause = failures[0] if failures else None
-            raise RuntimeError(f"the sandbox CRM could not listen on {self._host}:{self._port}") from cause
-        self._server, self._thread = server, thread
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Release held requests, shut down and join the thread. Does nothing when not running."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
         self.state.release_held()
-        server.should_exit = True
-        thread.join()
-        self._server = self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -131,10 +66,11 @@ def run(host: str, port: int, prefix: str = "") -> None:
     """Serve the sandbox CRM in the foreground until interrupted (``python -m bot sandbox --port N``)."""
     app = SandboxApp(prefix=prefix)
 
-    def announce(server: _Server) -> None:
-        print(_banner(_origin(host, server.port), app.prefix), flush=True)
+    def announce(server: NotifyingServer) -> None:
+        print(_banner(origin(host, server.port), app.prefix), flush=True)
 
-    _Server(_config(app, host, port), on_started=announce).run()
+    config = quiet_config(app, host, port, graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS)
+    NotifyingServer(config, on_started=announce).run()
 
 
 def _banner(origin: str, prefix: str) -> str:
