@@ -68,8 +68,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     if settings.playground:
         print(f"clue bot playground: http://{host}:{port}/  (sandbox CRM, fake Slack; Ctrl-C to stop)",
               flush=True)
+    # log_config=None: uvicorn's own lines go through our redacting JSON handler too.
     uvicorn.run(create_web_app(settings), host=host, port=port, log_level="warning", access_log=False,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+                log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
     return 0
 
 

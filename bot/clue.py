@@ -7,11 +7,15 @@ fleet of mixed versions never misreads a shared cache entry).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SCHEMA_VERSION = 1
+# CRM JSON may carry lone surrogates ("\ud800"); written raw they make the text unencodable as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,9 @@ class Clue:
         """Compact, versioned JSON for shared caches and the CLI."""
         payload = asdict(self)
         payload["v"] = SCHEMA_VERSION
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_encode)
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_encode)
+        # Only string literals can hold one, so its \u escape is valid JSON and reads back the same.
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Clue | None:
@@ -105,7 +111,7 @@ class Clue:
                 created=_time(d["created"]), updated=_time(d["updated"]), converted=_time(d["converted"]),
                 other_fields=tuple(f for f in (_field(x) for x in d["other_fields"]) if f),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
 
 
@@ -125,5 +131,23 @@ def _field(d: Any) -> FieldView | None:
 def _time(d: Any) -> CrmTime | None:
     if d is None:
         return None
-    at = datetime.fromisoformat(d["at"]) if d["at"] else None
+    at = _in_zone(datetime.fromisoformat(d["at"]), d["zone"]) if d["at"] else None
     return CrmTime(raw=d["raw"], at=at, zone=d["zone"])
+
+
+def _in_zone(at: datetime, zone: str) -> datetime:
+    """``at`` (read back with a fixed UTC offset) in its named zone again, same wall time and offset.
+
+    Without this, a time in a DST fold or gap (Asia/Shanghai kept DST 1986-1991) would compare unequal
+    to the value that was written, although it is the same instant.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return at
+    naive = at.replace(tzinfo=None)
+    for fold in (0, 1):
+        candidate = naive.replace(tzinfo=tz, fold=fold)
+        if candidate.utcoffset() == at.utcoffset():
+            return candidate
+    return at

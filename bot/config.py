@@ -143,6 +143,9 @@ class Settings:
                 r.problem("CRM_APP_ID is required when CRM_BASE_URL is set")
             if app_key is None:
                 r.problem("CRM_APP_KEY is required when CRM_BASE_URL is set")
+        elif app_id is not None or app_key is not None:
+            # Without a base URL the embedded sandbox CRM answers, and it refuses real credentials.
+            r.problem("CRM_BASE_URL is required when CRM_APP_ID or CRM_APP_KEY is set")
         timezone = r.text("CRM_TIMEZONE") or "Asia/Shanghai"
         try:
             ZoneInfo(timezone)
@@ -190,7 +193,8 @@ class Settings:
                 r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} is not a regular expression: {exc}")
 
         redis_url = r.secret("REDIS_URL")
-        if redis_url and urlsplit(redis_url.reveal()).scheme not in ("redis", "rediss", "unix"):
+        if redis_url and _scheme(redis_url.reveal()) not in ("redis", "rediss", "unix"):
+            # Never echo the value: it may hold a password.
             r.problem("REDIS_URL must start with redis://, rediss:// or unix://")
 
         log_level = (r.text("LOG_LEVEL") or "INFO").upper()
@@ -299,6 +303,9 @@ class _Reader:
         if raw is None:
             return default
         try:
+            # Plain ASCII decimals only: int() and float() also take "1_000", "٣", "nan" and "inf".
+            if not re.fullmatch(_INT if kind is int else _FLOAT, raw, re.ASCII):
+                raise ValueError(raw)
             value = kind(raw)
         except ValueError:
             self.problem(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}")
@@ -309,6 +316,22 @@ class _Reader:
         return value
 
 
+_INT = r"[+-]?\d+"
+_FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
 def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: "http://[::1"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _scheme(url: str) -> str | None:
+    """The URL's scheme, or None when it does not parse (and so could not be used either)."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return None

@@ -91,7 +91,8 @@ def mask_phone(phone: str) -> str:
     phone = _SPACES.sub(" ", clean(phone)).strip()
     match = _COUNTRY_CODE.match(phone)
     prefix, rest = (phone[: match.end()], phone[match.end():]) if match else ("", phone)
-    digits = [i for i, c in enumerate(rest) if c.isdecimal()]
+    # isdigit, not isdecimal: superscript and circled digits (¹³⁸, ①③⑧) read as digits too.
+    digits = [i for i, c in enumerate(rest) if c.isdigit()]
     n = len(digits)
     if n >= 8:
         shown = set(digits[:3] + digits[-4:])
@@ -99,7 +100,7 @@ def mask_phone(phone: str) -> str:
         shown = set(digits[-2:])
     else:
         shown = set()
-    masked = "".join("*" if c.isdecimal() and i not in shown else c for i, c in enumerate(rest))
+    masked = "".join("*" if c.isdigit() and i not in shown else c for i, c in enumerate(rest))
     return prefix + masked
 
 

@@ -173,7 +173,7 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         wall=clocks.wall,
     )
     bolt = create_app(listeners, client=slack_client,
-                      signing_secret=None if settings.socket_mode and not signing_secret else signing_secret)
+                      signing_secret=signing_secret)
     return Services(settings=settings, metrics=metrics, crm=crm, cache=cache, runner=runner, bolt=bolt,
                     slack_client=slack_client, signing_secret=signing_secret, fake_slack=fake_state,
                     sandbox_url=sandbox_urls[0] if sandbox_urls else None, shared=shared, closers=closers)
@@ -238,11 +238,13 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
     routes: list[BaseRoute] = [
-        Route("/slack/events", slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    # Socket Mode without a signing secret has nothing to verify HTTP requests with: no HTTP endpoint.
+    if settings.slack_signing_secret is not None or settings.playground:
+        routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
     if settings.playground:
         from bot.playground.page import playground_routes
 

@@ -114,8 +114,10 @@ class Catalog:
         if f.value is None or not f.value.strip():
             return None
         definition = self.field(f.key)
-        label = definition.name if definition else None
+        label = (definition.name or None) if definition else None
         kind = f.type if f.type is not None else (definition.type if definition else None)
+        if definition is not None and definition.type == PHONE:
+            kind = PHONE  # the tenant defines a phone: masked wherever others look, whatever clue/get says
         if kind in (SELECT, MULTISELECT) or (kind is None and f.key in _SELECT_KEYS):
             options = dict(definition.options) if definition else {}
             if f.key == "gender":

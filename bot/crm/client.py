@@ -209,7 +209,7 @@ class CrmClient:
     def _unwrap(raw: bytes) -> Any:
         try:
             envelope = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             raise CrmProtocolError("CRM answered with something that is not JSON") from exc
         if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int) \
                 or isinstance(envelope.get("code"), bool):

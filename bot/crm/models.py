@@ -140,8 +140,9 @@ def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
         if not isinstance(item, Mapping):
             continue
         field_id = _str(item.get("id"))
-        name = _str(item.get("name"))
-        if field_id is None or name is None:
+        # A nameless field is still kept: its type says whether its values are phones to mask.
+        name = _str(item.get("name")) or ""
+        if field_id is None:
             continue
         options = {}
         for option in _list(item.get("items"), "items"):
@@ -213,7 +214,7 @@ def parse_phones(value: str | None) -> tuple[str, ...]:
         return ()
     try:
         decoded = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays exhaust the decoder's recursion
         decoded = value
     items = decoded if isinstance(decoded, list) else [decoded]
     return tuple(s for s in (_str(i) for i in items) if s)
@@ -227,7 +228,7 @@ def parse_option_ids(value: str | None) -> tuple[str, ...]:
     if text.startswith("["):
         try:
             decoded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = None
         if isinstance(decoded, list):
             return tuple(s for s in (_str(i) for i in decoded) if s)
@@ -244,7 +245,7 @@ def parse_crm_time(value: str | None, tz: ZoneInfo) -> datetime | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit() and len(text) in (10, 13):
+    if _is_ascii_digits(text) and len(text) in (10, 13):
         seconds = int(text) / (1000 if len(text) == 13 else 1)
         return datetime.fromtimestamp(seconds, tz)
     for fmt in _DATETIME_FORMATS + _DATE_FORMATS:
@@ -301,10 +302,15 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if 0 <= value <= MAX_CLUE_ID else None
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    if isinstance(value, str) and _is_ascii_digits(text := value.strip()) and len(text) <= 19:
+        number = int(text)
         return number if number <= MAX_CLUE_ID else None
     return None
+
+
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit() is also true for "²" and "①", which int() refuses, and for other scripts' digits.
+    return text.isascii() and text.isdigit()
 
 
 _COMPANY_NAME_KEYS = ("name", "companyName", "corpName", "fullName", "shortName")

@@ -70,7 +70,8 @@ class AccessPolicy:
         return None
 
     def check_unfurl(self, place: Place) -> str | None:
-        if (refused := self.check_team(place)) is not None:
+        # An unfurl is a lookup by the person who posted the link (or clicked Refresh on it).
+        if (refused := self.check_lookup(place)) is not None:
             return refused
         if self.unfurl_channel_ids and place.channel_id not in self.unfurl_channel_ids:
             return "unfurl_channel"

@@ -222,7 +222,7 @@ def _fallback(clue: Clue, locale: str) -> str:
     parts = [t(locale, "clue.title", id=clue.id)]
     if clue.name and (name := mrkdwn_value(clue.name, _FALLBACK_PART)):
         parts.append(name)
-    if clue.stage and (stage := mrkdwn_value(_option_text(clue.stage, locale), _FALLBACK_PART)):
+    if clue.stage and (stage := _view_value(clue.stage, locale, _FALLBACK_PART, full_phones=False)):
         parts.append(stage)
     return " · ".join(parts)
 
@@ -240,15 +240,16 @@ def _main_fields(clue: Clue, opts: CardOptions, layout: _Layout) -> list[Markdow
     converted = t(locale, "value.yes" if clue.converted_to_customer else "value.no")
     if clue.is_clue is not None:
         converted += " · " + t(locale, "value.lead" if clue.is_clue else "value.awaiting_assignment")
+    full = opts.full_phones
     rows: list[tuple[str, str | None]] = [
-        ("field.stage", _view_value(clue.stage, locale, _VALUE)),
-        ("field.source", _view_value(clue.source, locale, _VALUE)),
+        ("field.stage", _view_value(clue.stage, locale, _VALUE, full_phones=full)),
+        ("field.source", _view_value(clue.source, locale, _VALUE, full_phones=full)),
         ("field.company", mrkdwn_value(clue.company or "", _VALUE)),
         ("field.owner", mrkdwn_value(clue.owner or "", _VALUE)),
-        ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE)),
-        ("field.phone", _phones(clue.phones, locale, full=opts.full_phones)),
+        ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE, full_phones=full)),
+        ("field.phone", _phones(clue.phones, locale, full=full)),
         ("field.converted", converted),
-        ("field.gender", _view_value(clue.gender, locale, _VALUE)),
+        ("field.gender", _view_value(clue.gender, locale, _VALUE, full_phones=full)),
         ("field.birthday", clue.birthday.isoformat() if clue.birthday else None),
         ("field.address", mrkdwn_value(clue.address or "", _ADDRESS)),
     ]
@@ -268,8 +269,11 @@ def _option_text(view: FieldView, locale: str, *, mask: bool = False) -> str:
     return ", ".join(t(locale, "value.unknown_option", value=p) if p in unknown else p for p in parts)
 
 
-def _view_value(view: FieldView | None, locale: str, limit: int) -> str | None:
-    return mrkdwn_value(_option_text(view, locale), limit) if view else None
+def _view_value(view: FieldView | None, locale: str, limit: int, *, full_phones: bool) -> str | None:
+    """A field for display; a field the CRM types as a phone is masked unless ``full_phones``."""
+    if view is None:
+        return None
+    return mrkdwn_value(_option_text(view, locale, mask=view.kind == PHONE and not full_phones), limit)
 
 
 def _phones(phones: Sequence[str], locale: str, *, full: bool) -> str | None:
@@ -406,7 +410,7 @@ def _button(locale: str, key: str, action_id: str, value: str, *, url: str | Non
 
 def _list_row(clue: Clue, locale: str, url: str | None) -> SectionBlock:
     details = [
-        _view_value(clue.stage, locale, _ROW_VALUE),
+        _view_value(clue.stage, locale, _ROW_VALUE, full_phones=False),
         mrkdwn_value(clue.company or "", _ROW_VALUE),
         mrkdwn_value(clue.owner or "", _ROW_VALUE),
         _phones(clue.phones[:1], locale, full=False),

@@ -1,8 +1,9 @@
 """Clue ids from what people type: ``/clue`` text and links to clues in the CRM.
 
-The id grammar is strict (1–19 digits, positive, at most 2**63-1) so junk never reaches the CRM.
-Links match ``CLUE_URL_TEMPLATE`` (``{id}`` marks the id) or any extra ``CLUE_URL_PATTERNS`` regex
-with a named group ``id``.
+The id grammar is strict (1–19 ASCII digits, positive, at most 2**63-1) so junk never reaches the
+CRM; ``/clue`` text also accepts full-width digits typed with a Chinese IME. Links match
+``CLUE_URL_TEMPLATE`` (``{id}`` marks the id) or any extra ``CLUE_URL_PATTERNS`` regex with a named
+group ``id``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from bot.crm.models import MAX_CLUE_ID
 from bot.errors import InvalidClueId
 
 MAX_COMMAND_TEXT = 1000
-_ID = re.compile(r"#?(\d{1,19})")
-# Slack wraps links as <url> or <url|label> when the command escapes them.
+# ASCII digits only: Python's \d also matches Arabic-Indic, Devanagari, mathematical bold digits...
+_ID = re.compile(r"#?([0-9]{1,19})")
+# Slack wraps links as <url> or <url|label> when the command escapes them; a label may hold spaces.
 _SLACK_LINK = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
+# What a Chinese IME types in full-width mode: ０-９ and ＃.
+_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "＃": "#"})
 
 
 def parse_clue_id(text: str) -> int:
     """One clue id from text like ``8`` or ``#410983932389440``; InvalidClueId otherwise."""
-    match = _ID.fullmatch(text.strip())
+    stripped = text.strip()
+    match = _ID.fullmatch(stripped)
     if match is None:
-        reason = "too_long" if text.strip().isdigit() else "not_a_number"
+        digits = stripped.removeprefix("#")
+        reason = "too_long" if digits.isascii() and digits.isdigit() else "not_a_number"
         raise InvalidClueId(text, reason)
     value = int(match.group(1))
     if value == 0:
@@ -51,8 +57,10 @@ class LinkMatcher:
         for pattern in self._patterns:
             found = pattern.fullmatch(text)
             if found is not None:
+                # An extra pattern's id group may not take part in a match, e.g. (?:a|b(?P<id>\d+)).
+                value = found.groupdict().get("id")
                 try:
-                    return parse_clue_id(found.group("id"))
+                    return parse_clue_id(value) if isinstance(value, str) else None
                 except InvalidClueId:
                     return None
         return None
@@ -77,20 +85,22 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
         return CommandRequest(help=False, invalid=(InvalidClueId(text, "text_too_long"),))
     ids: list[int] = []
     invalid: list[InvalidClueId] = []
-    for token in re.split(r"[\s,，]+", text):
+    # Only the URL of <url|label> counts (the label is display text, and may contain spaces).
+    unwrapped = _SLACK_LINK.sub(lambda m: f" {m.group(1)} ", text)
+    for token in re.split(r"[\s,，]+", unwrapped):
         if not token:
             continue
-        linked = _SLACK_LINK.fullmatch(token)
-        url = linked.group(1) if linked else token
-        clue_id = matcher.match(url) if "/" in url else None
+        clue_id = matcher.match(token) if "/" in token else None
         if clue_id is None:
             try:
-                clue_id = parse_clue_id(url)
+                clue_id = parse_clue_id(token.translate(_FULL_WIDTH))
             except InvalidClueId as exc:
-                invalid.append(InvalidClueId(token, "not_a_clue_link" if "/" in url else exc.reason))
+                invalid.append(InvalidClueId(token, "not_a_clue_link" if "/" in token else exc.reason))
                 continue
         if clue_id not in ids:
             ids.append(clue_id)
+    if not ids and not invalid:  # only separators, e.g. "/clue ,"
+        return CommandRequest(help=True)
     too_many = len(ids) > max_ids
     return CommandRequest(help=False, ids=tuple(ids[:max_ids]), invalid=tuple(invalid), too_many=too_many)
 
@@ -98,7 +108,10 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
 def _template_regex(template: str) -> re.Pattern[str]:
     before, after = template.split("{id}", 1)
     scheme_free = re.sub(r"^https?://", "", before, flags=re.IGNORECASE)
+    # After the id: a trailing slash, a query or a fragment; when the id is itself a query parameter
+    # (``/clue?id={id}``), further parameters follow with ``&``.
+    rest = r"(?:[&#].*)?" if "?" in before else r"/?(?:[?#].*)?"
     return re.compile(
-        r"https?://" + re.escape(scheme_free) + r"(?P<id>\d{1,19})" + re.escape(after) + r"/?(?:[?#].*)?",
+        r"https?://" + re.escape(scheme_free) + r"(?P<id>[0-9]{1,19})" + re.escape(after) + rest,
         re.IGNORECASE,
     )

@@ -217,3 +217,10 @@ async def test_a_business_error_saying_not_found_is_not_found(crm_factory: Facto
     with pytest.raises(ClueNotFound if not_found else CrmError) as caught:
         await client.get_clue(410983932389440)
     assert isinstance(caught.value, ClueNotFound) is not_found
+
+
+async def test_absurdly_nested_json_is_a_protocol_error(crm_factory: Factory) -> None:
+    deep = httpx.MockTransport(lambda r: httpx.Response(200, content=b"[" * 100_000))
+    client = crm_factory("http://crm.test", transport=deep)
+    with pytest.raises(CrmProtocolError, match="not JSON"):
+        await client.get_clue(8)

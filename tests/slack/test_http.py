@@ -6,9 +6,12 @@ import json
 import time
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
+from bot.config import Settings
 from bot.sandbox import SandboxServer
+from bot.web import create_web_app
 from tests.slack.harness import SlackDriver
 
 
@@ -82,3 +85,12 @@ async def test_no_web_api_call_before_the_first_ack(slack: SlackDriver) -> None:
     response, _ = await slack.command("8")
     assert response.status_code == 200 and "打马赛克就" in response.json()["text"]
     assert slack.fake.api_calls("auth.test") == []
+
+
+async def test_socket_mode_without_a_signing_secret_serves_no_http_events() -> None:
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_APP_TOKEN": "xapp-1-2-3"})
+    app = create_web_app(settings)  # lifespan not started: nothing connects to Slack
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cluebot.test") as http:
+        response = await http.post("/slack/events", content=command_body(),
+                                   headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 404

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.sandbox import SandboxServer
-from tests.slack.harness import CHANNEL, SlackDriver
+from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "slack"
 
 
-def link_event(*urls: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "link_shared", "channel": CHANNEL, "is_bot_user_member": True, "user": "U0ALICE001",
+def link_event(*urls: str, user: str = "U0ALICE001", **extra: Any) -> dict[str, Any]:
+    return {"type": "link_shared", "channel": CHANNEL, "is_bot_user_member": True, "user": user,
             "message_ts": "1700000000.000100", "source": "conversations_history",
             "links": [{"domain": "crm.example.com", "url": u} for u in urls], **extra}
 
@@ -97,3 +97,16 @@ async def test_chat_unfurl_errors_are_logged_not_raised(slack: SlackDriver) -> N
     assert response.status_code == 200
     await slack.drain()
     assert len(slack.fake.api_calls("chat.unfurl")) == 1
+
+
+async def test_unfurls_follow_the_lookup_allow_lists(sandbox: SandboxServer, fake_slack: tuple[str, Any]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_ALLOWED_USER_IDS="U0ALICE001")
+    async with running_app(settings, state, url) as slack:
+        await slack.event(link_event("https://crm.example.com/clues/8", user="U0MALLORY1"))
+        await slack.drain()
+        assert slack.fake.api_calls("chat.unfurl") == []
+        assert sandbox.state.stats().calls == {}
+        await slack.event(link_event("https://crm.example.com/clues/8"))  # Alice may
+        await slack.drain()
+        assert len(slack.fake.api_calls("chat.unfurl")) == 1

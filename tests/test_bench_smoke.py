@@ -1,0 +1,71 @@
+"""Smoke run of the benchmark harness (``python -m bench --quick``): every scenario reports numbers.
+
+No timing is asserted: a smoke run on a busy CI machine measures nothing. Without wrk on the machine
+the harness's pure-Python load driver is used, so the harness is still exercised end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_SECONDS = 120
+_RUN = ("p50_ms", "p99_ms", "rps")
+# scenario -> key paths that must hold finite numbers
+REQUIRED: dict[str, list[tuple[str, ...]]] = {
+    "cache_hit": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "baseline", "bolt_defaults") for m in _RUN]
+    + [(f"c{c}", r) for c in (1, 16) for r in ("p99_ratio", "rps_ratio")],
+    "cache_miss": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "crm") for m in _RUN]
+    + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)],
+    "events_slow_crm": [(f"c{c}", m) for c in (1, 16) for m in ("p50_ms", "p99_ms")],
+    "storm": [("crm_calls",), ("coalesced",), ("answered_200",)],
+    "hung_crm": [("share_within_3s",), ("requests",), ("p99_ms",)],
+    "cold_start": [("median_s",), ("max_s",)],
+    "memory": [("empty_rss_mb",), ("full_rss_mb",), ("mb_per_10k_clues",), ("cached_verified",)],
+}
+
+
+def _dig(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        assert isinstance(node, dict) and key in node, f"missing {'.'.join(path)}"
+        node = node[key]
+    return node
+
+
+def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
+    driver = "wrk" if shutil.which("wrk") else "python"
+    # A session of its own, so a timeout can kill the harness and every server it started at once.
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--driver", driver, "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"python -m bench --quick took over {TIMEOUT_SECONDS}s")
+    assert proc.returncode == 0, err[-4000:]
+
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert set(REQUIRED) <= set(report["scenarios"])
+    for scenario, paths in REQUIRED.items():
+        section = report["scenarios"][scenario]
+        assert "error" not in section, section
+        for path in paths:
+            value = _dig(section, path)
+            assert isinstance(value, int | float) and not isinstance(value, bool), (scenario, path, value)
+            assert math.isfinite(value), (scenario, path, value)
+    assert report["meta"]["machine"]["nproc"] >= 1
+    assert report["targets"] and all(t["verdict"] in ("pass", "MISSED") for t in report["targets"])
+    summary = (tmp_path / "latest.md").read_text()
+    assert summary.startswith("# clue bot benchmark") and summary in out
