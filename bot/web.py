@@ -172,8 +172,7 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         events=shared.deduper if shared else LocalEventDeduper(clocks.monotonic),
         wall=clocks.wall,
     )
-    bolt = create_app(listeners, client=slack_client,
-                      signing_secret=signing_secret)
+    bolt = create_app(listeners, api_url=slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Services(settings=settings, metrics=metrics, crm=crm, cache=cache, runner=runner, bolt=bolt,
                     slack_client=slack_client, signing_secret=signing_secret, fake_slack=fake_state,
                     sandbox_url=sandbox_urls[0] if sandbox_urls else None, shared=shared, closers=closers)

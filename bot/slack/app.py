@@ -26,9 +26,9 @@ ACTIONS = {
 }
 
 
-def create_app(listeners: ClueListeners, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
+def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
+               signing_secret: str | None) -> AsyncApp:
     """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
-    token = client.token
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # One workspace, one bot token: no need for Bolt's auth.test round trip before the first
@@ -36,7 +36,8 @@ def create_app(listeners: ClueListeners, *, client: AsyncWebClient, signing_secr
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     app = AsyncApp(
-        client=client,
+        # Bolt gives each request its own client with the token from ``authorize``.
+        client=AsyncWebClient(base_url=api_url),
         authorize=authorize,
         signing_secret=signing_secret,
         # Socket Mode has no HTTP signatures to check; HTTP always does.

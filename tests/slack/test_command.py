@@ -7,6 +7,8 @@ import json
 import pytest
 
 from bot.sandbox import SandboxServer
+from bot.web import Clocks
+from tests.support import FakeClock
 from bot.slack.links import MAX_COMMAND_TEXT
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 
@@ -184,3 +186,25 @@ async def test_without_users_read_scope_everyone_gets_the_default(slack: SlackDr
     await slack.command("8", user="U0LI000001")
     await slack.drain()
     assert len(slack.fake.api_calls("users.info")) == 1  # stopped asking after missing_scope
+
+
+async def test_crm_down_serves_the_last_card_with_a_banner(sandbox: SandboxServer,
+                                                           fake_slack: tuple[str, object]) -> None:
+    url, state = fake_slack
+    wall, monotonic = FakeClock(1_700_000_000), FakeClock()
+    async with running_app(slack_settings(sandbox.url, url), state, url,  # type: ignore[arg-type]
+                           clocks=Clocks(wall=wall, monotonic=monotonic)) as slack:
+        fresh = (await slack.command("8"))[0].json()
+        assert "unreachable" not in json.dumps(fresh)
+        sandbox.state.set_fault(8, status=503)
+        for clock in (wall, monotonic):
+            clock.advance(240)
+        stale = (await slack.command("8"))[0].json()
+        assert "打马赛克就" in stale["text"]
+        assert stale["blocks"][0]["block_id"] == "clue_stale"
+        assert "4 min" in json.dumps(stale["blocks"][0])
+        for clock in (wall, monotonic):
+            clock.advance(120)
+        older = (await slack.command("8"))[0].json()
+        assert "6 min" in json.dumps(older["blocks"][0])  # a stale card is never served from the render cache
+        assert sandbox.state.stats().clue_gets[8] == 1 + 2 + 2  # a 503 is worth one retry
