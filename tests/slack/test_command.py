@@ -7,10 +7,10 @@ import json
 import pytest
 
 from bot.sandbox import SandboxServer
-from bot.web import Clocks
-from tests.support import FakeClock
 from bot.slack.links import MAX_COMMAND_TEXT
+from bot.web import Clocks
 from tests.slack.harness import SlackDriver, running_app, slack_settings
+from tests.support import FakeClock
 
 
 def text_of(message: dict[str, object]) -> str:
