@@ -27,6 +27,11 @@ class Metrics:
         self.ack_latency = Histogram("cluebot_slack_ack_seconds", "Time from request to Slack ack",
                                      ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
+        # Bound once: looking a labelled child up costs more than observing on the hot path.
+        self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
+
+    def observe_ack(self, kind: str, seconds: float) -> None:
+        self._ack_by_kind[kind](seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -216,7 +216,7 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
                 .is_valid_request(body, dict(request.headers))
             log.info("slack.request.malformed", extra={"signed": signed, "bytes": len(body)})
             return Response("malformed payload" if signed else "invalid signature", status_code=400 if signed else 401)
-        services.metrics.ack_latency.labels(_request_kind(body)).observe(time.perf_counter() - started)
+        services.metrics.observe_ack(_request_kind(body), time.perf_counter() - started)
         return response
 
     async def healthz(request: Request) -> Response:

@@ -79,6 +79,11 @@ class CommandRequest:
 def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandRequest:
     """Parse ``/clue`` text: ``help``, ids, CRM links, separated by spaces or commas."""
     text = text.strip()
+    if text.isdigit() and text.isascii():  # the common `/clue 8`, without the tokenizer
+        try:
+            return CommandRequest(help=False, ids=(parse_clue_id(text),))
+        except InvalidClueId as exc:
+            return CommandRequest(help=False, invalid=(exc,))
     if not text or text.lower() in ("help", "-h", "--help", "?", "帮助"):
         return CommandRequest(help=True)
     if len(text) > MAX_COMMAND_TEXT:

@@ -72,12 +72,15 @@ async def test_junk_payloads_never_500(slack: SlackDriver, body: str, content_ty
 
 async def test_health_ready_and_metrics(slack: SlackDriver) -> None:
     await slack.command("8")
+    await slack.command("8")  # the fast path counts too
     assert (await slack.http.get("/healthz")).json() == {"status": "ok"}
     ready = await slack.http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["crm_circuit"] == "closed"
     metrics = (await slack.http.get("/metrics")).text
-    assert 'cluebot_slack_ack_seconds_count{kind="command"} 1.0' in metrics
+    assert 'cluebot_slack_ack_seconds_count{kind="command"} 2.0' in metrics
     assert 'cluebot_cache_total{result="miss"} 1.0' in metrics
+    assert 'cluebot_cache_total{result="hit"} 1.0' in metrics
+    assert 'cluebot_lookups_total{outcome="ok"} 2.0' in metrics
 
 
 async def test_no_web_api_call_before_the_first_ack(slack: SlackDriver) -> None:
