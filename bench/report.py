@@ -1,0 +1,165 @@
+"""Targets (pass/fail, reported, never asserted) and the Markdown summary of a run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    limit: str
+    value: float | None  # None: the scenario failed to produce it
+    ok: bool | None
+
+    @property
+    def verdict(self) -> str:
+        return "ERROR" if self.ok is None else "pass" if self.ok else "MISSED"
+
+
+def _get(results: Json, *path: str) -> float | None:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    if isinstance(node, bool) or not isinstance(node, int | float) or math.isnan(node):
+        return None
+    return float(node)
+
+
+def _target(results: Json, name: str, limit: str, path: tuple[str, ...], check: Callable[[float], bool]) -> Target:
+    value = _get(results, *path)
+    return Target(name, limit, value, None if value is None else check(value))
+
+
+def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
+    """Every target of issue 7 against the measured values."""
+    targets: list[Target] = []
+    for c in concurrencies:
+        targets += [
+            _target(scenarios, f"cache-hit p99 vs baseline, c={c}", "≤ 1.1×",
+                    ("cache_hit", f"c{c}", "p99_ratio"), lambda v: v <= 1.1),
+            _target(scenarios, f"cache-hit throughput vs baseline, c={c}", "≥ 0.8×",
+                    ("cache_hit", f"c{c}", "rps_ratio"), lambda v: v >= 0.8),
+        ]
+    targets += [_target(scenarios, f"cache-miss p50 overhead over the CRM, c={c}", "≤ 5 ms",
+                        ("cache_miss", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5) for c in concurrencies]
+    targets += [_target(scenarios, f"link_shared ack p99, CRM slow, c={c}", "< 50 ms",
+                        ("events_slow_crm", f"c{c}", "p99_ms"), lambda v: v < 50) for c in concurrencies]
+    targets += [
+        _target(scenarios, "/clue answered within 3 s, CRM hung", "100 %",
+                ("hung_crm", "share_within_3s"), lambda v: v >= 1.0),
+        _target(scenarios, "CRM calls for a 100-lookup storm of one cold id", "exactly 1",
+                ("storm", "crm_calls"), lambda v: v == 1),
+        _target(scenarios, "cold start to first /clue card (median)", "≤ 1.5 s",
+                ("cold_start", "median_s"), lambda v: v <= 1.5),
+        _target(scenarios, "RSS for 10,000 cached clues over the empty process", "≤ 50 MB",
+                ("memory", "mb_per_10k_clues"), lambda v: v <= 50),
+    ]
+    return targets
+
+
+def targets_json(targets: list[Target]) -> list[Json]:
+    return [{**asdict(t), "verdict": t.verdict} for t in targets]
+
+
+def _n(value: Any, digits: int = 1) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def markdown(report: Json) -> str:
+    """A short Markdown summary: the measurements, then the targets."""
+    meta, s = report["meta"], report["scenarios"]
+    machine = meta["machine"]
+    quick = " (quick smoke run: not a measurement)" if meta["quick"] else ""
+    lines = [
+        f"# clue bot benchmark, {meta['generated_at']}{quick}",
+        "",
+        f"{machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, load: {meta['driver']}, "
+        f"{machine['pinning']}. CRM latency {meta['crm_latency_ms']} ms, {_n(meta['duration_s'])} s per run, "
+        f"median of {meta['rounds']} alternating round(s); ratios and overheads are medians of per-round "
+        f"comparisons. Load average before/after: {machine['loadavg_before']} / {machine['loadavg_after']}.",
+        "",
+    ]
+    foreign: dict[str, float] = meta["foreign_cpu_s"]
+    if sum(foreign.values()) >= 1:
+        busiest = ", ".join(f"{name} {seconds:g}" for name, seconds in foreign.items() if seconds >= 0.5)
+        lines += [f"**Disturbed**: other processes on this machine used {sum(foreign.values()):.0f} CPU-seconds "
+                  f"during the run ({busiest}); see `foreign_cpu_s` per round in latest.json.", ""]
+    apps = {"clue_bot": "clue bot", "baseline": "bare AsyncApp (`process_before_response=True`)",
+            "bolt_defaults": "bare AsyncApp, Bolt defaults (`False`)", "crm": "CRM alone (signed clue/get)"}
+    for key, title, ratio_keys in (
+            ("cache_hit", "/clue, warm cache, same id", ("p99_ratio", "rps_ratio")),
+            ("cache_miss", "/clue, every lookup a cache miss (CLUE_CACHE_TTL_SECONDS=0)",
+             ("overhead_p50_ms", "overhead_p99_ms"))):
+        lines += [f"## {title}", "", "| c | app | p50 ms | p99 ms | req/s | errors |", "|---|---|---|---|---|---|"]
+        section = s.get(key) or {}
+        if "error" in section:
+            lines += [f"| | ERROR: {section['error'][:200]} | | | | |"]
+        for cell_key, cell in section.items():
+            if not cell_key.startswith("c") or not isinstance(cell, dict):
+                continue
+            for app, label in apps.items():
+                if app in cell:
+                    run = cell[app]
+                    lines.append(f"| {run['concurrency']} | {label} | {_n(run['p50_ms'], 2)} | {_n(run['p99_ms'], 2)} "
+                                 f"| {_n(run['rps'], 0)} | {run['errors'] + run['non_2xx']} |")
+            lines.append(f"| {cell_key[1:]} | **{', '.join(f'{k} {_n(cell.get(k), 2)}' for k in ratio_keys)}** "
+                         "| | | | |")
+        if key == "cache_miss" and "cache_misses" in section:
+            lines.append(f"\nclue bot counted {section['cache_misses']:,} cache misses for {section['answered']:,} "
+                         "/clue answered (the last in-flight requests of each run are misses, not answers).")
+        lines.append("")
+    lines += [f"## link_shared acks, CRM at {meta['slow_crm_ms']} ms per request", "",
+              "| c | events | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|"]
+    for cell_key, cell in (s.get("events_slow_crm") or {}).items():
+        if cell_key == "error":
+            lines.append(f"| ERROR: {str(cell)[:200]} | | | | | |")
+            continue
+        lines.append(f"| {cell['concurrency']} | {cell['requests']} | {_n(cell['p50_ms'], 2)} "
+                     f"| {_n(cell['p99_ms'], 2)} | {_n(cell['max_ms'], 2)} | {cell['errors'] + cell['non_2xx']} |")
+    lines += ["", "## Resilience and footprint", "", "| scenario | result |", "|---|---|"]
+    lines += [f"| {title} | {_describe(s.get(key), describe)} |" for key, title, describe in _OTHER]
+    targets: list[Json] = report["targets"]
+    lines += ["", "## Targets", "", "| target | measured | limit | verdict |", "|---|---|---|---|"]
+    lines += [f"| {t['name']} | {_n(t['value'], 2)} | {t['limit']} | **{t['verdict']}** |" for t in targets]
+    missed = [t["name"] for t in targets if t["verdict"] != "pass"]
+    lines += ["", f"MISSED {len(missed)} of {len(targets)} targets: {'; '.join(missed)}" if missed
+              else f"All {len(targets)} targets met."]
+    return "\n".join(lines) + "\n"
+
+
+def _describe(section: Json | None, describe: Callable[[Json], str]) -> str:
+    if not section:
+        return "not run"
+    if "error" in section:
+        return f"ERROR: {str(section['error'])[:200]}"
+    return describe(section)
+
+
+def _answers(section: Json) -> str:
+    return "; ".join(f"{kind}: {count}" for kind, count in section["answers"].items())
+
+
+_OTHER: tuple[tuple[str, str, Callable[[Json], str]], ...] = (
+    ("storm", "storm: simultaneous /clue of one cold id",
+     lambda r: f"{r['requests']} lookups → **{r['crm_calls']} CRM call(s)**, {r['coalesced']} coalesced, "
+               f"{r['answered_200']} answered 200 ({_answers(r)}), max {_n(r['max_ms'])} ms"),
+    ("hung_crm", "CRM hung (accepts, never answers)",
+     lambda r: f"**{_n(r['share_within_3s'] * 100)} %** of {r['requests']} /clue answered 200 within 3 s "
+               f"(p50 {_n(r['p50_ms'])} ms, p99 {_n(r['p99_ms'])} ms; hang held {_n(r['hang_seconds'])} s; "
+               f"{_answers(r)})"),
+    ("cold_start", "cold start: spawn → first /clue card",
+     lambda r: f"median **{_n(r['median_s'], 3)} s**, max {_n(r['max_s'], 3)} s over {len(r['runs_s'])} run(s)"),
+    ("memory", "memory: cached clues",
+     lambda r: f"{r['clues']:,} clues ({r['cached_verified']:,} verified cached): RSS {_n(r['empty_rss_mb'])} → "
+               f"{_n(r['full_rss_mb'])} MB, **{_n(r['mb_per_10k_clues'])} MB per 10,000**"),
+)

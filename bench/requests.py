@@ -1,0 +1,80 @@
+"""Raw HTTP/1.1 requests the load drivers send: signed Slack commands and events, signed CRM reads.
+
+Each request is built once as the exact bytes on the wire, so wrk (via its Lua script) and the Python
+driver send identical traffic. Slack signatures carry a timestamp Bolt accepts for 5 minutes, so build
+requests right before each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.crm.client import CLUE_GET, encode_body
+from bot.crm.signing import sign as crm_sign
+
+TEAM = "T0BENCH001"
+CHANNEL = "C0BENCH001"
+USER = "U0BENCH001"
+APP_ID = "A0CLUE0001"
+CLUE_URL = "https://crm.example.com/clues/{id}"  # clue bot's default CLUE_URL_TEMPLATE
+SLACK_PATH = "/slack/events"
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 signature: HMAC-SHA256 of ``v0:{timestamp}:{body}`` keyed with the secret."""
+    digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return "v0=" + digest.hexdigest()
+
+
+def raw_post(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One keep-alive POST as bytes on the wire."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def slack_post(host: str, secret: str, body: bytes, content_type: str) -> bytes:
+    timestamp = str(int(time.time()))
+    return raw_post(host, SLACK_PATH, body, {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": slack_signature(secret, timestamp, body),
+    })
+
+
+def clue_command(host: str, secret: str, text: str, response_url: str, *, user: str = USER) -> bytes:
+    """A signed ``/clue <text>`` slash command; ``response_url`` must point at the fake Slack."""
+    form = {"token": "legacy-bench-token", "team_id": TEAM, "team_domain": "bench", "channel_id": CHANNEL,
+            "channel_name": "bench", "user_id": user, "user_name": "bench", "command": "/clue", "text": text,
+            "api_app_id": APP_ID, "is_enterprise_install": "false", "response_url": response_url,
+            "trigger_id": "1000.2000.bench"}
+    return slack_post(host, secret, urlencode(form).encode(), "application/x-www-form-urlencoded")
+
+
+def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: int) -> bytes:
+    """A signed ``link_shared`` event_callback for one clue link, in a posted message."""
+    ts = f"{1_700_000_000 + seq}.000100"
+    url = CLUE_URL.format(id=clue_id)
+    body = {
+        "token": "legacy-bench-token", "team_id": TEAM, "api_app_id": APP_ID, "type": "event_callback",
+        "event_id": event_id, "event_time": 1_700_000_000 + seq, "is_ext_shared_channel": False,
+        "event": {"type": "link_shared", "channel": CHANNEL, "user": USER, "message_ts": ts,
+                  "source": "conversations_history", "is_bot_user_member": True, "event_ts": ts,
+                  "links": [{"domain": "crm.example.com", "url": url}]},
+    }
+    return slack_post(host, secret, json.dumps(body).encode(), "application/json")
+
+
+def crm_clue_get(host: str, clue_id: int) -> bytes:
+    """A clue/get signed exactly as clue bot's CRM client signs it (the sandbox checks a 5-minute window)."""
+    body = encode_body({"customerId": clue_id})
+    timestamp = str(time.time_ns() // 1_000_000)
+    return raw_post(host, CLUE_GET, body, {
+        "Content-Type": "application/json", "appId": SANDBOX_APP_ID, "timestamp": timestamp,
+        "sign": crm_sign(SANDBOX_APP_ID, timestamp, body, SANDBOX_APP_KEY),
+    })
