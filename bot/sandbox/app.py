@@ -36,17 +36,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.crm.client import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
 from bot.crm.signing import signature_matches
 from bot.sandbox import seed
 
 Json = dict[str, Any]
 
-CLUE_GET = "/api/v3/clue/get"
-LIST_FIELDS = "/api/v2/customer/list-fields"
-TAG_TREE = "/api/v3/tags/list-tree"
-FOLLOW_UPS = "/api/v3/clue/list-follow-up"
-SEARCH = "/api/v3/customer/search"
-ECHO = "/api/v3/echo"
 API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO)
 # Endpoints addressed by one customerId: the only ones a per-clue fault applies to.
 CLUE_PATHS = frozenset({CLUE_GET, FOLLOW_UPS})

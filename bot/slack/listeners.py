@@ -180,17 +180,8 @@ class ClueListeners:
         private = action.ephemeral and action.unfurl_url is None
         locale = self._locales.get(action.place.user_id) if private else self._options.default_locale
         check = self._access.check_unfurl if action.unfurl_url else self._access.check_lookup
-        if (denied := check(action.place)) is not None:
-            log.info("clue.access.denied", extra={"rule": denied, "user": action.place.user_id})
-            return
-        try:
-            lookup = await self._cache.get(action.clue_id, refresh=True)
-        except BotError as exc:
-            if action.unfurl_url is None:
-                await respond(replace_original=False, response_type="ephemeral",
-                              **self._error_notice(exc, action.clue_id, locale))
-            else:
-                self._log_failure(exc, action.clue_id)
+        lookup = await self._authorized_lookup(action, respond, locale, check, refresh=True)
+        if lookup is None:
             return
         if action.unfurl_url is not None:
             # Unfurls have no response_url: re-running chat.unfurl updates them in place.
@@ -212,17 +203,8 @@ class ClueListeners:
 
     async def _share(self, action: _Action, respond: Respond) -> None:
         locale = self._locales.get(action.place.user_id)  # for notices only the sharer sees
-        denied = self._access.check_share(action.place)
-        if denied is not None:
-            await respond(replace_original=False, response_type="ephemeral",
-                          **cards.notice_message(locale, "not_allowed", rule=denied,
-                                                 contact=self._access.admin_contact))
-            return
-        try:
-            lookup = await self._cache.get(action.clue_id)
-        except BotError as exc:
-            await respond(replace_original=False, response_type="ephemeral",
-                          **self._error_notice(exc, action.clue_id, locale))
+        lookup = await self._authorized_lookup(action, respond, locale, self._access.check_share)
+        if lookup is None:
             return
         message = self._card(lookup, self._options.default_locale, action.place, channel=True,
                              shared_by=action.place.user_id)
@@ -238,19 +220,37 @@ class ClueListeners:
 
     async def _reveal(self, action: _Action, respond: Respond) -> None:
         locale = self._locales.get(action.place.user_id)
-        if self._access.check_lookup(action.place) is not None:
-            return
-        try:
-            lookup = await self._cache.get(action.clue_id)
-        except BotError as exc:
-            await respond(replace_original=False, response_type="ephemeral",
-                          **self._error_notice(exc, action.clue_id, locale))
+        lookup = await self._authorized_lookup(action, respond, locale, self._access.check_lookup)
+        if lookup is None:
             return
         log.info("audit.phone.revealed", extra={
             "user": action.place.user_id, "team": action.place.team_id, "channel": action.place.channel_id,
             "clue_id": action.clue_id, "at": datetime.fromtimestamp(self._wall(), UTC).isoformat()})
         await respond(replace_original=True, response_type="ephemeral",
                       **self._card(lookup, locale, action.place, reveal_phone=True))
+
+    async def _authorized_lookup(self, action: _Action, respond: Respond, locale: str,
+                                 check: Callable[[Place], str | None], *, refresh: bool = False) -> Lookup | None:
+        """The clue behind a button, for the person who clicked (the value is untrusted), or None
+        after telling them why not. Unfurls have no response_url: their failures are only logged."""
+        notify = action.unfurl_url is None
+        denied = check(action.place)
+        if denied is not None:
+            log.info("clue.access.denied", extra={"rule": denied, "user": action.place.user_id})
+            if notify:
+                await respond(replace_original=False, response_type="ephemeral",
+                              **cards.notice_message(locale, "not_allowed", rule=denied,
+                                                     contact=self._access.admin_contact))
+            return None
+        try:
+            return await self._cache.get(action.clue_id, refresh=refresh)
+        except BotError as exc:
+            if notify:
+                await respond(replace_original=False, response_type="ephemeral",
+                              **self._error_notice(exc, action.clue_id, locale))
+            else:
+                self._log_failure(exc, action.clue_id)
+            return None
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
