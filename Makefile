@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Re-install only when pyproject.toml changes, so `make test` is fast when nothing changed.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint bench bench-smoke clean
+.PHONY: install system-deps run test lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,25 @@ lint: install
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
+# What the suite needs beyond Python: redis-server (shared-cache tests), chromium (playground page
+# test) and, when npm is there, the TypeScript half of ../shared's Block Kit validator.
+BLOCKKIT := ../shared/tools/blockkit
+BLOCKKIT_NODE := $(or $(BLOCKKIT_NODE_DIR),$(HOME)/.cache/blockkit-validator)/node_modules
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@if [ -d $(BLOCKKIT) ] && [ ! -d $(BLOCKKIT_NODE) ] && command -v npm >/dev/null; then \
+		bash $(BLOCKKIT)/install.sh || echo "Block Kit TypeScript validator not installed (npm failed)"; \
+	fi
+
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
-test: lint
+test: system-deps lint
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
