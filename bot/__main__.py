@@ -86,11 +86,11 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
 
     clue_id = parse_clue_id(text)
     closers: list[Callable[[], Any]] = []
-    crm, fetcher = build_crm(settings, Metrics(), Clocks(), closers)
+    crm = build_crm(settings, Metrics(), Clocks(), closers)
     try:
-        show(await fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
+        show(await crm.fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
     finally:
-        await crm.aclose()
+        await crm.client.aclose()
         for close in closers:
             close()
     return 0

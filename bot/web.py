@@ -83,24 +83,24 @@ class Services:
                 await result
 
 
-def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: list[Callable[[], Any]], *,
-              transport: httpx.AsyncBaseTransport | None = None,
-              sandbox_urls: list[str] | None = None,
-              limiter: RateLimiter | None = None) -> tuple[CrmClient, ClueFetcher]:
-    """The CRM client (starting the embedded sandbox when no CRM is configured) and the clue fetcher.
+@dataclass(frozen=True)
+class CrmParts:
+    client: CrmClient
+    fetcher: ClueFetcher
+    sandbox_origin: str | None  # the embedded sandbox's, where its /_sandbox controls live
 
-    The started sandbox's origin (where its ``/_sandbox`` controls live) is appended to ``sandbox_urls``,
-    like its stop to ``closers``.
-    """
-    crm_base_url = settings.crm_base_url
+
+def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: list[Callable[[], Any]], *,
+              transport: httpx.AsyncBaseTransport | None = None, limiter: RateLimiter | None = None) -> CrmParts:
+    """The CRM client and clue fetcher, starting the embedded sandbox (its stop goes to ``closers``)
+    when no CRM is configured."""
+    crm_base_url, sandbox_origin = settings.crm_base_url, None
     if crm_base_url is None:
         from bot.sandbox.server import SandboxServer  # only needed without a real CRM
 
         sandbox = SandboxServer().start()
         closers.append(sandbox.stop)
-        crm_base_url = sandbox.url
-        if sandbox_urls is not None:
-            sandbox_urls.append(sandbox.origin)
+        crm_base_url, sandbox_origin = sandbox.url, sandbox.origin
         log.info("sandbox.started", extra={"url": sandbox.url})
     guard = CrmGuard(
         max_concurrency=settings.crm_max_concurrency,
@@ -116,7 +116,7 @@ def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: lis
                     max_connections=settings.crm_max_concurrency * 2, transport=transport)
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
                               aliases=settings.crm_field_aliases)
-    return crm, ClueFetcher(crm, reference, settings.tz)
+    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz), sandbox_origin)
 
 
 async def build_services(settings: Settings, *, clocks: Clocks | None = None,
@@ -130,9 +130,8 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
     shared = await connect_shared(settings, metrics, clocks.wall, lock_ttl=deadline, monotonic=clocks.monotonic)
     if shared is not None:
         closers.append(shared.aclose)  # closed last, after the runner drains
-    sandbox_urls: list[str] = []
-    crm, fetcher = build_crm(settings, metrics, clocks, closers, transport=crm_transport,
-                             sandbox_urls=sandbox_urls, limiter=shared.bucket if shared else None)
+    crm = build_crm(settings, metrics, clocks, closers, transport=crm_transport,
+                    limiter=shared.bucket if shared else None)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
@@ -147,7 +146,7 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         bot_token = PLAYGROUND_BOT_TOKEN
 
     cache = ClueCache(
-        fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
+        crm.fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
         negative_ttl=settings.clue_negative_ttl_seconds, stale_ttl=settings.clue_stale_seconds,
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
         shared=shared.store if shared else None,
@@ -173,9 +172,9 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         wall=clocks.wall,
     )
     bolt = create_app(listeners, api_url=slack_api_url, token=bot_token, signing_secret=signing_secret)
-    return Services(settings=settings, metrics=metrics, crm=crm, cache=cache, runner=runner, bolt=bolt,
+    return Services(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
                     slack_client=slack_client, signing_secret=signing_secret, fake_slack=fake_state,
-                    sandbox_url=sandbox_urls[0] if sandbox_urls else None, shared=shared, closers=closers)
+                    sandbox_url=crm.sandbox_origin, shared=shared, closers=closers)
 
 
 def create_web_app(settings: Settings, *, clocks: Clocks | None = None,

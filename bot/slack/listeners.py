@@ -118,7 +118,7 @@ class ClueListeners:
             return None
         first = request.ids[0]
         await ack(response_type="ephemeral", **cards.notice_message(locale, "looking_up", id=first))
-        self._runner.spawn(self._replace_when_done(work, respond), name="clue.command.slow")
+        self._runner.spawn(self._replace_when_done(work, respond, locale), name="clue.command.slow")
         return None
 
     def _refusal(self, request: CommandRequest, place: Place, locale: str) -> Message | None:
@@ -161,8 +161,14 @@ class ClueListeners:
         return cards.clue_list_message(items, self._options_for(None, locale, place),
                                        urls={i: self._matcher.url_for(i) for i in ids})
 
-    async def _replace_when_done(self, work: asyncio.Future[Message], respond: Respond) -> None:
-        message = await work
+    async def _replace_when_done(self, work: asyncio.Future[Message], respond: Respond, locale: str) -> None:
+        try:
+            message = await work
+        except Exception:
+            # A bug, logged by the task runner; the placeholder must not promise an answer forever.
+            await respond(replace_original=True, response_type="ephemeral",
+                          **cards.notice_message(locale, "internal_error"))
+            raise
         await respond(replace_original=True, response_type="ephemeral", **message)
 
     # ------------------------------------------------------------ buttons
