@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -30,15 +31,10 @@ def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
                signing_secret: str | None) -> AsyncApp:
     """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
 
-    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # One workspace, one bot token: no need for Bolt's auth.test round trip before the first
-        # ack (it would also make every request fail while the Web API is unreachable).
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
-
     app = AsyncApp(
         # Bolt gives each request its own client with the token from ``authorize``.
         client=AsyncWebClient(base_url=api_url),
-        authorize=authorize,
+        authorize=_StaticTokenAuthorize(token),
         signing_secret=signing_secret,
         # Socket Mode has no HTTP signatures to check; HTTP always does.
         request_verification_enabled=signing_secret is not None,
@@ -52,6 +48,22 @@ def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
         app.action(action_id)(getattr(listeners, method))
     app.error(_on_error)
     return app
+
+
+class _StaticTokenAuthorize(AsyncAuthorize):
+    """One workspace, one bot token: the same result for every request.
+
+    Bolt's single-team authorization would first call auth.test before the first ack (and fail every
+    request while the Web API is unreachable); a plain ``authorize`` function would rebuild its
+    arguments and result on every request.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self._result = AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
+
+    async def __call__(self, *, context: Any, enterprise_id: str | None, team_id: str | None,
+                       user_id: str | None, **_: Any) -> AuthorizeResult:
+        return self._result
 
 
 async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
