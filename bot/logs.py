@@ -1,7 +1,8 @@
 """Logging: one JSON line per event, with secrets and phone numbers redacted on the way out.
 
-Redaction happens in the formatter, on the final text, so it also covers what libraries log
-(Bolt, slack_sdk, httpx, uvicorn) and values buried in exception messages.
+Redaction happens in the formatter, on every string of the record (message, extra fields, traceback),
+so it also covers what libraries log (Bolt, slack_sdk, httpx, uvicorn) and values buried in exception
+messages.
 """
 
 from __future__ import annotations
