@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
@@ -39,3 +43,22 @@ def make_client(base_url: str, *, metrics: Metrics | None = None, clock: FakeClo
     kwargs.setdefault("sleep", no_sleep)
     return CrmClient(base_url=base_url, app_id=app_id, app_key=Secret(app_key), guard=guard, metrics=metrics,
                      **kwargs)
+
+
+@contextmanager
+def root_logging_restored() -> Iterator[io.StringIO]:
+    """A buffer for ``configure_logging(..., stream=buffer)`` on the root logger; the handler and every
+    logger level it changes are put back afterwards."""
+    root = logging.getLogger()
+    noisy = ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access")
+    saved = root.level, {name: logging.getLogger(name).level for name in noisy}
+    stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler.get_name() == "cluebot":
+                root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.logs import RedactingJsonFormatter, configure_logging
+from tests.support import root_logging_restored
 
 SIGNING_SECRET = "l0gs-signing-secret-81c2"
 APP_KEY = "l0gs-crm-app-key-3d4e"
@@ -22,18 +23,9 @@ SIGN = "0f" * 32  # a CRM sign header value: 64 lowercase hex
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     """configure_logging on the root logger into a buffer; everything it changed is put back after."""
-    root = logging.getLogger()
-    noisy = ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access")
-    saved = root.level, {name: logging.getLogger(name).level for name in noisy}
-    stream = io.StringIO()
-    configure_logging("DEBUG", SECRETS, stream=stream)
-    yield stream
-    for handler in list(root.handlers):
-        if handler.get_name() == "cluebot":
-            root.removeHandler(handler)
-    root.setLevel(saved[0])
-    for name, level in saved[1].items():
-        logging.getLogger(name).setLevel(level)
+    with root_logging_restored() as stream:
+        configure_logging("DEBUG", SECRETS, stream=stream)
+        yield stream
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from bot.sandbox import SandboxServer, seed
 from bot.web import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
 from tests.slack.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver, slack_settings
+from tests.support import root_logging_restored
 
 HOSTILE = ("<!channel> <!here> <@U0BOSS> <https://evil.example|click> &amp; *b* _i_ ~s~ `code` "
            "\u202e zero\u200bwidth")
@@ -351,18 +351,9 @@ async def test_buttons_reauthorize_the_clicking_user(sandbox: SandboxServer, fak
 
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
-    """configure_logging at DEBUG on the root logger into a buffer; handler and levels restored after."""
-    root = logging.getLogger()
-    noisy = ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access")
-    saved = root.level, {name: logging.getLogger(name).level for name in noisy}
-    stream = io.StringIO()
-    yield stream
-    for handler in list(root.handlers):
-        if handler.get_name() == "cluebot":
-            root.removeHandler(handler)
-    root.setLevel(saved[0])
-    for name, level in saved[1].items():
-        logging.getLogger(name).setLevel(level)
+    """A buffer for configure_logging at DEBUG on the root logger; handler and levels restored after."""
+    with root_logging_restored() as stream:
+        yield stream
 
 
 def seed_phones(sandbox: SandboxServer, clue_ids: list[int]) -> list[str]:
