@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import sys
@@ -69,10 +68,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     if settings.playground:
         print(f"clue bot playground: http://{host}:{port}/  (sandbox CRM, fake Slack; Ctrl-C to stop)",
               flush=True)
-    app = create_web_app(settings)
-    # Everything imported so far lives as long as the process: keep it out of every future garbage
-    # collection (full collections of the import heap were 25-65 ms pauses in bench/).
-    gc.freeze()
+    app = create_web_app(settings, freeze_gc_after_start=True)
     # log_config=None: uvicorn's own lines go through our redacting JSON handler too.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
