@@ -69,10 +69,12 @@ class ClueCache:
         clock: Callable[[], float],
         wall: Callable[[], float],
         metrics: Metrics,
+        revalidate: float = 0.0,
         shared: SharedClueStore | None = None,
     ) -> None:
         self._fetch = fetch
         self._ttl = ttl
+        self._revalidate = revalidate
         self._stale_ttl = stale_ttl
         self._deadline = deadline
         self._clock = clock
@@ -99,10 +101,18 @@ class ClueCache:
         return hit
 
     def _fresh(self, clue_id: int) -> Lookup | None:
+        """A young enough entry. Within ``revalidate`` after its TTL it is still served, at once, while a
+        background fetch replaces it: a hot clue expiring never stalls everyone looking at it."""
         entry = self._entries.get(clue_id)
-        if entry is not None and self._clock() - entry.fetched_mono < self._ttl:
-            return Lookup(entry.clue, entry.fetched_at)
-        return None
+        if entry is None:
+            return None
+        age = self._clock() - entry.fetched_mono
+        if age >= self._ttl + self._revalidate:
+            return None
+        if age >= self._ttl and clue_id not in self._in_flight:
+            self._metrics.cache.labels("revalidate").inc()
+            self._start_load(clue_id, refresh=False).add_done_callback(_settle_background)
+        return Lookup(entry.clue, entry.fetched_at)
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
         """The clue, from cache when fresh; ``refresh`` forces a CRM read (and updates the cache)."""
@@ -129,12 +139,17 @@ class ClueCache:
         task = self._in_flight.get(clue_id)
         if task is None:
             self._metrics.cache.labels("miss" if not refresh else "refresh").inc()
-            task = asyncio.ensure_future(self._load(clue_id, refresh=refresh))
-            self._in_flight[clue_id] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(clue_id, None))
+            task = self._start_load(clue_id, refresh=refresh)
         else:
             self._metrics.coalesced.inc()
         return await asyncio.shield(task)
+
+    def _start_load(self, clue_id: int, *, refresh: bool) -> asyncio.Task[Lookup]:
+        """The one CRM read for this id that every concurrent lookup shares (held in ``_in_flight``)."""
+        task = asyncio.ensure_future(self._load(clue_id, refresh=refresh))
+        self._in_flight[clue_id] = task
+        task.add_done_callback(lambda _: self._in_flight.pop(clue_id, None))
+        return task
 
     def store(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
         self._entries[clue_id] = _Entry(clue, fetched_at, self._clock())
@@ -196,3 +211,14 @@ class ClueCache:
                 return await self._fetch(clue_id)
         except TimeoutError:
             raise CrmUnavailable(f"clue lookup exceeded its {self._deadline:g}s deadline") from None
+
+
+def _settle_background(task: asyncio.Task[Lookup]) -> None:
+    """A background revalidation has no caller to raise to: CRM errors were handled by ``_load`` (stale
+    served, or not-found cached); anything else is a bug, logged here."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, CrmError):
+        log.error("clue.cache.revalidate.failed", exc_info=error)
+

@@ -74,6 +74,7 @@ class Settings:
     clue_cache_maxsize: int = 10_000
     clue_negative_ttl_seconds: float = 30.0
     clue_stale_seconds: float = 86_400.0
+    clue_revalidate_seconds: float = 60.0  # past the TTL: still served at once, refreshed in the background
     redis_url: Secret | None = None
     # Slack
     slack_bot_token: Secret | None = None
@@ -230,6 +231,9 @@ class Settings:
                 "CLUE_NEGATIVE_TTL_SECONDS", d.clue_negative_ttl_seconds, float, 0, 86_400
             ),
             clue_stale_seconds=r.number("CLUE_STALE_SECONDS", d.clue_stale_seconds, float, 0, 30 * 86_400),
+            clue_revalidate_seconds=r.number(
+                "CLUE_REVALIDATE_SECONDS", d.clue_revalidate_seconds, float, 0, 86_400
+            ),
             redis_url=redis_url,
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,

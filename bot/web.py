@@ -150,7 +150,7 @@ async def build_services(settings: Settings, *, clocks: Clocks | None = None,
         crm.fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
         negative_ttl=settings.clue_negative_ttl_seconds, stale_ttl=settings.clue_stale_seconds,
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
-        shared=shared.store if shared else None,
+        revalidate=settings.clue_revalidate_seconds, shared=shared.store if shared else None,
     )
     runner = TaskRunner()
     slack_client = AsyncWebClient(token=bot_token, base_url=slack_api_url)

@@ -187,3 +187,54 @@ async def test_through_the_sandbox_storm_and_stale(sandbox: SandboxServer, crm_f
     sandbox.state.set_fault(8, status=503)
     stale = await cache.get(8)
     assert stale.stale and stale.clue.name == "打马赛克就"
+
+
+def revalidating_cache(fetch: CountingFetch, clock: FakeClock, metrics: Metrics | None = None) -> ClueCache:
+    return ClueCache(fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5, revalidate=30,  # type: ignore[arg-type]
+                     clock=clock, wall=FakeClock(1_700_000_000), metrics=metrics or Metrics())
+
+
+async def test_an_expired_hot_clue_is_served_at_once_and_refreshed_behind() -> None:
+    fetch, clock, metrics = CountingFetch(), FakeClock(), Metrics()
+    cache = revalidating_cache(fetch, clock, metrics)
+    first = await cache.get(8)
+    clock.advance(70)  # past the TTL, within the revalidation window
+    fetch.gate = asyncio.Event()  # the CRM is slow: nobody may wait for it
+    served = [cache.cached(8), await cache.get(8), await cache.get(8)]
+    assert all(s is not None and s.clue == first.clue and not s.stale for s in served)
+    await asyncio.sleep(0)  # let the background fetch start
+    assert fetch.calls == 2  # one background fetch, however many lookups came meanwhile
+    fetch.gate.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert fetch.calls == 2
+    assert 'cluebot_cache_total{result="revalidate"} 1.0' in metrics.render().decode()
+
+
+async def test_past_the_revalidation_window_lookups_wait_for_the_crm() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = revalidating_cache(fetch, clock)
+    await cache.get(8)
+    clock.advance(91)
+    assert cache.cached(8) is None
+    assert (await cache.get(8)).clue.name == "clue 8 v2"
+
+
+async def test_a_failed_background_refresh_is_quiet_and_keeps_the_clue() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = revalidating_cache(fetch, clock)
+    first = await cache.get(8)
+    clock.advance(70)
+    fetch.error = CrmUnavailable("down")
+    assert cache.cached(8) == first
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert fetch.calls == 2
+    fetch.error = ClueNotFound(8)  # deleted in the CRM: the background read learns it
+    clock.advance(1)
+    cache.cached(8)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    with pytest.raises(ClueNotFound):
+        await cache.get(8)

@@ -74,6 +74,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_CACHE_MAXSIZE": "5"}, "clue_cache_maxsize", 5),
     ({"CLUE_NEGATIVE_TTL_SECONDS": "1.5"}, "clue_negative_ttl_seconds", 1.5),
     ({"CLUE_STALE_SECONDS": "600"}, "clue_stale_seconds", 600.0),
+    ({"CLUE_REVALIDATE_SECONDS": "15"}, "clue_revalidate_seconds", 15.0),
     ({"REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0"}, "redis_url",
      Secret(f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0")),
     ({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}, "slack_bot_token", Secret(BOT_TOKEN)),
