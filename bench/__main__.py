@@ -29,8 +29,9 @@ from bench.procs import APP_CPU, HELPER_CPU, Proc, Procs, can_pin, pin_harness
 from bench.report import evaluate, markdown, targets_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-# Every lookup of these instances goes to the CRM: nothing is served from the cache, found or not.
-NO_CACHE = {"CLUE_CACHE_TTL_SECONDS": "0", "CLUE_NEGATIVE_TTL_SECONDS": "0"}
+# Every lookup of these instances goes to the CRM: no fresh entries, no serving while revalidating,
+# no remembered "not found".
+NO_CACHE = {"CLUE_CACHE_TTL_SECONDS": "0", "CLUE_REVALIDATE_SECONDS": "0", "CLUE_NEGATIVE_TTL_SECONDS": "0"}
 
 
 def _log(text: str) -> None:

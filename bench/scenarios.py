@@ -292,6 +292,7 @@ def cache_miss(bench: Bench, bot: Proc) -> Json:
     # flight when a run ends count as misses but not as answered, so misses slightly exceed answers.
     result["cache_misses"] = int(misses)
     result["answered"] = bot_answered
+    expect(bot, misses >= bot_answered, f"{misses:.0f} cache misses for {bot_answered} answers: not a miss run")
     return result
 
 
