@@ -266,19 +266,26 @@ async def test_stale_if_error_reaches_another_instances_value(admin: redis.Redis
         await b.cache.get(5)
 
 
+async def race_two_instances(url: str, instance: MakeInstance, fetch: CountingFetch,
+                             clue_id: int) -> tuple[Instance, Instance, list[Any]]:
+    """Two instances look one id up at once: one holds the lock and is in the CRM call (held on the fetch's
+    gate), the other waits for its result; then the gate opens. Results (or errors) in instance order."""
+    waiting = Waiting()
+    a = await instance(url, fetch, sleep=waiting)
+    b = await instance(url, fetch, sleep=waiting)
+    lookups = [asyncio.ensure_future(i.cache.get(clue_id)) for i in (a, b)]
+    async with asyncio.timeout(5):
+        await fetch.entered.wait()
+        await waiting.polling.wait()
+    assert fetch.gate is not None
+    fetch.gate.set()
+    return a, b, list(await asyncio.gather(*lookups, return_exceptions=True))
+
+
 async def test_two_instances_concurrently_missing_make_one_fetch(admin: redis.Redis, redis_server: RedisServer,
                                                                  instance: MakeInstance) -> None:
-    gate = asyncio.Event()
-    fetch, waiting = CountingFetch(gate=gate), Waiting()
-    a = await instance(redis_server.url, fetch, sleep=waiting)
-    b = await instance(redis_server.url, fetch, sleep=waiting)
-
-    lookups = [asyncio.ensure_future(i.cache.get(8)) for i in (a, b)]
-    async with asyncio.timeout(5):
-        await fetch.entered.wait()  # one instance holds the lock and is in the CRM call...
-        await waiting.polling.wait()  # ...and the other waits for its result
-    gate.set()
-    found_a, found_b = await asyncio.gather(*lookups)
+    fetch = CountingFetch(gate=asyncio.Event())
+    a, b, (found_a, found_b) = await race_two_instances(redis_server.url, instance, fetch, 8)
 
     assert fetch.calls == 1
     assert found_a == found_b
@@ -289,18 +296,9 @@ async def test_two_instances_concurrently_missing_make_one_fetch(admin: redis.Re
 
 async def test_a_failed_holder_lets_the_waiter_fetch(admin: redis.Redis, redis_server: RedisServer,
                                                      instance: MakeInstance) -> None:
-    gate = asyncio.Event()
-    fetch, waiting = CountingFetch(gate=gate), Waiting()
+    fetch = CountingFetch(gate=asyncio.Event())
     fetch.errors = [CrmUnavailable("CRM answered 503")]
-    a = await instance(redis_server.url, fetch, sleep=waiting)
-    b = await instance(redis_server.url, fetch, sleep=waiting)
-
-    lookups = [asyncio.ensure_future(i.cache.get(8)) for i in (a, b)]
-    async with asyncio.timeout(5):
-        await fetch.entered.wait()
-        await waiting.polling.wait()
-    gate.set()
-    results = await asyncio.gather(*lookups, return_exceptions=True)
+    _, _, results = await race_two_instances(redis_server.url, instance, fetch, 8)
 
     assert fetch.calls == 2
     assert sorted(type(r).__name__ for r in results) == ["CrmUnavailable", "Lookup"]
@@ -330,18 +328,9 @@ async def test_a_waiter_gives_up_on_a_stuck_holder_after_the_lock_ttl(redis_serv
 
 async def test_a_waiter_learns_not_found_from_the_holder(redis_server: RedisServer, admin: redis.Redis,
                                                          instance: MakeInstance) -> None:
-    gate = asyncio.Event()
-    fetch, waiting = CountingFetch(gate=gate), Waiting()
+    fetch = CountingFetch(gate=asyncio.Event())
     fetch.errors = [ClueNotFound(404)]
-    a = await instance(redis_server.url, fetch, sleep=waiting)
-    b = await instance(redis_server.url, fetch, sleep=waiting)
-
-    lookups = [asyncio.ensure_future(i.cache.get(404)) for i in (a, b)]
-    async with asyncio.timeout(5):
-        await fetch.entered.wait()
-        await waiting.polling.wait()
-    gate.set()
-    results = await asyncio.gather(*lookups, return_exceptions=True)
+    _, _, results = await race_two_instances(redis_server.url, instance, fetch, 404)
 
     assert fetch.calls == 1
     assert all(isinstance(r, ClueNotFound) for r in results)
