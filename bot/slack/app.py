@@ -31,6 +31,10 @@ def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
                signing_secret: str | None) -> AsyncApp:
     """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
 
+    bolt_logger = logging.getLogger("slack_bolt.app")
+    # Bolt compares its logger's own level (not the effective one) with DEBUG before formatting a debug
+    # line for every middleware of every request; an unset level would format them all just to drop them.
+    bolt_logger.setLevel(bolt_logger.getEffectiveLevel())
     app = AsyncApp(
         # Bolt gives each request its own client with the token from ``authorize``.
         client=AsyncWebClient(base_url=api_url),
@@ -40,7 +44,7 @@ def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
         request_verification_enabled=signing_secret is not None,
         process_before_response=True,
         raise_error_for_unhandled_request=True,
-        logger=logging.getLogger("slack_bolt.app"),
+        logger=bolt_logger,
     )
     app.command(COMMAND)(listeners.on_command)
     app.event("link_shared")(listeners.on_link_shared)
