@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -13,9 +16,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.lookups = Counter("cluebot_lookups", "Clue lookups by outcome", ["outcome"], registry=r)
-        self.cache = Counter("cluebot_cache", "Clue cache results (hit, miss, negative_hit, stale_served, "
-                             "redis_hit)", ["result"], registry=r)
+        self.lookups = Tally("cluebot_lookups", "Clue lookups by outcome", "outcome", r)
+        self.cache = Tally("cluebot_cache", "Clue cache results (hit, miss, negative_hit, stale_served, "
+                           "redis_hit, revalidate, refresh)", "result", r)
         self.coalesced = Counter("cluebot_singleflight_coalesced", "Lookups that awaited another's CRM call",
                                  registry=r)
         self.crm_latency = Histogram("cluebot_crm_request_seconds", "CRM request latency",
@@ -35,3 +38,27 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class Tally:
+    """A counter with one label, for the per-request hot path: plain ints, exported when scraped.
+
+    prometheus_client's ``Counter`` takes a lock on every increment (~250 ns); this is a dict update
+    (~40 ns). No lock is needed: every increment and every scrape runs on the event loop's thread.
+    """
+
+    def __init__(self, name: str, documentation: str, label: str, registry: CollectorRegistry) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._counts: dict[str, int] = {}
+        registry.register(self)
+
+    def inc(self, value: str) -> None:
+        self._counts[value] = self._counts.get(value, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in sorted(self._counts.items()):
+            family.add_metric([value], count)
+        yield family
