@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Who asked, from where, as Slack told us."""
+class Place(NamedTuple):
+    """Who asked, from where, as Slack told us (a NamedTuple: built on every request, at a third of the
+    cost of a frozen dataclass)."""
 
     team_id: str | None
     enterprise_id: str | None

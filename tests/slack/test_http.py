@@ -83,6 +83,15 @@ async def test_health_ready_and_metrics(slack: SlackDriver) -> None:
     assert 'cluebot_lookups_total{outcome="ok"} 2.0' in metrics
 
 
+async def test_a_cached_card_is_acked_as_json_like_a_fresh_one(slack: SlackDriver) -> None:
+    fresh, _ = await slack.command("8")
+    cached, _ = await slack.command("8")  # the fast path: a prebuilt body returned as the ack
+    for response in (fresh, cached):
+        assert response.headers["content-type"] == "application/json;charset=utf-8"
+        assert response.json()["response_type"] == "ephemeral"
+    assert cached.json() == fresh.json()
+
+
 async def test_no_web_api_call_before_the_first_ack(slack: SlackDriver) -> None:
     # No auth.test round trip on the request path: a slow or unreachable Web API cannot block acks.
     response, _ = await slack.command("8")
