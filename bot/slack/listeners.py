@@ -37,6 +37,7 @@ Message = dict[str, Any]
 Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 MAX_UNFURL_LINKS = 5
+MEMO_TEXT_CHARS = 200  # longer /clue texts (several links) are rare: parsed afresh each time
 
 
 class EventDeduper(Protocol):
@@ -91,8 +92,9 @@ class ClueListeners:
         self._wall = wall
         self._events = events
         self._rendered: LRUCache[tuple[Any, ...], _Rendered] = LRUCache(maxsize=2048)
-        # Parsing is pure and most commands repeat (`/clue 8`): remembered by text (C lru_cache, ~50 ns a hit).
-        self._parse = functools.lru_cache(maxsize=1024)(
+        # Parsing is pure and most commands repeat (`/clue 8`): short texts are remembered (C lru_cache,
+        # ~50 ns a hit, at most 1024 x MEMO_TEXT_CHARS characters held).
+        self._parse_short = functools.lru_cache(maxsize=1024)(
             functools.partial(parse_command, matcher=matcher, max_ids=options.max_ids))
 
     # ------------------------------------------------------------ /clue
@@ -100,7 +102,9 @@ class ClueListeners:
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> BoltResponse | None:
         place = Place.from_command(command)
         locale = self._locales.get(place.user_id)
-        request = self._parse(str(command.get("text") or ""))
+        text = str(command.get("text") or "")
+        request = self._parse_short(text) if len(text) <= MEMO_TEXT_CHARS else \
+            parse_command(text, self._matcher, self._options.max_ids)
         refusal = self._refusal(request, place, locale)
         if refusal is not None:
             await ack(response_type="ephemeral", **refusal)

@@ -8,6 +8,7 @@ import pytest
 
 from bot.sandbox import SandboxServer
 from bot.slack.links import MAX_COMMAND_TEXT
+from bot.slack.listeners import MEMO_TEXT_CHARS
 from bot.web import Clocks
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 from tests.support import FakeClock
@@ -85,6 +86,15 @@ async def test_several_ids_give_a_list(slack: SlackDriver, sandbox: SandboxServe
     assert "打马赛克就" in rendered
     assert "404" in rendered  # a per-id error row, not a failure of the whole list
     assert sandbox.state.stats().clue_gets == {8: 1, 12: 1, 404: 1}
+
+
+async def test_a_long_text_of_links_parses_alike_every_time(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    # Longer than the parse memo's texts (MEMO_TEXT_CHARS): parsed afresh, to the same answer.
+    text = " ".join(f"<https://crm.example.com/clues/{i}?from=slack&utm_source=clue-bot|clue {i}>" for i in (8, 12, 13))
+    assert len(text) > MEMO_TEXT_CHARS
+    first, second = [text_of((await slack.command(text))[0].json()) for _ in range(2)]
+    assert first == second and "打马赛克就" in first
+    assert sandbox.state.stats().clue_gets == {8: 1, 12: 1, 13: 1}
 
 
 async def test_too_many_ids(slack: SlackDriver, sandbox: SandboxServer) -> None:
