@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--duration S] [--out DIR] [--driver wrk|python]``: run every scenario.
+"""``python -m bench [--quick] [--duration S] [--rounds N] [--out DIR] [--driver wrk|python]``: run every scenario.
 
 Writes ``<out>/latest.json`` and ``<out>/latest.md`` and prints the Markdown. Targets are reported,
 not asserted: the exit status is 0 even when one is MISSED, 1 only when a scenario could not run,
@@ -121,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="clue bot vs a bare Bolt app, on loopback")
     parser.add_argument("--quick", action="store_true", help="smoke run: ~1 s per scenario, small counts")
     parser.add_argument("--duration", type=float, help="seconds per load run (default 10, quick 1)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds of the cache-hit and cache-miss runs "
+                        "(default 5, quick 1)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where latest.json / latest.md go")
     parser.add_argument("--driver", choices=("wrk", "python"), default="wrk",
                         help="load generator for the throughput runs (python: indicative only)")
@@ -132,10 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.duration is not None and not 0.5 <= args.duration <= 600:
         parser.error("--duration must be between 0.5 and 600 seconds")
+    if args.rounds is not None and not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be between 1 and 20")
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     plan = sc.Plan.build(quick=args.quick, driver=args.driver, duration=args.duration,
-                         crm_latency_ms=args.crm_latency_ms)
+                         crm_latency_ms=args.crm_latency_ms, rounds=args.rounds)
     pinned = can_pin()
     machine = machine_info(pinned)
     # The machine may be shared: a high load average around the run explains noisy rounds.

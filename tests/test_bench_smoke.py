@@ -69,3 +69,12 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
     assert report["targets"] and all(t["verdict"] in ("pass", "MISSED") for t in report["targets"])
     summary = (tmp_path / "latest.md").read_text()
     assert summary.startswith("# clue bot benchmark") and summary in out
+
+
+@pytest.mark.parametrize("args", [["--rounds", "0"], ["--rounds", "21"], ["--duration", "0.1"]])
+def test_out_of_range_sizes_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench", "--driver", "python", "--out", str(tmp_path), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "must be between" in proc.stderr
+    assert not (tmp_path / "latest.json").exists()
