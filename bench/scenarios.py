@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import os
 import re
@@ -234,17 +235,26 @@ def _per_round(cell: Json, app: str, reference: str, compare: Callable[[Json, Js
     return round(statistics.median(compare(a, r) for a, r in pairs), 3)
 
 
-def _alternating(bench: Bench, targets: Mapping[str, tuple[int, Sequence[bytes]]]) -> dict[str, Json]:
-    """Run every target at every concurrency, ``rounds`` times, rotating the order; medians per cell."""
+def _alternating(bench: Bench, targets: Mapping[str, tuple[int, Callable[[], Sequence[bytes]]]]) -> dict[str, Json]:
+    """Run every target at every concurrency, ``rounds`` times, rotating the order; medians per cell.
+
+    Requests are built right before each run: their signatures carry a timestamp that Slack (and the
+    CRM) accept for five minutes, and five rounds last longer than that. A run with a failed request
+    stops the scenario: its numbers would not measure the same work as the others'.
+    """
     results: dict[tuple[int, str], list[tuple[LoadResult, float]]] = {}
     names = list(targets)
     for round_no in range(bench.plan.rounds):
         order = names[round_no % len(names):] + names[:round_no % len(names)]
         for concurrency in bench.plan.concurrencies:
             for name in order:
-                port, requests = targets[name]
+                port, build = targets[name]
+                requests = build()
                 mark = bench.procs.cpu_mark()
                 run = bench.load(port, requests, concurrency, bench.plan.duration)
+                if run.errors or run.non_2xx:
+                    raise RuntimeError(f"{name}, c={concurrency}, round {round_no + 1}: {run.errors} errors and "
+                                       f"{run.non_2xx} non-2xx answers in {run.requests} requests")
                 results.setdefault((concurrency, name), []).append((run, bench.procs.foreign_cpu_seconds(mark)))
     return {f"c{c}": {name: _median_result(results[(c, name)]) for name in names}
             for c in bench.plan.concurrencies}
@@ -258,12 +268,12 @@ def cache_hit(bench: Bench, bot: Proc, baseline: Proc, defaults: Proc) -> Json:
     # Sixteen people asking in turn (the same requests for every app), so no one runs into the per-user
     # rate limit however long the runs are.
     users = [f"U0BENCH{i:03d}" for i in range(16)]
-    targets = {name: (proc.port, [bench.command(proc, str(HIT_ID), user=user) for user in users])
-               for name, proc in (("clue_bot", bot), ("baseline", baseline), ("bolt_defaults", defaults))}
-    status, body = send_one(bot.port, targets["clue_bot"][1][0])
+    apps = {"clue_bot": bot, "baseline": baseline, "bolt_defaults": defaults}
+    targets = {name: (proc.port, functools.partial(_hit_requests, bench, proc, users)) for name, proc in apps.items()}
+    status, body = send_one(bot.port, bench.command(bot, str(HIT_ID)))
     expect(bot, status == 200 and answer_kind(body) == "card", f"/clue {HIT_ID} gave {status} {body}")
-    for proc, (_, requests) in zip((bot, baseline, defaults), targets.values(), strict=True):
-        bench.warm(proc.port, requests)
+    for port, build in targets.values():
+        bench.warm(port, build())
     result: Json = _alternating(bench, targets)
     for cell in result.values():
         cell["p99_ratio"] = _per_round(cell, "clue_bot", "baseline", lambda bot, base: bot["p99_ms"] / base["p99_ms"])
@@ -274,15 +284,23 @@ def cache_hit(bench: Bench, bot: Proc, baseline: Proc, defaults: Proc) -> Json:
     return result
 
 
+def _hit_requests(bench: Bench, proc: Proc, users: Sequence[str]) -> list[bytes]:
+    return [bench.command(proc, str(HIT_ID), user=user) for user in users]
+
+
 def cache_miss(bench: Bench, bot: Proc) -> Json:
     """Every lookup reaches the CRM (an instance with CLUE_CACHE_TTL_SECONDS=0): overhead over the CRM itself."""
     assert bench.sandbox is not None
     crm_host = f"127.0.0.1:{bench.sandbox.port}"
-    bot_requests = [bench.command(bot, str(i)) for i in SEED_IDS]
-    crm_requests = [rq.crm_clue_get(crm_host, i) for i in SEED_IDS]
-    status, body = send_one(bot.port, bot_requests[0])
+    def bot_requests() -> list[bytes]:
+        return [bench.command(bot, str(i)) for i in SEED_IDS]
+
+    def crm_requests() -> list[bytes]:
+        return [rq.crm_clue_get(crm_host, i) for i in SEED_IDS]
+
+    status, body = send_one(bot.port, bench.command(bot, str(SEED_IDS[0])))
     expect(bot, status == 200 and answer_kind(body) == "card", f"/clue {SEED_IDS[0]} gave {status} {body}")
-    bench.warm(bot.port, bot_requests)
+    bench.warm(bot.port, bot_requests())
     misses_before = bench.metric(bot, "cluebot_cache_total", '{result="miss"}')
     result: Json = _alternating(bench, {"clue_bot": (bot.port, bot_requests),
                                         "crm": (bench.sandbox.port, crm_requests)})

@@ -78,3 +78,27 @@ def test_out_of_range_sizes_are_usage_errors(args: list[str], tmp_path: Path) ->
     assert proc.returncode == 2
     assert "must be between" in proc.stderr
     assert not (tmp_path / "latest.json").exists()
+
+
+def test_a_load_run_with_refused_requests_stops_the_comparison(tmp_path: Path) -> None:
+    # A real baseline app answering 401 to requests signed with another secret: numbers measured on
+    # refusals (e.g. signatures past Slack's five minutes) must never become a ratio.
+    from bench import requests as rq
+    from bench import scenarios as sc
+    from bench.procs import Procs
+
+    plan = sc.Plan.build(quick=True, driver="python", duration=0.5, crm_latency_ms=0)
+    with Procs(tmp_path, pin=False) as procs:
+        bench = sc.Bench(plan, procs)
+        try:
+            bench.start_helpers()
+            baseline = bench.spawn_baseline("fast")
+            baseline.wait_listening()
+            host = f"127.0.0.1:{baseline.port}"
+            good = [rq.clue_command(host, bench.secret, "8", bench.response_url)]
+            assert sc._alternating(bench, {"baseline": (baseline.port, lambda: good)})["c1"]["baseline"]["rps"] > 0
+            forged = [rq.clue_command(host, "not-the-secret", "8", bench.response_url)]
+            with pytest.raises(RuntimeError, match="non-2xx"):
+                sc._alternating(bench, {"baseline": (baseline.port, lambda: forged)})
+        finally:
+            bench.close()
