@@ -1,4 +1,4 @@
-"""The fake Slack Web API of ``bot.playground`` as a process of its own: ``python -m bench.fakeslack --port N``.
+"""The fake Slack Web API of ``bot.dev.playground`` as a process of its own: ``python -m bench.fakeslack --port N``.
 
 Answers clue bot's ``auth.test``, ``chat.unfurl`` and ``response_url`` posts on loopback. A separate
 process keeps its work off the harness's event loop while the harness measures.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from bot.playground.fake_slack import FakeSlackState, create_fake_slack
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,7 +26,7 @@ from bench import requests as rq
 from bench.load import Connection, LoadResult, burst, drive, percentile, run_python, run_wrk, summarize
 from bench.procs import Proc, Procs, free_port
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.sandbox import SandboxServer, seed
+from bot.dev.sandbox import SandboxServer, seed
 
 Json = dict[str, Any]
 SEED_IDS: tuple[int, ...] = tuple(c["customerId"] for c in seed.CLUES)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings
-from bot.loopback import LoopbackServer
-from bot.web import create_web_app
+from bot.dev.loopback import LoopbackServer
+from bot.web.app import create_web_app
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, args.host, args.port)
         if args.command == "sandbox":
-            from bot.sandbox.server import run
+            from bot.dev.sandbox.server import run
 
             run(args.host, args.port, args.prefix)
             return 0
@@ -59,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from bot.logs import configure_logging
-    from bot.web import create_web_app
+    from bot.runtime.logs import configure_logging
+    from bot.web.app import create_web_app
 
     configure_logging(settings.log_level, settings.secrets())
     host = host or settings.host
@@ -76,9 +76,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
-    from bot.metrics import Metrics
+    from bot.runtime.metrics import Metrics
     from bot.slack.links import parse_clue_id
-    from bot.web import Clocks, build_crm
+    from bot.web.app import Clocks, build_crm
 
     clue_id = parse_clue_id(text)
     closers: list[Callable[[], Any]] = []
@@ -93,7 +93,7 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
 
 
 def _print_clue(clue: Any, *, as_json: bool) -> None:
-    from bot.text import mask_phone
+    from bot.domain.text import mask_phone
 
     if as_json:
         print(json.dumps(asdict(clue), ensure_ascii=False, indent=2, default=str))

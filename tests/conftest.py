@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.crm.client import CrmClient
-from bot.sandbox import SandboxServer
+from bot.dev.sandbox import SandboxServer
 from tests.support import make_client
 
 _ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")

@@ -1,6 +1,6 @@
 """A real ``redis-server`` for tests: loopback only, a free port, a temporary directory, no persistence.
 
-Tests of ``bot.shared`` run against the real server, not a fake, because what they check (``SET NX PX``,
+Tests of ``bot.fleet.redis`` run against the real server, not a fake, because what they check (``SET NX PX``,
 transactions, Lua, expiry, socket timeouts) is Redis's behaviour. Without ``redis-server`` on PATH the tests
 fail with instructions rather than skip, so CI cannot silently stop testing the shared cache.
 """

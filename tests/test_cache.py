@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cache import ClueCache
-from bot.clue import Clue
+from bot.cache.clues import ClueCache
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.dev.sandbox import SandboxServer
+from bot.domain.clue import Clue
 from bot.errors import ClueNotFound, CrmAuthError, CrmUnavailable
-from bot.metrics import Metrics
-from bot.sandbox import SandboxServer
+from bot.runtime.metrics import Metrics
 from tests.support import FakeClock
 
 Factory = Callable[..., CrmClient]

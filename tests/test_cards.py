@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.slack import cards, i18n
 from bot.slack.cards import (
     ACTION_OPEN,

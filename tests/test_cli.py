@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.sandbox import SandboxServer
+from bot.dev.sandbox import SandboxServer
 from tests.blockkit import assert_valid_blocks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.clue import Clue
 from bot.crm.catalog import Catalog
 from bot.crm.models import (
     MAX_CLUE_ID,
@@ -28,6 +27,8 @@ from bot.crm.models import (
     parse_search,
     parse_tag_tree,
 )
+from bot.domain.clue import Clue
+from bot.domain.text import clean, mask_phone
 from bot.errors import CrmProtocolError
 from bot.slack.cards import (
     AUDIENCE_CHANNEL,
@@ -38,7 +39,6 @@ from bot.slack.cards import (
     clue_unfurl,
 )
 from bot.slack.links import LinkMatcher, parse_command
-from bot.text import clean, mask_phone
 from tests.blockkit import assert_valid_message, assert_valid_unfurl, walk
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

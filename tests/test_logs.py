@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.logs import RedactingJsonFormatter, configure_logging
+from bot.runtime.logs import RedactingJsonFormatter, configure_logging
 from tests.support import root_logging_restored
 
 SIGNING_SECRET = "l0gs-signing-secret-81c2"

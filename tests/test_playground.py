@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Settings
-from bot.playground.page import CHANNEL_ID, STATIC
-from bot.sandbox import SandboxServer
-from bot.web import Services, create_web_app
+from bot.dev.playground.page import CHANNEL_ID, STATIC
+from bot.dev.sandbox import SandboxServer
+from bot.web.app import Services, create_web_app
 
 # One app for the module (starting and stopping its sandbox CRM and fake Slack takes ~0.4 s); tests that
 # need other settings, or break the CRM, start their own. Tests tell their calls apart by response key and

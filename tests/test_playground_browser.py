@@ -18,9 +18,9 @@ from urllib.parse import unquote
 import pytest
 
 from bot.config import Settings
-from bot.loopback import LoopbackServer
-from bot.sandbox.seed import HOSTILE_CLUE_ID
-from bot.web import create_web_app
+from bot.dev.loopback import LoopbackServer
+from bot.dev.sandbox.seed import HOSTILE_CLUE_ID
+from bot.web.app import create_web_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

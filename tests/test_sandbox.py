@@ -14,8 +14,8 @@ import pytest
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.models import parse_clue, parse_field_defs, parse_follow_ups, parse_search, parse_tag_tree
 from bot.crm.signing import CrmAuth, sign
-from bot.sandbox import SandboxServer, SandboxState, seed
-from bot.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE, wall_clock_ms
+from bot.dev.sandbox import SandboxServer, SandboxState, seed
+from bot.dev.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE, wall_clock_ms
 
 SIGNATURE_FAILED = {"code": 1002, "message": "签名校验失败"}
 TIMESTAMP_EXPIRED = {"code": 1003, "message": "时间戳过期"}
@@ -23,7 +23,7 @@ BAD_PARAMETERS = {"code": 400, "message": "参数错误"}
 WAIT_SECONDS = 10.0  # upper bound for event waits; they return as soon as the condition holds
 
 # crm-api.md section 6, the vendor's clue/get example; the sandbox serves it as clue 8. Copied from the doc
-# on purpose, not imported from bot/sandbox/seed.py: the test holds the seed to the doc, not to itself.
+# on purpose, not imported from bot/dev/sandbox/seed.py: the test holds the seed to the doc, not to itself.
 DOC_EXAMPLE = {
     "customerId": 8,
     "isClue": False,

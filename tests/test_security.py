@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from bot.config import SANDBOX_APP_KEY, Settings
-from bot.logs import configure_logging
-from bot.loopback import LoopbackServer
-from bot.playground.fake_slack import FakeSlackState, create_fake_slack
-from bot.sandbox import SandboxServer, seed
-from bot.web import create_web_app
+from bot.dev.loopback import LoopbackServer
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
+from bot.dev.sandbox import SandboxServer, seed
+from bot.runtime.logs import configure_logging
+from bot.web.app import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
 from tests.slack.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver, slack_settings
 from tests.support import root_logging_restored

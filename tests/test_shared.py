@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.cache import ClueCache, Lookup
-from bot.clue import Clue, CrmTime, FieldView, TagView
+from bot.cache.clues import ClueCache, Lookup
 from bot.config import Secret, Settings
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.dev.sandbox import SandboxServer
+from bot.dev.sandbox.seed import DOC_CLUE_ID
+from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.errors import ClueNotFound, CrmUnavailable
-from bot.metrics import Metrics
-from bot.sandbox import SandboxServer
-from bot.sandbox.seed import DOC_CLUE_ID
-from bot.shared import SharedRedis, connect_shared, key
+from bot.fleet.redis import SharedRedis, connect_shared, key
+from bot.runtime.metrics import Metrics
 from tests.redis_server import RedisServer, free_port, start_redis
 from tests.support import FakeClock
 
@@ -149,7 +149,7 @@ async def instant(_: float) -> None:
 
 
 def warnings_named(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "bot.shared" and r.getMessage() == event]
+    return [r for r in caplog.records if r.name == "bot.fleet.redis" and r.getMessage() == event]
 
 
 # ------------------------------------------------------------------------------------------ the store
@@ -387,7 +387,7 @@ async def test_event_dedupe_across_instances(admin: redis.Redis, redis_server: R
 
 async def test_a_down_redis_degrades_to_no_cache_with_one_warning(caplog: pytest.LogCaptureFixture,
                                                                   instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.shared")
+    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
     fetch = CountingFetch()
     down = await instance(f"redis://:pw-s3cret-0123@127.0.0.1:{free_port()}/0", fetch)  # nothing listens
 
@@ -421,7 +421,7 @@ async def test_a_hung_redis_times_out_instead_of_holding_lookups(instance: MakeI
 
 async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                            instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.shared")
+    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
     server = start_redis(tmp_path / "redis")
     try:
         fetch = CountingFetch()
@@ -446,7 +446,7 @@ async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplo
 
 async def test_a_refused_command_degrades_only_that_operation(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                               instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.shared")
+    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
     # Lua disabled, as some managed or ACL-restricted servers have it: the shared bucket cannot work.
     server = start_redis(tmp_path / "redis", None, "--rename-command", "EVALSHA", "", "--rename-command", "EVAL", "")
     try:

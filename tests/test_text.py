@@ -1,4 +1,4 @@
-"""bot.text: escaping, cleaning, truncation, phone masking and URL checks, table-driven."""
+"""bot.domain.text: escaping, cleaning, truncation, phone masking and URL checks, table-driven."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import (
+from bot.domain.text import (
     ELLIPSIS,
     MAX_URL_LENGTH,
     clean,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.clue import Clue, CrmTime, FieldView, TagView
 from bot.crm.models import (
     DATE,
     DATETIME,
@@ -25,6 +24,7 @@ from bot.crm.models import (
     parse_option_ids,
     parse_phones,
 )
+from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 
 # Documented gender options (crm-api.md section 4), used when list-fields does not describe gender.
 GENDER_OPTIONS = {"0": "其它", "1": "男", "2": "女"}

@@ -35,7 +35,7 @@ from bot.crm.models import (
 )
 from bot.crm.signing import CrmAuth
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every CRM request passes through ``CrmGuard.call``. Clocks and sleep are injected, so tests drive
 time by hand. The rate limiter is an interface: ``TokenBucket`` in-process, or a Redis-backed
-bucket shared by several instances (``bot.shared``).
+bucket shared by several instances (``bot.fleet.redis``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from bot.errors import CrmError, CrmUnavailable
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

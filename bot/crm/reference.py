@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.clue import Clue
 from bot.crm.catalog import Catalog
 from bot.crm.client import CrmClient
+from bot.domain.clue import Clue
 from bot.errors import CrmError
 
 log = logging.getLogger(__name__)

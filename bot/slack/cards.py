@@ -1,7 +1,7 @@
 """Pure Block Kit rendering: clue cards, clue unfurls, clue lists and notices, as plain dicts.
 
 No I/O, logging or clock reads: the time is an argument. Every CRM string passes through
-``bot.text`` (``mrkdwn_value`` for mrkdwn, ``plain_value`` for plain_text), so CRM data cannot
+``bot.domain.text`` (``mrkdwn_value`` for mrkdwn, ``plain_value`` for plain_text), so CRM data cannot
 mention anyone, forge links or break the layout, and every value has a length budget: a card stays
 within Slack's limits by construction, whatever the CRM sends.
 """
@@ -25,10 +25,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.clue import Clue, CrmTime, FieldView, TagView
 from bot.crm.models import PHONE
+from bot.domain.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.text import mask_phone, mrkdwn_value, plain_value, safe_url
 from bot.slack.i18n import DEFAULT_LOCALE, known, t
-from bot.text import mask_phone, mrkdwn_value, plain_value, safe_url
 
 AUDIENCE_PRIVATE = "private"  # ephemeral: only the person who asked sees it
 AUDIENCE_CHANNEL = "channel"  # shared or unfurled: others see it, so phones are masked

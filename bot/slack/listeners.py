@@ -22,13 +22,13 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cache import ClueCache, Lookup
+from bot.cache.clues import ClueCache, Lookup
 from bot.errors import BotError, ClueNotFound, CrmAuthError, CrmUnavailable, InvalidClueId
+from bot.runtime.tasks import TaskRunner
 from bot.slack import cards
 from bot.slack.access import AccessPolicy, Place
 from bot.slack.links import CommandRequest, LinkMatcher, parse_clue_id, parse_command
 from bot.slack.locales import UserLocales
-from bot.tasks import TaskRunner
 from bot.userlimit import UserRateLimiter
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class EventDeduper(Protocol):
 
 
 class LocalEventDeduper:
-    """Event ids this process has taken, for an hour (``bot.shared.RedisEventDeduper`` spans instances)."""
+    """Event ids this process has taken, for an hour (``bot.fleet.redis.RedisEventDeduper`` spans instances)."""
 
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self._seen: TTLCache[str, bool] = TTLCache(10_000, 3600, timer=monotonic)

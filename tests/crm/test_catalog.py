@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clue import Clue
 from bot.crm.catalog import Catalog
 from bot.crm.client import CrmClient
 from bot.crm.models import FieldDef, RawClue, RawField, Tag, parse_crm_time, parse_option_ids, parse_phones
 from bot.crm.reference import ClueFetcher, ReferenceData
-from bot.sandbox import SandboxServer, seed
+from bot.dev.sandbox import SandboxServer, seed
+from bot.domain.clue import Clue
 from tests.support import FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

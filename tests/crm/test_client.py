@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient
+from bot.dev.sandbox import SandboxServer, seed
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
-from bot.metrics import Metrics
-from bot.sandbox import SandboxServer, seed
+from bot.runtime.metrics import Metrics
 
 Factory = Callable[..., CrmClient]
 

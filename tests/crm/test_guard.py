@@ -8,9 +8,9 @@ import pytest
 
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, TokenBucket
+from bot.dev.sandbox import SandboxServer
 from bot.errors import ClueNotFound, CrmUnavailable
-from bot.metrics import Metrics
-from bot.sandbox import SandboxServer
+from bot.runtime.metrics import Metrics
 from tests.support import FakeClock
 
 Factory = Callable[..., CrmClient]

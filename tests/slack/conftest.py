@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.loopback import LoopbackServer
-from bot.playground.fake_slack import FakeSlackState, create_fake_slack
-from bot.sandbox import SandboxServer
+from bot.dev.loopback import LoopbackServer
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
+from bot.dev.sandbox import SandboxServer
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 
 

@@ -16,8 +16,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
 from bot.config import Settings
-from bot.playground.fake_slack import FakeSlackState
-from bot.web import Clocks, Services, create_web_app
+from bot.dev.playground.fake_slack import FakeSlackState
+from bot.web.app import Clocks, Services, create_web_app
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token-0123456789"

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.sandbox import SandboxServer
+from bot.dev.sandbox import SandboxServer
 from tests.slack.harness import CHANNEL, USER, SlackDriver
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.sandbox import SandboxServer
-from bot.web import create_web_app
+from bot.dev.sandbox import SandboxServer
+from bot.web.app import create_web_app
 from tests.slack.harness import SlackDriver
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.playground.fake_slack import FakeSlackState
+from bot.dev.playground.fake_slack import FakeSlackState
+from bot.runtime.tasks import TaskRunner
 from bot.slack.locales import UserLocales
-from bot.tasks import TaskRunner
 from tests.support import FakeClock
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox import SandboxServer
+from bot.dev.sandbox import SandboxServer
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "slack"

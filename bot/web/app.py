@@ -27,21 +27,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.cache import ClueCache
+from bot.cache.clues import ClueCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter, TokenBucket
 from bot.crm.reference import ClueFetcher, ReferenceData
-from bot.loopback import LoopbackServer
-from bot.metrics import Metrics
-from bot.playground.fake_slack import FakeSlackState, create_fake_slack
-from bot.shared import SharedRedis, connect_shared
+from bot.dev.loopback import LoopbackServer
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
+from bot.fleet.redis import SharedRedis, connect_shared
+from bot.runtime.metrics import Metrics
+from bot.runtime.tasks import TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.links import LinkMatcher
 from bot.slack.listeners import ClueListeners, ListenerOptions, LocalEventDeduper
 from bot.slack.locales import UserLocales
-from bot.tasks import TaskRunner
 from bot.userlimit import UserRateLimiter
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: lis
     when no CRM is configured."""
     crm_base_url, sandbox_origin = settings.crm_base_url, None
     if crm_base_url is None:
-        from bot.sandbox.server import SandboxServer  # only needed without a real CRM
+        from bot.dev.sandbox.server import SandboxServer  # only needed without a real CRM
 
         sandbox = SandboxServer().start()
         closers.append(sandbox.stop)
@@ -250,7 +250,7 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
     if settings.slack_signing_secret is not None or settings.playground:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
     if settings.playground:
-        from bot.playground.page import playground_routes
+        from bot.dev.playground.page import playground_routes
 
         routes.append(Mount("/", routes=playground_routes()))
     return Starlette(routes=routes, lifespan=lifespan)
@@ -263,10 +263,10 @@ def _request_kind(body: bytes) -> str:
 
 
 def from_env() -> Starlette:
-    """uvicorn factory: ``uvicorn --factory bot.web:from_env``."""
+    """uvicorn factory: ``uvicorn --factory bot.web.app:from_env``."""
     import os
 
-    from bot.logs import configure_logging
+    from bot.runtime.logs import configure_logging
 
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.secrets())

@@ -1,6 +1,6 @@
 """Serve the sandbox CRM with uvicorn: on a background thread (tests, playground) or in the foreground.
 
-``SandboxServer`` runs it with ``bot.loopback.LoopbackServer``, so synchronous code and other event loops
+``SandboxServer`` runs it with ``bot.dev.loopback.LoopbackServer``, so synchronous code and other event loops
 reach it over real loopback HTTP. Port 0 picks a free port; ``url`` reports it.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from types import TracebackType
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.loopback import LoopbackServer, NotifyingServer, origin, quiet_config
-from bot.sandbox.app import DEFAULT_SKEW_WINDOW_MS, SandboxApp, SandboxState, wall_clock_ms
+from bot.dev.loopback import LoopbackServer, NotifyingServer, origin, quiet_config
+from bot.dev.sandbox.app import DEFAULT_SKEW_WINDOW_MS, SandboxApp, SandboxState, wall_clock_ms
 
 # Time for released requests to finish their responses at shutdown; uvicorn cancels what is left.
 _GRACEFUL_SHUTDOWN_SECONDS = 5

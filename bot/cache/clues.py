@@ -20,9 +20,9 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-from bot.clue import Clue
+from bot.domain.clue import Clue
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

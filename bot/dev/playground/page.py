@@ -28,11 +28,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.playground.fake_slack import BOT_USER_ID, TEAM_ID
+from bot.dev.playground.fake_slack import BOT_USER_ID, TEAM_ID
 from bot.slack.app import COMMAND
 
 if TYPE_CHECKING:
-    from bot.web import Services
+    from bot.web.app import Services
 
 STATIC = Path(__file__).parent / "static"
 

@@ -38,7 +38,7 @@ from starlette.types import Receive, Scope, Send
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.client import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
 from bot.crm.signing import signature_matches
-from bot.sandbox import seed
+from bot.dev.sandbox import seed
 
 Json = dict[str, Any]
 

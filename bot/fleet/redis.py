@@ -36,11 +36,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-from bot.clue import Clue
 from bot.config import Settings
 from bot.crm.guard import TokenBucket
+from bot.domain.clue import Clue
 from bot.errors import ClueNotFound, ConfigError
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
