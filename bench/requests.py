@@ -7,15 +7,12 @@ requests right before each run.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
-from urllib.parse import urlencode
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.client import CLUE_GET, encode_body
 from bot.crm.signing import sign as crm_sign
+from bot.dev import slack_requests
 
 TEAM = "T0BENCH001"
 CHANNEL = "C0BENCH001"
@@ -25,12 +22,6 @@ CLUE_URL = "https://crm.example.com/clues/{id}"  # clue bot's default CLUE_URL_T
 SLACK_PATH = "/slack/events"
 
 
-def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """Slack's v0 signature: HMAC-SHA256 of ``v0:{timestamp}:{body}`` keyed with the secret."""
-    digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
-    return "v0=" + digest.hexdigest()
-
-
 def raw_post(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     """One keep-alive POST as bytes on the wire."""
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
@@ -38,13 +29,8 @@ def raw_post(host: str, path: str, body: bytes, headers: dict[str, str]) -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def slack_post(host: str, secret: str, body: bytes, content_type: str) -> bytes:
-    timestamp = str(int(time.time()))
-    return raw_post(host, SLACK_PATH, body, {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": slack_signature(secret, timestamp, body),
-    })
+def slack_post(host: str, request: slack_requests.SignedRequest) -> bytes:
+    return raw_post(host, SLACK_PATH, request.body, request.headers)
 
 
 def clue_command(host: str, secret: str, text: str, response_url: str, *, user: str = USER) -> bytes:
@@ -53,7 +39,7 @@ def clue_command(host: str, secret: str, text: str, response_url: str, *, user: 
             "channel_name": "bench", "user_id": user, "user_name": "bench", "command": "/clue", "text": text,
             "api_app_id": APP_ID, "is_enterprise_install": "false", "response_url": response_url,
             "trigger_id": "1000.2000.bench"}
-    return slack_post(host, secret, urlencode(form).encode(), "application/x-www-form-urlencoded")
+    return slack_post(host, slack_requests.slash_command(secret, form))
 
 
 def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: int) -> bytes:
@@ -67,7 +53,7 @@ def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: 
                   "source": "conversations_history", "is_bot_user_member": True, "event_ts": ts,
                   "links": [{"domain": "crm.example.com", "url": url}]},
     }
-    return slack_post(host, secret, json.dumps(body).encode(), "application/json")
+    return slack_post(host, slack_requests.event_callback(secret, body))
 
 
 def crm_clue_get(host: str, clue_id: int) -> bytes:

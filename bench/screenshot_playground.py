@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings
+from bot.dev.launch import create_playground_app
 from bot.dev.loopback import LoopbackServer
-from bot.web.app import create_web_app
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # Settings.from_env({}): the defaults (sandbox CRM, fake Slack), whatever this shell has set.
-    with LoopbackServer(create_web_app(Settings.from_env({})), lifespan="on") as server, \
+    with LoopbackServer(create_playground_app(Settings.from_env({})), lifespan="on") as server, \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         try:

@@ -1,18 +1,27 @@
-"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id>``."""
+"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id>``.
+
+The launcher: with credentials every command runs the production parts only. Without Slack
+credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
+embedded sandbox CRM; both live in ``bot.dev`` and are imported only on those paths (this module is
+the one outside ``bot.dev`` allowed to import it, which tests/test_layers.py holds it to).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.domain.locales import LOCALES
 from bot.errors import BotError, ConfigError
 
 
@@ -32,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     card = commands.add_parser("card", help="print the Block Kit JSON of a clue card")
     card.add_argument("id")
     card.add_argument("--unfurl", action="store_true", help="the unfurl variant ({blocks})")
-    card.add_argument("--locale", choices=("en", "zh"))
+    card.add_argument("--locale", choices=LOCALES)
     args = parser.parse_args(argv)
 
     try:
@@ -40,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, args.host, args.port)
         if args.command == "sandbox":
-            from bot.dev.sandbox.server import run
+            from bot.dev.sandbox.server import run  # development tooling, on this path only
 
             run(args.host, args.port, args.prefix)
             return 0
@@ -60,15 +69,20 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from bot.runtime.logs import configure_logging
-    from bot.web.app import create_web_app
 
     configure_logging(settings.log_level, settings.secrets())
     host = host or settings.host
     port = port if port is not None else settings.port
     if settings.playground:
+        from bot.dev.launch import create_playground_app  # development tooling, on this path only
+
         print(f"clue bot playground: http://{host}:{port}/  (sandbox CRM, fake Slack; Ctrl-C to stop)",
               flush=True)
-    app = create_web_app(settings, freeze_gc_after_start=True)
+        app = create_playground_app(settings, freeze_gc_after_start=True)
+    else:
+        from bot.web.app import create_web_app
+
+        app = create_web_app(settings, freeze_gc_after_start=True)
     # log_config=None: uvicorn's own lines go through our redacting JSON handler too.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
@@ -76,19 +90,20 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
+    from bot.compose import Clocks, build_crm
+    from bot.domain.ids import parse_clue_id
     from bot.runtime.metrics import Metrics
-    from bot.slack.links import parse_clue_id
-    from bot.web.app import Clocks, build_crm
 
     clue_id = parse_clue_id(text)
-    closers: list[Callable[[], Any]] = []
-    crm = build_crm(settings, Metrics(), Clocks(), closers)
-    try:
+    async with AsyncExitStack() as stack:
+        if settings.crm_base_url is None:
+            from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
+
+            sandbox = SandboxServer().start()
+            stack.callback(sandbox.stop)
+            settings = dataclasses.replace(settings, crm_base_url=sandbox.url)
+        crm = await build_crm(settings, stack, Metrics(), Clocks())
         show(await crm.fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
-    finally:
-        await crm.client.aclose()
-        for close in closers:
-            close()
     return 0
 
 

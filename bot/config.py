@@ -14,7 +14,9 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.locales import DEFAULT_LOCALE, LOCALES
 from bot.errors import ConfigError
+from bot.runtime.secret import Secret
 
 T = TypeVar("T")
 
@@ -23,33 +25,6 @@ SLACK_API_URL = "https://slack.com/api/"
 SANDBOX_APP_ID = "wwsandboxcorp0001_ClueBot"
 SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOCALES = ("en", "zh")
-
-
-class Secret:
-    """A string that does not print itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)
@@ -86,7 +61,7 @@ class Settings:
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
-    default_locale: str = "en"
+    default_locale: str = DEFAULT_LOCALE
     clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
     # Access control (empty allow list: everyone)
     slack_allowed_team_ids: frozenset[str] = frozenset()
@@ -201,7 +176,7 @@ class Settings:
         log_level = (r.text("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             r.problem(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        locale = r.text("CLUE_DEFAULT_LOCALE") or "en"
+        locale = r.text("CLUE_DEFAULT_LOCALE") or DEFAULT_LOCALE
         if locale not in LOCALES:
             r.problem(f"CLUE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
 from bot.crm.client import CrmClient
-from bot.crm.guard import CircuitBreaker, CrmGuard, TokenBucket
+from bot.crm.guard import CircuitBreaker, CrmGuard
 from bot.runtime.metrics import Metrics
+from bot.runtime.ratelimit import TokenBucket
 
 
 class FakeClock:

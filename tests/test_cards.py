@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.locales import LOCALES, locale_from_slack
 from bot.slack import cards, i18n
 from bot.slack.cards import (
     ACTION_OPEN,
@@ -460,7 +461,7 @@ NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": 
 NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
 
 
-@pytest.mark.parametrize("locale", i18n.LOCALES)
+@pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("key", NOTICE_KEYS)
 def test_every_notice_renders(locale: str, key: str) -> None:
     message = notice_message(locale, key, **NOTICE_ARGS)
@@ -512,11 +513,11 @@ def test_locales_have_the_same_keys_and_placeholders() -> None:
     ("en-US", "en"), ("en-GB", "en"), ("ja-JP", "en"), ("", "en"), (None, "en"),
 ])
 def test_locale_from_slack(slack: str | None, ours: str) -> None:
-    assert i18n.locale_from_slack(slack, "en") == ours
+    assert locale_from_slack(slack, "en") == ours
 
 
 def test_locale_from_slack_keeps_the_configured_default() -> None:
-    assert i18n.locale_from_slack("fr-FR", "zh") == "zh"
+    assert locale_from_slack("fr-FR", "zh") == "zh"
 
 
 def test_t_falls_back_to_english() -> None:

@@ -19,15 +19,14 @@ from hypothesis import strategies as st
 
 from bot.crm.catalog import Catalog
 from bot.crm.models import (
-    MAX_CLUE_ID,
-    PHONE,
     parse_clue,
     parse_field_defs,
     parse_follow_ups,
     parse_search,
     parse_tag_tree,
 )
-from bot.domain.clue import Clue
+from bot.domain.clue import PHONE, Clue
+from bot.domain.ids import MAX_CLUE_ID
 from bot.domain.text import clean, mask_phone
 from bot.errors import CrmProtocolError
 from bot.slack.cards import (

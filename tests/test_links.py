@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.crm.models import MAX_CLUE_ID
+from bot.domain.ids import MAX_CLUE_ID, parse_clue_id
 from bot.errors import InvalidClueId
-from bot.slack.links import MAX_COMMAND_TEXT, LinkMatcher, parse_clue_id, parse_command
+from bot.slack.links import MAX_COMMAND_TEXT, LinkMatcher, parse_command
 
 TEMPLATE = "https://crm.example.com/clues/{id}"
 MATCHER = LinkMatcher(TEMPLATE)

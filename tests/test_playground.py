@@ -15,10 +15,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bot.compose import Instance
 from bot.config import Settings
+from bot.dev.launch import create_playground_app
 from bot.dev.playground.page import CHANNEL_ID, STATIC
 from bot.dev.sandbox import SandboxServer
-from bot.web.app import Services, create_web_app
 
 # One app for the module (starting and stopping its sandbox CRM and fake Slack takes ~0.4 s); tests that
 # need other settings, or break the CRM, start their own. Tests tell their calls apart by response key and
@@ -32,9 +33,9 @@ LINK = "https://crm.example.com/clues/8"
 class Playground:
     """The page's side of the conversation: its endpoints, and what the fake Slack captured."""
 
-    def __init__(self, http: httpx.AsyncClient, services: Services) -> None:
+    def __init__(self, http: httpx.AsyncClient, instance: Instance) -> None:
         self.http = http
-        self.services = services
+        self.instance = instance
 
     async def post(self, path: str, body: Any) -> httpx.Response:
         return await self.http.post(path, json=body)
@@ -58,7 +59,7 @@ class Playground:
 
     async def captured(self, since: int = 0) -> list[dict[str, Any]]:
         """After background work finished: every captured call Slack would have received, less users.info."""
-        await self.services.runner.drain(timeout=30)
+        await self.instance.runner.drain(timeout=30)
         response = await self.http.get("/playground/messages", params={"since": since})
         assert response.status_code == 200
         calls: list[dict[str, Any]] = response.json()["calls"]
@@ -67,11 +68,11 @@ class Playground:
 
 @asynccontextmanager
 async def playground(env: Mapping[str, str] | None = None) -> AsyncIterator[Playground]:
-    app = create_web_app(Settings.from_env(env or {}))
+    app = create_playground_app(Settings.from_env(env or {}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as http:
-            yield Playground(http, app.state.services)
+            yield Playground(http, app.state.instance)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -117,7 +118,7 @@ async def test_config_tells_the_page_who_it_is_and_where_to_poll_from(page: Play
     config = (await page.http.get("/playground/config")).json()
     assert config["command"] == "/clue"
     assert config["example_link"] == LINK
-    assert config["sandbox_origin"] == page.services.sandbox_url is not None
+    assert config["sandbox_origin"].startswith("http://127.0.0.1:")
     assert config["channel"]["id"] == CHANNEL_ID
     assert isinstance(config["last_seq"], int)
 
@@ -304,7 +305,6 @@ async def test_no_fault_knobs_for_a_configured_crm(sandbox: SandboxServer) -> No
     env = {"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": "wwsandboxcorp0001_ClueBot",
            "CRM_APP_KEY": "sandbox-app-key-not-a-secret"}
     async with playground(env) as page:
-        assert page.services.sandbox_url is None
         assert (await page.http.get("/playground/config")).json()["sandbox_origin"] is None
         assert (await page.post("/playground/faults", {"status": 503})).status_code == 404
         assert sandbox.state.stats().faults_applied == {}

@@ -18,9 +18,9 @@ from urllib.parse import unquote
 import pytest
 
 from bot.config import Settings
+from bot.dev.launch import create_playground_app
 from bot.dev.loopback import LoopbackServer
 from bot.dev.sandbox.seed import HOSTILE_CLUE_ID
-from bot.web.app import create_web_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -51,7 +51,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer(create_web_app(Settings.from_env({})), lifespan="on") as running:
+    with LoopbackServer(create_playground_app(Settings.from_env({})), lifespan="on") as running:
         yield running
 
 

@@ -11,7 +11,7 @@ import copy
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from bot.config import SANDBOX_APP_KEY, Settings
+from bot.dev import slack_requests
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox import SandboxServer, seed
@@ -78,10 +79,10 @@ class RecordingDriver(SlackDriver):
     signatures: list[str] = field(default_factory=list)
     response_urls: list[str] = field(default_factory=list)
 
-    def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
-        headers = super().sign(body, timestamp)
-        self.signatures.append(headers["x-slack-signature"])
-        return headers
+    async def send(self, request: slack_requests.SignedRequest, *,
+                   headers: Mapping[str, str] | None = None) -> httpx.Response:
+        self.signatures.append(request.headers["x-slack-signature"])
+        return await super().send(request, headers=headers)
 
     def response_url(self) -> tuple[str, str]:
         key, url = super().response_url()

@@ -1,6 +1,6 @@
 """The Redis-shared cache, rate limit and event dedupe, against a real redis-server.
 
-Each "instance" is what one app process holds: its own ``SharedRedis`` (own connection pool) and its own
+Each "instance" is what one app process holds: its own ``FleetRedis`` (own connection pool) and its own
 ``ClueCache``; two of them on one server stand for two app instances.
 """
 
@@ -20,14 +20,14 @@ import pytest
 import redis
 
 from bot.cache.clues import ClueCache, Lookup
-from bot.config import Secret, Settings
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer
 from bot.dev.sandbox.seed import DOC_CLUE_ID
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.errors import ClueNotFound, CrmUnavailable
-from bot.fleet.redis import SharedRedis, connect_shared, key
+from bot.fleet.guard import key
+from bot.fleet.redis import FleetRedis, connect_fleet
 from bot.runtime.metrics import Metrics
 from tests.redis_server import RedisServer, free_port, start_redis
 from tests.support import FakeClock
@@ -90,7 +90,7 @@ class CountingFetch:
 class Instance:
     """One app instance: its shared parts and a ClueCache using them."""
 
-    shared: SharedRedis
+    shared: FleetRedis
     cache: ClueCache
     metrics: Metrics
     monotonic: FakeClock
@@ -110,7 +110,7 @@ MakeInstance = Callable[..., Awaitable[Instance]]
 
 @pytest.fixture
 async def instance() -> AsyncIterator[MakeInstance]:
-    made: list[SharedRedis] = []
+    made: list[FleetRedis] = []
 
     async def make(url: str, fetch: Callable[[int], Awaitable[Clue]] | None = None, *,
                    wall: FakeClock | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -118,8 +118,11 @@ async def instance() -> AsyncIterator[MakeInstance]:
         config: dict[str, Any] = {"clue_cache_ttl_seconds": TTL, "clue_negative_ttl_seconds": NEGATIVE_TTL,
                                   "clue_stale_seconds": STALE, **settings}
         metrics, monotonic, wall = Metrics(), FakeClock(), wall or FakeClock(WALL_START)
-        shared = await connect_shared(Settings(redis_url=Secret(url), **config), metrics, wall,
-                                      lock_ttl=lock_ttl, monotonic=monotonic, sleep=sleep)
+        shared = await connect_fleet(url, metrics, ttl=config["clue_cache_ttl_seconds"],
+                                     negative_ttl=config["clue_negative_ttl_seconds"],
+                                     stale_ttl=config["clue_stale_seconds"], lock_ttl=lock_ttl,
+                                     crm_rate=config.get("crm_rate_per_second", 20.0), wall=wall,
+                                     monotonic=monotonic, sleep=sleep)
         assert shared is not None
         made.append(shared)
         cache = ClueCache(fetch or CountingFetch(), ttl=config["clue_cache_ttl_seconds"], maxsize=100,
@@ -149,13 +152,14 @@ async def instant(_: float) -> None:
 
 
 def warnings_named(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "bot.fleet.redis" and r.getMessage() == event]
+    return [r for r in caplog.records if r.name == "bot.fleet.guard" and r.getMessage() == event]
 
 
 # ------------------------------------------------------------------------------------------ the store
 
 async def test_no_redis_url_means_no_shared_parts() -> None:
-    assert await connect_shared(Settings(), Metrics(), FakeClock(), lock_ttl=1.0) is None
+    assert await connect_fleet(None, Metrics(), ttl=1, negative_ttl=1, stale_ttl=1, lock_ttl=1.0, crm_rate=1,
+                               wall=FakeClock()) is None
 
 
 async def test_a_clue_round_trips_between_instances(admin: redis.Redis, redis_server: RedisServer,
@@ -387,7 +391,7 @@ async def test_event_dedupe_across_instances(admin: redis.Redis, redis_server: R
 
 async def test_a_down_redis_degrades_to_no_cache_with_one_warning(caplog: pytest.LogCaptureFixture,
                                                                   instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
+    caplog.set_level(logging.INFO, logger="bot.fleet")
     fetch = CountingFetch()
     down = await instance(f"redis://:pw-s3cret-0123@127.0.0.1:{free_port()}/0", fetch)  # nothing listens
 
@@ -421,7 +425,7 @@ async def test_a_hung_redis_times_out_instead_of_holding_lookups(instance: MakeI
 
 async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                            instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
+    caplog.set_level(logging.INFO, logger="bot.fleet")
     server = start_redis(tmp_path / "redis")
     try:
         fetch = CountingFetch()
@@ -446,7 +450,7 @@ async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplo
 
 async def test_a_refused_command_degrades_only_that_operation(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                               instance: MakeInstance) -> None:
-    caplog.set_level(logging.INFO, logger="bot.fleet.redis")
+    caplog.set_level(logging.INFO, logger="bot.fleet")
     # Lua disabled, as some managed or ACL-restricted servers have it: the shared bucket cannot work.
     server = start_redis(tmp_path / "redis", None, "--rename-command", "EVALSHA", "", "--rename-command", "EVAL", "")
     try:

@@ -10,11 +10,6 @@ from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from bot.crm.models import (
-    DATE,
-    DATETIME,
-    MULTISELECT,
-    PHONE,
-    SELECT,
     FieldDef,
     RawClue,
     RawField,
@@ -24,7 +19,7 @@ from bot.crm.models import (
     parse_option_ids,
     parse_phones,
 )
-from bot.domain.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.clue import DATE, DATETIME, MULTISELECT, PHONE, SELECT, Clue, CrmTime, FieldView, TagView
 
 # Documented gender options (crm-api.md section 4), used when list-fields does not describe gender.
 GENDER_OPTIONS = {"0": "其它", "1": "男", "2": "女"}

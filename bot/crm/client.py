@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from bot.config import Secret
 from bot.crm.guard import CrmGuard
 from bot.crm.models import (
     FieldDef,
@@ -36,6 +35,7 @@ from bot.crm.models import (
 from bot.crm.signing import CrmAuth
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
 from bot.runtime.metrics import Metrics
+from bot.runtime.secret import Secret
 
 log = logging.getLogger(__name__)
 

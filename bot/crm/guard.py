@@ -1,8 +1,8 @@
 """CRM protection: a bound on concurrent requests, a request-rate limit and a circuit breaker.
 
 Every CRM request passes through ``CrmGuard.call``. Clocks and sleep are injected, so tests drive
-time by hand. The rate limiter is an interface: ``TokenBucket`` in-process, or a Redis-backed
-bucket shared by several instances (``bot.fleet.redis``).
+time by hand. The rate limiter is an interface: ``bot.runtime.ratelimit.TokenBucket`` in process, or
+``bot.fleet.limits.RedisTokenBucket`` shared by the instances of a fleet.
 """
 
 from __future__ import annotations
@@ -22,26 +22,6 @@ log = logging.getLogger(__name__)
 class RateLimiter(Protocol):
     async def wait_time(self) -> float:
         """Take one token; return 0 if granted now, else seconds until one would be (nothing taken)."""
-
-
-class TokenBucket:
-    """Classic token bucket on a monotonic clock: ``rate`` tokens per second, ``burst`` capacity."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._clock = clock
-        self._tokens = burst
-        self._at = clock()
-
-    async def wait_time(self) -> float:
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        return (1 - self._tokens) / self._rate
 
 
 class CircuitBreaker:

@@ -13,13 +13,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.ids import MAX_CLUE_ID
 from bot.errors import CrmProtocolError
-
-# Field types of customer/list-fields and clue/get (crm-api.md section 4).
-TEXT, SELECT, DATE, NUMBER, MULTILINE, MULTISELECT, DATETIME, PHONE = 1, 2, 3, 4, 5, 6, 7, 8
-
-# Ids arrive as JSON numbers; the doc's are 15 digits (410983932389440). Anything past this is junk.
-MAX_CLUE_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ SCHEMA_VERSION = 1
 # CRM JSON may carry lone surrogates ("\ud800"); written raw they make the text unencodable as UTF-8.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+# Field types of customer/list-fields and clue/get (crm-api.md section 4).
+TEXT, SELECT, DATE, NUMBER, MULTILINE, MULTISELECT, DATETIME, PHONE = 1, 2, 3, 4, 5, 6, 7, 8
+
 
 @dataclass(frozen=True, slots=True)
 class CrmTime:

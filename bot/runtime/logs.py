@@ -116,6 +116,8 @@ def _sensitive(key: object) -> bool:
     return isinstance(key, str) and _SENSITIVE_KEY.match(key) is not None
 
 
+AUDIT_LOGGER = "bot.audit"
+
 def configure_logging(level: str, secrets: Iterable[str] = (), stream: Any = None) -> None:
     """Install the redacting JSON handler on the root logger (idempotent)."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -127,6 +129,8 @@ def configure_logging(level: str, secrets: Iterable[str] = (), stream: Any = Non
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # The audit trail (who revealed which phone) is always written, whatever LOG_LEVEL says.
+    logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)
     # httpx logs full request URLs at INFO; the Bolt/slack_sdk debug logs carry payloads.
     for noisy in ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

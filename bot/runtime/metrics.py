@@ -29,6 +29,8 @@ class Metrics:
                                     ["reason"], registry=r)
         self.ack_latency = Histogram("cluebot_slack_ack_seconds", "Time from request to Slack ack",
                                      ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.refusals = Tally("cluebot_refusals", "Requests refused before any lookup (access, rate_limited)",
+                              "reason", r)
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}

@@ -1,9 +1,10 @@
-"""The Bolt app: every listener registered in one place, plus the one error handler."""
+"""The Bolt app: every feature's listeners registered in one place, plus the one error handler."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,24 +14,22 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import cards
-from bot.slack.listeners import ClueListeners
+from bot.slack.features import FeatureDeps, actions
+from bot.slack.features.actions import CardActions
+from bot.slack.features.commands import ClueCommand
+from bot.slack.features.unfurls import LinkUnfurls
+from bot.slack.gate import Gate
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
 EVENTS = ("link_shared",)
-ACTIONS = {
-    cards.ACTION_REFRESH: "on_refresh",
-    cards.ACTION_SHARE: "on_share",
-    cards.ACTION_REVEAL: "on_reveal",
-    cards.ACTION_OPEN: "on_open",
-}
+ACTIONS = tuple(actions.LISTENERS)
+EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 
-def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
-               signing_secret: str | None) -> AsyncApp:
+def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_secret: str | None) -> AsyncApp:
     """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
-
     bolt_logger = logging.getLogger("slack_bolt.app")
     # Bolt compares its logger's own level (not the effective one) with DEBUG before formatting a debug
     # line for every middleware of every request; an unset level would format them all just to drop them.
@@ -46,12 +45,24 @@ def create_app(listeners: ClueListeners, *, api_url: str, token: str | None,
         raise_error_for_unhandled_request=True,
         logger=bolt_logger,
     )
-    app.command(COMMAND)(listeners.on_command)
-    app.event("link_shared")(listeners.on_link_shared)
-    for action_id, method in ACTIONS.items():
-        app.action(action_id)(getattr(listeners, method))
+    app.command(COMMAND)(ClueCommand(deps).on_command)
+    events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared}
+    for name in EVENTS:
+        app.event(name)(_first_delivery(deps.gate, events[name]))
+    for action_id, listener in CardActions(deps).listeners().items():
+        app.action(action_id)(listener)
     app.error(_on_error)
     return app
+
+
+def _first_delivery(gate: Gate, listener: EventListener) -> EventListener:
+    """Every event listener runs once per event, however often Slack redelivers it."""
+
+    async def deduped(event: Mapping[str, Any], body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        if await gate.first_delivery(body):
+            await listener(event, body, client)
+
+    return deduped
 
 
 class _StaticTokenAuthorize(AsyncAuthorize):

@@ -25,10 +25,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.crm.models import PHONE
-from bot.domain.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.clue import PHONE, Clue, CrmTime, FieldView, TagView
+from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value, safe_url
-from bot.slack.i18n import DEFAULT_LOCALE, known, t
+from bot.slack.i18n import known, t
 
 AUDIENCE_PRIVATE = "private"  # ephemeral: only the person who asked sees it
 AUDIENCE_CHANNEL = "channel"  # shared or unfurled: others see it, so phones are masked

@@ -7,7 +7,7 @@ Button labels and titles carry no markup and are also used as plain_text.
 
 from __future__ import annotations
 
-DEFAULT_LOCALE = "en"
+from bot.domain.locales import LOCALES
 
 _EN: dict[str, str] = {
     # Field labels
@@ -174,8 +174,8 @@ _ZH: dict[str, str] = {
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
 }
 
-_TABLES: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
-LOCALES = tuple(_TABLES)
+# zip(strict=True): a locale without a string table (or a table without a locale) fails at import.
+_TABLES: dict[str, dict[str, str]] = dict(zip(LOCALES, (_EN, _ZH), strict=True))
 
 
 def t(locale: str, key: str, **kwargs: object) -> str:
@@ -190,9 +190,3 @@ def t(locale: str, key: str, **kwargs: object) -> str:
 def known(key: str) -> bool:
     """Whether ``key`` has a string, e.g. to translate a rule or reason code when one exists."""
     return key in _EN
-
-
-def locale_from_slack(slack_locale: str | None, default: str) -> str:
-    """Our locale for a Slack locale such as ``zh-CN``, ``zh-TW`` or ``en-US``; ``default`` otherwise."""
-    language = (slack_locale or "").replace("_", "-").split("-")[0].lower()
-    return language if language in _TABLES else default

@@ -13,32 +13,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.crm.models import MAX_CLUE_ID
+from bot.domain.ids import parse_clue_id
 from bot.errors import InvalidClueId
 
 MAX_COMMAND_TEXT = 1000
-# ASCII digits only: Python's \d also matches Arabic-Indic, Devanagari, mathematical bold digits...
-_ID = re.compile(r"#?([0-9]{1,19})")
 # Slack wraps links as <url> or <url|label> when the command escapes them; a label may hold spaces.
 _SLACK_LINK = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
 # What a Chinese IME types in full-width mode: ０-９ and ＃.
 _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "＃": "#"})
-
-
-def parse_clue_id(text: str) -> int:
-    """One clue id from text like ``8`` or ``#410983932389440``; InvalidClueId otherwise."""
-    stripped = text.strip()
-    match = _ID.fullmatch(stripped)
-    if match is None:
-        digits = stripped.removeprefix("#")
-        reason = "too_long" if digits.isascii() and digits.isdigit() else "not_a_number"
-        raise InvalidClueId(text, reason)
-    value = int(match.group(1))
-    if value == 0:
-        raise InvalidClueId(text, "zero")
-    if value > MAX_CLUE_ID:
-        raise InvalidClueId(text, "too_long")
-    return value
 
 
 class LinkMatcher:

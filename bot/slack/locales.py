@@ -14,8 +14,8 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.locales import locale_from_slack
 from bot.runtime.tasks import TaskRunner
-from bot.slack.i18n import locale_from_slack
 
 log = logging.getLogger(__name__)
 _FATAL_ERRORS = {"missing_scope", "not_allowed_token_type", "invalid_auth", "account_inactive", "token_revoked"}

@@ -7,10 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from bot.crm.client import CrmClient
-from bot.crm.guard import CircuitBreaker, CrmGuard, TokenBucket
+from bot.crm.guard import CircuitBreaker, CrmGuard
 from bot.dev.sandbox import SandboxServer
 from bot.errors import ClueNotFound, CrmUnavailable
 from bot.runtime.metrics import Metrics
+from bot.runtime.ratelimit import TokenBucket
 from tests.support import FakeClock
 
 Factory = Callable[..., CrmClient]

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import json
-import time
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
+from bot.compose import Clocks, Instance
 from bot.config import Settings
+from bot.dev import slack_requests
 from bot.dev.playground.fake_slack import FakeSlackState
-from bot.web.app import Clocks, Services, create_web_app
+from bot.web.app import create_web_app
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token-0123456789"
@@ -40,22 +38,22 @@ class SlackDriver:
     secret: str = SIGNING_SECRET
 
     @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
+    def instance(self) -> Instance:
+        instance: Instance = self.app.state.instance
+        return instance
 
     async def drain(self) -> None:
-        await self.services.runner.drain(timeout=30)
-
-    def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body)
-        return {"x-slack-request-timestamp": ts, "x-slack-signature": signature}
+        await self.instance.runner.drain(timeout=30)
 
     async def post(self, body: str, content_type: str, *, headers: Mapping[str, str] | None = None,
                    timestamp: int | None = None) -> httpx.Response:
-        all_headers = {"content-type": content_type, **self.sign(body, timestamp), **(headers or {})}
-        return await self.http.post("/slack/events", content=body.encode(), headers=all_headers)
+        return await self.send(slack_requests.signed(self.secret, body.encode(), content_type, timestamp=timestamp),
+                               headers=headers)
+
+    async def send(self, request: slack_requests.SignedRequest, *,
+                   headers: Mapping[str, str] | None = None) -> httpx.Response:
+        return await self.http.post("/slack/events", content=request.body, headers={**request.headers,
+                                                                                    **(headers or {})})
 
     def response_url(self) -> tuple[str, str]:
         key = f"r{next(_ids)}"
@@ -68,8 +66,7 @@ class SlackDriver:
                 "channel_name": "sales", "user_id": user, "user_name": "alice", "command": "/clue",
                 "text": text, "api_app_id": "A0CLUE0001", "response_url": url,
                 "trigger_id": "123.456.abc", **(extra or {})}
-        response = await self.post(urlencode(form), "application/x-www-form-urlencoded")
-        return response, key
+        return await self.send(slack_requests.slash_command(self.secret, form)), key
 
     async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
                      container: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
@@ -87,15 +84,14 @@ class SlackDriver:
             "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
                          "value": value, "action_ts": "1700000001.000200"}],
         }
-        response = await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
-        return response, key
+        return await self.send(slack_requests.interaction(self.secret, payload)), key
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
                     headers: Mapping[str, str] | None = None, **envelope: Any) -> httpx.Response:
         body = {"token": "legacy", "team_id": team, "api_app_id": "A0CLUE0001", "type": "event_callback",
                 "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
                 **envelope}
-        return await self.post(json.dumps(body), "application/json", headers=headers)
+        return await self.send(slack_requests.event_callback(self.secret, body), headers=headers)
 
 
 def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:

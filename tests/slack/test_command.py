@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from bot.compose import Clocks
 from bot.dev.sandbox import SandboxServer
+from bot.slack.features.commands import MEMO_TEXT_CHARS
 from bot.slack.links import MAX_COMMAND_TEXT
-from bot.slack.listeners import MEMO_TEXT_CHARS
-from bot.web.app import Clocks
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 from tests.support import FakeClock
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
+from bot.dev import slack_requests
 from bot.dev.sandbox import SandboxServer
 from bot.web.app import create_web_app
 from tests.slack.harness import SlackDriver
@@ -30,7 +31,7 @@ def command_body() -> str:
 
 async def test_forged_signature_is_rejected_without_work(slack: SlackDriver, sandbox: SandboxServer) -> None:
     body = command_body()
-    headers = {"content-type": "application/x-www-form-urlencoded", **slack.sign(body)}
+    headers = slack_requests.signed(slack.secret, body.encode(), slack_requests.FORM).headers
     headers["x-slack-signature"] = "v0=" + "0" * 64
     response = await slack.http.post("/slack/events", content=body, headers=headers)
     assert response.status_code == 401

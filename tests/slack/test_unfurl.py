@@ -78,7 +78,7 @@ async def test_the_ack_never_waits_for_the_crm(slack: SlackDriver, sandbox: Sand
     sandbox.state.set_fault(8, hang=True)
     response = await slack.event(link_event("https://crm.example.com/clues/8"))
     assert response.status_code == 200
-    assert len(slack.services.runner) == 1  # the lookup is still running, after the ack
+    assert len(slack.instance.runner) == 1  # the lookup is still running, after the ack
     sandbox.state.clear_faults()
     await slack.drain()
     assert len(slack.fake.api_calls("chat.unfurl")) == 1

@@ -17,22 +17,20 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.dev.playground.fake_slack import BOT_USER_ID, TEAM_ID
+from bot.dev import slack_requests
+from bot.dev.playground.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlackState
 from bot.slack.app import COMMAND
-
-if TYPE_CHECKING:
-    from bot.web.app import Services
 
 STATIC = Path(__file__).parent / "static"
 
@@ -57,44 +55,58 @@ _ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, not bound to
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, "PlaygroundContext"], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class PlaygroundContext:
+    """What the page needs of the running development setup, known once it has started."""
+
+    fake: FakeSlackState  # what the app sent "Slack"
+    fake_url: str  # the fake Slack's origin: response_urls live there
+    signing_secret: str  # the app's; the page signs requests with it
+    bind_host: str  # HOST: other host names are refused
+    clue_url_template: str
+    sandbox_origin: str | None  # the embedded sandbox CRM's, where its fault knobs live (None: a real CRM)
+    sandbox_http: httpx.AsyncClient | None  # one client to the sandbox, for the fault knobs
 
 
 class BadInput(Exception):
     """The page (or whoever called) sent something Slack never would: answered with 400."""
 
 
-def playground_routes() -> list[BaseRoute]:
-    """The page, its static files and the ``/playground/...`` endpoints behind it."""
+def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRoute]:
+    """The page, its static files and the ``/playground/...`` endpoints behind it; ``context()`` is
+    called per request (the context exists once the app has started)."""
+
+    def checked(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Refuse other hosts' names (DNS rebinding could otherwise read CRM data); bad input gets 400."""
+
+        async def wrapped(request: Request) -> Response:
+            ctx = context()
+            if not _host_allowed(request, ctx.bind_host):
+                return JSONResponse({"error": "open the playground as localhost or 127.0.0.1, or set HOST to "
+                                              "the address you use"}, status_code=403)
+            try:
+                return await handler(request, ctx)
+            except BadInput as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+
+        return wrapped
+
     return [
         Route("/", index, methods=["GET"]),
-        Route("/playground/config", _checked(config), methods=["GET"]),
-        Route("/playground/command", _checked(command), methods=["POST"]),
-        Route("/playground/action", _checked(action), methods=["POST"]),
-        Route("/playground/link", _checked(link), methods=["POST"]),
-        Route("/playground/messages", _checked(messages), methods=["GET"]),
-        Route("/playground/faults", _checked(faults), methods=["POST", "DELETE"]),
+        Route("/playground/config", checked(config), methods=["GET"]),
+        Route("/playground/command", checked(command), methods=["POST"]),
+        Route("/playground/action", checked(action), methods=["POST"]),
+        Route("/playground/link", checked(link), methods=["POST"]),
+        Route("/playground/messages", checked(messages), methods=["GET"]),
+        Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
 
-def _checked(handler: Handler) -> Handler:
-    """Refuse other hosts' names (DNS rebinding could otherwise read CRM data) and answer bad input with 400."""
-
-    async def wrapped(request: Request) -> Response:
-        if not _host_allowed(request):
-            return JSONResponse({"error": "open the playground as localhost or 127.0.0.1, or set HOST to the "
-                                          "address you use"}, status_code=403)
-        try:
-            return await handler(request)
-        except BadInput as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-
-    return wrapped
-
-
-def _host_allowed(request: Request) -> bool:
-    bind = _services(request).settings.host
+def _host_allowed(request: Request, bind: str) -> bool:
     if bind in _ANY_ADDRESS:  # whoever binds every interface has chosen to be reachable by any name
         return True
     return request.url.hostname in (*_LOOPBACK_NAMES, bind)
@@ -106,23 +118,22 @@ async def index(request: Request) -> Response:
                                                         "Cache-Control": "no-cache"})
 
 
-async def config(request: Request) -> Response:
+async def config(request: Request, ctx: PlaygroundContext) -> Response:
     """Who the page plays (user, channel), an example link, the sandbox origin, where polling starts."""
-    services = _services(request)
-    calls = services.fake_slack.since(0) if services.fake_slack else []
+    calls = ctx.fake.since(0)
     return JSONResponse({
         "user": {"id": USER_ID, "name": USER_NAME},
         "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
         "team_id": TEAM_ID,
         "bot_user_id": BOT_USER_ID,
         "command": COMMAND,
-        "example_link": services.settings.clue_url_template.replace("{id}", "8"),
-        "sandbox_origin": services.sandbox_url,
+        "example_link": ctx.clue_url_template.replace("{id}", "8"),
+        "sandbox_origin": ctx.sandbox_origin,
         "last_seq": calls[-1].seq if calls else 0,
     })
 
 
-async def command(request: Request) -> Response:
+async def command(request: Request, ctx: PlaygroundContext) -> Response:
     """``{text, response_key?}``: ``/clue <text>`` as Slack's form-encoded slash command."""
     body = await _json_object(request)
     text = _string(body, "text", MAX_COMMAND_TEXT, empty_ok=True)  # a bare /clue is fine: it shows usage
@@ -131,13 +142,13 @@ async def command(request: Request) -> Response:
         "token": "playground", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": CHANNEL_ID,
         "channel_name": CHANNEL_NAME, "user_id": USER_ID, "user_name": USER_NAME, "command": COMMAND,
         "text": text, "api_app_id": API_APP_ID, "is_enterprise_install": "false",
-        "response_url": _response_url(request, key), "trigger_id": _trigger_id(),
+        "response_url": _response_url(ctx, key), "trigger_id": _trigger_id(),
     }
-    result = await _deliver(request, urlencode(form), "application/x-www-form-urlencoded")
+    result = await _deliver(request, ctx, slack_requests.slash_command(ctx.signing_secret, form))
     return JSONResponse({**result, "response_key": key})
 
 
-async def action(request: Request) -> Response:
+async def action(request: Request, ctx: PlaygroundContext) -> Response:
     """``{action_id, value, block_id?, response_key?, container: {kind, message_ts, unfurl_url?}}``.
 
     ``kind`` is where the button was: ``ephemeral`` (the asker's own card), ``message`` (a card in
@@ -172,17 +183,16 @@ async def action(request: Request) -> Response:
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
-        "response_url": _response_url(request, key),
+        "response_url": _response_url(ctx, key),
         "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
                      "action_ts": f"{now:.6f}"}],
         "state": {"values": {}},
     }
-    form = urlencode({"payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))})
-    result = await _deliver(request, form, "application/x-www-form-urlencoded")
+    result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
 
 
-async def link(request: Request) -> Response:
+async def link(request: Request, ctx: PlaygroundContext) -> Response:
     """``{url}`` or ``{urls: [...]}`` (and an optional ``message_ts``): a message with links was posted.
 
     Slack HTML-escapes ``&``, ``<`` and ``>`` in ``links[].url``; so does this, and the answer lists
@@ -206,39 +216,36 @@ async def link(request: Request) -> Response:
                             "is_enterprise_install": False}],
         "is_ext_shared_channel": False,
     }
-    result = await _deliver(request, json.dumps(envelope, ensure_ascii=False), "application/json")
+    result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
     return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links})
 
 
-async def messages(request: Request) -> Response:
+async def messages(request: Request, ctx: PlaygroundContext) -> Response:
     """``?since=N``: every call the fake Slack captured after sequence number ``N``, oldest first."""
     since = request.query_params.get("since", "0")
     if not since.isdecimal() or len(since) > 12:
         raise BadInput("since must be a sequence number (a non-negative integer)")
-    fake = _services(request).fake_slack
-    calls = fake.since(int(since))[:MAX_CALLS_PER_POLL] if fake else []
+    calls = ctx.fake.since(int(since))[:MAX_CALLS_PER_POLL]
     return JSONResponse({
         "last": calls[-1].seq if calls else int(since),
         "calls": [{"seq": c.seq, "kind": c.kind, "name": c.name, "body": c.body} for c in calls],
     })
 
 
-async def faults(request: Request) -> Response:
+async def faults(request: Request, ctx: PlaygroundContext) -> Response:
     """Set (POST, a JSON object of sandbox fault arguments) or clear (DELETE) the sandbox CRM's faults.
 
     Proxied so the page stays same-origin: the sandbox listens on another port and sends no CORS
     headers. The sandbox validates the arguments; its answer is passed on.
     """
-    origin = _services(request).sandbox_url
-    if origin is None:
+    if ctx.sandbox_http is None:
         return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
                             status_code=404)
     payload = await _json_object(request) if request.method == "POST" else None
-    async with httpx.AsyncClient(base_url=origin, timeout=5, trust_env=False) as client:
-        try:
-            answer = await client.request(request.method, "/_sandbox/faults", json=payload)
-        except httpx.HTTPError as exc:
-            return JSONResponse({"error": f"sandbox CRM unreachable: {type(exc).__name__}"}, status_code=502)
+    try:
+        answer = await ctx.sandbox_http.request(request.method, "/_sandbox/faults", json=payload)
+    except httpx.HTTPError as exc:
+        return JSONResponse({"error": f"sandbox CRM unreachable: {type(exc).__name__}"}, status_code=502)
     try:
         content = answer.json()
     except ValueError:
@@ -249,25 +256,18 @@ async def faults(request: Request) -> Response:
 # ------------------------------------------------------------------------------------------ Slack side
 
 
-async def _deliver(request: Request, body: str, content_type: str) -> dict[str, Any]:
+async def _deliver(request: Request, ctx: PlaygroundContext, signed: slack_requests.SignedRequest) -> dict[str, Any]:
     """Sign ``body`` as Slack would and send it through the app's own ``/slack/events``; return the ack.
 
     The answer is ``{status, ack, ack_text, seq}``: the app's HTTP status, its body (parsed when
     JSON, else as text), and the last captured fake-Slack call before sending (poll from there).
     """
-    services = _services(request)
-    if services.signing_secret is None:  # build_services always makes one in playground mode
-        raise RuntimeError("the playground needs the app's signing secret")
-    calls = services.fake_slack.since(0) if services.fake_slack else []
+    calls = ctx.fake.since(0)
     seq = calls[-1].seq if calls else 0
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(services.signing_secret).generate_signature(timestamp=timestamp, body=body)
-    headers = {"content-type": content_type, "x-slack-request-timestamp": timestamp,
-               "x-slack-signature": str(signature)}
     # In-process, but through the whole ASGI stack: the same route, body limit and signature check.
     transport = httpx.ASGITransport(app=request.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://playground.invalid") as client:
-        answer = await client.post("/slack/events", content=body.encode(), headers=headers)
+        answer = await client.post("/slack/events", content=signed.body, headers=signed.headers)
     ack: Any = None
     ack_text: str | None = None
     if answer.headers.get("content-type", "").startswith("application/json"):
@@ -277,15 +277,8 @@ async def _deliver(request: Request, body: str, content_type: str) -> dict[str, 
     return {"status": answer.status_code, "ack": ack, "ack_text": ack_text, "seq": seq}
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _response_url(request: Request, key: str) -> str:
-    # The Web API client's base URL is the fake Slack's ".../api/"; response_urls live beside it.
-    base: str = _services(request).slack_client.base_url
-    return f"{base.removesuffix('/').removesuffix('/api')}/response/{key}"
+def _response_url(ctx: PlaygroundContext, key: str) -> str:
+    return f"{ctx.fake_url}/response/{key}"
 
 
 def _trigger_id() -> str:

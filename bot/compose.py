@@ -1,0 +1,157 @@
+"""The composition root: every part of one instance, built from ``Settings``.
+
+The only module that knows how the parts fit together. Builders only build: every resource they
+open (HTTP clients, the Redis pool, background work) is closed by the ``AsyncExitStack`` handed in,
+in reverse order. Nothing here starts a server: the embedded sandbox CRM and the playground's fake
+Slack are started by the development entry point (``bot.dev``), which passes their URLs in through
+``Settings``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cache.clues import ClueCache
+from bot.config import Settings
+from bot.crm.client import CrmClient
+from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
+from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.errors import ConfigError
+from bot.fleet.redis import FleetRedis, connect_fleet
+from bot.runtime.dedupe import TtlDeduper
+from bot.runtime.metrics import Metrics
+from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
+from bot.runtime.tasks import TaskRunner
+from bot.slack.access import AccessPolicy
+from bot.slack.app import create_app
+from bot.slack.features import FeatureDeps, FeatureOptions
+from bot.slack.gate import Gate
+from bot.slack.links import LinkMatcher
+from bot.slack.locales import UserLocales
+from bot.slack.render import CardRenderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """Wall clock (epoch seconds, for display) and monotonic clock (for ages); never mixed up."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What one running instance holds, for the HTTP layer and tests; closed by its exit stack."""
+
+    settings: Settings
+    metrics: Metrics
+    crm: CrmClient
+    cache: ClueCache
+    runner: TaskRunner
+    bolt: AsyncApp
+    signing_secret: str | None
+    fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
+
+
+@dataclass(frozen=True)
+class CrmParts:
+    client: CrmClient
+    fetcher: ClueFetcher
+
+
+def lookup_deadline(settings: Settings) -> float:
+    """One bound for a clue lookup: the cache's deadline, and how long another instance's fetch is awaited."""
+    return settings.crm_timeout_seconds * 2 + 1
+
+
+async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics, clocks: Clocks, *,
+                    transport: httpx.AsyncBaseTransport | None = None,
+                    limiter: RateLimiter | None = None) -> CrmParts:
+    """The CRM client (closed by ``stack``) and the clue fetcher that resolves names with reference data."""
+    if settings.crm_base_url is None:
+        raise ConfigError(["CRM_BASE_URL is not set (the development entry point starts a sandbox CRM for it)"])
+    rate = settings.crm_rate_per_second
+    guard = CrmGuard(
+        max_concurrency=settings.crm_max_concurrency,
+        limiter=limiter or TokenBucket(rate, max(1.0, rate), clocks.monotonic),
+        breaker=CircuitBreaker(settings.crm_breaker_failures, settings.crm_breaker_cooldown_seconds,
+                               clocks.monotonic, metrics),
+        metrics=metrics,
+    )
+    crm = CrmClient(base_url=settings.crm_base_url, app_id=settings.crm_app_id,
+                    app_key=settings.crm_app_key, guard=guard, metrics=metrics,
+                    timeout=settings.crm_timeout_seconds, max_response_bytes=settings.crm_max_response_bytes,
+                    max_connections=settings.crm_max_concurrency * 2, transport=transport)
+    stack.push_async_callback(crm.aclose)
+    reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
+                              aliases=settings.crm_field_aliases)
+    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
+
+
+async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | None = None,
+                crm_transport: httpx.AsyncBaseTransport | None = None) -> Instance:
+    """Every part of one instance; ``stack`` closes them (background work drains before clients close)."""
+    clocks = clocks or Clocks()
+    metrics = Metrics()
+    deadline = lookup_deadline(settings)
+    fleet = await connect_fleet(settings.redis_url.reveal() if settings.redis_url else None, metrics,
+                                ttl=settings.clue_cache_ttl_seconds, negative_ttl=settings.clue_negative_ttl_seconds,
+                                stale_ttl=settings.clue_stale_seconds, lock_ttl=deadline,
+                                crm_rate=settings.crm_rate_per_second, wall=clocks.wall,
+                                monotonic=clocks.monotonic)
+    if fleet is not None:
+        stack.push_async_callback(fleet.aclose)  # closed last, after the runner drains
+    crm = await build_crm(settings, stack, metrics, clocks, transport=crm_transport,
+                          limiter=fleet.bucket if fleet else None)
+    cache = ClueCache(
+        crm.fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
+        negative_ttl=settings.clue_negative_ttl_seconds, stale_ttl=settings.clue_stale_seconds,
+        deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
+        revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
+    )
+    runner = TaskRunner()
+    stack.push_async_callback(runner.drain, 10)
+
+    signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
+    bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
+    slack_client = AsyncWebClient(token=bot_token, base_url=settings.slack_api_url)
+    matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
+    access = AccessPolicy(
+        allowed_team_ids=settings.slack_allowed_team_ids,
+        allowed_user_ids=settings.clue_allowed_user_ids,
+        allowed_channel_ids=settings.clue_allowed_channel_ids,
+        unfurl_channel_ids=settings.clue_unfurl_channel_ids,
+        allow_shared_channels=settings.clue_allow_shared_channels,
+        admin_contact=settings.clue_admin_contact,
+    )
+    gate = Gate(
+        access=access,
+        cache=cache,
+        people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
+                                 clocks.monotonic),
+        events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
+        locales=UserLocales(slack_client, runner, default=settings.default_locale,
+                            enabled=settings.clue_user_locale, clock=clocks.monotonic),
+        metrics=metrics,
+        monotonic=clocks.monotonic,
+    )
+    deps = FeatureDeps(
+        gate=gate, matcher=matcher, runner=runner,
+        renderer=CardRenderer(matcher, access, clocks.wall),
+        options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
+                               default_locale=settings.default_locale),
+        wall=clocks.wall,
+    )
+    bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
+    return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
+                    signing_secret=signing_secret, fleet=fleet)

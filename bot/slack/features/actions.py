@@ -1,0 +1,161 @@
+"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM.
+
+Every click is acked at once and handled in a background task. The clue id in a button's value is
+untrusted and re-parsed, and the rules are checked again for the person who clicked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cache.clues import Lookup
+from bot.domain.ids import parse_clue_id
+from bot.errors import BotError, InvalidClueId
+from bot.runtime.logs import AUDIT_LOGGER
+from bot.slack import cards
+from bot.slack.features import Ack, FeatureDeps, Respond
+from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
+from bot.slack.gate import LOOKUP, SHARE, UNFURL, Refusal
+from bot.slack.inbound import Inbound
+from bot.slack.notices import error_notice, log_failure, refusal_notice
+
+log = logging.getLogger(__name__)
+LISTENERS = {
+    cards.ACTION_REFRESH: "on_refresh",
+    cards.ACTION_SHARE: "on_share",
+    cards.ACTION_REVEAL: "on_reveal",
+    cards.ACTION_OPEN: "on_open",
+}
+audit = logging.getLogger(AUDIT_LOGGER)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonClick:
+    """A button click, validated: the clue id from the value is untrusted and re-parsed."""
+
+    clue_id: int
+    who: Inbound
+    ephemeral: bool
+    message_ts: str | None
+    unfurl_url: str | None
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> ButtonClick | None:
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+            return None
+        try:
+            clue_id = parse_clue_id(str(actions[0].get("value") or ""))
+        except InvalidClueId:
+            log.info("action.value.invalid")
+            return None
+        container = body.get("container")
+        if not isinstance(container, Mapping):
+            container = {}
+        unfurl_url = container.get("app_unfurl_url") if container.get("is_app_unfurl") else None
+        return cls(
+            clue_id=clue_id,
+            who=Inbound.from_action(body),
+            ephemeral=bool(container.get("is_ephemeral")),
+            message_ts=str(container.get("message_ts") or "") or None,
+            unfurl_url=unfurl_url if isinstance(unfurl_url, str) else None,
+        )
+
+
+class CardActions:
+    def __init__(self, deps: FeatureDeps) -> None:
+        self._deps = deps
+        self._gate = deps.gate
+        self._renderer = deps.renderer
+
+    def listeners(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        """Action id -> listener, for every button the cards carry."""
+        return {action_id: getattr(self, name) for action_id, name in LISTENERS.items()}
+
+    async def on_refresh(self, ack: Ack, body: Mapping[str, Any], respond: Respond,
+                         client: AsyncWebClient) -> None:
+        await ack()
+        click = ButtonClick.parse(body)
+        if click is not None:
+            self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
+
+    async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
+        # Cards others see speak the workspace default; a private card, its reader's language.
+        private = click.ephemeral and click.unfurl_url is None
+        locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
+        lookup = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
+        if lookup is None:
+            return
+        if click.unfurl_url is not None:
+            # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
+            if click.who.channel_id and click.message_ts:
+                target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
+                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)})
+            return
+        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
+        await respond(replace_original=True, **message)
+
+    async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        await ack()
+        click = ButtonClick.parse(body)
+        if click is not None:
+            self._deps.runner.spawn(self._share(click, respond), name="clue.share")
+
+    async def _share(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
+        lookup = await self._lookup(click, respond, locale, SHARE)
+        if lookup is None:
+            return
+        message = self._renderer.card(lookup, self._deps.options.default_locale, click.who, channel=True,
+                                      shared_by=click.who.user_id).message
+        await respond(response_type="in_channel", replace_original=False, **message)
+        await respond(delete_original=True)
+
+    async def on_reveal(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        await ack()
+        click = ButtonClick.parse(body)
+        if click is None or not click.ephemeral:
+            return  # a phone is only ever revealed on the clicking user's own ephemeral card
+        self._deps.runner.spawn(self._reveal(click, respond), name="clue.reveal")
+
+    async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        lookup = await self._lookup(click, respond, locale, LOOKUP)
+        if lookup is None:
+            return
+        who = click.who
+        audit.info("audit.phone.revealed", extra={
+            "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
+            "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
+        await respond(replace_original=True, response_type="ephemeral",
+                      **self._renderer.card(lookup, locale, who, reveal_phone=True).message)
+
+    async def on_open(self, ack: Ack) -> None:
+        await ack()  # a URL button still sends an action; Slack only needs the ack
+
+    async def _lookup(self, click: ButtonClick, respond: Respond, locale: str, rule: str, *,
+                      refresh: bool = False) -> Lookup | None:
+        """The clue behind a button, for the person who clicked, or None after telling them why not.
+        Unfurls have no ephemeral reply of their own here: their failures are only logged."""
+        notify = click.unfurl_url is None
+        admitted = self._gate.admit(click.who, rule)
+        if isinstance(admitted, Refusal):
+            if notify:
+                await respond(replace_original=False, response_type="ephemeral",
+                              **refusal_notice(admitted, locale))
+            return None
+        try:
+            return await admitted.get(click.clue_id, refresh=refresh)
+        except BotError as exc:
+            if notify:
+                await respond(replace_original=False, response_type="ephemeral",
+                              **error_notice(exc, click.clue_id, locale))
+            else:
+                log_failure(exc, click.clue_id)
+            return None

@@ -1,0 +1,94 @@
+"""Link previews: a ``link_shared`` event is acked at once; the clues are looked up (charged to the
+person who posted the links) and ``chat.unfurl`` sends the cards from a background task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cache.clues import Lookup
+from bot.errors import BotError
+from bot.slack.features import FeatureDeps
+from bot.slack.gate import UNFURL, Pass, Refusal
+from bot.slack.inbound import Inbound
+from bot.slack.notices import log_failure
+
+log = logging.getLogger(__name__)
+
+MAX_UNFURL_LINKS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class UnfurlTarget:
+    """Where chat.unfurl points: a posted message (channel + ts) or a composer preview (unfurl_id + source)."""
+
+    channel: str | None = None
+    ts: str | None = None
+    unfurl_id: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> UnfurlTarget | None:
+        if event.get("source") == "composer" or "COMPOSER" in (event.get("channel"), event.get("channel_id")):
+            unfurl_id = event.get("unfurl_id")
+            return cls(unfurl_id=str(unfurl_id), source="composer") if unfurl_id else None
+        channel, ts = event.get("channel"), event.get("message_ts")
+        return cls(channel=str(channel), ts=str(ts)) if channel and ts else None
+
+
+async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any]) -> None:
+    """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks)."""
+    try:
+        await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
+                                 source=target.source, unfurls=dict(unfurls))
+    except SlackApiError as exc:
+        log.warning("unfurl.failed", extra={"error": str(exc.response.get("error")), "links": len(unfurls)})
+
+
+class LinkUnfurls:
+    def __init__(self, deps: FeatureDeps) -> None:
+        self._deps = deps
+
+    async def on_link_shared(self, event: Mapping[str, Any], body: Mapping[str, Any],
+                             client: AsyncWebClient) -> None:
+        targets: dict[str, int] = {}
+        for link in list(event.get("links") or [])[:MAX_UNFURL_LINKS * 4]:
+            url = link.get("url") if isinstance(link, Mapping) else None
+            if isinstance(url, str) and (clue_id := self._deps.matcher.match(url)) is not None:
+                targets.setdefault(url, clue_id)
+        if not targets:
+            return
+        target = UnfurlTarget.from_event(event)
+        if target is None:
+            log.warning("unfurl.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
+            return
+        picked = dict(list(targets.items())[:MAX_UNFURL_LINKS])
+        admitted = self._deps.gate.admit(Inbound.from_event(event, body), UNFURL,
+                                         cost=len(set(picked.values())))
+        if isinstance(admitted, Refusal):
+            return  # nobody to tell: the poster sees their message without previews
+        self._deps.runner.spawn(self._unfurl(admitted, picked, target, client), name="clue.unfurl")
+
+    async def _unfurl(self, admitted: Pass, targets: dict[str, int], target: UnfurlTarget,
+                      client: AsyncWebClient) -> None:
+        ids = list(dict.fromkeys(targets.values()))
+        results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
+        lookups: dict[int, Lookup] = {}
+        for clue_id, result in zip(ids, results, strict=True):
+            if isinstance(result, Lookup):
+                lookups[clue_id] = result
+            elif isinstance(result, BotError):
+                log_failure(result, clue_id, event="unfurl.link.skipped")
+            else:
+                raise result
+        locale = self._deps.options.default_locale
+        unfurls = {url: self._deps.renderer.unfurl(lookups[clue_id], locale)
+                   for url, clue_id in targets.items() if clue_id in lookups}
+        if unfurls:
+            await chat_unfurl(client, target, unfurls)

@@ -1,0 +1,110 @@
+"""The one way in for every listener: access rules, the per-person limit and event dedupe.
+
+Listeners never hold the clue cache. The gate admits a request (the allow lists of the rule that
+applies, then the person's lookup budget) and hands back a ``Pass``, the only handle that looks clues
+up; so a listener cannot reach the CRM without both checks, and every path to the CRM (commands,
+buttons, unfurls) spends the same per-person budget. A refusal is logged at most once per person per
+window and counted in ``cluebot_refusals``: a script hammering the app cannot flood the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
+
+from bot.cache.clues import ClueCache, Lookup
+from bot.runtime.metrics import Metrics
+from bot.runtime.ratelimit import KeyedTokenBuckets
+from bot.slack.access import AccessPolicy
+from bot.slack.inbound import Inbound
+from bot.slack.locales import UserLocales
+
+log = logging.getLogger(__name__)
+
+LOOKUP = "lookup"  # a card for the person who asked
+UNFURL = "unfurl"  # a card in a conversation, for a link someone posted
+SHARE = "share"  # a card posted to a conversation by the person who clicked Share
+REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
+_MAX_QUIET = 10_000
+
+
+class EventDeduper(Protocol):
+    async def seen(self, event_id: str) -> bool:
+        """Whether the event was already taken; takes it if not."""
+
+
+class Refusal(NamedTuple):
+    """Why a request gets no lookup: a notice key (``not_allowed``, ``rate_limited``) and its arguments."""
+
+    key: str
+    args: Mapping[str, object]
+
+
+class Pass:
+    """Proof that a request was admitted; the only way listeners look clues up."""
+
+    __slots__ = ("_cache", "who")
+
+    def __init__(self, cache: ClueCache, who: Inbound) -> None:
+        self._cache = cache
+        self.who = who
+
+    def cached(self, clue_id: int) -> Lookup | None:
+        """A fresh cached clue without any I/O, or None."""
+        return self._cache.cached(clue_id)
+
+    async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
+        return await self._cache.get(clue_id, refresh=refresh)
+
+
+class Gate:
+    def __init__(self, *, access: AccessPolicy, cache: ClueCache, people: KeyedTokenBuckets,
+                 events: EventDeduper, locales: UserLocales, metrics: Metrics,
+                 monotonic: Callable[[], float]) -> None:
+        self.access = access
+        self.locales = locales
+        self._cache = cache
+        self._people = people
+        self._events = events
+        self._metrics = metrics
+        self._monotonic = monotonic
+        self._checks: dict[str, Callable[[Inbound], str | None]] = {
+            LOOKUP: access.check_lookup, UNFURL: access.check_unfurl, SHARE: access.check_share}
+        self._logged_at: dict[tuple[str | None, str], float] = {}
+
+    def admit(self, who: Inbound, rule: str = LOOKUP, *, cost: int = 1) -> Pass | Refusal:
+        """A ``Pass`` for ``cost`` lookups by ``who`` under ``rule``, or why not."""
+        denied = self._checks[rule](who)
+        if denied is not None:
+            self._refused(who, "access", f"{'unfurl' if rule == UNFURL else 'clue'}.access.denied",
+                          {"rule": denied, "team": who.team_id, "channel": who.channel_id})
+            return Refusal("not_allowed", {"rule": denied, "contact": self.access.admin_contact})
+        wait = self._people.take(who.user_id or "?", cost)
+        if wait > 0:
+            self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
+            return Refusal("rate_limited", {"seconds": max(1, round(wait))})
+        return Pass(self._cache, who)
+
+    async def first_delivery(self, body: Mapping[str, Any]) -> bool:
+        """Whether this Events API callback is new. Slack redelivers events it thinks we missed
+        (``x-slack-retry-num``); the ``event_id`` is the key, since a retry may be the first copy to arrive."""
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        if await self._events.seen(event_id):
+            log.info("slack.event.duplicate", extra={"event_id": event_id[:64]})
+            return False
+        return True
+
+    def _refused(self, who: Inbound, reason: str, event: str, extra: dict[str, Any]) -> None:
+        self._metrics.refusals.inc(reason)
+        now = self._monotonic()
+        key = (who.user_id, reason)
+        last = self._logged_at.get(key)
+        if last is not None and now - last < REFUSAL_LOG_WINDOW:
+            return
+        if len(self._logged_at) >= _MAX_QUIET:
+            self._logged_at.clear()  # at worst, one more line per person
+        self._logged_at[key] = now
+        log.info(event, extra={"user": who.user_id, **extra})

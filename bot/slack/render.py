@@ -1,0 +1,85 @@
+"""Cards for a lookup, for a viewer: the card options, and a render cache for the hot path.
+
+Rendering is ~200 µs of slack_sdk model work, and a cached clue is the same clue until its fetch time
+changes: a card rendered alike before is reused, with its ephemeral ack body encoded once. Stale
+cards are never kept: they show an age that keeps changing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cachetools import LRUCache
+
+from bot.cache.clues import Lookup
+from bot.slack import cards
+from bot.slack.access import AccessPolicy
+from bot.slack.inbound import Inbound
+from bot.slack.links import LinkMatcher
+
+Message = dict[str, Any]
+
+
+class Rendered:
+    """A rendered card, and its ephemeral ack body encoded once (on first use)."""
+
+    __slots__ = ("_ack_body", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self._ack_body: str | None = None
+
+    @property
+    def ack_body(self) -> str:
+        if self._ack_body is None:
+            self._ack_body = json.dumps({"response_type": "ephemeral", **self.message}, ensure_ascii=False)
+        return self._ack_body
+
+
+class CardRenderer:
+    def __init__(self, matcher: LinkMatcher, access: AccessPolicy, wall: Callable[[], float]) -> None:
+        self._matcher = matcher
+        self._access = access
+        self._wall = wall
+        self._rendered: LRUCache[tuple[Any, ...], Rendered] = LRUCache(maxsize=2048)
+
+    def card(self, lookup: Lookup, locale: str, who: Inbound | None, *, channel: bool = False,
+             shared_by: str | None = None, reveal_phone: bool = False) -> Rendered:
+        """The card message (from the render cache when this version was rendered alike before)."""
+        reveal_phone = reveal_phone and not channel
+        shareable = who is not None and self._access.check_share(who) is None
+        key = (lookup.clue.id, lookup.fetched_at, locale, channel, shareable, reveal_phone, shared_by)
+        rendered = None if lookup.stale else self._rendered.get(key)
+        if rendered is None:
+            opts = self.options(lookup, locale, who, channel=channel, shared_by=shared_by, reveal_phone=reveal_phone)
+            rendered = Rendered(cards.clue_message(lookup.clue, opts))
+            if not lookup.stale:
+                self._rendered[key] = rendered
+        return rendered
+
+    def unfurl(self, lookup: Lookup, locale: str) -> dict[str, Any]:
+        """The unfurl of a clue: seen by everyone in the conversation."""
+        return cards.clue_unfurl(lookup.clue, self.options(lookup, locale, None, channel=True))
+
+    def list_message(self, items: Sequence[cards.ListItem], ids: Sequence[int], locale: str,
+                     who: Inbound | None) -> Message:
+        return cards.clue_list_message(items, self.options(None, locale, who),
+                                       urls={i: self._matcher.url_for(i) for i in ids})
+
+    def options(self, lookup: Lookup | None, locale: str, who: Inbound | None, *, channel: bool = False,
+                shared_by: str | None = None, reveal_phone: bool = False) -> cards.CardOptions:
+        now = datetime.fromtimestamp(self._wall(), UTC)
+        return cards.CardOptions(
+            locale=locale,
+            audience=cards.AUDIENCE_CHANNEL if channel else cards.AUDIENCE_PRIVATE,
+            now=now,
+            fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC) if lookup else now,
+            stale=lookup.stale if lookup else False,
+            clue_url=self._matcher.url_for(lookup.clue.id) if lookup else None,
+            shareable=who is not None and self._access.check_share(who) is None,
+            reveal_phone=reveal_phone and not channel,
+            shared_by=shared_by,
+        )
