@@ -8,6 +8,7 @@ runs the team's two-way validator (slack_sdk + tsc against @slack/types) on a JS
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.slack.cards import (
@@ -125,11 +127,17 @@ def assert_no_injection(obj: dict[str, Any]) -> None:
 
 
 def run_shared_validator(path: Path) -> subprocess.CompletedProcess[str]:
-    """Run validate_blocks.py on ``path``; the TypeScript half only when install.sh has been run."""
+    """Run validate_blocks.py on ``path``; the TypeScript half only when install.sh has been run.
+
+    The validator lives in the team's ../shared folder, which a clone from a code host does not have:
+    there the check is skipped, saying why. Under CI (``CI=true``) it must run: a missing folder fails.
+    """
     if not VALIDATOR.is_file():
-        raise AssertionError(
-            f"shared Block Kit validator not found at {VALIDATOR}; the shared folder is expected next "
-            "to the repository (../shared)")
+        reason = (f"the team's Block Kit validator is not at {VALIDATOR} (../shared is not next to this "
+                  "clone); slack_sdk round trips still ran")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
     args = [sys.executable, str(VALIDATOR), str(path)]
     if not NODE_MODULES.is_dir():
         args.insert(2, "--no-ts")

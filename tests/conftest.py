@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment for every test, and the sandbox CRM over loopback HTTP."""
+"""Fixtures for every test: a clean environment, the sandbox CRM and a fake Slack Web API on loopback,
+and the real app in front of both (``slack``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 import pytest
 
 from bot.crm.client import CrmClient
+from bot.dev.loopback import LoopbackServer
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox import SandboxServer
+from tests.slack.harness import SlackDriver, running_app, slack_settings
 from tests.support import make_client
 
 _ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
@@ -49,3 +53,24 @@ async def crm_factory() -> AsyncIterator[Callable[..., CrmClient]]:
     yield factory
     for client in made:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def fake_slack_server() -> Iterator[tuple[LoopbackServer, FakeSlackState]]:
+    state = FakeSlackState()
+    with LoopbackServer(create_fake_slack(state)) as server:
+        yield server, state
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server: tuple[LoopbackServer, FakeSlackState]) -> tuple[str, FakeSlackState]:
+    server, state = fake_slack_server
+    state.reset()
+    return server.url, state
+
+
+@pytest.fixture
+async def slack(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> AsyncIterator[SlackDriver]:
+    url, state = fake_slack
+    async with running_app(slack_settings(sandbox.url, url), state, url) as driver:
+        yield driver

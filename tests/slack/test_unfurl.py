@@ -9,7 +9,7 @@ from typing import Any
 from bot.dev.sandbox import SandboxServer
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "slack"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"  # Slack's published examples
 
 
 def link_event(*urls: str, user: str = "U0ALICE001", **extra: Any) -> dict[str, Any]:

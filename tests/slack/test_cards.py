@@ -44,7 +44,7 @@ from tests.blockkit import (
     text_objects,
 )
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FETCHED = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 NOW = FETCHED + timedelta(minutes=5)
@@ -204,7 +204,7 @@ def test_golden(name: str) -> None:
             f"{path.name} (golden)", f"{path.name} (rendered)"))
         pytest.fail(f"{path.name} differs from the rendered card:\n{diff}\n"
                     "If the change is intended, re-record and review the diff:\n"
-                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_cards.py -k test_golden", pytrace=False)
+                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/slack/test_cards.py -k test_golden", pytrace=False)
 
 
 def test_no_stray_golden_files() -> None:
