@@ -119,9 +119,14 @@ class CrmClient:
             if type(exc) is CrmError and _NOT_FOUND_MESSAGE.search(exc.crm_message or ""):
                 raise ClueNotFound(clue_id) from exc
             raise
-        raw = parse_clue(data)
+        raw = parse_clue(data, clue_id)
         if raw is None:
             raise ClueNotFound(clue_id)
+        if raw.customer_id != clue_id:
+            # A card of another clue under this id would be worse than no card: never show or cache it.
+            log.warning("crm.clue.mismatch", extra={"endpoint": CLUE_GET, "requested": clue_id,
+                                                    "answered": raw.customer_id})
+            raise CrmProtocolError(f"CRM answered clue {raw.customer_id} when asked for clue {clue_id}")
         return raw
 
     async def list_fields(self) -> tuple[FieldDef, ...]:

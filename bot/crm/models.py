@@ -101,12 +101,18 @@ class SearchPage:
 # ---------------------------------------------------------------- parsers
 
 
-def parse_clue(data: Any) -> RawClue | None:
-    """Parse clue/get ``data``; None when the CRM answered code 0 with no clue (read as not found)."""
+def parse_clue(data: Any, requested_id: int | None = None) -> RawClue | None:
+    """Parse clue/get ``data``; None when the CRM answered code 0 with no clue (read as not found).
+
+    The vendor's example carries ``customerId``, but nothing says every answer does: when it is absent
+    the clue is taken to be ``requested_id``. One that is present must be an id (``get_clue`` also checks
+    that it is the id asked for).
+    """
     if data is None or data == {} or data == []:
         return None
     obj = _object(data, "clue")
-    customer_id = _int(obj.get("customerId"))
+    answered = obj.get("customerId")
+    customer_id = requested_id if answered is None else _int(answered)
     if customer_id is None:
         raise CrmProtocolError("clue has no integer customerId")
     fields = []

@@ -151,9 +151,13 @@ class SandboxState:
             found = self._clues.get(clue_id)
             return copy.deepcopy(found) if found is not None else None
 
-    def put_clue(self, clue: Mapping[str, Any]) -> None:
-        """Add or replace a whole clue (clue/get ``data`` shape), keyed by its ``customerId``."""
-        customer_id = clue.get("customerId")
+    def put_clue(self, clue: Mapping[str, Any], *, served_as: int | None = None) -> None:
+        """Add or replace a whole clue (clue/get ``data`` shape), keyed by its ``customerId``.
+
+        ``served_as`` files it under another id instead, whatever ``customerId`` it carries (or lacks):
+        a CRM that answers for another clue than the one asked for, or whose answer has no id.
+        """
+        customer_id = clue.get("customerId") if served_as is None else served_as
         if not _is_int(customer_id):
             raise ValueError("a clue needs an integer customerId")
         with self._lock:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from bot.cache import ClueCache
 from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient
+from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
 from bot.metrics import Metrics
 from bot.sandbox import SandboxServer, seed
+from tests.support import FakeClock
 
 Factory = Callable[..., CrmClient]
 
@@ -224,3 +229,35 @@ async def test_absurdly_nested_json_is_a_protocol_error(crm_factory: Factory) ->
     client = crm_factory("http://crm.test", transport=deep)
     with pytest.raises(CrmProtocolError, match="not JSON"):
         await client.get_clue(8)
+
+
+async def test_an_answer_for_another_clue_is_a_protocol_error_never_a_card(
+        sandbox: SandboxServer, crm_factory: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    # The CRM answers clue/get 3333 with the vendor's example clue, customerId 8 and all.
+    sandbox.state.put_clue(sandbox.state.clue(8) or {}, served_as=3333)
+    client = crm_factory(sandbox.url)
+    fetcher = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock()), ZoneInfo("Asia/Shanghai"))
+    cache = ClueCache(fetcher.fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5,
+                      clock=FakeClock(), wall=FakeClock(1_700_000_000), metrics=Metrics())
+    with caplog.at_level(logging.INFO), pytest.raises(CrmProtocolError, match="clue 8 when asked for clue 3333"):
+        await cache.get(3333)
+    mismatch = [r for r in caplog.records if "3333" in r.getMessage() or getattr(r, "requested", None) == 3333]
+    assert [r.getMessage() for r in mismatch] == ["crm.clue.mismatch"]
+    assert (mismatch[0].requested, mismatch[0].answered) == (3333, 8)  # type: ignore[attr-defined]
+    # Nothing was cached under either id: the next lookups go to the CRM again.
+    sandbox.state.delete_clue(3333)
+    with pytest.raises(ClueNotFound):
+        await cache.get(3333)
+    assert (await cache.get(8)).clue.id == 8
+    assert sandbox.state.stats().clue_gets == {3333: 2, 8: 1}
+
+
+async def test_an_answer_without_customer_id_is_the_clue_asked_for(sandbox: SandboxServer,
+                                                                   crm_factory: Factory) -> None:
+    # The vendor's example carries customerId; an answer that leaves it out is read as the clue asked for.
+    doc = {k: v for k, v in (sandbox.state.clue(8) or {}).items() if k != "customerId"}
+    sandbox.state.put_clue(doc, served_as=3333)
+    raw = await crm_factory(sandbox.url).get_clue(3333)
+    assert raw.customer_id == 3333
+    assert {f.key: f.value for f in raw.fields}["name"] == "打马赛克就"
+
