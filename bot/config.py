@@ -68,6 +68,7 @@ class Settings:
     crm_breaker_failures: int = 5
     crm_breaker_cooldown_seconds: float = 30.0
     crm_reference_ttl_seconds: float = 3600.0
+    crm_reference_min_refresh_seconds: float = 600.0  # an unknown option or tag id reloads no more often
     crm_field_aliases: dict[str, str] = field(default_factory=dict)  # clue/get key -> list-fields outerField
     # Cache
     clue_cache_ttl_seconds: float = 60.0
@@ -224,6 +225,9 @@ class Settings:
             ),
             crm_reference_ttl_seconds=r.number(
                 "CRM_REFERENCE_TTL_SECONDS", d.crm_reference_ttl_seconds, float, 1, 7 * 86_400
+            ),
+            crm_reference_min_refresh_seconds=r.number(
+                "CRM_REFERENCE_MIN_REFRESH_SECONDS", d.crm_reference_min_refresh_seconds, float, 1, 7 * 86_400
             ),
             clue_cache_ttl_seconds=r.number("CLUE_CACHE_TTL_SECONDS", d.clue_cache_ttl_seconds, float, 0, 86_400),
             clue_cache_maxsize=r.number("CLUE_CACHE_MAXSIZE", d.clue_cache_maxsize, int, 1, 10_000_000),

@@ -116,7 +116,8 @@ def build_crm(settings: Settings, metrics: Metrics, clocks: Clocks, closers: lis
                     max_response_bytes=settings.crm_max_response_bytes,
                     max_connections=settings.crm_max_concurrency * 2, transport=transport)
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
-                              aliases=settings.crm_field_aliases)
+                              aliases=settings.crm_field_aliases,
+                              min_refresh_interval=settings.crm_reference_min_refresh_seconds)
     return CrmParts(crm, ClueFetcher(crm, reference, settings.tz), sandbox_origin)
 
 

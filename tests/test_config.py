@@ -68,6 +68,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CRM_BREAKER_FAILURES": "7"}, "crm_breaker_failures", 7),
     ({"CRM_BREAKER_COOLDOWN_SECONDS": "1e1"}, "crm_breaker_cooldown_seconds", 10.0),
     ({"CRM_REFERENCE_TTL_SECONDS": "120"}, "crm_reference_ttl_seconds", 120.0),
+    ({"CRM_REFERENCE_MIN_REFRESH_SECONDS": "90"}, "crm_reference_min_refresh_seconds", 90.0),
     ({"CRM_FIELD_ALIASES": " stage = customer_stage ,, src=customer_source "}, "crm_field_aliases",
      {"stage": "customer_stage", "src": "customer_source"}),
     ({"CLUE_CACHE_TTL_SECONDS": "0"}, "clue_cache_ttl_seconds", 0.0),

@@ -25,7 +25,7 @@ class ReferenceData:
     """The current ``Catalog``, loaded lazily and refreshed single-flight."""
 
     def __init__(self, client: CrmClient, *, ttl: float, clock: Callable[[], float],
-                 aliases: Mapping[str, str] | None = None, min_refresh_interval: float = 60.0) -> None:
+                 aliases: Mapping[str, str] | None = None, min_refresh_interval: float = 600.0) -> None:
         self._client = client
         self._ttl = ttl
         self._clock = clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -9,11 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clue import Clue
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Settings
 from bot.crm.catalog import Catalog
 from bot.crm.client import CrmClient
 from bot.crm.models import FieldDef, RawClue, RawField, Tag, parse_crm_time, parse_option_ids, parse_phones
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.metrics import Metrics
 from bot.sandbox import SandboxServer, seed
+from bot.web import Clocks, build_crm
 from tests.support import FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -62,7 +66,7 @@ async def test_unknown_ids_are_kept_raw_and_refreshed_once(sandbox: SandboxServe
     tag_clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
     assert [t.id for t in tag_clue.tags if t.name is None] == [seed.UNKNOWN_TAG_ID]
     assert reference_calls() == (1, 1)  # just loaded: reloading at once could not know more
-    clock.advance(61)
+    clock.advance(601)
     stage_clue = await fetcher.fetch(seed.UNKNOWN_OPTION_CLUE_ID)
     assert stage_clue.stage is not None and stage_clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
     assert reference_calls() == (2, 2)  # unknown id on an older snapshot: one refresh
@@ -73,6 +77,41 @@ async def test_unknown_ids_are_kept_raw_and_refreshed_once(sandbox: SandboxServe
     assert reference_calls() == (2, 2)  # known ids never refresh
 
 
+def reference_calls(sandbox: SandboxServer) -> tuple[int, int]:
+    calls = sandbox.state.stats().calls
+    return calls.get("/api/v2/customer/list-fields", 0), calls.get("/api/v3/tags/list-tree", 0)
+
+
+async def test_unknown_ids_reload_reference_data_at_most_once_per_interval(sandbox: SandboxServer) -> None:
+    clock = FakeClock()
+    settings = Settings.from_env({"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID,
+                                  "CRM_APP_KEY": SANDBOX_APP_KEY, "CRM_RATE_PER_SECOND": "1000"})
+    parts = build_crm(settings, Metrics(), Clocks(monotonic=clock), [])
+    try:
+        unknown = seed.UNKNOWN_OPTION_CLUE_ID
+        await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (1, 1)
+        for _ in range(9):  # an unknown stage looked up every minute: no reload before 600 s
+            clock.advance(60)
+            clue = await parts.fetcher.fetch(unknown)
+            assert clue.stage is not None and clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
+        assert reference_calls(sandbox) == (1, 1)
+        clock.advance(60)
+        await asyncio.gather(*(parts.fetcher.fetch(unknown) for _ in range(20)))
+        assert reference_calls(sandbox) == (2, 2)  # 600 s on: one reload, shared by every lookup
+
+        # A reload that fails keeps the last good data: the known source still resolves.
+        clock.advance(600)
+        sandbox.state.set_fault(None, status=500, endpoint="/api/v2/customer/list-fields")
+        clue = await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (3, 3)
+        assert clue.source is not None and clue.source.text == "电话营销" and clue.source.known
+        await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (3, 3)  # a failed reload also waits out the interval
+    finally:
+        await parts.client.aclose()
+
+
 async def test_reference_refresh_picks_up_a_new_tag(sandbox: SandboxServer, crm_factory: Factory) -> None:
     clock = FakeClock()
     fetcher = fetcher_for(crm_factory(sandbox.url), clock)
@@ -81,7 +120,7 @@ async def test_reference_refresh_picks_up_a_new_tag(sandbox: SandboxServer, crm_
     groups[0] = {**groups[0], "tags": [*groups[0]["tags"], {"id": int(seed.UNKNOWN_TAG_ID), "name": "新标签",
                                                               "qwTagId": "etNEW"}]}
     sandbox.state.set_catalog(tag_groups=groups)
-    clock.advance(61)
+    clock.advance(601)
     clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
     assert clue.unknown_tag_count == 0
     assert "新标签" in [t.name for t in clue.tags]
