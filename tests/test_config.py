@@ -198,7 +198,8 @@ BROKEN_PROBLEMS = [
     "CRM_APP_ID is required when CRM_BASE_URL is set",
     "CRM_APP_KEY is required when CRM_BASE_URL is set",
     "CRM_TIMEZONE 'Mars/Olympus' is not a known IANA time zone",
-    "CRM_FIELD_ALIASES entry 'oops' must look like key=outerField",
+    "CRM_FIELD_ALIASES entry 'oops' must look like key=target, the target a list-fields outerField, field id or "
+    "field name (customer_stage=91634)",
     "SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
     "SLACK_APP_TOKEN must be an app-level token starting with xapp-",
     "SLACK_API_URL must be an http(s) URL",

@@ -49,10 +49,11 @@ class FieldDef:
     """One field definition from customer/list-fields; ``options`` maps option id to name."""
 
     id: str
-    key: str | None  # outerField, e.g. "customer_stage"; None for custom fields
-    name: str
+    key: str | None  # outerField: an alias a tenant may set, e.g. "customer_stage"; null in the vendor's example
+    name: str  # display name: 客户阶段, 性别, 电话…
     type: int | None
     options: Mapping[str, str]
+    system: bool = False  # ``stable``: a field the CRM defines, not the tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
                     options[option_id] = option_name
         defs.append(
             FieldDef(id=field_id, key=_str(item.get("outerField")), name=name, type=_int(item.get("type")),
-                     options=options)
+                     options=options, system=item.get("stable") is True)
         )
     return tuple(defs)
 

@@ -31,7 +31,8 @@ class ReferenceData:
         self._clock = clock
         self._aliases = dict(aliases or {})
         self._min_refresh_interval = min_refresh_interval
-        self._catalog = Catalog(aliases=self._aliases)
+        self._noted: set[tuple[str, str, str]] = set()  # field bindings logged already, across reloads
+        self._catalog = Catalog(aliases=self._aliases, noted=self._noted)
         self._loaded_at: float | None = None
         self._attempted_at: float | None = None
         self._loading: asyncio.Task[Catalog] | None = None  # also the strong reference to the task
@@ -71,7 +72,7 @@ class ReferenceData:
         except CrmError as exc:
             log.warning("crm.reference.failed", extra={"error": str(exc), "have_snapshot": not self._catalog.empty})
             return self._catalog
-        self._catalog = Catalog(fields, tags, self._aliases)
+        self._catalog = Catalog(fields, tags, self._aliases, noted=self._noted)
         self._loaded_at = self._clock()
         log.info("crm.reference.loaded", extra={"fields": len(fields), "tags": len(tags)})
         return self._catalog

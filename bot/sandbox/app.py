@@ -299,7 +299,7 @@ class SandboxState:
         needle = key.strip().casefold()
         with self._lock:
             stages = {str(item["id"]): item["name"] for definition in self._fields
-                      if definition.get("outerField") == "customer_stage" for item in definition["items"]}
+                      if self._is_field(definition, "customer_stage") for item in definition["items"]}
             tag_names = {}
             for group in self._tag_groups:
                 for tag in group["tags"]:
@@ -389,9 +389,15 @@ class SandboxState:
             if item.get("field") == key:
                 item["valueAsText"] = value
                 return
-        definition = next((d for d in self._fields if key in (d.get("outerField"), str(d.get("id")))), None)
+        definition = next((d for d in self._fields if self._is_field(d, key)), None)
         fields.append({"field": key, "type": definition["type"] if definition else seed.TEXT,
                        "valueAsText": value})
+
+    @staticmethod
+    def _is_field(definition: Mapping[str, Any], key: str) -> bool:
+        """Whether a list-fields definition is clue/get's field ``key`` (a system key or a field id)."""
+        return (key in (definition.get("outerField"), str(definition.get("id")))
+                or definition.get("id") == seed.FIELD_IDS_BY_KEY.get(key))
 
     def _bumped(self, previous: Any) -> str:
         now = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).replace(tzinfo=None, microsecond=0)
