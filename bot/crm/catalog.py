@@ -68,6 +68,11 @@ _TENANT_WIDE_ID_DIGITS = 6
 _Binding = tuple[FieldDef | None, str | None]
 
 
+def crm_time(value: str | None, tz: ZoneInfo) -> CrmTime | None:
+    """A CRM time string as sent and as read (zone-less strings are in ``tz``, CRM_TIMEZONE); None if unset."""
+    return CrmTime(raw=value, at=parse_crm_time(value, tz), zone=tz.key) if value else None
+
+
 class Catalog:
     """Immutable lookup of field definitions and tags, with ``resolve``.
 
@@ -145,21 +150,17 @@ class Catalog:
     def resolve(self, raw: RawClue, tz: ZoneInfo) -> Clue:
         """Resolve option ids, tags and times. Pure; unknown ids stay raw and marked."""
         values = {f.key: f for f in raw.fields}
-        zone = tz.key
 
         def view(key: str) -> FieldView | None:
             f = values.get(key)
-            return self._view(f) if f is not None else None
+            return self._view(f, tz) if f is not None else None
 
         def text(key: str) -> str | None:
             f = values.get(key)
             return f.value if f is not None and f.value is not None and f.value.strip() else None
 
-        def time(value: str | None) -> CrmTime | None:
-            return CrmTime(raw=value, at=parse_crm_time(value, tz), zone=zone) if value else None
-
         birthday = values.get("birthday")
-        others = tuple(v for f in raw.fields if f.key not in _PLACED_KEYS and (v := self._view(f)) is not None)
+        others = tuple(v for f in raw.fields if f.key not in _PLACED_KEYS and (v := self._view(f, tz)) is not None)
         return Clue(
             id=raw.customer_id,
             is_clue=raw.is_clue,
@@ -176,9 +177,9 @@ class Catalog:
             address=text("address"),
             birthday=parse_crm_date(birthday.value, tz) if birthday else None,
             tags=tuple(self._tag(t) for t in dict.fromkeys(raw.tag_ids)),
-            created=time(raw.create_time),
-            updated=time(raw.last_update_time),
-            converted=time(raw.convert_customer_time),
+            created=crm_time(raw.create_time, tz),
+            updated=crm_time(raw.last_update_time, tz),
+            converted=crm_time(raw.convert_customer_time, tz),
             other_fields=others,
         )
 
@@ -186,8 +187,8 @@ class Catalog:
         tag = self._tags.get(tag_id)
         return TagView(id=tag_id, name=tag.name, group=tag.group) if tag else TagView(id=tag_id, name=None)
 
-    def _view(self, f: RawField) -> FieldView | None:
-        """One field for display; None when unset."""
+    def _view(self, f: RawField, tz: ZoneInfo | None = None) -> FieldView | None:
+        """One field for display; None when unset. Without ``tz`` times are left unread."""
         if f.value is None or not f.value.strip():
             return None
         choice = f.type in _CHOICE_TYPES or (f.type is None and f.key in _SELECT_KEYS)
@@ -208,6 +209,13 @@ class Catalog:
             return FieldView(key=f.key, label=label, text=", ".join(shown), kind=kind, unresolved=unresolved)
         if kind == PHONE:
             return FieldView(key=f.key, label=label, text=", ".join(parse_phones(f.value)), kind=PHONE)
+        if kind == DATETIME and tz is not None:
+            return FieldView(key=f.key, label=label, text=f.value.strip(), kind=kind, time=crm_time(f.value, tz))
+        if kind == DATE and tz is not None:
+            # A calendar date, like the birthday: the same day for every viewer, so not a <!date> token
+            # (midnight in CRM_TIMEZONE is the day before for anyone west of it).
+            day = parse_crm_date(f.value, tz)
+            return FieldView(key=f.key, label=label, text=day.isoformat() if day else f.value.strip(), kind=kind)
         if kind in (DATE, DATETIME):
             return FieldView(key=f.key, label=label, text=f.value.strip(), kind=kind)
         return FieldView(key=f.key, label=label, text=f.value, kind=kind)
