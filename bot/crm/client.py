@@ -254,7 +254,7 @@ class _BoundedDecoder:
         self._coding = codings[0] if codings else None
         self._limit = limit
         self._out = bytearray()
-        self._started = False
+        self._head = b""  # deflate: the first bytes, until there are two to tell zlib from raw
         self._inflate: Any = None  # zlib.decompressobj, made on the first chunk
         if self._coding in ("gzip", "x-gzip"):
             self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
@@ -263,10 +263,13 @@ class _BoundedDecoder:
         if self._coding is None:
             self._append(data)
             return
-        if self._coding == "deflate" and not self._started:
-            # "deflate" is meant to be zlib-wrapped, but some servers send a raw stream (httpx does this too).
+        if self._inflate is None:  # deflate, first bytes
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return
+            # "deflate" is meant to be zlib-wrapped, but some servers send a raw stream (httpx reads both too).
             self._inflate = zlib.decompressobj(zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS)
-        self._started = True
         try:
             while data and not self._inflate.eof:
                 self._append(self._inflate.decompress(data, self._limit - len(self._out) + 1))
@@ -275,6 +278,8 @@ class _BoundedDecoder:
             raise CrmProtocolError(f"CRM answered with a corrupt {self._coding} body") from exc
 
     def finish(self) -> bytes:
+        if self._head and self._inflate is None:
+            raise CrmProtocolError(f"CRM answered with a corrupt {self._coding} body")
         if self._inflate is not None:
             try:
                 self._append(self._inflate.flush())
@@ -290,7 +295,7 @@ class _BoundedDecoder:
 
 def _zlib_header(data: bytes) -> bool:
     """RFC 1950: compression method 8, and the two header bytes a multiple of 31."""
-    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+    return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 def _outcome(exc: CrmError) -> str:
