@@ -66,6 +66,7 @@ _CHOICE_TYPES = (SELECT, MULTISELECT)
 # An option id this long is read as unique in the tenant (the vendor's are 15 digits); shorter ones may repeat.
 _TENANT_WIDE_ID_DIGITS = 6
 _Binding = tuple[FieldDef | None, str | None]
+_MAX_NOTED = 500
 
 
 def crm_time(value: str | None, tz: ZoneInfo) -> CrmTime | None:
@@ -114,8 +115,10 @@ class Catalog:
         """The definition of a clue/get field key (rules in the module docstring); ``option_ids``, the
         ids of a select value, allow the option-id rule."""
         definition, rule = self._bind(key, option_ids)
-        if definition is not None and rule is not None and (key, rule, definition.id) not in self._noted:
-            self._noted.add((key, rule, definition.id))
+        noted = (key, rule or "", definition.id if definition else "")
+        # Keys come from the CRM: past a few hundred bindings, stop remembering (and logging) new ones.
+        if definition is not None and noted not in self._noted and len(self._noted) < _MAX_NOTED:
+            self._noted.add(noted)
             log.info("crm.field.bound", extra={"key": key[:64], "rule": rule, "field_id": definition.id,
                                                "field_name": definition.name[:64]})
         return definition
