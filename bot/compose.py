@@ -94,7 +94,8 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
                     max_connections=settings.crm_max_concurrency * 2, transport=transport)
     stack.push_async_callback(crm.aclose)
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
-                              aliases=settings.crm_field_aliases)
+                              aliases=settings.crm_field_aliases,
+                              min_refresh_interval=settings.crm_reference_min_refresh_seconds)
     return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
 
 

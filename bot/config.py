@@ -43,7 +43,9 @@ class Settings:
     crm_breaker_failures: int = 5
     crm_breaker_cooldown_seconds: float = 30.0
     crm_reference_ttl_seconds: float = 3600.0
-    crm_field_aliases: dict[str, str] = field(default_factory=dict)  # clue/get key -> list-fields outerField
+    crm_reference_min_refresh_seconds: float = 600.0  # an unknown option or tag id reloads no more often
+    # clue/get key -> a list-fields outerField, field id or display name
+    crm_field_aliases: dict[str, str] = field(default_factory=dict)
     # Cache
     clue_cache_ttl_seconds: float = 60.0
     clue_cache_maxsize: int = 10_000
@@ -134,7 +136,8 @@ class Settings:
             if not pair.strip():
                 continue
             if not sep or not key.strip() or not outer.strip():
-                r.problem(f"CRM_FIELD_ALIASES entry {pair.strip()[:40]!r} must look like key=outerField")
+                r.problem(f"CRM_FIELD_ALIASES entry {pair.strip()[:40]!r} must look like key=target, "
+                          "the target a list-fields outerField, field id or field name (customer_stage=91634)")
                 continue
             aliases[key.strip()] = outer.strip()
 
@@ -199,6 +202,9 @@ class Settings:
             ),
             crm_reference_ttl_seconds=r.number(
                 "CRM_REFERENCE_TTL_SECONDS", d.crm_reference_ttl_seconds, float, 1, 7 * 86_400
+            ),
+            crm_reference_min_refresh_seconds=r.number(
+                "CRM_REFERENCE_MIN_REFRESH_SECONDS", d.crm_reference_min_refresh_seconds, float, 1, 7 * 86_400
             ),
             clue_cache_ttl_seconds=r.number("CLUE_CACHE_TTL_SECONDS", d.clue_cache_ttl_seconds, float, 0, 86_400),
             clue_cache_maxsize=r.number("CLUE_CACHE_MAXSIZE", d.clue_cache_maxsize, int, 1, 10_000_000),

@@ -68,6 +68,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CRM_BREAKER_FAILURES": "7"}, "crm_breaker_failures", 7),
     ({"CRM_BREAKER_COOLDOWN_SECONDS": "1e1"}, "crm_breaker_cooldown_seconds", 10.0),
     ({"CRM_REFERENCE_TTL_SECONDS": "120"}, "crm_reference_ttl_seconds", 120.0),
+    ({"CRM_REFERENCE_MIN_REFRESH_SECONDS": "90"}, "crm_reference_min_refresh_seconds", 90.0),
     ({"CRM_FIELD_ALIASES": " stage = customer_stage ,, src=customer_source "}, "crm_field_aliases",
      {"stage": "customer_stage", "src": "customer_source"}),
     ({"CLUE_CACHE_TTL_SECONDS": "0"}, "clue_cache_ttl_seconds", 0.0),
@@ -197,7 +198,8 @@ BROKEN_PROBLEMS = [
     "CRM_APP_ID is required when CRM_BASE_URL is set",
     "CRM_APP_KEY is required when CRM_BASE_URL is set",
     "CRM_TIMEZONE 'Mars/Olympus' is not a known IANA time zone",
-    "CRM_FIELD_ALIASES entry 'oops' must look like key=outerField",
+    "CRM_FIELD_ALIASES entry 'oops' must look like key=target, the target a list-fields outerField, field id or "
+    "field name (customer_stage=91634)",
     "SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
     "SLACK_APP_TOKEN must be an app-level token starting with xapp-",
     "SLACK_API_URL must be an http(s) URL",

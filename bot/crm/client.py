@@ -3,7 +3,8 @@
 Owns one pooled ``httpx.AsyncClient``. Each body is serialized once and those exact bytes are signed
 (by ``CrmAuth``) and sent. Every outcome maps onto ``bot.errors``: HTTP 200 with ``code != 0`` is a
 business error, 5xx / timeouts / connection faults are ``CrmUnavailable``, anything unreadable is
-``CrmProtocolError``. Responses are read with a size cap; each request has a total deadline.
+``CrmProtocolError``. Responses are decoded here (gzip or deflate) under a cap on the decoded size,
+checked as the bytes arrive; each request has a total deadline.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import random
 import re
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -94,7 +96,8 @@ class CrmClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=CrmAuth(app_id, app_key.reveal(), now_ms),
-            headers={"Content-Type": "application/json"},
+            # Only codings _BoundedDecoder bounds: with brotli or zstandard installed httpx would offer those too.
+            headers={"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
@@ -119,9 +122,14 @@ class CrmClient:
             if type(exc) is CrmError and _NOT_FOUND_MESSAGE.search(exc.crm_message or ""):
                 raise ClueNotFound(clue_id) from exc
             raise
-        raw = parse_clue(data)
+        raw = parse_clue(data, clue_id)
         if raw is None:
             raise ClueNotFound(clue_id)
+        if raw.customer_id != clue_id:
+            # A card of another clue under this id would be worse than no card: never show or cache it.
+            log.warning("crm.clue.mismatch", extra={"endpoint": CLUE_GET, "requested": clue_id,
+                                                    "answered": raw.customer_id})
+            raise CrmProtocolError(f"CRM answered clue {raw.customer_id} when asked for clue {clue_id}")
         return raw
 
     async def list_fields(self) -> tuple[FieldDef, ...]:
@@ -198,12 +206,17 @@ class CrmClient:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise CrmProtocolError(f"CRM response is {declared} bytes, over the {self._max_bytes} limit")
-            chunks = bytearray()
-            async for chunk in response.aiter_bytes():
-                chunks += chunk
-                if len(chunks) > self._max_bytes:
-                    raise CrmProtocolError(f"CRM response exceeds the {self._max_bytes} byte limit")
-            return bytes(chunks)
+            # Raw bytes, decoded here: httpx's own decoder inflates each network chunk whole, so 64 KB of
+            # gzip could become 64 MB in memory before any size check saw it.
+            if response.is_stream_consumed:
+                # An answer built in memory (a test's httpx.MockTransport) arrives read and decoded.
+                decoder = _BoundedDecoder("", self._max_bytes)
+                decoder.feed(response.content)
+                return decoder.finish()
+            decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), self._max_bytes)
+            async for chunk in response.aiter_raw():
+                decoder.feed(chunk)
+            return decoder.finish()
 
     @staticmethod
     def _unwrap(raw: bytes) -> Any:
@@ -225,6 +238,64 @@ class CrmClient:
             raise _Retryable(CrmAuthError("CRM rejected our timestamp (check this server's clock)",
                                           code=code, crm_message=message))
         raise CrmError(f"CRM answered code {code}: {message}", code=code, crm_message=message)
+
+
+class _BoundedDecoder:
+    """Decodes a response body (identity, gzip or deflate) and stops at the first byte over ``limit``.
+
+    zlib is asked for at most the room left plus one byte per call, so however small the compressed
+    input, no more than ``limit + 1`` decoded bytes are ever held.
+    """
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        codings = [c for c in (p.strip().lower() for p in content_encoding.split(",")) if c not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise CrmProtocolError(f"CRM answered with unsupported content-encoding {content_encoding[:40]!r}")
+        self._coding = codings[0] if codings else None
+        self._limit = limit
+        self._out = bytearray()
+        self._head = b""  # deflate: the first bytes, until there are two to tell zlib from raw
+        self._inflate: Any = None  # zlib.decompressobj, made on the first chunk
+        if self._coding in ("gzip", "x-gzip"):
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def feed(self, data: bytes) -> None:
+        if self._coding is None:
+            self._append(data)
+            return
+        if self._inflate is None:  # deflate, first bytes
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return
+            # "deflate" is meant to be zlib-wrapped, but some servers send a raw stream (httpx reads both too).
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS)
+        try:
+            while data and not self._inflate.eof:
+                self._append(self._inflate.decompress(data, self._limit - len(self._out) + 1))
+                data = self._inflate.unconsumed_tail
+        except zlib.error as exc:
+            raise CrmProtocolError(f"CRM answered with a corrupt {self._coding} body") from exc
+
+    def finish(self) -> bytes:
+        if self._head and self._inflate is None:
+            raise CrmProtocolError(f"CRM answered with a corrupt {self._coding} body")
+        if self._inflate is not None:
+            try:
+                self._append(self._inflate.flush())
+            except zlib.error as exc:
+                raise CrmProtocolError(f"CRM answered with a corrupt {self._coding} body") from exc
+        return bytes(self._out)
+
+    def _append(self, data: bytes) -> None:
+        self._out += data
+        if len(self._out) > self._limit:
+            raise CrmProtocolError(f"CRM response exceeds the {self._limit} byte limit")
+
+
+def _zlib_header(data: bytes) -> bool:
+    """RFC 1950: compression method 8, and the two header bytes a multiple of 31."""
+    return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 def _outcome(exc: CrmError) -> str:

@@ -44,10 +44,11 @@ class FieldDef:
     """One field definition from customer/list-fields; ``options`` maps option id to name."""
 
     id: str
-    key: str | None  # outerField, e.g. "customer_stage"; None for custom fields
-    name: str
+    key: str | None  # outerField: an alias a tenant may set, e.g. "customer_stage"; null in the vendor's example
+    name: str  # display name: 客户阶段, 性别, 电话…
     type: int | None
     options: Mapping[str, str]
+    system: bool = False  # ``stable``: a field the CRM defines, not the tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +97,18 @@ class SearchPage:
 # ---------------------------------------------------------------- parsers
 
 
-def parse_clue(data: Any) -> RawClue | None:
-    """Parse clue/get ``data``; None when the CRM answered code 0 with no clue (read as not found)."""
+def parse_clue(data: Any, requested_id: int | None = None) -> RawClue | None:
+    """Parse clue/get ``data``; None when the CRM answered code 0 with no clue (read as not found).
+
+    The vendor's example carries ``customerId``, but nothing says every answer does: when it is absent
+    the clue is taken to be ``requested_id``. One that is present must be an id (``get_clue`` also checks
+    that it is the id asked for).
+    """
     if data is None or data == {} or data == []:
         return None
     obj = _object(data, "clue")
-    customer_id = _int(obj.get("customerId"))
+    answered = obj.get("customerId")
+    customer_id = requested_id if answered is None else _int(answered)
     if customer_id is None:
         raise CrmProtocolError("clue has no integer customerId")
     fields = []
@@ -147,7 +154,7 @@ def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
                     options[option_id] = option_name
         defs.append(
             FieldDef(id=field_id, key=_str(item.get("outerField")), name=name, type=_int(item.get("type")),
-                     options=options)
+                     options=options, system=item.get("stable") is True)
         )
     return tuple(defs)
 

@@ -25,13 +25,14 @@ class ReferenceData:
     """The current ``Catalog``, loaded lazily and refreshed single-flight."""
 
     def __init__(self, client: CrmClient, *, ttl: float, clock: Callable[[], float],
-                 aliases: Mapping[str, str] | None = None, min_refresh_interval: float = 60.0) -> None:
+                 aliases: Mapping[str, str] | None = None, min_refresh_interval: float = 600.0) -> None:
         self._client = client
         self._ttl = ttl
         self._clock = clock
         self._aliases = dict(aliases or {})
         self._min_refresh_interval = min_refresh_interval
-        self._catalog = Catalog(aliases=self._aliases)
+        self._noted: set[tuple[str, str, str]] = set()  # field bindings logged already, across reloads
+        self._catalog = Catalog(aliases=self._aliases, noted=self._noted)
         self._loaded_at: float | None = None
         self._attempted_at: float | None = None
         self._loading: asyncio.Task[Catalog] | None = None  # also the strong reference to the task
@@ -66,12 +67,18 @@ class ReferenceData:
         self._loading = None
 
     async def _load(self) -> Catalog:
-        try:
-            fields, tags = await asyncio.gather(self._client.list_fields(), self._client.list_tag_tree())
-        except CrmError as exc:
-            log.warning("crm.reference.failed", extra={"error": str(exc), "have_snapshot": not self._catalog.empty})
-            return self._catalog
-        self._catalog = Catalog(fields, tags, self._aliases)
+        # Both answers are awaited, even when one fails: no request is left running unobserved.
+        fields, tags = await asyncio.gather(self._client.list_fields(), self._client.list_tag_tree(),
+                                            return_exceptions=True)
+        for outcome in (fields, tags):
+            if isinstance(outcome, CrmError):
+                log.warning("crm.reference.failed", extra={"error": str(outcome),
+                                                           "have_snapshot": not self._catalog.empty})
+                return self._catalog
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not isinstance(fields, BaseException) and not isinstance(tags, BaseException)  # noqa: S101 - for mypy
+        self._catalog = Catalog(fields, tags, self._aliases, noted=self._noted)
         self._loaded_at = self._clock()
         log.info("crm.reference.loaded", extra={"fields": len(fields), "tags": len(tags)})
         return self._catalog

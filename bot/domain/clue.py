@@ -43,6 +43,7 @@ class FieldView:
     text: str
     kind: int | None = None  # CRM field type code; 8 is a phone and must be masked where others see it
     unresolved: tuple[str, ...] = ()  # option ids the catalog did not know
+    time: CrmTime | None = None  # a datetime field (type 7) as read, for showing in the viewer's zone
 
     @property
     def known(self) -> bool:
@@ -127,8 +128,9 @@ def _encode(value: Any) -> Any:
 def _field(d: Any) -> FieldView | None:
     if d is None:
         return None
+    # ``time`` came later within schema 1: entries written before it read as None (shown as text).
     return FieldView(key=d["key"], label=d["label"], text=d["text"], kind=d["kind"],
-                     unresolved=tuple(d["unresolved"]))
+                     unresolved=tuple(d["unresolved"]), time=_time(d.get("time")))
 
 
 def _time(d: Any) -> CrmTime | None:

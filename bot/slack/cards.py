@@ -333,7 +333,10 @@ def _custom_fields(fields: Sequence[FieldView], opts: CardOptions) -> list[Markd
     rendered: list[str] = []
     for view in fields:
         mask = view.kind == PHONE and not opts.full_phones
-        value = mrkdwn_value(_option_text(view, opts.locale, mask=mask), _CUSTOM_VALUE)
+        if view.time is not None:
+            value = _time(view.time)  # a datetime field: in the viewer's zone, like created and updated
+        else:
+            value = mrkdwn_value(_option_text(view, opts.locale, mask=mask), _CUSTOM_VALUE)
         if value:
             rendered.append(_labelled(mrkdwn_value(view.label or view.key, _LABEL), value))
     if len(rendered) > MAX_FIELDS:

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.compose import Clocks, build_crm
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Settings
 from bot.crm.catalog import Catalog
 from bot.crm.client import CrmClient
-from bot.crm.models import FieldDef, RawClue, RawField, Tag, parse_crm_time, parse_option_ids, parse_phones
+from bot.crm.models import (
+    FieldDef,
+    RawClue,
+    RawField,
+    Tag,
+    parse_crm_time,
+    parse_field_defs,
+    parse_option_ids,
+    parse_phones,
+)
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer, seed
-from bot.domain.clue import Clue
+from bot.domain.clue import Clue, FieldView
+from bot.runtime.metrics import Metrics
 from tests.support import FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 Factory = Callable[..., CrmClient]
 
 
@@ -62,7 +80,7 @@ async def test_unknown_ids_are_kept_raw_and_refreshed_once(sandbox: SandboxServe
     tag_clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
     assert [t.id for t in tag_clue.tags if t.name is None] == [seed.UNKNOWN_TAG_ID]
     assert reference_calls() == (1, 1)  # just loaded: reloading at once could not know more
-    clock.advance(61)
+    clock.advance(601)
     stage_clue = await fetcher.fetch(seed.UNKNOWN_OPTION_CLUE_ID)
     assert stage_clue.stage is not None and stage_clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
     assert reference_calls() == (2, 2)  # unknown id on an older snapshot: one refresh
@@ -73,6 +91,39 @@ async def test_unknown_ids_are_kept_raw_and_refreshed_once(sandbox: SandboxServe
     assert reference_calls() == (2, 2)  # known ids never refresh
 
 
+def reference_calls(sandbox: SandboxServer) -> tuple[int, int]:
+    calls = sandbox.state.stats().calls
+    return calls.get("/api/v2/customer/list-fields", 0), calls.get("/api/v3/tags/list-tree", 0)
+
+
+async def test_unknown_ids_reload_reference_data_at_most_once_per_interval(sandbox: SandboxServer) -> None:
+    clock = FakeClock()
+    settings = Settings.from_env({"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID,
+                                  "CRM_APP_KEY": SANDBOX_APP_KEY, "CRM_RATE_PER_SECOND": "1000"})
+    async with AsyncExitStack() as stack:
+        parts = await build_crm(settings, stack, Metrics(), Clocks(monotonic=clock))
+        unknown = seed.UNKNOWN_OPTION_CLUE_ID
+        await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (1, 1)
+        for _ in range(9):  # an unknown stage looked up every minute: no reload before 600 s
+            clock.advance(60)
+            clue = await parts.fetcher.fetch(unknown)
+            assert clue.stage is not None and clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
+        assert reference_calls(sandbox) == (1, 1)
+        clock.advance(60)
+        await asyncio.gather(*(parts.fetcher.fetch(unknown) for _ in range(20)))
+        assert reference_calls(sandbox) == (2, 2)  # 600 s on: one reload, shared by every lookup
+
+        # A reload that fails keeps the last good data: the known source still resolves.
+        clock.advance(600)
+        sandbox.state.set_fault(None, status=500, endpoint="/api/v2/customer/list-fields")
+        clue = await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (3, 3)
+        assert clue.source is not None and clue.source.text == "电话营销" and clue.source.known
+        await parts.fetcher.fetch(unknown)
+        assert reference_calls(sandbox) == (3, 3)  # a failed reload also waits out the interval
+
+
 async def test_reference_refresh_picks_up_a_new_tag(sandbox: SandboxServer, crm_factory: Factory) -> None:
     clock = FakeClock()
     fetcher = fetcher_for(crm_factory(sandbox.url), clock)
@@ -81,7 +132,7 @@ async def test_reference_refresh_picks_up_a_new_tag(sandbox: SandboxServer, crm_
     groups[0] = {**groups[0], "tags": [*groups[0]["tags"], {"id": int(seed.UNKNOWN_TAG_ID), "name": "新标签",
                                                               "qwTagId": "etNEW"}]}
     sandbox.state.set_catalog(tag_groups=groups)
-    clock.advance(61)
+    clock.advance(601)
     clue = await fetcher.fetch(seed.UNKNOWN_TAG_CLUE_ID)
     assert clue.unknown_tag_count == 0
     assert "新标签" in [t.name for t in clue.tags]
@@ -158,3 +209,93 @@ def test_aliases_map_clue_keys_to_outer_fields() -> None:
     assert clue.stage is not None and clue.stage.text == "赢单"
     assert [t.name for t in clue.tags] == ["VIP", "VIP"]
     assert not catalog.has_unknown_ids(raw)
+
+
+# ------------------------------------------------------------------ option ids without outerField
+
+
+def bound_fields(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:
+    return [(r.key, r.rule, r.field_name) for r in caplog.records  # type: ignore[attr-defined]
+            if r.getMessage() == "crm.field.bound"]
+
+
+async def test_vendor_shaped_list_fields_resolve_every_select(sandbox: SandboxServer, crm_factory: Factory,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # The sandbox's list-fields is vendor-shaped: outerField null on every field.
+    assert {f["outerField"] for f in sandbox.state.field_defs()} == {None}
+    fetcher = fetcher_for(crm_factory(sandbox.url))
+    with caplog.at_level(logging.INFO, logger="bot.crm.catalog"):
+        clue = await fetcher.fetch(1)
+        for clue_id in (2, 3, 4, 8, seed.COMMA_OPTIONS_CLUE_ID):  # more lookups: no more binding lines
+            await fetcher.fetch(clue_id)
+    assert clue.stage is not None and (clue.stage.text, clue.stage.label, clue.stage.known) == (
+        "初步接触", "客户阶段", True)
+    assert clue.source is not None and (clue.source.text, clue.source.label) == ("官网注册", "客户来源")
+    assert clue.purchase_intention is not None and clue.purchase_intention.text == "高"
+    assert clue.gender is not None and (clue.gender.text, clue.gender.label) == ("男", "性别")
+    products = next(f for f in clue.other_fields if f.key == str(seed.PRODUCTS_FIELD_ID))
+    assert (products.text, products.label) == ("SCRM, 营销自动化", "意向产品")
+    bound = bound_fields(caplog)
+    assert len(bound) == len(set(bound))  # each binding logged once, not per lookup
+    assert {b[:2]: b[2] for b in bound if b[0] in ("customer_stage", "customer_source", "gender", "mobile",
+                                                   str(seed.PRODUCTS_FIELD_ID))} == {
+        ("customer_stage", "option_id"): "客户阶段", ("customer_source", "option_id"): "客户来源",
+        ("gender", "display_name"): "性别", ("mobile", "display_name"): "电话",
+        (str(seed.PRODUCTS_FIELD_ID), "field_id"): "意向产品"}
+
+
+async def test_unknown_stage_id_falls_back_to_the_display_name(sandbox: SandboxServer,
+                                                               crm_factory: Factory) -> None:
+    clue = await fetcher_for(crm_factory(sandbox.url)).fetch(seed.UNKNOWN_OPTION_CLUE_ID)
+    # No field holds the id, so 客户阶段 is found by name; its options do not know the id: marked.
+    assert clue.stage is not None and clue.stage.label == "客户阶段"
+    assert clue.stage.unresolved == (seed.UNKNOWN_STAGE_OPTION_ID,)
+
+
+def catalog_of(fields: list[dict[str, object]], **aliases: str) -> Catalog:
+    return Catalog(parse_field_defs({"fields": fields}), aliases=aliases)
+
+
+def clue_with(*fields: RawField) -> RawClue:
+    return RawClue(customer_id=1, is_clue=True, type=1, tag_ids=(), create_time=None, last_update_time=None,
+                   convert_customer_time=None, company_name=None, fields=fields)
+
+
+def test_small_option_ids_never_resolve_through_another_field() -> None:
+    level = {"id": 91700, "name": "客户等级", "type": 2, "outerField": None, "stable": False,
+             "items": [{"id": 1, "name": "A级"}, {"id": 2, "name": "B级"}]}
+    gender = json.loads((FIXTURES / "list-fields.json").read_text(encoding="utf-8"))["data"]["fields"][0]
+    raw = clue_with(RawField("gender", 2, "1"))
+    # Only another field has option 1: gender keeps its documented options, never "A级".
+    assert catalog_of([level]).resolve(raw, SHANGHAI).gender == FieldView("gender", None, "男", 2)
+    # Both have option 1: the display name 性别 decides.
+    both = catalog_of([level, gender]).resolve(raw, SHANGHAI)
+    assert both.gender == FieldView("gender", "性别", "男", 2)
+
+
+def test_aliases_name_a_field_by_outer_field_id_or_display_name() -> None:
+    renamed = {"id": 91634, "name": "销售阶段", "type": 2, "outerField": "salesStage", "stable": True,
+               "items": [{"id": 4, "name": "赢单"}]}  # small ids and another name: no rule but an alias finds it
+    raw = clue_with(RawField("customer_stage", 2, "4"))
+    assert catalog_of([renamed]).resolve(raw, SHANGHAI).stage == FieldView(
+        "customer_stage", None, "4", 2, unresolved=("4",))
+    for target in ("salesStage", "91634", "销售阶段"):
+        stage = catalog_of([renamed], customer_stage=target).resolve(raw, SHANGHAI).stage
+        assert stage == FieldView("customer_stage", "销售阶段", "赢单", 2), target
+
+
+async def test_an_alias_by_display_name_through_the_fetcher(sandbox: SandboxServer, crm_factory: Factory) -> None:
+    fields = json.loads(json.dumps(seed.FIELDS))
+    stage = next(f for f in fields if f["name"] == "客户阶段")
+    stage["name"] = "销售阶段"
+    stage["items"] = [{"id": 5, "name": "赢单"}]
+    sandbox.state.set_catalog(fields=fields)
+    sandbox.state.update_clue(8, customer_stage="5")
+    client = crm_factory(sandbox.url)
+    plain = await fetcher_for(client).fetch(8)
+    assert plain.stage is not None and plain.stage.unresolved == ("5",)
+    aliased = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock(),
+                                                aliases={"customer_stage": "销售阶段"}), SHANGHAI)
+    clue = await aliased.fetch(8)
+    assert clue.stage is not None
+    assert (clue.stage.text, clue.stage.label, clue.stage.known) == ("赢单", "销售阶段", True)

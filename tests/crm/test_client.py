@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import tracemalloc
+import zlib
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient
+from bot.cache.clues import ClueCache
+from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient, _BoundedDecoder
+from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer, seed
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
 from bot.runtime.metrics import Metrics
+from tests.support import FakeClock
 
 Factory = Callable[..., CrmClient]
 
@@ -224,3 +231,137 @@ async def test_absurdly_nested_json_is_a_protocol_error(crm_factory: Factory) ->
     client = crm_factory("http://crm.test", transport=deep)
     with pytest.raises(CrmProtocolError, match="not JSON"):
         await client.get_clue(8)
+
+
+async def test_an_answer_for_another_clue_is_a_protocol_error_never_a_card(
+        sandbox: SandboxServer, crm_factory: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    # The CRM answers clue/get 3333 with the vendor's example clue, customerId 8 and all.
+    sandbox.state.put_clue(sandbox.state.clue(8) or {}, served_as=3333)
+    client = crm_factory(sandbox.url)
+    fetcher = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock()), ZoneInfo("Asia/Shanghai"))
+    cache = ClueCache(fetcher.fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5,
+                      clock=FakeClock(), wall=FakeClock(1_700_000_000), metrics=Metrics())
+    with caplog.at_level(logging.INFO), pytest.raises(CrmProtocolError, match="clue 8 when asked for clue 3333"):
+        await cache.get(3333)
+    mismatch = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in mismatch] == ["crm.clue.mismatch"]  # one line, nothing else to see
+    assert (mismatch[0].requested, mismatch[0].answered) == (3333, 8)  # type: ignore[attr-defined]
+    # Nothing was cached under either id: the next lookups go to the CRM again.
+    sandbox.state.delete_clue(3333)
+    with pytest.raises(ClueNotFound):
+        await cache.get(3333)
+    assert (await cache.get(8)).clue.id == 8
+    assert sandbox.state.stats().clue_gets == {3333: 2, 8: 1}
+
+
+async def test_an_answer_without_customer_id_is_the_clue_asked_for(sandbox: SandboxServer,
+                                                                   crm_factory: Factory) -> None:
+    # The vendor's example carries customerId; an answer that leaves it out is read as the clue asked for.
+    doc = {k: v for k, v in (sandbox.state.clue(8) or {}).items() if k != "customerId"}
+    sandbox.state.put_clue(doc, served_as=3333)
+    raw = await crm_factory(sandbox.url).get_clue(3333)
+    assert raw.customer_id == 3333
+    assert {f.key: f.value for f in raw.fields}["name"] == "打马赛克就"
+
+
+class OneAnswerServer:
+    """A loopback HTTP/1.1 server that answers every request with the same status line, headers and body,
+    as bytes: the way to serve what the sandbox never would, such as a gzip bomb. Records request heads."""
+
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._answer = (head + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+        self.request_heads: list[str] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        self.request_heads.append(head)
+        length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                       if line.lower().startswith("content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(self._answer)
+        await writer.drain()
+        writer.close()
+
+
+def compressed(data_parts: list[bytes], wbits: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return b"".join(packer.compress(part) for part in data_parts) + packer.flush()
+
+
+def gzip_bomb(decoded_bytes: int) -> bytes:
+    """A valid clue/get envelope whose JSON string value pads it to ``decoded_bytes``, gzip-compressed
+    piece by piece (so building it never holds the decoded whole)."""
+    start, end = b'{"code":0,"message":"ok","data":{"customerId":8,"x":"', b'"}}'
+    piece = b"A" * (1 << 20)
+    pad = decoded_bytes - len(start) - len(end)
+    parts = [start, *([piece] * (pad // len(piece))), piece[: pad % len(piece)], end]
+    return compressed(parts, zlib.MAX_WBITS | 16)
+
+
+async def test_a_gzip_bomb_is_stopped_as_it_decodes(crm_factory: Factory) -> None:
+    bomb = gzip_bomb(50 * 1024 * 1024)
+    assert len(bomb) < 100_000  # ~1,000:1, so the compressed size check cannot catch it
+    server = OneAnswerServer({"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb)
+    async with server as url:
+        client = crm_factory(url, max_response_bytes=1_000_000)
+        tracemalloc.start()
+        try:
+            with pytest.raises(CrmProtocolError, match="1000000 byte limit"):
+                await client.get_clue(8)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert "accept-encoding: gzip" in server.request_heads[0].lower()  # we did ask for it
+    # Decoding the 50 MB whole would peak above 50 MB; bounded, it stays near the 1 MB limit.
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [
+    ("gzip", zlib.MAX_WBITS | 16), ("deflate", zlib.MAX_WBITS), ("deflate", -zlib.MAX_WBITS), ("identity", 0),
+])
+async def test_compressed_answers_decode(crm_factory: Factory, encoding: str, wbits: int) -> None:
+    envelope = json.dumps({"code": 0, "message": "ok", "data": seed.CLUES[0]}, ensure_ascii=False).encode()
+    body = envelope if encoding == "identity" else compressed([envelope[:100], envelope[100:]], wbits)
+    async with OneAnswerServer({"Content-Type": "application/json", "Content-Encoding": encoding}, body) as url:
+        raw = await crm_factory(url).get_clue(8)
+    assert {f.key: f.value for f in raw.fields}["name"] == "打马赛克就"
+
+
+@pytest.mark.parametrize(("encoding", "body", "match"), [
+    ("br", b"\x0b\x02\x80{}\x03", "unsupported content-encoding"),
+    ("gzip", b"\x1f\x8b not really gzip", "corrupt gzip"),
+])
+async def test_undecodable_answers_are_protocol_errors(crm_factory: Factory, encoding: str, body: bytes,
+                                                       match: str) -> None:
+    async with OneAnswerServer({"Content-Type": "application/json", "Content-Encoding": encoding}, body) as url:
+        with pytest.raises(CrmProtocolError, match=match):
+            await crm_factory(url).get_clue(8)
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [
+    ("gzip", zlib.MAX_WBITS | 16), ("deflate", zlib.MAX_WBITS), ("deflate", -zlib.MAX_WBITS), ("", 0),
+])
+def test_decoding_does_not_depend_on_how_the_bytes_are_split(encoding: str, wbits: int) -> None:
+    envelope = json.dumps({"code": 0, "data": seed.CLUES[0]}, ensure_ascii=False).encode()
+    body = compressed([envelope], wbits) if encoding else envelope
+    decoder = _BoundedDecoder(encoding, len(envelope))
+    for i in range(len(body)):  # one byte at a time: the network may split anywhere, even the zlib header
+        decoder.feed(body[i:i + 1])
+    assert decoder.finish() == envelope
+    short = _BoundedDecoder(encoding, len(envelope) - 1)
+    with pytest.raises(CrmProtocolError, match="limit"):
+        for i in range(len(body)):
+            short.feed(body[i:i + 1])
+        short.finish()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from bot.dev.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH,
 SIGNATURE_FAILED = {"code": 1002, "message": "签名校验失败"}
 TIMESTAMP_EXPIRED = {"code": 1003, "message": "时间戳过期"}
 BAD_PARAMETERS = {"code": 400, "message": "参数错误"}
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 WAIT_SECONDS = 10.0  # upper bound for event waits; they return as soon as the condition holds
 
 # crm-api.md section 6, the vendor's clue/get example; the sandbox serves it as clue 8. Copied from the doc
@@ -256,17 +258,18 @@ def test_prefix_mounts_the_api_and_leaves_controls_at_the_root(vector_sandbox: S
 async def test_list_fields_shape(client: httpx.AsyncClient) -> None:
     data = await data_of(client, LIST_FIELDS, {})
     fields = data["fields"]
-    keys = {"id", "name", "type", "outerField", "stable", "customerImportRequired", "items"}
-    assert all(set(f) == keys and isinstance(f["id"], int) for f in fields)
-    by_key = {f["outerField"]: f for f in fields}
-    assert by_key["gender"]["items"] == [{"id": 0, "name": "其它"}, {"id": 1, "name": "男"},
-                                         {"id": 2, "name": "女"}]
-    stages = {item["id"]: item["name"] for item in by_key["customer_stage"]["items"]}
+    vendor = json.loads((FIXTURES / "list-fields.json").read_text(encoding="utf-8"))["data"]["fields"]
+    assert all(set(f) == set(vendor[0]) and isinstance(f["id"], int) for f in fields)
+    # As in the vendor's example, outerField is null: nothing says which clue/get key a field is.
+    assert {f["outerField"] for f in fields} == {None}
+    by_name = {f["name"]: f for f in fields}
+    assert by_name["性别"] == vendor[0]  # the documented gender definition, field for field
+    stages = {item["id"]: item["name"] for item in by_name["客户阶段"]["items"]}
     assert stages[396823724189760] == "初步接触"
     assert {"意向明确", "报价中", "赢单", "输单"} <= set(stages.values())
-    assert {"customer_source", "purchase_intention", "name", "description"} <= set(by_key)
+    assert {"客户来源", "购买意向", "电话", "生日", "描述"} <= set(by_name)
     custom = next(f for f in fields if f["id"] == seed.PRODUCTS_FIELD_ID)
-    assert (custom["outerField"], custom["type"], custom["stable"]) == (None, 6, False)
+    assert (custom["type"], custom["stable"]) == (6, False)
     assert len(parse_field_defs(data)) == len(fields)
 
 
@@ -570,12 +573,12 @@ async def test_put_delete_and_reset(sandbox: SandboxServer, client: httpx.AsyncC
 
 async def test_set_catalog_replaces_reference_data(sandbox: SandboxServer, client: httpx.AsyncClient) -> None:
     fields = json.loads(json.dumps(seed.FIELDS))
-    stage = next(f for f in fields if f["outerField"] == "customer_stage")
+    stage = next(f for f in fields if f["name"] == "客户阶段")
     stage["items"].append({"id": int(seed.UNKNOWN_STAGE_OPTION_ID), "name": "新阶段"})
     sandbox.state.set_catalog(fields=fields, tag_groups=[])
     served = (await data_of(client, LIST_FIELDS, {}))["fields"]
     assert {"id": int(seed.UNKNOWN_STAGE_OPTION_ID), "name": "新阶段"} in next(
-        f for f in served if f["outerField"] == "customer_stage")["items"]
+        f for f in served if f["name"] == "客户阶段")["items"]
     assert await data_of(client, TAG_TREE) == []
 
 
@@ -656,7 +659,8 @@ def test_seed_ids_resolve_except_the_planted_unknowns() -> None:
     assert any(t.startswith("et") for i in seed.WECOM_TAG_CLUE_IDS for t in _clue(i)["tagIds"])
 
     definitions = parse_field_defs({"fields": seed.FIELDS})
-    options = {d.key or d.id: d.options for d in definitions if d.options}
+    keys = {str(field_id): key for key, field_id in seed.FIELD_IDS_BY_KEY.items()}
+    options = {keys.get(d.id, d.id): d.options for d in definitions if d.options}
     unknown_options = set()
     for clue in seed.CLUES:
         for f in clue["fields"]:

@@ -20,6 +20,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bot.crm.client import CrmClient
+from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.dev.sandbox import SandboxServer, seed
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.locales import LOCALES, locale_from_slack
 from bot.slack import cards, i18n
@@ -43,6 +46,7 @@ from tests.blockkit import (
     run_shared_validator,
     text_objects,
 )
+from tests.support import FakeClock
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -388,6 +392,33 @@ def test_unparsed_time_shows_escaped_raw_text() -> None:
     assert times[0]["text"] == "*Created* &lt;!date^1^x¦y&gt;"
     assert times[1]["text"] == ("*Updated* <!date^1714492800^{date_short_pretty} {time}"
                                 "|2024¦05¦01 &lt;b&gt; (Asia/Shanghai¦&lt;x&gt;)>")
+
+
+async def test_crm_datetime_fields_are_viewer_local_and_dates_are_dates(sandbox: SandboxServer,
+                                                                         crm_factory: Callable[..., CrmClient]) -> None:
+    # A tenant's own date field (type 3) next to the seed's 下次跟进时间 (type 7), sent as clue/get sends them.
+    sandbox.state.set_catalog(fields=[*seed.FIELDS, {
+        "id": 91653, "name": "签约日期", "type": 3, "outerField": None, "stable": False,
+        "customerImportRequired": False, "items": []}])
+    # Type 3's encoding is undocumented: epoch milliseconds, 2025-04-01 00:00 in Asia/Shanghai (still
+    # March 31 in UTC), must show as that CRM_TIMEZONE calendar day.
+    sandbox.state.update_clue(seed.LONG_ID_CLUE_ID, **{"91653": "1743436800000"})
+    client = crm_factory(sandbox.url)
+    fetcher = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock()), SHANGHAI)
+    clue = await fetcher.fetch(seed.LONG_ID_CLUE_ID)
+    assert Clue.from_json(clue.to_json()) == clue  # the read time survives the shared cache
+    written_before = json.loads(clue.to_json())
+    for view in written_before["other_fields"]:
+        del view["time"]
+    older = Clue.from_json(json.dumps(written_before))  # an entry from before ``time``: still readable
+    assert older is not None and [f.time for f in older.other_fields] == [None] * len(clue.other_fields)
+    message = clue_message(clue, opts(clue))
+    custom = next(b for b in message["blocks"] if b["block_id"] == "clue_custom")
+    texts = [f["text"] for f in custom["fields"]]
+    # 2025-03-11 15:00:00 in Asia/Shanghai is 07:00 UTC: epoch 1741676400.
+    assert "*下次跟进时间*\n<!date^1741676400^{date_short_pretty} {time}|2025-03-11 15:00:00 (Asia/Shanghai)>" in texts
+    assert "*签约日期*\n2025-04-01" in texts
+    assert_valid_message(message)
 
 
 def test_hostile_clue_cannot_ping_link_or_break_out() -> None:

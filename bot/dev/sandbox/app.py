@@ -151,9 +151,13 @@ class SandboxState:
             found = self._clues.get(clue_id)
             return copy.deepcopy(found) if found is not None else None
 
-    def put_clue(self, clue: Mapping[str, Any]) -> None:
-        """Add or replace a whole clue (clue/get ``data`` shape), keyed by its ``customerId``."""
-        customer_id = clue.get("customerId")
+    def put_clue(self, clue: Mapping[str, Any], *, served_as: int | None = None) -> None:
+        """Add or replace a whole clue (clue/get ``data`` shape), keyed by its ``customerId``.
+
+        ``served_as`` files it under another id instead, whatever ``customerId`` it carries (or lacks):
+        a CRM that answers for another clue than the one asked for, or whose answer has no id.
+        """
+        customer_id = clue.get("customerId") if served_as is None else served_as
         if not _is_int(customer_id):
             raise ValueError("a clue needs an integer customerId")
         with self._lock:
@@ -295,7 +299,7 @@ class SandboxState:
         needle = key.strip().casefold()
         with self._lock:
             stages = {str(item["id"]): item["name"] for definition in self._fields
-                      if definition.get("outerField") == "customer_stage" for item in definition["items"]}
+                      if self._is_field(definition, "customer_stage") for item in definition["items"]}
             tag_names = {}
             for group in self._tag_groups:
                 for tag in group["tags"]:
@@ -385,9 +389,15 @@ class SandboxState:
             if item.get("field") == key:
                 item["valueAsText"] = value
                 return
-        definition = next((d for d in self._fields if key in (d.get("outerField"), str(d.get("id")))), None)
+        definition = next((d for d in self._fields if self._is_field(d, key)), None)
         fields.append({"field": key, "type": definition["type"] if definition else seed.TEXT,
                        "valueAsText": value})
+
+    @staticmethod
+    def _is_field(definition: Mapping[str, Any], key: str) -> bool:
+        """Whether a list-fields definition is clue/get's field ``key`` (a system key or a field id)."""
+        return (key in (definition.get("outerField"), str(definition.get("id")))
+                or definition.get("id") == seed.FIELD_IDS_BY_KEY.get(key))
 
     def _bumped(self, previous: Any) -> str:
         now = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).replace(tzinfo=None, microsecond=0)

@@ -74,34 +74,43 @@ def _items(*options: tuple[str, str]) -> list[Json]:
     return [{"id": int(option_id), "name": name} for option_id, name in options]
 
 
-def _definition(field_id: int, name: str, type_: int, outer: str | None, *, stable: bool = True,
-                required: bool = False, items: Sequence[Json] = ()) -> Json:
-    return {"id": field_id, "name": name, "type": type_, "outerField": outer, "stable": stable,
+def _definition(field_id: int, name: str, type_: int, *, stable: bool = True, required: bool = False,
+                items: Sequence[Json] = ()) -> Json:
+    # outerField is null, as in the vendor's list-fields example: it is an alias a tenant may register
+    # (profile-fields/map), so list-fields does not say which clue/get key a definition describes.
+    return {"id": field_id, "name": name, "type": type_, "outerField": None, "stable": stable,
             "customerImportRequired": required, "items": list(items)}
 
 
+# Which definition each clue/get system key means: the real CRM knows, its list-fields does not say.
+# Only the sandbox itself uses this (to type a field update_clue adds, and for search's salesStageName).
+FIELD_IDS_BY_KEY: dict[str, int] = {
+    "name": 91631, "mobile": 91632, "corp_name": 91633, "customer_stage": 91634, "customer_source": 91635,
+    "purchase_intention": 91636, "description": 91637, "address": 91638, "birthday": 91639, "gender": 91640,
+}
+
 FIELDS: list[Json] = [
-    _definition(91631, "姓名", TEXT, "name", required=True),
-    _definition(91632, "手机号", PHONE, "mobile"),
-    _definition(91633, "公司名称", TEXT, "corp_name"),
-    _definition(91634, "客户阶段", SELECT, "customer_stage", items=_items(
+    _definition(91631, "姓名", TEXT, required=True),
+    _definition(91632, "电话", PHONE),  # the vendor example's name for the phone field
+    _definition(91633, "公司名称", TEXT),
+    _definition(91634, "客户阶段", SELECT, items=_items(
         (STAGE_CONTACT, "初步接触"), (STAGE_INTENT, "意向明确"), (STAGE_QUOTE, "报价中"),
         (STAGE_NEGOTIATION, "商务谈判"), (STAGE_WON, "赢单"), (STAGE_LOST, "输单"))),
-    _definition(91635, "客户来源", SELECT, "customer_source", items=_items(
+    _definition(91635, "客户来源", SELECT, items=_items(
         (SOURCE_WEB, "官网注册"), (SOURCE_EXPO, "展会"), (SOURCE_REFERRAL, "客户转介绍"),
         (SOURCE_TELESALES, "电话营销"), (SOURCE_WECOM, "企微活码"), (SOURCE_SEARCH_ADS, "百度推广"))),
-    _definition(91636, "购买意向", SELECT, "purchase_intention", items=_items(
+    _definition(91636, "购买意向", SELECT, items=_items(
         (INTENT_HIGH, "高"), (INTENT_MEDIUM, "中"), (INTENT_LOW, "低"))),
-    _definition(91640, "性别", SELECT, "gender", items=_items(("0", "其它"), ("1", "男"), ("2", "女"))),
+    _definition(91640, "性别", SELECT, items=_items(("0", "其它"), ("1", "男"), ("2", "女"))),
     # The vendor example sends description as type 1 even though it holds multi-line text.
-    _definition(91637, "描述", TEXT, "description"),
-    _definition(91638, "地址", TEXT, "address"),
-    _definition(91639, "生日", DATE, "birthday"),
-    _definition(PRODUCTS_FIELD_ID, "意向产品", MULTISELECT, None, stable=False, items=_items(
+    _definition(91637, "描述", TEXT),
+    _definition(91638, "地址", TEXT),
+    _definition(91639, "生日", DATE),
+    _definition(PRODUCTS_FIELD_ID, "意向产品", MULTISELECT, stable=False, items=_items(
         (PRODUCT_SCRM, "SCRM"), (PRODUCT_ARCHIVE, "会话存档"), (PRODUCT_AUTOMATION, "营销自动化"),
         (PRODUCT_CALLS, "电销外呼"), (PRODUCT_MALL, "私域商城"))),
-    _definition(BUDGET_FIELD_ID, "预算（万元）", NUMBER, None, stable=False),
-    _definition(NEXT_FOLLOW_UP_FIELD_ID, "下次跟进时间", DATETIME, None, stable=False),
+    _definition(BUDGET_FIELD_ID, "预算（万元）", NUMBER, stable=False),
+    _definition(NEXT_FOLLOW_UP_FIELD_ID, "下次跟进时间", DATETIME, stable=False),
 ]
 
 # ---------------------------------------------------------------- tag tree (tags/list-tree)
