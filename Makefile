@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(PY) -m bot serve
+	$(PY) -m bot.dev
 
 lint: install
 	$(VENV)/bin/ruff check

@@ -44,13 +44,13 @@ class AccessPolicy:
             return refused
         if self.unfurl_channel_ids and who.channel_id not in self.unfurl_channel_ids:
             return "unfurl_channel"
-        if who.shared and not self.allow_shared_channels:
+        if who.slack_connect and not self.allow_shared_channels:
             return "shared_channel"
         return None
 
     def check_share(self, who: Inbound) -> str | None:
         if (refused := self.check_lookup(who)) is not None:
             return refused
-        if who.shared and not self.allow_shared_channels:
+        if who.slack_connect and not self.allow_shared_channels:
             return "shared_channel"
         return None

@@ -3,7 +3,7 @@
 Slash commands, ``block_actions`` and Events API callbacks each carry the user, team, enterprise,
 channel and ``response_url`` in their own places; ``Inbound`` answers for all of them so no listener
 digs in payloads. Values are taken only when they have the documented type (anything else reads as
-unknown). ``shared`` (a Slack Connect conversation) is known only where Slack says so: Events API
+unknown). ``slack_connect`` (an externally shared conversation) is known only where Slack says so: Events API
 callbacks carry ``is_ext_shared_channel``; commands and clicks do not, and read as None (unknown).
 """
 
@@ -20,7 +20,7 @@ class Inbound(NamedTuple):
     enterprise_id: str | None
     user_id: str | None
     channel_id: str | None
-    shared: bool | None = None  # Slack Connect / externally shared conversation; None when unknown
+    slack_connect: bool | None = None  # an externally shared conversation; None when unknown
     response_url: str | None = None
 
     @classmethod
@@ -34,17 +34,17 @@ class Inbound(NamedTuple):
         team, user, channel = (_m(body.get(k)) for k in ("team", "user", "channel"))
         enterprise = _m(body.get("enterprise"))
         container = _m(body.get("container"))
-        shared = body.get("is_ext_shared_channel")
+        external = body.get("is_ext_shared_channel")
         return cls(team_id=_s(team.get("id")) or _s(user.get("team_id")), enterprise_id=_s(enterprise.get("id")),
                    user_id=_s(user.get("id")), channel_id=_s(channel.get("id")) or _s(container.get("channel_id")),
-                   shared=shared if isinstance(shared, bool) else None, response_url=_s(body.get("response_url")))
+                   slack_connect=external if isinstance(external, bool) else None, response_url=_s(body.get("response_url")))
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], body: Mapping[str, Any]) -> Inbound:
-        shared = body.get("is_ext_shared_channel")
+        external = body.get("is_ext_shared_channel")
         return cls(team_id=_s(body.get("team_id")), enterprise_id=_s(body.get("enterprise_id")),
                    user_id=_s(event.get("user")), channel_id=_s(event.get("channel")) or _s(event.get("channel_id")),
-                   shared=shared if isinstance(shared, bool) else None)
+                   slack_connect=external if isinstance(external, bool) else None)
 
 
 def _s(value: Any) -> str | None:
