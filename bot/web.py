@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter, TokenBucket
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.httpguard import BodyLimits, SlackRequestGuard
 from bot.loopback import LoopbackServer
 from bot.metrics import Metrics
 from bot.playground.fake_slack import FakeSlackState, create_fake_slack
@@ -187,7 +188,6 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await build_services(settings, clocks=clocks, crm_transport=crm_transport)
         app.state.services = services
-        app.state.slack_handler = AsyncSlackRequestHandler(services.bolt)
         if settings.socket_mode and settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -213,14 +213,12 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         if len(body) > MAX_SLACK_BODY_BYTES:
             return Response("payload too large", status_code=413)
         services: Services = request.app.state.services
-        try:
-            response: Response = await request.app.state.slack_handler.handle(request)
-        except ValueError:
-            # Bolt parses the body before it checks the signature, and a junk body raises there.
-            signed = services.signing_secret is not None and SignatureVerifier(services.signing_secret) \
-                .is_valid_request(body, dict(request.headers))
-            log.info("slack.request.malformed", extra={"signed": signed, "bytes": len(body)})
-            return Response("malformed payload" if signed else "invalid signature", status_code=400 if signed else 401)
+        try:  # SlackRequestGuard has checked the signature: this body is Slack's, but may still not parse
+            bolt_request = to_async_bolt_request(request, body)
+        except Exception as exc:  # any parse failure: non-UTF-8, bad JSON, too deeply nested, not an object...
+            log.info("slack.request.malformed", extra={"error": type(exc).__name__, "bytes": len(body)})
+            return Response("malformed payload", status_code=400)
+        response = to_starlette_response(await services.bolt.async_dispatch(bolt_request))
         services.metrics.observe_ack(_request_kind(body), time.perf_counter() - started)
         return response
 
@@ -246,14 +244,26 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    middleware: list[Middleware] = []
     # Socket Mode without a signing secret has nothing to verify HTTP requests with: no HTTP endpoint.
     if settings.slack_signing_secret is not None or settings.playground:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
+        # Size, deadline, body-read slots and the signature, before anything parses the body.
+        middleware.append(Middleware(
+            SlackRequestGuard, path="/slack/events", signing_secret=_signing_secret,
+            limits=BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
+                              settings.slack_max_pending_bodies)))
     if settings.playground:
         from bot.playground.page import playground_routes
 
         routes.append(Mount("/", routes=playground_routes()))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+
+
+def _signing_secret(scope: Any) -> str | None:
+    """The running app's signing secret (the playground makes one per process at start-up)."""
+    services: Services | None = getattr(scope["app"].state, "services", None)
+    return services.signing_secret if services is not None else None
 
 
 def _request_kind(body: bytes) -> str:
