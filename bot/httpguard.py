@@ -49,9 +49,10 @@ class BodyLimits:
 class Refused(Exception):
     """A request the guard answers itself, with this status."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, kind: str, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+        self.kind = kind  # headers, size, busy, timeout or signature: the metric's label
         self.reason = reason
 
 
@@ -61,13 +62,16 @@ _TEXT = {401: b"invalid signature", 408: b"request body timeout", 413: b"payload
 
 class SlackRequestGuard:
     """ASGI middleware guarding ``POST path``; ``signing_secret(scope)`` gives the secret per request
-    (None: nothing can be verified, every request is refused)."""
+    (None: nothing can be verified, every request is refused); ``on_refused(scope, kind)`` counts
+    refusals (kind: headers, size, busy, timeout, signature)."""
 
     def __init__(self, app: ASGIApp, *, path: str, signing_secret: Callable[[Scope], str | None],
-                 limits: BodyLimits | None = None, clock: Callable[[], float] = time.time) -> None:
+                 limits: BodyLimits | None = None, clock: Callable[[], float] = time.time,
+                 on_refused: Callable[[Scope, str], None] | None = None) -> None:
         self.app = app
         self._path = path
         self._secret = signing_secret
+        self._on_refused = on_refused
         self._limits = limits or BodyLimits()
         self._clock = clock
         self.pending = 0  # bodies being read now (all on the event loop's thread: no lock)
@@ -84,6 +88,8 @@ class SlackRequestGuard:
             self._check_signature(scope, timestamp, signature, body)
         except Refused as refusal:
             log.debug("slack.request.refused", extra={"status": refusal.status, "reason": refusal.reason})
+            if self._on_refused is not None:
+                self._on_refused(scope, refusal.kind)
             await _refuse(send, refusal.status)
             return
         await self.app(scope, _replay(body, receive), send)
@@ -101,22 +107,22 @@ class SlackRequestGuard:
             elif name == b"content-length":
                 declared.append(value)
         if len(timestamps) != 1 or len(signatures) != 1:
-            raise Refused(401, "signature headers missing or repeated")
+            raise Refused(401, "headers", "signature headers missing or repeated")
         timestamp, signature = timestamps[0].strip(), signatures[0].strip()
         if not _TIMESTAMP.fullmatch(timestamp):
-            raise Refused(401, "timestamp not an integer")
+            raise Refused(401, "headers", "timestamp not an integer")
         if abs(self._clock() - int(timestamp)) > MAX_TIMESTAMP_SKEW:
-            raise Refused(401, "timestamp outside the window")
+            raise Refused(401, "headers", "timestamp outside the window")
         if not _SIGNATURE.fullmatch(signature):
-            raise Refused(401, "signature malformed")
+            raise Refused(401, "headers", "signature malformed")
         if declared and declared[0].isdigit() and int(declared[0]) > self._limits.max_bytes:
-            raise Refused(413, "declared length over the limit")
+            raise Refused(413, "size", "declared length over the limit")
         return timestamp, signature
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         limits = self._limits
         if self.pending >= limits.max_pending:
-            raise Refused(503, "too many bodies in flight")
+            raise Refused(503, "busy", "too many bodies in flight")
         self.pending += 1
         chunks: list[bytes] = []
         size = 0
@@ -130,23 +136,23 @@ class SlackRequestGuard:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limits.max_bytes:
-                        raise Refused(413, "body over the limit")
+                        raise Refused(413, "size", "body over the limit")
                     if chunk:
                         chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)
         except TimeoutError:
-            raise Refused(408, "body not received in time") from None
+            raise Refused(408, "timeout", "body not received in time") from None
         finally:
             self.pending -= 1
 
     def _check_signature(self, scope: Scope, timestamp: bytes, signature: bytes, body: bytes) -> None:
         secret = self._secret(scope)
         if not secret:
-            raise Refused(401, "no signing secret")
+            raise Refused(401, "signature", "no signing secret")
         expected = hmac.new(secret.encode(), b"v0:" + timestamp + b":" + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(b"v0=" + expected.encode(), signature):
-            raise Refused(401, "signature mismatch")
+            raise Refused(401, "signature", "signature mismatch")
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

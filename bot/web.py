@@ -250,7 +250,7 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
         # Size, deadline, body-read slots and the signature, before anything parses the body.
         middleware.append(Middleware(
-            SlackRequestGuard, path="/slack/events", signing_secret=_signing_secret,
+            SlackRequestGuard, path="/slack/events", signing_secret=_signing_secret, on_refused=_count_refusal,
             limits=BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
                               settings.slack_max_pending_bodies)))
     if settings.playground:
@@ -264,6 +264,12 @@ def _signing_secret(scope: Any) -> str | None:
     """The running app's signing secret (the playground makes one per process at start-up)."""
     services: Services | None = getattr(scope["app"].state, "services", None)
     return services.signing_secret if services is not None else None
+
+
+def _count_refusal(scope: Any, kind: str) -> None:
+    services: Services | None = getattr(scope["app"].state, "services", None)
+    if services is not None:
+        services.metrics.slack_refused.inc(kind)
 
 
 def _request_kind(body: bytes) -> str:

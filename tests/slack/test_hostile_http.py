@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import resource
 import socket
 import time
@@ -292,3 +293,23 @@ def test_signed_but_malformed_is_400_with_one_log_line(
     assert line.error == error  # type: ignore[attr-defined]
     assert [r for r in debug_logs.records if r.levelno >= logging.WARNING] == []
     assert sandbox.state.stats().calls == {}
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+
+def refused_counts(url: str) -> dict[str, float]:
+    text = httpx.get(url + "/metrics").text
+    found = re.findall(r'^cluebot_slack_refused_total\{reason="(\w+)"\} ([0-9.]+)$', text, flags=re.MULTILINE)
+    return {reason: float(count) for reason, count in found}
+
+
+def test_refusals_are_counted_by_reason(app_url: str) -> None:
+    before = refused_counts(app_url)
+    httpx.post(app_url + "/slack/events", content=b"{}", headers=unsigned())  # read, then the HMAC fails
+    httpx.post(app_url + "/slack/events", content=b"{}")  # no signature headers
+    with connect(app_url, unsigned(), length=LIMIT + 1) as sock:
+        assert read_response(sock)[0] == 413
+    after = refused_counts(app_url)
+    delta = {reason: after.get(reason, 0) - before.get(reason, 0) for reason in after}
+    assert delta == {**dict.fromkeys(after, 0.0), "signature": 1, "headers": 1, "size": 1}
