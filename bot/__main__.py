@@ -69,8 +69,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from bot.runtime.logs import configure_logging
+    from bot.web.server import HeadDeadlineH11Protocol, raise_open_file_limit
 
     configure_logging(settings.log_level, settings.secrets())
+    raise_open_file_limit()  # slow or refused connections meet the body-read cap before EMFILE
     host = host or settings.host
     port = port if port is not None else settings.port
     if settings.playground:
@@ -83,9 +85,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         from bot.web.app import create_web_app
 
         app = create_web_app(settings, freeze_gc_after_start=True)
-    # log_config=None: uvicorn's own lines go through our redacting JSON handler too.
+    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. h11 with a
+    # deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
+                log_config=None, proxy_headers=True, timeout_graceful_shutdown=10, http=HeadDeadlineH11Protocol)
     return 0
 
 

@@ -59,6 +59,8 @@ class Settings:
     slack_app_token: Secret | None = None
     slack_api_url: str = SLACK_API_URL
     slack_ack_budget_seconds: float = 2.0
+    slack_body_timeout_seconds: float = 10.0  # a /slack/events body must arrive whole within this
+    slack_max_pending_bodies: int = 64  # /slack/events bodies being received at once; more get 503
     clue_url_template: str = "https://crm.example.com/clues/{id}"
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
@@ -223,6 +225,10 @@ class Settings:
             slack_ack_budget_seconds=r.number(
                 "SLACK_ACK_BUDGET_SECONDS", d.slack_ack_budget_seconds, float, 0, 2.5
             ),
+            slack_body_timeout_seconds=r.number(
+                "SLACK_BODY_TIMEOUT_SECONDS", d.slack_body_timeout_seconds, float, 0.1, 60
+            ),
+            slack_max_pending_bodies=r.number("SLACK_MAX_PENDING_BODIES", d.slack_max_pending_bodies, int, 1, 10_000),
             clue_url_template=template,
             clue_url_patterns=patterns,
             clue_user_rate_per_minute=r.number(

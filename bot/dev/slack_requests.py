@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
+from bot.web.guard import slack_signature
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -30,9 +30,9 @@ class SignedRequest:
 
 def signed(secret: str, body: bytes, content_type: str, *, timestamp: int | None = None) -> SignedRequest:
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    signature = slack_signature(secret.encode(), ts.encode(), body).decode()
     return SignedRequest(body, {"content-type": content_type, "x-slack-request-timestamp": ts,
-                                "x-slack-signature": str(signature)})
+                                "x-slack-signature": signature})
 
 
 def slash_command(secret: str, form: Mapping[str, str], *, timestamp: int | None = None) -> SignedRequest:

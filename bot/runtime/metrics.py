@@ -32,6 +32,8 @@ class Metrics:
         self.refusals = Tally("cluebot_refusals", "Requests refused before any lookup (access, rate_limited)",
                               "reason", r)
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
+        self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
+                                   "(headers, size, busy, timeout, signature)", "reason", r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 

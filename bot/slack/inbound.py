@@ -37,7 +37,8 @@ class Inbound(NamedTuple):
         external = body.get("is_ext_shared_channel")
         return cls(team_id=_s(team.get("id")) or _s(user.get("team_id")), enterprise_id=_s(enterprise.get("id")),
                    user_id=_s(user.get("id")), channel_id=_s(channel.get("id")) or _s(container.get("channel_id")),
-                   slack_connect=external if isinstance(external, bool) else None, response_url=_s(body.get("response_url")))
+                   slack_connect=external if isinstance(external, bool) else None,
+                   response_url=_s(body.get("response_url")))
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], body: Mapping[str, Any]) -> Inbound:

@@ -15,15 +15,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_sdk.signature import SignatureVerifier
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
+from bot.web.guard import BodyLimits, SlackRequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
             ready = await prepare(settings, stack) if prepare else settings
             instance = await build(ready, stack, clocks=clocks, crm_transport=crm_transport)
             app.state.instance = instance
-            app.state.slack_handler = AsyncSlackRequestHandler(instance.bolt)
             if ready.socket_mode and ready.slack_app_token:
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -67,10 +67,22 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         Route("/metrics", metrics, methods=["GET"]),
         *extra_routes,
     ]
+    middleware: list[Middleware] = []
     # Socket Mode without a signing secret has nothing to verify HTTP requests with: no HTTP endpoint.
     if settings.slack_signing_secret is not None:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+        # Size, deadline, body-read slots and the signature, before anything parses the body.
+        middleware.append(Middleware(
+            SlackRequestGuard, path="/slack/events", signing_secret=settings.slack_signing_secret.reveal(),
+            on_refused=_count_refusal, limits=BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
+                                                         settings.slack_max_pending_bodies)))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+
+
+def _count_refusal(scope: Any, kind: str) -> None:
+    instance: Instance | None = getattr(scope["app"].state, "instance", None)
+    if instance is not None:
+        instance.metrics.slack_refused.inc(kind)
 
 
 def instance_of(request: Request) -> Instance:
@@ -79,22 +91,16 @@ def instance_of(request: Request) -> Instance:
 
 
 async def slack_events(request: Request) -> Response:
+    """Slack's requests. ``SlackRequestGuard`` has bounded the body and checked its signature already."""
     started = time.perf_counter()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_SLACK_BODY_BYTES:
-        return Response("payload too large", status_code=413)
     body = await request.body()
-    if len(body) > MAX_SLACK_BODY_BYTES:
-        return Response("payload too large", status_code=413)
     instance = instance_of(request)
-    try:
-        response: Response = await request.app.state.slack_handler.handle(request)
-    except ValueError:
-        # Bolt parses the body before it checks the signature, and a junk body raises there.
-        secret = instance.signing_secret
-        signed = secret is not None and SignatureVerifier(secret).is_valid_request(body, dict(request.headers))
-        log.info("slack.request.malformed", extra={"signed": signed, "bytes": len(body)})
-        return Response("malformed payload" if signed else "invalid signature", status_code=400 if signed else 401)
+    try:  # this body is Slack's, but may still not parse
+        bolt_request = to_async_bolt_request(request, body)
+    except Exception as exc:  # any parse failure: non-UTF-8, bad JSON, too deeply nested, not an object...
+        log.info("slack.request.malformed", extra={"error": type(exc).__name__, "bytes": len(body)})
+        return Response("malformed payload", status_code=400)
+    response = to_starlette_response(await instance.bolt.async_dispatch(bolt_request))
     instance.metrics.observe_ack(_request_kind(body), time.perf_counter() - started)
     return response
 
