@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve Slack over HTTP (and Socket Mode if SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 3000)")
+    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                       help="event loop (default auto: uvloop when it imports, else asyncio)")
+    serve.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
+                       help="HTTP parser (default auto: httptools when it imports, else h11); "
+                            "--loop asyncio --http h11 serves on pure Python")
     sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
@@ -38,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port)
+            return _serve(settings, args.host, args.port, args.loop, args.http)
         if args.command == "sandbox":
             from bot.sandbox.server import run
 
@@ -56,7 +63,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def server_stack(loop: str = "auto", http: str = "auto") -> tuple[str, str]:
+    """uvicorn's event loop and HTTP parser, ``auto`` made explicit: uvloop and httptools (dependencies)
+    when they import, asyncio and h11 (pure Python, always there) when they do not."""
+
+    def imports(module: str) -> bool:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return False
+        return True
+
+    problems = [f"--{flag} {name}: {name} is not installed" for flag, name in (("loop", loop), ("http", http))
+                if name in ("uvloop", "httptools") and not imports(name)]
+    if problems:
+        raise ConfigError(problems)
+    if loop == "auto":
+        loop = "uvloop" if imports("uvloop") else "asyncio"
+    if http == "auto":
+        http = "httptools" if imports("httptools") else "h11"
+    return loop, http
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto") -> int:
     import uvicorn
 
     from bot.logs import configure_logging
@@ -65,12 +94,14 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     configure_logging(settings.log_level, settings.secrets())
     host = host or settings.host
     port = port if port is not None else settings.port
+    loop, http = server_stack(loop, http)
     if settings.playground:
         print(f"clue bot playground: http://{host}:{port}/  (sandbox CRM, fake Slack; Ctrl-C to stop)",
               flush=True)
+    logging.getLogger("bot.serve").info("server.stack", extra={"loop": loop, "http": http})
     app = create_web_app(settings, freeze_gc_after_start=True)
     # log_config=None: uvicorn's own lines go through our redacting JSON handler too.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+    uvicorn.run(app, host=host, port=port, loop=loop, http=http, log_level="warning", access_log=False,
                 log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
     return 0
 
