@@ -2,24 +2,63 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Re-install only when pyproject.toml changes, so `make test` is fast when nothing changed.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+UV := $(VENV)/bin/uv
+# Lock files (see `make lock`): what running needs, what development adds, and uv itself.
+LOCK_RUN := requirements/run.txt
+LOCK_DEV := requirements/dev.txt
+LOCK_UV := requirements/uv.txt
+# Stamps named after the checksum of what they installed: a changed lock (or pyproject.toml) installs
+# again, an unchanged one does nothing. `make run` needs only the first; `make test` adds the second.
+sum = $(shell cat $(1) | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.run-$(call sum,$(LOCK_RUN) pyproject.toml)
+DEV_STAMP := $(VENV)/.dev-$(call sum,$(LOCK_DEV))
+UV_PIP := $(UV) pip install --quiet --python $(PY)
+# One lock for every platform (markers) from Python 3.11 up, each file's sha256 listed.
+UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock'
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install install-dev system-deps run test lint bench lock lock-upgrade clean
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-*
+# The venv has no pip of its own (`python -m venv` spends seconds installing one): the interpreter's
+# pip puts the locked uv into it, and uv installs everything else from the locks.
+$(UV): $(LOCK_UV)
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(PY) install --quiet --disable-pip-version-check --require-hashes -r $(LOCK_UV)
 	@touch $@
 
-install: $(STAMP)
+# The locked dependencies, then the project itself without resolving anything (--no-deps);
+# `pip check` fails when pyproject.toml asks for something the lock does not hold (run `make lock`).
+$(RUN_STAMP): $(LOCK_RUN) pyproject.toml | $(UV)
+	$(UV_PIP) --require-hashes -r $(LOCK_RUN)
+	$(UV_PIP) --no-deps -e .
+	@$(UV) pip check --quiet --python $(PY)
+	@rm -f $(VENV)/.run-*
+	@touch $@
+
+$(DEV_STAMP): $(LOCK_DEV) $(RUN_STAMP)
+	$(UV_PIP) --require-hashes -r $(LOCK_DEV)
+	@$(UV) pip check --quiet --python $(PY)
+	@rm -f $(VENV)/.dev-*
+	@touch $@
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
 
 run: install
 	$(PY) -m bot.dev
 
-lint: install
+# Refresh the locks after editing dependencies in pyproject.toml: existing pins are kept where they
+# still fit. `make lock-upgrade` moves every pin to the newest release the ranges allow.
+# dev.txt is constrained to run.txt, so the development install only adds to the running one.
+lock: $(UV)
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o $(LOCK_RUN)
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --extra dev -c $(LOCK_RUN) -o $(LOCK_DEV)
+	echo uv | $(UV_COMPILE) $(LOCK_ARGS) - -o $(LOCK_UV)
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
+
+lint: install-dev
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -46,6 +47,7 @@ def _with_bots(bench: sc.Bench, spawn: Callable[[], Sequence[Proc]], run: Callab
         procs = list(spawn())
         for proc in procs:
             proc.wait_listening()
+        bench.check_stacks(procs)
         return run(*procs)
     finally:
         for proc in procs:
@@ -94,6 +96,13 @@ def run_all(bench: sc.Bench) -> tuple[dict[str, Any], dict[str, float]]:
     return results, foreign
 
 
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def machine_info(pinned: bool) -> dict[str, Any]:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError, StopIteration):
@@ -127,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--driver", choices=("wrk", "python"), default="wrk",
                         help="load generator for the throughput runs (python: indicative only)")
     parser.add_argument("--crm-latency-ms", type=int, default=50, help="latency added to every CRM request")
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                        help="uvicorn event loop of every app (default auto: uvloop when installed)")
+    parser.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
+                        help="uvicorn HTTP parser of every app (default auto: httptools when installed); "
+                        "--loop asyncio --http h11 measures the pure-Python stack")
     args = parser.parse_args(argv)
     if args.driver == "wrk" and wrk_path() is None:
         print("bench: wrk not found: apt-get install wrk (or --driver python for an indicative run)",
@@ -139,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     plan = sc.Plan.build(quick=args.quick, driver=args.driver, duration=args.duration,
-                         crm_latency_ms=args.crm_latency_ms, rounds=args.rounds)
+                         crm_latency_ms=args.crm_latency_ms, rounds=args.rounds, loop=args.loop, http=args.http)
     pinned = can_pin()
     machine = machine_info(pinned)
     # The machine may be shared: a high load average around the run explains noisy rounds.
@@ -165,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "crm_latency_ms": plan.crm_latency_ms, "slow_crm_ms": plan.slow_crm_ms,
             "wall_seconds": round(time.monotonic() - started, 1), "machine": machine,
             "foreign_cpu_s": foreign,
+            "server": {"uvicorn": _version("uvicorn"), "requested": f"--loop {plan.loop} --http {plan.http}",
+                       "used": sorted(set(bench.stacks.values())), "apps": bench.stacks},
             "bot_env": {k: v for k, v in bot_env.items() if k != "CRM_BASE_URL"},
             "bot_env_cache_miss_and_events": NO_CACHE,
         },
@@ -175,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     summary = markdown(report)
     (args.out / "latest.md").write_text(summary)
+    _log(f"server stack: {', '.join(report['meta']['server']['used']) or 'no app ran'} "
+         f"(uvicorn {report['meta']['server']['uvicorn']}, {plan.loop=}, {plan.http=})")
     print(summary)
     return 1 if any(isinstance(r, dict) and "error" in r for r in results.values()) else 0
 

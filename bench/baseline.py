@@ -3,9 +3,10 @@
 ``fast`` (``process_before_response=True``, as clue bot) is the fastest a Bolt app on Starlette + uvicorn
 can answer; ``defaults`` (``process_before_response=False``) shows Bolt's ack polling for context.
 Both read the same environment as clue bot (``SLACK_SIGNING_SECRET``, ``SLACK_BOT_TOKEN``,
-``SLACK_API_URL``) and run under the same uvicorn settings as ``python -m bot serve``.
+``SLACK_API_URL``) and run under the same uvicorn settings as ``python -m bot serve``, with the same
+``--loop`` and ``--http`` choices.
 
-``python -m bench.baseline {fast,defaults} --port N``
+``python -m bench.baseline {fast,defaults} --port N [--loop auto|uvloop|asyncio] [--http auto|httptools|h11]``
 """
 
 from __future__ import annotations
@@ -60,15 +61,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__.split("\n")[0])
     parser.add_argument("mode", choices=sorted(MODES))
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
+    parser.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto")
     args = parser.parse_args(argv)
     level = os.environ.get("LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level)
     app = create_baseline(process_before_response=MODES[args.mode],
                           signing_secret=os.environ["SLACK_SIGNING_SECRET"],
                           token=os.environ["SLACK_BOT_TOKEN"], slack_api_url=os.environ["SLACK_API_URL"])
-    # The same uvicorn settings as bot/__main__.py _serve: one worker, same log level, no access log.
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+    # The same uvicorn settings as bot/__main__.py _serve: one worker, same loop and HTTP parser, same log
+    # level, no access log.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, loop=args.loop, http=args.http, log_level="warning",
+                access_log=False, proxy_headers=True, timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,16 @@ class Proc:
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"{self.name}: no VmRSS in /proc/{self.popen.pid}/status")
 
+    def server_stack(self) -> str:
+        """The event loop and HTTP parser this uvicorn process runs, e.g. ``uvloop+httptools``: read from
+        the extension modules it has mapped (/proc/<pid>/maps), so it is what runs, not what was asked.
+        Only for processes with one uvicorn server (the baselines, clue bot with a CRM and Slack
+        configured): the playground's in-process helpers would load both whatever the app uses."""
+        maps = Path(f"/proc/{self.popen.pid}/maps").read_text()
+        loop = "uvloop" if "/uvloop/" in maps else "asyncio"
+        http = "httptools" if "/httptools/" in maps else "h11"
+        return f"{loop}+{http}"
+
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -75,6 +75,15 @@ def _n(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _server_line(server: Json | None) -> str:
+    """Which uvicorn event loop and HTTP parser the apps ran on (one, when the comparison is fair)."""
+    if not server:
+        return "Server stack: not recorded."
+    used = " and ".join(f"`{s}`" for s in server["used"]) or "none seen"
+    return (f"Server stack: uvicorn {server['uvicorn']}, loop+HTTP parser {used} for every app "
+            f"(asked for `{server['requested']}`).")
+
+
 def markdown(report: Json) -> str:
     """A short Markdown summary: the measurements, then the targets."""
     meta, s = report["meta"], report["scenarios"]
@@ -87,6 +96,8 @@ def markdown(report: Json) -> str:
         f"{machine['pinning']}. CRM latency {meta['crm_latency_ms']} ms, {_n(meta['duration_s'])} s per run, "
         f"median of {meta['rounds']} alternating round(s); ratios and overheads are medians of per-round "
         f"comparisons. Load average before/after: {machine['loadavg_before']} / {machine['loadavg_after']}.",
+        "",
+        _server_line(meta.get("server")),
         "",
     ]
     foreign: dict[str, float] = meta["foreign_cpu_s"]

@@ -56,6 +56,8 @@ class Plan:
     storm_size: int = 100
     storm_hold_ms: int = 1000
     hung_seconds: float = 10.0
+    loop: str = "auto"  # uvicorn's event loop for every app: auto, uvloop or asyncio
+    http: str = "auto"  # and its HTTP parser: auto, httptools or h11
     hung_concurrency: int = 16
     answer_deadline: float = 3.0  # Slack's slash-command timeout
     cold_runs: int = 3
@@ -63,15 +65,15 @@ class Plan:
 
     @classmethod
     def build(cls, *, quick: bool, driver: str, duration: float | None, crm_latency_ms: int,
-              rounds: int | None = None) -> Plan:
+              rounds: int | None = None, loop: str = "auto", http: str = "auto") -> Plan:
         if quick:
             return cls(quick=True, driver=driver, duration=duration or 1.0, warmup=0.3, rounds=rounds or 1,
                        crm_latency_ms=crm_latency_ms, events_per_level=30, hung_seconds=2.5, cold_runs=1,
-                       memory_clues=1_000)
+                       memory_clues=1_000, loop=loop, http=http)
         # Five rounds: a c=1 p99 of ~0.3 ms moves by ±15 % between back-to-back runs on this kind of
         # machine, so the median of three per-round ratios still swung across the 1.1 target.
         return cls(quick=False, driver=driver, duration=duration or 10.0, warmup=2.0, rounds=rounds or 5,
-                   crm_latency_ms=crm_latency_ms)
+                   crm_latency_ms=crm_latency_ms, loop=loop, http=http)
 
 
 class Bench:
@@ -85,6 +87,7 @@ class Bench:
         self.http = httpx.Client(timeout=10, trust_env=False)  # loopback only: never through a proxy
         self.fake_slack: Proc | None = None
         self.sandbox: Proc | None = None
+        self.stacks: dict[str, str] = {}  # app process name -> the loop+parser it was seen running
 
     def start_helpers(self) -> None:
         self.fake_slack = self.procs.spawn("fake-slack", ["bench.fakeslack", "--port", str(port := free_port())],
@@ -130,12 +133,24 @@ class Bench:
         port = port or free_port()
         env = {**self.slack_env(), **self.bot_settings(crm_url, settings), "CRM_APP_KEY": SANDBOX_APP_KEY,
                "PORT": str(port)}
-        return self.procs.spawn(name, ["bot", "serve"], env, port=port, app_under_test=True)
+        return self.procs.spawn(name, ["bot", "serve", *self.stack_args()], env, port=port, app_under_test=True)
 
     def spawn_baseline(self, mode: str) -> Proc:
         port = free_port()
-        return self.procs.spawn(f"baseline-{mode}", ["bench.baseline", mode, "--port", str(port)],
+        return self.procs.spawn(f"baseline-{mode}", ["bench.baseline", mode, "--port", str(port),
+                                                     *self.stack_args()],
                                 self.slack_env(), port=port, app_under_test=True)
+
+    def stack_args(self) -> list[str]:
+        """Every app under test gets the same uvicorn event loop and HTTP parser (ratios stay fair)."""
+        return ["--loop", self.plan.loop, "--http", self.plan.http]
+
+    def check_stacks(self, procs: Sequence[Proc]) -> None:
+        """Record the loop+parser each listening app runs; apps compared in one scenario must agree."""
+        seen = {proc.name: proc.server_stack() for proc in procs}
+        self.stacks.update(seen)
+        if len(set(seen.values())) > 1:
+            raise RuntimeError(f"apps run on different server stacks, no fair comparison: {seen}")
 
     # ------------------------------------------------------------ sandbox CRM controls
 

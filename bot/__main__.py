@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve Slack over HTTP (and Socket Mode if SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 3000)")
+    serve.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                       help="event loop (default auto: uvloop when it imports, else asyncio)")
+    serve.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
+                       help="HTTP parser (default auto: httptools when it imports, else h11); "
+                            "--loop asyncio --http h11 serves on pure Python")
     sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
@@ -47,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port)
+            return _serve(settings, args.host, args.port, args.loop, args.http)
         if args.command == "sandbox":
             from bot.dev.sandbox.server import run  # development tooling, on this path only
 
@@ -65,16 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto") -> int:
     import uvicorn
 
     from bot.runtime.logs import configure_logging
-    from bot.web.server import HeadDeadlineH11Protocol, raise_open_file_limit
+    from bot.web.server import head_deadline_protocol, raise_open_file_limit, server_stack
 
     configure_logging(settings.log_level, settings.secrets())
     raise_open_file_limit()  # slow or refused connections meet the body-read cap before EMFILE
     host = host or settings.host
     port = port if port is not None else settings.port
+    loop, http = server_stack(loop, http)
+    logging.getLogger("bot.serve").info("server.stack", extra={"loop": loop, "http": http})
     if settings.playground:
         from bot.dev.launch import create_playground_app  # development tooling, on this path only
 
@@ -85,10 +93,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         from bot.web.app import create_web_app
 
         app = create_web_app(settings, freeze_gc_after_start=True)
-    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. h11 with a
-    # deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                log_config=None, proxy_headers=True, timeout_graceful_shutdown=10, http=HeadDeadlineH11Protocol)
+    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
+    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
+    uvicorn.run(app, host=host, port=port, loop=loop, http=head_deadline_protocol(http), log_level="warning",
+                access_log=False, log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
     return 0
 
 

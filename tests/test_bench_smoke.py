@@ -66,9 +66,12 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
             assert isinstance(value, int | float) and not isinstance(value, bool), (scenario, path, value)
             assert math.isfinite(value), (scenario, path, value)
     assert report["meta"]["machine"]["nproc"] >= 1
+    # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
+    assert report["meta"]["server"]["used"] == ["uvloop+httptools"], report["meta"]["server"]
     assert report["targets"] and all(t["verdict"] in ("pass", "MISSED") for t in report["targets"])
     summary = (tmp_path / "latest.md").read_text()
     assert summary.startswith("# clue bot benchmark") and summary in out
+    assert "Server stack: uvicorn " in summary and "`uvloop+httptools` for every app" in summary
 
 
 @pytest.mark.parametrize("args", [["--rounds", "0"], ["--rounds", "21"], ["--duration", "0.1"]])

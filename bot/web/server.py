@@ -1,10 +1,12 @@
 """uvicorn against hostile clients: what ``python -m bot serve`` adds to the server itself.
 
-- ``HeadDeadlineH11Protocol``: uvicorn's h11 protocol with a deadline on each request head (request
-  line and headers). uvicorn has none: a client that trickles a head one byte at a time holds its
-  connection forever, before any ASGI middleware can see it (the body deadline is
-  ``bot.web.guard``'s). The head must be complete within ``head_timeout`` seconds of the connection
-  opening, or of the previous response on a kept-alive connection; otherwise the connection is closed.
+- ``head_deadline_protocol``: uvicorn's HTTP protocol (httptools, or h11 as the pure-Python fallback)
+  with a deadline on each request head (request line and headers). uvicorn has none: a client that
+  trickles a head one byte at a time holds its connection forever, before any ASGI middleware can see
+  it (the body deadline is ``bot.web.guard``'s). The head must be complete within ``head_timeout``
+  seconds of the connection opening, or of the previous response on a kept-alive connection;
+  otherwise the connection is closed.
+- ``server_stack``: uvloop and httptools when installed (they are dependencies), else asyncio and h11.
 - ``raise_open_file_limit``: the soft limit on open files up to the hard one, so that a burst of
   connections meets the body-read cap (503 and close) before it meets ``EMFILE`` (which stops the
   listener accepting anything, health checks included, for a second at a time).
@@ -13,46 +15,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import resource
-from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_SECONDS = 10.0
 
 
-class HeadDeadlineH11Protocol(H11Protocol):
-    """``H11Protocol`` that closes a connection whose request head does not arrive in time."""
+class _HeadDeadline:
+    """A deadline on each request head, for a uvicorn HTTP protocol class: armed when the connection
+    opens and after each response on a kept-alive connection, disarmed once a head is complete."""
 
     head_timeout: float = HEAD_TIMEOUT_SECONDS
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_deadline: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head_deadline()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the head is in (or the connection is done)
-            self._disarm_head_deadline()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        # A kept-alive connection waits for the next head: uvicorn's keep-alive timer stops at its
-        # first byte, this deadline does not.
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._arm_head_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_deadline()
-        super().connection_lost(exc)
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    _head_deadline: asyncio.TimerHandle | None = None
 
     def _arm_head_deadline(self) -> None:
         self._disarm_head_deadline()
@@ -65,14 +49,94 @@ class HeadDeadlineH11Protocol(H11Protocol):
 
     def _head_timed_out(self) -> None:
         self._head_deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._awaiting_head() and not self.transport.is_closing():
             log.debug("http.head.timeout")
             self.transport.close()
 
+    def _awaiting_head(self) -> bool:
+        return True  # the deadline is disarmed as soon as a head is in
 
-def head_deadline_protocol(seconds: float) -> type[HeadDeadlineH11Protocol]:
-    """The protocol class for ``uvicorn.run(http=...)`` with this head deadline."""
-    return type("HeadDeadlineH11Protocol", (HeadDeadlineH11Protocol,), {"head_timeout": seconds})
+
+class HeadDeadlineH11Protocol(_HeadDeadline, H11Protocol):
+    """uvicorn's pure-Python protocol (h11) with the head deadline."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._awaiting_head():  # the head is in (or the connection is done)
+            self._disarm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # A kept-alive connection waits for the next head: uvicorn's keep-alive timer stops at its
+        # first byte, this deadline does not.
+        if not self.transport.is_closing() and self._awaiting_head():
+            self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_deadline()
+        super().connection_lost(exc)
+
+    def _awaiting_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE
+
+
+def head_deadline_protocol(http: str, seconds: float = HEAD_TIMEOUT_SECONDS) -> type[asyncio.Protocol]:
+    """The protocol class for ``uvicorn.run(http=...)``: ``http`` is "httptools" or "h11"."""
+    base: type[_HeadDeadline] = _httptools_protocol() if http == "httptools" else HeadDeadlineH11Protocol
+    return type(base.__name__, (base,), {"head_timeout": seconds})
+
+
+def _httptools_protocol() -> type[_HeadDeadline]:
+    """Built on demand: importing uvicorn's httptools protocol needs httptools, which may be missing."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeadDeadlineHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
+        """uvicorn's httptools protocol (the C parser, the production default) with the head deadline."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_deadline()
+
+        def on_headers_complete(self) -> None:
+            self._disarm_head_deadline()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+    return HeadDeadlineHttpToolsProtocol
+
+
+def server_stack(loop: str = "auto", http: str = "auto") -> tuple[str, str]:
+    """uvicorn's event loop and HTTP parser, ``auto`` made explicit: uvloop and httptools (dependencies)
+    when they import, asyncio and h11 (pure Python, always there) when they do not."""
+    problems = [f"--{flag} {name}: {name} is not installed" for flag, name in (("loop", loop), ("http", http))
+                if name in ("uvloop", "httptools") and not _imports(name)]
+    if problems:
+        raise ConfigError(problems)
+    if loop == "auto":
+        loop = "uvloop" if _imports("uvloop") else "asyncio"
+    if http == "auto":
+        http = "httptools" if _imports("httptools") else "h11"
+    return loop, http
+
+
+def _imports(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def raise_open_file_limit(most: int = 65_536) -> tuple[int, int]:

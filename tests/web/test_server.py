@@ -69,9 +69,10 @@ def trickle(sock: socket.socket, data: bytes, seconds: float) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
-    with serving(head_deadline_protocol(HEAD_TIMEOUT)) as bound:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A server on each protocol ``python -m bot serve`` may pick, with the head deadline."""
+    with serving(head_deadline_protocol(request.param, HEAD_TIMEOUT)) as bound:
         yield bound
 
 
@@ -86,9 +87,10 @@ def test_a_silent_connection_is_cut_off(port: int) -> None:
         assert closed_within(sock, 5)
 
 
-def test_plain_uvicorn_keeps_a_trickled_head_open() -> None:
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_plain_uvicorn_keeps_a_trickled_head_open(http: str) -> None:
     # The control: without the deadline the same client is still connected after the same time.
-    with serving("h11") as plain, socket.create_connection(("127.0.0.1", plain), timeout=5) as sock:
+    with serving(http) as plain, socket.create_connection(("127.0.0.1", plain), timeout=5) as sock:
         assert trickle(sock, b"GET / HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 20, 1.5)
         assert not closed_within(sock, 0.5)
 
