@@ -107,7 +107,7 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
 
     clue_id = parse_clue_id(text)
     async with AsyncExitStack() as stack:
-        if settings.crm_base_url is None:
+        if settings.uses_sandbox_crm:
             from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
 
             sandbox = SandboxServer().start()
