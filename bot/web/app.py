@@ -24,11 +24,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
-from bot.web.guard import BodyLimits, SlackRequestGuard
+from bot.web.guard import MAX_SLACK_BODY_BYTES, BodyLimits, SlackRequestGuard
 
 log = logging.getLogger(__name__)
-
-MAX_SLACK_BODY_BYTES = 512 * 1024
 
 Prepare = Callable[[Settings, AsyncExitStack], Awaitable[Settings]]
 """Runs first in the lifespan: starts what the settings should point at (the development entry point
