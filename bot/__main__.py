@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id>``.
+"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id>``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="HTTP parser (default auto: httptools when it imports, else h11); "
                             "--loop asyncio --http h11 serves on pure Python")
     serve.add_argument("--workers", type=int, help="worker processes (default: WEB_CONCURRENCY or 1)")
+    check = commands.add_parser("check", help="try the configuration serve would run with: CRM, Slack, Redis")
+    check.add_argument("--clue", metavar="ID", help="also fetch and resolve this clue")
     sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card.add_argument("--locale", choices=LOCALES)
     args = parser.parse_args(argv)
 
+    if args.command == "check":
+        return _check(args.clue)
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
@@ -125,6 +129,22 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
     server = uvicorn.Server(uvicorn.Config(app, workers=1, **options))  # workers=1: uvicorn reads WEB_CONCURRENCY
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def _check(clue: str | None) -> int:
+    """Exit 0 when every check passes, 2 when the settings are invalid, else 1."""
+    from bot.check import read_settings, report, run_checks
+    from bot.runtime.logs import configure_logging
+
+    settings, finding = read_settings(os.environ)
+    if settings is None:
+        print(report([finding], None), flush=True)
+        return 2
+    # The report is the output: the clients' own warnings (a failed CRM call...) would repeat it.
+    configure_logging("ERROR", settings.secrets())
+    findings = [finding, *asyncio.run(run_checks(settings, clue))]
+    print(report(findings, settings), flush=True)
+    return 0 if all(f.ok for f in findings) else 1
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
