@@ -77,13 +77,17 @@ def _clue_id(event: Mapping[str, Any], matcher: LinkMatcher) -> int | None:
     ref = event.get("external_ref")
     if not isinstance(ref, Mapping) or ref.get("type", entities.EXTERNAL_TYPE) != entities.EXTERNAL_TYPE:
         return None
+    raw = ref.get("id")  # documented as a string; we sent it as one
     try:
-        clue_id = parse_clue_id(str(ref.get("id") or "")[:40])
+        clue_id = parse_clue_id(raw[:40]) if isinstance(raw, str) else None
     except InvalidClueId:
         return None
+    if clue_id is None:
+        return None
     link = event.get("link")
-    urls = [event.get("entity_url"), event.get("app_unfurl_url"),
-            link.get("url") if isinstance(link, Mapping) else None]
+    if link is not None and not isinstance(link, Mapping):
+        return None
+    urls = [event.get("entity_url"), event.get("app_unfurl_url"), link.get("url") if link else None]
     for url in urls:
         if url is not None and (not isinstance(url, str) or matcher.match(url[:3000]) != clue_id):
             return None
