@@ -10,6 +10,7 @@ masked unless that viewer may see them (``EntityOptions.reveal_phone``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,7 +57,8 @@ _VALUE = 200
 _LONG = 2000
 _ARRAY_ITEMS = 20
 _BUTTON = 75
-_MAX_CUSTOM = 30  # the tenant's own fields in the flexpane; the rest are counted
+_MAX_CUSTOM = 30
+_KEY_JUNK = re.compile(r"[^A-Za-z0-9_]")  # the tenant's own fields in the flexpane; the rest are counted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,8 +188,13 @@ def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     shown = [v for v in clue.other_fields
              if not (v.time is not None and (v.key in opts.next_follow_up_fields
                                              or v.label in opts.next_follow_up_fields))]
-    for view in shown[:_MAX_CUSTOM]:
-        key, label = f"crm_{plain_value(view.key, 60)}", plain_value(view.label or view.key, 50) or view.key
+    keys: set[str] = set()
+    for i, view in enumerate(shown[:_MAX_CUSTOM]):
+        key = "crm_" + _KEY_JUNK.sub("_", view.key[:60])
+        if key in keys or key == "crm_":  # keys must be unique; CRM keys are not ours to trust
+            key = f"crm_{i}_"
+        keys.add(key)
+        label = plain_value(view.label or "", 50) or plain_value(view.key, 50) or key
         field = (_time(key, label, view.time) if view.time is not None
                  else _string(key, label, _view(view, opts.locale, opts.reveal_phone)))
         if field is not None:
