@@ -116,10 +116,10 @@ class EntityDetails:
         if isinstance(admitted, Refusal):
             await self._send(client, request, error=_refusal_error(admitted, request.locale))
             return
+        deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
         try:
-            async with asyncio.timeout(DETAILS_BUDGET):
+            async with asyncio.timeout_at(deadline):
                 lookup = await admitted.get(request.clue_id)
-                follow_ups = await self._follow_ups(admitted, request.clue_id) if self._follow_ups else None
         except TimeoutError:
             log.warning("entity.details.timeout", extra={"clue_id": request.clue_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_TIMEOUT))
@@ -128,7 +128,19 @@ class EntityDetails:
             log_failure(exc, request.clue_id, event="entity.details.failed")
             await self._send(client, request, error=entities.entity_error(_error_status(exc)))
             return
+        follow_ups = await self._timeline(admitted, request.clue_id, deadline)
         await self._send(client, request, metadata=self._details(request, lookup, follow_ups))
+
+    async def _timeline(self, admitted: Pass, clue_id: int, deadline: float) -> Sequence[FollowUp] | None:
+        """The follow-ups within what is left of the budget; without them the pane still shows the clue."""
+        if self._follow_ups is None:
+            return None
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._follow_ups(admitted, clue_id)
+        except (TimeoutError, BotError) as exc:
+            log.info("entity.follow_ups.skipped", extra={"clue_id": clue_id, "error": type(exc).__name__})
+            return None
 
     def _details(self, request: DetailsRequest, lookup: Lookup,
                  follow_ups: Sequence[FollowUp] | None) -> dict[str, Any]:
