@@ -224,3 +224,20 @@ async def test_present_details_errors_are_logged_not_raised(slack: SlackDriver,
     await present(slack, details_event("1"))
     assert "entity.present.failed" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_over_the_per_person_limit_is_a_custom_error_saying_when(sandbox: SandboxServer,
+                                                                       fake_slack: tuple[str, Any]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_USER_RATE_PER_MINUTE="1")
+    async with running_app(settings, state, url) as slack:
+        for event_id in ("Ev0LIMIT001", "Ev0LIMIT002", "Ev0LIMIT003"):
+            await slack.event(details_event("1"), event_id=event_id)
+        await slack.drain()
+        calls = slack.fake.api_calls("entity.presentDetails")
+        assert len(calls) == 3
+        refused = [c["error"] for c in calls if "error" in c]
+        assert len(refused) == 2  # the first lookup spent the budget; the refusals answer first
+        assert {e["status"] for e in refused} == {"custom"}
+        assert refused[0]["custom_title"] == "Too many lookups"
+        assert "try again" in refused[0]["custom_message"].lower()
