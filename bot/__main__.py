@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id>``.
+"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> [--unfurl | --work-object]``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card.add_argument("id")
     card.add_argument("--unfurl", action="store_true", help="the unfurl variant ({blocks})")
     card.add_argument("--locale", choices=LOCALES)
+    card.add_argument("--work-object", action="store_true",
+                      help="the Work Object entity metadata chat.unfurl sends with the unfurl")
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -67,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "clue":
             return asyncio.run(_with_clue(settings, args.id, lambda c, _: _print_clue(c, as_json=args.json)))
         return asyncio.run(_with_clue(settings, args.id,
-                                      lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale)))
+                                      lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale,
+                                                                args.work_object)))
     except ConfigError as exc:
         print(f"clue bot: {exc}", file=sys.stderr)
         return 2
@@ -181,11 +184,17 @@ def _print_clue(clue: Any, *, as_json: bool) -> None:
         print(f"{label:>9}: {value if value not in (None, '') else '-'}")
 
 
-def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, locale: str | None) -> None:
-    from bot.slack import cards
+def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, locale: str | None,
+                work_object: bool = False) -> None:
+    from bot.slack import cards, entities
     from bot.slack.links import LinkMatcher
 
     now = datetime.fromtimestamp(fetched_at, UTC)
+    if work_object:
+        url = LinkMatcher(settings.clue_url_template).url_for(clue.id)
+        options = entities.EntityOptions(locale=locale or settings.default_locale, clue_url=url, fetched_at=now)
+        print(json.dumps(entities.clue_entity_unfurl(clue, options, unfurl_url=url), ensure_ascii=False, indent=2))
+        return
     opts = cards.CardOptions(
         locale=locale or settings.default_locale,
         audience=cards.AUDIENCE_CHANNEL if unfurl else cards.AUDIENCE_PRIVATE,

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from slack_sdk.models.metadata import EntityMetadata
+
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.dev.sandbox import SandboxServer
 from tests.blockkit import assert_valid_blocks
@@ -54,6 +56,19 @@ def test_card_message_and_unfurl_are_valid_block_kit(sandbox: SandboxServer) -> 
     assert set(unfurl) == {"blocks"}
     assert_valid_blocks(unfurl["blocks"])
     assert "145678388" not in json.dumps(unfurl)
+
+
+def test_card_work_object_prints_the_entity_metadata(sandbox: SandboxServer) -> None:
+    result = run("card", "1", "--work-object", "--locale", "zh", env=crm_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    metadata = json.loads(result.stdout)
+    assert EntityMetadata(**metadata).to_dict() == metadata
+    assert metadata["entity_type"] == "slack#/entities/item"
+    assert metadata["external_ref"] == {"id": "1", "type": "clue"}
+    assert metadata["entity_payload"]["attributes"]["title"]["text"] == "张伟"
+    fields = {f["key"]: f for f in metadata["entity_payload"]["custom_fields"]}
+    assert fields["next_follow_up"]["type"] == "slack#/types/timestamp"
+    assert "13812345678" not in result.stdout
 
 
 def test_errors_are_one_line_and_non_zero(sandbox: SandboxServer) -> None:

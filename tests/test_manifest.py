@@ -45,6 +45,8 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
         needed.add("users:read")
     if "conversations_info" in used_methods:
         needed |= {"channels:read", "groups:read"}
+    # entity.presentDetails (the Work Object flexpane) needs no scope (Slack's method reference).
+    assert "entity_presentDetails" in used_methods
     assert scopes == needed
 
 
@@ -79,6 +81,6 @@ def _web_api_methods_called(package: Path) -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 name = node.func.attr
-                if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views"}:
+                if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views", "entity"}:
                     methods.add(name)
     return methods

@@ -17,13 +17,14 @@ from bot.slack import cards
 from bot.slack.features import FeatureDeps, actions
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
+from bot.slack.features.entities import EntityDetails
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
-EVENTS = ("link_shared",)
+EVENTS = ("link_shared", "entity_details_requested")
 ACTIONS = tuple(actions.LISTENERS)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
@@ -49,7 +50,8 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
         logger=bolt_logger,
     )
     app.command(COMMAND)(ClueCommand(deps).on_command)
-    events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared}
+    events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared,
+                                        "entity_details_requested": EntityDetails(deps).on_entity_details_requested}
     for name in EVENTS:
         app.event(name)(_first_delivery(deps.gate, events[name]))
     for action_id, listener in CardActions(deps).listeners().items():

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
 
 from bot.cache.clues import Lookup
-from bot.slack import cards
+from bot.crm.models import FollowUp
+from bot.slack import cards, entities
 from bot.slack.access import AccessPolicy
 from bot.slack.inbound import Inbound
 from bot.slack.links import LinkMatcher
@@ -63,6 +65,21 @@ class CardRenderer:
     def unfurl(self, lookup: Lookup, locale: str) -> dict[str, Any]:
         """The unfurl of a clue: seen by everyone in the conversation."""
         return cards.clue_unfurl(lookup.clue, self.options(lookup, locale, None, channel=True))
+
+    def entity_unfurl(self, lookup: Lookup, locale: str, unfurl_url: str) -> dict[str, Any]:
+        """The Work Object of a clue link (``chat.unfurl`` metadata): seen by everyone in the conversation."""
+        return entities.clue_entity_unfurl(lookup.clue, self._entity_options(lookup, locale), unfurl_url=unfurl_url)
+
+    def entity_details(self, lookup: Lookup, locale: str, *, reveal_phone: bool,
+                       follow_ups: Sequence[FollowUp] | None = None) -> dict[str, Any]:
+        """The flexpane of a clue (``entity.presentDetails`` metadata), for one viewer."""
+        opts = replace(self._entity_options(lookup, locale), reveal_phone=reveal_phone)
+        return entities.clue_entity_details(lookup.clue, opts, follow_ups=follow_ups)
+
+    def _entity_options(self, lookup: Lookup, locale: str) -> entities.EntityOptions:
+        return entities.EntityOptions(locale=locale, clue_url=self._matcher.url_for(lookup.clue.id),
+                                      fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC),
+                                      stale=lookup.stale)
 
     def list_message(self, items: Sequence[cards.ListItem], ids: Sequence[int], locale: str,
                      who: Inbound | None) -> Message:

@@ -128,3 +128,27 @@ def test_crm_text_is_shown_as_text(page: Page) -> None:
     expect(card.locator(".b-text").filter(has_text="Description")).to_contain_text(
         re.compile(r"R&D budget < 100k & > 50k.*&amp; &lt;b&gt;", re.S))
     assert card.locator(".blocks").locator("script, a[href*='evil'], .m-mention").count() == 0
+
+
+def test_a_pasted_link_is_a_work_object_whose_flexpane_opens(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    send(page, "https://crm.example.com/clues/1")
+    card = page.locator(".msg.user .unfurl .wo-card")
+    expect(card.locator(".wo-title")).to_have_text("张伟")
+    expect(card.locator(".wo-fields")).to_contain_text("上海云杉信息科技有限公司")
+    expect(card.locator(".wo-fields time").first).to_be_visible()  # timestamps typed, shown in local time
+    expect(page.locator(".msg.user .unfurl .blocks")).to_be_hidden()  # the Block Kit fallback, on request
+    card.get_by_role("button", name="Block Kit fallback").click()
+    expect(page.locator(".msg.user .unfurl .blocks")).to_be_visible()
+
+    card.locator(".wo-title").click()
+    pane = page.locator("#flexpane")
+    expect(pane.locator(".fp-title")).to_have_text("张伟")
+    expect(pane.locator(".wo-fields")).to_contain_text("1988-06-15")
+    expect(pane.get_by_role("link", name="Open in CRM")).to_have_attribute("target", "_blank")
+    expect(page.locator("#log")).to_contain_text("entity.presentDetails: flexpane metadata")
+    page.screenshot(path=str(tmp_path / "flexpane.png"))  # renders without a script error (checked by the fixture)
+    pane.get_by_role("button", name="Close details").click()
+    expect(pane).to_be_hidden()
+

@@ -1,8 +1,8 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``) and records every call
-and every response_url post, so the playground can show them and tests can assert the exact payloads
-Slack would have received. Failures can be injected per Web API method.
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``entity.presentDetails``)
+and records every call and every response_url post, so the playground can show them and tests can
+assert the exact payloads Slack would have received. Failures can be injected per Web API method.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             user = str(body.get("user"))
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
                                                       "tz": "UTC"}})
+        if method == "entity.presentDetails" and not body.get("trigger_id"):
+            return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:

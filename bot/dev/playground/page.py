@@ -2,7 +2,8 @@
 
 The page reports what a person did (typed a slash command, clicked a button, pasted a link). These
 routes turn it into the exact request Slack would send (a form-encoded slash command, a
-``block_actions`` payload, an ``event_callback`` with a ``link_shared`` event), sign it with the
+``block_actions`` payload, an ``event_callback`` with a ``link_shared`` or ``entity_details_requested``
+event), sign it with the
 process's signing secret and send it through the app's own ``/slack/events``, so the signature
 check, Bolt's routing and the listeners all run as in production. The ack comes back to the page at
 once; whatever the app sends Slack later (``respond()`` posts, ``chat.unfurl``) lands in the fake
@@ -100,6 +101,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/command", checked(command), methods=["POST"]),
         Route("/playground/action", checked(action), methods=["POST"]),
         Route("/playground/link", checked(link), methods=["POST"]),
+        Route("/playground/entity", checked(entity_details), methods=["POST"]),
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -218,6 +220,38 @@ async def link(request: Request, ctx: PlaygroundContext) -> Response:
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
     return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links})
+
+
+async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{external_ref: {id, type?}, entity_url, app_unfurl_url, message_ts}``: a Work Object unfurl was
+    clicked, so Slack opens its flexpane and sends ``entity_details_requested`` (the fields of Slack's
+    published example); the app answers with ``entity.presentDetails``, which the page polls for."""
+    body = await _json_object(request)
+    ref = body.get("external_ref")
+    if not isinstance(ref, dict):
+        raise BadInput("external_ref must be an object with id (and type)")
+    external_ref = {"id": _string(ref, "id", 255)}
+    if ref.get("type") is not None:
+        external_ref["type"] = _string(ref, "type", 255)
+    entity_url = _string(body, "entity_url", MAX_URL)
+    entity_link = _link(entity_url)  # an http(s) URL, as Slack would only link one
+    unfurl_url = _string(body, "app_unfurl_url", MAX_URL)
+    message_ts = _message_ts(body)
+    now = time.time()
+    event = {
+        "type": "entity_details_requested", "user": USER_ID, "external_ref": external_ref,
+        "entity_url": entity_url, "link": entity_link,
+        "app_unfurl_url": unfurl_url, "event_ts": f"{now:.6f}", "trigger_id": _trigger_id(),
+        "user_locale": "en-US", "channel": CHANNEL_ID, "message_ts": message_ts,
+    }
+    envelope = {
+        "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
+        "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(now),
+        "authed_users": [USER_ID],
+        "is_ext_shared_channel": False,  # as for link_shared above: #playground is not a Slack Connect channel
+    }
+    result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
+    return JSONResponse({**result, "trigger_id": event["trigger_id"]})
 
 
 async def messages(request: Request, ctx: PlaygroundContext) -> Response:

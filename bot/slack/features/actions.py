@@ -96,7 +96,8 @@ class CardActions:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
             if click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
-                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)})
+                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
+                                  [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
         message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
         await respond(replace_original=True, **message)

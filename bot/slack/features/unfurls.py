@@ -1,11 +1,12 @@
 """Link previews: a ``link_shared`` event is acked at once; the clues are looked up (charged to the
-person who posted the links) and ``chat.unfurl`` sends the cards from a background task."""
+person who posted the links) and ``chat.unfurl`` sends the cards, with each clue's Work Object
+metadata, from a background task."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +43,22 @@ class UnfurlTarget:
         return cls(channel=str(channel), ts=str(ts)) if channel and ts else None
 
 
-async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any]) -> None:
-    """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks)."""
+async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any],
+                      entities: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks), with the
+    Work Object ``entities`` of the same links; the blocks stay the fallback where Work Objects are off."""
+    metadata = {"entities": [dict(e) for e in entities]} if entities else None
     try:
-        await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
-                                 source=target.source, unfurls=dict(unfurls))
+        response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
+                                            source=target.source, unfurls=dict(unfurls), metadata=metadata)
     except SlackApiError as exc:
         log.warning("unfurl.failed", extra={"error": str(exc.response.get("error")), "links": len(unfurls)})
+        return
+    # Slack answers ok with a warning (e.g. invalid_metadata_format) when it drops Work Object metadata.
+    if warning := response.get("warning"):
+        messages = (response.get("response_metadata") or {}).get("messages") or []
+        log.warning("unfurl.metadata.warning", extra={"warning": str(warning)[:200],
+                                                      "messages": [str(m)[:300] for m in messages[:5]]})
 
 
 class LinkUnfurls:
@@ -88,7 +98,8 @@ class LinkUnfurls:
             else:
                 raise result
         locale = self._deps.options.default_locale
-        unfurls = {url: self._deps.renderer.unfurl(lookups[clue_id], locale)
-                   for url, clue_id in targets.items() if clue_id in lookups}
-        if unfurls:
-            await chat_unfurl(client, target, unfurls)
+        shown = {url: lookups[clue_id] for url, clue_id in targets.items() if clue_id in lookups}
+        if shown:
+            renderer = self._deps.renderer
+            await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
+                              [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
