@@ -159,3 +159,9 @@ async def test_a_lock_without_expiry_is_not_waited_for(fleet_app: SlackDriver, a
     assert REAL_NAME in (await fleet_app.command("8"))[0].json()["text"]
     assert invalid(fleet_app, "lock") == 1
     assert admin.exists(key("lock", 8)) == 0
+
+
+async def test_readyz_and_metrics_report_redis(fleet_app: SlackDriver) -> None:
+    ready = await fleet_app.http.get("/readyz")
+    assert ready.json() == {"ready": True, "crm_circuit": "closed", "redis": "ok"}
+    assert "cluebot_redis_up 1.0" in (await fleet_app.http.get("/metrics")).text
