@@ -133,3 +133,17 @@ async def test_refresh_of_an_unfurl_ignores_a_foreign_url(slack: SlackDriver, sa
     assert slack.fake.responses(key) == []
     assert sandbox.state.stats().calls == {}
     assert "action.unfurl_url.invalid" in caplog.text
+
+
+@pytest.mark.parametrize("phone", ["一三八一二三四五六七八", "１３８１２３４５６７８", "幺三八 一二三四 五六七八"])
+async def test_phones_in_any_digits_are_masked_on_shared_cards(slack: SlackDriver, sandbox: SandboxServer,
+                                                              phone: str) -> None:
+    sandbox.state.update_clue(8, mobile=json.dumps([phone]))
+    _, key = await slack.action("clue_share", "8")
+    await slack.event(link_event("https://crm.example.com/clues/8"))
+    await slack.drain()
+    shared = json.dumps(slack.fake.responses(key)[0], ensure_ascii=False)
+    [unfurl] = slack.fake.api_calls("chat.unfurl")
+    for text in (shared, json.dumps(unfurl, ensure_ascii=False)):
+        assert phone not in text and phone[3:7] not in text
+        assert "****" in text
