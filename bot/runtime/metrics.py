@@ -36,6 +36,8 @@ class Metrics:
                               "REDIS_URL", registry=r)
         self.redis_invalid = Tally("cluebot_redis_invalid", "Values read from Redis that failed validation "
                                    "(deleted or reset, then ignored)", "key", r)
+        self.tasks_refused = Tally("cluebot_tasks_refused", "Background work refused because its lane was full "
+                                   "(reply, housekeeping)", "kind", r)
         self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
                                    "(headers, size, busy, timeout, signature)", "reason", r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.

@@ -4,6 +4,7 @@ button's payload cannot choose where a preview goes (issue #13 items 4, 5, 8, 12
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -147,3 +148,23 @@ async def test_phones_in_any_digits_are_masked_on_shared_cards(slack: SlackDrive
     for text in (shared, json.dumps(unfurl, ensure_ascii=False)):
         assert phone not in text and phone[3:7] not in text
         assert "****" in text
+
+
+async def test_a_reveal_is_not_stuck_behind_locale_lookups(slack: SlackDriver) -> None:
+    # Issue #13 item 10: a slow users.info and 110 new people must not delay anybody's reply.
+    slack.fake.latency["users.info"] = 1.0
+    await slack.command("8")  # Alice (her own locale lookup is one of the slow ones)
+    for n in range(110):
+        assert (await slack.command("8", user=f"U0NEW{n:05d}"))[0].status_code == 200
+    refused = slack.instance.metrics.registry.get_sample_value("cluebot_tasks_refused_total",
+                                                              {"kind": "housekeeping"})
+    assert refused == 11  # 100 held (4 running, 96 waiting); the rest got the default locale at once
+    _, key = await slack.action("clue_reveal_phone", "8")
+    for _ in range(600):  # bounded: 30 s at most, far longer than the reveal needs
+        if slack.fake.responses(key):
+            break
+        await asyncio.sleep(0.05)
+    assert "145678388" in json.dumps(slack.fake.responses(key))
+    # Answered while the locale lane was still working through its queue (4 at a time, 1 s each).
+    assert len(slack.fake.api_calls("users.info")) < 100
+    slack.fake.latency.clear()

@@ -7,6 +7,7 @@ Slack would have received. Failures can be injected per Web API method.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class FakeSlackState:
     calls: list[Recorded] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to answer
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
+    latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
@@ -60,6 +62,7 @@ class FakeSlackState:
             self.calls.clear()
             self.errors.clear()
             self.locales.clear()
+            self.latency.clear()
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -67,6 +70,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         method = request.path_params["method"]
         body = await _read_body(request)
         state.record("api", method, body)
+        if delay := state.latency.get(method):
+            await asyncio.sleep(delay)
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":
