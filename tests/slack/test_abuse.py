@@ -152,19 +152,21 @@ async def test_phones_in_any_digits_are_masked_on_shared_cards(slack: SlackDrive
 
 async def test_a_reveal_is_not_stuck_behind_locale_lookups(slack: SlackDriver) -> None:
     # Issue #13 item 10: a slow users.info and 110 new people must not delay anybody's reply.
-    slack.fake.latency["users.info"] = 1.0
+    slack.fake.latency["users.info"] = 3.0
     await slack.command("8")  # Alice (her own locale lookup is one of the slow ones)
     for n in range(110):
         assert (await slack.command("8", user=f"U0NEW{n:05d}"))[0].status_code == 200
     refused = slack.instance.metrics.registry.get_sample_value("cluebot_tasks_refused_total",
                                                               {"kind": "housekeeping"})
-    assert refused == 11  # 100 held (4 running, 96 waiting); the rest got the default locale at once
+    # 100 held (4 running, 96 waiting); the rest (11, unless a slow machine let some finish) got the
+    # default locale at once.
+    assert refused is not None and 1 <= refused <= 11
     _, key = await slack.action("clue_reveal_phone", "8")
     for _ in range(600):  # bounded: 30 s at most, far longer than the reveal needs
         if slack.fake.responses(key):
             break
         await asyncio.sleep(0.05)
     assert "145678388" in json.dumps(slack.fake.responses(key))
-    # Answered while the locale lane was still working through its queue (4 at a time, 1 s each).
+    # Answered while the locale lane was still working through its queue (4 at a time, 3 s each).
     assert len(slack.fake.api_calls("users.info")) < 100
     slack.fake.latency.clear()
