@@ -119,7 +119,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
         revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
     )
-    runner = TaskRunner()
+    runner = TaskRunner(on_refused=metrics.tasks_refused.inc)
     stack.push_async_callback(runner.drain, 10)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None

@@ -175,9 +175,8 @@ class Settings:
                 r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} is not a regular expression: {exc}")
 
         redis_url = r.secret("REDIS_URL")
-        if redis_url and _scheme(redis_url.reveal()) not in ("redis", "rediss", "unix"):
-            # Never echo the value: it may hold a password.
-            r.problem("REDIS_URL must start with redis://, rediss:// or unix://")
+        if redis_url and (problem := _redis_url_problem(redis_url.reveal())):
+            r.problem(problem)
 
         log_level = (r.text("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
@@ -322,9 +321,20 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _scheme(url: str) -> str | None:
-    """The URL's scheme, or None when it does not parse (and so could not be used either)."""
+def _redis_url_problem(url: str) -> str | None:
+    """Why ``REDIS_URL`` cannot be used, or None. Never echoes the value: it may hold a password."""
     try:
-        return urlsplit(url).scheme
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
     except ValueError:
-        return None
+        return "REDIS_URL has an invalid host or port (a port is 1-65535)"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return "REDIS_URL must start with redis://, rediss:// or unix://"
+    if parts.scheme == "unix":
+        return None if parts.path else "REDIS_URL unix:// needs the socket's path"
+    if port == 0:
+        return "REDIS_URL has an invalid host or port (a port is 1-65535)"
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        return "REDIS_URL's path must be a database number, as in redis://host:6379/0"
+    return None

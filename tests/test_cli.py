@@ -85,3 +85,12 @@ def test_bad_configuration_lists_every_problem() -> None:
     for needle in ("CRM_BASE_URL", "CRM_APP_ID", "CRM_APP_KEY", "CRM_TIMEOUT_SECONDS", "LOG_LEVEL"):
         assert needle in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unusable_redis_url_is_a_one_line_configuration_error() -> None:
+    for url in ("redis://:hunter2-secret@127.0.0.1:99999/0", "redis://127.0.0.1:6379/zero", "unix://"):
+        result = run("serve", env={"REDIS_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32})
+        assert result.returncode == 2, result.stderr
+        problems = [line for line in result.stderr.splitlines() if "REDIS_URL" in line]
+        assert len(problems) == 1, result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, SLACK_API_URL, Secret, Settings
 from bot.errors import ConfigError
@@ -248,6 +249,11 @@ def test_one_error_lists_every_problem() -> None:
 
 @pytest.mark.parametrize("env", [
     {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@[::1/0"},  # urlsplit raises ValueError on this
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:99999/0"},
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:0"},
+    {"REDIS_URL": f"rediss://:{REDIS_PASSWORD}@redis.internal:port/0"},
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@redis.internal:6379/zero"},
+    {"REDIS_URL": "unix://"},
     {"CRM_BASE_URL": "http://[::1", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY},
     {"CRM_BASE_URL": "https://crm.example.com:99999", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY},
     {"SLACK_API_URL": "http://[fe80::1"},
@@ -258,6 +264,13 @@ def test_unparseable_urls_are_problems_not_crashes(env: dict[str, str]) -> None:
     [problem] = problems_of(env)
     assert next(iter(env)) in problem
     assert REDIS_PASSWORD not in problem
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "redis://127.0.0.1", "rediss://:pw@redis.internal:6380/15",
+                                 "unix:///run/redis.sock", "redis://[::1]:6379/"])
+def test_accepted_redis_urls_are_usable(url: str) -> None:
+    assert Settings.from_env({"REDIS_URL": url}).redis_url is not None
+    Redis.from_url(url)  # the client takes it too
 
 
 def test_secrets_never_show_in_repr_or_str() -> None:

@@ -87,7 +87,8 @@ async def connect_fleet(url: str | None, metrics: Metrics, *, ttl: float, negati
     guard = RedisGuard(metrics, monotonic, where=where, retry_after=retry_after)
     store = RedisClueStore(redis, guard, metrics, ttl=ttl, negative_ttl=negative_ttl, stale_ttl=stale_ttl,
                            lock_ttl=lock_ttl, wall=wall, sleep=sleep)
-    bucket = RedisTokenBucket(redis, guard, crm_rate, max(1.0, crm_rate), monotonic)  # the local bucket's burst
+    # The same burst as the in-process bucket.
+    bucket = RedisTokenBucket(redis, guard, crm_rate, max(1.0, crm_rate), monotonic, metrics)
     fleet = FleetRedis(redis, guard, store, bucket, RedisEventDeduper(redis, guard, monotonic))
     if await fleet.ping():  # a failure was logged by the guard; the pool reconnects on later calls
         log.info("cache.redis.connected", extra={"redis": where})

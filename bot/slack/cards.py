@@ -64,6 +64,7 @@ _CUSTOM_VALUE = 150
 _TAG = 40
 _TIME_TEXT = 40
 _FALLBACK_PART = 100
+_REF = 40  # an id or type code: 19 digits at most, when it is what the CRM decoder lets through
 _ROW_VALUE = 60
 _NOTICE_ARG = 200
 
@@ -204,12 +205,12 @@ def _card(clue: Clue, opts: CardOptions, layout: _Layout) -> list[dict[str, Any]
 
 def _title(clue: Clue, locale: str, limit: int) -> str:
     """The clue's name as plain text, or "Clue 8" when it has none (or only invisible characters)."""
-    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=clue.id)
+    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=plain_value(str(clue.id), _REF))
 
 
 def _fallback(clue: Clue, locale: str) -> str:
     """Notification and screen-reader text: id, name and stage; never a phone."""
-    parts = [t(locale, "clue.title", id=clue.id)]
+    parts = [t(locale, "clue.title", id=_ref(clue.id))]
     if clue.name and (name := mrkdwn_value(clue.name, _FALLBACK_PART)):
         parts.append(name)
     if clue.stage and (stage := _view_value(clue.stage, locale, _FALLBACK_PART, full_phones=False)):
@@ -218,10 +219,10 @@ def _fallback(clue: Clue, locale: str) -> str:
 
 
 def _meta(clue: Clue, locale: str) -> str:
-    parts = [t(locale, "clue.id", id=clue.id)]
+    parts = [t(locale, "clue.id", id=_ref(clue.id))]
     if clue.kind is not None:
         key = f"kind.{clue.kind}"
-        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=clue.kind))
+        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=_ref(clue.kind)))
     return " · ".join(parts)
 
 
@@ -411,9 +412,9 @@ def _list_row(clue: Clue, locale: str, url: str | None) -> Json:
     name = mrkdwn_value(clue.name or "", _FALLBACK_PART)
     # Without a name the title is already "Clue <id>": no need to repeat the id.
     if name:
-        text = f"{_bold(name)} · {t(locale, 'clue.id', id=clue.id)}"
+        text = f"{_bold(name)} · {t(locale, 'clue.id', id=_ref(clue.id))}"
     else:
-        text = _bold(t(locale, "clue.title", id=clue.id))
+        text = _bold(t(locale, "clue.title", id=_ref(clue.id)))
     if shown := " · ".join(d for d in details if d):
         text += "\n" + shown
     accessory = None
@@ -424,7 +425,7 @@ def _list_row(clue: Clue, locale: str, url: str | None) -> Json:
 
 def _error_row(clue_id: int, key: str, locale: str) -> Json:
     reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
-    text = f"⚠️ {_bold(t(locale, 'clue.title', id=clue_id))}: {reason}"
+    text = f"⚠️ {_bold(t(locale, 'clue.title', id=_ref(clue_id)))}: {reason}"
     return _obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
 
 
@@ -443,6 +444,12 @@ def _notice_arg(locale: str, name: str, value: object) -> str:
     if name == "contact" and _MENTION.fullmatch(text):
         return text
     return mrkdwn_value(text, _NOTICE_ARG)
+
+
+def _ref(value: object) -> str:
+    """An id or type code for mrkdwn. Escaped like any CRM text, whatever its type says: a forged cache
+    entry or a future code path must not turn an "id" into a mention or a link."""
+    return mrkdwn_value(str(value), _REF)
 
 
 def _labelled(label: str, value: str) -> str:

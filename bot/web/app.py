@@ -108,14 +108,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    instance = instance_of(request)
-    state = instance.crm.breaker_state
-    ready = state != "open"
-    body: dict[str, Any] = {"ready": ready, "crm_circuit": state}
+    """Whether this instance can answer Slack: once built, it can. The CRM and Redis are reported, not
+    gating: with the CRM breaker open an instance still serves stale cards and clear notices, and a probe
+    failing on a CRM outage would take every instance out at once."""
+    instance: Instance | None = getattr(request.app.state, "instance", None)
+    if instance is None:  # still starting (or the lifespan failed)
+        return JSONResponse({"ready": False}, status_code=503)
+    body: dict[str, Any] = {"ready": True, "crm_circuit": instance.crm.breaker_state}
     if instance.fleet is not None:
-        # Reported, not gating: an instance still serves (in-process cache) without Redis.
         body["redis"] = "ok" if await instance.fleet.ping() else "unavailable"
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:

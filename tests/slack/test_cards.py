@@ -25,6 +25,7 @@ from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer, seed
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.locales import LOCALES, locale_from_slack
+from bot.domain.text import escape_mrkdwn
 from bot.slack import cards, i18n
 from bot.slack.cards import (
     ACTION_OPEN,
@@ -618,3 +619,26 @@ def test_phones_never_leak_to_a_channel(clue: Clue, options: CardOptions, phones
                           clue_list_message([clue], options)])
     for p in phones:
         assert p.lstrip("+") not in rendered
+
+
+@pytest.mark.parametrize("mention", ["<!channel>", "<https://evil.example|login>", "a&b"])
+def test_id_and_kind_are_escaped_whatever_their_type(mention: str) -> None:
+    # The schema keeps them integers; rendering must not rely on it (issue #13 item 6).
+    forged = Clue(id=mention, kind=mention, name=None)  # type: ignore[arg-type]
+    rendered = [clue_message(forged, opts(audience=audience)) for audience in (AUDIENCE_PRIVATE, AUDIENCE_CHANNEL)]
+    rendered.append(clue_unfurl(forged, opts(audience=AUDIENCE_CHANNEL)))
+    rendered.append(clue_list_message([forged], opts(), urls={}))
+    for message in rendered:
+        # Slack parses the top-level text and mrkdwn; plain_text (the header) shows any text as it is.
+        parsed = [message.get("text", ""), *_mrkdwn_texts(message)]
+        assert not any(mention in text for text in parsed)
+        assert any(escape_mrkdwn(mention) in text for text in parsed)
+
+
+def _mrkdwn_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return own + [t for value in node.values() for t in _mrkdwn_texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _mrkdwn_texts(value)]
+    return []

@@ -7,6 +7,7 @@ assert the exact payloads Slack would have received. Failures can be injected pe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FakeSlackState:
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
     # auth.test's x-oauth-scopes header, as Slack sends it (comma separated); None: no header
     scopes: str | None = ",".join(BOT_SCOPES)
+    latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
@@ -65,6 +67,7 @@ class FakeSlackState:
             self.errors.clear()
             self.locales.clear()
             self.scopes = ",".join(BOT_SCOPES)
+            self.latency.clear()
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -72,6 +75,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         method = request.path_params["method"]
         body = await _read_body(request)
         state.record("api", method, body)
+        if delay := state.latency.get(method):
+            await asyncio.sleep(delay)
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":

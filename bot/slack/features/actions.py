@@ -58,13 +58,16 @@ class ButtonClick:
         container = body.get("container")
         if not isinstance(container, Mapping):
             container = {}
-        unfurl_url = container.get("app_unfurl_url") if container.get("is_app_unfurl") else None
+        unfurl_url = None
+        if container.get("is_app_unfurl"):
+            raw = container.get("app_unfurl_url")
+            unfurl_url = raw if isinstance(raw, str) else ""  # matches no link: Refresh ignores it
         return cls(
             clue_id=clue_id,
             who=Inbound.from_action(body),
             ephemeral=bool(container.get("is_ephemeral")),
             message_ts=str(container.get("message_ts") or "") or None,
-            unfurl_url=unfurl_url if isinstance(unfurl_url, str) else None,
+            unfurl_url=unfurl_url,
         )
 
 
@@ -82,8 +85,13 @@ class CardActions:
                          client: AsyncWebClient) -> None:
         await ack()
         click = ButtonClick.parse(body)
-        if click is not None:
-            self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
+        if click is None:
+            return
+        # The payload names the preview to replace: only a link to this very clue may become a chat.unfurl key.
+        if click.unfurl_url is not None and self._deps.matcher.match(click.unfurl_url) != click.clue_id:
+            log.info("action.unfurl_url.invalid", extra={"user": click.who.user_id, "clue_id": click.clue_id})
+            return
+        self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
 
     async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
         # Cards others see speak the workspace default; a private card, its reader's language.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ class ClueCommand:
         # ~50 ns a hit, at most 1024 x MEMO_TEXT_CHARS characters held).
         self._parse_short = functools.lru_cache(maxsize=1024)(
             functools.partial(parse_command, matcher=deps.matcher, max_ids=deps.options.max_ids))
+        # A few hundred variants at most: locales x (rules, or seconds to wait up to a minute).
+        self._refusal_body = functools.lru_cache(maxsize=512)(_refusal_body)
 
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> BoltResponse | None:
         who = Inbound.from_command(command)
@@ -48,8 +51,9 @@ class ClueCommand:
             return None
         admitted = self._gate.admit(who, LOOKUP, cost=len(request.ids))
         if isinstance(admitted, Refusal):
-            await ack(response_type="ephemeral", **refusal_notice(admitted, locale))
-            return None
+            # The cheapest answer there is: a script hammering /clue gets a notice encoded once, like a hit.
+            return BoltResponse(status=200, body=self._refusal_body(locale, admitted.key,
+                                                                    tuple(sorted(admitted.args.items()))))
         if len(request.ids) == 1:
             clue_id = request.ids[0]
             hit = admitted.cached(clue_id)
@@ -110,3 +114,8 @@ class ClueCommand:
                           **cards.notice_message(locale, "internal_error"))
             raise
         await respond(replace_original=True, response_type="ephemeral", **message)
+
+
+def _refusal_body(locale: str, key: str, args: tuple[tuple[str, object], ...]) -> str:
+    notice = refusal_notice(Refusal(key, dict(args)), locale)
+    return json.dumps({"response_type": "ephemeral", **notice}, ensure_ascii=False)
