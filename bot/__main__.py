@@ -82,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto",
            workers: int | None = None) -> int:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from bot.runtime.logs import configure_logging
     from bot.web.server import bind_socket, head_deadline_protocol, raise_open_file_limit, server_stack
@@ -112,6 +111,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
         "loop": loop, "http": head_deadline_protocol(http), "log_level": "warning", "access_log": False,
         "log_config": None, "proxy_headers": True, "timeout_graceful_shutdown": 10}
     if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
         # Spawned workers import the app by name and set their process up there (bot.web.app.from_env);
         # this config, protocol class included, is pickled into each.
         # The supervisor restarts a worker that does not answer its health ping within the timeout, and a

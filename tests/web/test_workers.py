@@ -59,6 +59,18 @@ class Served:
             time.sleep(0.1)
         return found
 
+    def wait_listening(self) -> None:
+        """Until the port accepts: the shared socket listens once the first worker has started."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "the port never accepted a connection"
+                time.sleep(0.1)
+
     def workers(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
@@ -151,18 +163,25 @@ def test_a_storm_across_two_workers_makes_one_crm_call_with_redis(
                               SLACK_ACK_BUDGET_SECONDS="2.5")
         with serve(env, tmp_path) as served:
             served.wait_for("cache.redis.connected", 2)  # both workers' lifespans are building
+            served.wait_listening()
             workers = served.workers()
             sandbox.state.set_fault(12, latency_ms=1000)  # every lookup overlaps the first one's CRM call
             # Connections until both workers hold some (the kernel picks the worker that accepts).
             socks: list[socket.socket] = []
             owners: dict[int, int] = {}
             deadline = time.monotonic() + START_TIMEOUT
-            while len(set(owners.values())) < 2 or len(socks) < 100:
-                assert len(socks) < 400 and time.monotonic() < deadline, owners
+            while len({owners[s.getsockname()[1]] for s in socks}) < 2 or len(socks) < 100:
+                assert time.monotonic() < deadline, "one worker never accepted a connection"
+                if len(socks) >= 100:  # all on one worker: the other may still be starting; replace some
+                    time.sleep(0.2)
+                    for sock in socks[:20]:
+                        sock.close()
+                    socks = socks[20:]
                 socks += [socket.create_connection(("127.0.0.1", served.port)) for _ in range(20)]
-                while len(owners := _connections_by_worker(workers, served.port)) < len(socks):
+                while not all(s.getsockname()[1] in owners for s in socks):  # until every one is accepted
                     assert time.monotonic() < deadline, "connections not accepted"
                     time.sleep(0.05)
+                    owners = _connections_by_worker(workers, served.port)
             by_worker = {pid: [s for s in socks if owners[s.getsockname()[1]] == pid] for pid in workers}
             chosen = [*by_worker[workers[0]][:50], *by_worker[workers[1]][:50]]
             chosen += [s for s in socks if s not in chosen][:100 - len(chosen)]
