@@ -17,6 +17,7 @@ from bot.slack import cards
 from bot.slack.features import FeatureDeps, actions
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
+from bot.slack.features.modals import ClueModals
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate
 
@@ -50,6 +51,8 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
     for name in EVENTS:
         app.event(name)(_first_delivery(deps.gate, events[name]))
     for action_id, listener in CardActions(deps).listeners().items():
+        app.action(action_id)(listener)
+    for action_id, listener in ClueModals(deps).listeners().items():
         app.action(action_id)(listener)
     app.error(_on_error)
     return app

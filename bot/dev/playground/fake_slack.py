@@ -1,6 +1,7 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``) and records every call
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``views.open`` and
+``views.update``) and records every call
 and every response_url post, so the playground can show them and tests can assert the exact payloads
 Slack would have received. Failures can be injected per Web API method.
 """
@@ -77,6 +78,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             user = str(body.get("user"))
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
                                                       "tz": "UTC"}})
+        if method in ("views.open", "views.update"):
+            return JSONResponse(_view_answer(state, body))
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
@@ -87,6 +90,21 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         Route("/api/{method}", api, methods=["POST", "GET"]),
         Route("/response/{key}", response_url, methods=["POST"]),
     ])
+
+
+def _view_answer(state: FakeSlackState, body: dict[str, Any]) -> dict[str, Any]:
+    """A view as Slack answers views.open / views.update: the view with its id and a hash."""
+    view = body.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+    if not isinstance(view, dict):
+        return {"ok": False, "error": "invalid_arguments"}
+    with state.lock:
+        view_id = str(body.get("view_id") or f"V{len(state.calls):08d}")
+    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{len(state.calls)}"}}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
