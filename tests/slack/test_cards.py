@@ -28,9 +28,9 @@ from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import LOCALES, locale_from_slack
 from bot.slack import cards, i18n, modals
 from bot.slack.cards import (
-    ACTION_OPEN,
     ACTION_DETAILS,
     ACTION_FOLLOW_UPS,
+    ACTION_OPEN,
     ACTION_REFRESH,
     ACTION_REVEAL,
     ACTION_SHARE,
@@ -368,7 +368,8 @@ def test_channel_audience_masks_every_phone_and_offers_no_private_buttons() -> N
 
 
 def test_custom_phone_fields_are_masked_for_a_channel() -> None:
-    fields = [f["text"] for f in _details(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True)["clue_custom"]["fields"]]
+    details = _details(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True)
+    fields = [f["text"] for f in details["clue_custom"]["fields"]]
     assert "*Backup phone*\n139****1111" in fields
 
 

@@ -215,7 +215,8 @@ async def test_crm_down_serves_the_last_card_with_a_banner(sandbox: SandboxServe
         assert "打马赛克就" in stale["text"]
         footer = next(b for b in stale["blocks"] if b["block_id"] == "clue_footer")
         # One line, in the footer, that Slack keeps current: the age is a <!date {ago}> token.
-        assert footer["elements"][0]["text"].startswith("⚠️ *CRM unreachable — showing data from <!date^1700000000^{ago}|")
+        warning = "⚠️ *CRM unreachable — showing data from <!date^1700000000^{ago}|"
+        assert footer["elements"][0]["text"].startswith(warning)
         assert "clue_stale" not in json.dumps(stale)
         assert sandbox.state.stats().clue_gets[8] == 1 + 2  # a 503 is worth one retry
 

@@ -40,9 +40,12 @@ class FakeSlackState:
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
+    def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
+        """Record a call; its sequence number (views.open names the new view after it: ``V<seq>``)."""
         with self.lock:
-            self.calls.append(Recorded(len(self.calls) + 1, kind, name, body))
+            seq = len(self.calls) + 1
+            self.calls.append(Recorded(seq, kind, name, body))
+            return seq
 
     def api_calls(self, method: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -67,7 +70,7 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
     async def api(request: Request) -> Response:
         method = request.path_params["method"]
         body = await _read_body(request)
-        state.record("api", method, body)
+        seq = state.record("api", method, body)
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":
@@ -79,7 +82,7 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
                                                       "tz": "UTC"}})
         if method in ("views.open", "views.update"):
-            return JSONResponse(_view_answer(state, body))
+            return JSONResponse(_view_answer(seq, body))
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
@@ -92,7 +95,7 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
     ])
 
 
-def _view_answer(state: FakeSlackState, body: dict[str, Any]) -> dict[str, Any]:
+def _view_answer(seq: int, body: dict[str, Any]) -> dict[str, Any]:
     """A view as Slack answers views.open / views.update: the view with its id and a hash."""
     view = body.get("view")
     if isinstance(view, str):
@@ -102,9 +105,8 @@ def _view_answer(state: FakeSlackState, body: dict[str, Any]) -> dict[str, Any]:
             return {"ok": False, "error": "invalid_arguments"}
     if not isinstance(view, dict):
         return {"ok": False, "error": "invalid_arguments"}
-    with state.lock:
-        view_id = str(body.get("view_id") or f"V{len(state.calls):08d}")
-    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{len(state.calls)}"}}
+    view_id = str(body.get("view_id") or f"V{seq:08d}")
+    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{seq}"}}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
