@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import cards
 from bot.slack.features import FeatureDeps, actions
+from bot.slack.features import modals as modal_feature
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
 from bot.slack.features.modals import ClueModals
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
 EVENTS = ("link_shared",)
-ACTIONS = tuple(actions.LISTENERS)
+ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS)  # every button a card renders
 EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 

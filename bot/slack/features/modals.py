@@ -26,11 +26,8 @@ from bot.slack.inbound import Inbound
 from bot.slack.notices import error_notice, refusal_notice
 
 log = logging.getLogger(__name__)
-LISTENERS = {
-    cards.ACTION_DETAILS: "on_details",
-    cards.ACTION_FOLLOW_UPS: "on_follow_ups",
-    modals.ACTION_LOAD_MORE: "on_load_more",
-}
+CARD_BUTTONS = {cards.ACTION_DETAILS: "on_details", cards.ACTION_FOLLOW_UPS: "on_follow_ups"}
+LISTENERS = {**CARD_BUTTONS, modals.ACTION_LOAD_MORE: "on_load_more"}
 
 
 @dataclass(frozen=True, slots=True)
