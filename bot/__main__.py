@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id> | followups <id>``.
+"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> | followups <id>``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
                        help="HTTP parser (default auto: httptools when it imports, else h11); "
                             "--loop asyncio --http h11 serves on pure Python")
+    serve.add_argument("--workers", type=int, help="worker processes (default: WEB_CONCURRENCY or 1)")
+    check = commands.add_parser("check", help="try the configuration serve would run with: CRM, Slack, Redis")
+    check.add_argument("--clue", metavar="ID", help="also fetch and resolve this clue")
     sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
@@ -53,10 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     followups.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
 
+    if args.command == "check":
+        return _check(args.clue)
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port, args.loop, args.http)
+            return _serve(settings, args.host, args.port, args.loop, args.http, args.workers)
         if args.command == "sandbox":
             from bot.dev.sandbox.server import run  # development tooling, on this path only
 
@@ -76,18 +81,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto") -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto",
+           workers: int | None = None) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from bot.runtime.logs import configure_logging
-    from bot.web.server import head_deadline_protocol, raise_open_file_limit, server_stack
+    from bot.web.server import bind_socket, head_deadline_protocol, raise_open_file_limit, server_stack
 
     configure_logging(settings.log_level, settings.secrets())
     raise_open_file_limit()  # slow or refused connections meet the body-read cap before EMFILE
+    log = logging.getLogger("bot.serve")
     host = host or settings.host
-    port = port if port is not None else settings.port
+    workers = workers if workers is not None else settings.web_concurrency
+    if workers < 1:
+        raise ConfigError([f"--workers must be 1 or more, got {workers}"])
+    if settings.playground and workers > 1:
+        log.info("server.workers.playground", extra={"workers": 1, "asked": workers})
+        workers = 1  # its fake Slack and page state live in one process
     loop, http = server_stack(loop, http)
-    logging.getLogger("bot.serve").info("server.stack", extra={"loop": loop, "http": http})
+    # Bound before anything says where the app is: a port in use fails here, naming it.
+    sock = bind_socket(host, port if port is not None else settings.port)
+    port = int(sock.getsockname()[1])
+    log.info("server.stack", extra={"loop": loop, "http": http, "workers": workers})
+    if workers > 1 and settings.redis_url is None:
+        log.warning("server.workers.unshared", extra={
+            "workers": workers, "hint": "each worker has its own clue cache, CRM rate limit and event dedupe; "
+                                        "set REDIS_URL to share them"})
+    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
+    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
+    options: dict[str, Any] = {
+        "loop": loop, "http": head_deadline_protocol(http), "log_level": "warning", "access_log": False,
+        "log_config": None, "proxy_headers": True, "timeout_graceful_shutdown": 10}
+    if workers > 1:
+        # Spawned workers import the app by name and set their process up there (bot.web.app.from_env);
+        # this config, protocol class included, is pickled into each.
+        # The supervisor restarts a worker that does not answer its health ping within the timeout, and a
+        # worker answers only once its imports are done: uvicorn's 5 s kills workers starting on a busy machine.
+        Multiprocess(uvicorn.Config("bot.web.app:from_env", factory=True, workers=workers,
+                                    timeout_worker_healthcheck=30, **options), sockets=[sock]).run()
+        return 0
     if settings.playground:
         from bot.dev.launch import create_playground_app  # development tooling, on this path only
 
@@ -98,11 +131,25 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
         from bot.web.app import create_web_app
 
         app = create_web_app(settings, freeze_gc_after_start=True)
-    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
-    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
-    uvicorn.run(app, host=host, port=port, loop=loop, http=head_deadline_protocol(http), log_level="warning",
-                access_log=False, log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, workers=1, **options))  # workers=1: uvicorn reads WEB_CONCURRENCY
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _check(clue: str | None) -> int:
+    """Exit 0 when every check passes, 2 when the settings are invalid, else 1."""
+    from bot.check import read_settings, report, run_checks
+    from bot.runtime.logs import configure_logging
+
+    settings, finding = read_settings(os.environ)
+    if settings is None:
+        print(report([finding], None), flush=True)
+        return 2
+    # The report is the output: the clients' own warnings (a failed CRM call...) would repeat it.
+    configure_logging("ERROR", settings.secrets())
+    findings = [finding, *asyncio.run(run_checks(settings, clue))]
+    print(report(findings, settings), flush=True)
+    return 0 if all(f.ok for f in findings) else 1
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
@@ -149,7 +196,7 @@ async def _crm(settings: Settings, stack: AsyncExitStack) -> Any:
     from bot.compose import Clocks, build_crm
     from bot.runtime.metrics import Metrics
 
-    if settings.crm_base_url is None:
+    if settings.uses_sandbox_crm:
         from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
 
         sandbox = SandboxServer().start()

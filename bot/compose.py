@@ -60,7 +60,6 @@ class Instance:
     cache: ClueCache
     runner: TaskRunner
     bolt: AsyncApp
-    signing_secret: str | None
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
 
 
@@ -163,4 +162,4 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
-                    signing_secret=signing_secret, fleet=fleet)
+                    fleet=fleet)

@@ -87,6 +87,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     log_level: str = "INFO"
+    web_concurrency: int = 1  # worker processes serving HTTP (the playground always runs one)
 
     @property
     def uses_sandbox_crm(self) -> bool:
@@ -263,6 +264,7 @@ class Settings:
             host=r.text("HOST") or d.host,
             port=r.number("PORT", d.port, int, 0, 65_535),
             log_level=log_level,
+            web_concurrency=r.number("WEB_CONCURRENCY", d.web_concurrency, int, 1, 64),
         )
         if reader.problems:
             raise ConfigError(reader.problems)

@@ -111,6 +111,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"HOST": "0.0.0.0"}, "host", "0.0.0.0"),  # noqa: S104 - a value under test, not a bind
     ({"PORT": "0"}, "port", 0),
     ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
+    ({"WEB_CONCURRENCY": "2"}, "web_concurrency", 2),
 ]
 
 

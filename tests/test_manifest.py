@@ -48,6 +48,10 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
     assert scopes == needed
 
 
+def test_the_scopes_python_m_bot_check_asks_for_are_the_manifests() -> None:
+    assert list(slack_app.BOT_SCOPES) == MANIFEST["oauth_config"]["scopes"]["bot"]
+
+
 def test_all_request_urls_point_at_the_one_endpoint() -> None:
     urls = [MANIFEST["features"]["slash_commands"][0]["url"],
             MANIFEST["settings"]["event_subscriptions"]["request_url"],

@@ -96,7 +96,14 @@ class ClueFetcher:
         self._tz = tz
 
     async def fetch(self, clue_id: int) -> Clue:
-        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog())
+        # Both awaited even when one fails: a reference load is never left running unobserved (after a
+        # one-shot lookup its client closes under it).
+        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog(),
+                                            return_exceptions=True)
+        if isinstance(raw, BaseException):
+            raise raw
+        if isinstance(catalog, BaseException):
+            raise catalog
         if catalog.has_unknown_ids(raw):
             catalog = await self._reference.refreshed()
         return catalog.resolve(raw, self._tz)

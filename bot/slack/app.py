@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 COMMAND = "/clue"
 EVENTS = ("link_shared",)
 ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS)  # every button a card renders
+# The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
+# each person's locale (CLUE_USER_LOCALE).
+BOT_SCOPES = ("commands", "links:read", "links:write", "users:read")
 EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 

@@ -14,17 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
-
 from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS, MAX_SUMMARY_FIELDS
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
@@ -88,6 +77,7 @@ _OPERATOR = 60
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 
 ListItem: TypeAlias = Clue | tuple[int, str]
+Json: TypeAlias = dict[str, Any]
 """A resolved clue, or ``(clue_id, error_key)`` for a clue that could not be shown."""
 
 
@@ -168,7 +158,7 @@ def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *, urls: Map
         unique.setdefault(item.id if isinstance(item, Clue) else item[0], item)
     rows = list(unique.values())
     locale = opts.locale
-    blocks: list[Block] = []
+    blocks: list[Json] = []
     titles: list[str] = []  # unescaped; escaped once, joined
     for item in rows[:MAX_LIST_ROWS]:
         if isinstance(item, Clue):
@@ -180,10 +170,10 @@ def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *, urls: Map
             titles.append(t(locale, "clue.title", id=item[0]))
     if len(rows) > MAX_LIST_ROWS:
         more = t(locale, "value.more", count=len(rows) - MAX_LIST_ROWS)
-        blocks.append(ContextBlock(block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
+        blocks.append(_obj("context", block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
     blocks.append(_footer(opts))
     text = f"{t(locale, 'list.summary', count=len(rows))}: {mrkdwn_value(', '.join(titles), 300)}"
-    return {"text": text, "blocks": _dicts(blocks)}
+    return {"text": text, "blocks": blocks}
 
 
 def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
@@ -193,8 +183,8 @@ def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
     """
     args = {name: _notice_arg(locale, name, value) for name, value in kwargs.items()}
     text = t(locale, f"notice.{key}", **args)
-    block = SectionBlock(block_id=BLOCK_NOTICE, text=_mrkdwn(text))
-    return {"text": text, "blocks": _dicts([block])}
+    block = _obj("section", block_id=BLOCK_NOTICE, text=_mrkdwn(text))
+    return {"text": text, "blocks": [block]}
 
 
 # ------------------------------------------------------------------------------------------ card
@@ -202,40 +192,40 @@ def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
 
 def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
     locale = opts.locale
-    blocks: list[Block] = [
-        HeaderBlock(block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))),
-        ContextBlock(block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]),
+    blocks: list[Json] = [
+        _obj("header", block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))),
+        _obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]),
     ]
     summary, _ = _split_custom(clue.other_fields, opts)
     rows = dict(_main_rows(clue, opts))
     fields = [_mrkdwn(_labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
     fields += _custom_fields(summary, opts, due=True)
     if fields:
-        blocks.append(SectionBlock(block_id=BLOCK_FIELDS, fields=fields))
+        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
     if activity := _activity(opts):
-        blocks.append(SectionBlock(block_id=BLOCK_ACTIVITY, text=_mrkdwn(activity)))
+        blocks.append(_obj("section", block_id=BLOCK_ACTIVITY, text=_mrkdwn(activity)))
     blocks.append(_footer(opts))
-    blocks.append(ActionsBlock(block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
-    return _dicts(blocks)
+    blocks.append(_obj("actions", block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
+    return blocks
 
 
-def details_blocks(clue: Clue, opts: CardOptions) -> list[Block]:
+def details_blocks(clue: Clue, opts: CardOptions) -> list[Json]:
     """Everything the summary leaves out, for the More details modal (phones masked unless revealed)."""
     locale = opts.locale
-    blocks: list[Block] = [ContextBlock(block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))])]
+    blocks: list[Json] = [_obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))])]
     rows = [row for row in _main_rows(clue, opts) if row[0] not in _SUMMARY]
     if fields := [_mrkdwn(_labelled(t(locale, key), value)) for key, value in rows if value]:
-        blocks.append(SectionBlock(block_id=BLOCK_FIELDS, fields=fields))
+        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
     if tags := _tags(clue.tags, locale, DETAILS.tags):
-        blocks.append(SectionBlock(block_id=BLOCK_TAGS, text=_mrkdwn(_labelled(t(locale, "field.tags"), tags))))
+        blocks.append(_obj("section", block_id=BLOCK_TAGS, text=_mrkdwn(_labelled(t(locale, "field.tags"), tags))))
     if clue.description and (description := _description(clue.description, DETAILS)):
         label = t(locale, "field.description")
-        blocks.append(SectionBlock(block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
+        blocks.append(_obj("section", block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
     _, rest = _split_custom(clue.other_fields, opts)
     if custom := _custom_fields(rest, opts, due=False):
-        blocks.append(SectionBlock(block_id=BLOCK_CUSTOM, fields=custom))
+        blocks.append(_obj("section", block_id=BLOCK_CUSTOM, fields=custom))
     if times := _times(clue, locale):
-        blocks.append(ContextBlock(block_id=BLOCK_TIMES, elements=times))
+        blocks.append(_obj("context", block_id=BLOCK_TIMES, elements=times))
     return blocks
 
 
@@ -392,7 +382,7 @@ def _description(description: str, layout: Layout) -> str:
     return kept if kept.endswith("…") else kept + "…"
 
 
-def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool) -> list[MarkdownTextObject]:
+def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool) -> list[Json]:
     """The tenant's own fields, compactly; phone fields masked like the main phone. With ``due``, the
     due field (next follow-up) is relative too, and marked once overdue."""
     rendered: list[str] = []
@@ -412,7 +402,7 @@ def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool)
     return [_mrkdwn(text) for text in rendered]
 
 
-def _times(clue: Clue, locale: str) -> list[MarkdownTextObject]:
+def _times(clue: Clue, locale: str) -> list[Json]:
     # The CRM sets lastUpdateTime to createTime until a field changes: saying it twice is noise.
     updated = clue.updated
     if updated and clue.created and updated.raw == clue.created.raw:
@@ -445,19 +435,19 @@ def _token_text(s: str) -> str:
     return mrkdwn_value(s, _TIME_TEXT).replace("|", "¦")
 
 
-def _footer(opts: CardOptions) -> ContextBlock:
+def _footer(opts: CardOptions) -> Json:
     """The one freshness line: Slack keeps ``{ago}`` current; when stale it is the warning instead."""
     fetched = opts.fetched_at.astimezone(UTC)
     when = f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
     elements = [_mrkdwn(t(opts.locale, "stale" if opts.stale else "freshness", when=when))]
     if opts.shared_by:
         elements.append(_mrkdwn(t(opts.locale, "shared_by", user=f"<@{opts.shared_by}>")))
-    return ContextBlock(block_id=BLOCK_FOOTER, elements=elements)
+    return _obj("context", block_id=BLOCK_FOOTER, elements=elements)
 
 
-def _buttons(clue: Clue, opts: CardOptions) -> list[ButtonElement]:
+def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
     locale, value = opts.locale, str(clue.id)
-    buttons: list[ButtonElement] = []
+    buttons: list[Json] = []
     if url := safe_url(opts.clue_url):
         buttons.append(_button(locale, "button.open", ACTION_OPEN, value, url=url))
     buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, value))
@@ -471,14 +461,14 @@ def _buttons(clue: Clue, opts: CardOptions) -> list[ButtonElement]:
     return buttons
 
 
-def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> ButtonElement:
-    return ButtonElement(text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
+def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> Json:
+    return _obj("button", text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
 
 
 # ------------------------------------------------------------------------------------------ list
 
 
-def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None) -> SectionBlock:
+def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None) -> Json:
     active = latest.at if latest is not None and latest.at is not None else clue.updated or clue.created
     details = [
         _view_value(clue.stage, locale, _ROW_VALUE, full_phones=False),
@@ -498,13 +488,13 @@ def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None)
     accessory = None
     if safe := safe_url(url):
         accessory = _button(locale, "button.open", ACTION_OPEN, str(clue.id), url=safe)
-    return SectionBlock(block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
+    return _obj("section", block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
 
 
-def _error_row(clue_id: int, key: str, locale: str) -> SectionBlock:
+def _error_row(clue_id: int, key: str, locale: str) -> Json:
     reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
     text = f"⚠️ {_bold(t(locale, 'clue.title', id=clue_id))}: {reason}"
-    return SectionBlock(block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
+    return _obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -533,15 +523,21 @@ def _bold(crm_text: str) -> str:
     return f"*{crm_text.replace('*', '∗')}*"
 
 
-def _mrkdwn(text: str) -> MarkdownTextObject:
+def _mrkdwn(text: str) -> Json:
     # verbatim: Slack must not auto-link URLs or parse mentions in CRM text; our own <!date> and
     # <@U…> tokens are manual parsing strings, which verbatim text still renders.
-    return MarkdownTextObject(text=text, verbatim=True)
+    return _obj("mrkdwn", text=text, verbatim=True)
 
 
-def _plain(text: str) -> PlainTextObject:
-    return PlainTextObject(text=text, emoji=True)
+def _plain(text: str) -> Json:
+    return _obj("plain_text", text=text, emoji=True)
 
 
-def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
-    return [block.to_dict() for block in blocks]
+def _obj(kind: str, **parts: Any) -> Json:
+    """A Block Kit object of type ``kind``, as slack_sdk's models write it (keys sorted; None and empty
+    values left out), built directly: those models validated and walked every object of a card on
+    every render, half of a cache miss's rendering CPU. Validity is held by the length budgets here and
+    by the tests (tests/blockkit.py, the goldens)."""
+    parts["type"] = kind
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in sorted(parts.items())
+            if value is not None and (not isinstance(value, str | list | tuple | dict) or len(value) > 0)}

@@ -10,16 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    SectionBlock,
-)
-from slack_sdk.models.views import View
-
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.text import mrkdwn_value
@@ -28,10 +18,12 @@ from bot.slack.cards import (
     HEADER_LIMIT,
     TEXT_BUDGET,
     CardOptions,
+    Json,
     details_blocks,
     follow_up_meta,
 )
 from bot.slack.cards import _mrkdwn as mrkdwn
+from bot.slack.cards import _obj as obj
 from bot.slack.cards import _plain as plain
 from bot.slack.cards import _title as title
 from bot.slack.i18n import t
@@ -59,13 +51,13 @@ def notice_view(locale: str, callback_id: str, clue_id: int, text: str,
                 channel: str | None = None) -> dict[str, Any]:
     """A modal that only says why there is nothing (yet) to show (``text`` is escaped mrkdwn)."""
     title_key = "modal.details.title" if callback_id == VIEW_DETAILS else "modal.follow_ups.title"
-    blocks = [SectionBlock(block_id=BLOCK_LOADING, text=mrkdwn(text))]
+    blocks = [obj("section", block_id=BLOCK_LOADING, text=mrkdwn(text))]
     return _view(locale, callback_id, title_key, blocks, clue_id, channel)
 
 
 def details_view(clue: Clue, opts: CardOptions, channel: str | None = None) -> dict[str, Any]:
     """The More details modal: everything the card's summary leaves out."""
-    blocks: list[Block] = [HeaderBlock(block_id=BLOCK_HEADER, text=plain(title(clue, opts.locale, HEADER_LIMIT)))]
+    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(title(clue, opts.locale, HEADER_LIMIT)))]
     blocks += details_blocks(clue, opts)
     return _view(opts.locale, VIEW_DETAILS, "modal.details.title", blocks, clue.id, channel)
 
@@ -75,7 +67,7 @@ def follow_ups_view(clue: Clue, pages: Sequence[FollowUpPage], locale: str, *,
     """The timeline modal: the follow-ups of ``pages``, newest first, then Load more while there is more
     (at most ``MAX_PAGES`` pages); ``failed``: the CRM did not answer the next page, said honestly."""
     items = [item for page in pages for item in page.items]
-    blocks: list[Block] = [HeaderBlock(block_id=BLOCK_HEADER, text=plain(title(clue, locale, HEADER_LIMIT)))]
+    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(title(clue, locale, HEADER_LIMIT)))]
     shown = timeline_blocks(items, locale)
     blocks += shown
     more = pages[-1].next_cursor is not None if pages else False
@@ -91,21 +83,21 @@ def follow_ups_view(clue: Clue, pages: Sequence[FollowUpPage], locale: str, *,
     else:
         end = ""
     if end:
-        blocks.append(ContextBlock(block_id=BLOCK_TIMELINE_END, elements=[mrkdwn(end)]))
+        blocks.append(obj("context", block_id=BLOCK_TIMELINE_END, elements=[mrkdwn(end)]))
     if more and not capped:
-        button = ButtonElement(text=plain(t(locale, "button.load_more")), action_id=ACTION_LOAD_MORE,
+        button = obj("button", text=plain(t(locale, "button.load_more")), action_id=ACTION_LOAD_MORE,
                                value=f"{clue.id}:{len(pages) + 1}")
-        blocks.append(ActionsBlock(block_id=BLOCK_TIMELINE_MORE, elements=[button]))
+        blocks.append(obj("actions", block_id=BLOCK_TIMELINE_MORE, elements=[button]))
     return _view(locale, VIEW_FOLLOW_UPS, "modal.follow_ups.title", blocks, clue.id, channel)
 
 
 def timeline_blocks(items: Sequence[FollowUp], locale: str, *,
-                    budget: int = _TIMELINE_BUDGET) -> list[SectionBlock]:
+                    budget: int = _TIMELINE_BUDGET) -> list[Json]:
     """One section per follow-up (time · operator · type, then the note), while ``budget`` characters last.
 
     Pure and surface-neutral: the modal uses it, and so can a flexpane.
     """
-    blocks: list[SectionBlock] = []
+    blocks: list[Json] = []
     used = 0
     for n, item in enumerate(items):
         text = follow_up_meta(item, locale)
@@ -114,15 +106,14 @@ def timeline_blocks(items: Sequence[FollowUp], locale: str, *,
         used += len(text)
         if used > budget:
             break
-        blocks.append(SectionBlock(block_id=BLOCK_TIMELINE.format(n=n), text=mrkdwn(text)))
+        blocks.append(obj("section", block_id=BLOCK_TIMELINE.format(n=n), text=mrkdwn(text)))
     return blocks
 
 
-def _view(locale: str, callback_id: str, title_key: str, blocks: Sequence[Block], clue_id: int,
+def _view(locale: str, callback_id: str, title_key: str, blocks: Sequence[Json], clue_id: int,
           channel: str | None) -> dict[str, Any]:
     # The conversation the card was in: a click inside the modal has none of its own, and the
     # channel allow list must still apply to it. Slack hands private_metadata back unchanged.
     metadata = json.dumps({"clue_id": clue_id, "channel": channel})
-    view = View(type="modal", callback_id=callback_id, title=plain(t(locale, title_key)[:_TITLE_LIMIT]),
-                close=plain(t(locale, "modal.close")), blocks=list(blocks), private_metadata=metadata)
-    return view.to_dict()
+    return obj("modal", callback_id=callback_id, title=plain(t(locale, title_key)[:_TITLE_LIMIT]),
+               close=plain(t(locale, "modal.close")), blocks=list(blocks), private_metadata=metadata)

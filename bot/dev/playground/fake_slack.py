@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.slack.app import BOT_SCOPES
+
 TEAM_ID = "T0PLAYGRND"
 BOT_USER_ID = "U0CLUEBOT"
 
@@ -38,6 +40,8 @@ class FakeSlackState:
     calls: list[Recorded] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to answer
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
+    # auth.test's x-oauth-scopes header, as Slack sends it (comma separated); None: no header
+    scopes: str | None = ",".join(BOT_SCOPES)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
@@ -64,6 +68,7 @@ class FakeSlackState:
             self.calls.clear()
             self.errors.clear()
             self.locales.clear()
+            self.scopes = ",".join(BOT_SCOPES)
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -76,7 +81,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         if method == "auth.test":
             return JSONResponse({"ok": True, "url": "https://playground.slack.com/", "team": "Playground",
                                  "user": "clue", "team_id": TEAM_ID, "user_id": BOT_USER_ID,
-                                 "bot_id": "B0CLUEBOT", "is_enterprise_install": False})
+                                 "bot_id": "B0CLUEBOT", "is_enterprise_install": False},
+                                headers={} if state.scopes is None else {"x-oauth-scopes": state.scopes})
         if method == "users.info":
             user = str(body.get("user"))
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
