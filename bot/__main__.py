@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> [--unfurl | --work-object]``.
+"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> | followups <id>``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     card.add_argument("--locale", choices=LOCALES)
     card.add_argument("--work-object", action="store_true",
                       help="the Work Object entity metadata chat.unfurl sends with the unfurl")
+    followups = commands.add_parser("followups", help="print a clue's follow-ups, newest first")
+    followups.add_argument("id")
+    followups.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run(args.host, args.port, args.prefix)
             return 0
+        if args.command == "followups":
+            return asyncio.run(_follow_ups(settings, args.id, as_json=args.json))
         if args.command == "clue":
             return asyncio.run(_with_clue(settings, args.id, lambda c, _: _print_clue(c, as_json=args.json)))
         return asyncio.run(_with_clue(settings, args.id,
@@ -152,21 +157,56 @@ def _check(clue: str | None) -> int:
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
-    from bot.compose import Clocks, build_crm
     from bot.domain.ids import parse_clue_id
-    from bot.runtime.metrics import Metrics
 
     clue_id = parse_clue_id(text)
     async with AsyncExitStack() as stack:
-        if settings.uses_sandbox_crm:
-            from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
-
-            sandbox = SandboxServer().start()
-            stack.callback(sandbox.stop)
-            settings = dataclasses.replace(settings, crm_base_url=sandbox.url)
-        crm = await build_crm(settings, stack, Metrics(), Clocks())
+        crm = await _crm(settings, stack)
         show(await crm.fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
     return 0
+
+
+MAX_CLI_PAGES = 20  # a cursor that never ends stops here
+
+
+async def _follow_ups(settings: Settings, text: str, *, as_json: bool) -> int:
+    from bot.domain.ids import parse_clue_id
+
+    clue_id = parse_clue_id(text)
+    items: list[Any] = []
+    async with AsyncExitStack() as stack:
+        crm = await _crm(settings, stack)
+        cursor: str | None = None
+        for _ in range(MAX_CLI_PAGES):
+            page = await crm.fetcher.follow_ups((clue_id, cursor))
+            items += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+    if as_json:
+        print(json.dumps([asdict(item) for item in items], ensure_ascii=False, indent=2, default=str))
+        return 0
+    for item in items:
+        when = item.at.at.isoformat(timespec="minutes") if item.at and item.at.at else (item.at and item.at.raw)
+        kind = {1: "note", 2: "system"}.get(item.kind, f"type {item.kind}")
+        first_line = item.note.strip().split("\n", 1)[0][:200]
+        print(f"{when or '-'}  {item.operator or '-'}  [{kind}]  {first_line}")
+    if not items:
+        print("no follow-ups")
+    return 0
+
+
+async def _crm(settings: Settings, stack: AsyncExitStack) -> Any:
+    """The configured CRM's parts, or the embedded sandbox's without CRM_BASE_URL."""
+    from bot.compose import Clocks, build_crm
+    from bot.runtime.metrics import Metrics
+
+    if settings.uses_sandbox_crm:
+        from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
+
+        sandbox = SandboxServer().start()
+        stack.callback(sandbox.stop)
+        settings = dataclasses.replace(settings, crm_base_url=sandbox.url)
+    return await build_crm(settings, stack, Metrics(), Clocks())
 
 
 def _print_clue(clue: Any, *, as_json: bool) -> None:
@@ -201,6 +241,7 @@ def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, 
         audience=cards.AUDIENCE_CHANNEL if unfurl else cards.AUDIENCE_PRIVATE,
         now=now, fetched_at=now,
         clue_url=LinkMatcher(settings.clue_url_template).url_for(clue.id),
+        summary_fields=settings.clue_summary_fields, due_field=settings.clue_due_field,
     )
     rendered = cards.clue_unfurl(clue, opts) if unfurl else cards.clue_message(clue, opts)
     print(json.dumps(rendered, ensure_ascii=False, indent=2))

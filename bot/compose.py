@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import ClueCache
+from bot.cache.flight import TtlCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
@@ -33,7 +34,7 @@ from bot.runtime.tasks import TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import Gate
+from bot.slack.gate import FollowUpCache, Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
@@ -119,6 +120,10 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
         revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
     )
+    follow_ups: FollowUpCache = TtlCache(
+        crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
+        maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
+        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache)
     runner = TaskRunner(on_refused=metrics.tasks_refused.inc)
     stack.push_async_callback(runner.drain, 10)
 
@@ -137,6 +142,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     gate = Gate(
         access=access,
         cache=cache,
+        follow_ups=follow_ups,
         people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
@@ -147,9 +153,11 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
-        renderer=CardRenderer(matcher, access, clocks.wall),
+        renderer=CardRenderer(matcher, access, clocks.wall, summary_fields=settings.clue_summary_fields,
+                              due_field=settings.clue_due_field),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
-                               default_locale=settings.default_locale),
+                               default_locale=settings.default_locale,
+                               follow_up_wait=settings.clue_follow_up_wait_seconds),
         wall=clocks.wall,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)

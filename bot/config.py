@@ -27,6 +27,11 @@ SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+# The card's summary: which custom fields (keys or names, in order), and which of them is the due date.
+DEFAULT_SUMMARY_FIELDS = ("下次跟进时间", "预算（万元）")
+DEFAULT_DUE_FIELD = "下次跟进时间"
+MAX_SUMMARY_FIELDS = 5  # with the five built-in summary fields, Slack's ten per section
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, validated. See README's configuration table."""
@@ -52,6 +57,8 @@ class Settings:
     clue_negative_ttl_seconds: float = 30.0
     clue_stale_seconds: float = 86_400.0
     clue_revalidate_seconds: float = 60.0  # past the TTL: still served at once, refreshed in the background
+    clue_follow_up_ttl_seconds: float = 60.0  # the follow-up lookup's own cache entry
+    clue_follow_up_wait_seconds: float = 0.5  # how long a card waits for its latest follow-up
     redis_url: Secret | None = None
     # Slack
     slack_bot_token: Secret | None = None
@@ -65,6 +72,8 @@ class Settings:
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
+    clue_summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom fields in the card's summary
+    clue_due_field: str | None = DEFAULT_DUE_FIELD  # the summary datetime marked overdue once past
     default_locale: str = DEFAULT_LOCALE
     clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
     # Access control (empty allow list: everyone)
@@ -217,6 +226,12 @@ class Settings:
             clue_revalidate_seconds=r.number(
                 "CLUE_REVALIDATE_SECONDS", d.clue_revalidate_seconds, float, 0, 86_400
             ),
+            clue_follow_up_ttl_seconds=r.number(
+                "CLUE_FOLLOW_UP_TTL_SECONDS", d.clue_follow_up_ttl_seconds, float, 0, 86_400
+            ),
+            clue_follow_up_wait_seconds=r.number(
+                "CLUE_FOLLOW_UP_WAIT_SECONDS", d.clue_follow_up_wait_seconds, float, 0, 2
+            ),
             redis_url=redis_url,
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,
@@ -235,6 +250,8 @@ class Settings:
                 "CLUE_USER_RATE_PER_MINUTE", d.clue_user_rate_per_minute, int, 1, 100_000
             ),
             clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
+            clue_summary_fields=r.names("CLUE_SUMMARY_FIELDS", d.clue_summary_fields),
+            clue_due_field=r.text("CLUE_DUE_FIELD") or d.clue_due_field,
             default_locale=locale,
             clue_user_locale=r.flag("CLUE_USER_LOCALE", True),
             slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),
@@ -278,6 +295,19 @@ class _Reader:
         if bad:
             self.problem(f"{name} has entries that are not Slack ids: {', '.join(b[:20] for b in bad[:5])}")
         return values
+
+    def names(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated, ordered list of field keys or names; unset: ``default``, "-": none."""
+        raw = self._env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        if raw.strip() == "-":
+            return ()
+        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+        if len(names) > MAX_SUMMARY_FIELDS or any(len(n) > 100 for n in names):
+            self.problem(f"{name}: at most {MAX_SUMMARY_FIELDS} names of at most 100 characters each")
+            return default
+        return names
 
     def flag(self, name: str, default: bool) -> bool:
         raw = (self.text(name) or "").lower()

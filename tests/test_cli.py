@@ -94,3 +94,14 @@ def test_an_unusable_redis_url_is_a_one_line_configuration_error() -> None:
         problems = [line for line in result.stderr.splitlines() if "REDIS_URL" in line]
         assert len(problems) == 1, result.stderr
         assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_followups_text_and_json_walk_every_page(sandbox: SandboxServer) -> None:
+    from bot.dev.sandbox import seed
+
+    lines = run("followups", str(seed.LONG_ID_CLUE_ID), env=crm_env(sandbox)).stdout.splitlines()
+    assert len(lines) == 25  # three CRM pages of at most ten
+    assert lines[0].startswith("2025-03-05T18:30+08:00  张三  [note]  电话沟通需求")
+    items = json.loads(run("followups", "8", "--json", env=crm_env(sandbox)).stdout)
+    assert [(i["id"], i["kind"], i["note"], i["operator"]) for i in items] == [
+        ("430000000000801", 1, "u 诶IE", "张三")]

@@ -93,6 +93,11 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
      "clue_url_patterns", (r"https://a\.example/(?P<id>\d+)", r"https://b\.example/c-(?P<id>\d+)")),
     ({"CLUE_USER_RATE_PER_MINUTE": "100000"}, "clue_user_rate_per_minute", 100_000),
     ({"CLUE_MAX_IDS": "20"}, "clue_max_ids", 20),
+    ({"CLUE_SUMMARY_FIELDS": " 91652, 意向产品 ,91652"}, "clue_summary_fields", ("91652", "意向产品")),
+    ({"CLUE_SUMMARY_FIELDS": "-"}, "clue_summary_fields", ()),
+    ({"CLUE_DUE_FIELD": "91652"}, "clue_due_field", "91652"),
+    ({"CLUE_FOLLOW_UP_TTL_SECONDS": "30"}, "clue_follow_up_ttl_seconds", 30.0),
+    ({"CLUE_FOLLOW_UP_WAIT_SECONDS": "0.2"}, "clue_follow_up_wait_seconds", 0.2),
     ({"CLUE_DEFAULT_LOCALE": "zh"}, "default_locale", "zh"),
     ({"CLUE_USER_LOCALE": "off"}, "clue_user_locale", False),
     ({"SLACK_ALLOWED_TEAM_IDS": "T0TEST0001, E0ORG00001"}, "slack_allowed_team_ids",
@@ -120,7 +125,7 @@ def test_each_variable_is_parsed(env: dict[str, str], attribute: str, value: Any
 
 def test_every_variable_config_reads_is_in_this_table() -> None:
     source = CONFIG_SOURCE.read_text()
-    read = set(re.findall(r'r\.(?:text|secret|ids|flag|number)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'r\.(?:text|secret|ids|flag|number|names)\(\s*"([A-Z0-9_]+)"', source))
     assert len(read) > 30  # the regex still finds them
     covered = {name for env, _, _ in VARIABLES for name in env}
     missing = sorted(read - covered)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,19 +13,22 @@ from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.follow_ups import FollowUp
 from bot.slack import cards
 from bot.slack.features import FeatureDeps, actions
+from bot.slack.features import modals as modal_feature
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
 from bot.slack.features.entities import EntityDetails
+from bot.slack.features.modals import ClueModals
 from bot.slack.features.unfurls import LinkUnfurls
-from bot.slack.gate import Gate
+from bot.slack.gate import Gate, Pass
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
 EVENTS = ("link_shared", "entity_details_requested")
-ACTIONS = tuple(actions.LISTENERS)
+ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS)  # every button a card renders
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read")
@@ -51,10 +54,13 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
     )
     app.command(COMMAND)(ClueCommand(deps).on_command)
     events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared,
-                                        "entity_details_requested": EntityDetails(deps).on_entity_details_requested}
+                                        "entity_details_requested": EntityDetails(deps, follow_ups=_latest_follow_ups)
+                                        .on_entity_details_requested}
     for name in EVENTS:
         app.event(name)(_first_delivery(deps.gate, events[name]))
     for action_id, listener in CardActions(deps).listeners().items():
+        app.action(action_id)(listener)
+    for action_id, listener in ClueModals(deps).listeners().items():
         app.action(action_id)(listener)
     app.error(_on_error)
     return app
@@ -97,3 +103,8 @@ async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         notice = {"response_type": "ephemeral", **cards.notice_message("en", "internal_error")}
         return BoltResponse(status=200, body=json.dumps(notice), headers={"content-type": "application/json"})
     return BoltResponse(status=200, body="")
+
+
+async def _latest_follow_ups(admitted: Pass, clue_id: int) -> Sequence[FollowUp]:
+    """The flexpane's timeline: the newest page of follow-ups, through the viewer's pass."""
+    return (await admitted.follow_ups(clue_id)).value.items

@@ -28,8 +28,8 @@ from slack_sdk.models.metadata import (
     ExternalRef,
 )
 
-from bot.crm.models import FollowUp
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView
+from bot.domain.follow_ups import FollowUp
 from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, plain_value, safe_url
 from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, _option_text
@@ -208,9 +208,10 @@ def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
 def _follow_ups(items: Sequence[FollowUp], locale: str) -> EntityCustomField:
     lines = []
     for item in items[:_ARRAY_ITEMS]:
-        note = plain_value(item.content.split("\n", 1)[0], _VALUE)
-        who = plain_value(item.operator.name or "", 60) if item.operator else ""
-        lines.append(" · ".join(p for p in (plain_value(item.create_time or "", 40), who, note) if p))
+        note = plain_value(item.note.split("\n", 1)[0], _VALUE)
+        who = plain_value(item.operator or "", 60)
+        when = plain_value(item.at.raw if item.at else "", 40)
+        lines.append(" · ".join(p for p in (when, who, note) if p))
     if len(items) > _ARRAY_ITEMS:
         lines.append(t(locale, "value.more", count=len(items) - _ARRAY_ITEMS))
     label = t(locale, "entity.follow_ups")

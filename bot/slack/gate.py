@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from bot.cache.clues import ClueCache, Lookup
+from bot.cache.flight import Timed, TtlCache
+from bot.domain.follow_ups import FollowUpPage
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
@@ -34,6 +36,10 @@ class EventDeduper(Protocol):
         """Whether the event was already taken; takes it if not."""
 
 
+FollowUpCache = TtlCache[tuple[int, str | None], FollowUpPage]
+"""Follow-up pages by (clue id, cursor)."""
+
+
 class Refusal(NamedTuple):
     """Why a request gets no lookup: a notice key (``not_allowed``, ``rate_limited``) and its arguments."""
 
@@ -44,10 +50,11 @@ class Refusal(NamedTuple):
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "who")
+    __slots__ = ("_cache", "_follow_ups", "who")
 
-    def __init__(self, cache: ClueCache, who: Inbound) -> None:
+    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound) -> None:
         self._cache = cache
+        self._follow_ups = follow_ups
         self.who = who
 
     def cached(self, clue_id: int) -> Lookup | None:
@@ -57,14 +64,24 @@ class Pass:
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
         return await self._cache.get(clue_id, refresh=refresh)
 
+    def cached_follow_ups(self, clue_id: int) -> Timed[FollowUpPage] | None:
+        """The newest follow-ups, fresh from the cache without any I/O, or None."""
+        return self._follow_ups.cached((clue_id, None))
+
+    async def follow_ups(self, clue_id: int, cursor: str | None = None) -> Timed[FollowUpPage]:
+        """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor)."""
+        return await self._follow_ups.get((clue_id, cursor))
+
 
 class Gate:
-    def __init__(self, *, access: AccessPolicy, cache: ClueCache, people: KeyedTokenBuckets,
+    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
+                 people: KeyedTokenBuckets,
                  events: EventDeduper, locales: UserLocales, metrics: Metrics,
                  monotonic: Callable[[], float]) -> None:
         self.access = access
         self.locales = locales
         self._cache = cache
+        self._follow_ups = follow_ups
         self._people = people
         self._events = events
         self._metrics = metrics
@@ -84,7 +101,7 @@ class Gate:
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, who)
+        return Pass(self._cache, self._follow_ups, who)
 
     async def first_delivery(self, body: Mapping[str, Any]) -> bool:
         """Whether this Events API callback is new. Slack redelivers events it thinks we missed

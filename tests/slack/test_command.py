@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -28,7 +29,8 @@ async def test_card_in_the_ack_for_a_fresh_lookup(slack: SlackDriver, sandbox: S
     assert header["text"]["text"] == "打马赛克就"
     rendered = text_of(body)
     assert "初步接触" in rendered  # stage by name, not option id
-    assert "<!date^1620717348^" in rendered  # created time, viewer-local
+    # The latest follow-up (the seed's, for clue 8), viewer-local, in the ack with the clue.
+    assert "*Latest follow-up*\\n<!date^1620717600^" in rendered and "u 诶IE" in rendered
     actions = next(b for b in body["blocks"] if b["type"] == "actions")
     assert {e["action_id"] for e in actions["elements"]} >= {"clue_open", "clue_refresh", "clue_share"}
     open_button = next(e for e in actions["elements"] if e["action_id"] == "clue_open")
@@ -211,10 +213,33 @@ async def test_crm_down_serves_the_last_card_with_a_banner(sandbox: SandboxServe
             clock.advance(240)
         stale = (await slack.command("8"))[0].json()
         assert "打马赛克就" in stale["text"]
-        assert stale["blocks"][0]["block_id"] == "clue_stale"
-        assert "4 min" in json.dumps(stale["blocks"][0])
+        footer = next(b for b in stale["blocks"] if b["block_id"] == "clue_footer")
+        # One line, in the footer, that Slack keeps current: the age is a <!date {ago}> token.
+        warning = "⚠️ *CRM unreachable — showing data from <!date^1700000000^{ago}|"
+        assert footer["elements"][0]["text"].startswith(warning)
+        assert "clue_stale" not in json.dumps(stale)
+        assert sandbox.state.stats().clue_gets[8] == 1 + 2  # a 503 is worth one retry
+
+
+async def test_a_failed_background_refresh_shows_on_the_next_views(sandbox: SandboxServer,
+                                                                    fake_slack: tuple[str, object]) -> None:
+    """#12.16: TTL 2 s, the CRM answering 503: the card served during revalidation is the cached one, and
+    once the background refresh has failed, every following view says the CRM is unreachable."""
+    url, state = fake_slack
+    wall, monotonic = FakeClock(1_700_000_000), FakeClock()
+    settings = slack_settings(sandbox.url, url, CLUE_CACHE_TTL_SECONDS="2", CLUE_REVALIDATE_SECONDS="60")
+    async with running_app(settings, state, url, clocks=Clocks(wall=wall, monotonic=monotonic)) as slack:  # type: ignore[arg-type]
+        assert "unreachable" not in json.dumps((await slack.command("8"))[0].json())
+        sandbox.state.set_fault(8, status=503)
         for clock in (wall, monotonic):
-            clock.advance(120)
-        older = (await slack.command("8"))[0].json()
-        assert "6 min" in json.dumps(older["blocks"][0])  # a stale card is never served from the render cache
-        assert sandbox.state.stats().clue_gets[8] == 1 + 2 + 2  # a 503 is worth one retry
+            clock.advance(3)
+        served = json.dumps((await slack.command("8"))[0].json())  # at once, from the cache
+        assert "unreachable" not in served
+        # The refresh runs in the cache's own background task (two 503s, one retry): wait for its end.
+        for _ in range(200):
+            if "unreachable" in json.dumps((await slack.command("8"))[0].json()):
+                break
+            await asyncio.sleep(0.02)
+        for _ in range(3):
+            later = json.dumps((await slack.command("8"))[0].json(), ensure_ascii=False)
+            assert "CRM unreachable" in later and "打马赛克就" in later

@@ -26,8 +26,8 @@ from slack_sdk.models.metadata import (
     EventAndEntityMetadata,
 )
 
-from bot.crm.models import FollowUp, Operator
 from bot.domain.clue import Clue, FieldView
+from bot.domain.follow_ups import FollowUp
 from bot.slack.entities import (
     ENTITY_TYPE,
     ERROR_CUSTOM,
@@ -57,9 +57,9 @@ NEXT_FOLLOW_UP = FieldView("91652", "下次跟进时间", "2024-05-06 10:00:00",
                            time=crm_time("2024-05-06 10:00:00"))
 RICH_ZH_FOLLOW_UP = replace(RICH_ZH, other_fields=(NEXT_FOLLOW_UP, FieldView("91651", "预算(万元)", "30", kind=4)))
 FOLLOW_UPS = (
-    FollowUp(id="f2", type=1, content="电话回访：客户确认预算 30 万\n下周二现场演示", create_time="2024-04-30 16:00:00",
-             operator=Operator(qw_user_id="wangfang", name="王芳")),
-    FollowUp(id="f1", type=2, content="<!channel> 系统：线索已分配", create_time="2024-04-01 09:30:00", operator=None),
+    FollowUp(id="f2", kind=1, note="电话回访：客户确认预算 30 万\n下周二现场演示", at=crm_time("2024-04-30 16:00:00"),
+             operator="王芳"),
+    FollowUp(id="f1", kind=2, note="<!channel> 系统：线索已分配", at=crm_time("2024-04-01 09:30:00"), operator=None),
 )
 
 

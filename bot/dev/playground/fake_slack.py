@@ -1,8 +1,9 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``entity.presentDetails``)
-and records every call and every response_url post, so the playground can show them and tests can
-assert the exact payloads Slack would have received. Failures can be injected per Web API method.
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``entity.presentDetails``,
+``views.open`` and ``views.update``) and records every call and every response_url post, so the
+playground can show them and tests can assert the exact payloads Slack would have received.
+Failures can be injected per Web API method.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ class FakeSlackState:
     latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
+    def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
+        """Record a call; its sequence number (views.open names the new view after it: ``V<seq>``)."""
         with self.lock:
-            self.calls.append(Recorded(len(self.calls) + 1, kind, name, body))
+            seq = len(self.calls) + 1
+            self.calls.append(Recorded(seq, kind, name, body))
+            return seq
 
     def api_calls(self, method: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -74,7 +78,7 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
     async def api(request: Request) -> Response:
         method = request.path_params["method"]
         body = await _read_body(request)
-        state.record("api", method, body)
+        seq = state.record("api", method, body)
         if delay := state.latency.get(method):
             await asyncio.sleep(delay)
         if method in state.errors:
@@ -90,6 +94,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
                                                       "tz": "UTC"}})
         if method == "entity.presentDetails" and not body.get("trigger_id"):
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
+        if method in ("views.open", "views.update"):
+            return JSONResponse(_view_answer(seq, body))
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
@@ -100,6 +106,20 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         Route("/api/{method}", api, methods=["POST", "GET"]),
         Route("/response/{key}", response_url, methods=["POST"]),
     ])
+
+
+def _view_answer(seq: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A view as Slack answers views.open / views.update: the view with its id and a hash."""
+    view = body.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+    if not isinstance(view, dict):
+        return {"ok": False, "error": "invalid_arguments"}
+    view_id = str(body.get("view_id") or f"V{seq:08d}")
+    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{seq}"}}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:

@@ -49,7 +49,7 @@ MAX_URL = 3000  # Slack's URL limit for buttons; longer links are not worth simu
 MAX_CALLS_PER_POLL = 200
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # becomes a path segment of the response_url
 _TS = re.compile(r"\d{1,12}\.\d{1,8}")
-_CONTAINERS = ("ephemeral", "message", "unfurl")
+_CONTAINERS = ("ephemeral", "message", "unfurl", "view")
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, not bound to
 # No inline script or style, nothing from elsewhere: CRM text can only ever be text on this page.
@@ -167,6 +167,8 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     kind = where.get("kind")
     if kind not in _CONTAINERS:
         raise BadInput(f"container.kind must be one of {', '.join(_CONTAINERS)}")
+    if kind == "view":
+        return await _view_action(request, ctx, action_id, value, block_id, where)
     message_ts = _message_ts(where)
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID,
                                  "is_ephemeral": kind == "ephemeral"}
@@ -192,6 +194,26 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     }
     result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
+
+
+async def _view_action(request: Request, ctx: PlaygroundContext, action_id: str, value: str | None,
+                       block_id: str | None, where: dict[str, Any]) -> Response:
+    """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
+    view_id = _string(where, "view_id", 64)
+    view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
+            "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
+    now = time.time()
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": USER_ID, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID, "token": "playground",
+        "container": {"type": "view", "view_id": view_id}, "trigger_id": _trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
+        "view": view,
+        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
+                     "action_ts": f"{now:.6f}"}],
+    }
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
 
 
 async def link(request: Request, ctx: PlaygroundContext) -> Response:

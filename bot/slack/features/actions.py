@@ -15,13 +15,15 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.flight import Timed
+from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards
-from bot.slack.features import Ack, FeatureDeps, Respond
+from bot.slack.features import Ack, FeatureDeps, Respond, follow_ups_within, start_follow_ups
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
-from bot.slack.gate import LOOKUP, SHARE, UNFURL, Refusal
+from bot.slack.gate import LOOKUP, SHARE, UNFURL, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_notice, log_failure, refusal_notice
 
@@ -97,9 +99,10 @@ class CardActions:
         # Cards others see speak the workspace default; a private card, its reader's language.
         private = click.ephemeral and click.unfurl_url is None
         locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
-        lookup = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
-        if lookup is None:
+        found = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
+        if found is None:
             return
+        lookup, admitted = found
         if click.unfurl_url is not None:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
             if click.who.channel_id and click.message_ts:
@@ -107,7 +110,9 @@ class CardActions:
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
-        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
+        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral,
+                                      follow_ups=follow_ups, follow_ups_missing=follow_ups is None).message
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
@@ -118,11 +123,14 @@ class CardActions:
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
-        lookup = await self._lookup(click, respond, locale, SHARE)
-        if lookup is None:
+        found = await self._lookup(click, respond, locale, SHARE)
+        if found is None:
             return
+        lookup, admitted = found
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
         message = self._renderer.card(lookup, self._deps.options.default_locale, click.who, channel=True,
-                                      shared_by=click.who.user_id).message
+                                      shared_by=click.who.user_id, follow_ups=follow_ups,
+                                      follow_ups_missing=follow_ups is None).message
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
 
@@ -135,22 +143,30 @@ class CardActions:
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        lookup = await self._lookup(click, respond, locale, LOOKUP)
-        if lookup is None:
+        found = await self._lookup(click, respond, locale, LOOKUP)
+        if found is None:
             return
+        lookup, admitted = found
         who = click.who
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
         await respond(replace_original=True, response_type="ephemeral",
-                      **self._renderer.card(lookup, locale, who, reveal_phone=True).message)
+                      **self._renderer.card(lookup, locale, who, reveal_phone=True, follow_ups=follow_ups,
+                                            follow_ups_missing=follow_ups is None).message)
+
+    async def _follow_ups(self, admitted: Pass, clue_id: int) -> Timed[FollowUpPage] | None:
+        """The card's latest follow-up, under the click's admission, bounded by the wait."""
+        return await follow_ups_within(start_follow_ups(admitted, clue_id), clue_id,
+                                       self._deps.options.follow_up_wait)
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
 
     async def _lookup(self, click: ButtonClick, respond: Respond, locale: str, rule: str, *,
-                      refresh: bool = False) -> Lookup | None:
-        """The clue behind a button, for the person who clicked, or None after telling them why not.
+                      refresh: bool = False) -> tuple[Lookup, Pass] | None:
+        """The clue behind a button and the click's admission, or None after telling them why not.
         Unfurls have no ephemeral reply of their own here: their failures are only logged."""
         notify = click.unfurl_url is None
         admitted = self._gate.admit(click.who, rule)
@@ -160,7 +176,7 @@ class CardActions:
                               **refusal_notice(admitted, locale))
             return None
         try:
-            return await admitted.get(click.clue_id, refresh=refresh)
+            return await admitted.get(click.clue_id, refresh=refresh), admitted
         except BotError as exc:
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",

@@ -17,7 +17,7 @@ from slack_bolt.response import BoltResponse
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack import cards
-from bot.slack.features import Ack, FeatureDeps, Message, Respond
+from bot.slack.features import Ack, FeatureDeps, Message, Respond, follow_ups_within, start_follow_ups
 from bot.slack.gate import LOOKUP, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.links import CommandRequest, parse_command
@@ -57,11 +57,13 @@ class ClueCommand:
         if len(request.ids) == 1:
             clue_id = request.ids[0]
             hit = admitted.cached(clue_id)
-            if hit is not None:
+            follow_ups = admitted.cached_follow_ups(clue_id) if hit is not None else None
+            if hit is not None and follow_ups is not None:
                 # Fast path: no I/O, no task, and (rendered before) no re-rendering or re-encoding.
                 # With process_before_response=True, Bolt sends a listener's returned response as the ack
                 # (as application/json;charset=utf-8, since the body starts with "{").
-                return BoltResponse(status=200, body=self._renderer.card(hit, locale, who).ack_body)
+                rendered = self._renderer.card(hit, locale, who, follow_ups=follow_ups)
+                return BoltResponse(status=200, body=rendered.ack_body)
             work: asyncio.Future[Message] = asyncio.ensure_future(self._single(admitted, clue_id, locale))
         else:
             work = asyncio.ensure_future(self._several(admitted, request.ids, locale))
@@ -85,14 +87,24 @@ class ClueCommand:
         return None
 
     async def _single(self, admitted: Pass, clue_id: int, locale: str) -> Message:
+        pending = start_follow_ups(admitted, clue_id)
         try:
             lookup = await admitted.get(clue_id)
         except BotError as exc:
+            pending.cancel()
             return error_notice(exc, clue_id, locale)
-        return self._renderer.card(lookup, locale, admitted.who).message
+        follow_ups = await follow_ups_within(pending, clue_id, self._options.follow_up_wait)
+        return self._renderer.card(lookup, locale, admitted.who, follow_ups=follow_ups,
+                                   follow_ups_missing=follow_ups is None).message
 
     async def _several(self, admitted: Pass, ids: tuple[int, ...], locale: str) -> Message:
+        pending = {i: start_follow_ups(admitted, i) for i in dict.fromkeys(ids)}
         results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
+        # Each row's latest activity, if its follow-ups come within the wait; else its last update.
+        answers = await asyncio.gather(*(follow_ups_within(work, i, self._options.follow_up_wait)
+                                         for i, work in pending.items()))
+        activity = {i: latest for i, answer in zip(pending, answers, strict=True)
+                    if answer is not None and (latest := answer.value.latest) is not None}
         items: list[cards.ListItem] = []
         for clue_id, result in zip(ids, results, strict=True):
             if isinstance(result, Lookup):
@@ -102,7 +114,7 @@ class ClueCommand:
                 items.append((clue_id, error_key(result)))
             else:
                 raise result
-        return self._renderer.list_message(items, ids, locale, admitted.who)
+        return self._renderer.list_message(items, ids, locale, admitted.who, activity)
 
     @staticmethod
     async def _replace_when_done(work: asyncio.Future[Message], respond: Respond, locale: str) -> None:

@@ -25,8 +25,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
-from bot.crm.models import FollowUp
 from bot.domain.clue import PHONE
+from bot.domain.follow_ups import FollowUp
 from bot.domain.ids import parse_clue_id
 from bot.domain.locales import locale_from_slack
 from bot.errors import BotError, ClueNotFound, InvalidClueId

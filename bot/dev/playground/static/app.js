@@ -477,10 +477,50 @@
     systemNotice(`Could not deliver to the app: ${error}`);
   }
 
+  // ------------------------------------------------------------------------------------ modals (views.*)
+
+  /** Show a views.open / views.update call as Slack shows a modal: one at a time, over the channel. */
+  function showModal(call) {
+    let view = call.body.view;
+    if (typeof view === "string") {
+      try {
+        view = JSON.parse(view);
+      } catch {
+        return;
+      }
+    }
+    if (!view || typeof view !== "object") return;
+    // The fake Slack names a view after the views.open call that opened it.
+    const id = call.name === "views.open" ? `V${String(call.seq).padStart(8, "0")}` : String(call.body.view_id || "");
+    if (call.name === "views.update" && (!state.modal || state.modal.id !== id)) return;
+    const blocks = Array.isArray(view.blocks) ? view.blocks : [];
+    const message = { id: nextId("m"), ts: newTs(), ephemeral: true };
+    const ctx = { message, kind: "view", view: { id, hash: `h${call.seq}`, private_metadata: view.private_metadata } };
+    const title = view.title && typeof view.title.text === "string" ? view.title.text : "";
+    const close = view.close && typeof view.close.text === "string" ? view.close.text : "Close";
+    const node = el("div", { class: "modal-backdrop", role: "dialog", "aria-modal": "true", "aria-label": title },
+      el("div", { class: "modal", "data-callback": view.callback_id || "" },
+        el("div", { class: "modal-title" }, title),
+        el("div", { class: "modal-body" }, renderBlocks(blocks, ctx)),
+        el("div", { class: "modal-footer" },
+          el("button", { type: "button", class: "b-button", onclick: closeModal }, close)),
+        jsonPanel(view, blocks)));
+    closeModal();
+    state.modal = { id, node };
+    document.body.append(node);
+  }
+
+  function closeModal() {
+    if (state.modal) state.modal.node.remove();
+    state.modal = null;
+  }
+
   async function sendAction(item, ctx, blockId, control) {
     const key = nextId("a");
     state.keys.set(key, ctx.message.id);
-    const container = { kind: ctx.kind, message_ts: ctx.message.ts };
+    const container = ctx.kind === "view"
+      ? { kind: "view", view_id: ctx.view.id, hash: ctx.view.hash, private_metadata: ctx.view.private_metadata || "" }
+      : { kind: ctx.kind, message_ts: ctx.message.ts };
     if (ctx.kind === "unfurl") container.unfurl_url = ctx.unfurlUrl;
     if (control) {
       control.disabled = true;
@@ -703,6 +743,8 @@
       } else {
         setContent(botMessage(body.response_type !== "in_channel"), body);
       }
+    } else if (call.kind === "api" && (call.name === "views.open" || call.name === "views.update")) {
+      showModal(call);
     } else if (call.kind === "api" && call.name === "chat.unfurl") {
       const message = state.posts.get(`${body.channel}/${body.ts}`);
       let unfurls = body.unfurls;
