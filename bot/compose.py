@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import httpx
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import ClueCache
 from bot.config import Settings
@@ -37,6 +36,7 @@ from bot.slack.gate import Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import SlackCalls, web_client
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
-    slack_client = AsyncWebClient(token=bot_token, base_url=settings.slack_api_url)
+    slack_client = web_client(settings.slack_api_url, bot_token)
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     access = AccessPolicy(
         allowed_team_ids=settings.slack_allowed_team_ids,
@@ -151,6 +151,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         renderer=CardRenderer(matcher, access, clocks.wall),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale),
+        calls=SlackCalls(metrics),
         wall=clocks.wall,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)

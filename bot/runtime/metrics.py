@@ -34,6 +34,8 @@ class Metrics:
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
         self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
                                    "(headers, size, busy, timeout, signature)", "reason", r)
+        self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
+                                         "method or response_url", "method", r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 

@@ -16,9 +16,10 @@ from bot.runtime.tasks import TaskRunner
 from bot.slack.gate import Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import Respond as Respond
+from bot.slack.webapi import SlackCalls
 
 Message = dict[str, Any]
-Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 
 
@@ -38,4 +39,5 @@ class FeatureDeps:
     runner: TaskRunner
     renderer: CardRenderer
     options: FeatureOptions
+    calls: SlackCalls
     wall: Callable[[], float]

@@ -83,6 +83,7 @@ class CardActions:
         await ack()
         click = ButtonClick.parse(body)
         if click is not None:
+            respond = self._deps.calls.checked(respond)
             self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
 
     async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
@@ -96,7 +97,8 @@ class CardActions:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
             if click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
-                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)})
+                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
+                                  self._deps.calls)
             return
         message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
         await respond(replace_original=True, **message)
@@ -105,7 +107,7 @@ class CardActions:
         await ack()
         click = ButtonClick.parse(body)
         if click is not None:
-            self._deps.runner.spawn(self._share(click, respond), name="clue.share")
+            self._deps.runner.spawn(self._share(click, self._deps.calls.checked(respond)), name="clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
@@ -122,7 +124,7 @@ class CardActions:
         click = ButtonClick.parse(body)
         if click is None or not click.ephemeral:
             return  # a phone is only ever revealed on the clicking user's own ephemeral card
-        self._deps.runner.spawn(self._reveal(click, respond), name="clue.reveal")
+        self._deps.runner.spawn(self._reveal(click, self._deps.calls.checked(respond)), name="clue.reveal")
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)

@@ -66,6 +66,7 @@ class ClueCommand:
             await ack(response_type="ephemeral", **work.result())
             return None
         await ack(response_type="ephemeral", **cards.notice_message(locale, "looking_up", id=request.ids[0]))
+        respond = self._deps.calls.checked(respond)
         self._deps.runner.spawn(self._replace_when_done(work, respond, locale), name="clue.command.slow")
         return None
 

@@ -18,6 +18,7 @@ from bot.slack.features import FeatureDeps
 from bot.slack.gate import UNFURL, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import log_failure
+from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,14 @@ class UnfurlTarget:
         return cls(channel=str(channel), ts=str(ts)) if channel and ts else None
 
 
-async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any]) -> None:
+async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any],
+                      calls: SlackCalls) -> None:
     """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks)."""
     try:
         await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
                                  source=target.source, unfurls=dict(unfurls))
     except SlackApiError as exc:
-        log.warning("unfurl.failed", extra={"error": str(exc.response.get("error")), "links": len(unfurls)})
+        calls.api_failed("chat.unfurl", exc, links=len(unfurls))
 
 
 class LinkUnfurls:
@@ -91,4 +93,4 @@ class LinkUnfurls:
         unfurls = {url: self._deps.renderer.unfurl(lookups[clue_id], locale)
                    for url, clue_id in targets.items() if clue_id in lookups}
         if unfurls:
-            await chat_unfurl(client, target, unfurls)
+            await chat_unfurl(client, target, unfurls, self._deps.calls)
