@@ -25,6 +25,11 @@ class AccessPolicy:
     def check_team(self, who: Inbound) -> str | None:
         if not self.allowed_team_ids:
             return None
+        if who.user_team_id is not None and who.user_team_id != who.team_id:
+            # Someone from another workspace (a Slack Connect guest, or another workspace of a Grid org):
+            # the payload's enterprise is the org where they clicked, not theirs, so only their own
+            # workspace id can admit them.
+            return None if who.user_team_id in self.allowed_team_ids else "workspace"
         if who.team_id in self.allowed_team_ids or who.enterprise_id in self.allowed_team_ids:
             return None
         return "workspace"
