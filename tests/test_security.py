@@ -110,7 +110,8 @@ async def post_action(driver: SlackDriver, action_id: str, value: str, *, user: 
     """A block_actions payload with any top-level keys (enterprise, is_ext_shared_channel, ...)."""
     key, url = driver.response_url()
     payload = {
-        "type": "block_actions", "team": {"id": team, "domain": "acme"}, "user": {"id": user, "team_id": user_team or team},
+        "type": "block_actions", "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "team_id": user_team or team},
         "api_app_id": "A0CLUE0001", "channel": {"id": channel, "name": "sales"},
         "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
                       "is_ephemeral": ephemeral},

@@ -90,7 +90,7 @@ class CardActions:
         # Cards others see speak the workspace default; a private card, its reader's language.
         private = click.ephemeral and click.unfurl_url is None
         locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
-        lookup = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
+        lookup = await self._lookup(click, respond, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
         if lookup is None:
             return
         if click.unfurl_url is not None:
@@ -110,8 +110,7 @@ class CardActions:
             self._deps.runner.spawn(self._share(click, self._deps.calls.checked(respond)), name="clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
-        locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
-        lookup = await self._lookup(click, respond, locale, SHARE)
+        lookup = await self._lookup(click, respond, SHARE)
         if lookup is None:
             return
         message = self._renderer.card(lookup, self._deps.options.default_locale, click.who, channel=True,
@@ -128,7 +127,7 @@ class CardActions:
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        lookup = await self._lookup(click, respond, locale, LOOKUP)
+        lookup = await self._lookup(click, respond, LOOKUP)
         if lookup is None:
             return
         who = click.who
@@ -141,11 +140,13 @@ class CardActions:
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
 
-    async def _lookup(self, click: ButtonClick, respond: Respond, locale: str, rule: str, *,
+    async def _lookup(self, click: ButtonClick, respond: Respond, rule: str, *,
                       refresh: bool = False) -> Lookup | None:
-        """The clue behind a button, for the person who clicked, or None after telling them why not.
-        Unfurls have no ephemeral reply of their own here: their failures are only logged."""
-        notify = click.unfurl_url is None
+        """The clue behind a button, for the person who clicked, or None after telling them why not
+        (ephemerally, in their own language). Clicks on unfurls carry a response_url too (Slack's
+        unfurling guide): their clicker hears of a refusal or a CRM failure like anyone else's."""
+        notify = click.who.response_url is not None
+        locale = self._gate.locales.get(click.who.user_id)
         admitted = self._gate.admit(click.who, rule)
         if isinstance(admitted, Refusal):
             if notify:
