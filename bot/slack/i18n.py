@@ -93,7 +93,7 @@ _EN: dict[str, str] = {
         "The CRM gave an unexpected answer. Try again later; if it keeps happening, tell your admin."
     ),
     "notice.rate_limited": "You're looking up clues too fast. Try again in {seconds}s.",
-    "notice.looking_up": "Looking up clue {id}…",
+    "notice.answer_follows": "Clue {id}: the CRM is slow to answer, so the card comes as a message of its own.",
     "notice.not_allowed": "Clue cards are not allowed here ({rule}). Ask {contact} if you need access.",
     "notice.internal_error": "Something went wrong on our side. It has been logged; please try again.",
 }
@@ -169,7 +169,7 @@ _ZH: dict[str, str] = {
     "notice.crm_clock": "CRM 拒绝了请求时间。请联系管理员检查服务器时钟。",
     "notice.crm_error": "CRM 返回了异常结果。请稍后再试；如果一直出现，请告诉管理员。",
     "notice.rate_limited": "查询太频繁了，请 {seconds} 秒后再试。",
-    "notice.looking_up": "正在查询线索 {id}…",
+    "notice.answer_follows": "线索 {id}：CRM 响应较慢，卡片将以单独的消息发送。",
     "notice.not_allowed": "此处不允许查看线索卡片（{rule}）。如需权限，请联系 {contact}。",
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
 }

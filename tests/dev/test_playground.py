@@ -149,7 +149,7 @@ async def test_a_slow_crm_gets_a_placeholder_then_the_card_replaces_it() -> None
         fault = await page.post("/playground/faults", {"latency_ms": 600})
         assert fault.status_code == 200, fault.text
         result = await page.command("8", "slow1")
-        assert "Looking up clue 8" in result["ack"]["text"]
+        assert "Clue 8: the CRM is slow to answer" in result["ack"]["text"]
         calls = await page.captured(result["seq"])
         assert [(c["kind"], c["name"]) for c in calls] == [("response_url", "slow1")]
         replacement = calls[0]["body"]

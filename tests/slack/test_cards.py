@@ -517,8 +517,9 @@ def test_notice_arguments_are_escaped_and_codes_translated() -> None:
                            ("<!channel>", "&lt;!channel&gt;"),
                            ("<@U0ADMIN> <!here>", "&lt;@U0ADMIN&gt; &lt;!here&gt;")):
         assert f"Ask {shown} if" in notice_message("en", "not_allowed", rule="user", contact=contact)["text"]
-    looking_up = notice_message("en", "looking_up", id=410983932389440)
-    assert looking_up["text"] == "Looking up clue 410983932389440…"
+    placeholder = notice_message("en", "answer_follows", id=410983932389440)
+    assert placeholder["text"] == ("Clue 410983932389440: the CRM is slow to answer, so the card comes as a "
+                                   "message of its own.")
 
 
 def test_unknown_notice_key_is_a_bug() -> None:
