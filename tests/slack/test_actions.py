@@ -119,3 +119,27 @@ async def test_refresh_of_an_unfurl_tells_the_clicker_when_refused(sandbox: Sand
         assert notice["response_type"] == "ephemeral" and notice["replace_original"] is False
         assert "link previews are off in this channel" in notice["text"]
         assert slack.fake.api_calls("chat.unfurl") == [] and sandbox.state.stats().calls == {}
+
+
+async def test_refresh_of_a_shared_card_keeps_who_shared_it(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    _, share_key = await slack.action("clue_share", "8")
+    await slack.drain()
+    shared = slack.fake.responses(share_key)[0]
+    [refresh] = [e for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == "clue_refresh"]
+    sandbox.state.update_clue(8, name="Renamed")
+    _, key = await slack.action("clue_refresh", refresh["value"], ephemeral=False, user="U0BOB00001")
+    await slack.drain()
+    [posted] = slack.fake.responses(key)
+    assert "Renamed" in posted["text"]
+    assert f"Shared by <@{USER}>" in json.dumps(posted, ensure_ascii=False)  # the sharer, not the clicker
+    assert "U0BOB00001" not in json.dumps(posted)
+
+
+@pytest.mark.parametrize("value", ["8:", "8:<!channel>", "8:U0ALICE001:x", "8:u0alice001", ":U0ALICE001"])
+async def test_a_forged_sharer_in_a_refresh_value_does_nothing(slack: SlackDriver, sandbox: SandboxServer,
+                                                               value: str) -> None:
+    _, key = await slack.action("clue_refresh", value, ephemeral=False)
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+    assert sandbox.state.stats().calls == {}

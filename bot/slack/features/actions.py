@@ -44,15 +44,16 @@ class ButtonClick:
     ephemeral: bool
     message_ts: str | None
     unfurl_url: str | None
+    shared_by: str | None = None  # who shared the card (Refresh keeps "Shared by"); a re-validated user id
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ButtonClick | None:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
             return None
-        try:
-            clue_id = parse_clue_id(str(actions[0].get("value") or ""))
-        except InvalidClueId:
+        value = cards.split_button_value(str(actions[0].get("value") or ""))
+        clue_id = _clue_id(value[0]) if value is not None else None
+        if value is None or clue_id is None:
             log.info("action.value.invalid")
             return None
         container = body.get("container")
@@ -65,7 +66,15 @@ class ButtonClick:
             ephemeral=bool(container.get("is_ephemeral")),
             message_ts=str(container.get("message_ts") or "") or None,
             unfurl_url=unfurl_url if isinstance(unfurl_url, str) else None,
+            shared_by=value[1],
         )
+
+
+def _clue_id(text: str) -> int | None:
+    try:
+        return parse_clue_id(text)
+    except InvalidClueId:
+        return None
 
 
 class CardActions:
@@ -100,7 +109,8 @@ class CardActions:
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   self._deps.calls)
             return
-        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
+        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral,
+                                      shared_by=None if click.ephemeral else click.shared_by).message
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
