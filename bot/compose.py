@@ -31,6 +31,7 @@ from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
 from bot.runtime.tasks import TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
+from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
 from bot.slack.gate import Gate
 from bot.slack.links import LinkMatcher
@@ -135,6 +136,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         allow_shared_channels=settings.clue_allow_shared_channels,
         admin_contact=settings.clue_admin_contact,
     )
+    calls = SlackCalls(metrics)
     gate = Gate(
         access=access,
         cache=cache,
@@ -143,6 +145,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=UserLocales(slack_client, runner, default=settings.default_locale,
                             enabled=settings.clue_user_locale, clock=clocks.monotonic),
+        conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
     )
@@ -151,7 +154,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         renderer=CardRenderer(matcher, access, clocks.wall),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale),
-        calls=SlackCalls(metrics),
+        calls=calls,
         wall=clocks.wall,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)

@@ -49,13 +49,16 @@ class AccessPolicy:
             return refused
         if self.unfurl_channel_ids and who.channel_id not in self.unfurl_channel_ids:
             return "unfurl_channel"
-        if who.slack_connect and not self.allow_shared_channels:
-            return "shared_channel"
-        return None
+        return self.check_audience(who)
 
     def check_share(self, who: Inbound) -> str | None:
         if (refused := self.check_lookup(who)) is not None:
             return refused
-        if who.slack_connect and not self.allow_shared_channels:
+        return self.check_audience(who)
+
+    def check_audience(self, who: Inbound) -> str | None:
+        """A card everyone in the conversation sees: not in Slack Connect unless allowed, and not where it
+        is unknown (``slack_connect`` None: fail closed)."""
+        if who.slack_connect is not False and not self.allow_shared_channels:
             return "shared_channel"
         return None

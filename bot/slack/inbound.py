@@ -4,7 +4,8 @@ Slash commands, ``block_actions`` and Events API callbacks each carry the user, 
 channel and ``response_url`` in their own places; ``Inbound`` answers for all of them so no listener
 digs in payloads. Values are taken only when they have the documented type (anything else reads as
 unknown). ``slack_connect`` (an externally shared conversation) is known only where Slack says so: Events API
-callbacks carry ``is_ext_shared_channel``; commands and clicks do not, and read as None (unknown).
+callbacks carry ``is_ext_shared_channel``; commands and clicks do not, and read as None (unknown) until the
+Gate asks ``conversations.info`` (``bot.slack.conversations``).
 
 In a click, ``team`` is the workspace the app is installed in (and where the click happened); the clicker's
 own workspace is ``user.team_id``, which differs for someone from another organisation in a Slack Connect

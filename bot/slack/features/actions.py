@@ -109,7 +109,7 @@ class CardActions:
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   self._deps.calls)
             return
-        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral,
+        message = self._renderer.card(lookup, locale, await self._placed(click), channel=not click.ephemeral,
                                       shared_by=None if click.ephemeral else click.shared_by).message
         await respond(replace_original=True, **message)
 
@@ -140,12 +140,16 @@ class CardActions:
         lookup = await self._lookup(click, respond, LOOKUP)
         if lookup is None:
             return
-        who = click.who
+        who = await self._placed(click)
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         await respond(replace_original=True, response_type="ephemeral",
                       **self._renderer.card(lookup, locale, who, reveal_phone=True).message)
+
+    async def _placed(self, click: ButtonClick) -> Inbound:
+        """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
+        return await self._gate.place(click.who, within=self._deps.options.ack_budget)
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
@@ -157,7 +161,8 @@ class CardActions:
         unfurling guide): their clicker hears of a refusal or a CRM failure like anyone else's."""
         notify = click.who.response_url is not None
         locale = self._gate.locales.get(click.who.user_id)
-        admitted = self._gate.admit(click.who, rule)
+        admitted = await self._gate.admit_in_conversation(click.who, rule) if rule in (SHARE, UNFURL) \
+            else self._gate.admit(click.who, rule)
         if isinstance(admitted, Refusal):
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",

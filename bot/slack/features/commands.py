@@ -43,7 +43,8 @@ class ClueCommand:
             functools.partial(parse_command, matcher=deps.matcher, max_ids=deps.options.max_ids))
 
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> BoltResponse | None:
-        who = Inbound.from_command(command)
+        # Whether the channel is shared with another organisation decides the Share button (cached per channel).
+        who = await self._gate.place(Inbound.from_command(command), within=self._options.ack_budget / 2)
         locale = self._gate.locales.get(who.user_id)
         text = str(command.get("text") or "")
         request = self._parse_short(text) if len(text) <= MEMO_TEXT_CHARS else \

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import UNFURL, Pass, Refusal
+from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import log_failure
 from bot.slack.webapi import SlackCalls
@@ -71,15 +71,17 @@ class LinkUnfurls:
             log.warning("unfurl.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
             return
         picked = dict(list(targets.items())[:MAX_UNFURL_LINKS])
-        admitted = self._deps.gate.admit(Inbound.from_event(event, body), UNFURL,
-                                         cost=len(set(picked.values())))
-        if isinstance(admitted, Refusal):
-            return  # nobody to tell: the poster sees their message without previews
-        self._deps.runner.spawn(self._unfurl(admitted, picked, target, client), name="clue.unfurl")
+        # Admitted in the task: when the callback does not say whether the conversation is shared with
+        # another organisation, the gate asks Slack, and the ack must not wait for that.
+        self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client),
+                                name="clue.unfurl")
 
-    async def _unfurl(self, admitted: Pass, targets: dict[str, int], target: UnfurlTarget,
+    async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
                       client: AsyncWebClient) -> None:
         ids = list(dict.fromkeys(targets.values()))
+        admitted = await self._deps.gate.admit_in_conversation(who, UNFURL, cost=len(ids))
+        if isinstance(admitted, Refusal):
+            return  # nobody to tell: the poster sees their message without previews
         results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
