@@ -195,6 +195,19 @@ async def test_cards_speak_the_users_slack_language(slack: SlackDriver) -> None:
     assert [c["user"] for c in slack.fake.api_calls("users.info")] == ["U0WANG0001"]
 
 
+@pytest.mark.parametrize("slack_locale", ["zh-TW", "zh-HK"])
+async def test_traditional_chinese_for_taiwan_and_hong_kong(slack: SlackDriver, slack_locale: str) -> None:
+    slack.fake.locales["U0CHEN0001"] = slack_locale
+    slack.fake.locales["U0WANG0001"] = "zh-CN"
+    for user in ("U0CHEN0001", "U0WANG0001"):
+        await slack.command("8", user=user)
+    await slack.drain()
+    traditional = json.dumps((await slack.command("8", user="U0CHEN0001"))[0].json(), ensure_ascii=False)
+    simplified = json.dumps((await slack.command("8", user="U0WANG0001"))[0].json(), ensure_ascii=False)
+    assert "階段" in traditional and "阶段" not in traditional and "重新整理" in traditional
+    assert "阶段" in simplified and "階段" not in simplified
+
+
 async def test_without_users_read_scope_everyone_gets_the_default(slack: SlackDriver) -> None:
     slack.fake.errors["users.info"] = "missing_scope"
     await slack.command("8", user="U0WANG0001")
