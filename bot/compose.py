@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import httpx
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import ClueCache
 from bot.cache.flight import TtlCache
@@ -33,11 +32,13 @@ from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
 from bot.runtime.tasks import TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
+from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
 from bot.slack.gate import FollowUpCache, Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import SlackCalls, web_client
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
-    slack_client = AsyncWebClient(token=bot_token, base_url=settings.slack_api_url)
+    slack_client = web_client(settings.slack_api_url, bot_token)
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     access = AccessPolicy(
         allowed_team_ids=settings.slack_allowed_team_ids,
@@ -139,6 +140,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         allow_shared_channels=settings.clue_allow_shared_channels,
         admin_contact=settings.clue_admin_contact,
     )
+    calls = SlackCalls(metrics)
     gate = Gate(
         access=access,
         cache=cache,
@@ -148,6 +150,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=UserLocales(slack_client, runner, default=settings.default_locale,
                             enabled=settings.clue_user_locale, clock=clocks.monotonic),
+        conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
     )
@@ -158,6 +161,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale,
                                follow_up_wait=settings.clue_follow_up_wait_seconds),
+        calls=calls,
         wall=clocks.wall,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)

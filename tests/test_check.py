@@ -82,12 +82,13 @@ async def test_a_revoked_slack_token(sandbox: SandboxServer, fake_slack: tuple[s
 
 
 async def test_a_missing_scope(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
-    fake_slack[1].scopes = "commands,links:read,users:read"
+    conversations = "channels:read,groups:read,im:read,mpim:read"
+    fake_slack[1].scopes = f"commands,links:read,users:read,{conversations}"
     found, _ = await check(env_for(sandbox.url, fake_slack[0]))
     assert found["Slack token"].ok
     assert not found["Slack scopes"].ok and found["Slack scopes"].detail == "missing links:write"
     # users:read only matters for per-person locales
-    fake_slack[1].scopes = "commands,links:read,links:write"
+    fake_slack[1].scopes = f"commands,links:read,links:write,{conversations}"
     assert not (await check(env_for(sandbox.url, fake_slack[0])))[0]["Slack scopes"].ok
     found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_USER_LOCALE="false"))
     assert found["Slack scopes"].ok

@@ -44,7 +44,8 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
     if "users_info" in used_methods:
         needed.add("users:read")
     if "conversations_info" in used_methods:
-        needed |= {"channels:read", "groups:read"}
+        # Whether a conversation is shared with another organisation, for every conversation type.
+        needed |= {"channels:read", "groups:read", "im:read", "mpim:read"}
     # entity.presentDetails (the Work Object flexpane) needs no scope (Slack's method reference).
     assert "entity_presentDetails" in used_methods
     assert scopes == needed

@@ -42,6 +42,8 @@ class Metrics:
                                    "(reply, housekeeping)", "kind", r)
         self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
                                    "(headers, size, busy, timeout, signature)", "reason", r)
+        self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
+                                         "method or response_url", "method", r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 

@@ -76,6 +76,7 @@ _NOTE_LINE = 150  # the first line of the latest follow-up's note on the card
 _OPERATOR = 60
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_SHARED_BY_SEP = ":"  # in a Refresh button's value: "<clue id>:<user id of who shared the card>"
 
 ListItem: TypeAlias = Clue | tuple[int, str]
 Json: TypeAlias = dict[str, Any]
@@ -451,7 +452,7 @@ def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
     buttons: list[Json] = []
     if url := safe_url(opts.clue_url):
         buttons.append(_button(locale, "button.open", ACTION_OPEN, value, url=url))
-    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, value))
+    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, refresh_value(clue.id, opts.shared_by)))
     buttons.append(_button(locale, "button.follow_ups", ACTION_FOLLOW_UPS, value))
     buttons.append(_button(locale, "button.details", ACTION_DETAILS, value))
     if opts.private and opts.shareable:
@@ -460,6 +461,21 @@ def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
     if opts.private and has_phone and not opts.reveal_phone:
         buttons.append(_button(locale, "button.reveal", ACTION_REVEAL, value))
     return buttons
+
+
+def refresh_value(clue_id: int, shared_by: str | None) -> str:
+    """The Refresh button's value: the clue id, and on a shared card who shared it (so Refresh keeps
+    "Shared by"; the message itself is not sent with every click, e.g. not for ephemeral ones)."""
+    return f"{clue_id}{_SHARED_BY_SEP}{shared_by}" if shared_by else str(clue_id)
+
+
+def split_button_value(value: str) -> tuple[str, str | None] | None:
+    """A button value as (clue id text, shared-by user id or None); None when the sharer part is not a
+    Slack user id. The value is untrusted: the clue id is still to be parsed by the caller."""
+    clue, sep, shared_by = value.partition(_SHARED_BY_SEP)
+    if not sep:
+        return clue, None
+    return (clue, shared_by) if _USER_ID.fullmatch(shared_by) else None
 
 
 def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> Json:

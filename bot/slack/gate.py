@@ -9,6 +9,7 @@ window and counted in ``cluebot_refusals``: a script hammering the app cannot fl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
@@ -19,6 +20,7 @@ from bot.domain.follow_ups import FollowUpPage
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
+from bot.slack.conversations import ConversationInfo
 from bot.slack.inbound import Inbound
 from bot.slack.locales import UserLocales
 
@@ -75,11 +77,11 @@ class Pass:
 
 class Gate:
     def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
-                 people: KeyedTokenBuckets,
-                 events: EventDeduper, locales: UserLocales, metrics: Metrics,
-                 monotonic: Callable[[], float]) -> None:
+                 people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
+                 conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float]) -> None:
         self.access = access
         self.locales = locales
+        self._conversations = conversations
         self._cache = cache
         self._follow_ups = follow_ups
         self._people = people
@@ -102,6 +104,26 @@ class Gate:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
         return Pass(self._cache, self._follow_ups, who)
+
+    async def place(self, who: Inbound, *, within: float) -> Inbound:
+        """``who`` with ``slack_connect`` filled in, waiting at most ``within`` seconds for Slack (the answer
+        is cached per conversation: only the first request in a conversation waits). For private cards,
+        which offer Share only where it is known to be safe; unknown stays None."""
+        if who.slack_connect is not None or who.channel_id is None or self.access.allow_shared_channels:
+            return who
+        try:
+            shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
+        except TimeoutError:
+            shared = None  # the call goes on and is cached for the next request
+        return who._replace(slack_connect=shared)
+
+    async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
+        """``admit`` for a card the whole conversation sees (Share, unfurls): where the payload did not say
+        whether the conversation is shared with another organisation, Slack is asked (``conversations.info``);
+        the rule refuses when it still cannot be known."""
+        if who.slack_connect is None and who.channel_id is not None and not self.access.allow_shared_channels:
+            who = who._replace(slack_connect=await self._conversations.slack_connect(who.channel_id))
+        return self.admit(who, rule, cost=cost)
 
     async def first_delivery(self, body: Mapping[str, Any]) -> bool:
         """Whether this Events API callback is new. Slack redelivers events it thinks we missed

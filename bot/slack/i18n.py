@@ -1,4 +1,4 @@
-"""Every user-facing string of clue bot, in English and Chinese.
+"""Every user-facing string of clue bot, in English, Simplified Chinese and Traditional Chinese.
 
 Templates are Slack mrkdwn, already escaped where they contain ``<`` or ``>``; ``t`` fills them with
 ``str.format``, so arguments must be escaped by the caller (``cards.notice_message`` does that).
@@ -100,7 +100,7 @@ _EN: dict[str, str] = {
         "The CRM gave an unexpected answer. Try again later; if it keeps happening, tell your admin."
     ),
     "notice.rate_limited": "You're looking up clues too fast. Try again in {seconds}s.",
-    "notice.looking_up": "Looking up clue {id}…",
+    "notice.answer_follows": "Clue {id}: the CRM is slow to answer, so the card comes as a message of its own.",
     "notice.not_allowed": "Clue cards are not allowed here ({rule}). Ask {contact} if you need access.",
     "notice.internal_error": "Something went wrong on our side. It has been logged; please try again.",
     # Lead summary, follow-ups and the modals
@@ -204,7 +204,7 @@ _ZH: dict[str, str] = {
     "notice.crm_clock": "CRM 拒绝了请求时间。请联系管理员检查服务器时钟。",
     "notice.crm_error": "CRM 返回了异常结果。请稍后再试；如果一直出现，请告诉管理员。",
     "notice.rate_limited": "查询太频繁了，请 {seconds} 秒后再试。",
-    "notice.looking_up": "正在查询线索 {id}…",
+    "notice.answer_follows": "线索 {id}：CRM 响应较慢，卡片将以单独的消息发送。",
     "notice.not_allowed": "此处不允许查看线索卡片（{rule}）。如需权限，请联系 {contact}。",
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
     # 线索摘要、跟进记录与弹窗
@@ -231,8 +231,116 @@ _ZH: dict[str, str] = {
     "list.latest": "最近 {when}",
 }
 
+# Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
+_ZH_TW: dict[str, str] = {
+    "field.stage": "階段",
+    "field.source": "來源",
+    "field.company": "公司",
+    "field.owner": "負責人",
+    "field.purchase_intention": "購買意向",
+    "field.phone": "電話",
+    "field.converted": "已轉客戶",
+    "field.gender": "性別",
+    "field.tags": "標籤",
+    "field.description": "描述",
+    "field.address": "地址",
+    "field.birthday": "生日",
+    "time.created": "建立",
+    "time.updated": "更新",
+    "time.converted": "轉客戶",
+    "freshness": "資料截至 {when}",
+    "stale": "⚠️ *CRM 暫時無法存取，顯示的是 {when}的資料*",
+    "age.seconds": "{n} 秒",
+    "age.minutes": "{n} 分鐘",
+    "age.hours": "{n} 小時",
+    "age.days": "{n} 天",
+    "value.yes": "是",
+    "value.no": "否",
+    "value.lead": "線索",
+    "value.awaiting_assignment": "待分配",
+    "value.unknown_option": "{value}（未知）",
+    "value.more": "另 {count} 項",
+    "tags.unknown.one": "另 {count} 個未知標籤",
+    "tags.unknown.other": "另 {count} 個未知標籤",
+    "kind.1": "個人",
+    "kind.2": "企業",
+    "kind.other": "類型 {kind}",
+    "clue.title": "線索 {id}",
+    "clue.id": "ID `{id}`",
+    "shared_by": "由 {user} 分享",
+    "list.summary": "線索（{count} 條）",
+    "button.open": "在 CRM 中開啟",
+    "button.refresh": "重新整理",
+    "button.share": "分享到頻道",
+    "button.reveal": "顯示完整電話",
+    "reason.not_found": "未找到",
+    "reason.crm_unavailable": "CRM 暫時無法存取，請一分鐘後再試",
+    "reason.crm_auth": "CRM 拒絕了請求簽名",
+    "reason.crm_clock": "CRM 拒絕了請求時間",
+    "reason.crm_error": "CRM 返回了異常結果",
+    "invalid_reason.not_a_number": "不是數字",
+    "invalid_reason.too_long": "數字太長",
+    "invalid_reason.zero": "線索 id 從 1 開始",
+    "invalid_reason.text_too_long": "命令太長",
+    "invalid_reason.not_a_clue_link": "該連結不是線索連結",
+    "rule.workspace": "此工作區未獲授權",
+    "rule.user": "你不在允許名單中",
+    "rule.channel": "此頻道未啟用",
+    "rule.unfurl_channel": "此頻道未開啟連結預覽",
+    "rule.shared_channel": "此頻道與其他組織共享",
+    "notice.usage": (
+        "*查詢 CRM 線索*\n"
+        "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查詢 {max_ids} 條線索\n"
+        "• `/clue &lt;線索連結&gt;`：貼上 CRM 中的線索連結\n"
+        "• `/clue help`：顯示本說明"
+    ),
+    "notice.invalid_id": "`{text}` 不是有效的線索 id：{reason}。輸入 `/clue help` 查看用法。",
+    "notice.too_many": "一次最多只能查詢 {max_ids} 條線索。",
+    "notice.not_found": "CRM 中找不到線索 {id}，請檢查 id 後重試。",
+    "notice.crm_unavailable": "CRM 暫時無法存取，請一分鐘後再試。",
+    "notice.crm_auth": "CRM 拒絕了請求簽名。請聯絡管理員檢查 `CRM_APP_ID` 和 `CRM_APP_KEY`。",
+    "notice.crm_clock": "CRM 拒絕了請求時間。請聯絡管理員檢查伺服器時鐘。",
+    "notice.crm_error": "CRM 返回了異常結果。請稍後再試；如果一直出現，請告訴管理員。",
+    "notice.rate_limited": "查詢太頻繁了，請 {seconds} 秒後再試。",
+    "notice.answer_follows": "線索 {id}：CRM 回應較慢，卡片將以單獨的訊息傳送。",
+    "notice.not_allowed": "此處不允許查看線索卡片（{rule}）。如需權限，請聯絡 {contact}。",
+    "notice.internal_error": "系統出錯了，已記錄日誌，請稍後再試。",
+    # Lead summary, modals and Work Objects
+    "entity.display_type": "線索",
+    "entity.next_follow_up": "下次跟進",
+    "entity.follow_ups": "跟進紀錄",
+    "entity.no_follow_ups": "尚無跟進紀錄",
+    "entity.data_as_of": "CRM 暫時無法連線，資料截至",
+    "entity.rate_limited_title": "查詢太頻繁",
+    "summary.overdue": "⚠️ *已逾期*",
+    "activity.latest": "最近跟進",
+    "activity.none": "尚無跟進紀錄",
+    "activity.unavailable": "_最近跟進未顯示：CRM 未及時回應。_",
+    "activity.stale": "_（CRM 暫時無法連線，可能不是最新）_",
+    "follow_up.kind.1": "跟進",
+    "follow_up.kind.2": "系統",
+    "follow_up.kind.other": "類型 {kind}",
+    "follow_up.no_operator": "未知",
+    "button.details": "更多詳情",
+    "button.follow_ups": "跟進紀錄",
+    "button.load_more": "載入更多",
+    "modal.details.title": "線索詳情",
+    "modal.follow_ups.title": "跟進紀錄",
+    "modal.close": "關閉",
+    "modal.loading": "載入中…",
+    "modal.follow_ups.empty": "尚無跟進紀錄。",
+    "modal.follow_ups.end": "已全部顯示。",
+    "modal.follow_ups.capped": "僅顯示最近 {count} 筆，更早的請在 CRM 中查看。",
+    "modal.follow_ups.failed": "⚠️ CRM 未傳回跟進紀錄，請稍後再試。",
+    "list.latest": "最近 {when}",
+}
+
+
 # zip(strict=True): a locale without a string table (or a table without a locale) fails at import.
-_TABLES: dict[str, dict[str, str]] = dict(zip(LOCALES, (_EN, _ZH), strict=True))
+_TABLES: dict[str, dict[str, str]] = dict(zip(LOCALES, (_EN, _ZH, _ZH_TW), strict=True))
+# Where a table lacks a key, the closest language before English.
+_FALLBACK: dict[str, dict[str, str]] = {"zh-TW": _ZH}
 
 
 def t(locale: str, key: str, **kwargs: object) -> str:
@@ -240,7 +348,7 @@ def t(locale: str, key: str, **kwargs: object) -> str:
 
     An unknown key raises ``KeyError``: it is a bug, and tests render every key.
     """
-    template = _TABLES.get(locale, _EN).get(key) or _EN[key]
+    template = _TABLES.get(locale, _EN).get(key) or _FALLBACK.get(locale, _EN).get(key) or _EN[key]
     return template.format(**kwargs)
 
 

@@ -103,7 +103,7 @@ async def test_well_formed_hostile_text_is_shown_inert(fleet_app: SlackDriver, a
         name="<!channel> " + HOSTILE_LINK, company="<!here> `code` " + HOSTILE_LINK,
         description="<@U0BOSS0001> please " + HOSTILE_LINK)})
     card = (await fleet_app.command("8"))[0].json()
-    assert sandbox.state.stats().calls == {}  # it fits the schema: served, but as text
+    assert "/api/v3/clue/get" not in sandbox.state.stats().calls  # it fits the schema: served (as text), no refetch
     assert "&lt;!channel&gt;" in card["text"]
     for text in _mrkdwn_texts(card["blocks"]):
         assert not re.search(r"<!(?!date\^)|<https://evil|<@U0BOSS", text), text  # our own date token only

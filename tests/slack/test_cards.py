@@ -199,6 +199,7 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "message_rich_en_shared": lambda: clue_message(
         RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, shared_by="U024BE7LH")),
     "message_rich_zh": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh")),
+    "message_rich_zh_tw": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW")),
     "message_minimal": lambda: clue_message(MINIMAL, opts()),
     "message_hostile_shared": lambda: clue_message(
         HOSTILE, opts(audience=AUDIENCE_CHANNEL, clue_url="javascript:alert(1)", shared_by="U0SHARER")),
@@ -230,6 +231,7 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
         opts(), urls={8: URL.format(id=8), 1024: URL.format(id=1024)}),
     "notice_usage_en": lambda: notice_message("en", "usage", max_ids=10),
     "notice_usage_zh": lambda: notice_message("zh", "usage", max_ids=10),
+    "notice_usage_zh_tw": lambda: notice_message("zh-TW", "usage", max_ids=10),
     "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),
     "notice_crm_auth_zh": lambda: notice_message("zh", "crm_auth", id=8),
     "notice_not_allowed": lambda: notice_message("en", "not_allowed", rule="shared_channel",
@@ -593,8 +595,9 @@ def test_notice_arguments_are_escaped_and_codes_translated() -> None:
                            ("<!channel>", "&lt;!channel&gt;"),
                            ("<@U0ADMIN> <!here>", "&lt;@U0ADMIN&gt; &lt;!here&gt;")):
         assert f"Ask {shown} if" in notice_message("en", "not_allowed", rule="user", contact=contact)["text"]
-    looking_up = notice_message("en", "looking_up", id=410983932389440)
-    assert looking_up["text"] == "Looking up clue 410983932389440…"
+    placeholder = notice_message("en", "answer_follows", id=410983932389440)
+    assert placeholder["text"] == ("Clue 410983932389440: the CRM is slow to answer, so the card comes as a "
+                                   "message of its own.")
 
 
 def test_unknown_notice_key_is_a_bug() -> None:
@@ -609,14 +612,21 @@ def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def test_locales_have_the_same_keys_and_placeholders() -> None:
-    assert set(i18n._ZH) == set(i18n._EN)
+@pytest.mark.parametrize("table", [i18n._ZH, i18n._ZH_TW])
+def test_locales_have_the_same_keys_and_placeholders(table: dict[str, str]) -> None:
+    assert set(table) == set(i18n._EN)
     for key, template in i18n._EN.items():
-        assert _placeholders(i18n._ZH[key]) == _placeholders(template), key
+        assert _placeholders(table[key]) == _placeholders(template), key
+
+
+def test_traditional_chinese_is_its_own_table() -> None:
+    assert i18n.t("zh-TW", "field.tags") == "標籤" and i18n.t("zh", "field.tags") == "标签"
+    assert i18n.t("zh-TW", "clue.title", id=8) == "線索 8"
 
 
 @pytest.mark.parametrize(("slack", "ours"), [
-    ("zh-CN", "zh"), ("zh-TW", "zh"), ("zh", "zh"), ("zh_CN", "zh"), ("ZH-hant-TW", "zh"),
+    ("zh-CN", "zh"), ("zh-TW", "zh-TW"), ("zh-HK", "zh-TW"), ("zh", "zh"), ("zh_CN", "zh"), ("zh_TW", "zh-TW"),
+    ("ZH-hant-TW", "zh-TW"), ("zh-Hans-CN", "zh"), ("zh-SG", "zh"),
     ("en-US", "en"), ("en-GB", "en"), ("ja-JP", "en"), ("", "en"), (None, "en"),
 ])
 def test_locale_from_slack(slack: str | None, ours: str) -> None:

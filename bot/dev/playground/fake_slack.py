@@ -1,9 +1,10 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``entity.presentDetails``,
-``views.open`` and ``views.update``) and records every call and every response_url post, so the
-playground can show them and tests can assert the exact payloads Slack would have received.
-Failures can be injected per Web API method.
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
+``entity.presentDetails``, ``views.open`` and ``views.update``) and records every call and every
+response_url post, so the playground can show them and tests can assert the exact payloads Slack
+would have received. Failures can be injected per Web API method (an error code, or HTTP 429 with
+``Retry-After`` a number of times, or latency) and per response_url.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class FakeSlackState:
     # auth.test's x-oauth-scopes header, as Slack sends it (comma separated); None: no header
     scopes: str | None = ",".join(BOT_SCOPES)
     latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
+    rate_limited: dict[str, int] = field(default_factory=dict)  # method -> how many more calls get HTTP 429
+    response_errors: dict[str, str] = field(default_factory=dict)  # response_url key -> error (HTTP 404)
+    # channel id -> conversations.info "channel" fields (is_ext_shared…); unknown channels are plain channels
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
@@ -72,6 +77,9 @@ class FakeSlackState:
             self.locales.clear()
             self.scopes = ",".join(BOT_SCOPES)
             self.latency.clear()
+            self.rate_limited.clear()
+            self.response_errors.clear()
+            self.conversations.clear()
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -81,6 +89,10 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         seq = state.record("api", method, body)
         if delay := state.latency.get(method):
             await asyncio.sleep(delay)
+        if state.rate_limited.get(method, 0) > 0:
+            state.rate_limited[method] -= 1
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
+                                headers={"Retry-After": "0"})
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":
@@ -96,10 +108,18 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
         if method in ("views.open", "views.update"):
             return JSONResponse(_view_answer(seq, body))
+        if method == "conversations.info":
+            channel = str(body.get("channel"))
+            return JSONResponse({"ok": True, "channel": {
+                "id": channel, "is_channel": True, "is_ext_shared": False, "is_shared": False,
+                "is_org_shared": False, **state.conversations.get(channel, {})}})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
-        state.record("response_url", request.path_params["key"], await _read_body(request))
+        key = request.path_params["key"]
+        state.record("response_url", key, await _read_body(request))
+        if key in state.response_errors:
+            return Response(state.response_errors[key], status_code=404)
         return Response("ok")
 
     return Starlette(routes=[

@@ -21,11 +21,12 @@ from bot.runtime.tasks import TaskRunner
 from bot.slack.gate import Gate, Pass
 from bot.slack.links import LinkMatcher
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import Respond as Respond
+from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 
 
@@ -46,6 +47,7 @@ class FeatureDeps:
     runner: TaskRunner
     renderer: CardRenderer
     options: FeatureOptions
+    calls: SlackCalls
     wall: Callable[[], float]
 
 

@@ -46,15 +46,16 @@ class ButtonClick:
     ephemeral: bool
     message_ts: str | None
     unfurl_url: str | None
+    shared_by: str | None = None  # who shared the card (Refresh keeps "Shared by"); a re-validated user id
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ButtonClick | None:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
             return None
-        try:
-            clue_id = parse_clue_id(str(actions[0].get("value") or ""))
-        except InvalidClueId:
+        value = cards.split_button_value(str(actions[0].get("value") or ""))
+        clue_id = _clue_id(value[0]) if value is not None else None
+        if value is None or clue_id is None:
             log.info("action.value.invalid")
             return None
         container = body.get("container")
@@ -70,7 +71,15 @@ class ButtonClick:
             ephemeral=bool(container.get("is_ephemeral")),
             message_ts=str(container.get("message_ts") or "") or None,
             unfurl_url=unfurl_url,
+            shared_by=value[1],
         )
+
+
+def _clue_id(text: str) -> int | None:
+    try:
+        return parse_clue_id(text)
+    except InvalidClueId:
+        return None
 
 
 class CardActions:
@@ -93,13 +102,14 @@ class CardActions:
         if click.unfurl_url is not None and self._deps.matcher.match(click.unfurl_url) != click.clue_id:
             log.info("action.unfurl_url.invalid", extra={"user": click.who.user_id, "clue_id": click.clue_id})
             return
+        respond = self._deps.calls.checked(respond)
         self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
 
     async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
         # Cards others see speak the workspace default; a private card, its reader's language.
         private = click.ephemeral and click.unfurl_url is None
         locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
-        found = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
+        found = await self._lookup(click, respond, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
         if found is None:
             return
         lookup, admitted = found
@@ -108,10 +118,11 @@ class CardActions:
             if click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
-                                  [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
+                                  self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
         follow_ups = await self._follow_ups(admitted, click.clue_id)
-        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral,
+        message = self._renderer.card(lookup, locale, await self._placed(click), channel=not click.ephemeral,
+                                      shared_by=None if click.ephemeral else click.shared_by,
                                       follow_ups=follow_ups, follow_ups_missing=follow_ups is None).message
         await respond(replace_original=True, **message)
 
@@ -119,11 +130,10 @@ class CardActions:
         await ack()
         click = ButtonClick.parse(body)
         if click is not None:
-            self._deps.runner.spawn(self._share(click, respond), name="clue.share")
+            self._deps.runner.spawn(self._share(click, self._deps.calls.checked(respond)), name="clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
-        locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
-        found = await self._lookup(click, respond, locale, SHARE)
+        found = await self._lookup(click, respond, SHARE)
         if found is None:
             return
         lookup, admitted = found
@@ -139,15 +149,15 @@ class CardActions:
         click = ButtonClick.parse(body)
         if click is None or not click.ephemeral:
             return  # a phone is only ever revealed on the clicking user's own ephemeral card
-        self._deps.runner.spawn(self._reveal(click, respond), name="clue.reveal")
+        self._deps.runner.spawn(self._reveal(click, self._deps.calls.checked(respond)), name="clue.reveal")
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        found = await self._lookup(click, respond, locale, LOOKUP)
+        found = await self._lookup(click, respond, LOOKUP)
         if found is None:
             return
         lookup, admitted = found
-        who = click.who
+        who = await self._placed(click)
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
@@ -161,15 +171,22 @@ class CardActions:
         return await follow_ups_within(start_follow_ups(admitted, clue_id), clue_id,
                                        self._deps.options.follow_up_wait)
 
+    async def _placed(self, click: ButtonClick) -> Inbound:
+        """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
+        return await self._gate.place(click.who, within=self._deps.options.ack_budget)
+
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
 
-    async def _lookup(self, click: ButtonClick, respond: Respond, locale: str, rule: str, *,
+    async def _lookup(self, click: ButtonClick, respond: Respond, rule: str, *,
                       refresh: bool = False) -> tuple[Lookup, Pass] | None:
-        """The clue behind a button and the click's admission, or None after telling them why not.
-        Unfurls have no ephemeral reply of their own here: their failures are only logged."""
-        notify = click.unfurl_url is None
-        admitted = self._gate.admit(click.who, rule)
+        """The clue behind a button and the click's admission, or None after telling the clicker why not
+        (ephemerally, in their own language). Clicks on unfurls carry a response_url too (Slack's
+        unfurling guide): their clicker hears of a refusal or a CRM failure like anyone else's."""
+        notify = click.who.response_url is not None
+        locale = self._gate.locales.get(click.who.user_id)
+        admitted = await self._gate.admit_in_conversation(click.who, rule) if rule in (SHARE, UNFURL) \
+            else self._gate.admit(click.who, rule)
         if isinstance(admitted, Refusal):
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",

@@ -1,7 +1,13 @@
 """``/clue``: help, usage errors, one clue as a card, several as a list.
 
 A cache hit answers in the ack with a card rendered once; a miss waits up to the ack budget, then
-acks "Looking up…" and the answer follows through ``respond`` from a background task.
+acks a placeholder and the answer follows through ``respond`` from a background task.
+
+Slack's interactivity guide says ``replace_original`` cannot modify the message that invoked a slash
+command, and slackapi issues (bolt-js #2287, bolt-python #1268) report the follow-up arriving as a new
+message; elsewhere it does replace the placeholder. Both must read right: the placeholder never says it is
+still working ("Looking up…" would stay on screen, untrue, next to the answer); it says the card comes as a
+message of its own, which stays true, and every follow-up (card, list or notice) names its clue by itself.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ class ClueCommand:
         self._refusal_body = functools.lru_cache(maxsize=512)(_refusal_body)
 
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> BoltResponse | None:
-        who = Inbound.from_command(command)
+        # Whether the channel is shared with another organisation decides the Share button (cached per channel).
+        who = await self._gate.place(Inbound.from_command(command), within=self._options.ack_budget / 2)
         locale = self._gate.locales.get(who.user_id)
         text = str(command.get("text") or "")
         request = self._parse_short(text) if len(text) <= MEMO_TEXT_CHARS else \
@@ -71,7 +78,8 @@ class ClueCommand:
         if done:
             await ack(response_type="ephemeral", **work.result())
             return None
-        await ack(response_type="ephemeral", **cards.notice_message(locale, "looking_up", id=request.ids[0]))
+        await ack(response_type="ephemeral", **cards.notice_message(locale, "answer_follows", id=request.ids[0]))
+        respond = self._deps.calls.checked(respond)
         self._deps.runner.spawn(self._replace_when_done(work, respond, locale), name="clue.command.slow")
         return None
 

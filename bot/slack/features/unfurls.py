@@ -16,9 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import UNFURL, Pass, Refusal
+from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import log_failure
+from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class UnfurlTarget:
 
 
 async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any],
-                      entities: Sequence[Mapping[str, Any]] = ()) -> None:
+                      calls: SlackCalls, entities: Sequence[Mapping[str, Any]] = ()) -> None:
     """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks), with the
     Work Object ``entities`` of the same links; the blocks stay the fallback where Work Objects are off."""
     metadata = {"entities": [dict(e) for e in entities]} if entities else None
@@ -52,7 +53,7 @@ async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Map
         response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
                                             source=target.source, unfurls=dict(unfurls), metadata=metadata)
     except SlackApiError as exc:
-        log.warning("unfurl.failed", extra={"error": str(exc.response.get("error")), "links": len(unfurls)})
+        calls.api_failed("chat.unfurl", exc, links=len(unfurls))
         return
     # Slack answers ok with a warning (e.g. invalid_metadata_format) when it drops Work Object metadata.
     if warning := response.get("warning"):
@@ -79,15 +80,17 @@ class LinkUnfurls:
             log.warning("unfurl.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
             return
         picked = dict(list(targets.items())[:MAX_UNFURL_LINKS])
-        admitted = self._deps.gate.admit(Inbound.from_event(event, body), UNFURL,
-                                         cost=len(set(picked.values())))
-        if isinstance(admitted, Refusal):
-            return  # nobody to tell: the poster sees their message without previews
-        self._deps.runner.spawn(self._unfurl(admitted, picked, target, client), name="clue.unfurl")
+        # Admitted in the task: when the callback does not say whether the conversation is shared with
+        # another organisation, the gate asks Slack, and the ack must not wait for that.
+        self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client),
+                                name="clue.unfurl")
 
-    async def _unfurl(self, admitted: Pass, targets: dict[str, int], target: UnfurlTarget,
+    async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
                       client: AsyncWebClient) -> None:
         ids = list(dict.fromkeys(targets.values()))
+        admitted = await self._deps.gate.admit_in_conversation(who, UNFURL, cost=len(ids))
+        if isinstance(admitted, Refusal):
+            return  # nobody to tell: the poster sees their message without previews
         results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
@@ -102,4 +105,5 @@ class LinkUnfurls:
         if shown:
             renderer = self._deps.renderer
             await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
+                              self._deps.calls,
                               [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
