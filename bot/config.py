@@ -3,6 +3,8 @@
 Only this module knows environment variable names. ``Settings.from_env`` collects every problem
 and raises one ``ConfigError`` listing them all. Secrets are wrapped in ``Secret`` so they never
 show in repr, str or logs.
+
+Its size: one validated reader per setting; splitting the table would scatter the one list of settings.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Owns one pooled ``httpx.AsyncClient``. Each body is serialized once and those ex
 business error, 5xx / timeouts / connection faults are ``CrmUnavailable``, anything unreadable is
 ``CrmProtocolError``. Responses are decoded here (gzip or deflate) under a cap on the decoded size,
 checked as the bytes arrive; each request has a total deadline.
+
+Its size: one method per endpoint plus the one transport (retry, bounded decoding) they share.
 """
 
 from __future__ import annotations

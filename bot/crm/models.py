@@ -2,6 +2,8 @@
 
 ``dict[str, Any]`` stops here: parsers take the envelope's ``data`` and return dataclasses, raising
 ``CrmProtocolError`` only when the shape cannot be read at all (a missing field is not an error).
+
+Its size: one tolerant parser per endpoint's answer, kept together so every CRM shape is read alike.
 """
 
 from __future__ import annotations

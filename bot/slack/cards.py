@@ -4,6 +4,9 @@ No I/O, logging or clock reads: the time is an argument. Every CRM string passes
 ``bot.domain.text`` (``mrkdwn_value`` for mrkdwn, ``plain_value`` for plain_text), so CRM data cannot
 mention anyone, forge links or break the layout, and every value has a length budget: a card stays
 within Slack's limits by construction, whatever the CRM sends.
+
+Its size: every card, list and notice shares the same budgets and helpers; the modals
+(``bot.slack.modals``) and Work Objects (``bot.slack.entities``) have modules of their own.
 """
 
 from __future__ import annotations

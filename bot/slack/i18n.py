@@ -3,6 +3,8 @@
 Templates are Slack mrkdwn, already escaped where they contain ``<`` or ``>``; ``t`` fills them with
 ``str.format``, so arguments must be escaped by the caller (``cards.notice_message`` does that).
 Button labels and titles carry no markup and are also used as plain_text.
+
+Its size: it is data, one table per locale (en, zh, zh-TW), every key in each.
 """
 
 from __future__ import annotations

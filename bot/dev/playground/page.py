@@ -8,6 +8,9 @@ process's signing secret and send it through the app's own ``/slack/events``, so
 check, Bolt's routing and the listeners all run as in production. The ack comes back to the page at
 once; whatever the app sends Slack later (``respond()`` posts, ``chat.unfurl``) lands in the fake
 Slack, and the page polls ``GET /playground/messages`` for it.
+
+Its size: one handler per thing a person does in Slack (command, click, link, Work Object), each
+building Slack's payload; development tooling, not the runtime.
 """
 
 from __future__ import annotations

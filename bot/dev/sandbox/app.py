@@ -8,6 +8,9 @@ right, clock wrong", the one diagnosis a client can act on. An ``appKey`` header
 ``SandboxState`` is shared by the server's event-loop thread and the test (or control) thread, so every
 access takes its lock, and no handler awaits while holding it. Faults apply only to requests that pass
 the signature check; unsigned ``/_sandbox/...`` control endpoints sit at the root, outside the prefix.
+
+Its size: a whole fake CRM (every endpoint, the signature check, fault knobs, state under a lock);
+development tooling, not the runtime.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Every dict is shaped like the JSON the real Tanmarket CRM sends (``crm-api.md``), not like our parser
 wants it, so the client is tested against the vendor's shapes. The named ``*_CLUE_ID`` constants mark
 clues planted for one edge case each; the sandbox deep-copies this data, so nothing here is mutated.
+
+Its size: it is data.
 """
 
 from __future__ import annotations
