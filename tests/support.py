@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
 from bot.crm.client import CrmClient
@@ -63,3 +68,19 @@ def root_logging_restored() -> Iterator[io.StringIO]:
         root.setLevel(saved[0])
         for name, level in saved[1].items():
             logging.getLogger(name).setLevel(level)
+
+
+def check_golden(path: Path, actual: str, what: str, rerecord: str) -> None:
+    """Compare ``actual`` with the golden file at ``path`` (re-record it with ``UPDATE_GOLDEN=1``)."""
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    if actual != expected:
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+            f"{path.name} (golden)", f"{path.name} (rendered)"))
+        pytest.fail(f"{path.name} differs from {what}:\n{diff}\n"
+                    "If the change is intended, re-record and review the diff:\n"
+                    f"    UPDATE_GOLDEN=1 .venv/bin/pytest {rerecord} -k test_golden", pytrace=False)

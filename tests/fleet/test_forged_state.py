@@ -16,24 +16,10 @@ import redis
 from bot.dev.sandbox import SandboxServer
 from bot.domain.clue import Clue
 from bot.fleet.guard import key
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisServer
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 
 REAL_NAME = "打马赛克就"  # clue 8's name in the sandbox
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def admin(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    with redis_server.client() as client:
-        client.flushdb()
-        yield client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -51,21 +51,6 @@ CLUE_2 = replace(RICH_ZH, id=2)  # a stored clue is read back only under its own
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def admin(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A direct client on an emptied database, to arrange and inspect keys."""
-    with redis_server.client() as client:
-        client.flushdb()
-        yield client
-
 
 class CountingFetch:
     """The CRM side, scripted: counts calls, can hold them on a gate, raise, or answer."""

@@ -5,9 +5,7 @@ Goldens live in tests/golden/*.json; re-record them with ``UPDATE_GOLDEN=1`` aft
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import string
 from collections.abc import Callable
 from dataclasses import replace
@@ -51,7 +49,7 @@ from tests.blockkit import (
     run_shared_validator,
     text_objects,
 )
-from tests.support import FakeClock
+from tests.support import FakeClock, check_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -259,20 +257,7 @@ def _golden_text(obj: dict[str, Any]) -> str:
 def test_golden(name: str) -> None:
     obj = GOLDENS[name]()
     _validate(name, obj)
-    path = GOLDEN / f"{name}.json"
-    actual = _golden_text(obj)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-        return
-    expected = path.read_text(encoding="utf-8") if path.exists() else ""
-    if actual != expected:
-        diff = "".join(difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-            f"{path.name} (golden)", f"{path.name} (rendered)"))
-        pytest.fail(f"{path.name} differs from the rendered card:\n{diff}\n"
-                    "If the change is intended, re-record and review the diff:\n"
-                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/slack/test_cards.py -k test_golden", pytrace=False)
+    check_golden(GOLDEN / f"{name}.json", _golden_text(obj), "the rendered card", "tests/slack/test_cards.py")
 
 
 def test_no_stray_golden_files() -> None:

@@ -6,9 +6,7 @@ Goldens live in tests/golden/work_objects/; re-record with ``UPDATE_GOLDEN=1`` a
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -49,6 +47,7 @@ from tests.slack.test_cards import (
     clues,
     crm_time,
 )
+from tests.support import check_golden
 
 WORK_OBJECTS = GOLDEN / "work_objects"
 TIMESTAMP = "slack#/types/timestamp"
@@ -116,20 +115,8 @@ def _golden_text(obj: dict[str, Any]) -> str:
 def test_golden(name: str) -> None:
     obj = GOLDENS[name]()
     assert_round_trips(obj)
-    path = WORK_OBJECTS / f"{name}.json"
-    actual = _golden_text(obj)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        WORK_OBJECTS.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-        return
-    expected = path.read_text(encoding="utf-8") if path.exists() else ""
-    if actual != expected:
-        diff = "".join(difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-            f"{path.name} (golden)", f"{path.name} (rendered)"))
-        pytest.fail(f"{path.name} differs from the built metadata:\n{diff}\n"
-                    "If the change is intended, re-record and review the diff:\n"
-                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/slack/test_entities.py -k test_golden", pytrace=False)
+    check_golden(WORK_OBJECTS / f"{name}.json", _golden_text(obj), "the built metadata",
+                 "tests/slack/test_entities.py")
 
 
 def test_no_stray_golden_files() -> None:
