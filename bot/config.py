@@ -65,6 +65,8 @@ class Settings:
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
+    clue_search_rate_per_minute: int = 10  # searches per person per minute (their own budget)
+    clue_search_cache_ttl_seconds: float = 30.0  # a page of results is reused this long
     default_locale: str = DEFAULT_LOCALE
     clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
     # Access control (empty allow list: everyone)
@@ -235,6 +237,12 @@ class Settings:
                 "CLUE_USER_RATE_PER_MINUTE", d.clue_user_rate_per_minute, int, 1, 100_000
             ),
             clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
+            clue_search_rate_per_minute=r.number(
+                "CLUE_SEARCH_RATE_PER_MINUTE", d.clue_search_rate_per_minute, int, 1, 100_000
+            ),
+            clue_search_cache_ttl_seconds=r.number(
+                "CLUE_SEARCH_CACHE_TTL_SECONDS", d.clue_search_cache_ttl_seconds, float, 0, 3600
+            ),
             default_locale=locale,
             clue_user_locale=r.flag("CLUE_USER_LOCALE", True),
             slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),

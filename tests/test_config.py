@@ -92,6 +92,8 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
      "clue_url_patterns", (r"https://a\.example/(?P<id>\d+)", r"https://b\.example/c-(?P<id>\d+)")),
     ({"CLUE_USER_RATE_PER_MINUTE": "100000"}, "clue_user_rate_per_minute", 100_000),
     ({"CLUE_MAX_IDS": "20"}, "clue_max_ids", 20),
+    ({"CLUE_SEARCH_RATE_PER_MINUTE": "3"}, "clue_search_rate_per_minute", 3),
+    ({"CLUE_SEARCH_CACHE_TTL_SECONDS": "0"}, "clue_search_cache_ttl_seconds", 0.0),
     ({"CLUE_DEFAULT_LOCALE": "zh"}, "default_locale", "zh"),
     ({"CLUE_USER_LOCALE": "off"}, "clue_user_locale", False),
     ({"SLACK_ALLOWED_TEAM_IDS": "T0TEST0001, E0ORG00001"}, "slack_allowed_team_ids",

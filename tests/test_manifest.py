@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.slack import app as slack_app
-from bot.slack import cards
+from bot.slack import cards, search_cards
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -28,8 +28,16 @@ def test_events_match() -> None:
 
 
 def test_every_button_the_cards_render_has_a_listener() -> None:
-    rendered = {v for k, v in vars(cards).items() if k.startswith("ACTION_")}
+    rendered = {v for module in (cards, search_cards) for k, v in vars(module).items() if k.startswith("ACTION_")}
     assert rendered == set(slack_app.ACTIONS)
+
+
+def test_shortcuts_match() -> None:
+    shortcuts = MANIFEST["features"]["shortcuts"]
+    assert [s["callback_id"] for s in shortcuts] == list(slack_app.SHORTCUTS)
+    for shortcut in shortcuts:
+        assert shortcut["type"] == "global"
+        assert len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 150
 
 
 def test_scopes_are_exactly_what_the_code_uses() -> None:

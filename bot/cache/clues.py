@@ -20,6 +20,7 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
+from bot.cache.flight import SingleFlight
 from bot.domain.clue import Clue
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable
 from bot.runtime.metrics import Metrics
@@ -83,7 +84,7 @@ class ClueCache:
         # Entries live through TTL + grace; freshness is decided per read against ``ttl``.
         self._entries: TTLCache[int, _Entry] = TTLCache(maxsize, ttl + stale_ttl, timer=clock)
         self._not_found: TTLCache[int, bool] = TTLCache(maxsize, max(negative_ttl, 1e-9), timer=clock)
-        self._in_flight: dict[int, asyncio.Task[Lookup]] = {}
+        self._in_flight: SingleFlight[int, Lookup] = SingleFlight()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -95,6 +96,12 @@ class ClueCache:
             self._metrics.cache.inc("hit")
             self._metrics.lookups.inc("ok")
         return hit
+
+    def peek(self, clue_id: int) -> Clue | None:
+        """The clue held for this id, whatever its age, without I/O, counting or revalidating: for
+        details that only decorate something else (a search result's name and phone)."""
+        entry = self._entries.get(clue_id)
+        return entry.fresh.clue if entry is not None else None
 
     def _fresh(self, clue_id: int) -> Lookup | None:
         """A young enough entry. Within ``revalidate`` after its TTL it is still served, at once, while a
@@ -134,7 +141,7 @@ class ClueCache:
             if clue_id in self._not_found:
                 self._metrics.cache.inc("negative_hit")
                 raise ClueNotFound(clue_id)
-        task = self._in_flight.get(clue_id)
+        task = self._in_flight.running(clue_id)
         if task is None:
             self._metrics.cache.inc("miss" if not refresh else "refresh")
             task = self._start_load(clue_id, refresh=refresh)
@@ -144,10 +151,7 @@ class ClueCache:
 
     def _start_load(self, clue_id: int, *, refresh: bool) -> asyncio.Task[Lookup]:
         """The one CRM read for this id that every concurrent lookup shares (held in ``_in_flight``)."""
-        task = asyncio.ensure_future(self._load(clue_id, refresh=refresh))
-        self._in_flight[clue_id] = task
-        task.add_done_callback(lambda _: self._in_flight.pop(clue_id, None))
-        return task
+        return self._in_flight.start(clue_id, lambda: self._load(clue_id, refresh=refresh))
 
     def store(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
         self._entries[clue_id] = _Entry(Lookup(clue, fetched_at), self._clock())

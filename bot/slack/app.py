@@ -13,10 +13,11 @@ from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import cards
+from bot.slack import cards, search_cards
 from bot.slack.features import FeatureDeps, actions
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
+from bot.slack.features.search import ClueSearch
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
 EVENTS = ("link_shared",)
-ACTIONS = tuple(actions.LISTENERS)
+PAGE_ACTIONS = (search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT)
+ACTIONS = (*actions.LISTENERS, *PAGE_ACTIONS, search_cards.ACTION_FIND, search_cards.ACTION_PICK)
+SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 
@@ -45,12 +48,19 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
         raise_error_for_unhandled_request=True,
         logger=bolt_logger,
     )
-    app.command(COMMAND)(ClueCommand(deps).on_command)
+    search = ClueSearch(deps)
+    app.command(COMMAND)(ClueCommand(deps, search).on_command)
     events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared}
     for name in EVENTS:
         app.event(name)(_first_delivery(deps.gate, events[name]))
     for action_id, listener in CardActions(deps).listeners().items():
         app.action(action_id)(listener)
+    for action_id in PAGE_ACTIONS:
+        app.action(action_id)(search.on_page)
+    app.action(search_cards.ACTION_FIND)(search.on_find_button)
+    app.action(search_cards.ACTION_PICK)(search.on_pick)
+    app.options(search_cards.ACTION_PICK)(search.on_suggestion)
+    app.shortcut(search_cards.SHORTCUT_FIND)(search.on_shortcut)
     app.error(_on_error)
     return app
 

@@ -440,7 +440,7 @@ def _error_row(clue_id: int, key: str, locale: str) -> SectionBlock:
 
 # ------------------------------------------------------------------------------------------ helpers
 
-_CODED_ARGS = {"reason": "invalid_reason", "rule": "rule"}
+_CODED_ARGS = {"reason": "invalid_reason", "rule": "rule", "why": "search_reason"}
 # An admin contact configured as a user or user-group mention stays one; anything else is text.
 _MENTION = re.compile(r"<@[UW][A-Z0-9]{2,30}>|<!subteam\^S[A-Z0-9]{2,30}>")
 

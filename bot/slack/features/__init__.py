@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.runtime.tasks import TaskRunner
 from bot.slack.gate import Gate
@@ -27,6 +28,7 @@ class FeatureOptions:
     ack_budget: float  # how long /clue waits for the CRM before acking a placeholder
     max_ids: int
     default_locale: str  # cards others see speak the workspace default
+    crm_tz: ZoneInfo  # zone of the CRM's zone-less times (search rows)
 
 
 @dataclass(frozen=True, slots=True)

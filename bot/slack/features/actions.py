@@ -1,4 +1,4 @@
-"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM.
+"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM; Show on a search result.
 
 Every click is acked at once and handled in a background task. The clue id in a button's value is
 untrusted and re-parsed, and the rules are checked again for the person who clicked.
@@ -18,7 +18,7 @@ from bot.cache.clues import Lookup
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
-from bot.slack import cards
+from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Respond
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
 from bot.slack.gate import LOOKUP, SHARE, UNFURL, Refusal
@@ -31,6 +31,7 @@ LISTENERS = {
     cards.ACTION_SHARE: "on_share",
     cards.ACTION_REVEAL: "on_reveal",
     cards.ACTION_OPEN: "on_open",
+    search_cards.ACTION_SHOW: "on_show",
 }
 audit = logging.getLogger(AUDIT_LOGGER)
 
@@ -135,6 +136,20 @@ class CardActions:
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         await respond(replace_original=True, response_type="ephemeral",
                       **self._renderer.card(lookup, locale, who, reveal_phone=True).message)
+
+    async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
+        await ack()
+        click = ButtonClick.parse(body)
+        if click is not None:
+            self._deps.runner.spawn(self._show(click, respond), name="clue.search.show")
+
+    async def _show(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        lookup = await self._lookup(click, respond, locale, LOOKUP)
+        if lookup is not None:
+            await respond(replace_original=False, response_type="ephemeral",
+                          **self._renderer.card(lookup, locale, click.who).message)
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
