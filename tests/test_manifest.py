@@ -59,7 +59,8 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
 def test_all_request_urls_point_at_the_one_endpoint() -> None:
     urls = [MANIFEST["features"]["slash_commands"][0]["url"],
             MANIFEST["settings"]["event_subscriptions"]["request_url"],
-            MANIFEST["settings"]["interactivity"]["request_url"]]
+            MANIFEST["settings"]["interactivity"]["request_url"],
+            MANIFEST["settings"]["interactivity"]["message_menu_options_url"]]
     assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 

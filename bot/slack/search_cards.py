@@ -75,6 +75,12 @@ class ResultsPage:
     now: datetime
     fetched_at: datetime
     stale: bool = False
+    phone: bool = False  # the query is a phone: echoed masked, like every phone we show
+
+
+def shown_query(query: str, *, phone: bool) -> str:
+    """The query as echoed back: a phone masked like every phone we show."""
+    return mask_phone(query) if phone else query
 
 
 def page_value(query: str, page_no: int) -> str:
@@ -84,9 +90,9 @@ def page_value(query: str, page_no: int) -> str:
 def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     """Up to ``MAX_SEARCH_ROWS`` rows, each with Show; Previous / Next when there are other pages."""
     if not results.rows:
-        return notice_message(locale, "search_none", query=results.query)
+        return notice_message(locale, "search_none", query=shown_query(results.query, phone=results.phone))
     pages = max(results.total_pages, results.page_no)
-    query = mrkdwn_value(results.query, _QUERY)
+    query = mrkdwn_value(shown_query(results.query, phone=results.phone), _QUERY)
     summary = (t(locale, "search.summary", query=query, page=results.page_no, pages=pages) if pages > 1
                else t(locale, "search.summary_one_page", query=query))
     blocks: list[Block] = [SectionBlock(block_id=BLOCK_SUMMARY, text=_mrkdwn(_bold(summary)))]

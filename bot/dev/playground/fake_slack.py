@@ -1,6 +1,7 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``) and records every call
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``views.open``,
+``views.update``, ``chat.postEphemeral``) and records every call
 and every response_url post, so the playground can show them and tests can assert the exact payloads
 Slack would have received. Failures can be injected per Web API method.
 """
@@ -77,6 +78,16 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             user = str(body.get("user"))
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
                                                       "tz": "UTC"}})
+        if method in ("views.open", "views.update"):
+            # The view as Slack returns it: the one sent, with the id and hash later updates quote.
+            view = body.get("view")
+            if isinstance(view, str):
+                view = json.loads(view)
+            view_id = str(body.get("view_id") or f"V0FAKE{len(state.api_calls('views.open')):04d}")
+            return JSONResponse({"ok": True, "view": {**(view if isinstance(view, dict) else {}), "id": view_id,
+                                                      "hash": f"hash-{len(state.calls)}"}})
+        if method == "chat.postEphemeral":
+            return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:

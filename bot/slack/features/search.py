@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.search import SearchResult
 from bot.crm.catalog import crm_time
 from bot.domain.ids import parse_clue_id
-from bot.domain.search import QueryRefused, SearchQuery, normalise_query
+from bot.domain.search import PHONE, QueryRefused, SearchQuery, normalise_query
 from bot.errors import BotError, InvalidClueId
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
@@ -56,13 +56,21 @@ class ClueSearch:
             log.info("clue.search.refused", extra={"user": who.user_id, "reason": refused.reason,
                                                    "length": refused.length})
             return cards.notice_message(locale, "search_refused", why=refused.reason)
-        admitted = self._gate.admit(who, SEARCH)
+        admitted, hit = self._admit(who, query, 1)
         if isinstance(admitted, Refusal):
             return refusal_notice(admitted, locale)
-        hit = admitted.search_cached(query)
         if hit is not None:
             return self._render(admitted, hit, locale)
         return asyncio.ensure_future(self._page(admitted, query, 1, locale))
+
+    def _admit(self, who: Inbound, query: SearchQuery, page_no: int) -> tuple[Pass | Refusal, SearchResult | None]:
+        """The gate's answer for a search, and the page when the cache holds it: the rules are always
+        checked, the person's search budget is only spent on a miss (a cached answer costs the CRM nothing)."""
+        admitted = self._gate.admit(who, SEARCH, cost=0)
+        if isinstance(admitted, Refusal):
+            return admitted, None
+        hit = admitted.search_cached(query, page_no)
+        return (admitted, hit) if hit is not None else (self._gate.admit(who, SEARCH), None)
 
     async def _page(self, admitted: Pass, query: SearchQuery, page_no: int, locale: str) -> Message:
         try:
@@ -79,14 +87,16 @@ class ClueSearch:
                                        "hits": len(result.page.hits), "pages": result.page.total_pages,
                                        "stale": result.stale})
         if not result.page.hits and result.page_no > 1:
-            return cards.notice_message(locale, "search_page_gone", query=result.query.key, page=result.page_no)
+            shown = search_cards.shown_query(result.query.key, phone=result.query.kind == PHONE)
+            return cards.notice_message(locale, "search_page_gone", query=shown, page=result.page_no)
         return search_cards.pick_list_message(self._results(admitted, result), locale)
 
     def _results(self, admitted: Pass, result: SearchResult) -> search_cards.ResultsPage:
         return search_cards.ResultsPage(
             query=result.query.key, page_no=result.page_no, total_pages=result.page.total_pages,
             rows=self._rows(admitted, result), now=datetime.fromtimestamp(self._deps.wall(), UTC),
-            fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale)
+            fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
+            phone=result.query.kind == PHONE)
 
     def _rows(self, admitted: Pass, result: SearchResult) -> tuple[search_cards.SearchRow, ...]:
         rows = []
@@ -117,11 +127,10 @@ class ClueSearch:
             query = normalise_query(text)
         except QueryRefused:
             return  # our own button never carries this: a forged value gets no answer
-        admitted = self._gate.admit(who, SEARCH)
+        admitted, hit = self._admit(who, query, page_no)
         if isinstance(admitted, Refusal):
             await respond(replace_original=False, response_type="ephemeral", **refusal_notice(admitted, locale))
             return
-        hit = admitted.search_cached(query, page_no)
         message = self._render(admitted, hit, locale) if hit else await self._page(admitted, query, page_no, locale)
         await respond(replace_original=True, response_type="ephemeral", **message)
 
@@ -156,10 +165,7 @@ class ClueSearch:
             await ack(options=[])
             return
         locale = self._gate.locales.get(who.user_id)
-        admitted = self._gate.admit(who, SEARCH, cost=0)
-        hit = admitted.search_cached(query) if isinstance(admitted, Pass) else None
-        if hit is None and isinstance(admitted, Pass):
-            admitted = self._gate.admit(who, SEARCH)  # a miss costs a search
+        admitted, hit = self._admit(who, query, 1)
         if isinstance(admitted, Refusal):
             await ack(options=[])
             return
