@@ -27,6 +27,8 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     + [(f"c{c}", r) for c in (1, 16) for r in ("p99_ratio", "rps_ratio")],
     "cache_miss": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "crm") for m in _RUN]
     + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)],
+    "search": [(f"c{c}", app, m) for c in (1, 16) for app in ("cold", "cached", "crm") for m in _RUN]
+    + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)],
     "events_slow_crm": [(f"c{c}", m) for c in (1, 16) for m in ("p50_ms", "p99_ms")],
     "storm": [("crm_calls",), ("coalesced",), ("answered_200",)],
     "hung_crm": [("share_within_3s",), ("requests",), ("p99_ms",)],
