@@ -95,6 +95,17 @@ def head(port: int, *, chunked: bool = False, length: int = 0) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (or resets, or the socket times out)."""
+    data = b""
+    try:
+        while piece := sock.recv(65536):
+            data += piece
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return data
+
+
 def status_of(data: bytes) -> int | None:
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
 
@@ -114,13 +125,7 @@ def _chunked_sender(port: int, most: int, out: list[dict[str, Any]]) -> None:
                 sent += chunk_size
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
-        data = b""
-        try:
-            while piece := sock.recv(65536):
-                data += piece
-        except (ConnectionResetError, TimeoutError):
-            pass
-        status = status_of(data)
+        status = status_of(read_until_closed(sock))
     out.append({"status": status, "sent_mib": round(sent / MiB, 1), "seconds": round(time.monotonic() - started, 2)})
 
 
@@ -154,13 +159,7 @@ def full_slots(procs: Procs, *, slots: int) -> dict[str, Any]:
                 socks.append(sock)
             statuses = []
             for sock in socks:  # the deadline (10 s) ends each: 408
-                data = b""
-                try:
-                    while piece := sock.recv(65536):
-                        data += piece
-                except (ConnectionResetError, TimeoutError):
-                    pass
-                statuses.append(status_of(data))
+                statuses.append(status_of(read_until_closed(sock)))
         finally:
             for sock in socks:
                 sock.close()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | sandbox | clue <id> | card <id>``.
+"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> | followups <id>``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--http", choices=("auto", "httptools", "h11"), default="auto",
                        help="HTTP parser (default auto: httptools when it imports, else h11); "
                             "--loop asyncio --http h11 serves on pure Python")
+    serve.add_argument("--workers", type=int, help="worker processes (default: WEB_CONCURRENCY or 1)")
+    check = commands.add_parser("check", help="try the configuration serve would run with: CRM, Slack, Redis")
+    check.add_argument("--clue", metavar="ID", help="also fetch and resolve this clue")
     sandbox = commands.add_parser("sandbox", help="run the sandbox CRM in the foreground")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8080)
@@ -52,12 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     search.add_argument("text", nargs="+", help="a name or a phone (+86 138-0013-8000 is normalised)")
     search.add_argument("--page", type=int, default=1, help="page of results, from 1")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
+    card.add_argument("--work-object", action="store_true",
+                      help="the Work Object entity metadata chat.unfurl sends with the unfurl")
+    followups = commands.add_parser("followups", help="print a clue's follow-ups, newest first")
+    followups.add_argument("id")
+    followups.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)
 
+    if args.command == "check":
+        return _check(args.clue)
     try:
         settings = Settings.from_env(os.environ)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port, args.loop, args.http)
+            return _serve(settings, args.host, args.port, args.loop, args.http, args.workers)
         if args.command == "sandbox":
             from bot.dev.sandbox.server import run  # development tooling, on this path only
 
@@ -65,10 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "search":
             return asyncio.run(_search(settings, " ".join(args.text), args.page, as_json=args.json))
+        if args.command == "followups":
+            return asyncio.run(_follow_ups(settings, args.id, as_json=args.json))
         if args.command == "clue":
             return asyncio.run(_with_clue(settings, args.id, lambda c, _: _print_clue(c, as_json=args.json)))
         return asyncio.run(_with_clue(settings, args.id,
-                                      lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale)))
+                                      lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale,
+                                                                args.work_object)))
     except ConfigError as exc:
         print(f"clue bot: {exc}", file=sys.stderr)
         return 2
@@ -77,18 +90,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto") -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "auto", http: str = "auto",
+           workers: int | None = None) -> int:
     import uvicorn
 
     from bot.runtime.logs import configure_logging
-    from bot.web.server import head_deadline_protocol, raise_open_file_limit, server_stack
+    from bot.web.server import bind_socket, head_deadline_protocol, raise_open_file_limit, server_stack
 
     configure_logging(settings.log_level, settings.secrets())
     raise_open_file_limit()  # slow or refused connections meet the body-read cap before EMFILE
+    log = logging.getLogger("bot.serve")
     host = host or settings.host
-    port = port if port is not None else settings.port
+    workers = workers if workers is not None else settings.web_concurrency
+    if workers < 1:
+        raise ConfigError([f"--workers must be 1 or more, got {workers}"])
+    if settings.playground and workers > 1:
+        log.info("server.workers.playground", extra={"workers": 1, "asked": workers})
+        workers = 1  # its fake Slack and page state live in one process
     loop, http = server_stack(loop, http)
-    logging.getLogger("bot.serve").info("server.stack", extra={"loop": loop, "http": http})
+    # Bound before anything says where the app is: a port in use fails here, naming it.
+    sock = bind_socket(host, port if port is not None else settings.port)
+    port = int(sock.getsockname()[1])
+    log.info("server.stack", extra={"loop": loop, "http": http, "workers": workers})
+    if workers > 1 and settings.redis_url is None:
+        log.warning("server.workers.unshared", extra={
+            "workers": workers, "hint": "each worker has its own clue cache, CRM rate limit and event dedupe; "
+                                        "set REDIS_URL to share them"})
+    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
+    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
+    options: dict[str, Any] = {
+        "loop": loop, "http": head_deadline_protocol(http), "log_level": "warning", "access_log": False,
+        "log_config": None, "proxy_headers": True, "timeout_graceful_shutdown": 10}
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        # Spawned workers import the app by name and set their process up there (bot.web.app.from_env);
+        # this config, protocol class included, is pickled into each.
+        # The supervisor restarts a worker that does not answer its health ping within the timeout, and a
+        # worker answers only once its imports are done: uvicorn's 5 s kills workers starting on a busy machine.
+        Multiprocess(uvicorn.Config("bot.web.app:from_env", factory=True, workers=workers,
+                                    timeout_worker_healthcheck=30, **options), sockets=[sock]).run()
+        return 0
     if settings.playground:
         from bot.dev.launch import create_playground_app  # development tooling, on this path only
 
@@ -99,39 +141,40 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
         from bot.web.app import create_web_app
 
         app = create_web_app(settings, freeze_gc_after_start=True)
-    # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
-    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
-    uvicorn.run(app, host=host, port=port, loop=loop, http=head_deadline_protocol(http), log_level="warning",
-                access_log=False, log_config=None, proxy_headers=True, timeout_graceful_shutdown=10)
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, workers=1, **options))  # workers=1: uvicorn reads WEB_CONCURRENCY
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _check(clue: str | None) -> int:
+    """Exit 0 when every check passes, 2 when the settings are invalid, else 1."""
+    from bot.check import read_settings, report, run_checks
+    from bot.runtime.logs import configure_logging
+
+    settings, finding = read_settings(os.environ)
+    if settings is None:
+        print(report([finding], None), flush=True)
+        return 2
+    # The report is the output: the clients' own warnings (a failed CRM call...) would repeat it.
+    configure_logging("ERROR", settings.secrets())
+    findings = [finding, *asyncio.run(run_checks(settings, clue))]
+    print(report(findings, settings), flush=True)
+    return 0 if all(f.ok for f in findings) else 1
 
 
 async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float], None]) -> int:
-    from bot.compose import Clocks, build_crm
     from bot.domain.ids import parse_clue_id
-    from bot.runtime.metrics import Metrics
 
     clue_id = parse_clue_id(text)
     async with AsyncExitStack() as stack:
-        crm = await build_crm(_with_crm(settings, stack), stack, Metrics(), Clocks())
+        crm = await _crm(settings, stack)
         show(await crm.fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
     return 0
 
 
-def _with_crm(settings: Settings, stack: AsyncExitStack) -> Settings:
-    """``settings``, pointed at a sandbox CRM (stopped by ``stack``) when no CRM is configured."""
-    if settings.crm_base_url is not None:
-        return settings
-    from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
-
-    sandbox = SandboxServer().start()
-    stack.callback(sandbox.stop)
-    return dataclasses.replace(settings, crm_base_url=sandbox.url)
-
-
 async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool) -> int:
     """One page of a search, phones masked: the same normalisation and cache path as Slack's."""
-    from bot.compose import Clocks, build_crm, build_search
+    from bot.compose import Clocks, build_search
     from bot.domain.search import QueryRefused, normalise_query
     from bot.runtime.metrics import Metrics
 
@@ -145,7 +188,7 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
         return 1
     async with AsyncExitStack() as stack:
         metrics, clocks = Metrics(), Clocks()
-        crm = await build_crm(_with_crm(settings, stack), stack, metrics, clocks)
+        crm = await _crm(settings, stack)
         result = await build_search(settings, crm.client, metrics, clocks).get(query, page_no)
     page = result.page
     if as_json:
@@ -158,6 +201,49 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
         print(f"{hit.customer_id:>19}  {hit.name or '-'}  {hit.stage_name or '-'}  {hit.create_time or '-'}"
               f"  {', '.join(hit.tags)}")
     return 0
+
+
+MAX_CLI_PAGES = 20  # a cursor that never ends stops here
+
+
+async def _follow_ups(settings: Settings, text: str, *, as_json: bool) -> int:
+    from bot.domain.ids import parse_clue_id
+
+    clue_id = parse_clue_id(text)
+    items: list[Any] = []
+    async with AsyncExitStack() as stack:
+        crm = await _crm(settings, stack)
+        cursor: str | None = None
+        for _ in range(MAX_CLI_PAGES):
+            page = await crm.fetcher.follow_ups((clue_id, cursor))
+            items += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+    if as_json:
+        print(json.dumps([asdict(item) for item in items], ensure_ascii=False, indent=2, default=str))
+        return 0
+    for item in items:
+        when = item.at.at.isoformat(timespec="minutes") if item.at and item.at.at else (item.at and item.at.raw)
+        kind = {1: "note", 2: "system"}.get(item.kind, f"type {item.kind}")
+        first_line = item.note.strip().split("\n", 1)[0][:200]
+        print(f"{when or '-'}  {item.operator or '-'}  [{kind}]  {first_line}")
+    if not items:
+        print("no follow-ups")
+    return 0
+
+
+async def _crm(settings: Settings, stack: AsyncExitStack) -> Any:
+    """The configured CRM's parts, or the embedded sandbox's without CRM_BASE_URL."""
+    from bot.compose import Clocks, build_crm
+    from bot.runtime.metrics import Metrics
+
+    if settings.uses_sandbox_crm:
+        from bot.dev.sandbox.server import SandboxServer  # development tooling, on this path only
+
+        sandbox = SandboxServer().start()
+        stack.callback(sandbox.stop)
+        settings = dataclasses.replace(settings, crm_base_url=sandbox.url)
+    return await build_crm(settings, stack, Metrics(), Clocks())
 
 
 def _print_clue(clue: Any, *, as_json: bool) -> None:
@@ -176,16 +262,23 @@ def _print_clue(clue: Any, *, as_json: bool) -> None:
         print(f"{label:>9}: {value if value not in (None, '') else '-'}")
 
 
-def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, locale: str | None) -> None:
-    from bot.slack import cards
+def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, locale: str | None,
+                work_object: bool = False) -> None:
+    from bot.slack import cards, entities
     from bot.slack.links import LinkMatcher
 
     now = datetime.fromtimestamp(fetched_at, UTC)
+    if work_object:
+        url = LinkMatcher(settings.clue_url_template).url_for(clue.id)
+        options = entities.EntityOptions(locale=locale or settings.default_locale, clue_url=url, fetched_at=now)
+        print(json.dumps(entities.clue_entity_unfurl(clue, options, unfurl_url=url), ensure_ascii=False, indent=2))
+        return
     opts = cards.CardOptions(
         locale=locale or settings.default_locale,
         audience=cards.AUDIENCE_CHANNEL if unfurl else cards.AUDIENCE_PRIVATE,
         now=now, fetched_at=now,
         clue_url=LinkMatcher(settings.clue_url_template).url_for(clue.id),
+        summary_fields=settings.clue_summary_fields, due_field=settings.clue_due_field,
     )
     rendered = cards.clue_unfurl(clue, opts) if unfurl else cards.clue_message(clue, opts)
     print(json.dumps(rendered, ensure_ascii=False, indent=2))

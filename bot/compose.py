@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import httpx
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import ClueCache
+from bot.cache.flight import TtlCache
 from bot.cache.search import SearchCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
@@ -34,11 +34,13 @@ from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
 from bot.runtime.tasks import TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
+from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import Gate
+from bot.slack.gate import FollowUpCache, Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import SlackCalls, web_client
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,6 @@ class Instance:
     cache: ClueCache
     runner: TaskRunner
     bolt: AsyncApp
-    signing_secret: str | None
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
 
 
@@ -137,12 +138,16 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
     )
     search = build_search(settings, crm.client, metrics, clocks)
-    runner = TaskRunner()
+    follow_ups: FollowUpCache = TtlCache(
+        crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
+        maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
+        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache)
+    runner = TaskRunner(on_refused=metrics.tasks_refused.inc)
     stack.push_async_callback(runner.drain, 10)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
-    slack_client = AsyncWebClient(token=bot_token, base_url=settings.slack_api_url)
+    slack_client = web_client(settings.slack_api_url, bot_token)
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     access = AccessPolicy(
         allowed_team_ids=settings.slack_allowed_team_ids,
@@ -152,14 +157,17 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         allow_shared_channels=settings.clue_allow_shared_channels,
         admin_contact=settings.clue_admin_contact,
     )
+    calls = SlackCalls(metrics)
     gate = Gate(
         access=access,
         cache=cache,
+        follow_ups=follow_ups,
         people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=UserLocales(slack_client, runner, default=settings.default_locale,
                             enabled=settings.clue_user_locale, clock=clocks.monotonic),
+        conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=search,
@@ -168,11 +176,14 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
-        renderer=CardRenderer(matcher, access, clocks.wall),
+        renderer=CardRenderer(matcher, access, clocks.wall, summary_fields=settings.clue_summary_fields,
+                              due_field=settings.clue_due_field),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
-                               default_locale=settings.default_locale, crm_tz=settings.tz),
+                               default_locale=settings.default_locale, crm_tz=settings.tz,
+                               follow_up_wait=settings.clue_follow_up_wait_seconds),
+        calls=calls,
         wall=clocks.wall,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
-                    signing_secret=signing_secret, fleet=fleet)
+                    fleet=fleet)

@@ -27,6 +27,11 @@ SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+# The card's summary: which custom fields (keys or names, in order), and which of them is the due date.
+DEFAULT_SUMMARY_FIELDS = ("下次跟进时间", "预算（万元）")
+DEFAULT_DUE_FIELD = "下次跟进时间"
+MAX_SUMMARY_FIELDS = 5  # with the five built-in summary fields, Slack's ten per section
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, validated. See README's configuration table."""
@@ -52,6 +57,8 @@ class Settings:
     clue_negative_ttl_seconds: float = 30.0
     clue_stale_seconds: float = 86_400.0
     clue_revalidate_seconds: float = 60.0  # past the TTL: still served at once, refreshed in the background
+    clue_follow_up_ttl_seconds: float = 60.0  # the follow-up lookup's own cache entry
+    clue_follow_up_wait_seconds: float = 0.5  # how long a card waits for its latest follow-up
     redis_url: Secret | None = None
     # Slack
     slack_bot_token: Secret | None = None
@@ -67,6 +74,8 @@ class Settings:
     clue_max_ids: int = 10
     clue_search_rate_per_minute: int = 10  # searches per person per minute (their own budget)
     clue_search_cache_ttl_seconds: float = 30.0  # a page of results is reused this long
+    clue_summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom fields in the card's summary
+    clue_due_field: str | None = DEFAULT_DUE_FIELD  # the summary datetime marked overdue once past
     default_locale: str = DEFAULT_LOCALE
     clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
     # Access control (empty allow list: everyone)
@@ -80,6 +89,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     log_level: str = "INFO"
+    web_concurrency: int = 1  # worker processes serving HTTP (the playground always runs one)
 
     @property
     def uses_sandbox_crm(self) -> bool:
@@ -176,9 +186,8 @@ class Settings:
                 r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} is not a regular expression: {exc}")
 
         redis_url = r.secret("REDIS_URL")
-        if redis_url and _scheme(redis_url.reveal()) not in ("redis", "rediss", "unix"):
-            # Never echo the value: it may hold a password.
-            r.problem("REDIS_URL must start with redis://, rediss:// or unix://")
+        if redis_url and (problem := _redis_url_problem(redis_url.reveal())):
+            r.problem(problem)
 
         log_level = (r.text("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
@@ -219,6 +228,12 @@ class Settings:
             clue_revalidate_seconds=r.number(
                 "CLUE_REVALIDATE_SECONDS", d.clue_revalidate_seconds, float, 0, 86_400
             ),
+            clue_follow_up_ttl_seconds=r.number(
+                "CLUE_FOLLOW_UP_TTL_SECONDS", d.clue_follow_up_ttl_seconds, float, 0, 86_400
+            ),
+            clue_follow_up_wait_seconds=r.number(
+                "CLUE_FOLLOW_UP_WAIT_SECONDS", d.clue_follow_up_wait_seconds, float, 0, 2
+            ),
             redis_url=redis_url,
             slack_bot_token=bot_token,
             slack_signing_secret=signing_secret,
@@ -243,6 +258,8 @@ class Settings:
             clue_search_cache_ttl_seconds=r.number(
                 "CLUE_SEARCH_CACHE_TTL_SECONDS", d.clue_search_cache_ttl_seconds, float, 0, 3600
             ),
+            clue_summary_fields=r.names("CLUE_SUMMARY_FIELDS", d.clue_summary_fields),
+            clue_due_field=r.text("CLUE_DUE_FIELD") or d.clue_due_field,
             default_locale=locale,
             clue_user_locale=r.flag("CLUE_USER_LOCALE", True),
             slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),
@@ -254,6 +271,7 @@ class Settings:
             host=r.text("HOST") or d.host,
             port=r.number("PORT", d.port, int, 0, 65_535),
             log_level=log_level,
+            web_concurrency=r.number("WEB_CONCURRENCY", d.web_concurrency, int, 1, 64),
         )
         if reader.problems:
             raise ConfigError(reader.problems)
@@ -285,6 +303,19 @@ class _Reader:
         if bad:
             self.problem(f"{name} has entries that are not Slack ids: {', '.join(b[:20] for b in bad[:5])}")
         return values
+
+    def names(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated, ordered list of field keys or names; unset: ``default``, "-": none."""
+        raw = self._env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        if raw.strip() == "-":
+            return ()
+        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+        if len(names) > MAX_SUMMARY_FIELDS or any(len(n) > 100 for n in names):
+            self.problem(f"{name}: at most {MAX_SUMMARY_FIELDS} names of at most 100 characters each")
+            return default
+        return names
 
     def flag(self, name: str, default: bool) -> bool:
         raw = (self.text(name) or "").lower()
@@ -328,9 +359,20 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _scheme(url: str) -> str | None:
-    """The URL's scheme, or None when it does not parse (and so could not be used either)."""
+def _redis_url_problem(url: str) -> str | None:
+    """Why ``REDIS_URL`` cannot be used, or None. Never echoes the value: it may hold a password."""
     try:
-        return urlsplit(url).scheme
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
     except ValueError:
-        return None
+        return "REDIS_URL has an invalid host or port (a port is 1-65535)"
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return "REDIS_URL must start with redis://, rediss:// or unix://"
+    if parts.scheme == "unix":
+        return None if parts.path else "REDIS_URL unix:// needs the socket's path"
+    if port == 0:
+        return "REDIS_URL has an invalid host or port (a port is 1-65535)"
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        return "REDIS_URL's path must be a database number, as in redis://host:6379/0"
+    return None

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from slack_sdk.models.metadata import EntityMetadata
+
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.dev.sandbox import SandboxServer
 from tests.blockkit import assert_valid_blocks
@@ -56,6 +58,19 @@ def test_card_message_and_unfurl_are_valid_block_kit(sandbox: SandboxServer) -> 
     assert "145678388" not in json.dumps(unfurl)
 
 
+def test_card_work_object_prints_the_entity_metadata(sandbox: SandboxServer) -> None:
+    result = run("card", "1", "--work-object", "--locale", "zh", env=crm_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    metadata = json.loads(result.stdout)
+    assert EntityMetadata(**metadata).to_dict() == metadata
+    assert metadata["entity_type"] == "slack#/entities/item"
+    assert metadata["external_ref"] == {"id": "1", "type": "clue"}
+    assert metadata["entity_payload"]["attributes"]["title"]["text"] == "张伟"
+    fields = {f["key"]: f for f in metadata["entity_payload"]["custom_fields"]}
+    assert fields["next_follow_up"]["type"] == "slack#/types/timestamp"
+    assert "13812345678" not in result.stdout
+
+
 def test_errors_are_one_line_and_non_zero(sandbox: SandboxServer) -> None:
     junk = run("clue", "abc", env=crm_env(sandbox))
     assert junk.returncode == 1 and junk.stderr.count("\n") == 1 and "abc" in junk.stderr
@@ -86,3 +101,21 @@ def test_search_pages_and_json(sandbox: SandboxServer) -> None:
 def test_search_refuses_what_it_cannot_search(sandbox: SandboxServer) -> None:
     result = run("search", "张", env=crm_env(sandbox))
     assert result.returncode == 1 and "too_short" in result.stderr and result.stdout == ""
+def test_an_unusable_redis_url_is_a_one_line_configuration_error() -> None:
+    for url in ("redis://:hunter2-secret@127.0.0.1:99999/0", "redis://127.0.0.1:6379/zero", "unix://"):
+        result = run("serve", env={"REDIS_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32})
+        assert result.returncode == 2, result.stderr
+        problems = [line for line in result.stderr.splitlines() if "REDIS_URL" in line]
+        assert len(problems) == 1, result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_followups_text_and_json_walk_every_page(sandbox: SandboxServer) -> None:
+    from bot.dev.sandbox import seed
+
+    lines = run("followups", str(seed.LONG_ID_CLUE_ID), env=crm_env(sandbox)).stdout.splitlines()
+    assert len(lines) == 25  # three CRM pages of at most ten
+    assert lines[0].startswith("2025-03-05T18:30+08:00  张三  [note]  电话沟通需求")
+    items = json.loads(run("followups", "8", "--json", env=crm_env(sandbox)).stdout)
+    assert [(i["id"], i["kind"], i["note"], i["operator"]) for i in items] == [
+        ("430000000000801", 1, "u 诶IE", "张三")]

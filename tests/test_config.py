@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, SLACK_API_URL, Secret, Settings
 from bot.errors import ConfigError
@@ -94,7 +95,13 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_MAX_IDS": "20"}, "clue_max_ids", 20),
     ({"CLUE_SEARCH_RATE_PER_MINUTE": "3"}, "clue_search_rate_per_minute", 3),
     ({"CLUE_SEARCH_CACHE_TTL_SECONDS": "0"}, "clue_search_cache_ttl_seconds", 0.0),
+    ({"CLUE_SUMMARY_FIELDS": " 91652, 意向产品 ,91652"}, "clue_summary_fields", ("91652", "意向产品")),
+    ({"CLUE_SUMMARY_FIELDS": "-"}, "clue_summary_fields", ()),
+    ({"CLUE_DUE_FIELD": "91652"}, "clue_due_field", "91652"),
+    ({"CLUE_FOLLOW_UP_TTL_SECONDS": "30"}, "clue_follow_up_ttl_seconds", 30.0),
+    ({"CLUE_FOLLOW_UP_WAIT_SECONDS": "0.2"}, "clue_follow_up_wait_seconds", 0.2),
     ({"CLUE_DEFAULT_LOCALE": "zh"}, "default_locale", "zh"),
+    ({"CLUE_DEFAULT_LOCALE": "zh-TW"}, "default_locale", "zh-TW"),
     ({"CLUE_USER_LOCALE": "off"}, "clue_user_locale", False),
     ({"SLACK_ALLOWED_TEAM_IDS": "T0TEST0001, E0ORG00001"}, "slack_allowed_team_ids",
      frozenset({"T0TEST0001", "E0ORG00001"})),
@@ -108,6 +115,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"HOST": "0.0.0.0"}, "host", "0.0.0.0"),  # noqa: S104 - a value under test, not a bind
     ({"PORT": "0"}, "port", 0),
     ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
+    ({"WEB_CONCURRENCY": "2"}, "web_concurrency", 2),
 ]
 
 
@@ -120,7 +128,7 @@ def test_each_variable_is_parsed(env: dict[str, str], attribute: str, value: Any
 
 def test_every_variable_config_reads_is_in_this_table() -> None:
     source = CONFIG_SOURCE.read_text()
-    read = set(re.findall(r'r\.(?:text|secret|ids|flag|number)\(\s*"([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'r\.(?:text|secret|ids|flag|number|names)\(\s*"([A-Z0-9_]+)"', source))
     assert len(read) > 30  # the regex still finds them
     covered = {name for env, _, _ in VARIABLES for name in env}
     missing = sorted(read - covered)
@@ -214,7 +222,7 @@ BROKEN_PROBLEMS = [
     r"CLUE_URL_PATTERNS entry 'https://b\\.example/(?P<id>[0-9+' is not a regular expression",
     "REDIS_URL must start with redis://, rediss:// or unix://",
     "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR",
-    "CLUE_DEFAULT_LOCALE must be one of en, zh",
+    "CLUE_DEFAULT_LOCALE must be one of en, zh, zh-TW",
     "CRM_TIMEOUT_SECONDS must be a number, got 'soon'",
     "CRM_MAX_RESPONSE_BYTES must be between 1024 and 1e+08, got '10'",
     "CRM_MAX_CONCURRENCY must be a whole number, got '2.5'",
@@ -249,6 +257,11 @@ def test_one_error_lists_every_problem() -> None:
 
 @pytest.mark.parametrize("env", [
     {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@[::1/0"},  # urlsplit raises ValueError on this
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:99999/0"},
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:0"},
+    {"REDIS_URL": f"rediss://:{REDIS_PASSWORD}@redis.internal:port/0"},
+    {"REDIS_URL": f"redis://:{REDIS_PASSWORD}@redis.internal:6379/zero"},
+    {"REDIS_URL": "unix://"},
     {"CRM_BASE_URL": "http://[::1", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY},
     {"CRM_BASE_URL": "https://crm.example.com:99999", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY},
     {"SLACK_API_URL": "http://[fe80::1"},
@@ -259,6 +272,13 @@ def test_unparseable_urls_are_problems_not_crashes(env: dict[str, str]) -> None:
     [problem] = problems_of(env)
     assert next(iter(env)) in problem
     assert REDIS_PASSWORD not in problem
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "redis://127.0.0.1", "rediss://:pw@redis.internal:6380/15",
+                                 "unix:///run/redis.sock", "redis://[::1]:6379/"])
+def test_accepted_redis_urls_are_usable(url: str) -> None:
+    assert Settings.from_env({"REDIS_URL": url}).redis_url is not None
+    Redis.from_url(url)  # the client takes it too
 
 
 def test_secrets_never_show_in_repr_or_str() -> None:

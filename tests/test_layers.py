@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bot"
 
 # Lower ranks are more basic; a room may only import rooms of a lower rank (and itself).
-RANKS = {
+RANKS: dict[str, float] = {
     "bot.errors": 0,
     "bot.runtime": 0,  # logs, metrics, tasks, rate limits, dedupe, secrets: leaves
     "bot.domain": 1,  # the clue, text safety, ids, locales: pure
@@ -28,6 +28,7 @@ RANKS = {
     "bot.fleet": 4,  # Redis state shared by instances; wired to the cache by the composition root
     "bot.slack": 5,
     "bot.compose": 6,
+    "bot.check": 6.5,  # python -m bot check: the composition root's CRM parts, Slack and Redis, tried
     "bot.web": 7,
     "bot.__main__": 8,
     "bot.dev": 9,  # sandbox CRM, playground, fake Slack, loopback servers, signed request builder

@@ -52,8 +52,15 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
     if "users_info" in used_methods:
         needed.add("users:read")
     if "conversations_info" in used_methods:
-        needed |= {"channels:read", "groups:read"}
+        # Whether a conversation is shared with another organisation, for every conversation type.
+        needed |= {"channels:read", "groups:read", "im:read", "mpim:read"}
+    # entity.presentDetails (the Work Object flexpane) needs no scope (Slack's method reference).
+    assert "entity_presentDetails" in used_methods
     assert scopes == needed
+
+
+def test_the_scopes_python_m_bot_check_asks_for_are_the_manifests() -> None:
+    assert list(slack_app.BOT_SCOPES) == MANIFEST["oauth_config"]["scopes"]["bot"]
 
 
 def test_all_request_urls_point_at_the_one_endpoint() -> None:
@@ -84,6 +91,6 @@ def _web_api_methods_called(package: Path) -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 name = node.func.attr
-                if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views"}:
+                if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views", "entity"}:
                     methods.add(name)
     return methods

@@ -5,6 +5,8 @@
   cancellation does not fail the others; a failure reaches every waiter and is not cached;
 - negative cache: "not found" is remembered for a shorter TTL;
 - stale-if-error: an expired entry is kept for a grace period and served, flagged, when the CRM fails;
+- stale-while-revalidate: a just-expired entry is served while a background read replaces it; if that
+  read fails, the entry is flagged stale, so the next views say the CRM is unreachable;
 - an optional shared second level (``SharedClueStore``, Redis) for several instances.
 
 State lives on the event loop; no thread locks.
@@ -20,9 +22,9 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-from bot.cache.flight import SingleFlight
+from bot.cache.flight import SingleFlight, with_deadline
 from bot.domain.clue import Clue
-from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable
+from bot.errors import ClueNotFound, CrmAuthError, CrmError
 from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class ClueCache:
             return None
         if age >= self._ttl and clue_id not in self._in_flight:
             self._metrics.cache.inc("revalidate")
-            self._start_load(clue_id, refresh=False).add_done_callback(_settle_background)
+            self._start_load(clue_id, refresh=False).add_done_callback(self._settle_background)
         return entry.fresh
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
@@ -151,7 +153,7 @@ class ClueCache:
 
     def _start_load(self, clue_id: int, *, refresh: bool) -> asyncio.Task[Lookup]:
         """The one CRM read for this id that every concurrent lookup shares (held in ``_in_flight``)."""
-        return self._in_flight.start(clue_id, lambda: self._load(clue_id, refresh=refresh))
+        return self._in_flight.start(clue_id, self._load(clue_id, refresh=refresh))
 
     def store(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
         self._entries[clue_id] = _Entry(Lookup(clue, fetched_at), self._clock())
@@ -208,19 +210,20 @@ class ClueCache:
         return await self._fetch_with_deadline(clue_id), self._wall()
 
     async def _fetch_with_deadline(self, clue_id: int) -> Clue:
-        try:
-            async with asyncio.timeout(self._deadline):
-                return await self._fetch(clue_id)
-        except TimeoutError:
-            raise CrmUnavailable(f"clue lookup exceeded its {self._deadline:g}s deadline") from None
+        return await with_deadline(self._deadline, self._fetch(clue_id), "clue lookup")
 
-
-def _settle_background(task: asyncio.Task[Lookup]) -> None:
-    """A background revalidation has no caller to raise to: CRM errors were handled by ``_load`` (stale
-    served, or not-found cached); anything else is a bug, logged here."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None and not isinstance(error, CrmError):
-        log.error("clue.cache.revalidate.failed", exc_info=error)
+    def _settle_background(self, task: asyncio.Task[Lookup]) -> None:
+        """A background revalidation has no caller to raise to. A CRM failure that ``_load`` answered with
+        the stale entry flags the cached entry stale, so the next views say so (until a read succeeds);
+        anything else is a bug, logged here."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            lookup = task.result()
+            entry = self._entries.get(lookup.clue.id)
+            if lookup.stale and entry is not None and not entry.fresh.stale:
+                entry.fresh = lookup
+        elif not isinstance(error, CrmError):
+            log.error("clue.cache.revalidate.failed", exc_info=error)
 

@@ -1,44 +1,130 @@
-"""Single-flight: concurrent requests for one key share one running task.
+"""Generic cache machinery shared by every CRM lookup cache.
 
-The task is shielded from each waiter, so one caller's cancellation does not fail the others; its
-result or failure reaches every waiter; it leaves the table when it ends, so nothing is remembered.
+- ``SingleFlight``: one in-flight task per key that every concurrent caller awaits (shielded, so one
+  caller's cancellation does not fail the others; a failure reaches every waiter);
+- ``with_deadline``: a CRM read bounded in time, a timeout reported as ``CrmUnavailable``;
+- ``TtlCache``: TTL + max size + single-flight + stale-if-error for any keyed CRM read
+  (``ClueCache`` adds negative caching, revalidation and a shared level on the same pieces).
+
+State lives on the event loop; no thread locks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Hashable
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from cachetools import TTLCache
+
+from bot.errors import CrmAuthError, CrmError, CrmUnavailable
+from bot.runtime.metrics import Tally
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
 class SingleFlight(Generic[K, V]):
-    """The one task per key that every concurrent caller awaits."""
+    """At most one running task per key; later callers join it."""
 
-    __slots__ = ("_running",)
+    __slots__ = ("_tasks",)
 
     def __init__(self) -> None:
-        self._running: dict[K, asyncio.Task[V]] = {}
+        self._tasks: dict[K, asyncio.Task[V]] = {}
 
     def __contains__(self, key: K) -> bool:
-        return key in self._running
+        return key in self._tasks
 
     def running(self, key: K) -> asyncio.Task[V] | None:
-        return self._running.get(key)
+        return self._tasks.get(key)
 
-    def start(self, key: K, work: Callable[[], Coroutine[Any, Any, V]]) -> asyncio.Task[V]:
-        """Start ``work()`` as the task for ``key`` (the caller checked that none is running)."""
-        task = asyncio.ensure_future(work())
-        self._running[key] = task
-        task.add_done_callback(lambda _: self._running.pop(key, None))
+    def start(self, key: K, work: Coroutine[Any, Any, V]) -> asyncio.Task[V]:
+        """Run ``work`` as the one task for ``key`` (forgotten when it ends)."""
+        task = asyncio.ensure_future(work)
+        self._tasks[key] = task
+        task.add_done_callback(lambda _: self._tasks.pop(key, None))
         return task
 
-    async def run(self, key: K, work: Callable[[], Coroutine[Any, Any, V]]) -> tuple[V, bool]:
-        """The result of the task for ``key``, starting it when none runs; and whether it was shared."""
-        task = self._running.get(key)
-        shared = task is not None
+
+async def with_deadline(deadline: float, read: Awaitable[V], what: str) -> V:
+    """``read``, or ``CrmUnavailable`` once ``deadline`` seconds have passed."""
+    try:
+        async with asyncio.timeout(deadline):
+            return await read
+    except TimeoutError:
+        raise CrmUnavailable(f"{what} exceeded its {deadline:g}s deadline") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Timed(Generic[V]):
+    """A cached value with its freshness: ``fetched_at`` is the wall-clock epoch of the CRM read."""
+
+    value: V
+    fetched_at: float
+    stale: bool = False  # served from the grace period because the CRM failed
+
+
+@dataclass(slots=True)
+class _Entry(Generic[V]):
+    timed: Timed[V]
+    fetched_mono: float
+
+
+class TtlCache(Generic[K, V]):
+    """A keyed CRM read through a TTL cache, single-flight, with stale-if-error (never on auth errors)."""
+
+    def __init__(self, fetch: Callable[[K], Awaitable[V]], *, name: str, ttl: float, maxsize: int,
+                 stale_ttl: float, deadline: float, clock: Callable[[], float], wall: Callable[[], float],
+                 tally: Tally) -> None:
+        self._fetch = fetch
+        self._name = name
+        self._ttl = ttl
+        self._deadline = deadline
+        self._clock = clock
+        self._wall = wall
+        self._tally = tally
+        self._entries: TTLCache[K, _Entry[V]] = TTLCache(maxsize, ttl + stale_ttl, timer=clock)
+        self._flight: SingleFlight[K, Timed[V]] = SingleFlight()
+
+    def cached(self, key: K) -> Timed[V] | None:
+        """A fresh entry without any I/O, or None."""
+        try:
+            entry = self._entries[key]
+        except KeyError:
+            return None
+        if self._clock() - entry.fetched_mono >= self._ttl:
+            return None
+        self._tally.inc("hit")
+        return entry.timed
+
+    async def get(self, key: K) -> Timed[V]:
+        """The value, from cache when fresh; else one shared CRM read."""
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
+        task = self._flight.running(key)
         if task is None:
-            task = self.start(key, work)
-        return await asyncio.shield(task), shared
+            self._tally.inc("miss")
+            task = self._flight.start(key, self._load(key))
+        else:
+            self._tally.inc("coalesced")
+        return await asyncio.shield(task)
+
+    async def _load(self, key: K) -> Timed[V]:
+        try:
+            value = await with_deadline(self._deadline, self._fetch(key), self._name)
+        except CrmError as exc:
+            entry = self._entries.get(key)
+            if isinstance(exc, CrmAuthError) or entry is None:
+                raise  # a misconfiguration must be seen, not hidden behind old data
+            self._tally.inc("stale_served")
+            log.warning(f"{self._name}.cache.stale_served", extra={
+                "age_s": round(self._wall() - entry.timed.fetched_at), "error": str(exc)})
+            return Timed(entry.timed.value, entry.timed.fetched_at, stale=True)
+        timed = Timed(value, self._wall())
+        self._entries[key] = _Entry(timed, self._clock())
+        return timed

@@ -109,7 +109,12 @@ class CrmClient:
     def breaker_state(self) -> str:
         return self._guard.breaker.state
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def aclose(self) -> None:
+        """Close the connection pool; closing again does nothing."""
         await self._http.aclose()
 
     # ------------------------------------------------------------ endpoints

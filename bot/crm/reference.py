@@ -13,12 +13,15 @@ import logging
 from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from bot.crm.catalog import Catalog
+from bot.crm.catalog import Catalog, crm_time
 from bot.crm.client import CrmClient
 from bot.domain.clue import Clue
+from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.errors import CrmError
 
 log = logging.getLogger(__name__)
+
+FOLLOW_UP_PAGE_SIZE = 10  # follow-ups per CRM read: one modal page
 
 
 class ReferenceData:
@@ -93,7 +96,26 @@ class ClueFetcher:
         self._tz = tz
 
     async def fetch(self, clue_id: int) -> Clue:
-        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog())
+        # Both awaited even when one fails: a reference load is never left running unobserved (after a
+        # one-shot lookup its client closes under it).
+        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog(),
+                                            return_exceptions=True)
+        if isinstance(raw, BaseException):
+            raise raw
+        if isinstance(catalog, BaseException):
+            raise catalog
         if catalog.has_unknown_ids(raw):
             catalog = await self._reference.refreshed()
         return catalog.resolve(raw, self._tz)
+
+    async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
+        """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""
+        clue_id, cursor = key
+        page = await self._client.list_follow_ups(clue_id, size=FOLLOW_UP_PAGE_SIZE, cursor=cursor)
+        items = tuple(
+            FollowUp(id=item.id, kind=item.type, note=item.content, at=crm_time(item.create_time, self._tz),
+                     operator=(item.operator.name if item.operator else None) or None)
+            for item in page.items)
+        # A cursor that repeats itself would page forever: the end, as far as we are concerned.
+        next_cursor = page.next_cursor if page.next_cursor and page.next_cursor != cursor else None
+        return FollowUpPage(items, next_cursor)

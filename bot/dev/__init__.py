@@ -1,0 +1,1 @@
+"""Development tooling, never imported by the runtime: the sandbox CRM, the playground, loopback servers."""

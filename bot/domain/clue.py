@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.domain.ids import MAX_CLUE_ID
 
 SCHEMA_VERSION = 1
 # CRM JSON may carry lone surrogates ("\ud800"); written raw they make the text unencodable as UTF-8.
@@ -99,23 +101,30 @@ class Clue:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Clue | None:
-        """Read ``to_json`` output; None for another schema version or anything unreadable."""
+        """Read ``to_json`` output; None for another schema version or anything that is not exactly what
+        ``to_json`` writes (types, keys, lengths, ranges): a shared cache is input, not trusted state."""
         try:
             d = json.loads(text)
             if not isinstance(d, dict) or d.pop("v", None) != SCHEMA_VERSION:
                 return None
+            _keys(d, _CLUE_KEYS)
+            clue_id = _number(d["id"])
+            if clue_id is None:
+                raise ValueError("id")
+            birthday = _opt(d["birthday"], str)
             return cls(
-                id=d["id"], is_clue=d["is_clue"], kind=d["kind"], name=d["name"],
+                id=clue_id, is_clue=_opt(d["is_clue"], bool), kind=_number(d["kind"]), name=_text(d["name"]),
                 stage=_field(d["stage"]), source=_field(d["source"]),
                 purchase_intention=_field(d["purchase_intention"]), gender=_field(d["gender"]),
-                company=d["company"], owner=d["owner"], phones=tuple(d["phones"]),
-                description=d["description"], address=d["address"],
-                birthday=date.fromisoformat(d["birthday"]) if d["birthday"] else None,
-                tags=tuple(TagView(**t) for t in d["tags"]),
+                company=_text(d["company"]), owner=_text(d["owner"]),
+                phones=tuple(_req(p, str, MAX_STORED_TEXT) for p in _items(d["phones"])),
+                description=_text(d["description"]), address=_text(d["address"]),
+                birthday=date.fromisoformat(birthday) if birthday else None,
+                tags=tuple(_tag(t) for t in _items(d["tags"])),
                 created=_time(d["created"]), updated=_time(d["updated"]), converted=_time(d["converted"]),
-                other_fields=tuple(f for f in (_field(x) for x in d["other_fields"]) if f),
+                other_fields=tuple(f for f in (_field(x) for x in _items(d["other_fields"])) if f),
             )
-        except (ValueError, KeyError, TypeError, RecursionError):
+        except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
             return None
 
 
@@ -125,19 +134,73 @@ def _encode(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+# Bounds for reading stored clues back: what one CRM answer (at most 2 MB decoded) could hold, so a
+# forged entry can never be bigger than a real one.
+MAX_STORED_TEXT = 2_000_000
+MAX_STORED_ITEMS = 100_000
+_CLUE_KEYS = frozenset(f.name for f in fields(Clue))
+_FIELD_KEYS = frozenset({"key", "label", "text", "kind", "unresolved", "time"})
+_TAG_KEYS = frozenset({"id", "name", "group"})
+_TIME_KEYS = frozenset({"raw", "at", "zone"})
+
+
+def _keys(d: Any, allowed: frozenset[str], optional: frozenset[str] = frozenset()) -> None:
+    if not isinstance(d, dict) or not allowed - optional <= d.keys() <= allowed:
+        raise ValueError("keys")
+
+
+def _opt(value: Any, kind: type) -> Any:
+    if value is not None and type(value) is not kind:
+        raise TypeError(kind.__name__)
+    return value
+
+
+def _req(value: Any, kind: type[str | list[Any]], limit: int) -> Any:
+    if type(value) is not kind or len(value) > limit:
+        raise ValueError(kind.__name__)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else _req(value, str, MAX_STORED_TEXT)
+
+
+def _number(value: Any) -> int | None:
+    """An id or type code as the CRM decoder leaves them: None or an int in [0, MAX_CLUE_ID]."""
+    if value is not None and (type(value) is not int or not 0 <= value <= MAX_CLUE_ID):
+        raise ValueError("number")
+    return value
+
+
+def _items(value: Any) -> list[Any]:
+    return _req(value, list, MAX_STORED_ITEMS)  # type: ignore[no-any-return]
+
+
+def _tag(d: Any) -> TagView:
+    _keys(d, _TAG_KEYS)
+    return TagView(id=_req(d["id"], str, MAX_STORED_TEXT), name=_text(d["name"]), group=_text(d["group"]))
+
+
 def _field(d: Any) -> FieldView | None:
     if d is None:
         return None
     # ``time`` came later within schema 1: entries written before it read as None (shown as text).
-    return FieldView(key=d["key"], label=d["label"], text=d["text"], kind=d["kind"],
-                     unresolved=tuple(d["unresolved"]), time=_time(d.get("time")))
+    _keys(d, _FIELD_KEYS, optional=frozenset({"time"}))
+    return FieldView(key=_req(d["key"], str, MAX_STORED_TEXT), label=_text(d["label"]),
+                     text=_req(d["text"], str, MAX_STORED_TEXT), kind=_number(d["kind"]),
+                     unresolved=tuple(_req(u, str, MAX_STORED_TEXT) for u in _items(d["unresolved"])),
+                     time=_time(d.get("time")))
 
 
 def _time(d: Any) -> CrmTime | None:
     if d is None:
         return None
-    at = _in_zone(datetime.fromisoformat(d["at"]), d["zone"]) if d["at"] else None
-    return CrmTime(raw=d["raw"], at=at, zone=d["zone"])
+    _keys(d, _TIME_KEYS)
+    raw, zone, text = _req(d["raw"], str, MAX_STORED_TEXT), _req(d["zone"], str, 100), _text(d["at"])
+    at = datetime.fromisoformat(text) if text else None
+    if at is not None and at.tzinfo is None:
+        raise ValueError("naive time")  # to_json writes aware times only; a naive one would be misread
+    return CrmTime(raw=raw, at=_in_zone(at, zone) if at else None, zone=zone)
 
 
 def _in_zone(at: datetime, zone: str) -> datetime:

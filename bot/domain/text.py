@@ -37,6 +37,10 @@ _NEUTRAL = str.maketrans({"`": "\u02cb"})
 
 _URL_FORBIDDEN = re.compile(r"[\s<>|\"\\]")
 
+# Chinese numerals people write phone numbers with (幺 is "one" read out in a phone number); masked like
+# digits. bot.runtime.logs (which cannot import this module) masks them in log lines with the same set.
+CHINESE_DIGITS = "〇零一二三四五六七八九幺"
+
 _COUNTRY_CODE = re.compile(r"\(?(?:\+|00)(?:\d{1,3}(?:\)|(?=\D))|86(?=1\d{10}$))")
 
 
@@ -91,8 +95,9 @@ def mask_phone(phone: str) -> str:
     phone = _SPACES.sub(" ", clean(phone)).strip()
     match = _COUNTRY_CODE.match(phone)
     prefix, rest = (phone[: match.end()], phone[match.end():]) if match else ("", phone)
-    # isdigit, not isdecimal: superscript and circled digits (¹³⁸, ①③⑧) read as digits too.
-    digits = [i for i, c in enumerate(rest) if c.isdigit()]
+    # isdigit, not isdecimal: superscript and circled digits (¹³⁸, ①③⑧) read as digits too, as do
+    # full-width digits and Chinese numerals (一三八…).
+    digits = [i for i, c in enumerate(rest) if _is_digit(c)]
     n = len(digits)
     if n >= 8:
         shown = set(digits[:3] + digits[-4:])
@@ -100,8 +105,13 @@ def mask_phone(phone: str) -> str:
         shown = set(digits[-2:])
     else:
         shown = set()
-    masked = "".join("*" if c.isdigit() and i not in shown else c for i, c in enumerate(rest))
+    hidden = set(digits) - shown
+    masked = "".join("*" if i in hidden else c for i, c in enumerate(rest))
     return prefix + masked
+
+
+def _is_digit(c: str) -> bool:
+    return c.isdigit() or c in CHINESE_DIGITS
 
 
 def safe_url(s: str | None) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -13,6 +15,7 @@ from bot.errors import ClueNotFound
 from bot.fleet.guard import RedisGuard, key
 from bot.runtime.metrics import Metrics
 
+log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.025
 # Instances' wall clocks differ a little: a value fetched this long before a waiter started still counts
 # as new to it, so a slightly slow clock on the fetching instance does not cause a second CRM call.
@@ -47,15 +50,14 @@ class RedisClueStore:
         self._release_lock = redis.register_script(_RELEASE_LOCK)
 
     async def get(self, clue_id: int) -> tuple[Clue, float] | None:
-        fields = await self._guard.run("get", lambda: self._redis.hmget(key("clue", clue_id), "at", "clue"))
-        return _parse(fields)
+        return await self._guard.run("get", lambda: self._get(clue_id))
 
     async def put(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
         if self._keep_ms >= 1:  # 0 would be an error; with no TTL there is nothing to share
             await self._guard.run("put", lambda: self._put(clue_id, clue, fetched_at))
 
     async def get_not_found(self, clue_id: int) -> bool:
-        return bool(await self._guard.run("get_not_found", lambda: self._redis.exists(key("nf", clue_id))))
+        return bool(await self._guard.run("get_not_found", lambda: self._get_not_found(clue_id)))
 
     async def put_not_found(self, clue_id: int) -> None:
         if self._negative_ms >= 1:
@@ -67,7 +69,7 @@ class RedisClueStore:
         token = secrets.token_hex(16)
         lock = key("lock", clue_id)
         state = await self._guard.run("lock", lambda: self._lock_and_read(clue_id, lock, token))
-        if state is None:  # Redis unavailable: no coordination, just ask the CRM
+        if state is None:  # Redis unavailable, or a forged lock: no coordination, just ask the CRM
             return await self._fetch_and_put(clue_id, fetch)
         won, found = state
         # Another instance may have written between our caller's miss and the lock attempt.
@@ -116,6 +118,44 @@ class RedisClueStore:
                 return None
         return None
 
+    async def _get(self, clue_id: int) -> tuple[Clue, float] | None:
+        return await self._checked(clue_id, await self._redis.hmget(key("clue", clue_id), "at", "clue"))
+
+    async def _get_not_found(self, clue_id: int) -> bool:
+        raw = await self._redis.get(key("nf", clue_id))
+        if raw is None:
+            return False
+        at = self._when(raw)
+        # Written with a TTL of the negative TTL: an older (or future, or unreadable) time was not ours.
+        if at is not None and at >= self._wall() - self._negative_ms / 1000 - CLOCK_SKEW:
+            return True
+        await self._discard("nf", clue_id)
+        return False
+
+    async def _checked(self, clue_id: int, fields: Sequence[bytes | str | None] | None) -> tuple[Clue, float] | None:
+        """The stored clue if it is exactly what ``_put`` writes; anything else is deleted, counted and read
+        as a miss, so the caller asks the CRM. Redis is input: whoever can write to it must not be able to
+        speak in cards (a forged ``<!channel>``), crash rendering (a number for a name, a time of 1e18) or
+        pin a value (a future ``at`` would be fresh forever, Refresh included)."""
+        if not fields or (fields[0] is None and fields[1] is None):
+            return None
+        at = self._when(fields[0])
+        clue = Clue.from_json(fields[1]) if fields[1] is not None else None
+        if at is not None and clue is not None and clue.id == clue_id:
+            return clue, at
+        await self._discard("clue", clue_id)
+        return None
+
+    def _when(self, raw: bytes | str | None) -> float | None:
+        """A stored wall-clock time, or None unless it is a finite epoch no later than now."""
+        at = _float(raw)
+        return at if at is not None and 0 < at <= self._wall() + CLOCK_SKEW else None
+
+    async def _discard(self, kind: str, clue_id: int) -> None:
+        self._metrics.redis_invalid.inc(kind)
+        log.warning("cache.redis.invalid", extra={"key": kind, "clue_id": clue_id})
+        await self._redis.delete(key(kind, clue_id))
+
     async def _put(self, clue_id: int, clue: Clue, fetched_at: float) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key("clue", clue_id), mapping={"at": repr(fetched_at), "clue": clue.to_json()})
@@ -129,12 +169,18 @@ class RedisClueStore:
             pipe.delete(key("clue", clue_id))  # deleted in the CRM: nothing left to serve, not even stale
             await pipe.execute()
 
-    async def _lock_and_read(self, clue_id: int, lock: str, token: str) -> tuple[bool, tuple[Clue, float] | None]:
+    async def _lock_and_read(self, clue_id: int, lock: str,
+                             token: str) -> tuple[bool, tuple[Clue, float] | None] | None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(lock, token, nx=True, px=self._lock_ms)
             pipe.hmget(key("clue", clue_id), "at", "clue")
-            won, fields = await pipe.execute()
-        return bool(won), _parse(fields)
+            pipe.pttl(lock)
+            won, fields, lock_ms = await pipe.execute()
+        if not won and not 0 <= lock_ms <= self._lock_ms:
+            # A lock we never wrote (no expiry, or a longer one) would make every lookup wait it out.
+            await self._discard("lock", clue_id)
+            return None
+        return bool(won), await self._checked(clue_id, fields)
 
     async def _peek(self, clue_id: int, lock: str) -> tuple[tuple[Clue, float] | None, float | None, bool]:
         # One transaction, so a holder's write-then-release is never seen half done (released, no value).
@@ -143,25 +189,18 @@ class RedisClueStore:
             pipe.get(key("nf", clue_id))
             pipe.exists(lock)
             fields, not_found_at, locked = await pipe.execute()
-        return _parse(fields), _float(not_found_at), bool(locked)
+        return await self._checked(clue_id, fields), self._when(not_found_at), bool(locked)
 
     async def _unlock(self, lock: str, token: str) -> None:
         # If this fails the lock simply expires; waiters then fetch for themselves.
         await self._guard.run("unlock", lambda: self._release_lock(keys=[lock], args=[token]))
 
 
-def _parse(fields: Sequence[bytes | str | None] | None) -> tuple[Clue, float] | None:
-    if not fields or fields[0] is None or fields[1] is None:
-        return None
-    at = _float(fields[0])
-    clue = Clue.from_json(fields[1])
-    return None if at is None or clue is None else (clue, at)
-
-
 def _float(raw: bytes | str | None) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None

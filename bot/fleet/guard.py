@@ -34,6 +34,7 @@ class RedisGuard:
         self._down_since: float | None = None
         self._retry_at = 0.0
         self._refused: set[str] = set()
+        metrics.redis_up.set(1)  # until an operation fails (connecting pings at once)
 
     async def run(self, op: str, call: Callable[[], Awaitable[T]]) -> T | None:
         """``call()``'s result, or None when Redis failed now or recently."""
@@ -55,6 +56,7 @@ class RedisGuard:
             self._retry_at = self._monotonic() + self._retry_after
             if self._down_since is None:
                 self._down_since = now
+                self._metrics.redis_up.set(0)
                 log.warning("cache.redis.unavailable", extra={
                     "redis": self._where, "op": op, "error": f"{type(exc).__name__}: {exc}",
                     "retry_after_s": self._retry_after})
@@ -63,4 +65,5 @@ class RedisGuard:
             log.info("cache.redis.recovered", extra={
                 "redis": self._where, "down_s": round(self._monotonic() - self._down_since, 1)})
             self._down_since = None
+            self._metrics.redis_up.set(1)
         return result

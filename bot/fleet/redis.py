@@ -83,18 +83,20 @@ async def connect_fleet(url: str | None, metrics: Metrics, *, ttl: float, negati
                                retry=Retry(NoBackoff(), 0))  # the default retries with backoff for seconds
     except ValueError as exc:
         raise ConfigError([f"REDIS_URL is not a usable Redis URL: {exc}"]) from None
-    where = _without_credentials(url)
+    where = without_credentials(url)
     guard = RedisGuard(metrics, monotonic, where=where, retry_after=retry_after)
     store = RedisClueStore(redis, guard, metrics, ttl=ttl, negative_ttl=negative_ttl, stale_ttl=stale_ttl,
                            lock_ttl=lock_ttl, wall=wall, sleep=sleep)
-    bucket = RedisTokenBucket(redis, guard, crm_rate, max(1.0, crm_rate), monotonic)  # the local bucket's burst
+    # The same burst as the in-process bucket.
+    bucket = RedisTokenBucket(redis, guard, crm_rate, max(1.0, crm_rate), monotonic, metrics)
     fleet = FleetRedis(redis, guard, store, bucket, RedisEventDeduper(redis, guard, monotonic))
     if await fleet.ping():  # a failure was logged by the guard; the pool reconnects on later calls
         log.info("cache.redis.connected", extra={"redis": where})
     return fleet
 
 
-def _without_credentials(url: str) -> str:
+def without_credentials(url: str) -> str:
+    """``url`` without user and password, for logs and messages."""
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"

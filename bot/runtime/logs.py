@@ -24,6 +24,11 @@ _SENSITIVE_KEY = re.compile(
 _ENCODED_SIGN = re.compile(r'(?i)(\bsign\b.{0,8}?")[0-9a-f]{64}(?=")')
 
 
+_D = r"[\d〇零一二三四五六七八九幺]"  # \d is any Unicode decimal digit, full-width ones included
+_ONE = "[1１一幺]"
+_SECOND = "[3-9３-９三四五六七八九]"
+
+
 def _mask_mobile(match: re.Match[str]) -> str:
     return f"{match.group(1) or ''}{match.group(2)}****{match.group(3)}"
 
@@ -37,8 +42,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (re.compile(r"(?i)(\bsign\b.{0,8}?)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"), r"\1[REDACTED]"),
     (re.compile(r"(?i)\bv0=[0-9a-f]{64}"), "v0=[REDACTED]"),
     # Mainland mobile numbers (11 digits starting 13-19, maybe +86 and separators), not inside a longer
-    # number: 138****5678.
-    (re.compile(r"(?<!\d)(?:(\+?86[- ]?))?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?!\d)"), _mask_mobile),
+    # number: 138****5678. In any digits: full-width, and Chinese numerals (bot.domain.text.CHINESE_DIGITS).
+    (re.compile(rf"(?<!{_D})(?:(\+?86[- ]?))?({_ONE}{_SECOND}{_D})[- ]?{_D}{{4}}[- ]?({_D}{{4}})(?!{_D})"),
+     _mask_mobile),
 )
 
 

@@ -31,11 +31,21 @@ class Metrics:
                                     ["reason"], registry=r)
         self.ack_latency = Histogram("cluebot_slack_ack_seconds", "Time from request to Slack ack",
                                      ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.follow_up_cache = Tally("cluebot_follow_up_cache", "Follow-up cache results (hit, miss, "
+                                     "coalesced, stale_served)", "result", r)
         self.refusals = Tally("cluebot_refusals", "Requests refused before any lookup (access, rate_limited)",
                               "reason", r)
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)
+        self.redis_up = Gauge("cluebot_redis_up", "1 while Redis answers; 0 during an outage, and without "
+                              "REDIS_URL", registry=r)
+        self.redis_invalid = Tally("cluebot_redis_invalid", "Values read from Redis that failed validation "
+                                   "(deleted or reset, then ignored)", "key", r)
+        self.tasks_refused = Tally("cluebot_tasks_refused", "Background work refused because its lane was full "
+                                   "(reply, housekeeping)", "kind", r)
         self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
                                    "(headers, size, busy, timeout, signature)", "reason", r)
+        self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
+                                         "method or response_url", "method", r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 

@@ -25,6 +25,11 @@ class AccessPolicy:
     def check_team(self, who: Inbound) -> str | None:
         if not self.allowed_team_ids:
             return None
+        if who.user_team_id is not None and who.user_team_id != who.team_id:
+            # Someone from another workspace (a Slack Connect guest, or another workspace of a Grid org):
+            # the payload's enterprise is the org where they clicked, not theirs, so only their own
+            # workspace id can admit them.
+            return None if who.user_team_id in self.allowed_team_ids else "workspace"
         if who.team_id in self.allowed_team_ids or who.enterprise_id in self.allowed_team_ids:
             return None
         return "workspace"
@@ -44,14 +49,17 @@ class AccessPolicy:
             return refused
         if self.unfurl_channel_ids and who.channel_id not in self.unfurl_channel_ids:
             return "unfurl_channel"
-        if who.slack_connect and not self.allow_shared_channels:
-            return "shared_channel"
-        return None
+        return self.check_audience(who)
 
     def check_share(self, who: Inbound) -> str | None:
         if (refused := self.check_lookup(who)) is not None:
             return refused
-        if who.slack_connect and not self.allow_shared_channels:
+        return self.check_audience(who)
+
+    def check_audience(self, who: Inbound) -> str | None:
+        """A card everyone in the conversation sees: not in Slack Connect unless allowed, and not where it
+        is unknown (``slack_connect`` None: fail closed)."""
+        if who.slack_connect is not False and not self.allow_shared_channels:
             return "shared_channel"
         return None
 

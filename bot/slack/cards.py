@@ -14,18 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
-
+from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS, MAX_SUMMARY_FIELDS
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView, TagView
+from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value, safe_url
 from bot.slack.i18n import known, t
@@ -37,6 +28,8 @@ ACTION_OPEN = "clue_open"
 ACTION_REFRESH = "clue_refresh"
 ACTION_SHARE = "clue_share"
 ACTION_REVEAL = "clue_reveal_phone"
+ACTION_DETAILS = "clue_details"
+ACTION_FOLLOW_UPS = "clue_follow_ups"
 
 BLOCK_STALE = "clue_stale"
 BLOCK_HEADER = "clue_header"
@@ -45,6 +38,7 @@ BLOCK_FIELDS = "clue_fields"
 BLOCK_TAGS = "clue_tags"
 BLOCK_DESCRIPTION = "clue_description"
 BLOCK_CUSTOM = "clue_custom"
+BLOCK_ACTIVITY = "clue_activity"
 BLOCK_TIMES = "clue_times"
 BLOCK_FOOTER = "clue_footer"
 BLOCK_ACTIONS = "clue_actions"
@@ -75,12 +69,17 @@ _CUSTOM_VALUE = 150
 _TAG = 40
 _TIME_TEXT = 40
 _FALLBACK_PART = 100
+_REF = 40  # an id or type code: 19 digits at most, when it is what the CRM decoder lets through
 _ROW_VALUE = 60
 _NOTICE_ARG = 200
+_NOTE_LINE = 150  # the first line of the latest follow-up's note on the card
+_OPERATOR = 60
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_SHARED_BY_SEP = ":"  # in a Refresh button's value: "<clue id>:<user id of who shared the card>"
 
 ListItem: TypeAlias = Clue | tuple[int, str]
+Json: TypeAlias = dict[str, Any]
 """A resolved clue, or ``(clue_id, error_key)`` for a clue that could not be shown."""
 
 
@@ -97,6 +96,11 @@ class CardOptions:
     shareable: bool = True  # offer "Share to channel" (private cards only)
     reveal_phone: bool = False  # show full phones (private cards only, after a Reveal click)
     shared_by: str | None = None  # Slack user id of who shared the card
+    follow_ups: FollowUpPage | None = None  # the newest follow-ups; None: not loaded (see follow_ups_missing)
+    follow_ups_missing: bool = False  # the lookup was tried and did not answer in time: the card says so
+    follow_ups_stale: bool = False
+    summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom field keys or names, in order
+    due_field: str | None = DEFAULT_DUE_FIELD  # the custom datetime marked overdue once past
 
     def __post_init__(self) -> None:
         if self.audience not in (AUDIENCE_PRIVATE, AUDIENCE_CHANNEL):
@@ -116,22 +120,22 @@ class CardOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _Layout:
+class Layout:
+    """Budgets of the long values: the More details modal shows them in full, within Slack's limits."""
+
     description: int
     description_lines: int
     tags: int
-    compact: bool  # unfurl: the essential fields only, no custom fields
 
 
-_COMPACT_FIELDS = frozenset(
-    {"field.stage", "field.source", "field.company", "field.owner", "field.phone", "field.converted"})
-_MESSAGE = _Layout(description=600, description_lines=12, tags=2000, compact=False)
-_UNFURL = _Layout(description=200, description_lines=4, tags=300, compact=True)
+DETAILS = Layout(description=2900, description_lines=60, tags=2900)
+# The summary's fields, in order; everything else is in the More details modal.
+_SUMMARY = ("field.company", "field.stage", "field.purchase_intention", "field.owner", "field.phone")
 
 
 def clue_message(clue: Clue, opts: CardOptions) -> dict[str, Any]:
-    """The full card: ``{"text": fallback, "blocks": [...]}``."""
-    return {"text": _fallback(clue, opts.locale), "blocks": _card(clue, opts, _MESSAGE)}
+    """The card, lead summary first: ``{"text": fallback, "blocks": [...]}``."""
+    return {"text": _fallback(clue, opts.locale), "blocks": _card(clue, opts)}
 
 
 def clue_unfurl(clue: Clue, opts: CardOptions) -> dict[str, Any]:
@@ -141,38 +145,37 @@ def clue_unfurl(clue: Clue, opts: CardOptions) -> dict[str, Any]:
     are offered, whatever ``opts`` says.
     """
     public = replace(opts, audience=AUDIENCE_CHANNEL, reveal_phone=False, shareable=False)
-    return {"blocks": _card(clue, public, _UNFURL)}
+    return {"blocks": _card(clue, public)}
 
 
-def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *,
-                      urls: Mapping[int, str] | None = None) -> dict[str, Any]:
+def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *, urls: Mapping[int, str] | None = None,
+                      activity: Mapping[int, FollowUp] | None = None) -> dict[str, Any]:
     """One compact row per clue (``/clue 8 12 40``), an error line for each clue that failed.
 
     Repeated ids are shown once; past ``MAX_LIST_ROWS`` rows a "+N more" line ends the list. ``urls``
-    gives each clue its Open in CRM button.
+    gives each clue its Open in CRM button, ``activity`` its latest follow-up (else its last update).
     """
     unique: dict[int, ListItem] = {}
     for item in items:
         unique.setdefault(item.id if isinstance(item, Clue) else item[0], item)
     rows = list(unique.values())
     locale = opts.locale
-    blocks: list[Block] = []
-    if opts.stale:
-        blocks.append(_stale(opts))
+    blocks: list[Json] = []
     titles: list[str] = []  # unescaped; escaped once, joined
     for item in rows[:MAX_LIST_ROWS]:
         if isinstance(item, Clue):
-            blocks.append(_list_row(item, locale, (urls or {}).get(item.id)))
+            latest = (activity or {}).get(item.id)
+            blocks.append(_list_row(item, locale, (urls or {}).get(item.id), latest))
             titles.append(_title(item, locale, _FALLBACK_PART))
         else:
             blocks.append(_error_row(*item, locale))
             titles.append(t(locale, "clue.title", id=item[0]))
     if len(rows) > MAX_LIST_ROWS:
         more = t(locale, "value.more", count=len(rows) - MAX_LIST_ROWS)
-        blocks.append(ContextBlock(block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
+        blocks.append(_obj("context", block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
     blocks.append(_footer(opts))
     text = f"{t(locale, 'list.summary', count=len(rows))}: {mrkdwn_value(', '.join(titles), 300)}"
-    return {"text": text, "blocks": _dicts(blocks)}
+    return {"text": text, "blocks": blocks}
 
 
 def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
@@ -182,44 +185,99 @@ def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
     """
     args = {name: _notice_arg(locale, name, value) for name, value in kwargs.items()}
     text = t(locale, f"notice.{key}", **args)
-    block = SectionBlock(block_id=BLOCK_NOTICE, text=_mrkdwn(text))
-    return {"text": text, "blocks": _dicts([block])}
+    block = _obj("section", block_id=BLOCK_NOTICE, text=_mrkdwn(text))
+    return {"text": text, "blocks": [block]}
 
 
 # ------------------------------------------------------------------------------------------ card
 
 
-def _card(clue: Clue, opts: CardOptions, layout: _Layout) -> list[dict[str, Any]]:
+def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
     locale = opts.locale
-    blocks: list[Block] = []
-    if opts.stale:
-        blocks.append(_stale(opts))
-    blocks.append(HeaderBlock(block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))))
-    blocks.append(ContextBlock(block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]))
-    blocks.append(SectionBlock(block_id=BLOCK_FIELDS, fields=_main_fields(clue, opts, layout)))
-    if tags := _tags(clue.tags, locale, layout.tags):
-        text = _labelled(t(locale, "field.tags"), tags)
-        blocks.append(SectionBlock(block_id=BLOCK_TAGS, text=_mrkdwn(text)))
-    if clue.description and (description := _description(clue.description, layout)):
-        label = t(locale, "field.description")
-        blocks.append(SectionBlock(block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
-    if not layout.compact and (custom := _custom_fields(clue.other_fields, opts)):
-        blocks.append(SectionBlock(block_id=BLOCK_CUSTOM, fields=custom))
-    if times := _times(clue, locale):
-        blocks.append(ContextBlock(block_id=BLOCK_TIMES, elements=times))
+    blocks: list[Json] = [
+        _obj("header", block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))),
+        _obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]),
+    ]
+    summary, _ = _split_custom(clue.other_fields, opts)
+    rows = dict(_main_rows(clue, opts))
+    fields = [_mrkdwn(_labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
+    fields += _custom_fields(summary, opts, due=True)
+    if fields:
+        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
+    if activity := _activity(opts):
+        blocks.append(_obj("section", block_id=BLOCK_ACTIVITY, text=_mrkdwn(activity)))
     blocks.append(_footer(opts))
-    blocks.append(ActionsBlock(block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
-    return _dicts(blocks)
+    blocks.append(_obj("actions", block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
+    return blocks
+
+
+def details_blocks(clue: Clue, opts: CardOptions) -> list[Json]:
+    """Everything the summary leaves out, for the More details modal (phones masked unless revealed)."""
+    locale = opts.locale
+    blocks: list[Json] = [_obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))])]
+    rows = [row for row in _main_rows(clue, opts) if row[0] not in _SUMMARY]
+    if fields := [_mrkdwn(_labelled(t(locale, key), value)) for key, value in rows if value]:
+        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
+    if tags := _tags(clue.tags, locale, DETAILS.tags):
+        blocks.append(_obj("section", block_id=BLOCK_TAGS, text=_mrkdwn(_labelled(t(locale, "field.tags"), tags))))
+    if clue.description and (description := _description(clue.description, DETAILS)):
+        label = t(locale, "field.description")
+        blocks.append(_obj("section", block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
+    _, rest = _split_custom(clue.other_fields, opts)
+    if custom := _custom_fields(rest, opts, due=False):
+        blocks.append(_obj("section", block_id=BLOCK_CUSTOM, fields=custom))
+    if times := _times(clue, locale):
+        blocks.append(_obj("context", block_id=BLOCK_TIMES, elements=times))
+    return blocks
+
+
+def _split_custom(fields: Sequence[FieldView], opts: CardOptions) -> tuple[list[FieldView], list[FieldView]]:
+    """The configured summary fields (in configured order, at most ``MAX_SUMMARY_FIELDS``), and the rest."""
+    summary: list[FieldView] = []
+    for wanted in opts.summary_fields:
+        for view in fields:
+            if wanted in (view.key, view.label) and view not in summary:
+                summary.append(view)
+                break
+    summary = summary[:MAX_SUMMARY_FIELDS]
+    return summary, [view for view in fields if view not in summary]
+
+
+def _activity(opts: CardOptions) -> str | None:
+    """The latest follow-up (time, who, first line of the note), or why it is not shown."""
+    locale = opts.locale
+    if opts.follow_ups is None:
+        return t(locale, "activity.unavailable") if opts.follow_ups_missing else None
+    latest = opts.follow_ups.latest
+    label = _bold(t(locale, "activity.latest"))
+    if latest is None:
+        return f"{label}\n{t(locale, 'activity.none')}"
+    text = f"{label}\n{follow_up_meta(latest, locale)}"
+    note = latest.note.strip().split("\n", 1)[0]
+    if line := mrkdwn_value(note, _NOTE_LINE):
+        text += f"\n{line}"
+    if opts.follow_ups_stale:
+        text += f"\n{t(locale, 'activity.stale')}"
+    return text
+
+
+def follow_up_meta(item: FollowUp, locale: str) -> str:
+    """"<time> · <operator> · <type>" of one follow-up; every part escaped."""
+    when = _time(item.at) if item.at else ""
+    who = mrkdwn_value(item.operator or "", _OPERATOR) or t(locale, "follow_up.no_operator")
+    key = f"follow_up.kind.{item.kind}"
+    kind = t(locale, key) if known(key) else t(locale, "follow_up.kind.other", kind=item.kind or "?")
+    return " · ".join(part for part in (when, who, kind) if part)
 
 
 def _title(clue: Clue, locale: str, limit: int) -> str:
     """The clue's name as plain text, or "Clue 8" when it has none (or only invisible characters)."""
-    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=clue.id)
+    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=plain_value(str(clue.id), _REF))
 
 
 def _fallback(clue: Clue, locale: str) -> str:
     """Notification and screen-reader text: id, name and stage; never a phone."""
-    parts = [t(locale, "clue.title", id=clue.id)]
+    parts = [t(locale, "clue.title", id=_ref(clue.id))]
     if clue.name and (name := mrkdwn_value(clue.name, _FALLBACK_PART)):
         parts.append(name)
     if clue.stage and (stage := _view_value(clue.stage, locale, _FALLBACK_PART, full_phones=False)):
@@ -228,14 +286,15 @@ def _fallback(clue: Clue, locale: str) -> str:
 
 
 def _meta(clue: Clue, locale: str) -> str:
-    parts = [t(locale, "clue.id", id=clue.id)]
+    parts = [t(locale, "clue.id", id=_ref(clue.id))]
     if clue.kind is not None:
         key = f"kind.{clue.kind}"
-        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=clue.kind))
+        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=_ref(clue.kind)))
     return " · ".join(parts)
 
 
-def _main_fields(clue: Clue, opts: CardOptions, layout: _Layout) -> list[MarkdownTextObject]:
+def _main_rows(clue: Clue, opts: CardOptions) -> list[tuple[str, str | None]]:
+    """Every built-in field as (label key, escaped value or None)."""
     locale = opts.locale
     converted = t(locale, "value.yes" if clue.converted_to_customer else "value.no")
     if clue.is_clue is not None:
@@ -253,10 +312,7 @@ def _main_fields(clue: Clue, opts: CardOptions, layout: _Layout) -> list[Markdow
         ("field.birthday", clue.birthday.isoformat() if clue.birthday else None),
         ("field.address", mrkdwn_value(clue.address or "", _ADDRESS)),
     ]
-    if layout.compact:
-        rows = [row for row in rows if row[0] in _COMPACT_FIELDS]
-    # "Converted" always has a value, so the section is never empty; at most 10 rows by construction.
-    return [_mrkdwn(_labelled(t(locale, key), value)) for key, value in rows if value]
+    return rows
 
 
 def _option_text(view: FieldView, locale: str, *, mask: bool = False) -> str:
@@ -319,7 +375,7 @@ def _tags(tags: Sequence[TagView], locale: str, budget: int) -> str | None:
     return " · ".join(segments) or None
 
 
-def _description(description: str, layout: _Layout) -> str:
+def _description(description: str, layout: Layout) -> str:
     text = mrkdwn_value(description, layout.description, multiline=True)
     lines = text.split("\n")
     if len(lines) <= layout.description_lines:
@@ -328,12 +384,15 @@ def _description(description: str, layout: _Layout) -> str:
     return kept if kept.endswith("…") else kept + "…"
 
 
-def _custom_fields(fields: Sequence[FieldView], opts: CardOptions) -> list[MarkdownTextObject]:
-    """The tenant's own fields, compactly; phone fields masked like the main phone."""
+def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool) -> list[Json]:
+    """The tenant's own fields, compactly; phone fields masked like the main phone. With ``due``, the
+    due field (next follow-up) is relative too, and marked once overdue."""
     rendered: list[str] = []
     for view in fields:
         mask = view.kind == PHONE and not opts.full_phones
-        if view.time is not None:
+        if view.time is not None and due and opts.due_field in (view.key, view.label):
+            value = _due(view.time, opts)
+        elif view.time is not None:
             value = _time(view.time)  # a datetime field: in the viewer's zone, like created and updated
         else:
             value = mrkdwn_value(_option_text(view, opts.locale, mask=mask), _CUSTOM_VALUE)
@@ -345,7 +404,7 @@ def _custom_fields(fields: Sequence[FieldView], opts: CardOptions) -> list[Markd
     return [_mrkdwn(text) for text in rendered]
 
 
-def _times(clue: Clue, locale: str) -> list[MarkdownTextObject]:
+def _times(clue: Clue, locale: str) -> list[Json]:
     # The CRM sets lastUpdateTime to createTime until a field changes: saying it twice is noise.
     updated = clue.updated
     if updated and clue.created and updated.raw == clue.created.raw:
@@ -363,39 +422,43 @@ def _time(time: CrmTime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{raw} ({_token_text(time.zone)})>"
 
 
+def _due(time: CrmTime, opts: CardOptions) -> str:
+    """A due time in the viewer's zone and relative ("in 2 days", "3 hours ago"), marked once past."""
+    epoch = time.epoch
+    if epoch is None or epoch < 0:
+        return _token_text(time.raw)
+    fallback = f"{_token_text(time.raw)} ({_token_text(time.zone)})"
+    text = f"<!date^{epoch}^{{date_short_pretty}} {{time}} · {{ago}}|{fallback}>"
+    return f"{t(opts.locale, 'summary.overdue')} {text}" if epoch < opts.now.timestamp() else text
+
+
 def _token_text(s: str) -> str:
     # A "|" inside a <!date> fallback would be ambiguous with the token's own separator.
     return mrkdwn_value(s, _TIME_TEXT).replace("|", "¦")
 
 
-def _stale(opts: CardOptions) -> ContextBlock:
-    text = t(opts.locale, "stale", age=_age(opts.now, opts.fetched_at, opts.locale))
-    return ContextBlock(block_id=BLOCK_STALE, elements=[_mrkdwn(text)])
-
-
-def _age(now: datetime, then: datetime, locale: str) -> str:
-    seconds = max(0, int((now - then).total_seconds()))
-    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
-        if seconds >= size:
-            return t(locale, f"age.{unit}", n=seconds // size)
-    return t(locale, "age.seconds", n=seconds)
-
-
-def _footer(opts: CardOptions) -> ContextBlock:
-    fetched = opts.fetched_at.astimezone(UTC)
-    when = f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
-    elements = [_mrkdwn(t(opts.locale, "freshness", when=when))]
+def _footer(opts: CardOptions) -> Json:
+    """The one freshness line: Slack keeps ``{ago}`` current; when stale it is the warning instead."""
+    elements = [_mrkdwn(t(opts.locale, "stale" if opts.stale else "freshness", when=ago(opts.fetched_at)))]
     if opts.shared_by:
         elements.append(_mrkdwn(t(opts.locale, "shared_by", user=f"<@{opts.shared_by}>")))
-    return ContextBlock(block_id=BLOCK_FOOTER, elements=elements)
+    return _obj("context", block_id=BLOCK_FOOTER, elements=elements)
 
 
-def _buttons(clue: Clue, opts: CardOptions) -> list[ButtonElement]:
+def ago(fetched_at: datetime) -> str:
+    """A time as Slack shows it relative to the reader's now (kept current by Slack)."""
+    fetched = fetched_at.astimezone(UTC)
+    return f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
+
+
+def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
     locale, value = opts.locale, str(clue.id)
-    buttons: list[ButtonElement] = []
+    buttons: list[Json] = []
     if url := safe_url(opts.clue_url):
         buttons.append(_button(locale, "button.open", ACTION_OPEN, value, url=url))
-    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, value))
+    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, refresh_value(clue.id, opts.shared_by)))
+    buttons.append(_button(locale, "button.follow_ups", ACTION_FOLLOW_UPS, value))
+    buttons.append(_button(locale, "button.details", ACTION_DETAILS, value))
     if opts.private and opts.shareable:
         buttons.append(_button(locale, "button.share", ACTION_SHARE, value))
     has_phone = bool(clue.phones) or any(f.kind == PHONE for f in clue.other_fields)
@@ -404,38 +467,55 @@ def _buttons(clue: Clue, opts: CardOptions) -> list[ButtonElement]:
     return buttons
 
 
-def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> ButtonElement:
-    return ButtonElement(text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
+def refresh_value(clue_id: int, shared_by: str | None) -> str:
+    """The Refresh button's value: the clue id, and on a shared card who shared it (so Refresh keeps
+    "Shared by"; the message itself is not sent with every click, e.g. not for ephemeral ones)."""
+    return f"{clue_id}{_SHARED_BY_SEP}{shared_by}" if shared_by else str(clue_id)
+
+
+def split_button_value(value: str) -> tuple[str, str | None] | None:
+    """A button value as (clue id text, shared-by user id or None); None when the sharer part is not a
+    Slack user id. The value is untrusted: the clue id is still to be parsed by the caller."""
+    clue, sep, shared_by = value.partition(_SHARED_BY_SEP)
+    if not sep:
+        return clue, None
+    return (clue, shared_by) if _USER_ID.fullmatch(shared_by) else None
+
+
+def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> Json:
+    return _obj("button", text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
 
 
 # ------------------------------------------------------------------------------------------ list
 
 
-def _list_row(clue: Clue, locale: str, url: str | None) -> SectionBlock:
+def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None) -> Json:
+    active = latest.at if latest is not None and latest.at is not None else clue.updated or clue.created
     details = [
         _view_value(clue.stage, locale, _ROW_VALUE, full_phones=False),
         mrkdwn_value(clue.company or "", _ROW_VALUE),
         mrkdwn_value(clue.owner or "", _ROW_VALUE),
         _phones(clue.phones[:1], locale, full=False),
+        t(locale, "list.latest", when=_time(active)) if active is not None else None,
     ]
     name = mrkdwn_value(clue.name or "", _FALLBACK_PART)
     # Without a name the title is already "Clue <id>": no need to repeat the id.
     if name:
-        text = f"{_bold(name)} · {t(locale, 'clue.id', id=clue.id)}"
+        text = f"{_bold(name)} · {t(locale, 'clue.id', id=_ref(clue.id))}"
     else:
-        text = _bold(t(locale, "clue.title", id=clue.id))
+        text = _bold(t(locale, "clue.title", id=_ref(clue.id)))
     if shown := " · ".join(d for d in details if d):
         text += "\n" + shown
     accessory = None
     if safe := safe_url(url):
         accessory = _button(locale, "button.open", ACTION_OPEN, str(clue.id), url=safe)
-    return SectionBlock(block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
+    return _obj("section", block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
 
 
-def _error_row(clue_id: int, key: str, locale: str) -> SectionBlock:
+def _error_row(clue_id: int, key: str, locale: str) -> Json:
     reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
-    text = f"⚠️ {_bold(t(locale, 'clue.title', id=clue_id))}: {reason}"
-    return SectionBlock(block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
+    text = f"⚠️ {_bold(t(locale, 'clue.title', id=_ref(clue_id)))}: {reason}"
+    return _obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -455,6 +535,12 @@ def _notice_arg(locale: str, name: str, value: object) -> str:
     return mrkdwn_value(text, _NOTICE_ARG)
 
 
+def _ref(value: object) -> str:
+    """An id or type code for mrkdwn. Escaped like any CRM text, whatever its type says: a forged cache
+    entry or a future code path must not turn an "id" into a mention or a link."""
+    return mrkdwn_value(str(value), _REF)
+
+
 def _labelled(label: str, value: str) -> str:
     return f"{_bold(label)}\n{value}" if label else value
 
@@ -464,15 +550,21 @@ def _bold(crm_text: str) -> str:
     return f"*{crm_text.replace('*', '∗')}*"
 
 
-def _mrkdwn(text: str) -> MarkdownTextObject:
+def _mrkdwn(text: str) -> Json:
     # verbatim: Slack must not auto-link URLs or parse mentions in CRM text; our own <!date> and
     # <@U…> tokens are manual parsing strings, which verbatim text still renders.
-    return MarkdownTextObject(text=text, verbatim=True)
+    return _obj("mrkdwn", text=text, verbatim=True)
 
 
-def _plain(text: str) -> PlainTextObject:
-    return PlainTextObject(text=text, emoji=True)
+def _plain(text: str) -> Json:
+    return _obj("plain_text", text=text, emoji=True)
 
 
-def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
-    return [block.to_dict() for block in blocks]
+def _obj(kind: str, **parts: Any) -> Json:
+    """A Block Kit object of type ``kind``, as slack_sdk's models write it (keys sorted; None and empty
+    values left out), built directly: those models validated and walked every object of a card on
+    every render, half of a cache miss's rendering CPU. Validity is held by the length budgets here and
+    by the tests (tests/blockkit.py, the goldens)."""
+    parts["type"] = kind
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in sorted(parts.items())
+            if value is not None and (not isinstance(value, str | list | tuple | dict) or len(value) > 0)}

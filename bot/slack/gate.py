@@ -10,17 +10,21 @@ window and counted in ``cluebot_refusals``: a script hammering the app cannot fl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from bot.cache.clues import ClueCache, Lookup
+from bot.cache.flight import Timed, TtlCache
 from bot.cache.search import SearchCache, SearchResult
 from bot.domain.clue import Clue
+from bot.domain.follow_ups import FollowUpPage
 from bot.domain.search import SearchQuery
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
+from bot.slack.conversations import ConversationInfo
 from bot.slack.inbound import Inbound
 from bot.slack.locales import UserLocales
 
@@ -39,6 +43,10 @@ class EventDeduper(Protocol):
         """Whether the event was already taken; takes it if not."""
 
 
+FollowUpCache = TtlCache[tuple[int, str | None], FollowUpPage]
+"""Follow-up pages by (clue id, cursor)."""
+
+
 class Refusal(NamedTuple):
     """Why a request gets no lookup: a notice key (``not_allowed``, ``rate_limited``) and its arguments."""
 
@@ -49,10 +57,12 @@ class Refusal(NamedTuple):
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "_search", "who")
+    __slots__ = ("_cache", "_follow_ups", "_search", "who")
 
-    def __init__(self, cache: ClueCache, who: Inbound, search: SearchCache | None = None) -> None:
+    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound,
+                 search: SearchCache | None = None) -> None:
         self._cache = cache
+        self._follow_ups = follow_ups
         self._search = search  # only a pass admitted under SEARCH carries it
         self.who = who
 
@@ -62,6 +72,14 @@ class Pass:
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
         return await self._cache.get(clue_id, refresh=refresh)
+
+    def cached_follow_ups(self, clue_id: int) -> Timed[FollowUpPage] | None:
+        """The newest follow-ups, fresh from the cache without any I/O, or None."""
+        return self._follow_ups.cached((clue_id, None))
+
+    async def follow_ups(self, clue_id: int, cursor: str | None = None) -> Timed[FollowUpPage]:
+        """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor)."""
+        return await self._follow_ups.get((clue_id, cursor))
 
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""
@@ -81,13 +99,15 @@ class Pass:
 
 
 class Gate:
-    def __init__(self, *, access: AccessPolicy, cache: ClueCache, people: KeyedTokenBuckets,
-                 events: EventDeduper, locales: UserLocales, metrics: Metrics,
-                 monotonic: Callable[[], float], search: SearchCache | None = None,
-                 searchers: KeyedTokenBuckets | None = None) -> None:
+    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
+                 people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
+                 conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
+                 search: SearchCache | None = None, searchers: KeyedTokenBuckets | None = None) -> None:
         self.access = access
         self.locales = locales
+        self._conversations = conversations
         self._cache = cache
+        self._follow_ups = follow_ups
         self._people = people
         self._search = search
         self._budgets = {SEARCH: searchers or people}
@@ -111,7 +131,27 @@ class Gate:
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, who, self._search if rule == SEARCH else None)
+        return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
+
+    async def place(self, who: Inbound, *, within: float) -> Inbound:
+        """``who`` with ``slack_connect`` filled in, waiting at most ``within`` seconds for Slack (the answer
+        is cached per conversation: only the first request in a conversation waits). For private cards,
+        which offer Share only where it is known to be safe; unknown stays None."""
+        if who.slack_connect is not None or who.channel_id is None or self.access.allow_shared_channels:
+            return who
+        try:
+            shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
+        except TimeoutError:
+            shared = None  # the call goes on and is cached for the next request
+        return who._replace(slack_connect=shared)
+
+    async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
+        """``admit`` for a card the whole conversation sees (Share, unfurls): where the payload did not say
+        whether the conversation is shared with another organisation, Slack is asked (``conversations.info``);
+        the rule refuses when it still cannot be known."""
+        if who.slack_connect is None and who.channel_id is not None and not self.access.allow_shared_channels:
+            who = who._replace(slack_connect=await self._conversations.slack_connect(who.channel_id))
+        return self.admit(who, rule, cost=cost)
 
     async def first_delivery(self, body: Mapping[str, Any]) -> bool:
         """Whether this Events API callback is new. Slack redelivers events it thinks we missed

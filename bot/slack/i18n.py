@@ -1,4 +1,4 @@
-"""Every user-facing string of clue bot, in English and Chinese.
+"""Every user-facing string of clue bot, in English, Simplified Chinese and Traditional Chinese.
 
 Templates are Slack mrkdwn, already escaped where they contain ``<`` or ``>``; ``t`` fills them with
 ``str.format``, so arguments must be escaped by the caller (``cards.notice_message`` does that).
@@ -27,8 +27,8 @@ _EN: dict[str, str] = {
     "time.created": "Created",
     "time.updated": "Updated",
     "time.converted": "Converted",
-    "freshness": "Data as of {when}",
-    "stale": "⚠️ CRM unreachable — showing data from {age} ago",
+    "freshness": "CRM data from {when}",
+    "stale": "⚠️ *CRM unreachable — showing data from {when}*",
     "age.seconds": "{n} s",
     "age.minutes": "{n} min",
     "age.hours": "{n} h",
@@ -55,6 +55,13 @@ _EN: dict[str, str] = {
     "button.refresh": "Refresh",
     "button.share": "Share to channel",
     "button.reveal": "Reveal phone",
+    # Work Objects (unfurl entity and flexpane)
+    "entity.display_type": "Clue",
+    "entity.next_follow_up": "Next follow-up",
+    "entity.follow_ups": "Follow-ups",
+    "entity.no_follow_ups": "No follow-ups yet",
+    "entity.data_as_of": "CRM unreachable; data as of",
+    "entity.rate_limited_title": "Too many lookups",
     # Per-clue errors in a list card, keyed like the notices
     "reason.not_found": "not found",
     "reason.crm_unavailable": "the CRM is not responding, try again in a minute",
@@ -98,7 +105,7 @@ _EN: dict[str, str] = {
         "The CRM gave an unexpected answer. Try again later; if it keeps happening, tell your admin."
     ),
     "notice.rate_limited": "You're looking up clues too fast. Try again in {seconds}s.",
-    "notice.looking_up": "Looking up clue {id}…",
+    "notice.answer_follows": "Clue {id}: the CRM is slow to answer, so the card comes as a message of its own.",
     "notice.not_allowed": "Clue cards are not allowed here ({rule}). Ask {contact} if you need access.",
     "notice.internal_error": "Something went wrong on our side. It has been logged; please try again.",
     # Search
@@ -111,7 +118,7 @@ _EN: dict[str, str] = {
     "search_reason.too_long": "the text is too long (names and phones are short)",
     "notice.search_none": "No clues match “{query}”. Check the spelling, or try part of the name or the phone.",
     "notice.search_page_gone": "There is no page {page} for “{query}” any more. Search again from the start.",
-    "notice.searching": "Searching…",
+    "notice.searching": "The CRM is slow to answer, so the results come as a message of their own.",
     "search.summary": "Clues matching “{query}”: page {page} of {pages}",
     "search.summary_one_page": "Clues matching “{query}”",
     "search.too_many": (
@@ -126,7 +133,28 @@ _EN: dict[str, str] = {
     "modal.label": "Name or phone",
     "modal.placeholder": "Type at least 2 characters",
     "modal.hint": "Pick a clue to see its card here. Only you see it.",
+    # Lead summary, follow-ups and the modals
+    "summary.overdue": "⚠️ *overdue*",
+    "activity.latest": "Latest follow-up",
+    "activity.none": "No follow-ups yet",
+    "activity.unavailable": "_Latest follow-up not shown: the CRM did not answer in time._",
+    "activity.stale": "_(the CRM is unreachable: may be out of date)_",
+    "follow_up.kind.1": "Note",
+    "follow_up.kind.2": "System",
+    "follow_up.kind.other": "Type {kind}",
+    "follow_up.no_operator": "Unknown",
+    "button.details": "More details",
+    "button.follow_ups": "Follow-ups",
+    "button.load_more": "Load more",
+    "modal.details.title": "Clue details",
+    "modal.follow_ups.title": "Follow-ups",
     "modal.close": "Close",
+    "modal.loading": "Loading…",
+    "modal.follow_ups.empty": "No follow-ups yet.",
+    "modal.follow_ups.end": "That is all of them.",
+    "modal.follow_ups.capped": "Showing the newest {count}; open the CRM for older ones.",
+    "modal.follow_ups.failed": "⚠️ The CRM did not return the follow-ups. Try again in a minute.",
+    "list.latest": "latest {when}",
 }
 
 _ZH: dict[str, str] = {
@@ -145,8 +173,8 @@ _ZH: dict[str, str] = {
     "time.created": "创建",
     "time.updated": "更新",
     "time.converted": "转客户",
-    "freshness": "数据截至 {when}",
-    "stale": "⚠️ CRM 暂时无法访问，显示的是 {age}前的数据",
+    "freshness": "CRM 数据更新于 {when}",
+    "stale": "⚠️ *CRM 暂时无法访问，显示的是 {when}的数据*",
     "age.seconds": "{n} 秒",
     "age.minutes": "{n} 分钟",
     "age.hours": "{n} 小时",
@@ -170,6 +198,12 @@ _ZH: dict[str, str] = {
     "button.refresh": "刷新",
     "button.share": "分享到频道",
     "button.reveal": "显示完整电话",
+    "entity.display_type": "线索",
+    "entity.next_follow_up": "下次跟进",
+    "entity.follow_ups": "跟进记录",
+    "entity.no_follow_ups": "暂无跟进记录",
+    "entity.data_as_of": "CRM 暂时无法访问，数据截至",
+    "entity.rate_limited_title": "查询太频繁",
     "reason.not_found": "未找到",
     "reason.crm_unavailable": "CRM 暂时无法访问，请一分钟后再试",
     "reason.crm_auth": "CRM 拒绝了请求签名",
@@ -204,7 +238,7 @@ _ZH: dict[str, str] = {
     "notice.crm_clock": "CRM 拒绝了请求时间。请联系管理员检查服务器时钟。",
     "notice.crm_error": "CRM 返回了异常结果。请稍后再试；如果一直出现，请告诉管理员。",
     "notice.rate_limited": "查询太频繁了，请 {seconds} 秒后再试。",
-    "notice.looking_up": "正在查询线索 {id}…",
+    "notice.answer_follows": "线索 {id}：CRM 响应较慢，卡片将以单独的消息发送。",
     "notice.not_allowed": "此处不允许查看线索卡片（{rule}）。如需权限，请联系 {contact}。",
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
     "notice.search_refused": "没有可搜索的内容：{why}。试试 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
@@ -214,7 +248,7 @@ _ZH: dict[str, str] = {
     "search_reason.too_long": "文本太长（姓名和电话都很短）",
     "notice.search_none": "没有匹配“{query}”的线索。请检查拼写，或只输入姓名或电话的一部分。",
     "notice.search_page_gone": "“{query}”已没有第 {page} 页，请重新搜索。",
-    "notice.searching": "正在搜索…",
+    "notice.searching": "CRM 响应较慢，搜索结果将以单独的消息发送。",
     "search.summary": "匹配“{query}”的线索：第 {page} / {pages} 页",
     "search.summary_one_page": "匹配“{query}”的线索",
     "search.too_many": "匹配的线索很多，只显示前几页。请输入更完整的姓名或电话以缩小范围。",
@@ -227,11 +261,165 @@ _ZH: dict[str, str] = {
     "modal.label": "姓名或电话",
     "modal.placeholder": "至少输入 2 个字",
     "modal.hint": "选择一条线索，在此查看卡片，仅你可见。",
+    # 线索摘要、跟进记录与弹窗
+    "summary.overdue": "⚠️ *已逾期*",
+    "activity.latest": "最近跟进",
+    "activity.none": "暂无跟进记录",
+    "activity.unavailable": "_最近跟进未显示：CRM 未及时响应。_",
+    "activity.stale": "_（CRM 暂时无法访问，可能不是最新）_",
+    "follow_up.kind.1": "跟进",
+    "follow_up.kind.2": "系统",
+    "follow_up.kind.other": "类型 {kind}",
+    "follow_up.no_operator": "未知",
+    "button.details": "更多详情",
+    "button.follow_ups": "跟进记录",
+    "button.load_more": "加载更多",
+    "modal.details.title": "线索详情",
+    "modal.follow_ups.title": "跟进记录",
     "modal.close": "关闭",
+    "modal.loading": "加载中…",
+    "modal.follow_ups.empty": "暂无跟进记录。",
+    "modal.follow_ups.end": "已全部显示。",
+    "modal.follow_ups.capped": "仅显示最近 {count} 条，更早的请在 CRM 中查看。",
+    "modal.follow_ups.failed": "⚠️ CRM 未返回跟进记录，请稍后再试。",
+    "list.latest": "最近 {when}",
 }
 
+# Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
+_ZH_TW: dict[str, str] = {
+    "field.stage": "階段",
+    "field.source": "來源",
+    "field.company": "公司",
+    "field.owner": "負責人",
+    "field.purchase_intention": "購買意向",
+    "field.phone": "電話",
+    "field.converted": "已轉客戶",
+    "field.gender": "性別",
+    "field.tags": "標籤",
+    "field.description": "描述",
+    "field.address": "地址",
+    "field.birthday": "生日",
+    "time.created": "建立",
+    "time.updated": "更新",
+    "time.converted": "轉客戶",
+    "freshness": "資料截至 {when}",
+    "stale": "⚠️ *CRM 暫時無法存取，顯示的是 {when}的資料*",
+    "age.seconds": "{n} 秒",
+    "age.minutes": "{n} 分鐘",
+    "age.hours": "{n} 小時",
+    "age.days": "{n} 天",
+    "value.yes": "是",
+    "value.no": "否",
+    "value.lead": "線索",
+    "value.awaiting_assignment": "待分配",
+    "value.unknown_option": "{value}（未知）",
+    "value.more": "另 {count} 項",
+    "tags.unknown.one": "另 {count} 個未知標籤",
+    "tags.unknown.other": "另 {count} 個未知標籤",
+    "kind.1": "個人",
+    "kind.2": "企業",
+    "kind.other": "類型 {kind}",
+    "clue.title": "線索 {id}",
+    "clue.id": "ID `{id}`",
+    "shared_by": "由 {user} 分享",
+    "list.summary": "線索（{count} 條）",
+    "button.open": "在 CRM 中開啟",
+    "button.refresh": "重新整理",
+    "button.share": "分享到頻道",
+    "button.reveal": "顯示完整電話",
+    "reason.not_found": "未找到",
+    "reason.crm_unavailable": "CRM 暫時無法存取，請一分鐘後再試",
+    "reason.crm_auth": "CRM 拒絕了請求簽名",
+    "reason.crm_clock": "CRM 拒絕了請求時間",
+    "reason.crm_error": "CRM 返回了異常結果",
+    "invalid_reason.not_a_number": "不是數字",
+    "invalid_reason.too_long": "數字太長",
+    "invalid_reason.zero": "線索 id 從 1 開始",
+    "invalid_reason.text_too_long": "命令太長",
+    "invalid_reason.not_a_clue_link": "該連結不是線索連結",
+    "rule.workspace": "此工作區未獲授權",
+    "rule.user": "你不在允許名單中",
+    "rule.channel": "此頻道未啟用",
+    "rule.unfurl_channel": "此頻道未開啟連結預覽",
+    "rule.shared_channel": "此頻道與其他組織共享",
+    "notice.usage": (
+        "*查詢 CRM 線索*\n"
+        "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查詢 {max_ids} 條線索\n"
+        "• `/clue &lt;線索連結&gt;`：貼上 CRM 中的線索連結\n"
+        "• `/clue 张三` 或 `/clue find &lt;姓名或電話&gt;`：依姓名或電話搜尋（至少 2 個字）\n"
+        "• `/clue +86 138-0013-8000`：含空格、連字號或 +86 的電話號碼會被搜尋\n"
+        "• 純數字一律視為線索 id：`/clue 13800138000` 顯示線索 13800138000；"
+        "`/clue find 13800138000` 搜尋該電話\n"
+        "• `/clue help`：顯示本說明"
+    ),
+    "notice.invalid_id": "`{text}` 不是有效的線索 id：{reason}。輸入 `/clue help` 查看用法。",
+    "notice.too_many": "一次最多只能查詢 {max_ids} 條線索。",
+    "notice.not_found": "CRM 中找不到線索 {id}，請檢查 id 後重試。",
+    "notice.crm_unavailable": "CRM 暫時無法存取，請一分鐘後再試。",
+    "notice.crm_auth": "CRM 拒絕了請求簽名。請聯絡管理員檢查 `CRM_APP_ID` 和 `CRM_APP_KEY`。",
+    "notice.crm_clock": "CRM 拒絕了請求時間。請聯絡管理員檢查伺服器時鐘。",
+    "notice.crm_error": "CRM 返回了異常結果。請稍後再試；如果一直出現，請告訴管理員。",
+    "notice.rate_limited": "查詢太頻繁了，請 {seconds} 秒後再試。",
+    "notice.answer_follows": "線索 {id}：CRM 回應較慢，卡片將以單獨的訊息傳送。",
+    "notice.not_allowed": "此處不允許查看線索卡片（{rule}）。如需權限，請聯絡 {contact}。",
+    "notice.internal_error": "系統出錯了，已記錄日誌，請稍後再試。",
+    # Lead summary, modals and Work Objects
+    "entity.display_type": "線索",
+    "entity.next_follow_up": "下次跟進",
+    "entity.follow_ups": "跟進紀錄",
+    "entity.no_follow_ups": "尚無跟進紀錄",
+    "entity.data_as_of": "CRM 暫時無法連線，資料截至",
+    "entity.rate_limited_title": "查詢太頻繁",
+    "summary.overdue": "⚠️ *已逾期*",
+    "activity.latest": "最近跟進",
+    "activity.none": "尚無跟進紀錄",
+    "activity.unavailable": "_最近跟進未顯示：CRM 未及時回應。_",
+    "activity.stale": "_（CRM 暫時無法連線，可能不是最新）_",
+    "follow_up.kind.1": "跟進",
+    "follow_up.kind.2": "系統",
+    "follow_up.kind.other": "類型 {kind}",
+    "follow_up.no_operator": "未知",
+    "button.details": "更多詳情",
+    "button.follow_ups": "跟進紀錄",
+    "button.load_more": "載入更多",
+    "modal.details.title": "線索詳情",
+    "modal.follow_ups.title": "跟進紀錄",
+    "modal.close": "關閉",
+    "modal.loading": "載入中…",
+    "modal.follow_ups.empty": "尚無跟進紀錄。",
+    "modal.follow_ups.end": "已全部顯示。",
+    "modal.follow_ups.capped": "僅顯示最近 {count} 筆，更早的請在 CRM 中查看。",
+    "modal.follow_ups.failed": "⚠️ CRM 未傳回跟進紀錄，請稍後再試。",
+    "list.latest": "最近 {when}",
+    # Search
+    "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
+    "search_reason.empty": "請在 `find` 後輸入姓名或電話",
+    "search_reason.nothing_searchable": "文字中沒有文字或數字",
+    "search_reason.too_short": "請至少輸入 2 個字",
+    "search_reason.too_long": "文字太長（姓名和電話都很短）",
+    "notice.search_none": "沒有符合「{query}」的線索。請檢查拼寫，或只輸入姓名或電話的一部分。",
+    "notice.search_page_gone": "「{query}」已沒有第 {page} 頁，請重新搜尋。",
+    "notice.searching": "CRM 回應較慢，搜尋結果將以單獨的訊息傳送。",
+    "search.summary": "符合「{query}」的線索：第 {page} / {pages} 頁",
+    "search.summary_one_page": "符合「{query}」的線索",
+    "search.too_many": "符合的線索很多，只顯示前幾頁。請輸入更完整的姓名或電話以縮小範圍。",
+    "search.row_title": "線索 {id}",
+    "button.show": "查看",
+    "button.next": "下一頁",
+    "button.previous": "上一頁",
+    "button.find": "尋找線索",
+    "modal.title": "尋找線索",
+    "modal.label": "姓名或電話",
+    "modal.placeholder": "至少輸入 2 個字",
+    "modal.hint": "選擇一條線索，在此查看卡片，僅你可見。",
+}
+
+
 # zip(strict=True): a locale without a string table (or a table without a locale) fails at import.
-_TABLES: dict[str, dict[str, str]] = dict(zip(LOCALES, (_EN, _ZH), strict=True))
+_TABLES: dict[str, dict[str, str]] = dict(zip(LOCALES, (_EN, _ZH, _ZH_TW), strict=True))
+# Where a table lacks a key, the closest language before English.
+_FALLBACK: dict[str, dict[str, str]] = {"zh-TW": _ZH}
 
 
 def t(locale: str, key: str, **kwargs: object) -> str:
@@ -239,7 +427,7 @@ def t(locale: str, key: str, **kwargs: object) -> str:
 
     An unknown key raises ``KeyError``: it is a bug, and tests render every key.
     """
-    template = _TABLES.get(locale, _EN).get(key) or _EN[key]
+    template = _TABLES.get(locale, _EN).get(key) or _FALLBACK.get(locale, _EN).get(key) or _EN[key]
     return template.format(**kwargs)
 
 

@@ -4,7 +4,12 @@ Slash commands, ``block_actions`` and Events API callbacks each carry the user, 
 channel and ``response_url`` in their own places; ``Inbound`` answers for all of them so no listener
 digs in payloads. Values are taken only when they have the documented type (anything else reads as
 unknown). ``slack_connect`` (an externally shared conversation) is known only where Slack says so: Events API
-callbacks carry ``is_ext_shared_channel``; commands and clicks do not, and read as None (unknown).
+callbacks carry ``is_ext_shared_channel``; commands and clicks do not, and read as None (unknown) until the
+Gate asks ``conversations.info`` (``bot.slack.conversations``).
+
+In a click, ``team`` is the workspace the app is installed in (and where the click happened); the clicker's
+own workspace is ``user.team_id``, which differs for someone from another organisation in a Slack Connect
+channel. ``user_team_id`` keeps it apart so the team allow list can check the person, not only the place.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ class Inbound(NamedTuple):
     channel_id: str | None
     slack_connect: bool | None = None  # an externally shared conversation; None when unknown
     response_url: str | None = None
+    user_team_id: str | None = None  # the clicker's own workspace (block_actions ``user.team_id``)
 
     @classmethod
     def from_command(cls, command: Mapping[str, Any]) -> Inbound:
@@ -38,7 +44,7 @@ class Inbound(NamedTuple):
         return cls(team_id=_s(team.get("id")) or _s(user.get("team_id")), enterprise_id=_s(enterprise.get("id")),
                    user_id=_s(user.get("id")), channel_id=_s(channel.get("id")) or _s(container.get("channel_id")),
                    slack_connect=external if isinstance(external, bool) else None,
-                   response_url=_s(body.get("response_url")))
+                   response_url=_s(body.get("response_url")), user_team_id=_s(user.get("team_id")))
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], body: Mapping[str, Any]) -> Inbound:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.locales import locale_from_slack
-from bot.runtime.tasks import TaskRunner
+from bot.runtime.tasks import HOUSEKEEPING, TaskRunner
 
 log = logging.getLogger(__name__)
 _FATAL_ERRORS = {"missing_scope", "not_allowed_token_type", "invalid_auth", "account_inactive", "token_revoked"}
@@ -43,9 +43,10 @@ class UserLocales:
         known = self._known.get(user_id)
         if known is not None and known[1] > self._clock():
             return known[0]
-        if self._enabled and user_id not in self._pending:
+        # A full housekeeping lane refuses the lookup at once: this card speaks the default, a later one asks again.
+        if self._enabled and user_id not in self._pending and \
+                self._runner.spawn(self._fetch(user_id), name="slack.users_info", kind=HOUSEKEEPING):
             self._pending.add(user_id)
-            self._runner.spawn(self._fetch(user_id), name="slack.users_info")
         return self.default
 
     async def _fetch(self, user_id: str) -> None:

@@ -1,21 +1,26 @@
 """Cards for a lookup, for a viewer: the card options, and a render cache for the hot path.
 
 Rendering is ~200 µs of slack_sdk model work, and a cached clue is the same clue until its fetch time
-changes: a card rendered alike before is reused, with its ephemeral ack body encoded once. Stale
-cards are never kept: they show an age that keeps changing.
+changes: a card rendered alike before is reused, with its ephemeral ack body encoded once. The card also
+shows the latest follow-up, a second cache entry: the render cache is keyed on both fetch times. Stale
+cards are never kept.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
 
 from bot.cache.clues import Lookup
-from bot.slack import cards
+from bot.cache.flight import Timed
+from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS
+from bot.domain.follow_ups import FollowUp, FollowUpPage
+from bot.slack import cards, entities
 from bot.slack.access import AccessPolicy
 from bot.slack.inbound import Inbound
 from bot.slack.links import LinkMatcher
@@ -40,21 +45,34 @@ class Rendered:
 
 
 class CardRenderer:
-    def __init__(self, matcher: LinkMatcher, access: AccessPolicy, wall: Callable[[], float]) -> None:
+    def __init__(self, matcher: LinkMatcher, access: AccessPolicy, wall: Callable[[], float], *,
+                 summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS,
+                 due_field: str | None = DEFAULT_DUE_FIELD) -> None:
         self._matcher = matcher
         self._access = access
         self._wall = wall
+        self._summary_fields = summary_fields
+        self._due_field = due_field
         self._rendered: LRUCache[tuple[Any, ...], Rendered] = LRUCache(maxsize=2048)
 
     def card(self, lookup: Lookup, locale: str, who: Inbound | None, *, channel: bool = False,
-             shared_by: str | None = None, reveal_phone: bool = False) -> Rendered:
-        """The card message (from the render cache when this version was rendered alike before)."""
+             shared_by: str | None = None, reveal_phone: bool = False,
+             follow_ups: Timed[FollowUpPage] | None = None, follow_ups_missing: bool = False) -> Rendered:
+        """The card message (from the render cache when this version was rendered alike before).
+
+        ``follow_ups``: the newest follow-ups, if they came in time; ``follow_ups_missing``: they were
+        looked up and did not, which the card says.
+        """
         reveal_phone = reveal_phone and not channel
         shareable = who is not None and self._access.check_share(who) is None
-        key = (lookup.clue.id, lookup.fetched_at, locale, channel, shareable, reveal_phone, shared_by)
+        version = (follow_ups.fetched_at, follow_ups.stale) if follow_ups else follow_ups_missing
+        # The overdue mark depends on the clock: a card is reused within its minute only.
+        key = (lookup.clue.id, lookup.fetched_at, version, int(self._wall() // 60), locale, channel, shareable,
+               reveal_phone, shared_by)
         rendered = None if lookup.stale else self._rendered.get(key)
         if rendered is None:
-            opts = self.options(lookup, locale, who, channel=channel, shared_by=shared_by, reveal_phone=reveal_phone)
+            opts = self.options(lookup, locale, who, channel=channel, shared_by=shared_by, reveal_phone=reveal_phone,
+                                follow_ups=follow_ups, follow_ups_missing=follow_ups_missing)
             rendered = Rendered(cards.clue_message(lookup.clue, opts))
             if not lookup.stale:
                 self._rendered[key] = rendered
@@ -64,13 +82,30 @@ class CardRenderer:
         """The unfurl of a clue: seen by everyone in the conversation."""
         return cards.clue_unfurl(lookup.clue, self.options(lookup, locale, None, channel=True))
 
+    def entity_unfurl(self, lookup: Lookup, locale: str, unfurl_url: str) -> dict[str, Any]:
+        """The Work Object of a clue link (``chat.unfurl`` metadata): seen by everyone in the conversation."""
+        return entities.clue_entity_unfurl(lookup.clue, self._entity_options(lookup, locale), unfurl_url=unfurl_url)
+
+    def entity_details(self, lookup: Lookup, locale: str, *, reveal_phone: bool,
+                       follow_ups: Sequence[FollowUp] | None = None) -> dict[str, Any]:
+        """The flexpane of a clue (``entity.presentDetails`` metadata), for one viewer."""
+        opts = replace(self._entity_options(lookup, locale), reveal_phone=reveal_phone)
+        return entities.clue_entity_details(lookup.clue, opts, follow_ups=follow_ups)
+
+    def _entity_options(self, lookup: Lookup, locale: str) -> entities.EntityOptions:
+        return entities.EntityOptions(locale=locale, clue_url=self._matcher.url_for(lookup.clue.id),
+                                      fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC),
+                                      stale=lookup.stale)
+
     def list_message(self, items: Sequence[cards.ListItem], ids: Sequence[int], locale: str,
-                     who: Inbound | None) -> Message:
+                     who: Inbound | None, activity: Mapping[int, FollowUp] | None = None) -> Message:
         return cards.clue_list_message(items, self.options(None, locale, who),
-                                       urls={i: self._matcher.url_for(i) for i in ids})
+                                       urls={i: self._matcher.url_for(i) for i in ids}, activity=activity)
 
     def options(self, lookup: Lookup | None, locale: str, who: Inbound | None, *, channel: bool = False,
-                shared_by: str | None = None, reveal_phone: bool = False) -> cards.CardOptions:
+                shared_by: str | None = None, reveal_phone: bool = False,
+                follow_ups: Timed[FollowUpPage] | None = None,
+                follow_ups_missing: bool = False) -> cards.CardOptions:
         now = datetime.fromtimestamp(self._wall(), UTC)
         return cards.CardOptions(
             locale=locale,
@@ -82,4 +117,9 @@ class CardRenderer:
             shareable=who is not None and self._access.check_share(who) is None,
             reveal_phone=reveal_phone and not channel,
             shared_by=shared_by,
+            follow_ups=follow_ups.value if follow_ups else None,
+            follow_ups_missing=follow_ups_missing and follow_ups is None,
+            follow_ups_stale=follow_ups.stale if follow_ups else False,
+            summary_fields=self._summary_fields,
+            due_field=self._due_field,
         )

@@ -14,17 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    SectionBlock,
-)
-
 from bot.domain.clue import CrmTime
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value
-from bot.slack.cards import BLOCK_NOTICE, _age, _bold, _dicts, _mrkdwn, _plain, _time, notice_message
+from bot.slack.cards import BLOCK_NOTICE, Json, _bold, _button, _mrkdwn, _obj, _plain, _time, ago, notice_message
 from bot.slack.i18n import t
 
 ACTION_SHOW = "clue_search_show"
@@ -72,7 +64,6 @@ class ResultsPage:
     page_no: int
     total_pages: int  # as the CRM said; 0 with rows means "unknown", read as this page being the last
     rows: tuple[SearchRow, ...]
-    now: datetime
     fetched_at: datetime
     stale: bool = False
     phone: bool = False  # the query is a phone: echoed masked, like every phone we show
@@ -95,27 +86,26 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     query = mrkdwn_value(shown_query(results.query, phone=results.phone), _QUERY)
     summary = (t(locale, "search.summary", query=query, page=results.page_no, pages=pages) if pages > 1
                else t(locale, "search.summary_one_page", query=query))
-    blocks: list[Block] = [SectionBlock(block_id=BLOCK_SUMMARY, text=_mrkdwn(_bold(summary)))]
+    blocks: list[Json] = [_obj("section", block_id=BLOCK_SUMMARY, text=_mrkdwn(_bold(summary)))]
     if results.stale:
-        age = _age(results.now, results.fetched_at, locale)
-        blocks.append(ContextBlock(block_id=BLOCK_HINT + "_stale", elements=[_mrkdwn(t(locale, "stale", age=age))]))
+        blocks.append(_obj("context", block_id=BLOCK_HINT + "_stale",
+                           elements=[_mrkdwn(t(locale, "stale", when=ago(results.fetched_at)))]))
     for row in results.rows[:MAX_SEARCH_ROWS]:
         blocks.append(_row(row, locale))
     if pages >= MANY_PAGES:
-        blocks.append(ContextBlock(block_id=BLOCK_HINT, elements=[_mrkdwn(t(locale, "search.too_many"))]))
-    paging: list[ButtonElement] = []
+        blocks.append(_obj("context", block_id=BLOCK_HINT, elements=[_mrkdwn(t(locale, "search.too_many"))]))
+    paging: list[Json] = []
     if results.page_no > 1:
-        paging.append(ButtonElement(text=_plain(t(locale, "button.previous")), action_id=ACTION_PREVIOUS,
-                                    value=page_value(results.query, results.page_no - 1)))
+        paging.append(_button(locale, "button.previous", ACTION_PREVIOUS,
+                              page_value(results.query, results.page_no - 1)))
     if results.page_no < results.total_pages:
-        paging.append(ButtonElement(text=_plain(t(locale, "button.next")), action_id=ACTION_NEXT,
-                                    value=page_value(results.query, results.page_no + 1)))
+        paging.append(_button(locale, "button.next", ACTION_NEXT, page_value(results.query, results.page_no + 1)))
     if paging:
-        blocks.append(ActionsBlock(block_id=BLOCK_PAGING, elements=paging))
-    return {"text": summary, "blocks": _dicts(blocks)}
+        blocks.append(_obj("actions", block_id=BLOCK_PAGING, elements=paging))
+    return {"text": summary, "blocks": blocks}
 
 
-def _row(row: SearchRow, locale: str) -> SectionBlock:
+def _row(row: SearchRow, locale: str) -> Json:
     title = t(locale, "search.row_title", id=row.clue_id)
     name = mrkdwn_value(row.name or "", _ROW_NAME)
     text = f"{_bold(name)} · {title}" if name else _bold(title)
@@ -127,15 +117,15 @@ def _row(row: SearchRow, locale: str) -> SectionBlock:
         details.append(t(locale, "value.more", count=len(row.tags) - _ROW_TAGS))
     if shown := " · ".join(d for d in details if d):
         text += "\n" + shown
-    show = ButtonElement(text=_plain(t(locale, "button.show")), action_id=ACTION_SHOW, value=str(row.clue_id))
-    return SectionBlock(block_id=BLOCK_ROW.format(id=row.clue_id), text=_mrkdwn(text), accessory=show)
+    show = _button(locale, "button.show", ACTION_SHOW, str(row.clue_id))
+    return _obj("section", block_id=BLOCK_ROW.format(id=row.clue_id), text=_mrkdwn(text), accessory=show)
 
 
 def help_message(locale: str, max_ids: int) -> dict[str, Any]:
     """``/clue help``: the usage notice and a button that opens the Find a clue modal."""
     message = notice_message(locale, "usage", max_ids=max_ids)
-    button = ButtonElement(text=_plain(t(locale, "button.find")), action_id=ACTION_FIND, value="find")
-    message["blocks"].append(ActionsBlock(block_id=BLOCK_HELP_ACTIONS, elements=[button]).to_dict())
+    button = _button(locale, "button.find", ACTION_FIND, "find")
+    message["blocks"].append(_obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[button]))
     return message
 
 
@@ -146,12 +136,12 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, 
         "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
     }
     head = [
-        {"type": "section", "block_id": BLOCK_PICK, "text": _mrkdwn(t(locale, "modal.label")).to_dict(),
+        {"type": "section", "block_id": BLOCK_PICK, "text": _mrkdwn(t(locale, "modal.label")),
          "accessory": select},
-        {"type": "context", "block_id": BLOCK_HINT, "elements": [_mrkdwn(t(locale, "modal.hint")).to_dict()]},
+        {"type": "context", "block_id": BLOCK_HINT, "elements": [_mrkdwn(t(locale, "modal.hint"))]},
     ]
-    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": _plain(t(locale, "modal.title")).to_dict(),
-            "close": _plain(t(locale, "modal.close")).to_dict(), "blocks": [*head, *blocks]}
+    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": _plain(t(locale, "modal.title")),
+            "close": _plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
 
 
 def option(row: SearchRow, locale: str) -> dict[str, Any]:

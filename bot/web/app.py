@@ -24,11 +24,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
-from bot.web.guard import BodyLimits, SlackRequestGuard
+from bot.web.guard import MAX_SLACK_BODY_BYTES, BodyLimits, SlackRequestGuard
 
 log = logging.getLogger(__name__)
-
-MAX_SLACK_BODY_BYTES = 512 * 1024
 
 Prepare = Callable[[Settings, AsyncExitStack], Awaitable[Settings]]
 """Runs first in the lifespan: starts what the settings should point at (the development entry point
@@ -110,14 +108,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    instance = instance_of(request)
-    state = instance.crm.breaker_state
-    ready = state != "open"
-    body: dict[str, Any] = {"ready": ready, "crm_circuit": state}
+    """Whether this instance can answer Slack: once built, it can. The CRM and Redis are reported, not
+    gating: with the CRM breaker open an instance still serves stale cards and clear notices, and a probe
+    failing on a CRM outage would take every instance out at once."""
+    instance: Instance | None = getattr(request.app.state, "instance", None)
+    if instance is None:  # still starting (or the lifespan failed)
+        return JSONResponse({"ready": False}, status_code=503)
+    body: dict[str, Any] = {"ready": True, "crm_circuit": instance.crm.breaker_state}
     if instance.fleet is not None:
-        # Reported, not gating: an instance still serves (in-process cache) without Redis.
         body["redis"] = "ok" if await instance.fleet.ping() else "unavailable"
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:
@@ -131,11 +131,17 @@ def _request_kind(body: bytes) -> str:
 
 
 def from_env() -> Starlette:
-    """uvicorn factory: ``uvicorn --factory bot.web.app:from_env``."""
+    """The app of one worker process: what each of ``python -m bot serve``'s ``WEB_CONCURRENCY`` workers
+    runs (uvicorn's factory, ``bot.web.app:from_env``). A spawned worker starts from nothing, so the
+    process set-up ``serve`` does is done here again: the redacting JSON logs, the open-file limit, and
+    the heap frozen after start-up (the server's loop and protocol come in uvicorn's config)."""
     import os
 
     from bot.runtime.logs import configure_logging
+    from bot.web.server import raise_open_file_limit
 
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.secrets())
-    return create_web_app(settings)
+    raise_open_file_limit()
+    log.info("server.worker.started", extra={"pid": os.getpid()})
+    return create_web_app(settings, freeze_gc_after_start=True)

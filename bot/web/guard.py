@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
+MAX_SLACK_BODY_BYTES = 512 * 1024  # Slack's own payloads are far smaller; a card action is ~10 KB
 MAX_TIMESTAMP_SKEW = 300  # seconds; slack_sdk accepts 300 and refuses 301
 _TIMESTAMP = re.compile(rb"[0-9]{1,12}")
 _SIGNATURE = re.compile(rb"v0=[0-9a-f]{64}")
@@ -47,7 +48,7 @@ def slack_signature(secret: bytes, timestamp: bytes, body: bytes) -> bytes:
 class BodyLimits:
     """How much of a Slack request body the guard will wait for and hold."""
 
-    max_bytes: int = 512 * 1024
+    max_bytes: int = MAX_SLACK_BODY_BYTES
     timeout_seconds: float = 10.0  # for the whole body, from the moment the headers are in
     max_pending: int = 64  # bodies being read at once; also bounds buffered bodies to max_pending * max_bytes
 

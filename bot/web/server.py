@@ -7,6 +7,8 @@
   seconds of the connection opening, or of the previous response on a kept-alive connection;
   otherwise the connection is closed.
 - ``server_stack``: uvloop and httptools when installed (they are dependencies), else asyncio and h11.
+- ``bind_socket``: the listening address, taken before anything announces it; a port in use is a
+  ``BotError`` that names it and how to choose another.
 - ``raise_open_file_limit``: the soft limit on open files up to the hard one, so that a burst of
   connections meets the body-read cap (503 and close) before it meets ``EMFILE`` (which stops the
   listener accepting anything, health checks included, for a second at a time).
@@ -15,14 +17,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import logging
 import resource
+import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -85,36 +89,20 @@ class HeadDeadlineH11Protocol(_HeadDeadline, H11Protocol):
 
 
 def head_deadline_protocol(http: str, seconds: float = HEAD_TIMEOUT_SECONDS) -> type[asyncio.Protocol]:
-    """The protocol class for ``uvicorn.run(http=...)``: ``http`` is "httptools" or "h11"."""
-    base: type[_HeadDeadline] = _httptools_protocol() if http == "httptools" else HeadDeadlineH11Protocol
+    """The protocol class for ``uvicorn.Config(http=...)``: ``http`` is "httptools" or "h11".
+
+    With the default deadline it is a module-level class, so a uvicorn config holding it pickles into
+    the worker processes ``WEB_CONCURRENCY`` spawns (by reference: a class made here would not)."""
+    base: type[_HeadDeadline]
+    if http == "httptools":
+        from bot.web.server_httptools import HeadDeadlineHttpToolsProtocol  # needs httptools: on demand
+
+        base = HeadDeadlineHttpToolsProtocol
+    else:
+        base = HeadDeadlineH11Protocol
+    if seconds == HEAD_TIMEOUT_SECONDS:
+        return base
     return type(base.__name__, (base,), {"head_timeout": seconds})
-
-
-def _httptools_protocol() -> type[_HeadDeadline]:
-    """Built on demand: importing uvicorn's httptools protocol needs httptools, which may be missing."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class HeadDeadlineHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
-        """uvicorn's httptools protocol (the C parser, the production default) with the head deadline."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_head_deadline()
-
-        def on_headers_complete(self) -> None:
-            self._disarm_head_deadline()
-            super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_head_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_deadline()
-            super().connection_lost(exc)
-
-    return HeadDeadlineHttpToolsProtocol
 
 
 def server_stack(loop: str = "auto", http: str = "auto") -> tuple[str, str]:
@@ -151,3 +139,23 @@ def raise_open_file_limit(most: int = 65_536) -> tuple[int, int]:
         return soft, soft
     log.info("process.open_files.raised", extra={"before": soft, "after": target})
     return soft, target
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound (``port`` 0: a free one), for uvicorn to listen on and its workers to share.
+
+    Bound before anything prints where the app is: a port someone else serves on fails here, naming it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # what uvicorn sets: restarts reuse TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if 0 < port < 65_535 else 3001
+            raise BotError(f"port {port} on {host} is already in use (another server listens there): choose "
+                           f"another with PORT={other} or --port {other}") from None
+        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (set HOST / --host, "
+                       "PORT / --port)") from None
+    sock.set_inheritable(True)  # uvicorn's workers receive it
+    return sock

@@ -133,7 +133,9 @@ async def test_clue_8_comes_back_in_the_ack(page: Playground) -> None:
     assert ack["response_type"] == "ephemeral"
     assert header(ack) == CLUE_8_NAME
     assert "*" in phone_field(ack)  # masked
-    assert await page.captured(result["seq"]) == []  # nothing left to send: no flicker
+    # Nothing left to send (no flicker); the one call is the first ask whether the channel is shared.
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] in ([], [("api", "conversations.info")])
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -149,8 +151,8 @@ async def test_a_slow_crm_gets_a_placeholder_then_the_card_replaces_it() -> None
         fault = await page.post("/playground/faults", {"latency_ms": 600})
         assert fault.status_code == 200, fault.text
         result = await page.command("8", "slow1")
-        assert "Looking up clue 8" in result["ack"]["text"]
-        calls = await page.captured(result["seq"])
+        assert "Clue 8: the CRM is slow to answer" in result["ack"]["text"]
+        calls = [c for c in await page.captured(result["seq"]) if c["name"] != "conversations.info"]
         assert [(c["kind"], c["name"]) for c in calls] == [("response_url", "slow1")]
         replacement = calls[0]["body"]
         assert replacement["replace_original"] is True
@@ -226,6 +228,30 @@ async def test_refresh_on_an_unfurl_updates_it_with_chat_unfurl(page: Playground
     assert list(body["unfurls"]) == [LINK]
 
 
+async def test_a_work_object_click_opens_the_flexpane_with_present_details(page: Playground) -> None:
+    posted = await page.ok("/playground/link", {"url": LINK})
+    [unfurl] = await page.captured(posted["seq"])
+    [entity] = unfurl["body"]["metadata"]["entities"]
+    assert entity["app_unfurl_url"] == LINK
+    result = await page.ok("/playground/entity", {
+        "external_ref": entity["external_ref"], "entity_url": entity["url"],
+        "app_unfurl_url": entity["app_unfurl_url"], "message_ts": posted["message_ts"]})
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] == [("api", "entity.presentDetails")]
+    body = calls[0]["body"]
+    assert body["trigger_id"] == result["trigger_id"]
+    assert body["metadata"]["entity_payload"]["attributes"]["title"]["text"] == CLUE_8_NAME
+    assert "error" not in body
+
+
+async def test_a_foreign_work_object_gets_the_documented_error(page: Playground) -> None:
+    result = await page.ok("/playground/entity", {
+        "external_ref": {"id": "123", "type": "my-type"}, "entity_url": "https://example.com/document/123",
+        "app_unfurl_url": "https://example.com/document/123?myquery=param", "message_ts": "1700000000.000300"})
+    [call] = await page.captured(result["seq"])
+    assert call["body"]["error"] == {"status": "not_found"}
+
+
 async def test_a_link_elsewhere_is_not_unfurled(page: Playground) -> None:
     result = await page.ok("/playground/link", {"urls": ["https://example.org/clues/8"]})
     assert await page.captured(result["seq"]) == []
@@ -258,6 +284,16 @@ async def test_a_link_elsewhere_is_not_unfurled(page: Playground) -> None:
     ("/playground/link", {"urls": [LINK] * 11}),
     ("/playground/link", {"urls": LINK}),
     ("/playground/link", {"url": LINK, "message_ts": 1700000000}),
+    ("/playground/entity", {}),
+    ("/playground/entity", {"external_ref": "8", "entity_url": LINK, "app_unfurl_url": LINK,
+                            "message_ts": "1.2"}),
+    ("/playground/entity", {"external_ref": {"id": 8}, "entity_url": LINK, "app_unfurl_url": LINK,
+                            "message_ts": "1.2"}),
+    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": "javascript:alert(1)",
+                            "app_unfurl_url": LINK, "message_ts": "1.2"}),
+    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": "http://[::1", "app_unfurl_url": LINK,
+                            "message_ts": "1.2"}),
+    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": LINK, "app_unfurl_url": LINK}),
     ("/playground/faults", ["latency_ms", 1]),
     ("/playground/faults", {"latency_ms": -1}),  # refused by the sandbox itself
     ("/playground/faults", {"explode": True}),

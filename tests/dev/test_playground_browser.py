@@ -84,8 +84,8 @@ def test_clue_8_refresh_and_a_pasted_link(page: Page) -> None:
     expect(card.locator(".b-header")).to_have_text("打马赛克就")
     expect(card.locator(".only-you")).to_have_text("Only visible to you")
     expect(card.locator(".b-fields")).to_contain_text(MASKED_PHONE)
-    # 2021-05-11 15:15:48 in Shanghai, shown in this browser's zone.
-    expect(card.locator(".b-context time").first).to_have_text(re.compile(r"May 11, 2021,? 3:15\sAM"))
+    # The latest follow-up, 2021-05-11 15:20:00 in Shanghai, shown in this browser's zone.
+    expect(card.locator(".b-section time").first).to_have_text(re.compile(r"May 11, 2021,? 3:20\sAM"))
 
     builder = card.locator(".builder-link")
     href = builder.get_attribute("href") or ""
@@ -125,6 +125,54 @@ def test_crm_text_is_shown_as_text(page: Page) -> None:
     expect(card.locator(".b-header")).to_have_text("<!channel> *bold* <https://evil.example|click>")
     expect(card.locator(".b-fields")).to_contain_text("<script>alert(1)</script> & Sons")
     # Entities the CRM itself wrote stay visible: decoding happens once, for Slack's own escaping.
-    expect(card.locator(".b-text").filter(has_text="Description")).to_contain_text(
-        re.compile(r"R&D budget < 100k & > 50k.*&amp; &lt;b&gt;", re.S))
     assert card.locator(".blocks").locator("script, a[href*='evil'], .m-mention").count() == 0
+    card.get_by_role("button", name="More details").click()
+    details = page.locator(".modal")
+    expect(details.locator(".b-text").filter(has_text="Description")).to_contain_text(
+        re.compile(r"R&D budget < 100k & > 50k.*&amp; &lt;b&gt;", re.S))
+    assert details.locator(".modal-body").locator("script, a[href*='evil'], .m-mention").count() == 0
+
+
+def test_follow_ups_modal_pages_with_load_more(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    from bot.dev.sandbox import seed
+
+    send(page, f"/clue {seed.LONG_ID_CLUE_ID}")
+    card = page.locator(".msg.bot.ephemeral")
+    expect(card.locator(".b-header")).to_be_visible()
+    card.get_by_role("button", name="Follow-ups").click()
+    modal = page.locator(".modal")
+    expect(modal.locator(".modal-title")).to_have_text("Follow-ups")
+    expect(modal.locator(".b-section")).to_have_count(10)
+    modal.get_by_role("button", name="Load more").click()
+    expect(modal.locator(".b-section")).to_have_count(20)
+    modal.get_by_role("button", name="Close").click()
+    expect(page.locator(".modal")).to_have_count(0)
+    card.get_by_role("button", name="More details").click()
+    expect(page.locator(".modal .modal-title")).to_have_text("Clue details")
+    expect(page.locator(".modal")).to_contain_text("Created")
+
+
+def test_a_pasted_link_is_a_work_object_whose_flexpane_opens(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    send(page, "https://crm.example.com/clues/1")
+    card = page.locator(".msg.user .unfurl .wo-card")
+    expect(card.locator(".wo-title")).to_have_text("张伟")
+    expect(card.locator(".wo-fields")).to_contain_text("上海云杉信息科技有限公司")
+    expect(card.locator(".wo-fields time").first).to_be_visible()  # timestamps typed, shown in local time
+    expect(page.locator(".msg.user .unfurl .blocks")).to_be_hidden()  # the Block Kit fallback, on request
+    card.get_by_role("button", name="Block Kit fallback").click()
+    expect(page.locator(".msg.user .unfurl .blocks")).to_be_visible()
+
+    card.locator(".wo-title").click()
+    pane = page.locator("#flexpane")
+    expect(pane.locator(".fp-title")).to_have_text("张伟")
+    expect(pane.locator(".wo-fields")).to_contain_text("1988-06-15")
+    expect(pane.get_by_role("link", name="Open in CRM")).to_have_attribute("target", "_blank")
+    expect(page.locator("#log")).to_contain_text("entity.presentDetails: flexpane metadata")
+    page.screenshot(path=str(tmp_path / "flexpane.png"))  # renders without a script error (checked by the fixture)
+    pane.get_by_role("button", name="Close details").click()
+    expect(pane).to_be_hidden()
+

@@ -47,6 +47,7 @@ RICH_ZH = Clue(
     converted=CrmTime("not a time", None, "Asia/Shanghai"),
     other_fields=(FieldView("budget", "预算", "¥200,000", kind=4, unresolved=("o9",)),),
 )
+CLUE_2 = replace(RICH_ZH, id=2)  # a stored clue is read back only under its own id
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -440,8 +441,8 @@ async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplo
         assert await a.shared.ping() is False  # still backing off
         a.monotonic.advance(2.5)
         assert await a.shared.ping() is True
-        await a.shared.store.put(2, RICH_ZH, WALL_START)
-        assert await a.shared.store.get(2) == (RICH_ZH, WALL_START)
+        await a.shared.store.put(2, CLUE_2, WALL_START)
+        assert await a.shared.store.get(2) == (CLUE_2, WALL_START)
     finally:
         server.stop()
     assert len(warnings_named(caplog, "cache.redis.unavailable")) == 1
@@ -457,8 +458,8 @@ async def test_a_refused_command_degrades_only_that_operation(tmp_path: Path, ca
         a = await instance(server.url, crm_rate_per_second=1.0)
         # The in-process bucket (burst 1, on the instance's clock) holds the rate instead.
         assert [await a.shared.bucket.wait_time() for _ in range(3)] == [0.0, 1.0, 1.0]
-        await a.shared.store.put(2, RICH_ZH, WALL_START)  # everything else still goes through Redis
-        assert await a.shared.store.get(2) == (RICH_ZH, WALL_START)
+        await a.shared.store.put(2, CLUE_2, WALL_START)  # everything else still goes through Redis
+        assert await a.shared.store.get(2) == (CLUE_2, WALL_START)
         assert a.errors() == 3
     finally:
         server.stop()

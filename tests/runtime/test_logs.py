@@ -138,6 +138,9 @@ def test_slack_tokens_are_redacted_without_configuration(token: str) -> None:
     ("1381234567", "1381234567"),  # 10 digits
     ("138123456789", "138123456789"),  # 12 digits: part of a longer number
     ("410983932389440", "410983932389440"),  # a 15-digit clue id
+    ("１３８１２３４５６７８", "１３８****５６７８"),  # full-width digits
+    ("电话 一三八一二三四五六七八", "电话 一三八****五六七八"),  # Chinese numerals
+    ("幺三九-〇〇〇〇-一一一一", "幺三九****一一一一"),
     ("1700000000.000100", "1700000000.000100"),  # a Slack ts
 ])
 def test_mobile_numbers_are_masked(raw: str, masked: str) -> None:

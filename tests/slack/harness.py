@@ -69,7 +69,9 @@ class SlackDriver:
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
     async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-                     container: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
+                     container: Mapping[str, Any] | None = None,
+                     view: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
+        """A button click; with ``view``, a click inside that modal (no channel, no response_url)."""
         key, url = self.response_url()
         payload = {
             "type": "block_actions",
@@ -84,6 +86,10 @@ class SlackDriver:
             "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
                          "value": value, "action_ts": "1700000001.000200"}],
         }
+        if view is not None:
+            del payload["channel"], payload["response_url"]
+            payload["container"] = {"type": "view", "view_id": view.get("id")}
+            payload["view"] = dict(view)
         return await self.send(slack_requests.interaction(self.secret, payload)), key
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,

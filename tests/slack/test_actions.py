@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
+from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
-from tests.slack.harness import CHANNEL, USER, SlackDriver
+from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
 
 async def test_refresh_refetches_and_replaces_the_card(slack: SlackDriver, sandbox: SandboxServer) -> None:
@@ -90,3 +91,55 @@ async def test_open_and_unknown_actions_are_acked_quietly(slack: SlackDriver) ->
     unknown, _ = await slack.action("something_else", "8")
     assert (opened.status_code, unknown.status_code) == (200, 200)
     assert unknown.text == ""
+
+
+UNFURL_CONTAINER = {"type": "message_attachment", "message_ts": "1700000000.000100", "channel_id": CHANNEL,
+                    "is_ephemeral": False, "is_app_unfurl": True, "app_unfurl_url": "https://crm.example.com/clues/8"}
+
+
+async def test_refresh_of_an_unfurl_tells_the_clicker_when_the_crm_fails(slack: SlackDriver,
+                                                                        sandbox: SandboxServer) -> None:
+    sandbox.state.set_fault(8, status=503)
+    _, key = await slack.action("clue_refresh", "8", container=UNFURL_CONTAINER)
+    await slack.drain()
+    [notice] = slack.fake.responses(key)  # the click's response_url (Slack's unfurling guide)
+    assert notice["response_type"] == "ephemeral" and notice["replace_original"] is False
+    assert "not responding" in notice["text"].lower()
+    assert slack.fake.api_calls("chat.unfurl") == []
+
+
+async def test_refresh_of_an_unfurl_tells_the_clicker_when_refused(sandbox: SandboxServer,
+                                                                  fake_slack: tuple[str, FakeSlackState]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_UNFURL_CHANNEL_IDS="C0OTHER001")
+    async with running_app(settings, state, url) as slack:
+        _, key = await slack.action("clue_refresh", "8", container=UNFURL_CONTAINER)
+        await slack.drain()
+        [notice] = slack.fake.responses(key)
+        assert notice["response_type"] == "ephemeral" and notice["replace_original"] is False
+        assert "link previews are off in this channel" in notice["text"]
+        assert slack.fake.api_calls("chat.unfurl") == [] and sandbox.state.stats().calls == {}
+
+
+async def test_refresh_of_a_shared_card_keeps_who_shared_it(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    _, share_key = await slack.action("clue_share", "8")
+    await slack.drain()
+    shared = slack.fake.responses(share_key)[0]
+    [refresh] = [e for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == "clue_refresh"]
+    sandbox.state.update_clue(8, name="Renamed")
+    _, key = await slack.action("clue_refresh", refresh["value"], ephemeral=False, user="U0BOB00001")
+    await slack.drain()
+    [posted] = slack.fake.responses(key)
+    assert "Renamed" in posted["text"]
+    assert f"Shared by <@{USER}>" in json.dumps(posted, ensure_ascii=False)  # the sharer, not the clicker
+    assert "U0BOB00001" not in json.dumps(posted)
+
+
+@pytest.mark.parametrize("value", ["8:", "8:<!channel>", "8:U0ALICE001:x", "8:u0alice001", ":U0ALICE001"])
+async def test_a_forged_sharer_in_a_refresh_value_does_nothing(slack: SlackDriver, sandbox: SandboxServer,
+                                                               value: str) -> None:
+    _, key = await slack.action("clue_refresh", value, ephemeral=False)
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+    assert sandbox.state.stats().calls == {}

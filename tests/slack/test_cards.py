@@ -24,9 +24,13 @@ from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer, seed
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
+from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import LOCALES, locale_from_slack
-from bot.slack import cards, i18n, search_cards
+from bot.domain.text import escape_mrkdwn
+from bot.slack import cards, i18n, modals, search_cards
 from bot.slack.cards import (
+    ACTION_DETAILS,
+    ACTION_FOLLOW_UPS,
     ACTION_OPEN,
     ACTION_REFRESH,
     ACTION_REVEAL,
@@ -144,6 +148,45 @@ UNKNOWN_IDS = Clue(
 )
 
 
+# The seed's custom fields as the catalog resolves them: a due date (type 7) and a budget.
+def due(raw: str) -> FieldView:
+    return FieldView("91652", "下次跟进时间", raw, kind=7, time=crm_time(raw))
+
+
+BUDGET = FieldView("91651", "预算（万元）", "30", kind=4)
+SUMMARY_ZH = replace(RICH_ZH, other_fields=(FieldView("91650", "意向产品", "SCRM, 会话存档", kind=5),
+                                            BUDGET, due("2024-05-07 10:00:00")))
+SUMMARY_EN_OVERDUE = replace(RICH_EN, other_fields=(*RICH_EN.other_fields, due("2024-04-29 09:30:00")))
+
+
+def follow_up(n: int, note: str, *, kind: int | None = 1, operator: str | None = "张三",
+              at: str = "2024-04-30 18:05:00") -> FollowUp:
+    return FollowUp(id=str(430000000000000 + n), kind=kind, note=note, at=crm_time(at), operator=operator)
+
+
+FOLLOW_UPS_ZH = FollowUpPage((
+    follow_up(1, "已加企微，约了周三下午线上演示。\n客户希望看会话存档。"),
+    follow_up(2, "线索由「李四」分配给「张三」", kind=2, operator="李四", at="2024-04-29 09:00:00"),
+), next_cursor="430000000000002")
+FOLLOW_UPS_EN = FollowUpPage((follow_up(3, "Demo went well; legal review of the DPA next.",
+                                        operator="Emily Chen"),), next_cursor=None)
+# Everything a CRM may send: markup, a 10,000-character note, no operator, an unknown type, no time.
+HOSTILE_FOLLOW_UPS = FollowUpPage((
+    follow_up(1, "<!here> please call back *now* <https://evil.example|here> `x` <@U0BOSS>"),
+    follow_up(2, "长" * 10_000, operator=None),
+    follow_up(3, "\u202e```\n> quoted", kind=99, operator="<!channel> &amp;"),
+    FollowUp(id="", kind=None, note="", at=None, operator=""),
+    *(follow_up(10 + n, f"第{n}条跟进：" + "客户反复确认交付周期。" * 20) for n in range(1000)),
+), next_cursor="never-ends")
+
+
+def _view(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal as views.open takes it: blocks and the modal's own fields."""
+    assert view["type"] == "modal" and len(view["title"]["text"]) <= 24
+    assert len(view["private_metadata"]) <= 3000
+    return view
+
+
 # ------------------------------------------------------------------------------------------ goldens
 
 def _unfurls(clue: Clue, **kwargs: Any) -> dict[str, Any]:
@@ -156,6 +199,7 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "message_rich_en_shared": lambda: clue_message(
         RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, shared_by="U024BE7LH")),
     "message_rich_zh": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh")),
+    "message_rich_zh_tw": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW")),
     "message_minimal": lambda: clue_message(MINIMAL, opts()),
     "message_hostile_shared": lambda: clue_message(
         HOSTILE, opts(audience=AUDIENCE_CHANNEL, clue_url="javascript:alert(1)", shared_by="U0SHARER")),
@@ -164,6 +208,21 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "message_unknown_ids": lambda: clue_message(UNKNOWN_IDS, opts(UNKNOWN_IDS)),
     "message_stale_zh": lambda: clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE, locale="zh", stale=True,
                                                                now=FETCHED + timedelta(hours=3))),
+    "message_summary_zh": lambda: clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh",
+                                                                follow_ups=FOLLOW_UPS_ZH)),
+    "message_summary_en_overdue_no_follow_ups": lambda: clue_message(SUMMARY_EN_OVERDUE, opts(
+        SUMMARY_EN_OVERDUE, follow_ups=FollowUpPage((), None))),
+    "message_summary_en_follow_ups_missing": lambda: clue_message(RICH_EN, opts(RICH_EN, follow_ups_missing=True)),
+    "message_summary_zh_stale": lambda: clue_message(SUMMARY_ZH, opts(
+        SUMMARY_ZH, locale="zh", stale=True, follow_ups=FOLLOW_UPS_ZH, follow_ups_stale=True)),
+    "message_summary_en_latest": lambda: clue_message(RICH_EN, opts(RICH_EN, follow_ups=FOLLOW_UPS_EN)),
+    "modal_details_en": lambda: _view(modals.details_view(RICH_EN, opts(RICH_EN), "C0SALES")),
+    "modal_details_zh": lambda: _view(modals.details_view(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh"))),
+    "modal_loading_zh": lambda: _view(modals.loading_view("zh", modals.VIEW_FOLLOW_UPS, 8)),
+    "modal_follow_ups_zh": lambda: _view(modals.follow_ups_view(SUMMARY_ZH, [FOLLOW_UPS_ZH], "zh")),
+    "modal_follow_ups_en_end": lambda: _view(modals.follow_ups_view(RICH_EN, [FOLLOW_UPS_EN], "en")),
+    "modal_follow_ups_hostile": lambda: _view(modals.follow_ups_view(HOSTILE, [HOSTILE_FOLLOW_UPS], "en")),
+    "modal_follow_ups_failed": lambda: _view(modals.follow_ups_view(RICH_EN, [FOLLOW_UPS_ZH], "en", failed=True)),
     "unfurl_doc_example": lambda: _unfurls(DOC_EXAMPLE),
     "unfurl_rich_en_stale": lambda: _unfurls(RICH_EN, stale=True),
     "unfurl_hostile": lambda: _unfurls(HOSTILE),
@@ -172,6 +231,7 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
         opts(), urls={8: URL.format(id=8), 1024: URL.format(id=1024)}),
     "notice_usage_en": lambda: search_cards.help_message("en", 10),
     "notice_usage_zh": lambda: search_cards.help_message("zh", 10),
+    "notice_usage_zh_tw": lambda: search_cards.help_message("zh-TW", 10),
     "search_pick_list_en": lambda: search_cards.pick_list_message(_results(page_no=2, total_pages=6), "en"),
     "search_pick_list_zh": lambda: search_cards.pick_list_message(_results(stale=True), "zh"),
     "search_modal_en": lambda: search_cards.find_modal("en"),
@@ -194,17 +254,16 @@ def _results(**kwargs: Any) -> search_cards.ResultsPage:
         search_cards.SearchRow(66, "<!channel> *张* `x`", None, "+86 139-0013-9000", None,
                                ("制造业", "互联网", "金融", "教育", "<@U123>")),
     )
-    base: dict[str, Any] = {"query": "张 <b>&", "page_no": 1, "total_pages": 1, "rows": rows, "now": NOW,
+    base: dict[str, Any] = {"query": "张 <b>&", "page_no": 1, "total_pages": 1, "rows": rows,
                             "fetched_at": FETCHED}
     return search_cards.ResultsPage(**{**base, **kwargs})
 
 
 def _validate(name: str, obj: dict[str, Any]) -> None:
-    if obj.get("type") == "modal":
+    if obj.get("type") == "modal" or name.startswith("modal_"):
         assert_valid_blocks(obj["blocks"])
         assert_no_injection(obj)
-        return
-    if name.startswith("unfurl_"):
+    elif name.startswith("unfurl_"):
         for unfurl in obj["unfurls"].values():
             assert_valid_unfurl(unfurl)
     else:
@@ -261,30 +320,44 @@ def _all_text(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
+def _details(clue: Clue, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """The More details modal's blocks by id, validated."""
+    view = modals.details_view(clue, opts(clue, **kwargs))
+    assert_valid_blocks(view["blocks"])
+    assert_no_injection(view)
+    return {b["block_id"]: b for b in view["blocks"]}
+
+
+CARD_BUTTONS = [ACTION_REFRESH, ACTION_FOLLOW_UPS, ACTION_DETAILS]
+
+
 def test_doc_example_card() -> None:
     message = clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE))
     blocks = _blocks_by_id(message)
     assert message["text"] == "Clue 8 · 打马赛克就 · 初步接触"
     assert blocks["clue_header"]["text"]["text"] == "打马赛克就"
     fields = [f["text"] for f in blocks["clue_fields"]["fields"]]
-    assert fields == ["*Stage*\n初步接触", "*Phone*\n145**8388", "*Converted*\nNo · Awaiting assignment"]
+    assert fields == ["*Stage*\n初步接触", "*Phone*\n145**8388"]
+    details = _details(DOC_EXAMPLE)
+    assert [f["text"] for f in details["clue_fields"]["fields"]] == ["*Converted*\nNo · Awaiting assignment"]
     # lastUpdateTime equals createTime here, so "Updated" is left out.
-    assert [e["text"] for e in blocks["clue_times"]["elements"]] == [
+    assert [e["text"] for e in details["clue_times"]["elements"]] == [
         "*Created* <!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>"]
     assert blocks["clue_footer"]["elements"][0]["text"] == (
-        "Data as of <!date^1714552200^{ago}|2024-05-01 08:30 UTC>")
-    assert _action_ids(message) == [ACTION_OPEN, ACTION_REFRESH, ACTION_SHARE, ACTION_REVEAL]
+        "CRM data from <!date^1714552200^{ago}|2024-05-01 08:30 UTC>")
+    assert _action_ids(message) == [ACTION_OPEN, *CARD_BUTTONS, ACTION_SHARE, ACTION_REVEAL]
     buttons = blocks["clue_actions"]["elements"]
     assert buttons[0]["url"] == "https://crm.example.com/clue/8"
     assert {b["value"] for b in buttons} == {"8"}
-    assert "clue_stale" not in blocks
+    assert "clue_stale" not in blocks and "clue_activity" not in blocks
 
 
 def test_block_order_is_stable() -> None:
     message = clue_message(RICH_EN, opts(RICH_EN, stale=True, shared_by="U024BE7LH"))
     ids = [b["block_id"] for b in message["blocks"]]
-    assert ids == ["clue_stale", "clue_header", "clue_meta", "clue_fields", "clue_tags", "clue_description",
-                   "clue_custom", "clue_times", "clue_footer", "clue_actions"]
+    assert ids == ["clue_header", "clue_meta", "clue_fields", "clue_footer", "clue_actions"]
+    assert list(_details(RICH_EN)) == ["clue_header", "clue_meta", "clue_fields", "clue_tags", "clue_description",
+                                       "clue_custom", "clue_times"]
 
 
 def test_minimal_clue_gets_a_default_title_and_no_empty_blocks() -> None:
@@ -292,9 +365,9 @@ def test_minimal_clue_gets_a_default_title_and_no_empty_blocks() -> None:
     blocks = _blocks_by_id(message)
     assert blocks["clue_header"]["text"]["text"] == "Clue 410983932389440"
     assert message["text"] == "Clue 410983932389440"
-    assert [f["text"] for f in blocks["clue_fields"]["fields"]] == ["*Converted*\nNo"]
-    assert set(blocks) == {"clue_header", "clue_meta", "clue_fields", "clue_footer", "clue_actions"}
-    assert _action_ids(message) == [ACTION_REFRESH]  # no URL, not shareable, no phone
+    assert set(blocks) == {"clue_header", "clue_meta", "clue_footer", "clue_actions"}
+    assert _action_ids(message) == CARD_BUTTONS  # no URL, not shareable, no phone
+    assert [f["text"] for f in _details(MINIMAL)["clue_fields"]["fields"]] == ["*Converted*\nNo"]
 
 
 @pytest.mark.parametrize("name", ["", "  \u200b\u202e ", "\x00"])
@@ -305,33 +378,36 @@ def test_blank_name_falls_back_to_the_default_title(name: str) -> None:
 
 def test_channel_audience_masks_every_phone_and_offers_no_private_buttons() -> None:
     for message in (clue_message(RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True)),
-                    clue_unfurl(RICH_EN, opts(RICH_EN, reveal_phone=True))):
+                    clue_unfurl(RICH_EN, opts(RICH_EN, reveal_phone=True)),
+                    modals.details_view(RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True))):
         text = _all_text(message)
         for leak in ("1234 5678", "1234", "5555-0123", "5555", "13900001111", "0000"):
             assert leak not in text, leak
-        assert "+86 138 **** 5678" in text and "021-****-0123" in text
         ids = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-        assert ids == [ACTION_OPEN, ACTION_REFRESH]
+        assert ids in ([ACTION_OPEN, *CARD_BUTTONS], [])
+    unfurl = _all_text(clue_unfurl(RICH_EN, opts(RICH_EN)))
+    assert "+86 138 **** 5678" in unfurl and "021-****-0123" in unfurl
 
 
 def test_custom_phone_fields_are_masked_for_a_channel() -> None:
-    message = clue_message(RICH_EN, opts(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True))
-    fields = [f["text"] for f in _blocks_by_id(message)["clue_custom"]["fields"]]
+    details = _details(RICH_EN, audience=AUDIENCE_CHANNEL, reveal_phone=True)
+    fields = [f["text"] for f in details["clue_custom"]["fields"]]
     assert "*Backup phone*\n139****1111" in fields
 
 
 def test_revealed_private_card_shows_full_phones_without_reveal_button() -> None:
     message = clue_message(RICH_EN, opts(RICH_EN, reveal_phone=True))
-    text = _all_text(message)
-    assert "+86 138 1234 5678" in text and "13900001111" in text
-    assert _action_ids(message) == [ACTION_OPEN, ACTION_REFRESH, ACTION_SHARE]
+    assert "+86 138 1234 5678" in _all_text(message)
+    assert "13900001111" in _all_text(_details(RICH_EN, reveal_phone=True))
+    assert _action_ids(message) == [ACTION_OPEN, *CARD_BUTTONS, ACTION_SHARE]
 
 
 def test_phone_in_custom_field_alone_offers_reveal() -> None:
     clue = Clue(id=9, other_fields=(FieldView("p", "Phone 2", "13812345678", kind=8),))
     message = clue_message(clue, opts())
     assert ACTION_REVEAL in _action_ids(message)
-    assert "138****5678" in _all_text(message) and "13812345678" not in _all_text(message)
+    details = _details(clue)
+    assert "138****5678" in _all_text(details) and "13812345678" not in _all_text(details)
 
 
 def test_many_phones_are_capped() -> None:
@@ -346,17 +422,18 @@ def test_unsafe_clue_url_drops_the_open_button() -> None:
         assert ACTION_OPEN not in _action_ids(clue_message(DOC_EXAMPLE, opts(clue_url=url)))
 
 
-def test_stale_banner_says_how_old_the_data_is() -> None:
-    for delta, en, zh in ((timedelta(seconds=42), "42 s", "42 秒"),
-                          (timedelta(minutes=5), "5 min", "5 分钟"),
-                          (timedelta(hours=3, minutes=59), "3 h", "3 小时"),
-                          (timedelta(days=2), "2 d", "2 天"),
-                          (timedelta(seconds=-5), "0 s", "0 秒")):
-        for locale, age in (("en", en), ("zh", zh)):
-            message = clue_message(DOC_EXAMPLE, opts(stale=True, now=FETCHED + delta, locale=locale))
-            banner = message["blocks"][0]
-            assert banner["block_id"] == "clue_stale"
-            assert age in banner["elements"][0]["text"]
+def test_one_freshness_line_that_slack_keeps_current() -> None:
+    """#12.17: the footer is the only freshness line; its age is a <!date {ago}> token, never frozen text,
+    and when the data is stale the same line is the warning, in bold."""
+    token = "<!date^1714552200^{ago}|2024-05-01 08:30 UTC>"
+    for locale, fresh, stale in (("en", f"CRM data from {token}", f"⚠️ *CRM unreachable — showing data from {token}*"),
+                                 ("zh", f"CRM 数据更新于 {token}", f"⚠️ *CRM 暂时无法访问，显示的是 {token}的数据*")):
+        for is_stale, line in ((False, fresh), (True, stale)):
+            message = clue_message(DOC_EXAMPLE, opts(stale=is_stale, now=FETCHED + timedelta(hours=3), locale=locale))
+            footers = [b for b in message["blocks"] if b["block_id"] == "clue_footer"]
+            assert [e["text"] for e in footers[0]["elements"]] == [line]
+            assert "clue_stale" not in _blocks_by_id(message)
+            assert _all_text(message).count("{ago}") == 1 and " ago" not in _all_text(message)
 
 
 def test_shared_by_mentions_the_user() -> None:
@@ -374,8 +451,7 @@ def test_card_options_refuse_nonsense(kwargs: dict[str, Any]) -> None:
 
 
 def test_unknown_options_and_tags_are_marked_not_hidden() -> None:
-    message = clue_message(UNKNOWN_IDS, opts())
-    text = _all_text(message)
+    text = _all_text(clue_message(UNKNOWN_IDS, opts())) + _all_text(_details(UNKNOWN_IDS))
     assert "396823724189760 (unknown)" in text
     assert "展会, 396823724189761 (unknown)" in text
     assert "+2 unknown tags" in text
@@ -383,7 +459,7 @@ def test_unknown_options_and_tags_are_marked_not_hidden() -> None:
 
 
 def test_sixty_tags_all_fit_grouped() -> None:
-    tags = _blocks_by_id(clue_message(MANY_TAGS, opts()))["clue_tags"]["text"]["text"]
+    tags = _details(MANY_TAGS)["clue_tags"]["text"]["text"]
     assert all(f"标签{i:02d}" in tags for i in range(60))
     assert tags.count("*行业*: ") == 1 and "more" not in tags
 
@@ -391,28 +467,25 @@ def test_sixty_tags_all_fit_grouped() -> None:
 def test_too_many_tags_are_counted() -> None:
     named = (TagView(str(i), f"很长的标签名称第{i:04d}号" * 3, "组") for i in range(500))
     clue = replace(MANY_TAGS, tags=(*named, TagView("x", None)))
-    message = clue_message(clue, opts())
-    assert_valid_message(message)
-    tags = _blocks_by_id(message)["clue_tags"]["text"]["text"]
+    assert_valid_message(clue_message(clue, opts()))
+    tags = _details(clue)["clue_tags"]["text"]["text"]
     shown = tags.count("号很长")
     assert 0 < shown < 500
     assert tags.endswith(f" · +{500 - shown // 2} more · +1 unknown tag")
 
 
 def test_long_description_is_cut_on_lines_and_length() -> None:
-    blocks = _blocks_by_id(clue_message(LONG_DESCRIPTION, opts()))
-    text = blocks["clue_description"]["text"]["text"]
+    assert "第1段" not in _all_text(clue_message(LONG_DESCRIPTION, opts()))  # the card: summary only
+    text = _details(LONG_DESCRIPTION)["clue_description"]["text"]["text"]
     assert text.startswith("*Description*\n第1段") and text.endswith("…")
-    assert len(text) <= len("*Description*\n") + 600
-    unfurl = _blocks_by_id(clue_unfurl(LONG_DESCRIPTION, opts()))["clue_description"]["text"]["text"]
-    assert len(unfurl) <= len("*Description*\n") + 200
-    many_lines = replace(DOC_EXAMPLE, description="\n".join(f"line {i}" for i in range(30)))
-    text = _blocks_by_id(clue_message(many_lines, opts()))["clue_description"]["text"]["text"]
-    assert text.splitlines()[-1] == "line 11…"
+    assert len(text) <= len("*Description*\n") + cards.DETAILS.description
+    many_lines = replace(DOC_EXAMPLE, description="\n".join(f"line {i}" for i in range(90)))
+    text = _details(many_lines)["clue_description"]["text"]["text"]
+    assert text.splitlines()[-1] == f"line {cards.DETAILS.description_lines - 1}…"
 
 
 def test_unparsed_time_shows_escaped_raw_text() -> None:
-    times = _blocks_by_id(clue_message(HOSTILE, opts()))["clue_times"]["elements"]
+    times = _details(HOSTILE)["clue_times"]["elements"]
     assert times[0]["text"] == "*Created* &lt;!date^1^x¦y&gt;"
     assert times[1]["text"] == ("*Updated* <!date^1714492800^{date_short_pretty} {time}"
                                 "|2024¦05¦01 &lt;b&gt; (Asia/Shanghai¦&lt;x&gt;)>")
@@ -437,11 +510,11 @@ async def test_crm_datetime_fields_are_viewer_local_and_dates_are_dates(sandbox:
     older = Clue.from_json(json.dumps(written_before))  # an entry from before ``time``: still readable
     assert older is not None and [f.time for f in older.other_fields] == [None] * len(clue.other_fields)
     message = clue_message(clue, opts(clue))
-    custom = next(b for b in message["blocks"] if b["block_id"] == "clue_custom")
-    texts = [f["text"] for f in custom["fields"]]
-    # 2025-03-11 15:00:00 in Asia/Shanghai is 07:00 UTC: epoch 1741676400.
-    assert "*下次跟进时间*\n<!date^1741676400^{date_short_pretty} {time}|2025-03-11 15:00:00 (Asia/Shanghai)>" in texts
-    assert "*签约日期*\n2025-04-01" in texts
+    texts = [f["text"] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
+    # 2025-03-11 15:00:00 in Asia/Shanghai is 07:00 UTC: epoch 1741676400; in the summary, relative too.
+    assert ("*下次跟进时间*\n<!date^1741676400^{date_short_pretty} {time} · {ago}"
+            "|2025-03-11 15:00:00 (Asia/Shanghai)>") in texts
+    assert "*签约日期*\n2025-04-01" in [f["text"] for f in _details(clue)["clue_custom"]["fields"]]
     assert_valid_message(message)
 
 
@@ -461,9 +534,9 @@ def test_hostile_clue_cannot_ping_link_or_break_out() -> None:
 def test_zh_locale_uses_chinese_labels() -> None:
     message = clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))
     fields = [f["text"].split("\n")[0] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
-    assert fields == ["*阶段*", "*来源*", "*公司*", "*负责人*", "*购买意向*", "*电话*", "*已转客户*"]
+    assert fields == ["*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*"]
     assert [b["text"]["text"] for b in _blocks_by_id(message)["clue_actions"]["elements"]] == [
-        "在 CRM 中打开", "刷新", "分享到频道", "显示完整电话"]
+        "在 CRM 中打开", "刷新", "跟进记录", "更多详情", "分享到频道", "显示完整电话"]
     assert message["text"] == "线索 20240501 · 张伟 · 方案评估·第二轮"
 
 
@@ -479,9 +552,9 @@ def test_unfurl_is_compact_and_public() -> None:
     assert_valid_unfurl(unfurl)
     blocks = _blocks_by_id(unfurl)
     labels = [f["text"].split("\n")[0] for f in blocks["clue_fields"]["fields"]]
-    assert labels == ["*Stage*", "*Source*", "*Company*", "*Owner*", "*Phone*", "*Converted*"]
-    assert "clue_custom" not in blocks
-    assert [e["action_id"] for e in blocks["clue_actions"]["elements"]] == [ACTION_OPEN, ACTION_REFRESH]
+    assert labels == ["*Company*", "*Stage*", "*Purchase intention*", "*Owner*", "*Phone*"]
+    assert "clue_custom" not in blocks and "clue_tags" not in blocks
+    assert [e["action_id"] for e in blocks["clue_actions"]["elements"]] == [ACTION_OPEN, *CARD_BUTTONS]
 
 
 # ------------------------------------------------------------------------------------------ list
@@ -504,7 +577,7 @@ def test_list_is_capped_with_a_count() -> None:
     items = [Clue(id=i, name=f"Clue name {i}" * 10, phones=("13812345678",)) for i in range(1, 101)]
     message = clue_list_message(items, opts(stale=True))
     assert_valid_message(message)
-    assert len(message["blocks"]) == 1 + cards.MAX_LIST_ROWS + 2
+    assert len(message["blocks"]) == cards.MAX_LIST_ROWS + 2
     assert _blocks_by_id(message)["clue_more"]["elements"][0]["text"] == "+80 more"
     assert "13812345678" not in _all_text(message)
 
@@ -542,8 +615,9 @@ def test_notice_arguments_are_escaped_and_codes_translated() -> None:
                            ("<!channel>", "&lt;!channel&gt;"),
                            ("<@U0ADMIN> <!here>", "&lt;@U0ADMIN&gt; &lt;!here&gt;")):
         assert f"Ask {shown} if" in notice_message("en", "not_allowed", rule="user", contact=contact)["text"]
-    looking_up = notice_message("en", "looking_up", id=410983932389440)
-    assert looking_up["text"] == "Looking up clue 410983932389440…"
+    placeholder = notice_message("en", "answer_follows", id=410983932389440)
+    assert placeholder["text"] == ("Clue 410983932389440: the CRM is slow to answer, so the card comes as a "
+                                   "message of its own.")
 
 
 def test_unknown_notice_key_is_a_bug() -> None:
@@ -558,14 +632,21 @@ def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def test_locales_have_the_same_keys_and_placeholders() -> None:
-    assert set(i18n._ZH) == set(i18n._EN)
+@pytest.mark.parametrize("table", [i18n._ZH, i18n._ZH_TW])
+def test_locales_have_the_same_keys_and_placeholders(table: dict[str, str]) -> None:
+    assert set(table) == set(i18n._EN)
     for key, template in i18n._EN.items():
-        assert _placeholders(i18n._ZH[key]) == _placeholders(template), key
+        assert _placeholders(table[key]) == _placeholders(template), key
+
+
+def test_traditional_chinese_is_its_own_table() -> None:
+    assert i18n.t("zh-TW", "field.tags") == "標籤" and i18n.t("zh", "field.tags") == "标签"
+    assert i18n.t("zh-TW", "clue.title", id=8) == "線索 8"
 
 
 @pytest.mark.parametrize(("slack", "ours"), [
-    ("zh-CN", "zh"), ("zh-TW", "zh"), ("zh", "zh"), ("zh_CN", "zh"), ("ZH-hant-TW", "zh"),
+    ("zh-CN", "zh"), ("zh-TW", "zh-TW"), ("zh-HK", "zh-TW"), ("zh", "zh"), ("zh_CN", "zh"), ("zh_TW", "zh-TW"),
+    ("ZH-hant-TW", "zh-TW"), ("zh-Hans-CN", "zh"), ("zh-SG", "zh"),
     ("en-US", "en"), ("en-GB", "en"), ("ja-JP", "en"), ("", "en"), (None, "en"),
 ])
 def test_locale_from_slack(slack: str | None, ours: str) -> None:
@@ -643,3 +724,99 @@ def test_phones_never_leak_to_a_channel(clue: Clue, options: CardOptions, phones
                           clue_list_message([clue], options)])
     for p in phones:
         assert p.lstrip("+") not in rendered
+
+
+@pytest.mark.parametrize("mention", ["<!channel>", "<https://evil.example|login>", "a&b"])
+def test_id_and_kind_are_escaped_whatever_their_type(mention: str) -> None:
+    # The schema keeps them integers; rendering must not rely on it (issue #13 item 6).
+    forged = Clue(id=mention, kind=mention, name=None)  # type: ignore[arg-type]
+    rendered = [clue_message(forged, opts(audience=audience)) for audience in (AUDIENCE_PRIVATE, AUDIENCE_CHANNEL)]
+    rendered.append(clue_unfurl(forged, opts(audience=AUDIENCE_CHANNEL)))
+    rendered.append(clue_list_message([forged], opts(), urls={}))
+    for message in rendered:
+        # Slack parses the top-level text and mrkdwn; plain_text (the header) shows any text as it is.
+        parsed = [message.get("text", ""), *_mrkdwn_texts(message)]
+        assert not any(mention in text for text in parsed)
+        assert any(escape_mrkdwn(mention) in text for text in parsed)
+
+
+def _mrkdwn_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return own + [t for value in node.values() for t in _mrkdwn_texts(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _mrkdwn_texts(value)]
+    return []
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+
+def _summary(message: dict[str, Any]) -> list[str]:
+    return [f["text"] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
+
+
+def test_summary_leads_with_what_a_salesperson_acts_on() -> None:
+    message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh", follow_ups=FOLLOW_UPS_ZH))
+    assert [f.split("\n")[0] for f in _summary(message)] == [
+        "*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*", "*下次跟进时间*", "*预算（万元）*"]
+    # Not yet due (NOW is 2024-05-01): viewer-local and relative, not marked.
+    assert _summary(message)[5] == ("*下次跟进时间*\n<!date^1715047200^{date_short_pretty} {time} · {ago}"
+                                    "|2024-05-07 10:00:00 (Asia/Shanghai)>")
+    activity = _blocks_by_id(message)["clue_activity"]["text"]["text"]
+    assert activity == ("*最近跟进*\n<!date^1714471500^{date_short_pretty} {time}|2024-04-30 18:05:00 "
+                        "(Asia/Shanghai)> · 张三 · 跟进\n已加企微，约了周三下午线上演示。")
+    # Everything else is behind More details; the summary's own fields are not repeated there.
+    details = _all_text(_details(SUMMARY_ZH, locale="zh"))
+    assert "意向产品" in details and "制造业" in details and "下次跟进时间" not in details
+    assert "意向产品" not in _all_text(message) and "制造业" not in _all_text(message)
+
+
+def test_overdue_next_follow_up_is_marked() -> None:
+    message = clue_message(SUMMARY_EN_OVERDUE, opts(SUMMARY_EN_OVERDUE))
+    assert "*下次跟进时间*\n⚠️ *overdue* <!date^1714354200^" in "\n".join(_summary(message))
+    later = opts(SUMMARY_ZH, now=datetime(2024, 5, 8, tzinfo=UTC), locale="zh")
+    assert "⚠️ *已逾期*" in _all_text(clue_message(SUMMARY_ZH, later))
+
+
+def test_summary_fields_are_configurable_by_key_or_name_in_order() -> None:
+    message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, summary_fields=("91651", "意向产品", "nope"), due_field=None))
+    assert [f.split("\n")[0] for f in _summary(message)][-2:] == ["*预算（万元）*", "*意向产品*"]
+    assert "下次跟进时间" not in _all_text(message)
+    assert "下次跟进时间" in _all_text(_details(SUMMARY_ZH, summary_fields=("91651",)))
+
+
+def test_card_says_when_the_latest_follow_up_did_not_come() -> None:
+    missing = _blocks_by_id(clue_message(RICH_EN, opts(RICH_EN, follow_ups_missing=True)))["clue_activity"]
+    assert missing["text"]["text"] == "_Latest follow-up not shown: the CRM did not answer in time._"
+    none = _blocks_by_id(clue_message(RICH_EN, opts(RICH_EN, follow_ups=FollowUpPage((), None))))
+    assert none["clue_activity"]["text"]["text"] == "*Latest follow-up*\nNo follow-ups yet"
+
+
+def test_hostile_follow_ups_render_escaped_and_within_limits() -> None:
+    message = clue_message(HOSTILE, opts(follow_ups=HOSTILE_FOLLOW_UPS))
+    assert_valid_message(message)
+    view = modals.follow_ups_view(HOSTILE, [HOSTILE_FOLLOW_UPS], "en")
+    assert_valid_blocks(view["blocks"])
+    assert_no_injection(view)
+    text = _all_text(view)
+    mrkdwn = " ".join(d["text"] for d in text_objects(view["blocks"]) if d["type"] == "mrkdwn")
+    for token in ("<!here>", "<!channel>", "<https://", "<@U0BOSS>", "```", "\u202e"):
+        assert token not in mrkdwn
+    entries = [b for b in view["blocks"] if b["block_id"].startswith("clue_follow_up_")]
+    assert 3 < len(entries) < 1000
+    assert "Unknown · Note" in entries[1]["text"]["text"] and "Type 99" in entries[2]["text"]["text"]
+    assert len(entries[1]["text"]["text"]) < 600  # the 10,000-character note, trimmed
+    # Capped, honestly: no Load more past the budget, and a line that says so.
+    assert "clue_follow_ups_more" not in {b["block_id"] for b in view["blocks"]}
+    assert f"Showing the newest {len(entries)}" in text
+
+
+def test_timeline_pages_are_bounded() -> None:
+    page = FollowUpPage((follow_up(1, "x"),), next_cursor="again")
+    view = modals.follow_ups_view(RICH_EN, [page] * (modals.MAX_PAGES - 1), "en")
+    button = _blocks_by_id(view)["clue_follow_ups_more"]["elements"][0]
+    assert button["action_id"] == modals.ACTION_LOAD_MORE and button["value"] == f"1024:{modals.MAX_PAGES}"
+    last = modals.follow_ups_view(RICH_EN, [page] * modals.MAX_PAGES, "en")
+    assert "clue_follow_ups_more" not in _blocks_by_id(last)
+    assert "Showing the newest" in _all_text(last)

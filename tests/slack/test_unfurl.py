@@ -37,11 +37,34 @@ async def test_links_unfurl_keyed_by_the_exact_urls(slack: SlackDriver, sandbox:
 async def test_composer_preview_targets_unfurl_id(slack: SlackDriver) -> None:
     event = json.loads((FIXTURES / "link-shared.composer.event.json").read_text())["event"]
     event["links"] = [{"domain": "crm.example.com", "url": "https://crm.example.com/clues/8"}]
-    await slack.event(event)
+    await slack.event(event, is_ext_shared_channel=False)
     await slack.drain()
     [call] = slack.fake.api_calls("chat.unfurl")
     assert call["unfurl_id"] == event["unfurl_id"] and call["source"] == "composer"
     assert "channel" not in call and "ts" not in call
+
+
+async def test_a_composer_preview_where_nobody_says_who_will_see_it_is_not_made(slack: SlackDriver,
+                                                                              sandbox: SandboxServer) -> None:
+    # Slack's published composer callback names no conversation ("COMPOSER") and carries no
+    # is_ext_shared_channel: the preview could land in a Slack Connect channel, so none is made.
+    body = json.loads((FIXTURES / "link-shared.composer.event.json").read_text())
+    body["event"]["links"] = [{"domain": "crm.example.com", "url": "https://crm.example.com/clues/8"}]
+    await slack.event(body["event"], event_id=body["event_id"])
+    await slack.drain()
+    assert slack.fake.api_calls("chat.unfurl") == [] and slack.fake.api_calls("conversations.info") == []
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_an_event_without_the_shared_flag_asks_conversations_info(slack: SlackDriver) -> None:
+    slack.fake.conversations[CHANNEL] = {"is_ext_shared": True}
+    await slack.event(link_event("https://crm.example.com/clues/8"))  # no is_ext_shared_channel
+    await slack.drain()
+    await slack.event(link_event("https://crm.example.com/clues/12"))
+    await slack.drain()
+    assert slack.fake.api_calls("chat.unfurl") == []
+    [asked] = slack.fake.api_calls("conversations.info")  # once: the answer is cached per channel
+    assert asked["channel"] == CHANNEL
 
 
 async def test_slack_published_event_with_no_clue_links_makes_no_call(slack: SlackDriver,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -13,7 +14,7 @@ from bot.config import Settings
 from bot.dev import slack_requests
 from bot.dev.sandbox import SandboxServer
 from bot.web.app import create_web_app
-from tests.slack.harness import SlackDriver
+from tests.slack.harness import SlackDriver, running_app, slack_settings
 
 
 async def test_url_verification(slack: SlackDriver) -> None:
@@ -107,3 +108,26 @@ async def test_socket_mode_without_a_signing_secret_serves_no_http_events() -> N
         response = await http.post("/slack/events", content=command_body(),
                                    headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 404
+
+
+async def test_ready_while_the_crm_breaker_is_open(sandbox: SandboxServer, fake_slack: tuple[str, Any]) -> None:
+    # Issue #13 item 9: the instance still answers Slack (stale cards, clear notices), so it stays ready.
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CRM_BREAKER_FAILURES="1", CRM_BREAKER_COOLDOWN_SECONDS="600")
+    async with running_app(settings, state, url) as slack:
+        sandbox.state.set_fault(8, status=503)
+        answer = (await slack.command("8"))[0].json()
+        assert "not responding" in answer["text"].lower() or "unavailable" in answer["text"].lower()
+        assert slack.instance.crm.breaker_state == "open"
+        ready = await slack.http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"ready": True, "crm_circuit": "open"}
+        assert "cluebot_crm_circuit_open 1.0" in (await slack.http.get("/metrics")).text
+        assert (await slack.command("9"))[0].status_code == 200  # and it answers Slack
+
+
+async def test_not_ready_before_the_instance_is_built() -> None:
+    app = create_web_app(Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "s" * 32}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cluebot.test") as http:
+        response = await http.get("/readyz")  # lifespan not started
+    assert (response.status_code, response.json()) == (503, {"ready": False})

@@ -1,13 +1,15 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``views.open``,
-``views.update``, ``chat.postEphemeral``) and records every call
-and every response_url post, so the playground can show them and tests can assert the exact payloads
-Slack would have received. Failures can be injected per Web API method.
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
+``entity.presentDetails``, ``views.open``, ``views.update`` and ``chat.postEphemeral``) and records every call and every
+response_url post, so the playground can show them and tests can assert the exact payloads Slack
+would have received. Failures can be injected per Web API method (an error code, or HTTP 429 with
+``Retry-After`` a number of times, or latency) and per response_url.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from bot.slack.app import BOT_SCOPES
 
 TEAM_ID = "T0PLAYGRND"
 BOT_USER_ID = "U0CLUEBOT"
@@ -38,11 +42,21 @@ class FakeSlackState:
     calls: list[Recorded] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to answer
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
+    # auth.test's x-oauth-scopes header, as Slack sends it (comma separated); None: no header
+    scopes: str | None = ",".join(BOT_SCOPES)
+    latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
+    rate_limited: dict[str, int] = field(default_factory=dict)  # method -> how many more calls get HTTP 429
+    response_errors: dict[str, str] = field(default_factory=dict)  # response_url key -> error (HTTP 404)
+    # channel id -> conversations.info "channel" fields (is_ext_shared…); unknown channels are plain channels
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, name: str, body: dict[str, Any]) -> None:
+    def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
+        """Record a call; its sequence number (views.open names the new view after it: ``V<seq>``)."""
         with self.lock:
-            self.calls.append(Recorded(len(self.calls) + 1, kind, name, body))
+            seq = len(self.calls) + 1
+            self.calls.append(Recorded(seq, kind, name, body))
+            return seq
 
     def api_calls(self, method: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -61,43 +75,73 @@ class FakeSlackState:
             self.calls.clear()
             self.errors.clear()
             self.locales.clear()
+            self.scopes = ",".join(BOT_SCOPES)
+            self.latency.clear()
+            self.rate_limited.clear()
+            self.response_errors.clear()
+            self.conversations.clear()
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
     async def api(request: Request) -> Response:
         method = request.path_params["method"]
         body = await _read_body(request)
-        state.record("api", method, body)
+        seq = state.record("api", method, body)
+        if delay := state.latency.get(method):
+            await asyncio.sleep(delay)
+        if state.rate_limited.get(method, 0) > 0:
+            state.rate_limited[method] -= 1
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
+                                headers={"Retry-After": "0"})
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":
             return JSONResponse({"ok": True, "url": "https://playground.slack.com/", "team": "Playground",
                                  "user": "clue", "team_id": TEAM_ID, "user_id": BOT_USER_ID,
-                                 "bot_id": "B0CLUEBOT", "is_enterprise_install": False})
+                                 "bot_id": "B0CLUEBOT", "is_enterprise_install": False},
+                                headers={} if state.scopes is None else {"x-oauth-scopes": state.scopes})
         if method == "users.info":
             user = str(body.get("user"))
             return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
                                                       "tz": "UTC"}})
+        if method == "entity.presentDetails" and not body.get("trigger_id"):
+            return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
         if method in ("views.open", "views.update"):
-            # The view as Slack returns it: the one sent, with the id and hash later updates quote.
-            view = body.get("view")
-            if isinstance(view, str):
-                view = json.loads(view)
-            view_id = str(body.get("view_id") or f"V0FAKE{len(state.api_calls('views.open')):04d}")
-            return JSONResponse({"ok": True, "view": {**(view if isinstance(view, dict) else {}), "id": view_id,
-                                                      "hash": f"hash-{len(state.calls)}"}})
+            return JSONResponse(_view_answer(seq, body))
         if method == "chat.postEphemeral":
             return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
+        if method == "conversations.info":
+            channel = str(body.get("channel"))
+            return JSONResponse({"ok": True, "channel": {
+                "id": channel, "is_channel": True, "is_ext_shared": False, "is_shared": False,
+                "is_org_shared": False, **state.conversations.get(channel, {})}})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:
-        state.record("response_url", request.path_params["key"], await _read_body(request))
+        key = request.path_params["key"]
+        state.record("response_url", key, await _read_body(request))
+        if key in state.response_errors:
+            return Response(state.response_errors[key], status_code=404)
         return Response("ok")
 
     return Starlette(routes=[
         Route("/api/{method}", api, methods=["POST", "GET"]),
         Route("/response/{key}", response_url, methods=["POST"]),
     ])
+
+
+def _view_answer(seq: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A view as Slack answers views.open / views.update: the view with its id and a hash."""
+    view = body.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+    if not isinstance(view, dict):
+        return {"ok": False, "error": "invalid_arguments"}
+    view_id = str(body.get("view_id") or f"V{seq:08d}")
+    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{seq}"}}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:

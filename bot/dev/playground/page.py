@@ -2,7 +2,8 @@
 
 The page reports what a person did (typed a slash command, clicked a button, pasted a link). These
 routes turn it into the exact request Slack would send (a form-encoded slash command, a
-``block_actions`` payload, an ``event_callback`` with a ``link_shared`` event), sign it with the
+``block_actions`` payload, an ``event_callback`` with a ``link_shared`` or ``entity_details_requested``
+event), sign it with the
 process's signing secret and send it through the app's own ``/slack/events``, so the signature
 check, Bolt's routing and the listeners all run as in production. The ack comes back to the page at
 once; whatever the app sends Slack later (``respond()`` posts, ``chat.unfurl``) lands in the fake
@@ -48,7 +49,7 @@ MAX_URL = 3000  # Slack's URL limit for buttons; longer links are not worth simu
 MAX_CALLS_PER_POLL = 200
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # becomes a path segment of the response_url
 _TS = re.compile(r"\d{1,12}\.\d{1,8}")
-_CONTAINERS = ("ephemeral", "message", "unfurl")
+_CONTAINERS = ("ephemeral", "message", "unfurl", "view")
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, not bound to
 # No inline script or style, nothing from elsewhere: CRM text can only ever be text on this page.
@@ -100,6 +101,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/command", checked(command), methods=["POST"]),
         Route("/playground/action", checked(action), methods=["POST"]),
         Route("/playground/link", checked(link), methods=["POST"]),
+        Route("/playground/entity", checked(entity_details), methods=["POST"]),
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -165,6 +167,8 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     kind = where.get("kind")
     if kind not in _CONTAINERS:
         raise BadInput(f"container.kind must be one of {', '.join(_CONTAINERS)}")
+    if kind == "view":
+        return await _view_action(request, ctx, action_id, value, block_id, where)
     message_ts = _message_ts(where)
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID,
                                  "is_ephemeral": kind == "ephemeral"}
@@ -190,6 +194,26 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     }
     result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
+
+
+async def _view_action(request: Request, ctx: PlaygroundContext, action_id: str, value: str | None,
+                       block_id: str | None, where: dict[str, Any]) -> Response:
+    """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
+    view_id = _string(where, "view_id", 64)
+    view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
+            "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
+    now = time.time()
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": USER_ID, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
+        "api_app_id": API_APP_ID, "token": "playground",
+        "container": {"type": "view", "view_id": view_id}, "trigger_id": _trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
+        "view": view,
+        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
+                     "action_ts": f"{now:.6f}"}],
+    }
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
 
 
 async def link(request: Request, ctx: PlaygroundContext) -> Response:
@@ -218,6 +242,38 @@ async def link(request: Request, ctx: PlaygroundContext) -> Response:
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
     return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links})
+
+
+async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{external_ref: {id, type?}, entity_url, app_unfurl_url, message_ts}``: a Work Object unfurl was
+    clicked, so Slack opens its flexpane and sends ``entity_details_requested`` (the fields of Slack's
+    published example); the app answers with ``entity.presentDetails``, which the page polls for."""
+    body = await _json_object(request)
+    ref = body.get("external_ref")
+    if not isinstance(ref, dict):
+        raise BadInput("external_ref must be an object with id (and type)")
+    external_ref = {"id": _string(ref, "id", 255)}
+    if ref.get("type") is not None:
+        external_ref["type"] = _string(ref, "type", 255)
+    entity_url = _string(body, "entity_url", MAX_URL)
+    entity_link = _link(entity_url)  # an http(s) URL, as Slack would only link one
+    unfurl_url = _string(body, "app_unfurl_url", MAX_URL)
+    message_ts = _message_ts(body)
+    now = time.time()
+    event = {
+        "type": "entity_details_requested", "user": USER_ID, "external_ref": external_ref,
+        "entity_url": entity_url, "link": entity_link,
+        "app_unfurl_url": unfurl_url, "event_ts": f"{now:.6f}", "trigger_id": _trigger_id(),
+        "user_locale": "en-US", "channel": CHANNEL_ID, "message_ts": message_ts,
+    }
+    envelope = {
+        "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
+        "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(now),
+        "authed_users": [USER_ID],
+        "is_ext_shared_channel": False,  # as for link_shared above: #playground is not a Slack Connect channel
+    }
+    result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
+    return JSONResponse({**result, "trigger_id": event["trigger_id"]})
 
 
 async def messages(request: Request, ctx: PlaygroundContext) -> Response:

@@ -8,18 +8,26 @@ ack itself; anything slower continues in the ``TaskRunner``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cache.flight import Timed
+from bot.domain.follow_ups import FollowUpPage
+from bot.errors import BotError
 from bot.runtime.tasks import TaskRunner
-from bot.slack.gate import Gate
+from bot.slack.gate import Gate, Pass
 from bot.slack.links import LinkMatcher
 from bot.slack.render import CardRenderer
+from bot.slack.webapi import Respond as Respond
+from bot.slack.webapi import SlackCalls
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 
 
@@ -29,6 +37,7 @@ class FeatureOptions:
     max_ids: int
     default_locale: str  # cards others see speak the workspace default
     crm_tz: ZoneInfo  # zone of the CRM's zone-less times (search rows)
+    follow_up_wait: float = 0.5  # how long a card waits for its latest follow-up before showing without it
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +49,26 @@ class FeatureDeps:
     runner: TaskRunner
     renderer: CardRenderer
     options: FeatureOptions
+    calls: SlackCalls
     wall: Callable[[], float]
+
+
+def start_follow_ups(admitted: Pass, clue_id: int) -> asyncio.Future[Timed[FollowUpPage]]:
+    """The newest follow-ups, looked up alongside the clue (from the cache when fresh)."""
+    return asyncio.ensure_future(admitted.follow_ups(clue_id))
+
+
+async def follow_ups_within(work: asyncio.Future[Timed[FollowUpPage]], clue_id: int,
+                            wait: float) -> Timed[FollowUpPage] | None:
+    """``work``'s answer if it comes within ``wait`` seconds, else None: a card never waits longer for its
+    latest follow-up (the shared lookup goes on and fills the cache for the next view)."""
+    done, _ = await asyncio.wait({work}, timeout=wait)
+    if not done:
+        work.cancel()
+        log.info("clue.follow_ups.late", extra={"clue_id": clue_id})
+        return None
+    error = work.exception()
+    if isinstance(error, BotError):
+        log.warning("clue.follow_ups.failed", extra={"clue_id": clue_id, "error": type(error).__name__})
+        return None
+    return work.result()  # anything else is a bug: raised

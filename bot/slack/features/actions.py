@@ -15,13 +15,15 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.flight import Timed
+from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
-from bot.slack.features import Ack, FeatureDeps, Respond
+from bot.slack.features import Ack, FeatureDeps, Respond, follow_ups_within, start_follow_ups
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
-from bot.slack.gate import LOOKUP, SHARE, UNFURL, Refusal
+from bot.slack.gate import LOOKUP, SHARE, UNFURL, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_notice, log_failure, refusal_notice
 
@@ -45,28 +47,40 @@ class ButtonClick:
     ephemeral: bool
     message_ts: str | None
     unfurl_url: str | None
+    shared_by: str | None = None  # who shared the card (Refresh keeps "Shared by"); a re-validated user id
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ButtonClick | None:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
             return None
-        try:
-            clue_id = parse_clue_id(str(actions[0].get("value") or ""))
-        except InvalidClueId:
+        value = cards.split_button_value(str(actions[0].get("value") or ""))
+        clue_id = _clue_id(value[0]) if value is not None else None
+        if value is None or clue_id is None:
             log.info("action.value.invalid")
             return None
         container = body.get("container")
         if not isinstance(container, Mapping):
             container = {}
-        unfurl_url = container.get("app_unfurl_url") if container.get("is_app_unfurl") else None
+        unfurl_url = None
+        if container.get("is_app_unfurl"):
+            raw = container.get("app_unfurl_url")
+            unfurl_url = raw if isinstance(raw, str) else ""  # matches no link: Refresh ignores it
         return cls(
             clue_id=clue_id,
             who=Inbound.from_action(body),
             ephemeral=bool(container.get("is_ephemeral")),
             message_ts=str(container.get("message_ts") or "") or None,
-            unfurl_url=unfurl_url if isinstance(unfurl_url, str) else None,
+            unfurl_url=unfurl_url,
+            shared_by=value[1],
         )
+
+
+def _clue_id(text: str) -> int | None:
+    try:
+        return parse_clue_id(text)
+    except InvalidClueId:
+        return None
 
 
 class CardActions:
@@ -83,38 +97,51 @@ class CardActions:
                          client: AsyncWebClient) -> None:
         await ack()
         click = ButtonClick.parse(body)
-        if click is not None:
-            self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
+        if click is None:
+            return
+        # The payload names the preview to replace: only a link to this very clue may become a chat.unfurl key.
+        if click.unfurl_url is not None and self._deps.matcher.match(click.unfurl_url) != click.clue_id:
+            log.info("action.unfurl_url.invalid", extra={"user": click.who.user_id, "clue_id": click.clue_id})
+            return
+        respond = self._deps.calls.checked(respond)
+        self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
 
     async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
         # Cards others see speak the workspace default; a private card, its reader's language.
         private = click.ephemeral and click.unfurl_url is None
         locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
-        lookup = await self._lookup(click, respond, locale, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
-        if lookup is None:
+        found = await self._lookup(click, respond, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
+        if found is None:
             return
+        lookup, admitted = found
         if click.unfurl_url is not None:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
             if click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
-                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)})
+                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
+                                  self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
-        message = self._renderer.card(lookup, locale, click.who, channel=not click.ephemeral).message
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
+        message = self._renderer.card(lookup, locale, await self._placed(click), channel=not click.ephemeral,
+                                      shared_by=None if click.ephemeral else click.shared_by,
+                                      follow_ups=follow_ups, follow_ups_missing=follow_ups is None).message
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         await ack()
         click = ButtonClick.parse(body)
         if click is not None:
-            self._deps.runner.spawn(self._share(click, respond), name="clue.share")
+            self._deps.runner.spawn(self._share(click, self._deps.calls.checked(respond)), name="clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
-        locale = self._gate.locales.get(click.who.user_id)  # for notices only the sharer sees
-        lookup = await self._lookup(click, respond, locale, SHARE)
-        if lookup is None:
+        found = await self._lookup(click, respond, SHARE)
+        if found is None:
             return
+        lookup, admitted = found
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
         message = self._renderer.card(lookup, self._deps.options.default_locale, click.who, channel=True,
-                                      shared_by=click.who.user_id).message
+                                      shared_by=click.who.user_id, follow_ups=follow_ups,
+                                      follow_ups_missing=follow_ups is None).message
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
 
@@ -123,50 +150,69 @@ class CardActions:
         click = ButtonClick.parse(body)
         if click is None or not click.ephemeral:
             return  # a phone is only ever revealed on the clicking user's own ephemeral card
-        self._deps.runner.spawn(self._reveal(click, respond), name="clue.reveal")
+        self._deps.runner.spawn(self._reveal(click, self._deps.calls.checked(respond)), name="clue.reveal")
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        lookup = await self._lookup(click, respond, locale, LOOKUP)
-        if lookup is None:
+        found = await self._lookup(click, respond, LOOKUP)
+        if found is None:
             return
-        who = click.who
+        lookup, admitted = found
+        who = await self._placed(click)
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
         await respond(replace_original=True, response_type="ephemeral",
-                      **self._renderer.card(lookup, locale, who, reveal_phone=True).message)
+                      **self._renderer.card(lookup, locale, who, reveal_phone=True, follow_ups=follow_ups,
+                                            follow_ups_missing=follow_ups is None).message)
+
+    async def _follow_ups(self, admitted: Pass, clue_id: int) -> Timed[FollowUpPage] | None:
+        """The card's latest follow-up, under the click's admission, bounded by the wait."""
+        return await follow_ups_within(start_follow_ups(admitted, clue_id), clue_id,
+                                       self._deps.options.follow_up_wait)
+
+    async def _placed(self, click: ButtonClick) -> Inbound:
+        """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
+        return await self._gate.place(click.who, within=self._deps.options.ack_budget)
 
     async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
         await ack()
         click = ButtonClick.parse(body)
         if click is not None:
-            self._deps.runner.spawn(self._show(click, respond), name="clue.search.show")
+            self._deps.runner.spawn(self._show(click, self._deps.calls.checked(respond)), name="clue.search.show")
 
     async def _show(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        lookup = await self._lookup(click, respond, locale, LOOKUP)
-        if lookup is not None:
-            await respond(replace_original=False, response_type="ephemeral",
-                          **self._renderer.card(lookup, locale, click.who).message)
+        found = await self._lookup(click, respond, LOOKUP)
+        if found is None:
+            return
+        lookup, admitted = found
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
+        await respond(replace_original=False, response_type="ephemeral",
+                      **self._renderer.card(lookup, locale, await self._placed(click), follow_ups=follow_ups,
+                                            follow_ups_missing=follow_ups is None).message)
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
 
-    async def _lookup(self, click: ButtonClick, respond: Respond, locale: str, rule: str, *,
-                      refresh: bool = False) -> Lookup | None:
-        """The clue behind a button, for the person who clicked, or None after telling them why not.
-        Unfurls have no ephemeral reply of their own here: their failures are only logged."""
-        notify = click.unfurl_url is None
-        admitted = self._gate.admit(click.who, rule)
+    async def _lookup(self, click: ButtonClick, respond: Respond, rule: str, *,
+                      refresh: bool = False) -> tuple[Lookup, Pass] | None:
+        """The clue behind a button and the click's admission, or None after telling the clicker why not
+        (ephemerally, in their own language). Clicks on unfurls carry a response_url too (Slack's
+        unfurling guide): their clicker hears of a refusal or a CRM failure like anyone else's."""
+        notify = click.who.response_url is not None
+        locale = self._gate.locales.get(click.who.user_id)
+        admitted = await self._gate.admit_in_conversation(click.who, rule) if rule in (SHARE, UNFURL) \
+            else self._gate.admit(click.who, rule)
         if isinstance(admitted, Refusal):
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",
                               **refusal_notice(admitted, locale))
             return None
         try:
-            return await admitted.get(click.clue_id, refresh=refresh)
+            return await admitted.get(click.clue_id, refresh=refresh), admitted
         except BotError as exc:
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",

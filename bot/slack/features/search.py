@@ -94,7 +94,7 @@ class ClueSearch:
     def _results(self, admitted: Pass, result: SearchResult) -> search_cards.ResultsPage:
         return search_cards.ResultsPage(
             query=result.query.key, page_no=result.page_no, total_pages=result.page.total_pages,
-            rows=self._rows(admitted, result), now=datetime.fromtimestamp(self._deps.wall(), UTC),
+            rows=self._rows(admitted, result),
             fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
             phone=result.query.kind == PHONE)
 

@@ -1,11 +1,12 @@
 """Link previews: a ``link_shared`` event is acked at once; the clues are looked up (charged to the
-person who posted the links) and ``chat.unfurl`` sends the cards from a background task."""
+person who posted the links) and ``chat.unfurl`` sends the cards, with each clue's Work Object
+metadata, from a background task."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import UNFURL, Pass, Refusal
+from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import log_failure
+from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,22 @@ class UnfurlTarget:
         return cls(channel=str(channel), ts=str(ts)) if channel and ts else None
 
 
-async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any]) -> None:
-    """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks)."""
+async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Mapping[str, Any],
+                      calls: SlackCalls, entities: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks), with the
+    Work Object ``entities`` of the same links; the blocks stay the fallback where Work Objects are off."""
+    metadata = {"entities": [dict(e) for e in entities]} if entities else None
     try:
-        await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
-                                 source=target.source, unfurls=dict(unfurls))
+        response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
+                                            source=target.source, unfurls=dict(unfurls), metadata=metadata)
     except SlackApiError as exc:
-        log.warning("unfurl.failed", extra={"error": str(exc.response.get("error")), "links": len(unfurls)})
+        calls.api_failed("chat.unfurl", exc, links=len(unfurls))
+        return
+    # Slack answers ok with a warning (e.g. invalid_metadata_format) when it drops Work Object metadata.
+    if warning := response.get("warning"):
+        messages = (response.get("response_metadata") or {}).get("messages") or []
+        log.warning("unfurl.metadata.warning", extra={"warning": str(warning)[:200],
+                                                      "messages": [str(m)[:300] for m in messages[:5]]})
 
 
 class LinkUnfurls:
@@ -69,15 +80,17 @@ class LinkUnfurls:
             log.warning("unfurl.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
             return
         picked = dict(list(targets.items())[:MAX_UNFURL_LINKS])
-        admitted = self._deps.gate.admit(Inbound.from_event(event, body), UNFURL,
-                                         cost=len(set(picked.values())))
-        if isinstance(admitted, Refusal):
-            return  # nobody to tell: the poster sees their message without previews
-        self._deps.runner.spawn(self._unfurl(admitted, picked, target, client), name="clue.unfurl")
+        # Admitted in the task: when the callback does not say whether the conversation is shared with
+        # another organisation, the gate asks Slack, and the ack must not wait for that.
+        self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client),
+                                name="clue.unfurl")
 
-    async def _unfurl(self, admitted: Pass, targets: dict[str, int], target: UnfurlTarget,
+    async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
                       client: AsyncWebClient) -> None:
         ids = list(dict.fromkeys(targets.values()))
+        admitted = await self._deps.gate.admit_in_conversation(who, UNFURL, cost=len(ids))
+        if isinstance(admitted, Refusal):
+            return  # nobody to tell: the poster sees their message without previews
         results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
@@ -88,7 +101,9 @@ class LinkUnfurls:
             else:
                 raise result
         locale = self._deps.options.default_locale
-        unfurls = {url: self._deps.renderer.unfurl(lookups[clue_id], locale)
-                   for url, clue_id in targets.items() if clue_id in lookups}
-        if unfurls:
-            await chat_unfurl(client, target, unfurls)
+        shown = {url: lookups[clue_id] for url, clue_id in targets.items() if clue_id in lookups}
+        if shown:
+            renderer = self._deps.renderer
+            await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
+                              self._deps.calls,
+                              [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])

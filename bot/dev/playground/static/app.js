@@ -2,7 +2,8 @@
 //
 // What the person does goes to /playground/* (which signs it and sends it through /slack/events);
 // what the app sends Slack afterwards is polled from /playground/messages and applied to the view:
-// response_url posts replace, delete or add messages; chat.unfurl attaches previews to a message.
+// response_url posts replace, delete or add messages; chat.unfurl attaches previews to a message (as
+// Work Object cards when it carries metadata); entity.presentDetails fills the flexpane.
 //
 // Everything from the app or the CRM is data: the DOM is built with createElement and text nodes,
 // never from HTML strings, and links are only made for http(s) and mailto URLs.
@@ -476,10 +477,50 @@
     systemNotice(`Could not deliver to the app: ${error}`);
   }
 
+  // ------------------------------------------------------------------------------------ modals (views.*)
+
+  /** Show a views.open / views.update call as Slack shows a modal: one at a time, over the channel. */
+  function showModal(call) {
+    let view = call.body.view;
+    if (typeof view === "string") {
+      try {
+        view = JSON.parse(view);
+      } catch {
+        return;
+      }
+    }
+    if (!view || typeof view !== "object") return;
+    // The fake Slack names a view after the views.open call that opened it.
+    const id = call.name === "views.open" ? `V${String(call.seq).padStart(8, "0")}` : String(call.body.view_id || "");
+    if (call.name === "views.update" && (!state.modal || state.modal.id !== id)) return;
+    const blocks = Array.isArray(view.blocks) ? view.blocks : [];
+    const message = { id: nextId("m"), ts: newTs(), ephemeral: true };
+    const ctx = { message, kind: "view", view: { id, hash: `h${call.seq}`, private_metadata: view.private_metadata } };
+    const title = view.title && typeof view.title.text === "string" ? view.title.text : "";
+    const close = view.close && typeof view.close.text === "string" ? view.close.text : "Close";
+    const node = el("div", { class: "modal-backdrop", role: "dialog", "aria-modal": "true", "aria-label": title },
+      el("div", { class: "modal", "data-callback": view.callback_id || "" },
+        el("div", { class: "modal-title" }, title),
+        el("div", { class: "modal-body" }, renderBlocks(blocks, ctx)),
+        el("div", { class: "modal-footer" },
+          el("button", { type: "button", class: "b-button", onclick: closeModal }, close)),
+        jsonPanel(view, blocks)));
+    closeModal();
+    state.modal = { id, node };
+    document.body.append(node);
+  }
+
+  function closeModal() {
+    if (state.modal) state.modal.node.remove();
+    state.modal = null;
+  }
+
   async function sendAction(item, ctx, blockId, control) {
     const key = nextId("a");
     state.keys.set(key, ctx.message.id);
-    const container = { kind: ctx.kind, message_ts: ctx.message.ts };
+    const container = ctx.kind === "view"
+      ? { kind: "view", view_id: ctx.view.id, hash: ctx.view.hash, private_metadata: ctx.view.private_metadata || "" }
+      : { kind: ctx.kind, message_ts: ctx.message.ts };
     if (ctx.kind === "unfurl") container.unfurl_url = ctx.unfurlUrl;
     if (control) {
       control.disabled = true;
@@ -508,6 +549,184 @@
     poke();
   }
 
+  // ------------------------------------------------------------------------------------ Work Objects
+
+  // chat.unfurl's metadata turns an unfurl into a Work Object card (its Block Kit stays as the fallback);
+  // clicking the card opens the flexpane: Slack sends entity_details_requested, the app answers with
+  // entity.presentDetails, and the pane shows what it sent for this viewer (or its error).
+
+  const TAG_COLORS = new Set(["red", "yellow", "green", "gray", "blue"]);
+  const FLEXPANE_ERRORS = {
+    restricted: "You don't have access to this clue here.",
+    not_found: "This clue can't be found.",
+    internal_error: "Something went wrong while loading this clue. Try again in a moment.",
+    timeout: "The CRM took too long to answer. Try again in a moment.",
+  };
+
+  /** A Web API argument that may arrive as an object or as its JSON text. */
+  function jsonParam(value) {
+    if (typeof value !== "string") return value && typeof value === "object" ? value : null;
+    try {
+      const parsed = JSON.parse(value);
+      return parsed && typeof parsed === "object" ? parsed : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function woText(value) {
+    return typeof value === "string" ? value : "";
+  }
+
+  function applyWorkObjects(message, metadata) {
+    const entities = jsonParam(metadata)?.entities;
+    if (!message || !Array.isArray(entities)) return;
+    for (const entity of entities) {
+      if (!entity || typeof entity !== "object") continue;
+      const card = message.unfurls.get(entity.app_unfurl_url);
+      if (!card) continue;
+      card.querySelector(":scope > .wo-card")?.remove();
+      card.classList.add("has-wo");
+      card.prepend(workObjectCard(entity, message, card));
+    }
+  }
+
+  function woValue(field) {
+    const value = field.value;
+    if (field.type === "slack#/types/timestamp" && Number.isInteger(value)) {
+      const date = new Date(value * 1000);
+      return el("time", { class: "wo-time", datetime: date.toISOString(), title: date.toString() },
+        new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(date));
+    }
+    if (field.type === "array" && Array.isArray(value)) {
+      return el("ul", { class: "wo-list" }, ...value.map((item) => el("li", {}, String(item?.value ?? ""))));
+    }
+    const text = typeof value === "string" || typeof value === "number" ? String(value) : "";
+    if (field.type === "slack#/types/link" && safeHref(text)) return externalLink(text, text);
+    if (TAG_COLORS.has(field.tag_color)) return el("span", { class: `wo-tag wo-tag-${field.tag_color}` }, text);
+    return el("span", { class: field.long ? "wo-long" : "" }, text);
+  }
+
+  /** custom_fields in display_order, as label / value pairs; at most ``limit`` of them. */
+  function woFields(payload, limit) {
+    const fields = (Array.isArray(payload.custom_fields) ? payload.custom_fields : [])
+      .filter((f) => f && typeof f === "object");
+    const order = Array.isArray(payload.display_order) ? payload.display_order : [];
+    const rank = (f) => (order.includes(f.key) ? order.indexOf(f.key) : order.length);
+    fields.sort((a, b) => rank(a) - rank(b));
+    return el("dl", { class: "wo-fields" }, ...fields.slice(0, limit).flatMap((field) => [
+      el("div", { class: `wo-field${field.long || field.type === "array" ? " wo-wide" : ""}` },
+        el("dt", {}, woText(field.label)), el("dd", {}, woValue(field))),
+    ]));
+  }
+
+  function woActions(payload, ctx) {
+    const actions = Array.isArray(payload.actions?.primary_actions) ? payload.actions.primary_actions : [];
+    return actions.slice(0, 2).filter((a) => a && typeof a === "object").map((action) => button({
+      action_id: action.action_id, value: action.value, url: action.url, style: action.style,
+      accessibility_label: action.accessibility_label, text: { type: "plain_text", text: woText(action.text) },
+    }, ctx, "work_object"));
+  }
+
+  function woHeader(attributes) {
+    const parts = [woText(attributes.display_type), attributes.display_id ? `#${woText(attributes.display_id)}` : ""];
+    return el("div", { class: "wo-head" }, el("span", { class: "wo-app" }, woText(attributes.product_name) || "clue"),
+      ...parts.filter(Boolean).map((part) => el("span", { class: "wo-kind" }, part)));
+  }
+
+  function workObjectJson(payload, label) {
+    const panel = jsonPanel(payload, null);
+    panel.querySelector("summary").textContent = label;
+    return panel;
+  }
+
+  function workObjectCard(entity, message, unfurlCard) {
+    const payload = entity.entity_payload && typeof entity.entity_payload === "object" ? entity.entity_payload : {};
+    const attributes = payload.attributes && typeof payload.attributes === "object" ? payload.attributes : {};
+    const ctx = { message, kind: "unfurl", unfurlUrl: entity.app_unfurl_url };
+    const open = () => { openFlexpane(entity, message); };
+    const fallback = el("button", { type: "button", class: "plain wo-fallback", "aria-pressed": "false" },
+      "Block Kit fallback");
+    fallback.addEventListener("click", () => {
+      const shown = unfurlCard.classList.toggle("show-fallback");
+      fallback.setAttribute("aria-pressed", String(shown));
+    });
+    return el("div", { class: "wo-card" },
+      woHeader(attributes),
+      el("button", { type: "button", class: "wo-title", onclick: open, title: "Open details" },
+        woText(attributes.title?.text)),
+      woFields(payload, 6),
+      el("div", { class: "wo-foot" }, ...woActions(payload, ctx),
+        el("button", { type: "button", class: "plain wo-open", onclick: open }, "Details ›"), fallback),
+      workObjectJson(entity, "Work Object JSON"));
+  }
+
+  function flexpanePanel() {
+    let pane = $("flexpane");
+    if (!pane) {
+      pane = el("aside", { id: "flexpane", class: "flexpane", tabindex: "-1", "aria-label": "Clue details" });
+      document.body.append(pane);
+    }
+    pane.hidden = false;
+    return pane;
+  }
+
+  function flexpaneHead(pane) {
+    return el("div", { class: "fp-top" }, el("span", { class: "fp-app" }, "clue"),
+      el("button", { type: "button", class: "plain fp-close", "aria-label": "Close details",
+                     onclick: () => { pane.hidden = true; } }, "✕"));
+  }
+
+  async function openFlexpane(entity, message) {
+    const pane = flexpanePanel();
+    const title = woText(entity.entity_payload?.attributes?.title?.text);
+    pane.replaceChildren(flexpaneHead(pane), el("h3", { class: "fp-title" }, title),
+      el("p", { class: "fp-loading", role: "status" }, "Loading…"));
+    state.flexpane = { trigger: null, message };
+    pane.focus();
+    const result = await post("/playground/entity", {
+      external_ref: entity.external_ref, entity_url: entity.url, app_unfurl_url: entity.app_unfurl_url,
+      message_ts: message.ts,
+    });
+    if (!result.ok || result.data.status !== 200) {
+      pane.querySelector(".fp-loading").textContent =
+        `Could not deliver entity_details_requested: ${result.ok ? `HTTP ${result.data.status}` : result.error}`;
+      return;
+    }
+    state.flexpane.trigger = result.data.trigger_id;
+    poke();
+  }
+
+  function showFlexpane(body) {
+    const pane = $("flexpane");
+    // Only the pane that asked: a trigger_id answers one click.
+    if (!pane || pane.hidden || !state.flexpane || body.trigger_id !== state.flexpane.trigger) return;
+    const error = jsonParam(body.error);
+    const metadata = jsonParam(body.metadata);
+    let content;
+    if (error || !metadata) {
+      const status = woText(error?.status);
+      content = el("div", { class: "fp-error", role: "status" },
+        el("strong", {}, woText(error?.custom_title) || "Can't show this clue"),
+        el("p", {}, woText(error?.custom_message) || FLEXPANE_ERRORS[status] || `Error: ${status || "no metadata"}`));
+    } else {
+      const payload = metadata.entity_payload && typeof metadata.entity_payload === "object"
+        ? metadata.entity_payload : {};
+      const attributes = payload.attributes && typeof payload.attributes === "object" ? payload.attributes : {};
+      const ctx = { message: state.flexpane.message, kind: "unfurl", unfurlUrl: metadata.url };
+      content = el("div", { class: "fp-body" }, woHeader(attributes),
+        el("h3", { class: "fp-title" }, woText(attributes.title?.text)),
+        woFields(payload, 100), el("div", { class: "wo-foot" }, ...woActions(payload, ctx)));
+    }
+    pane.replaceChildren(flexpaneHead(pane), content, workObjectJson(body, "entity.presentDetails JSON"));
+    flash(pane);
+  }
+
+  function describeDetails(body) {
+    const error = jsonParam(body.error);
+    return `entity.presentDetails: ${error ? `error ${woText(error.status)}` : "flexpane metadata"}`;
+  }
+
   // ------------------------------------------------------------------------------------ what Slack received
 
   function apply(call) {
@@ -524,6 +743,8 @@
       } else {
         setContent(botMessage(body.response_type !== "in_channel"), body);
       }
+    } else if (call.kind === "api" && (call.name === "views.open" || call.name === "views.update")) {
+      showModal(call);
     } else if (call.kind === "api" && call.name === "chat.unfurl") {
       const message = state.posts.get(`${body.channel}/${body.ts}`);
       let unfurls = body.unfurls;
@@ -537,6 +758,9 @@
       if (message && unfurls && typeof unfurls === "object") {
         for (const [url, unfurl] of Object.entries(unfurls)) setUnfurl(message, url, unfurl);
       }
+      applyWorkObjects(message, body.metadata);
+    } else if (call.kind === "api" && call.name === "entity.presentDetails") {
+      showFlexpane(body);
     }
   }
 
@@ -547,6 +771,7 @@
         : body.response_type === "in_channel" ? "new in_channel message" : "new ephemeral message";
       return `response_url ${call.name}: ${what}`;
     }
+    if (call.name === "entity.presentDetails") return describeDetails(body);
     if (call.name === "chat.unfurl" && body.unfurls && typeof body.unfurls === "object") {
       const count = Object.keys(body.unfurls).length;
       return `chat.unfurl: ${count} link${count === 1 ? "" : "s"}`;

@@ -1,0 +1,211 @@
+"""``python -m bot check``: the configuration ``serve`` would run with, tried against the real services.
+
+One finding per line, ✓ or ✗, a ✗ with how to fix it: settings valid; the CRM reachable, our signature
+accepted and our clock within its window (code 1003, and the offset from its HTTP ``Date``); optionally
+one clue fetched and resolved; the Slack bot token valid (``auth.test``: which team) with every scope the
+manifest asks for; Redis reachable when configured. Read-only everywhere, and every line goes through the
+log redaction, so no secret is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import httpx
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.compose import Clocks, build_crm
+from bot.config import Settings
+from bot.domain.clue import Clue
+from bot.domain.ids import parse_clue_id
+from bot.errors import BotError, ClueNotFound, ConfigError, CrmAuthError, CrmError
+from bot.fleet.redis import without_credentials
+from bot.runtime.logs import RedactingJsonFormatter
+from bot.runtime.metrics import Metrics
+from bot.slack.app import BOT_SCOPES
+
+MAX_CLOCK_OFFSET_SECONDS = 60.0  # the CRM's window is unpublished (the sandbox's is ±5 minutes)
+SLACK_TIMEOUT_SECONDS = 10.0
+REDIS_TIMEOUT_SECONDS = 2.0
+_REINSTALL_HINT = ("copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into SLACK_BOT_TOKEN; "
+               "reinstall the app if it was uninstalled")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report."""
+
+    ok: bool
+    what: str
+    detail: str
+    hint: str = ""
+
+    def line(self) -> str:
+        text = f"{'✓' if self.ok else '✗'} {self.what}: {self.detail}"
+        return f"{text} → {self.hint}" if self.hint and not self.ok else text
+
+
+def read_settings(env: Mapping[str, str]) -> tuple[Settings | None, Finding]:
+    """Settings as ``serve`` reads them, and the finding that says whether they are valid."""
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        return None, Finding(False, "settings", "; ".join(exc.problems),
+                             "fix the variables named (README: Configuration)")
+    mode = "playground" if settings.playground else "Socket Mode" if settings.socket_mode else "HTTP"
+    workers = f", {settings.web_concurrency} workers" if settings.web_concurrency > 1 else ""
+    return settings, Finding(True, "settings", f"valid ({mode}{workers})")
+
+
+async def run_checks(settings: Settings, clue: str | None = None) -> list[Finding]:
+    """Every check but the settings' (see ``read_settings``), in report order."""
+    findings = await _crm(settings, clue)
+    findings += await _slack(settings)
+    if settings.redis_url is not None:
+        findings.append(await _redis(settings.redis_url.reveal()))
+    return findings
+
+
+def report(findings: list[Finding], settings: Settings | None) -> str:
+    """The lines to print, every secret of ``settings`` redacted (an error message may quote one)."""
+    redactor = RedactingJsonFormatter(settings.secrets() if settings else ())
+    return "\n".join(redactor.redact(f.line()) for f in findings)
+
+
+class _DateRecorder(httpx.AsyncBaseTransport):
+    """The transport under the CRM client, noting each answer's ``Date`` next to our clock's reading."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.offset: float | None = None  # the CRM's clock minus ours, seconds (HTTP dates have seconds only)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        with suppress(KeyError, TypeError, ValueError):  # no Date, or one that does not parse: no offset
+            self.offset = parsedate_to_datetime(response.headers["date"]).timestamp() - time.time()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def _crm(settings: Settings, clue: str | None) -> list[Finding]:
+    if settings.crm_base_url is None:
+        return [Finding(False, "CRM", "CRM_BASE_URL is not set (only the playground's embedded sandbox CRM answers)",
+                        "set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY")]
+    where = settings.crm_base_url
+    async with AsyncExitStack() as stack:
+        dates = _DateRecorder(httpx.AsyncHTTPTransport())
+        crm = await build_crm(settings, stack, Metrics(), Clocks(), transport=dates)
+        started = time.perf_counter()
+        try:
+            await crm.client.echo()
+        except CrmAuthError as exc:
+            reached = Finding(True, "CRM reachable", f"{where} answered")
+            if not exc.clock_skew:
+                return [reached, Finding(False, "CRM signature", f"rejected (code {exc.code})",
+                                         "check CRM_APP_ID and CRM_APP_KEY (the CRM's open-platform settings)")]
+            return [reached, Finding(True, "CRM signature", f"accepted for {settings.crm_app_id}"),
+                    Finding(False, "clock", f"the CRM rejected our timestamp (code 1003){_offset(dates.offset)}",
+                            "set this server's clock right (NTP, e.g. timedatectl set-ntp true)")]
+        except CrmError as exc:
+            return [Finding(False, "CRM reachable", f"{where}: {exc}",
+                            "check CRM_BASE_URL (with its path prefix, e.g. /apiServer) and that this host reaches it")]
+        elapsed = (time.perf_counter() - started) * 1000
+        findings = [Finding(True, "CRM reachable", f"{where} answered in {elapsed:.0f} ms"),
+                    Finding(True, "CRM signature", f"accepted for {settings.crm_app_id}"),
+                    _clock(dates.offset)]
+        if clue is not None:
+            findings.append(await _clue(crm.fetcher.fetch, clue))
+        return findings
+
+
+def _offset(offset: float | None) -> str:
+    if offset is None:
+        return ""
+    return f"; this server's clock is {abs(offset):.0f} s {'behind' if offset > 0 else 'ahead of'} the CRM's"
+
+
+def _clock(offset: float | None) -> Finding:
+    if offset is None:
+        return Finding(True, "clock", "accepted by the CRM (its answers carry no Date to compare with)")
+    if abs(offset) > MAX_CLOCK_OFFSET_SECONDS:
+        return Finding(False, "clock", f"accepted by the CRM for now{_offset(offset)}",
+                       "set this server's clock right (NTP) before it leaves the CRM's window")
+    return Finding(True, "clock", f"within {max(1.0, abs(offset)):.0f} s of the CRM's (HTTP Date)")
+
+
+async def _clue(fetch: Callable[[int], Awaitable[Clue]], text: str) -> Finding:
+    what = f"clue {text[:30]}"
+    try:
+        clue = await fetch(parse_clue_id(text))
+    except ClueNotFound:
+        return Finding(False, what, "the CRM has no clue with this id", "pass an id you can open in the CRM")
+    except BotError as exc:
+        return Finding(False, what, str(exc), "pass a clue id from the CRM (digits)")
+    unnamed = sum(tag.name is None for tag in clue.tags)
+    tags = f"{len(clue.tags)} tags" + (f", {unnamed} not in the tag tree" if unnamed else "")
+    return Finding(True, what, f"found and resolved ({tags})")
+
+
+async def _slack(settings: Settings) -> list[Finding]:
+    if settings.slack_bot_token is None:
+        return [Finding(False, "Slack token", "SLACK_BOT_TOKEN is not set (serve would start the playground)",
+                        "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (README: Installing into a Slack workspace)")]
+    client = AsyncWebClient(token=settings.slack_bot_token.reveal(), base_url=settings.slack_api_url,
+                            timeout=int(SLACK_TIMEOUT_SECONDS))
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown error")
+        return [Finding(False, "Slack token", f"rejected ({error})", _REINSTALL_HINT)]
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return [Finding(False, "Slack token", f"{settings.slack_api_url} unreachable ({type(exc).__name__})",
+                        "check this host's network (and SLACK_API_URL if set)")]
+    findings = [Finding(True, "Slack token", f"valid for team {answer.get('team')} ({answer.get('team_id')}), "
+                                             f"bot user {answer.get('user_id')}")]
+    granted_header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    needed = [s for s in BOT_SCOPES if s != "users:read" or settings.clue_user_locale]
+    if granted_header is None:
+        findings.append(Finding(False, "Slack scopes", "auth.test did not say which scopes the token has",
+                                f"make sure the app has {', '.join(needed)} (manifest.yml)"))
+        return findings
+    granted = {s.strip() for s in str(granted_header).split(",")}
+    missing = [s for s in needed if s not in granted]
+    if missing:
+        findings.append(Finding(False, "Slack scopes", f"missing {', '.join(missing)}",
+                                "add them under OAuth & Permissions (manifest.yml lists them) and reinstall the app"))
+    else:
+        findings.append(Finding(True, "Slack scopes", ", ".join(needed)))
+    return findings
+
+
+async def _redis(url: str) -> Finding:
+    where = without_credentials(url)
+    hint = "check REDIS_URL (or unset it: each instance and worker then caches alone)"
+    try:
+        redis = Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                               retry=Retry(NoBackoff(), 0))
+    except ValueError as exc:
+        return Finding(False, "Redis", f"REDIS_URL is not usable ({exc})", hint)
+    try:
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS * 2):
+            version = str((await redis.info("server")).get("redis_version", "?"))
+    except (RedisError, OSError, TimeoutError) as exc:
+        return Finding(False, "Redis", f"{where} unreachable ({type(exc).__name__})", hint)
+    finally:
+        await redis.aclose()
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) < 5:
+        return Finding(False, "Redis", f"{where} runs Redis {version}", "use Redis 5 or later (Lua with TIME)")
+    return Finding(True, "Redis", f"{where} answered (Redis {version})")

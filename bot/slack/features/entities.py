@@ -1,0 +1,178 @@
+"""The Work Object flexpane: an ``entity_details_requested`` event is answered with
+``entity.presentDetails`` carrying the whole clue for the person who opened it.
+
+The event is acked at once; the lookup runs in the ``TaskRunner``. The clue id comes from the event's
+``external_ref`` and is untrusted: it is re-parsed, and the URLs the event names must be links to that
+same clue, or the viewer gets ``not_found``. Access rules and the per-person budget are the viewer's
+own (a ``LOOKUP`` through the gate): a refusal is the documented ``restricted`` error, never data.
+
+Phones in the flexpane: shown in full only where Slack said the conversation is not shared with
+another organisation (``is_ext_shared_channel: false``); unknown (Slack's documented event carries no
+such flag, and a flexpane opened from search has no conversation) or shared: masked. Fail closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cache.clues import Lookup
+from bot.domain.clue import PHONE
+from bot.domain.follow_ups import FollowUp
+from bot.domain.ids import parse_clue_id
+from bot.domain.locales import locale_from_slack
+from bot.errors import BotError, ClueNotFound, InvalidClueId
+from bot.runtime.logs import AUDIT_LOGGER
+from bot.slack import entities
+from bot.slack.features import FeatureDeps
+from bot.slack.gate import LOOKUP, Pass, Refusal
+from bot.slack.i18n import t
+from bot.slack.inbound import Inbound
+from bot.slack.links import LinkMatcher
+from bot.slack.notices import log_failure
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger(AUDIT_LOGGER)
+
+# How long the flexpane waits for the clue. Slack does not document the life of this trigger_id;
+# the modal one lives 3 s, so the answer (an error included) is sent well within that.
+DETAILS_BUDGET = 2.5
+
+FollowUpSource = Callable[[Pass, int], Awaitable[Sequence[FollowUp] | None]]
+"""The follow-up timeline of a clue for the flexpane (newest first), or None when it is not known."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetailsRequest:
+    """An ``entity_details_requested`` event, validated. ``clue_id`` is None when the entity is not ours."""
+
+    trigger_id: str
+    who: Inbound
+    locale: str
+    clue_id: int | None
+
+    @classmethod
+    def parse(cls, event: Mapping[str, Any], body: Mapping[str, Any], matcher: LinkMatcher,
+              default_locale: str) -> DetailsRequest | None:
+        trigger_id = event.get("trigger_id")
+        if not isinstance(trigger_id, str) or not trigger_id or len(trigger_id) > 255:
+            return None  # nothing to answer with
+        locale = event.get("user_locale")
+        return cls(trigger_id=trigger_id, who=Inbound.from_event(event, body),
+                   locale=locale_from_slack(locale if isinstance(locale, str) else None, default_locale),
+                   clue_id=_clue_id(event, matcher))
+
+
+def _clue_id(event: Mapping[str, Any], matcher: LinkMatcher) -> int | None:
+    """The clue the event is about: ``external_ref`` of our type with a valid id, and every URL the
+    event names a link to that clue; None otherwise."""
+    ref = event.get("external_ref")
+    if not isinstance(ref, Mapping) or ref.get("type", entities.EXTERNAL_TYPE) != entities.EXTERNAL_TYPE:
+        return None
+    raw = ref.get("id")  # documented as a string; we sent it as one
+    try:
+        clue_id = parse_clue_id(raw[:40]) if isinstance(raw, str) else None
+    except InvalidClueId:
+        return None
+    if clue_id is None:
+        return None
+    link = event.get("link")
+    if link is not None and not isinstance(link, Mapping):
+        return None
+    urls = [event.get("entity_url"), event.get("app_unfurl_url"), link.get("url") if link else None]
+    for url in urls:
+        if url is not None and (not isinstance(url, str) or matcher.match(url[:3000]) != clue_id):
+            return None
+    return clue_id
+
+
+class EntityDetails:
+    def __init__(self, deps: FeatureDeps, follow_ups: FollowUpSource | None = None) -> None:
+        self._deps = deps
+        self._follow_ups = follow_ups  # the timeline (issue 14 item 2) plugs in here
+
+    async def on_entity_details_requested(self, event: Mapping[str, Any], body: Mapping[str, Any],
+                                          client: AsyncWebClient) -> None:
+        request = DetailsRequest.parse(event, body, self._deps.matcher, self._deps.options.default_locale)
+        if request is None:
+            log.warning("entity.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
+            return
+        self._deps.runner.spawn(self._present(request, client), name="clue.entity_details")
+
+    async def _present(self, request: DetailsRequest, client: AsyncWebClient) -> None:
+        if request.clue_id is None:
+            log.info("entity.request.foreign", extra={"user": request.who.user_id, "team": request.who.team_id})
+            await self._send(client, request, error=entities.entity_error(entities.ERROR_NOT_FOUND))
+            return
+        admitted = self._deps.gate.admit(request.who, LOOKUP)
+        if isinstance(admitted, Refusal):
+            await self._send(client, request, error=_refusal_error(admitted, request.locale))
+            return
+        deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
+        try:
+            async with asyncio.timeout_at(deadline):
+                lookup = await admitted.get(request.clue_id)
+        except TimeoutError:
+            log.warning("entity.details.timeout", extra={"clue_id": request.clue_id})
+            await self._send(client, request, error=entities.entity_error(entities.ERROR_TIMEOUT))
+            return
+        except BotError as exc:
+            log_failure(exc, request.clue_id, event="entity.details.failed")
+            await self._send(client, request, error=entities.entity_error(_error_status(exc)))
+            return
+        follow_ups = await self._timeline(admitted, request.clue_id, deadline)
+        await self._send(client, request, metadata=self._details(request, lookup, follow_ups))
+
+    async def _timeline(self, admitted: Pass, clue_id: int, deadline: float) -> Sequence[FollowUp] | None:
+        """The follow-ups within what is left of the budget; without them the pane still shows the clue."""
+        if self._follow_ups is None:
+            return None
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._follow_ups(admitted, clue_id)
+        except (TimeoutError, BotError) as exc:
+            log.info("entity.follow_ups.skipped", extra={"clue_id": clue_id, "error": type(exc).__name__})
+            return None
+
+    def _details(self, request: DetailsRequest, lookup: Lookup,
+                 follow_ups: Sequence[FollowUp] | None) -> dict[str, Any]:
+        who = request.who
+        reveal = who.slack_connect is False
+        if reveal and (lookup.clue.phones or any(f.kind == PHONE for f in lookup.clue.other_fields)):
+            audit.info("audit.phone.revealed", extra={
+                "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": lookup.clue.id,
+                "surface": "flexpane", "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
+        return self._deps.renderer.entity_details(lookup, request.locale, reveal_phone=reveal,
+                                                  follow_ups=follow_ups)
+
+    async def _send(self, client: AsyncWebClient, request: DetailsRequest, *,
+                    metadata: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> None:
+        try:
+            await client.entity_presentDetails(trigger_id=request.trigger_id, metadata=metadata, error=error)
+        except SlackApiError as exc:
+            log.warning("entity.present.failed", extra={"error": str(exc.response.get("error")),
+                                                         "status": (error or {}).get("status", "ok")})
+
+
+def _error_status(exc: BotError) -> str:
+    if isinstance(exc, ClueNotFound):
+        return entities.ERROR_NOT_FOUND
+    # The CRM client and the cache's deadline both raise CrmUnavailable for a timeout, chained to it.
+    if isinstance(exc.__cause__ or exc.__context__, TimeoutError | httpx.TimeoutException):
+        return entities.ERROR_TIMEOUT
+    return entities.ERROR_INTERNAL
+
+
+def _refusal_error(refusal: Refusal, locale: str) -> dict[str, Any]:
+    if refusal.key == "rate_limited":
+        return entities.entity_error(entities.ERROR_CUSTOM, title=t(locale, "entity.rate_limited_title"),
+                                     message=t(locale, "notice.rate_limited", **refusal.args))
+    return entities.entity_error(entities.ERROR_RESTRICTED)

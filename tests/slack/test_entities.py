@@ -1,0 +1,208 @@
+"""Work Object metadata: golden files, slack_sdk round trips, typed fields, and property tests over
+hostile CRM data (phones never in the unfurl; every payload reads back through slack_sdk's models).
+
+Goldens live in tests/golden/work_objects/; re-record with ``UPDATE_GOLDEN=1`` after reviewing the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from slack_sdk.models.metadata import (
+    CustomFieldType,
+    EntityActionButton,
+    EntityCustomField,
+    EntityMetadata,
+    EventAndEntityMetadata,
+)
+
+from bot.domain.clue import Clue, FieldView
+from bot.domain.follow_ups import FollowUp
+from bot.slack.entities import (
+    ENTITY_TYPE,
+    ERROR_CUSTOM,
+    EntityOptions,
+    clue_entity_details,
+    clue_entity_unfurl,
+    entity_error,
+)
+from tests.slack.test_cards import (
+    DOC_EXAMPLE,
+    FETCHED,
+    GOLDEN,
+    HOSTILE,
+    MINIMAL,
+    PROPERTY,
+    RICH_EN,
+    RICH_ZH,
+    URL,
+    clues,
+    crm_time,
+)
+
+WORK_OBJECTS = GOLDEN / "work_objects"
+TIMESTAMP = "slack#/types/timestamp"
+
+NEXT_FOLLOW_UP = FieldView("91652", "下次跟进时间", "2024-05-06 10:00:00", kind=7,
+                           time=crm_time("2024-05-06 10:00:00"))
+RICH_ZH_FOLLOW_UP = replace(RICH_ZH, other_fields=(NEXT_FOLLOW_UP, FieldView("91651", "预算(万元)", "30", kind=4)))
+FOLLOW_UPS = (
+    FollowUp(id="f2", kind=1, note="电话回访：客户确认预算 30 万\n下周二现场演示", at=crm_time("2024-04-30 16:00:00"),
+             operator="王芳"),
+    FollowUp(id="f1", kind=2, note="<!channel> 系统：线索已分配", at=crm_time("2024-04-01 09:30:00"), operator=None),
+)
+
+
+def options(clue: Clue, **kwargs: Any) -> EntityOptions:
+    return EntityOptions(**{"clue_url": URL.format(id=clue.id), "fetched_at": FETCHED, **kwargs})
+
+
+def unfurl(clue: Clue, **kwargs: Any) -> dict[str, Any]:
+    return clue_entity_unfurl(clue, options(clue, **kwargs), unfurl_url=URL.format(id=clue.id) + "?from=slack")
+
+
+GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
+    "unfurl_doc_example": lambda: unfurl(DOC_EXAMPLE),
+    "unfurl_rich_en": lambda: unfurl(RICH_EN),
+    "unfurl_rich_zh_next_follow_up": lambda: unfurl(RICH_ZH_FOLLOW_UP, locale="zh"),
+    "unfurl_stale": lambda: unfurl(RICH_EN, stale=True),
+    "unfurl_hostile": lambda: unfurl(HOSTILE, clue_url="javascript:alert(1)"),
+    "unfurl_minimal": lambda: unfurl(MINIMAL),
+    "details_rich_en_masked": lambda: clue_entity_details(RICH_EN, options(RICH_EN)),
+    "details_rich_en_revealed": lambda: clue_entity_details(RICH_EN, options(RICH_EN, reveal_phone=True)),
+    "details_rich_zh_follow_ups": lambda: clue_entity_details(
+        RICH_ZH_FOLLOW_UP, options(RICH_ZH_FOLLOW_UP, locale="zh"), follow_ups=FOLLOW_UPS),
+    "details_no_follow_ups_yet": lambda: clue_entity_details(DOC_EXAMPLE, options(DOC_EXAMPLE), follow_ups=()),
+    "details_hostile": lambda: clue_entity_details(HOSTILE, options(HOSTILE)),
+}
+
+
+def assert_round_trips(metadata: dict[str, Any]) -> None:
+    """slack_sdk's models read it back unchanged; entity, field types and actions are Slack's."""
+    assert EntityMetadata(**metadata).to_dict() == metadata
+    assert EventAndEntityMetadata(entities=[metadata]).to_dict() == {"entities": [metadata]}
+    assert metadata["entity_type"] == ENTITY_TYPE
+    payload = metadata["entity_payload"]
+    fields = payload.get("custom_fields", [])
+    for field in fields:
+        assert EntityCustomField(**field).to_dict() == field
+        assert field["type"] in CustomFieldType
+        if field["type"] == TIMESTAMP:
+            assert isinstance(field["value"], int) and field["value"] > 0
+    keys = [f["key"] for f in fields]
+    assert len(set(keys)) == len(keys) and all(re.fullmatch(r"[a-z0-9_]+", k, re.IGNORECASE) for k in keys)
+    assert payload.get("display_order", []) == keys
+    actions = payload.get("actions", {}).get("primary_actions", [])
+    assert len(actions) <= 2  # Slack shows up to two primary actions
+    for action in actions:
+        assert EntityActionButton(**action).to_dict() == action
+
+
+def _golden_text(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden(name: str) -> None:
+    obj = GOLDENS[name]()
+    assert_round_trips(obj)
+    path = WORK_OBJECTS / f"{name}.json"
+    actual = _golden_text(obj)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        WORK_OBJECTS.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    if actual != expected:
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+            f"{path.name} (golden)", f"{path.name} (rendered)"))
+        pytest.fail(f"{path.name} differs from the built metadata:\n{diff}\n"
+                    "If the change is intended, re-record and review the diff:\n"
+                    "    UPDATE_GOLDEN=1 .venv/bin/pytest tests/slack/test_entities.py -k test_golden", pytrace=False)
+
+
+def test_no_stray_golden_files() -> None:
+    assert {p.stem for p in WORK_OBJECTS.glob("*.json")} == set(GOLDENS)
+
+
+def _fields(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["key"]: f for f in metadata["entity_payload"].get("custom_fields", [])}
+
+
+def test_summary_fields_are_typed() -> None:
+    fields = _fields(unfurl(RICH_ZH_FOLLOW_UP, locale="zh"))
+    assert list(fields) == ["company", "stage", "purchase_intention", "next_follow_up", "date_created",
+                            "date_updated"]
+    assert fields["next_follow_up"] == {"key": "next_follow_up", "label": "下次跟进", "type": TIMESTAMP,
+                                        "value": int(datetime(2024, 5, 6, 2, 0, tzinfo=UTC).timestamp())}
+    assert fields["stage"]["value"] == "方案评估·第二轮"
+
+
+def test_unfurl_never_carries_a_phone_or_the_tenant_fields() -> None:
+    text = json.dumps(unfurl(RICH_EN), ensure_ascii=False)
+    for secret in ("138", "5555", "13900001111", "1111", "Budget"):
+        assert secret not in text
+
+
+def test_details_mask_phones_unless_revealed() -> None:
+    masked = _fields(clue_entity_details(RICH_EN, options(RICH_EN)))
+    revealed = _fields(clue_entity_details(RICH_EN, options(RICH_EN, reveal_phone=True)))
+    assert masked["phones"]["value"] == [{"value": "+86 138 **** 5678"}, {"value": "021-****-0123"}]
+    assert masked["crm_backup_phone"]["value"] == "139****1111"
+    assert revealed["crm_backup_phone"]["value"] == "13900001111"
+
+
+def test_follow_ups_seam() -> None:
+    without = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH)))
+    assert "follow_ups" not in without  # not looked up: not shown
+    timeline = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH), follow_ups=FOLLOW_UPS))["follow_ups"]
+    assert timeline["item_type"] == "string"
+    assert [i["value"] for i in timeline["value"]] == [
+        "2024-04-30 16:00:00 · 王芳 · 电话回访：客户确认预算 30 万",
+        "2024-04-01 09:30:00 · <!channel> 系统：线索已分配"]
+
+
+def test_open_in_crm_needs_a_safe_url() -> None:
+    actions = unfurl(HOSTILE, clue_url="javascript:alert(1)")["entity_payload"]["actions"]["primary_actions"]
+    assert [a["action_id"] for a in actions] == ["clue_refresh"]
+
+
+def test_error_objects() -> None:
+    assert entity_error("restricted") == {"status": "restricted"}
+    custom = entity_error(ERROR_CUSTOM, title="Too many lookups", message="Try again in 12 s.")
+    assert custom == {"status": "custom", "custom_title": "Too many lookups", "custom_message": "Try again in 12 s."}
+
+
+entity_options = st.builds(
+    EntityOptions, clue_url=st.just("https://crm.example.com/clue/1"),
+    fetched_at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    locale=st.sampled_from(["en", "zh", "xx"]), stale=st.booleans(), reveal_phone=st.booleans())
+
+
+@PROPERTY
+@given(clues, entity_options)
+def test_any_clue_builds_metadata_slack_sdk_reads_back(clue: Clue, opts: EntityOptions) -> None:
+    assert_round_trips(clue_entity_unfurl(clue, opts, unfurl_url="https://crm.example.com/clue/1"))
+    assert_round_trips(clue_entity_details(clue, opts, follow_ups=FOLLOW_UPS))
+
+
+@PROPERTY
+@given(clues, entity_options, st.from_regex(r"\+?[0-9]{8,15}", fullmatch=True))
+def test_phones_never_reach_the_unfurl(clue: Clue, opts: EntityOptions, phone: str) -> None:
+    clue = replace(clue, phones=(phone,), other_fields=(*clue.other_fields[:5], FieldView("p", "P", phone, kind=8)),
+                   stage=FieldView("s", "S", phone, kind=8))
+    opts = replace(opts, reveal_phone=True)  # the unfurl ignores it: it is public
+    assume(phone.lstrip("+") not in json.dumps(clue_entity_unfurl(replace(clue, phones=(), other_fields=(),
+                                                                          stage=None), opts, unfurl_url="u")))
+    assert phone.lstrip("+") not in json.dumps(clue_entity_unfurl(clue, opts, unfurl_url="https://x.example/1"))

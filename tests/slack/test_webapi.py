@@ -1,0 +1,71 @@
+"""Calls to Slack through the real app: rate limits waited out, failures logged and counted, a quiet start."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.sandbox import SandboxServer
+from tests.slack.harness import SlackDriver, running_app, slack_settings
+from tests.slack.test_unfurl import link_event
+
+CLUE_8 = "https://crm.example.com/clues/8"
+
+
+async def test_a_429_on_chat_unfurl_waits_retry_after_and_retries(slack: SlackDriver) -> None:
+    slack.fake.rate_limited["chat.unfurl"] = 1  # HTTP 429, Retry-After: 0, once
+    await slack.event(link_event(CLUE_8))
+    await slack.drain()
+    first, second = slack.fake.api_calls("chat.unfurl")
+    assert first == second  # the same unfurl, sent again after the wait
+    assert slack.fake.rate_limited["chat.unfurl"] == 0
+
+
+async def test_a_429_on_a_listener_client_is_retried_too(slack: SlackDriver) -> None:
+    # Refresh of an unfurl calls chat.unfurl through Bolt's per-request client, not ours.
+    slack.fake.rate_limited["chat.unfurl"] = 1
+    container = {"type": "message_attachment", "message_ts": "1700000000.000100", "channel_id": "C0SALES001",
+                 "is_ephemeral": False, "is_app_unfurl": True, "app_unfurl_url": CLUE_8}
+    await slack.action("clue_refresh", "8", container=container)
+    await slack.drain()
+    assert len(slack.fake.api_calls("chat.unfurl")) == 2
+
+
+async def test_a_web_api_error_is_logged_with_its_code_and_counted(slack: SlackDriver,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    slack.fake.errors["chat.unfurl"] = "cannot_unfurl_url"
+    await slack.event(link_event(CLUE_8))
+    await slack.drain()
+    [line] = [r for r in caplog.records if r.getMessage() == "slack.call.failed"]
+    assert (line.method, line.error) == ("chat.unfurl", "cannot_unfurl_url")  # type: ignore[attr-defined]
+    metrics = (await slack.http.get("/metrics")).text
+    assert 'cluebot_slack_call_failures_total{method="chat.unfurl"} 1.0' in metrics
+
+
+async def test_a_refused_response_url_post_is_logged_without_the_url_and_counted(
+        slack: SlackDriver, caplog: pytest.LogCaptureFixture) -> None:
+    key, _ = slack.response_url()  # the key the next request will get
+    next_key = f"r{int(key[1:]) + 1}"
+    slack.fake.response_errors[next_key] = "expired_url"
+    _, used = await slack.action("clue_refresh", "8")
+    assert used == next_key
+    await slack.drain()
+    [line] = [r for r in caplog.records if r.getMessage() == "slack.call.failed"]
+    assert (line.method, line.error) == ("response_url", "expired_url")  # type: ignore[attr-defined]
+    assert "/response/" not in caplog.text
+    metrics = (await slack.http.get("/metrics")).text
+    assert 'cluebot_slack_call_failures_total{method="response_url"} 1.0' in metrics
+
+
+async def test_start_up_does_not_warn_that_the_token_is_unused(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token-0123456789")  # as in production: Bolt reads it too
+    caplog.set_level(logging.DEBUG)
+    url, state = fake_slack
+    async with running_app(slack_settings(sandbox.url, url), state, url) as driver:
+        assert (await driver.command("8"))[0].status_code == 200
+    assert "will be unused" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("slack_bolt") and r.levelno >= logging.WARNING]

@@ -1,0 +1,136 @@
+"""``python -m bot check`` against the sandbox CRM, the fake Slack Web API and a real redis-server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.check import Finding, read_settings, report, run_checks
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Settings
+from bot.dev.playground.fake_slack import TEAM_ID, FakeSlackState
+from bot.dev.sandbox import SandboxServer
+from bot.dev.sandbox.app import wall_clock_ms
+from tests.redis_server import RedisServer, free_port, start_redis
+from tests.slack.harness import BOT_TOKEN, SIGNING_SECRET
+
+ROOT = Path(__file__).resolve().parents[1]
+WRONG_KEY = "wrong-app-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+def env_for(sandbox_url: str, fake_url: str, **extra: str) -> dict[str, str]:
+    return {"CRM_BASE_URL": sandbox_url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY,
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_url + "/api/", **extra}
+
+
+async def check(env: dict[str, str], clue: str | None = None) -> tuple[dict[str, Finding], str]:
+    settings = Settings.from_env(env)
+    findings = await run_checks(settings, clue)
+    return {f.what: f for f in findings}, report(findings, settings)
+
+
+async def test_everything_passes(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState],
+                                 redis_server: RedisServer) -> None:
+    found, text = await check(env_for(sandbox.url, fake_slack[0], REDIS_URL=redis_server.url), clue="8")
+    assert list(found) == ["CRM reachable", "CRM signature", "clock", "clue 8", "Slack token", "Slack scopes",
+                           "Redis"]
+    assert all(f.ok for f in found.values()), text
+    assert TEAM_ID in found["Slack token"].detail and "links:write" in found["Slack scopes"].detail
+    assert text.count("✓") == 7 and "✗" not in text
+    assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_a_wrong_crm_key_is_named_and_never_printed(sandbox: SandboxServer,
+                                                         fake_slack: tuple[str, FakeSlackState]) -> None:
+    found, text = await check(env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY), clue="8")
+    assert not found["CRM signature"].ok and "1002" in found["CRM signature"].detail
+    assert "CRM_APP_KEY" in found["CRM signature"].hint
+    assert "clue 8" not in found  # nothing more is asked of a CRM that refuses us
+    assert WRONG_KEY not in text and BOT_TOKEN not in text
+
+
+async def test_a_skewed_clock_is_reported(fake_slack: tuple[str, FakeSlackState]) -> None:
+    with SandboxServer(now_ms=lambda: wall_clock_ms() + 10 * 60_000) as ahead:  # the CRM 10 minutes ahead
+        found, _ = await check(env_for(ahead.url, fake_slack[0]))
+    assert found["CRM signature"].ok  # 1003 comes after the signature passed
+    assert not found["clock"].ok and "1003" in found["clock"].detail and "NTP" in found["clock"].hint
+
+
+async def test_an_unknown_clue_fails(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    found, _ = await check(env_for(sandbox.url, fake_slack[0]), clue="404")
+    assert not found["clue 404"].ok and "no clue" in found["clue 404"].detail
+
+
+async def test_a_revoked_slack_token(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    fake_slack[1].errors["auth.test"] = "token_revoked"
+    found, text = await check(env_for(sandbox.url, fake_slack[0]))
+    assert not found["Slack token"].ok and "token_revoked" in found["Slack token"].detail
+    assert "Slack scopes" not in found
+    assert BOT_TOKEN not in text
+
+
+async def test_a_missing_scope(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    conversations = "channels:read,groups:read,im:read,mpim:read"
+    fake_slack[1].scopes = f"commands,links:read,users:read,{conversations}"
+    found, _ = await check(env_for(sandbox.url, fake_slack[0]))
+    assert found["Slack token"].ok
+    assert not found["Slack scopes"].ok and found["Slack scopes"].detail == "missing links:write"
+    # users:read only matters for per-person locales
+    fake_slack[1].scopes = f"commands,links:read,links:write,{conversations}"
+    assert not (await check(env_for(sandbox.url, fake_slack[0])))[0]["Slack scopes"].ok
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_USER_LOCALE="false"))
+    assert found["Slack scopes"].ok
+
+
+async def test_an_unreachable_redis(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    password = "redis-password-0123456789"
+    found, text = await check(env_for(sandbox.url, fake_slack[0],
+                                      REDIS_URL=f"redis://:{password}@127.0.0.1:{free_port()}/0"))
+    assert not found["Redis"].ok and "unreachable" in found["Redis"].detail and "REDIS_URL" in found["Redis"].hint
+    assert password not in text
+
+
+async def test_an_unreachable_crm(fake_slack: tuple[str, FakeSlackState]) -> None:
+    found, _ = await check(env_for(f"http://127.0.0.1:{free_port()}", fake_slack[0], CRM_TIMEOUT_SECONDS="1"))
+    assert not found["CRM reachable"].ok and "CRM_BASE_URL" in found["CRM reachable"].hint
+    assert "CRM signature" not in found
+
+
+def test_invalid_settings_are_one_line() -> None:
+    settings, finding = read_settings({"CRM_BASE_URL": "ftp://x", "LOG_LEVEL": "LOUD"})
+    assert settings is None and not finding.ok
+    assert "CRM_BASE_URL" in finding.detail and "LOG_LEVEL" in finding.detail
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
+    return subprocess.run([sys.executable, "-m", "bot", "check", *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env={**clean, **env}, check=False)
+
+
+def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
+                                                         fake_slack: tuple[str, FakeSlackState]) -> None:
+    good = run_cli("--clue", "8", env=env_for(sandbox.url, fake_slack[0]))
+    assert good.returncode == 0, good.stdout + good.stderr
+    lines = good.stdout.splitlines()
+    assert len(lines) == 7 and all(line.startswith("✓ ") for line in lines), good.stdout
+    assert good.stderr == ""
+    fake_slack[1].errors["auth.test"] = "invalid_auth"
+    bad = run_cli(env=env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY))
+    assert bad.returncode == 1
+    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗"]
+    assert WRONG_KEY not in bad.stdout + bad.stderr and BOT_TOKEN not in bad.stdout + bad.stderr
+    invalid = run_cli(env={"CRM_TIMEOUT_SECONDS": "soon"})
+    assert invalid.returncode == 2 and invalid.stdout.startswith("✗ settings: CRM_TIMEOUT_SECONDS")
