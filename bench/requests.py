@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.crm.client import CLUE_GET, encode_body
+from bot.crm.client import CLUE_GET, SEARCH, encode_body
 from bot.crm.signing import sign as crm_sign
 from bot.dev import slack_requests
 
@@ -58,9 +58,18 @@ def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: 
 
 def crm_clue_get(host: str, clue_id: int) -> bytes:
     """A clue/get signed exactly as clue bot's CRM client signs it (the sandbox checks a 5-minute window)."""
-    body = encode_body({"customerId": clue_id})
+    return crm_post(host, CLUE_GET, {"customerId": clue_id})
+
+
+def crm_search(host: str, key: str, page_no: int = 1, page_size: int = 10) -> bytes:
+    """A customer/search as clue bot sends it for a pick list."""
+    return crm_post(host, SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size})
+
+
+def crm_post(host: str, path: str, payload: dict[str, object]) -> bytes:
+    body = encode_body(payload)
     timestamp = str(time.time_ns() // 1_000_000)
-    return raw_post(host, CLUE_GET, body, {
+    return raw_post(host, path, body, {
         "Content-Type": "application/json", "appId": SANDBOX_APP_ID, "timestamp": timestamp,
         "sign": crm_sign(SANDBOX_APP_ID, timestamp, body, SANDBOX_APP_KEY),
     })

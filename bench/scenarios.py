@@ -27,6 +27,7 @@ from bench.load import Connection, LoadResult, burst, drive, percentile, run_pyt
 from bench.procs import Proc, Procs, free_port
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.dev.sandbox import SandboxServer, seed
+from bot.domain.search import normalise_query
 
 Json = dict[str, Any]
 SEED_IDS: tuple[int, ...] = tuple(c["customerId"] for c in seed.CLUES)
@@ -37,7 +38,10 @@ _INHERITED_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
 _INHERITED_NAMES = ("HOST", "PORT", "LOG_LEVEL")
 # Raised so that one benchmark user and a fast CRM are never throttled by clue bot's own guards
 # (defaults: 30 lookups per user per minute, 20 CRM requests/s, 8 concurrent CRM requests).
-BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "10000", "CRM_MAX_CONCURRENCY": "64"}
+BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "10000", "CRM_MAX_CONCURRENCY": "64",
+                "CLUE_SEARCH_RATE_PER_MINUTE": "100000"}
+# Searches the sandbox answers with results: names, a shared phone prefix, written phones.
+SEARCH_TEXTS = ("张三", "find 1390013", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
 
 
 @dataclass(frozen=True)
@@ -329,6 +333,44 @@ def cache_miss(bench: Bench, bot: Proc) -> Json:
     result["cache_misses"] = int(misses)
     result["answered"] = bot_answered
     expect(bot, misses >= bot_answered, f"{misses:.0f} cache misses for {bot_answered} answers: not a miss run")
+    return result
+
+
+def search(bench: Bench, cold: Proc, cached: Proc) -> Json:
+    """``/clue <text>`` searches: ``cold`` has no search cache (CLUE_SEARCH_CACHE_TTL_SECONDS=0), so every
+    one reaches the CRM, and its p50 minus the CRM's own (the same customer/search requests sent straight
+    to the sandbox) is clue bot's overhead; ``cached`` answers repeated queries from its search cache."""
+    assert bench.sandbox is not None
+    crm_host = f"127.0.0.1:{bench.sandbox.port}"
+    texts = SEARCH_TEXTS[:-1]  # "find 张" is refused before the CRM: a check below, not load
+    keys = [normalise_query(text.removeprefix("find ")).key for text in texts]
+
+    def requests_for(proc: Proc) -> Callable[[], list[bytes]]:
+        return lambda: [bench.command(proc, text) for text in texts]
+
+    def crm_requests() -> list[bytes]:
+        return [rq.crm_search(crm_host, key) for key in keys]
+
+    for proc in (cold, cached):
+        status, body = send_one(proc.port, bench.command(proc, texts[0]))
+        expect(proc, status == 200 and answer_kind(body).startswith("Clues matching"), f"search gave {status} {body}")
+        bench.warm(proc.port, requests_for(proc)())
+    status, body = send_one(cold.port, bench.command(cold, SEARCH_TEXTS[-1]))
+    expect(cold, "at least 2" in str(body.get("text")), f"a one-character search gave {status} {body}")
+    def reached_crm() -> float:  # a coalesced search waited for another's CRM call: cold as well
+        return sum(bench.metric(cold, "cluebot_searches_total", f'{{result="{r}"}}') for r in ("miss", "coalesced"))
+
+    misses_before = reached_crm()
+    result: Json = _alternating(bench, {"cold": (cold.port, requests_for(cold)),
+                                        "cached": (cached.port, requests_for(cached)),
+                                        "crm": (bench.sandbox.port, crm_requests)})
+    misses = reached_crm() - misses_before
+    for cell in result.values():
+        cell["overhead_p50_ms"] = _per_round(cell, "cold", "crm", lambda a, b: a["p50_ms"] - b["p50_ms"])
+        cell["overhead_p99_ms"] = _per_round(cell, "cold", "crm", lambda a, b: a["p99_ms"] - b["p99_ms"])
+    result["cold_misses"] = int(misses)
+    result["cold_answered"] = sum(cell["cold"]["requests"] for cell in result.values() if isinstance(cell, dict))
+    expect(cold, misses >= result["cold_answered"] * 0.9, f"{misses:.0f} search misses: not a cold run")
     return result
 
 

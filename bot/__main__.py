@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     card.add_argument("id")
     card.add_argument("--unfurl", action="store_true", help="the unfurl variant ({blocks})")
     card.add_argument("--locale", choices=LOCALES)
+    search = commands.add_parser("search", help="search clues by name or phone through the configured CRM")
+    search.add_argument("text", nargs="+", help="a name or a phone (+86 138-0013-8000 is normalised)")
+    search.add_argument("--page", type=int, default=1, help="page of results, from 1")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
     card.add_argument("--work-object", action="store_true",
                       help="the Work Object entity metadata chat.unfurl sends with the unfurl")
     followups = commands.add_parser("followups", help="print a clue's follow-ups, newest first")
@@ -69,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run(args.host, args.port, args.prefix)
             return 0
+        if args.command == "search":
+            return asyncio.run(_search(settings, " ".join(args.text), args.page, as_json=args.json))
         if args.command == "followups":
             return asyncio.run(_follow_ups(settings, args.id, as_json=args.json))
         if args.command == "clue":
@@ -163,6 +169,37 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
     async with AsyncExitStack() as stack:
         crm = await _crm(settings, stack)
         show(await crm.fetcher.fetch(clue_id), datetime.now(UTC).timestamp())
+    return 0
+
+
+async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool) -> int:
+    """One page of a search, phones masked: the same normalisation and cache path as Slack's."""
+    from bot.compose import Clocks, build_search
+    from bot.domain.search import QueryRefused, normalise_query
+    from bot.runtime.metrics import Metrics
+
+    if page_no < 1:
+        print("clue bot: --page counts from 1", file=sys.stderr)
+        return 1
+    try:
+        query = normalise_query(text)
+    except QueryRefused as exc:
+        print(f"clue bot: nothing to search for ({exc.reason})", file=sys.stderr)
+        return 1
+    async with AsyncExitStack() as stack:
+        metrics, clocks = Metrics(), Clocks()
+        crm = await _crm(settings, stack)
+        result = await build_search(settings, crm.client, metrics, clocks).get(query, page_no)
+    page = result.page
+    if as_json:
+        print(json.dumps({"query": {"kind": query.kind, "length": len(query.key)}, "page": page_no,
+                          "totalPage": page.total_pages, "hits": [asdict(hit) for hit in page.hits]},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(f"page {page_no} of {max(page.total_pages, page_no if page.hits else 0)}: {len(page.hits)} results")
+    for hit in page.hits:
+        print(f"{hit.customer_id:>19}  {hit.name or '-'}  {hit.stage_name or '-'}  {hit.create_time or '-'}"
+              f"  {', '.join(hit.tags)}")
     return 0
 
 

@@ -20,9 +20,11 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.cache.clues import ClueCache
 from bot.cache.flight import TtlCache
+from bot.cache.search import SearchCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
+from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.errors import ConfigError
 from bot.fleet.redis import FleetRedis, connect_fleet
@@ -100,6 +102,20 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
 
 
+SEARCH_PAGE_SIZE = 10  # rows in a pick list, options in a type-ahead
+SEARCH_STALE_SECONDS = 600.0  # a repeated search is answered from this old a page while the CRM fails
+
+
+def build_search(settings: Settings, crm: CrmClient, metrics: Metrics, clocks: Clocks) -> SearchCache:
+    """The search cache in front of customer/search (the CRM client's guard bounds every call)."""
+    async def fetch(key: str, page_no: int, page_size: int) -> SearchPage:
+        return await crm.search_customers(key, page_no=page_no, page_size=page_size)
+
+    return SearchCache(fetch, page_size=SEARCH_PAGE_SIZE, ttl=settings.clue_search_cache_ttl_seconds,
+                       stale_ttl=SEARCH_STALE_SECONDS, maxsize=2048, deadline=lookup_deadline(settings),
+                       clock=clocks.monotonic, wall=clocks.wall, metrics=metrics)
+
+
 async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | None = None,
                 crm_transport: httpx.AsyncBaseTransport | None = None) -> Instance:
     """Every part of one instance; ``stack`` closes them (background work drains before clients close)."""
@@ -121,6 +137,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
         revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
     )
+    search = build_search(settings, crm.client, metrics, clocks)
     follow_ups: FollowUpCache = TtlCache(
         crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
         maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
@@ -153,13 +170,16 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
+        search=search,
+        searchers=KeyedTokenBuckets(settings.clue_search_rate_per_minute / 60.0,
+                                    settings.clue_search_rate_per_minute, clocks.monotonic),
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
         renderer=CardRenderer(matcher, access, clocks.wall, summary_fields=settings.clue_summary_fields,
                               due_field=settings.clue_due_field),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
-                               default_locale=settings.default_locale,
+                               default_locale=settings.default_locale, crm_tz=settings.tz,
                                follow_up_wait=settings.clue_follow_up_wait_seconds),
         calls=calls,
         wall=clocks.wall,

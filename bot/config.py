@@ -74,6 +74,8 @@ class Settings:
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
     clue_max_ids: int = 10
+    clue_search_rate_per_minute: int = 10  # searches per person per minute (their own budget)
+    clue_search_cache_ttl_seconds: float = 30.0  # a page of results is reused this long
     clue_summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom fields in the card's summary
     clue_due_field: str | None = DEFAULT_DUE_FIELD  # the summary datetime marked overdue once past
     default_locale: str = DEFAULT_LOCALE
@@ -252,6 +254,12 @@ class Settings:
                 "CLUE_USER_RATE_PER_MINUTE", d.clue_user_rate_per_minute, int, 1, 100_000
             ),
             clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
+            clue_search_rate_per_minute=r.number(
+                "CLUE_SEARCH_RATE_PER_MINUTE", d.clue_search_rate_per_minute, int, 1, 100_000
+            ),
+            clue_search_cache_ttl_seconds=r.number(
+                "CLUE_SEARCH_CACHE_TTL_SECONDS", d.clue_search_cache_ttl_seconds, float, 0, 3600
+            ),
             clue_summary_fields=r.names("CLUE_SUMMARY_FIELDS", d.clue_summary_fields),
             clue_due_field=r.text("CLUE_DUE_FIELD") or d.clue_due_field,
             default_locale=locale,

@@ -87,6 +87,20 @@ def test_bad_configuration_lists_every_problem() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_search_pages_and_json(sandbox: SandboxServer) -> None:
+    text = run("search", "+86", "139-0013-0000", env=crm_env(sandbox))
+    assert text.returncode == 0, text.stderr
+    assert "101" in text.stdout and "张三" in text.stdout
+    page = run("search", "1390013", "--page", "2", "--json", env=crm_env(sandbox))
+    assert page.returncode == 0, page.stderr
+    data = json.loads(page.stdout)
+    assert data["page"] == 2 and [h["customer_id"] for h in data["hits"]] == [111, 112]
+    assert "1390013" not in json.dumps(data["query"])  # the query is described, not repeated
+
+
+def test_search_refuses_what_it_cannot_search(sandbox: SandboxServer) -> None:
+    result = run("search", "张", env=crm_env(sandbox))
+    assert result.returncode == 1 and "too_short" in result.stderr and result.stdout == ""
 def test_an_unusable_redis_url_is_a_one_line_configuration_error() -> None:
     for url in ("redis://:hunter2-secret@127.0.0.1:99999/0", "redis://127.0.0.1:6379/zero", "unix://"):
         result = run("serve", env={"REDIS_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32})

@@ -93,6 +93,8 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
      "clue_url_patterns", (r"https://a\.example/(?P<id>\d+)", r"https://b\.example/c-(?P<id>\d+)")),
     ({"CLUE_USER_RATE_PER_MINUTE": "100000"}, "clue_user_rate_per_minute", 100_000),
     ({"CLUE_MAX_IDS": "20"}, "clue_max_ids", 20),
+    ({"CLUE_SEARCH_RATE_PER_MINUTE": "3"}, "clue_search_rate_per_minute", 3),
+    ({"CLUE_SEARCH_CACHE_TTL_SECONDS": "0"}, "clue_search_cache_ttl_seconds", 0.0),
     ({"CLUE_SUMMARY_FIELDS": " 91652, 意向产品 ,91652"}, "clue_summary_fields", ("91652", "意向产品")),
     ({"CLUE_SUMMARY_FIELDS": "-"}, "clue_summary_fields", ()),
     ({"CLUE_DUE_FIELD": "91652"}, "clue_due_field", "91652"),

@@ -102,9 +102,11 @@ def test_command_parser_never_raises_and_only_finds_real_ids(text: str, max_ids:
     # Junk never becomes an id: each id is a run of (ASCII or full-width) digits the person typed.
     assert set(request.ids) <= _digit_runs(text)
     if request.help:
-        assert not request.ids and not request.invalid
+        assert not request.ids and not request.invalid and request.search is None
+    elif request.search is not None:
+        assert not request.ids and not request.invalid  # a search is never mixed with lookups
     elif not request.invalid and not request.too_many:
-        assert request.ids, "a request that is not help and has no errors looks something up"
+        assert request.ids, "a request that is not help, a search or an error looks something up"
     assert all(len(str(bad)) < 200 for bad in request.invalid)
 
 

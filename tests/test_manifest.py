@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.slack import app as slack_app
-from bot.slack import cards
+from bot.slack import cards, search_cards
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -28,8 +28,16 @@ def test_events_match() -> None:
 
 
 def test_every_button_the_cards_render_has_a_listener() -> None:
-    rendered = {v for k, v in vars(cards).items() if k.startswith("ACTION_")}
+    rendered = {v for module in (cards, search_cards) for k, v in vars(module).items() if k.startswith("ACTION_")}
     assert rendered == set(slack_app.ACTIONS)
+
+
+def test_shortcuts_match() -> None:
+    shortcuts = MANIFEST["features"]["shortcuts"]
+    assert [s["callback_id"] for s in shortcuts] == list(slack_app.SHORTCUTS)
+    for shortcut in shortcuts:
+        assert shortcut["type"] == "global"
+        assert len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 150
 
 
 def test_scopes_are_exactly_what_the_code_uses() -> None:
@@ -58,7 +66,8 @@ def test_the_scopes_python_m_bot_check_asks_for_are_the_manifests() -> None:
 def test_all_request_urls_point_at_the_one_endpoint() -> None:
     urls = [MANIFEST["features"]["slash_commands"][0]["url"],
             MANIFEST["settings"]["event_subscriptions"]["request_url"],
-            MANIFEST["settings"]["interactivity"]["request_url"]]
+            MANIFEST["settings"]["interactivity"]["request_url"],
+            MANIFEST["settings"]["interactivity"]["message_menu_options_url"]]
     assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
 

@@ -99,6 +99,12 @@ class ClueCache:
             self._metrics.lookups.inc("ok")
         return hit
 
+    def peek(self, clue_id: int) -> Clue | None:
+        """The clue held for this id, whatever its age, without I/O, counting or revalidating: for
+        details that only decorate something else (a search result's name and phone)."""
+        entry = self._entries.get(clue_id)
+        return entry.fresh.clue if entry is not None else None
+
     def _fresh(self, clue_id: int) -> Lookup | None:
         """A young enough entry. Within ``revalidate`` after its TTL it is still served, at once, while a
         background fetch replaces it: a hot clue expiring never stalls everyone looking at it."""

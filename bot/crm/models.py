@@ -84,14 +84,19 @@ class FollowUpPage:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """One customer/search result. ``name`` is not documented: read when an answer carries it."""
+
     customer_id: int
     name: str | None
     stage_name: str | None
     create_time: str | None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """``total_pages`` as the CRM says it; it may be 0 while ``hits`` is not empty, so read both."""
+
     hits: tuple[SearchHit, ...]
     total_pages: int
 
@@ -195,18 +200,36 @@ def parse_follow_ups(data: Any) -> FollowUpPage:
     return FollowUpPage(items=tuple(items), next_cursor=_str(obj.get("nextCursor")))
 
 
+MAX_SEARCH_HITS = 100  # more than any page we ask for: the rest of an oversized answer is dropped
+_MAX_HIT_TAGS = 20
+
+
 def parse_search(data: Any) -> SearchPage:
+    """Parse customer/search ``data``: ``null`` is no results; items without a usable ``customerId`` and
+    repeated ids are skipped. ``tags`` has no documented shape: strings, or objects with a ``name``."""
+    if data is None:
+        return SearchPage(hits=(), total_pages=0)
     obj = _object(data, "search page")
-    hits = []
+    hits: dict[int, SearchHit] = {}
     for item in _list(obj.get("data"), "data"):
         if not isinstance(item, Mapping):
             continue
         customer_id = _int(item.get("customerId"))
-        if customer_id is None:
+        if not customer_id or customer_id in hits:
             continue
-        hits.append(SearchHit(customer_id=customer_id, name=_str(item.get("name")),
-                              stage_name=_str(item.get("salesStageName")), create_time=_str(item.get("createTime"))))
-    return SearchPage(hits=tuple(hits), total_pages=_int(obj.get("totalPage")) or 0)
+        hits[customer_id] = SearchHit(
+            customer_id=customer_id, name=_str(item.get("name")), stage_name=_str(item.get("salesStageName")),
+            create_time=_str(item.get("createTime")), tags=_hit_tags(item.get("tags")))
+        if len(hits) >= MAX_SEARCH_HITS:
+            break
+    return SearchPage(hits=tuple(hits.values()), total_pages=_int(obj.get("totalPage")) or 0)
+
+
+def _hit_tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = (_str(tag.get("name") if isinstance(tag, Mapping) else tag) for tag in value[:_MAX_HIT_TAGS])
+    return tuple(name for name in names if name)
 
 
 # ---------------------------------------------------------------- value decoding

@@ -19,6 +19,8 @@ class Metrics:
         self.lookups = Tally("cluebot_lookups", "Clue lookups by outcome", "outcome", r)
         self.cache = Tally("cluebot_cache", "Clue cache results (hit, miss, negative_hit, stale_served, "
                            "redis_hit, revalidate, refresh)", "result", r)
+        self.searches = Tally("cluebot_searches", "Clue searches by result (hit, miss, coalesced, stale_served, "
+                              "error)", "result", r)
         self.coalesced = Counter("cluebot_singleflight_coalesced", "Lookups that awaited another's CRM call",
                                  registry=r)
         self.crm_latency = Histogram("cluebot_crm_request_seconds", "CRM request latency",

@@ -62,3 +62,11 @@ class AccessPolicy:
         if who.slack_connect is not False and not self.allow_shared_channels:
             return "shared_channel"
         return None
+
+    def check_search(self, who: Inbound) -> str | None:
+        # Results name people and show their phones (masked): not in Slack Connect channels either.
+        if (refused := self.check_lookup(who)) is not None:
+            return refused
+        if who.slack_connect and not self.allow_shared_channels:
+            return "shared_channel"
+        return None

@@ -15,13 +15,14 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.follow_ups import FollowUp
-from bot.slack import cards
+from bot.slack import cards, search_cards
 from bot.slack.features import FeatureDeps, actions
 from bot.slack.features import modals as modal_feature
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import ClueCommand
 from bot.slack.features.entities import EntityDetails
 from bot.slack.features.modals import ClueModals
+from bot.slack.features.search import ClueSearch
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate, Pass
 from bot.slack.webapi import web_client
@@ -30,7 +31,11 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/clue"
 EVENTS = ("link_shared", "entity_details_requested")
-ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS)  # every button a card renders
+PAGE_ACTIONS = (search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT)
+# every button a card (or a search's pick list) renders
+ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS, *PAGE_ACTIONS, search_cards.ACTION_FIND,
+           search_cards.ACTION_PICK)
+SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
@@ -47,7 +52,8 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
     bolt_logger.setLevel(bolt_logger.getEffectiveLevel())
     with _token_warning_dropped(bolt_logger):
         app = _bolt(api_url, token, signing_secret, bolt_logger)
-    app.command(COMMAND)(ClueCommand(deps).on_command)
+    search = ClueSearch(deps)
+    app.command(COMMAND)(ClueCommand(deps, search).on_command)
     events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared,
                                         "entity_details_requested": EntityDetails(deps, follow_ups=_latest_follow_ups)
                                         .on_entity_details_requested}
@@ -57,6 +63,12 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
         app.action(action_id)(listener)
     for action_id, listener in ClueModals(deps).listeners().items():
         app.action(action_id)(listener)
+    for action_id in PAGE_ACTIONS:
+        app.action(action_id)(search.on_page)
+    app.action(search_cards.ACTION_FIND)(search.on_find_button)
+    app.action(search_cards.ACTION_PICK)(search.on_pick)
+    app.options(search_cards.ACTION_PICK)(search.on_suggestion)
+    app.shortcut(search_cards.SHORTCUT_FIND)(search.on_shortcut)
     app.error(_on_error)
     return app
 

@@ -442,12 +442,16 @@ def _token_text(s: str) -> str:
 
 def _footer(opts: CardOptions) -> Json:
     """The one freshness line: Slack keeps ``{ago}`` current; when stale it is the warning instead."""
-    fetched = opts.fetched_at.astimezone(UTC)
-    when = f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
-    elements = [_mrkdwn(t(opts.locale, "stale" if opts.stale else "freshness", when=when))]
+    elements = [_mrkdwn(t(opts.locale, "stale" if opts.stale else "freshness", when=ago(opts.fetched_at)))]
     if opts.shared_by:
         elements.append(_mrkdwn(t(opts.locale, "shared_by", user=f"<@{opts.shared_by}>")))
     return _obj("context", block_id=BLOCK_FOOTER, elements=elements)
+
+
+def ago(fetched_at: datetime) -> str:
+    """A time as Slack shows it relative to the reader's now (kept current by Slack)."""
+    fetched = fetched_at.astimezone(UTC)
+    return f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
 
 
 def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
@@ -519,7 +523,7 @@ def _error_row(clue_id: int, key: str, locale: str) -> Json:
 
 # ------------------------------------------------------------------------------------------ helpers
 
-_CODED_ARGS = {"reason": "invalid_reason", "rule": "rule"}
+_CODED_ARGS = {"reason": "invalid_reason", "rule": "rule", "why": "search_reason"}
 # An admin contact configured as a user or user-group mention stays one; anything else is text.
 _MENTION = re.compile(r"<@[UW][A-Z0-9]{2,30}>|<!subteam\^S[A-Z0-9]{2,30}>")
 

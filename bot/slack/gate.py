@@ -3,7 +3,8 @@
 Listeners never hold the clue cache. The gate admits a request (the allow lists of the rule that
 applies, then the person's lookup budget) and hands back a ``Pass``, the only handle that looks clues
 up; so a listener cannot reach the CRM without both checks, and every path to the CRM (commands,
-buttons, unfurls) spends the same per-person budget. A refusal is logged at most once per person per
+buttons, unfurls) spends the same per-person budget. Searches (rule ``SEARCH``) are heavier and spend a
+budget of their own; only a search pass can search. A refusal is logged at most once per person per
 window and counted in ``cluebot_refusals``: a script hammering the app cannot flood the logs.
 """
 
@@ -16,7 +17,10 @@ from typing import Any, NamedTuple, Protocol
 
 from bot.cache.clues import ClueCache, Lookup
 from bot.cache.flight import Timed, TtlCache
+from bot.cache.search import SearchCache, SearchResult
+from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
+from bot.domain.search import SearchQuery
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 LOOKUP = "lookup"  # a card for the person who asked
 UNFURL = "unfurl"  # a card in a conversation, for a link someone posted
 SHARE = "share"  # a card posted to a conversation by the person who clicked Share
+SEARCH = "search"  # a search by name or phone (its own per-person budget)
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
 
@@ -52,11 +57,13 @@ class Refusal(NamedTuple):
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "_follow_ups", "who")
+    __slots__ = ("_cache", "_follow_ups", "_search", "who")
 
-    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound) -> None:
+    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound,
+                 search: SearchCache | None = None) -> None:
         self._cache = cache
         self._follow_ups = follow_ups
+        self._search = search  # only a pass admitted under SEARCH carries it
         self.who = who
 
     def cached(self, clue_id: int) -> Lookup | None:
@@ -74,36 +81,57 @@ class Pass:
         """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor)."""
         return await self._follow_ups.get((clue_id, cursor))
 
+    def peek(self, clue_id: int) -> Clue | None:
+        """A clue held in cache, whatever its age, without I/O: to decorate search results."""
+        return self._cache.peek(clue_id)
+
+    def search_cached(self, query: SearchQuery, page_no: int = 1) -> SearchResult | None:
+        """A fresh page of results without any I/O, or None."""
+        return self._searches().cached(query, page_no)
+
+    async def search(self, query: SearchQuery, page_no: int = 1) -> SearchResult:
+        return await self._searches().get(query, page_no)
+
+    def _searches(self) -> SearchCache:
+        if self._search is None:
+            raise RuntimeError("search with a pass not admitted under the SEARCH rule")
+        return self._search
+
 
 class Gate:
     def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
                  people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
-                 conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float]) -> None:
+                 conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
+                 search: SearchCache | None = None, searchers: KeyedTokenBuckets | None = None) -> None:
         self.access = access
         self.locales = locales
         self._conversations = conversations
         self._cache = cache
         self._follow_ups = follow_ups
         self._people = people
+        self._search = search
+        self._budgets = {SEARCH: searchers or people}
         self._events = events
         self._metrics = metrics
         self._monotonic = monotonic
         self._checks: dict[str, Callable[[Inbound], str | None]] = {
-            LOOKUP: access.check_lookup, UNFURL: access.check_unfurl, SHARE: access.check_share}
+            LOOKUP: access.check_lookup, UNFURL: access.check_unfurl, SHARE: access.check_share,
+            SEARCH: access.check_search}
         self._logged_at: dict[tuple[str | None, str], float] = {}
 
     def admit(self, who: Inbound, rule: str = LOOKUP, *, cost: int = 1) -> Pass | Refusal:
-        """A ``Pass`` for ``cost`` lookups by ``who`` under ``rule``, or why not."""
+        """A ``Pass`` for ``cost`` lookups (or searches) by ``who`` under ``rule``, or why not. ``cost=0``
+        checks the rules only: for answers served from cache, which cost the CRM nothing."""
         denied = self._checks[rule](who)
         if denied is not None:
             self._refused(who, "access", f"{'unfurl' if rule == UNFURL else 'clue'}.access.denied",
                           {"rule": denied, "team": who.team_id, "channel": who.channel_id})
             return Refusal("not_allowed", {"rule": denied, "contact": self.access.admin_contact})
-        wait = self._people.take(who.user_id or "?", cost)
+        wait = self._budgets.get(rule, self._people).take(who.user_id or "?", cost)
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, self._follow_ups, who)
+        return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
 
     async def place(self, who: Inbound, *, within: float) -> Inbound:
         """``who`` with ``slack_connect`` filled in, waiting at most ``within`` seconds for Slack (the answer

@@ -88,6 +88,11 @@ _EN: dict[str, str] = {
         "• `/clue &lt;id&gt;`: show a clue card only you can see, e.g. `/clue 8`\n"
         "• `/clue &lt;id&gt; &lt;id&gt; …`: up to {max_ids} clues at once\n"
         "• `/clue &lt;clue link&gt;`: paste a clue link from the CRM\n"
+        "• `/clue 张三` or `/clue find &lt;name or phone&gt;`: search by name or phone "
+        "(at least 2 characters)\n"
+        "• `/clue +86 138-0013-8000`: a phone written with spaces, dashes or +86 is searched\n"
+        "• Digits alone are always an id: `/clue 13800138000` shows clue 13800138000; "
+        "`/clue find 13800138000` searches that phone\n"
         "• `/clue help`: show this help"
     ),
     "notice.invalid_id": "`{text}` is not a clue id: {reason}. Try `/clue help`.",
@@ -105,6 +110,31 @@ _EN: dict[str, str] = {
     "notice.answer_follows": "Clue {id}: the CRM is slow to answer, so the card comes as a message of its own.",
     "notice.not_allowed": "Clue cards are not allowed here ({rule}). Ask {contact} if you need access.",
     "notice.internal_error": "Something went wrong on our side. It has been logged; please try again.",
+    # Search
+    "notice.search_refused": (
+        "Nothing to search for: {why}. Try `/clue find 张三` or `/clue find 138 0013 8000`."
+    ),
+    "search_reason.empty": "type a name or a phone number after `find`",
+    "search_reason.nothing_searchable": "the text has no letters or digits",
+    "search_reason.too_short": "type at least 2 characters",
+    "search_reason.too_long": "the text is too long (names and phones are short)",
+    "notice.search_none": "No clues match “{query}”. Check the spelling, or try part of the name or the phone.",
+    "notice.search_page_gone": "There is no page {page} for “{query}” any more. Search again from the start.",
+    "notice.searching": "The CRM is slow to answer, so the results come as a message of their own.",
+    "search.summary": "Clues matching “{query}”: page {page} of {pages}",
+    "search.summary_one_page": "Clues matching “{query}”",
+    "search.too_many": (
+        "Many clues match: showing the first pages. Add more of the name or the phone to narrow it down."
+    ),
+    "search.row_title": "Clue {id}",
+    "button.show": "Show",
+    "button.next": "Next",
+    "button.previous": "Previous",
+    "button.find": "Find a clue",
+    "modal.title": "Find a clue",
+    "modal.label": "Name or phone",
+    "modal.placeholder": "Type at least 2 characters",
+    "modal.hint": "Pick a clue to see its card here. Only you see it.",
     # Lead summary, follow-ups and the modals
     "summary.overdue": "⚠️ *overdue*",
     "activity.latest": "Latest follow-up",
@@ -196,6 +226,10 @@ _ZH: dict[str, str] = {
         "• `/clue &lt;id&gt;`：显示仅你可见的线索卡片，例如 `/clue 8`\n"
         "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查询 {max_ids} 条线索\n"
         "• `/clue &lt;线索链接&gt;`：粘贴 CRM 中的线索链接\n"
+        "• `/clue 张三` 或 `/clue find &lt;姓名或电话&gt;`：按姓名或电话搜索（至少 2 个字）\n"
+        "• `/clue +86 138-0013-8000`：带空格、横线或 +86 的电话号码会被搜索\n"
+        "• 纯数字一律视为线索 id：`/clue 13800138000` 显示线索 13800138000；"
+        "`/clue find 13800138000` 搜索该电话\n"
         "• `/clue help`：显示本帮助"
     ),
     "notice.invalid_id": "`{text}` 不是有效的线索 id：{reason}。输入 `/clue help` 查看用法。",
@@ -209,6 +243,26 @@ _ZH: dict[str, str] = {
     "notice.answer_follows": "线索 {id}：CRM 响应较慢，卡片将以单独的消息发送。",
     "notice.not_allowed": "此处不允许查看线索卡片（{rule}）。如需权限，请联系 {contact}。",
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
+    "notice.search_refused": "没有可搜索的内容：{why}。试试 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
+    "search_reason.empty": "请在 `find` 后输入姓名或电话",
+    "search_reason.nothing_searchable": "文本中没有文字或数字",
+    "search_reason.too_short": "请至少输入 2 个字",
+    "search_reason.too_long": "文本太长（姓名和电话都很短）",
+    "notice.search_none": "没有匹配“{query}”的线索。请检查拼写，或只输入姓名或电话的一部分。",
+    "notice.search_page_gone": "“{query}”已没有第 {page} 页，请重新搜索。",
+    "notice.searching": "CRM 响应较慢，搜索结果将以单独的消息发送。",
+    "search.summary": "匹配“{query}”的线索：第 {page} / {pages} 页",
+    "search.summary_one_page": "匹配“{query}”的线索",
+    "search.too_many": "匹配的线索很多，只显示前几页。请输入更完整的姓名或电话以缩小范围。",
+    "search.row_title": "线索 {id}",
+    "button.show": "查看",
+    "button.next": "下一页",
+    "button.previous": "上一页",
+    "button.find": "查找线索",
+    "modal.title": "查找线索",
+    "modal.label": "姓名或电话",
+    "modal.placeholder": "至少输入 2 个字",
+    "modal.hint": "选择一条线索，在此查看卡片，仅你可见。",
     # 线索摘要、跟进记录与弹窗
     "summary.overdue": "⚠️ *已逾期*",
     "activity.latest": "最近跟进",
@@ -295,6 +349,10 @@ _ZH_TW: dict[str, str] = {
         "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"
         "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查詢 {max_ids} 條線索\n"
         "• `/clue &lt;線索連結&gt;`：貼上 CRM 中的線索連結\n"
+        "• `/clue 张三` 或 `/clue find &lt;姓名或電話&gt;`：依姓名或電話搜尋（至少 2 個字）\n"
+        "• `/clue +86 138-0013-8000`：含空格、連字號或 +86 的電話號碼會被搜尋\n"
+        "• 純數字一律視為線索 id：`/clue 13800138000` 顯示線索 13800138000；"
+        "`/clue find 13800138000` 搜尋該電話\n"
         "• `/clue help`：顯示本說明"
     ),
     "notice.invalid_id": "`{text}` 不是有效的線索 id：{reason}。輸入 `/clue help` 查看用法。",
@@ -336,6 +394,27 @@ _ZH_TW: dict[str, str] = {
     "modal.follow_ups.capped": "僅顯示最近 {count} 筆，更早的請在 CRM 中查看。",
     "modal.follow_ups.failed": "⚠️ CRM 未傳回跟進紀錄，請稍後再試。",
     "list.latest": "最近 {when}",
+    # Search
+    "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
+    "search_reason.empty": "請在 `find` 後輸入姓名或電話",
+    "search_reason.nothing_searchable": "文字中沒有文字或數字",
+    "search_reason.too_short": "請至少輸入 2 個字",
+    "search_reason.too_long": "文字太長（姓名和電話都很短）",
+    "notice.search_none": "沒有符合「{query}」的線索。請檢查拼寫，或只輸入姓名或電話的一部分。",
+    "notice.search_page_gone": "「{query}」已沒有第 {page} 頁，請重新搜尋。",
+    "notice.searching": "CRM 回應較慢，搜尋結果將以單獨的訊息傳送。",
+    "search.summary": "符合「{query}」的線索：第 {page} / {pages} 頁",
+    "search.summary_one_page": "符合「{query}」的線索",
+    "search.too_many": "符合的線索很多，只顯示前幾頁。請輸入更完整的姓名或電話以縮小範圍。",
+    "search.row_title": "線索 {id}",
+    "button.show": "查看",
+    "button.next": "下一頁",
+    "button.previous": "上一頁",
+    "button.find": "尋找線索",
+    "modal.title": "尋找線索",
+    "modal.label": "姓名或電話",
+    "modal.placeholder": "至少輸入 2 個字",
+    "modal.hint": "選擇一條線索，在此查看卡片，僅你可見。",
 }
 
 

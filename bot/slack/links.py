@@ -4,6 +4,11 @@ The id grammar is strict (1–19 ASCII digits, positive, at most 2**63-1) so jun
 CRM; ``/clue`` text also accepts full-width digits typed with a Chinese IME. Links match
 ``CLUE_URL_TEMPLATE`` (``{id}`` marks the id) or any extra ``CLUE_URL_PATTERNS`` regex with a named
 group ``id``.
+
+Search (issue 15): ``find <text>`` (also ``search``, ``搜索``, ``查找``) always searches; a phone written
+with separators or a country code (``+86 138-0013-8000``, ``138 0013 8000``) searches; text in which no
+token is an id or a link searches (``/clue 张三``). Digits alone are always ids, whatever their length:
+``/clue 13800138000`` looks up clue 13800138000, ``/clue find 13800138000`` searches the phone.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.ids import parse_clue_id
+from bot.domain.search import written_phone
 from bot.errors import InvalidClueId
 
 MAX_COMMAND_TEXT = 1000
@@ -21,6 +27,7 @@ MAX_COMMAND_TEXT = 1000
 _SLACK_LINK = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
 # What a Chinese IME types in full-width mode: ０-９ and ＃.
 _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "＃": "#"})
+SEARCH_WORDS = frozenset({"find", "search", "搜索", "查找"})
 
 
 class LinkMatcher:
@@ -50,16 +57,18 @@ class LinkMatcher:
 
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
-    """What ``/clue`` was asked: help, or a list of ids (``invalid`` holds tokens that were not ids)."""
+    """What ``/clue`` was asked: help, a list of ids (``invalid`` holds tokens that were not ids), or a
+    search (``search`` is the raw text to search, normalised by ``bot.domain.search``)."""
 
     help: bool
     ids: tuple[int, ...] = ()
     invalid: tuple[InvalidClueId, ...] = ()
     too_many: bool = False
+    search: str | None = None
 
 
 def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandRequest:
-    """Parse ``/clue`` text: ``help``, ids, CRM links, separated by spaces or commas."""
+    """Parse ``/clue`` text: ``help``, ids, CRM links, separated by spaces or commas, or a search."""
     text = text.strip()
     if text.isdigit() and text.isascii():  # the common `/clue 8`, without the tokenizer
         try:
@@ -70,6 +79,11 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
         return CommandRequest(help=True)
     if len(text) > MAX_COMMAND_TEXT:
         return CommandRequest(help=False, invalid=(InvalidClueId(text, "text_too_long"),))
+    first, _, rest = text.partition(" ")
+    if first.lower() in SEARCH_WORDS:
+        return CommandRequest(help=False, search=rest.strip())
+    if written_phone(text) is not None:
+        return CommandRequest(help=False, search=text)
     ids: list[int] = []
     invalid: list[InvalidClueId] = []
     # Only the URL of <url|label> counts (the label is display text, and may contain spaces).
@@ -88,6 +102,8 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
             ids.append(clue_id)
     if not ids and not invalid:  # only separators, e.g. "/clue ,"
         return CommandRequest(help=True)
+    if not ids and not any("/" in bad.text for bad in invalid):  # no id, no link: words to search
+        return CommandRequest(help=False, search=text)
     too_many = len(ids) > max_ids
     return CommandRequest(help=False, ids=tuple(ids[:max_ids]), invalid=tuple(invalid), too_many=too_many)
 

@@ -25,7 +25,7 @@ from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import LOCALES, locale_from_slack
 from bot.domain.text import escape_mrkdwn
-from bot.slack import cards, i18n, modals
+from bot.slack import cards, i18n, modals, search_cards
 from bot.slack.cards import (
     ACTION_DETAILS,
     ACTION_FOLLOW_UPS,
@@ -227,9 +227,15 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "list_mixed": lambda: clue_list_message(
         [DOC_EXAMPLE, RICH_EN, (404, "not_found"), (7, "crm_unavailable"), MINIMAL, DOC_EXAMPLE],
         opts(), urls={8: URL.format(id=8), 1024: URL.format(id=1024)}),
-    "notice_usage_en": lambda: notice_message("en", "usage", max_ids=10),
-    "notice_usage_zh": lambda: notice_message("zh", "usage", max_ids=10),
-    "notice_usage_zh_tw": lambda: notice_message("zh-TW", "usage", max_ids=10),
+    "notice_usage_en": lambda: search_cards.help_message("en", 10),
+    "notice_usage_zh": lambda: search_cards.help_message("zh", 10),
+    "notice_usage_zh_tw": lambda: search_cards.help_message("zh-TW", 10),
+    "search_pick_list_en": lambda: search_cards.pick_list_message(_results(page_no=2, total_pages=6), "en"),
+    "search_pick_list_zh": lambda: search_cards.pick_list_message(_results(stale=True), "zh"),
+    "search_modal_en": lambda: search_cards.find_modal("en"),
+    "search_modal_card_zh": lambda: search_cards.find_modal("zh", [
+        b for b in clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))["blocks"]
+        if b["block_id"] != cards.BLOCK_ACTIONS]),
     "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),
     "notice_crm_auth_zh": lambda: notice_message("zh", "crm_auth", id=8),
     "notice_not_allowed": lambda: notice_message("en", "not_allowed", rule="shared_channel",
@@ -238,8 +244,21 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
+def _results(**kwargs: Any) -> search_cards.ResultsPage:
+    """A page of search results: a name from the CRM, one from the cache, none, hostile text, many tags."""
+    rows = (
+        search_cards.SearchRow(8, "张三", "初步接触", "13800138000", crm_time("2021-05-11 15:15:48"), ("A级", "北京")),
+        search_cards.SearchRow(410983932389440, None, "报价中", None, crm_time("2024-03-02 09:00:00")),
+        search_cards.SearchRow(66, "<!channel> *张* `x`", None, "+86 139-0013-9000", None,
+                               ("制造业", "互联网", "金融", "教育", "<@U123>")),
+    )
+    base: dict[str, Any] = {"query": "张 <b>&", "page_no": 1, "total_pages": 1, "rows": rows,
+                            "fetched_at": FETCHED}
+    return search_cards.ResultsPage(**{**base, **kwargs})
+
+
 def _validate(name: str, obj: dict[str, Any]) -> None:
-    if name.startswith("modal_"):
+    if obj.get("type") == "modal" or name.startswith("modal_"):
         assert_valid_blocks(obj["blocks"])
         assert_no_injection(obj)
     elif name.startswith("unfurl_"):
@@ -551,7 +570,8 @@ def test_list_is_capped_with_a_count() -> None:
 # ------------------------------------------------------------------------------------------ notices
 
 NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": "not_a_number",
-                               "rule": "channel", "contact": "your Slack admin", "seconds": 12}
+                               "rule": "channel", "contact": "your Slack admin", "seconds": 12,
+                               "query": "张三 <!here>", "page": 3, "why": "too_short"}
 NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
 
 

@@ -1,7 +1,7 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
-``entity.presentDetails``, ``views.open`` and ``views.update``) and records every call and every
+``entity.presentDetails``, ``views.open``, ``views.update`` and ``chat.postEphemeral``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
 would have received. Failures can be injected per Web API method (an error code, or HTTP 429 with
 ``Retry-After`` a number of times, or latency) and per response_url.
@@ -108,6 +108,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
         if method in ("views.open", "views.update"):
             return JSONResponse(_view_answer(seq, body))
+        if method == "chat.postEphemeral":
+            return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
         if method == "conversations.info":
             channel = str(body.get("channel"))
             return JSONResponse({"ok": True, "channel": {

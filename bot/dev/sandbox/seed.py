@@ -232,6 +232,16 @@ _LONG_DESCRIPTION = "\n".join(
     for n in range(1, 200)
 )[:5000]
 
+# Search (issue 15): a dozen 张 whose phones share the prefix 1390013, so "张" and "139 0013" page.
+ZHANG_SEARCH_IDS = tuple(range(101, 113))
+_ZHANG_GIVEN = ("三", "三丰", "小明", "小红", "华", "敏", "磊", "静", "强", "丽", "杰", "晓东")
+ZHANG_CLUES: list[Json] = [
+    _clue(clue_id, "张" + given, mobile=[f"139001300{index:02d}"], corp=f"张氏样板客户{index}号有限公司",
+          stage=(STAGE_CONTACT, STAGE_INTENT, STAGE_QUOTE)[index % 3], source=SOURCE_WEB,
+          tags=_tags(("A级", "B级", "C级")[index % 3], "北京"), created=f"2025-02-{index + 1:02d} 10:00:00")
+    for index, (clue_id, given) in enumerate(zip(ZHANG_SEARCH_IDS, _ZHANG_GIVEN, strict=True))
+]
+
 CLUES: list[Json] = [
     # The vendor's clue/get example, verbatim apart from the id (the brief pins it to 8).
     {
@@ -415,6 +425,7 @@ CLUES: list[Json] = [
     _clue(410983932389512, "唐晓峰", mobile=["18923456789"], corp="太原晋阳煤化工有限公司",
           stage=STAGE_CONTACT, source=SOURCE_SEARCH_ADS, intention=INTENT_LOW, gender="1",
           tags=_tags("能源", "国企", "太原"), kind=2, created="2025-03-06 16:00:00"),
+    *ZHANG_CLUES,
 ]
 
 # ---------------------------------------------------------------- follow-ups (clue/list-follow-up)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.cache.flight import Timed
 from bot.domain.follow_ups import FollowUpPage
@@ -35,6 +36,7 @@ class FeatureOptions:
     ack_budget: float  # how long /clue waits for the CRM before acking a placeholder
     max_ids: int
     default_locale: str  # cards others see speak the workspace default
+    crm_tz: ZoneInfo  # zone of the CRM's zone-less times (search rows)
     follow_up_wait: float = 0.5  # how long a card waits for its latest follow-up before showing without it
 
 

@@ -1,4 +1,4 @@
-"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM.
+"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM; Show on a search result.
 
 Every click is acked at once and handled in a background task. The clue id in a button's value is
 untrusted and re-parsed, and the rules are checked again for the person who clicked.
@@ -20,7 +20,7 @@ from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
-from bot.slack import cards
+from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Respond, follow_ups_within, start_follow_ups
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
 from bot.slack.gate import LOOKUP, SHARE, UNFURL, Pass, Refusal
@@ -33,6 +33,7 @@ LISTENERS = {
     cards.ACTION_SHARE: "on_share",
     cards.ACTION_REVEAL: "on_reveal",
     cards.ACTION_OPEN: "on_open",
+    search_cards.ACTION_SHOW: "on_show",
 }
 audit = logging.getLogger(AUDIT_LOGGER)
 
@@ -174,6 +175,24 @@ class CardActions:
     async def _placed(self, click: ButtonClick) -> Inbound:
         """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
         return await self._gate.place(click.who, within=self._deps.options.ack_budget)
+
+    async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
+        await ack()
+        click = ButtonClick.parse(body)
+        if click is not None:
+            self._deps.runner.spawn(self._show(click, self._deps.calls.checked(respond)), name="clue.search.show")
+
+    async def _show(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        found = await self._lookup(click, respond, LOOKUP)
+        if found is None:
+            return
+        lookup, admitted = found
+        follow_ups = await self._follow_ups(admitted, click.clue_id)
+        await respond(replace_original=False, response_type="ephemeral",
+                      **self._renderer.card(lookup, locale, await self._placed(click), follow_ups=follow_ups,
+                                            follow_ups_missing=follow_ups is None).message)
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack

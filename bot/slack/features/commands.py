@@ -1,4 +1,4 @@
-"""``/clue``: help, usage errors, one clue as a card, several as a list.
+"""``/clue``: help, usage errors, one clue as a card, several as a list, a search as a pick list.
 
 A cache hit answers in the ack with a card rendered once; a miss waits up to the ack budget, then
 acks a placeholder and the answer follows through ``respond`` from a background task.
@@ -22,8 +22,9 @@ from slack_bolt.response import BoltResponse
 
 from bot.cache.clues import Lookup
 from bot.errors import BotError
-from bot.slack import cards
+from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond, follow_ups_within, start_follow_ups
+from bot.slack.features.search import ClueSearch
 from bot.slack.gate import LOOKUP, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.links import CommandRequest, parse_command
@@ -33,8 +34,9 @@ MEMO_TEXT_CHARS = 200  # longer /clue texts (several links) are rare: parsed afr
 
 
 class ClueCommand:
-    def __init__(self, deps: FeatureDeps) -> None:
+    def __init__(self, deps: FeatureDeps, search: ClueSearch) -> None:
         self._deps = deps
+        self._search = search
         self._gate = deps.gate
         self._renderer = deps.renderer
         self._options = deps.options
@@ -56,6 +58,13 @@ class ClueCommand:
         if notice is not None:
             await ack(response_type="ephemeral", **notice)
             return None
+        if request.search is not None:
+            answer = self._search.command(who, request.search, locale)
+            if isinstance(answer, dict):
+                await ack(response_type="ephemeral", **answer)
+                return None
+            await self._ack_when_done(answer, ack, respond, locale, "searching")
+            return None
         admitted = self._gate.admit(who, LOOKUP, cost=len(request.ids))
         if isinstance(admitted, Refusal):
             # The cheapest answer there is: a script hammering /clue gets a notice encoded once, like a hit.
@@ -74,19 +83,25 @@ class ClueCommand:
             work: asyncio.Future[Message] = asyncio.ensure_future(self._single(admitted, clue_id, locale))
         else:
             work = asyncio.ensure_future(self._several(admitted, request.ids, locale))
+        await self._ack_when_done(work, ack, respond, locale, "answer_follows", id=request.ids[0])
+        return None
+
+    async def _ack_when_done(self, work: asyncio.Future[Message], ack: Ack, respond: Respond, locale: str,
+                             placeholder: str, **args: object) -> None:
+        """Ack with the answer when it is ready within the ack budget, else with a placeholder (which
+        stays true next to it) and the answer following through ``respond``."""
         done, _ = await asyncio.wait({work}, timeout=self._options.ack_budget)
         if done:
             await ack(response_type="ephemeral", **work.result())
-            return None
-        await ack(response_type="ephemeral", **cards.notice_message(locale, "answer_follows", id=request.ids[0]))
+            return
+        await ack(response_type="ephemeral", **cards.notice_message(locale, placeholder, **args))
         respond = self._deps.calls.checked(respond)
         self._deps.runner.spawn(self._replace_when_done(work, respond, locale), name="clue.command.slow")
-        return None
 
     def _usage(self, request: CommandRequest, locale: str) -> Message | None:
         """A notice instead of a lookup: help, or input that holds no lookup to make."""
         if request.help:
-            return cards.notice_message(locale, "usage", max_ids=self._options.max_ids)
+            return search_cards.help_message(locale, self._options.max_ids)
         if request.invalid:
             bad = request.invalid[0]
             return cards.notice_message(locale, "invalid_id", text=bad.text[:40], reason=bad.reason)

@@ -1,0 +1,93 @@
+"""Search text: what people type to find a clue, normalised into the key the CRM is asked for.
+
+Pure functions. A written phone (``+86 138-0013-8000``, ``138 0013 8000``, full-width digits) becomes
+its 11 digits; any other text is NFKC-normalised (full-width letters and digits become ASCII), cleaned
+of invisible characters and squeezed to single spaces. Text with nothing searchable in it (only
+punctuation, emoji or combining marks), shorter than ``MIN_QUERY_CHARS`` or longer than
+``MAX_QUERY_CHARS`` is refused with a reason code, never sent to the CRM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.domain.text import clean
+
+MIN_QUERY_CHARS = 2  # "张" alone would match a good part of any CRM: "张三" is enough
+MAX_QUERY_CHARS = 64  # names and phones are short; longer text is a paste gone wrong
+PHONE = "phone"
+TEXT = "text"
+
+# A mainland mobile as people write it: an optional +86 / 0086 / 86 prefix, then 1[3-9] and nine
+# more digits, with spaces, dashes, dots or brackets between any of them.
+_WRITTEN_PHONE = re.compile(r"(?:\(?(?:\+|00)?86\)?[\s.\-]*)?(1[3-9](?:[\s.\-()]*[0-9]){9})")
+_SEPARATORS = re.compile(r"[\s.\-()]+")
+_SPACES = re.compile(r"\s+")
+
+
+class QueryRefused(ValueError):
+    """Search text that is not sent to the CRM; ``reason`` is a stable code (``too_short``…)."""
+
+    def __init__(self, reason: str, length: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.length = length
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A normalised search: ``key`` is what the CRM is asked for, ``kind`` is ``phone`` or ``text``."""
+
+    key: str
+    kind: str
+
+    @property
+    def cache_key(self) -> str:
+        """Case does not make a different search (the CRM matches names case-insensitively)."""
+        return self.key.casefold()
+
+    @property
+    def fingerprint(self) -> str:
+        """What logs carry instead of the text, which may be a phone number: its length and a short hash."""
+        return f"{len(self.key)}:{query_hash(self.key)}"
+
+
+def query_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:10]
+
+
+def written_phone(text: str) -> str | None:
+    """The 11 digits of a mainland mobile written with separators or a country code, else None.
+
+    A bare run of 11 digits is not a written phone here: ``/clue 13800138000`` stays a clue id, so a
+    command that worked yesterday means the same today (``/clue find 13800138000`` searches it).
+    """
+    ascii_text = unicodedata.normalize("NFKC", text).strip()
+    if ascii_text.isascii() and ascii_text.isdigit():
+        return None
+    match = _WRITTEN_PHONE.fullmatch(ascii_text)
+    return _SEPARATORS.sub("", match.group(1)) if match else None
+
+
+def normalise_query(text: str) -> SearchQuery:
+    """The search for ``text``; ``QueryRefused`` when there is nothing sensible to search."""
+    if len(text) > MAX_QUERY_CHARS * 4:  # before any work on a 10 KB paste
+        raise QueryRefused("too_long", len(text))
+    compact = _SPACES.sub(" ", clean(unicodedata.normalize("NFKC", text))).strip()
+    phone = written_phone(compact)
+    if phone is not None:
+        return SearchQuery(phone, PHONE)
+    digits_only = compact.replace(" ", "")
+    if digits_only.isascii() and digits_only.isdigit() and len(digits_only) == 11 and digits_only[0] == "1":
+        return SearchQuery(digits_only, PHONE)  # "find 13800138000": explicit, so a phone
+    searchable = sum(1 for c in compact if unicodedata.category(c)[0] in "LN")
+    if searchable == 0:
+        raise QueryRefused("empty" if not compact else "nothing_searchable", len(compact))
+    if searchable < MIN_QUERY_CHARS:
+        raise QueryRefused("too_short", len(compact))
+    if len(compact) > MAX_QUERY_CHARS:
+        raise QueryRefused("too_long", len(compact))
+    return SearchQuery(compact, TEXT)

@@ -1,0 +1,249 @@
+"""Search by name or phone: ``/clue 张三``, Next / Previous, and the Find a clue type-ahead modal.
+
+Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels unless
+allowed, a per-person search budget of its own); an answer the search cache already holds costs no
+budget. Results are only ever ephemeral or in the person's own modal. The search text is never
+logged: log lines carry its fingerprint (length and a short hash).
+
+The modal: the shortcut (or the help's Find button) acks at once and opens the modal from a task,
+well inside the trigger's 3 seconds. ``block_suggestion`` answers from the search cache, or waits for
+the CRM up to the ack budget (Slack gives up after 3 s; a search that finishes later fills the cache
+for the next keystroke). Picking an option replaces the modal's content below the select with the
+clue's card (``views.update``): the card stays with the one person who asked, nothing is posted in
+any conversation, and no ``chat:write`` scope is needed. The card in a modal has no buttons (they
+answer through a message's ``response_url``, which a modal has not); ``/clue <id>`` gives the full card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cache.search import SearchResult
+from bot.crm.catalog import crm_time
+from bot.domain.ids import parse_clue_id
+from bot.domain.search import PHONE, QueryRefused, SearchQuery, normalise_query
+from bot.errors import BotError, InvalidClueId
+from bot.slack import cards, search_cards
+from bot.slack.features import Ack, FeatureDeps, Message, Respond
+from bot.slack.gate import LOOKUP, SEARCH, Pass, Refusal
+from bot.slack.inbound import Inbound
+from bot.slack.notices import error_key, refusal_notice
+
+log = logging.getLogger(__name__)
+MAX_PAGE = 1000  # a page number from a button beyond this is junk
+
+
+class ClueSearch:
+    def __init__(self, deps: FeatureDeps) -> None:
+        self._deps = deps
+        self._gate = deps.gate
+
+    # ------------------------------------------------------------------ /clue <text>
+
+    def command(self, who: Inbound, text: str, locale: str) -> Message | asyncio.Future[Message]:
+        """The answer to ``/clue <text>``: at once (a refusal, a cached page) or as a future."""
+        try:
+            query = normalise_query(text)
+        except QueryRefused as refused:
+            log.info("clue.search.refused", extra={"user": who.user_id, "reason": refused.reason,
+                                                   "length": refused.length})
+            return cards.notice_message(locale, "search_refused", why=refused.reason)
+        admitted, hit = self._admit(who, query, 1)
+        if isinstance(admitted, Refusal):
+            return refusal_notice(admitted, locale)
+        if hit is not None:
+            return self._render(admitted, hit, locale)
+        return asyncio.ensure_future(self._page(admitted, query, 1, locale))
+
+    def _admit(self, who: Inbound, query: SearchQuery, page_no: int) -> tuple[Pass | Refusal, SearchResult | None]:
+        """The gate's answer for a search, and the page when the cache holds it: the rules are always
+        checked, the person's search budget is only spent on a miss (a cached answer costs the CRM nothing)."""
+        admitted = self._gate.admit(who, SEARCH, cost=0)
+        if isinstance(admitted, Refusal):
+            return admitted, None
+        hit = admitted.search_cached(query, page_no)
+        return (admitted, hit) if hit is not None else (self._gate.admit(who, SEARCH), None)
+
+    async def _page(self, admitted: Pass, query: SearchQuery, page_no: int, locale: str) -> Message:
+        try:
+            result = await admitted.search(query, page_no)
+        except BotError as exc:
+            log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": page_no,
+                                                      "error": type(exc).__name__, "detail": str(exc)})
+            return cards.notice_message(locale, error_key(exc))
+        return self._render(admitted, result, locale)
+
+    def _render(self, admitted: Pass, result: SearchResult, locale: str) -> Message:
+        log.info("clue.search", extra={"user": admitted.who.user_id, "query": result.query.fingerprint,
+                                       "kind": result.query.kind, "page": result.page_no,
+                                       "hits": len(result.page.hits), "pages": result.page.total_pages,
+                                       "stale": result.stale})
+        if not result.page.hits and result.page_no > 1:
+            shown = search_cards.shown_query(result.query.key, phone=result.query.kind == PHONE)
+            return cards.notice_message(locale, "search_page_gone", query=shown, page=result.page_no)
+        return search_cards.pick_list_message(self._results(admitted, result), locale)
+
+    def _results(self, admitted: Pass, result: SearchResult) -> search_cards.ResultsPage:
+        return search_cards.ResultsPage(
+            query=result.query.key, page_no=result.page_no, total_pages=result.page.total_pages,
+            rows=self._rows(admitted, result),
+            fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
+            phone=result.query.kind == PHONE)
+
+    def _rows(self, admitted: Pass, result: SearchResult) -> tuple[search_cards.SearchRow, ...]:
+        rows = []
+        for hit in result.page.hits[:search_cards.MAX_SEARCH_ROWS]:
+            # customer/search documents no name or phone: a clue already in cache supplies them.
+            clue = admitted.peek(hit.customer_id)
+            rows.append(search_cards.SearchRow(
+                clue_id=hit.customer_id, name=hit.name or (clue.name if clue else None),
+                stage=hit.stage_name, phone=clue.phones[0] if clue and clue.phones else None,
+                created=crm_time(hit.create_time, self._deps.options.crm_tz), tags=hit.tags))
+        return tuple(rows)
+
+    # ------------------------------------------------------------------ Next / Previous
+
+    async def on_page(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        await ack()
+        who = Inbound.from_action(body)
+        locale = self._gate.locales.get(who.user_id)
+        wanted = _page_request(body)
+        if wanted is None:
+            log.info("action.value.invalid", extra={"action": "clue_search_page"})
+            return
+        self._deps.runner.spawn(self._turn_page(who, wanted, locale, respond), name="clue.search.page")
+
+    async def _turn_page(self, who: Inbound, wanted: tuple[str, int], locale: str, respond: Respond) -> None:
+        text, page_no = wanted
+        try:
+            query = normalise_query(text)
+        except QueryRefused:
+            return  # our own button never carries this: a forged value gets no answer
+        admitted, hit = self._admit(who, query, page_no)
+        if isinstance(admitted, Refusal):
+            await respond(replace_original=False, response_type="ephemeral", **refusal_notice(admitted, locale))
+            return
+        message = self._render(admitted, hit, locale) if hit else await self._page(admitted, query, page_no, locale)
+        await respond(replace_original=True, response_type="ephemeral", **message)
+
+    # ------------------------------------------------------------------ the Find a clue modal
+
+    async def on_shortcut(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self._open_modal(body, client)
+
+    async def on_find_button(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self._open_modal(body, client)
+
+    def _open_modal(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        trigger = body.get("trigger_id")
+        if not isinstance(trigger, str) or not trigger:
+            return
+        who = Inbound.from_action(body)
+        locale = self._gate.locales.get(who.user_id)
+        admitted = self._gate.admit(who, SEARCH, cost=0)  # the rules now; each search spends later
+        view = search_cards.find_modal(locale)
+        if isinstance(admitted, Refusal):
+            view["blocks"] = refusal_notice(admitted, locale)["blocks"]
+        self._deps.runner.spawn(_slack_call(client.views_open(trigger_id=trigger, view=view)), name="clue.find.open")
+
+    async def on_suggestion(self, ack: Ack, body: Mapping[str, Any]) -> None:
+        """``block_suggestion``: options from the search cache, or from the CRM within the ack budget."""
+        who = Inbound.from_action(body)
+        try:
+            query = normalise_query(str(body.get("value") or ""))
+        except QueryRefused:
+            await ack(options=[])
+            return
+        locale = self._gate.locales.get(who.user_id)
+        admitted, hit = self._admit(who, query, 1)
+        if isinstance(admitted, Refusal):
+            await ack(options=[])
+            return
+        if hit is None:
+            work = asyncio.ensure_future(admitted.search(query))
+            done, _ = await asyncio.wait({work}, timeout=self._deps.options.ack_budget)
+            if not done or work.exception() is not None:
+                if done:
+                    log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": 1,
+                                                              "error": type(work.exception()).__name__})
+                else:
+                    self._deps.runner.spawn(_quietly(work), name="clue.find.late")
+                await ack(options=[])
+                return
+            hit = work.result()
+        await ack(**search_cards.options(self._rows(admitted, hit), locale))
+
+    async def on_pick(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body.get("view")
+        actions = body.get("actions")
+        if not isinstance(view, Mapping) or not isinstance(actions, list) or not actions:
+            return
+        selected = actions[0].get("selected_option") if isinstance(actions[0], Mapping) else None
+        try:
+            clue_id = parse_clue_id(str(selected.get("value") if isinstance(selected, Mapping) else ""))
+        except InvalidClueId:
+            log.info("action.value.invalid", extra={"action": search_cards.ACTION_PICK})
+            return
+        who = Inbound.from_action(body)
+        self._deps.runner.spawn(self._show_in_modal(who, clue_id, view, client), name="clue.find.pick")
+
+    async def _show_in_modal(self, who: Inbound, clue_id: int, view: Mapping[str, Any],
+                             client: AsyncWebClient) -> None:
+        locale = self._gate.locales.get(who.user_id)
+        admitted = self._gate.admit(who, LOOKUP)
+        if isinstance(admitted, Refusal):
+            blocks = refusal_notice(admitted, locale)["blocks"]
+        else:
+            try:
+                lookup = await admitted.get(clue_id)
+            except BotError as exc:
+                blocks = cards.notice_message(locale, error_key(exc), id=clue_id)["blocks"]
+            else:
+                card = self._deps.renderer.card(lookup, locale, who).message["blocks"]
+                blocks = [b for b in card if b.get("block_id") != cards.BLOCK_ACTIONS]
+        modal = search_cards.find_modal(locale, blocks)
+        view_hash = view.get("hash")
+        await _slack_call(client.views_update(view_id=str(view.get("id") or ""), view=modal,
+                                              hash=view_hash if isinstance(view_hash, str) else None))
+
+
+def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
+    """``(query, page)`` from a Next / Previous button's value, or None when it is not ours."""
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        return None
+    try:
+        value = json.loads(str(actions[0].get("value") or ""))
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    query, page = value.get("q"), value.get("p")
+    if not isinstance(query, str) or type(page) is not int or not 1 <= page <= MAX_PAGE:
+        return None
+    return query, page
+
+
+async def _slack_call(call: Awaitable[Any]) -> None:
+    """A Web API call from a task: a failure is logged as one line, not a traceback."""
+    try:
+        await call
+    except Exception as exc:  # slack_sdk raises SlackApiError and client errors alike
+        log.warning("slack.api.failed", extra={"error": type(exc).__name__, "detail": str(exc)[:200]})
+
+
+async def _quietly(work: asyncio.Future[SearchResult]) -> None:
+    """A search the type-ahead stopped waiting for: it fills the cache; its failure was counted there."""
+    with contextlib.suppress(BotError):
+        await work

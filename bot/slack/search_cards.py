@@ -1,0 +1,160 @@
+"""Pure Block Kit for search: the pick list, its paging, the help with its Find button, the modal.
+
+Same rules as ``cards``: no I/O, every CRM string and the query itself escaped and bounded (the query
+is echoed only through ``mrkdwn_value`` / ``plain_value``), phones always masked in rows.
+Buttons carry what their listener needs, validated again there: Show the clue id, Next / Previous
+a small JSON ``{"q": query, "p": page}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.clue import CrmTime
+from bot.domain.text import mask_phone, mrkdwn_value, plain_value
+from bot.slack.cards import BLOCK_NOTICE, Json, _bold, _button, _mrkdwn, _obj, _plain, _time, ago, notice_message
+from bot.slack.i18n import t
+
+ACTION_SHOW = "clue_search_show"
+ACTION_PREVIOUS = "clue_search_previous"
+ACTION_NEXT = "clue_search_next"
+ACTION_FIND = "clue_find_open"  # the help's button: opens the Find a clue modal
+ACTION_PICK = "clue_find_pick"  # the modal's external_select
+CALLBACK_FIND = "clue_find"  # the modal's callback_id
+SHORTCUT_FIND = "clue_find_shortcut"  # the global shortcut's callback_id
+
+BLOCK_SUMMARY = "clue_search_summary"
+BLOCK_ROW = "clue_search_row_{id}"
+BLOCK_PAGING = "clue_search_paging"
+BLOCK_HINT = "clue_search_hint"
+BLOCK_PICK = "clue_find_input"
+BLOCK_HELP_ACTIONS = "clue_help_actions"
+
+MAX_SEARCH_ROWS = 10
+MANY_PAGES = 5  # from this many pages on, results say "refine your search"
+MAX_OPTIONS = 10
+OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's text
+_QUERY = 64
+_ROW_NAME = 60
+_ROW_VALUE = 40
+_ROW_TAGS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRow:
+    """One result as the pick list shows it; ``name`` and ``phone`` only when something told us."""
+
+    clue_id: int
+    name: str | None = None
+    stage: str | None = None
+    phone: str | None = None
+    created: CrmTime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsPage:
+    """A page of results to render: the query as normalised, where we are, and how fresh it is."""
+
+    query: str
+    page_no: int
+    total_pages: int  # as the CRM said; 0 with rows means "unknown", read as this page being the last
+    rows: tuple[SearchRow, ...]
+    fetched_at: datetime
+    stale: bool = False
+    phone: bool = False  # the query is a phone: echoed masked, like every phone we show
+
+
+def shown_query(query: str, *, phone: bool) -> str:
+    """The query as echoed back: a phone masked like every phone we show."""
+    return mask_phone(query) if phone else query
+
+
+def page_value(query: str, page_no: int) -> str:
+    return json.dumps({"q": query, "p": page_no}, ensure_ascii=False, separators=(",", ":"))
+
+
+def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
+    """Up to ``MAX_SEARCH_ROWS`` rows, each with Show; Previous / Next when there are other pages."""
+    if not results.rows:
+        return notice_message(locale, "search_none", query=shown_query(results.query, phone=results.phone))
+    pages = max(results.total_pages, results.page_no)
+    query = mrkdwn_value(shown_query(results.query, phone=results.phone), _QUERY)
+    summary = (t(locale, "search.summary", query=query, page=results.page_no, pages=pages) if pages > 1
+               else t(locale, "search.summary_one_page", query=query))
+    blocks: list[Json] = [_obj("section", block_id=BLOCK_SUMMARY, text=_mrkdwn(_bold(summary)))]
+    if results.stale:
+        blocks.append(_obj("context", block_id=BLOCK_HINT + "_stale",
+                           elements=[_mrkdwn(t(locale, "stale", when=ago(results.fetched_at)))]))
+    for row in results.rows[:MAX_SEARCH_ROWS]:
+        blocks.append(_row(row, locale))
+    if pages >= MANY_PAGES:
+        blocks.append(_obj("context", block_id=BLOCK_HINT, elements=[_mrkdwn(t(locale, "search.too_many"))]))
+    paging: list[Json] = []
+    if results.page_no > 1:
+        paging.append(_button(locale, "button.previous", ACTION_PREVIOUS,
+                              page_value(results.query, results.page_no - 1)))
+    if results.page_no < results.total_pages:
+        paging.append(_button(locale, "button.next", ACTION_NEXT, page_value(results.query, results.page_no + 1)))
+    if paging:
+        blocks.append(_obj("actions", block_id=BLOCK_PAGING, elements=paging))
+    return {"text": summary, "blocks": blocks}
+
+
+def _row(row: SearchRow, locale: str) -> Json:
+    title = t(locale, "search.row_title", id=row.clue_id)
+    name = mrkdwn_value(row.name or "", _ROW_NAME)
+    text = f"{_bold(name)} · {title}" if name else _bold(title)
+    details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
+               mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",
+               f"{t(locale, 'time.created')} {_time(row.created)}" if row.created else "",
+               ", ".join(v for tag in row.tags[:_ROW_TAGS] if (v := mrkdwn_value(tag, _ROW_VALUE)))]
+    if len(row.tags) > _ROW_TAGS:
+        details.append(t(locale, "value.more", count=len(row.tags) - _ROW_TAGS))
+    if shown := " · ".join(d for d in details if d):
+        text += "\n" + shown
+    show = _button(locale, "button.show", ACTION_SHOW, str(row.clue_id))
+    return _obj("section", block_id=BLOCK_ROW.format(id=row.clue_id), text=_mrkdwn(text), accessory=show)
+
+
+def help_message(locale: str, max_ids: int) -> dict[str, Any]:
+    """``/clue help``: the usage notice and a button that opens the Find a clue modal."""
+    message = notice_message(locale, "usage", max_ids=max_ids)
+    button = _button(locale, "button.find", ACTION_FIND, "find")
+    message["blocks"].append(_obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[button]))
+    return message
+
+
+def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The Find a clue modal: an external_select fed by ``block_suggestion``; a picked card below it."""
+    select = {
+        "type": "external_select", "action_id": ACTION_PICK, "min_query_length": 2,
+        "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
+    }
+    head = [
+        {"type": "section", "block_id": BLOCK_PICK, "text": _mrkdwn(t(locale, "modal.label")),
+         "accessory": select},
+        {"type": "context", "block_id": BLOCK_HINT, "elements": [_mrkdwn(t(locale, "modal.hint"))]},
+    ]
+    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": _plain(t(locale, "modal.title")),
+            "close": _plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
+
+
+def option(row: SearchRow, locale: str) -> dict[str, Any]:
+    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value."""
+    parts = [row.name or t(locale, "search.row_title", id=row.clue_id), row.stage or "",
+             mask_phone(row.phone) if row.phone else ""]
+    text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
+    return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}
+
+
+def options(rows: Sequence[SearchRow], locale: str) -> dict[str, Any]:
+    return {"options": [option(row, locale) for row in rows[:MAX_OPTIONS]]}
+
+
+def is_notice(message: dict[str, Any]) -> bool:
+    return any(block.get("block_id") == BLOCK_NOTICE for block in message.get("blocks", ()))

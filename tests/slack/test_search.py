@@ -1,0 +1,279 @@
+"""Search scenarios through the real ASGI app: /clue text, paging, Show, the Find a clue modal and type-ahead."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.crm.client import SEARCH
+from bot.dev import slack_requests
+from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.sandbox import SandboxServer, seed
+from bot.slack import search_cards
+from tests.blockkit import assert_no_injection, assert_valid_blocks, assert_valid_message
+from tests.slack.harness import CHANNEL, TEAM, USER, SlackDriver, running_app, slack_settings
+
+ZHANG_SAN, ZHANG_SAN_FENG = seed.ZHANG_SEARCH_IDS[:2]
+
+
+def rows(message: dict[str, Any]) -> list[int]:
+    return [int(b["accessory"]["value"]) for b in message["blocks"]
+            if b.get("block_id", "").startswith("clue_search_row_")]
+
+
+def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    return next(e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == action_id)
+
+
+def all_text(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False)
+
+
+def interaction(slack: SlackDriver, payload: dict[str, Any]) -> Any:
+    return slack.send(slack_requests.interaction(slack.secret, payload))
+
+
+def base_payload(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "team": {"id": TEAM, "domain": "acme"}, "user": {"id": USER, "team_id": TEAM},
+            "api_app_id": "A0CLUE0001", "token": "legacy", **extra}
+
+
+async def test_name_search_lists_every_match_with_show(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response, _ = await slack.command("张三")
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert rows(body) == [ZHANG_SAN, ZHANG_SAN_FENG]
+    assert_valid_message({"text": body["text"], "blocks": body["blocks"]})
+    row = all_text(body)
+    assert "张三丰" in row and "初步接触" in row and "<!date^" in row
+    assert sandbox.state.stats().calls[SEARCH] == 1
+
+
+@pytest.mark.parametrize("text", ["find 13900130000", "+86 139-0013-0000", "139 0013 0000",
+                                  "find １３９００１３００００", "(+86) 139.0013.0000"])
+async def test_phone_search_in_written_forms(slack: SlackDriver, sandbox: SandboxServer, text: str) -> None:
+    response, _ = await slack.command(text)
+    body = response.json()
+    assert rows(body) == [ZHANG_SAN]
+    assert "13900130000" not in all_text(body)  # neither the query nor a row shows the whole phone
+
+
+async def test_bare_eleven_digits_stay_a_clue_id(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response, _ = await slack.command("13900130000")
+    await slack.drain()
+    assert SEARCH not in sandbox.state.stats().calls
+    assert "13900130000" in response.json()["text"]  # "Clue 13900130000 was not found"
+
+
+async def test_phone_rows_are_masked_from_the_cached_clue(slack: SlackDriver) -> None:
+    await slack.command(str(ZHANG_SAN))  # the card puts the clue in cache
+    response, _ = await slack.command("张三")
+    text = all_text(response.json())
+    assert "139****0000" in text and "13900130000" not in text
+
+
+async def test_paging_next_previous_and_past_the_end(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response, _ = await slack.command("find 1390013")
+    first = response.json()
+    assert rows(first) == list(seed.ZHANG_SEARCH_IDS[:10])
+    nxt = button(first, search_cards.ACTION_NEXT)
+    _, key = await slack.action(search_cards.ACTION_NEXT, nxt["value"])
+    await slack.drain()
+    [second] = slack.fake.responses(key)
+    assert second["replace_original"] is True
+    assert rows(second) == list(seed.ZHANG_SEARCH_IDS[10:])
+    assert not any(e["action_id"] == search_cards.ACTION_NEXT for b in second["blocks"] if b["type"] == "actions"
+                   for e in b["elements"])
+    _, key = await slack.action(search_cards.ACTION_PREVIOUS, button(second, search_cards.ACTION_PREVIOUS)["value"])
+    await slack.drain()
+    assert rows(slack.fake.responses(key)[0]) == rows(first)
+    assert sandbox.state.stats().calls[SEARCH] == 2  # page 1 came back from the cache
+    _, key = await slack.action(search_cards.ACTION_NEXT, search_cards.page_value("1390013", 50))
+    await slack.drain()
+    assert "no page 50" in slack.fake.responses(key)[0]["text"]
+
+
+@pytest.mark.parametrize("value", ["not json", '{"q": "张三", "p": 0}', '{"q": "张三", "p": "2"}', '[1]',
+                                   '{"q": 5, "p": 1}', '{"q": "x", "p": 1}'])
+async def test_forged_page_values_get_no_search(slack: SlackDriver, sandbox: SandboxServer, value: str) -> None:
+    _, key = await slack.action(search_cards.ACTION_NEXT, value)
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+    assert SEARCH not in sandbox.state.stats().calls
+
+
+async def test_show_answers_with_the_full_card(slack: SlackDriver) -> None:
+    _, key = await slack.action(search_cards.ACTION_SHOW, str(ZHANG_SAN))
+    await slack.drain()
+    [card] = slack.fake.responses(key)
+    assert card["replace_original"] is False and card["response_type"] == "ephemeral"
+    assert card["blocks"][0]["type"] == "header" and "张三" in card["blocks"][0]["text"]["text"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("find", "type a name or a phone"), ("find 张", "at least 2"), ("find 😀😀", "no letters or digits"),
+    ("find \u0301\u0301\u0301", "no letters or digits"), ("find " + "张" * 100, "too long"),
+    ("x" * 10_000, "too long"),
+])
+async def test_bad_search_text_gets_a_clear_answer_and_no_crm_call(slack: SlackDriver, sandbox: SandboxServer,
+                                                                   text: str, expected: str) -> None:
+    response, _ = await slack.command(text)
+    body = response.json()
+    assert expected in body["text"]
+    assert len(body["text"]) < 500
+    await slack.drain()
+    assert SEARCH not in sandbox.state.stats().calls
+
+
+@pytest.mark.parametrize("text", ["8; DROP TABLE customers", "<!channel> 张三 *bold* `x`",
+                                  "' OR 1=1 --"])
+async def test_hostile_text_is_searched_as_data_and_never_echoed_raw(slack: SlackDriver, text: str) -> None:
+    response, _ = await slack.command(text)
+    body = response.json()
+    assert "No clues match" in body["text"]
+    assert_no_injection({"text": body["text"], "blocks": body["blocks"]})
+
+
+async def test_search_text_is_never_logged(slack: SlackDriver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    await slack.command("+86 139-0013-0000")
+    await slack.command("find 张")
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "clue.search" in logged and "clue.search.refused" in logged
+    assert "13900130000" not in logged and "139-0013" not in logged and "'张'" not in logged
+
+
+async def test_crm_failure_is_a_notice_and_a_repeated_search_is_served_stale(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_SEARCH_CACHE_TTL_SECONDS="0", CRM_BREAKER_FAILURES="100")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        sandbox.state.set_fault(endpoint=SEARCH, status=503)
+        response, _ = await slack.command("张小明")
+        assert "not responding" in response.json()["text"]
+        sandbox.state.clear_faults()
+        response, _ = await slack.command("张三")
+        assert rows(response.json()) == [ZHANG_SAN, ZHANG_SAN_FENG]
+        sandbox.state.set_fault(endpoint=SEARCH, status=503)
+        response, _ = await slack.command("张三")
+        body = response.json()
+        assert rows(body) == [ZHANG_SAN, ZHANG_SAN_FENG]
+        assert "CRM unreachable" in all_text(body)
+
+
+async def test_searches_have_their_own_budget_and_cached_answers_are_free(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_SEARCH_RATE_PER_MINUTE="1")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        first, _ = await slack.command("张三")
+        again, _ = await slack.command("张三")  # from the cache: no budget spent
+        other, _ = await slack.command("张小明")
+        lookup, _ = await slack.command("8")  # lookups keep their own budget
+    assert rows(first.json()) == rows(again.json()) == [ZHANG_SAN, ZHANG_SAN_FENG]
+    assert "too fast" in other.json()["text"]
+    assert "too fast" not in lookup.json()["text"]
+
+
+async def test_allow_list_refuses_search(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_ALLOWED_USER_IDS="U0SOMEONE1")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        response, _ = await slack.command("张三")
+        await slack.drain()
+    assert "not allowed" in response.json()["text"]
+    assert SEARCH not in sandbox.state.stats().calls
+
+
+@pytest.mark.parametrize(("allow", "searched"), [("false", False), ("true", True)])
+async def test_no_search_in_slack_connect_channels_unless_allowed(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], allow: str, searched: bool) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_ALLOW_SHARED_CHANNELS=allow)
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        key, response_url = slack.response_url()
+        payload = base_payload(
+            "block_actions", channel={"id": CHANNEL}, is_ext_shared_channel=True, response_url=response_url,
+            container={"type": "message", "message_ts": "1.2", "channel_id": CHANNEL, "is_ephemeral": True},
+            actions=[{"action_id": search_cards.ACTION_NEXT, "block_id": search_cards.BLOCK_PAGING,
+                      "type": "button", "value": search_cards.page_value("1390013", 2)}])
+        await interaction(slack, payload)
+        await slack.drain()
+    [answer] = state.responses(key)
+    assert (rows(answer) == list(seed.ZHANG_SEARCH_IDS[10:])) is searched
+    assert ("shared with another organisation" in answer["text"]) is not searched
+
+
+# ------------------------------------------------------------------------------------------ the modal
+
+
+async def test_shortcut_and_help_button_open_the_modal(slack: SlackDriver) -> None:
+    response = await interaction(slack, base_payload("shortcut", callback_id=search_cards.SHORTCUT_FIND,
+                                                     trigger_id="1.2.shortcut"))
+    assert response.status_code == 200
+    help_response, _ = await slack.command("help")
+    find = button(help_response.json(), search_cards.ACTION_FIND)
+    await slack.action(search_cards.ACTION_FIND, find["value"])
+    await slack.drain()
+    opened = slack.fake.api_calls("views.open")
+    assert [call["trigger_id"] for call in opened] == ["1.2.shortcut", "123.456.def"]
+    view = json.loads(opened[0]["view"]) if isinstance(opened[0]["view"], str) else opened[0]["view"]
+    assert view["callback_id"] == search_cards.CALLBACK_FIND
+    assert_valid_blocks(view["blocks"])
+
+
+async def suggest(slack: SlackDriver, value: str) -> httpx.Response:
+    payload = base_payload("block_suggestion", action_id=search_cards.ACTION_PICK, block_id=search_cards.BLOCK_PICK,
+                           value=value, view={"id": "V0FIND0001", "type": "modal",
+                                              "callback_id": search_cards.CALLBACK_FIND})
+    response: httpx.Response = await interaction(slack, payload)
+    return response
+
+
+async def test_type_ahead_options_and_the_pick(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    response = await suggest(slack, "张三")
+    options = response.json()["options"]
+    assert [o["value"] for o in options] == [str(ZHANG_SAN), str(ZHANG_SAN_FENG)]
+    assert options[0]["text"]["type"] == "plain_text" and "张三" in options[0]["text"]["text"]
+    again = await suggest(slack, "张三 ")
+    assert again.json()["options"] == options
+    assert sandbox.state.stats().calls[SEARCH] == 1  # the second keystroke came from the cache
+    too_short = await suggest(slack, "张")
+    assert too_short.json()["options"] == []
+
+    payload = base_payload(
+        "block_actions", container={"type": "view", "view_id": "V0FIND0001"}, trigger_id="1.2.pick",
+        view={"id": "V0FIND0001", "hash": "h1", "type": "modal", "callback_id": search_cards.CALLBACK_FIND},
+        actions=[{"action_id": search_cards.ACTION_PICK, "block_id": search_cards.BLOCK_PICK,
+                  "type": "external_select", "selected_option": options[0]}])
+    await interaction(slack, payload)
+    await slack.drain()
+    [update] = slack.fake.api_calls("views.update")
+    assert update["view_id"] == "V0FIND0001" and update["hash"] == "h1"
+    view = json.loads(update["view"]) if isinstance(update["view"], str) else update["view"]
+    assert_valid_blocks(view["blocks"])
+    header = next(b for b in view["blocks"] if b["type"] == "header")
+    assert "张三" in header["text"]["text"]
+    assert not any(b["type"] == "actions" for b in view["blocks"])  # card buttons need a message
+    assert "13900130000" not in json.dumps(view, ensure_ascii=False)
+
+
+async def test_type_ahead_refused_without_access(sandbox: SandboxServer,
+                                                 fake_slack: tuple[str, FakeSlackState]) -> None:
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_ALLOWED_USER_IDS="U0SOMEONE1")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        response = await suggest(slack, "张三")
+        await interaction(slack, base_payload("shortcut", callback_id=search_cards.SHORTCUT_FIND,
+                                              trigger_id="1.2.refused"))
+        await slack.drain()
+    assert response.json()["options"] == []
+    assert SEARCH not in sandbox.state.stats().calls
+    [opened] = state.api_calls("views.open")
+    view = json.loads(opened["view"]) if isinstance(opened["view"], str) else opened["view"]
+    assert "not allowed" in json.dumps(view)
