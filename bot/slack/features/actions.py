@@ -121,10 +121,8 @@ class CardActions:
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
-        follow_ups = await self._follow_ups(admitted, click.clue_id)
-        message = self._renderer.card(lookup, locale, await self._placed(click), channel=not click.ephemeral,
-                                      shared_by=None if click.ephemeral else click.shared_by,
-                                      follow_ups=follow_ups, follow_ups_missing=follow_ups is None).message
+        message = await self._card(admitted, lookup, locale, await self._placed(click), channel=not click.ephemeral,
+                                   shared_by=None if click.ephemeral else click.shared_by)
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
@@ -138,10 +136,8 @@ class CardActions:
         if found is None:
             return
         lookup, admitted = found
-        follow_ups = await self._follow_ups(admitted, click.clue_id)
-        message = self._renderer.card(lookup, self._deps.options.default_locale, click.who, channel=True,
-                                      shared_by=click.who.user_id, follow_ups=follow_ups,
-                                      follow_ups_missing=follow_ups is None).message
+        message = await self._card(admitted, lookup, self._deps.options.default_locale, click.who, channel=True,
+                                   shared_by=click.who.user_id)
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
 
@@ -162,15 +158,17 @@ class CardActions:
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
-        follow_ups = await self._follow_ups(admitted, click.clue_id)
         await respond(replace_original=True, response_type="ephemeral",
-                      **self._renderer.card(lookup, locale, who, reveal_phone=True, follow_ups=follow_ups,
-                                            follow_ups_missing=follow_ups is None).message)
+                      **await self._card(admitted, lookup, locale, who, reveal_phone=True))
 
-    async def _follow_ups(self, admitted: Pass, clue_id: int) -> Timed[FollowUpPage] | None:
-        """The card's latest follow-up, under the click's admission, bounded by the wait."""
-        return await follow_ups_within(start_follow_ups(admitted, clue_id), clue_id,
-                                       self._deps.options.follow_up_wait)
+    async def _card(self, admitted: Pass, lookup: Lookup, locale: str, who: Inbound,
+                    **options: Any) -> dict[str, Any]:
+        """The card for a click, with its latest follow-up (under the click's admission, bounded by the wait)."""
+        clue_id = lookup.clue.id
+        follow_ups: Timed[FollowUpPage] | None = await follow_ups_within(
+            start_follow_ups(admitted, clue_id), clue_id, self._deps.options.follow_up_wait)
+        return self._renderer.card(lookup, locale, who, follow_ups=follow_ups,
+                                   follow_ups_missing=follow_ups is None, **options).message
 
     async def _placed(self, click: ButtonClick) -> Inbound:
         """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
@@ -189,10 +187,8 @@ class CardActions:
         if found is None:
             return
         lookup, admitted = found
-        follow_ups = await self._follow_ups(admitted, click.clue_id)
         await respond(replace_original=False, response_type="ephemeral",
-                      **self._renderer.card(lookup, locale, await self._placed(click), follow_ups=follow_ups,
-                                            follow_ups_missing=follow_ups is None).message)
+                      **await self._card(admitted, lookup, locale, await self._placed(click)))
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack

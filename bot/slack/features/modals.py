@@ -74,18 +74,18 @@ class ClueModals:
         return {action_id: getattr(self, name) for action_id, name in LISTENERS.items()}
 
     async def on_details(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        click = ModalClick.parse(body)
-        if click is not None and click.trigger_id:
-            self._deps.runner.spawn(self._open(click, client, modals.VIEW_DETAILS, self._details),
-                                    name="clue.details")
+        await self._open_from_click(ack, body, client, modals.VIEW_DETAILS, self._details, "clue.details")
 
     async def on_follow_ups(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        await self._open_from_click(ack, body, client, modals.VIEW_FOLLOW_UPS, self._timeline, "clue.follow_ups")
+
+    async def _open_from_click(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient, callback_id: str,
+                               fill: Callable[[Pass, ModalClick, str], Awaitable[dict[str, Any]]], name: str) -> None:
+        """Ack a card button at once; open its modal from a task (views.open needs the click's trigger_id)."""
         await ack()
         click = ModalClick.parse(body)
         if click is not None and click.trigger_id:
-            self._deps.runner.spawn(self._open(click, client, modals.VIEW_FOLLOW_UPS, self._timeline),
-                                    name="clue.follow_ups")
+            self._deps.runner.spawn(self._open(click, client, callback_id, fill), name=name)
 
     async def on_load_more(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         await ack()
