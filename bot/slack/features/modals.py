@@ -16,6 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cache.clues import Lookup
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
@@ -109,22 +110,27 @@ class ClueModals:
             return
         await _call(client.views_update, view_id=view_id, view=await fill(admitted, click, locale))
 
-    async def _details(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
+    @staticmethod
+    async def _lookup(admitted: Pass, click: ModalClick, locale: str, view: str) -> Lookup | dict[str, Any]:
+        """The clue behind the modal, or the view that says why there is none."""
         try:
-            lookup = await admitted.get(click.clue_id)
+            return await admitted.get(click.clue_id)
         except BotError as exc:
             text = error_notice(exc, click.clue_id, locale)["text"]
-            return modals.notice_view(locale, modals.VIEW_DETAILS, click.clue_id, text, click.who.channel_id)
+            return modals.notice_view(locale, view, click.clue_id, text, click.who.channel_id)
+
+    async def _details(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
+        lookup = await self._lookup(admitted, click, locale, modals.VIEW_DETAILS)
+        if not isinstance(lookup, Lookup):
+            return lookup
         # Others may be looking over the reader's shoulder: phones stay masked here, as on the card.
         opts = self._deps.renderer.options(lookup, locale, click.who)
         return modals.details_view(lookup.clue, opts, click.who.channel_id)
 
     async def _timeline(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
-        try:
-            lookup = await admitted.get(click.clue_id)
-        except BotError as exc:
-            text = error_notice(exc, click.clue_id, locale)["text"]
-            return modals.notice_view(locale, modals.VIEW_FOLLOW_UPS, click.clue_id, text, click.who.channel_id)
+        lookup = await self._lookup(admitted, click, locale, modals.VIEW_FOLLOW_UPS)
+        if not isinstance(lookup, Lookup):
+            return lookup
         pages: list[FollowUpPage] = []
         cursor: str | None = None
         failed = False
