@@ -141,7 +141,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     follow_ups: FollowUpCache = TtlCache(
         crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
         maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
-        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache)
+        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache,
+        failure_ttl=settings.clue_negative_ttl_seconds)
     runner = TaskRunner(on_refused=metrics.tasks_refused.inc)
     stack.push_async_callback(runner.drain, 10)
 

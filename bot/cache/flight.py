@@ -3,8 +3,9 @@
 - ``SingleFlight``: one in-flight task per key that every concurrent caller awaits (shielded, so one
   caller's cancellation does not fail the others; a failure reaches every waiter);
 - ``with_deadline``: a CRM read bounded in time, a timeout reported as ``CrmUnavailable``;
-- ``TtlCache``: TTL + max size + single-flight + stale-if-error for any keyed CRM read
-  (``ClueCache`` adds negative caching, revalidation and a shared level on the same pieces).
+- ``TtlCache``: TTL + max size + single-flight + stale-if-error for any keyed CRM read, and a failure
+  remembered for a while (``ClueCache`` adds not-found caching, revalidation and a shared level on the
+  same pieces).
 
 State lives on the event loop; no thread locks.
 """
@@ -75,11 +76,17 @@ class _Entry(Generic[V]):
 
 
 class TtlCache(Generic[K, V]):
-    """A keyed CRM read through a TTL cache, single-flight, with stale-if-error (never on auth errors)."""
+    """A keyed CRM read through a TTL cache, single-flight, with stale-if-error (never on auth errors).
+
+    A failed read with nothing stale to serve is remembered for ``failure_ttl`` seconds and raised again
+    without a CRM call: an endpoint that fails for a tenant (or hangs until the deadline) costs one read
+    per key per ``failure_ttl``, not one per view. Auth errors are never remembered: fixing the key is
+    seen at once.
+    """
 
     def __init__(self, fetch: Callable[[K], Awaitable[V]], *, name: str, ttl: float, maxsize: int,
                  stale_ttl: float, deadline: float, clock: Callable[[], float], wall: Callable[[], float],
-                 tally: Tally) -> None:
+                 tally: Tally, failure_ttl: float = 0.0) -> None:
         self._fetch = fetch
         self._name = name
         self._ttl = ttl
@@ -88,6 +95,8 @@ class TtlCache(Generic[K, V]):
         self._wall = wall
         self._tally = tally
         self._entries: TTLCache[K, _Entry[V]] = TTLCache(maxsize, ttl + stale_ttl, timer=clock)
+        self._failures: TTLCache[K, CrmError] | None = \
+            TTLCache(maxsize, failure_ttl, timer=clock) if failure_ttl > 0 else None
         self._flight: SingleFlight[K, Timed[V]] = SingleFlight()
 
     def cached(self, key: K) -> Timed[V] | None:
@@ -101,11 +110,21 @@ class TtlCache(Generic[K, V]):
         self._tally.inc("hit")
         return entry.timed
 
-    async def get(self, key: K) -> Timed[V]:
-        """The value, from cache when fresh; else one shared CRM read."""
-        hit = self.cached(key)
-        if hit is not None:
-            return hit
+    def failed(self, key: K) -> CrmError | None:
+        """The failure of the last read of ``key`` while it is remembered, without any I/O."""
+        return self._failures.get(key) if self._failures is not None else None
+
+    async def get(self, key: K, *, refresh: bool = False) -> Timed[V]:
+        """The value, from cache when fresh; else one shared CRM read. ``refresh``: read the CRM even
+        when fresh or failed recently (joining a read already running)."""
+        if not refresh:
+            hit = self.cached(key)
+            if hit is not None:
+                return hit
+            failure = self.failed(key)
+            if failure is not None:
+                self._tally.inc("failure_remembered")
+                raise failure.with_traceback(None)  # not one traceback grown per re-raise
         task = self._flight.running(key)
         if task is None:
             self._tally.inc("miss")
@@ -119,12 +138,18 @@ class TtlCache(Generic[K, V]):
             value = await with_deadline(self._deadline, self._fetch(key), self._name)
         except CrmError as exc:
             entry = self._entries.get(key)
-            if isinstance(exc, CrmAuthError) or entry is None:
+            if isinstance(exc, CrmAuthError):
                 raise  # a misconfiguration must be seen, not hidden behind old data
+            if entry is None:
+                if self._failures is not None:
+                    self._failures[key] = exc
+                raise
             self._tally.inc("stale_served")
             log.warning(f"{self._name}.cache.stale_served", extra={
                 "age_s": round(self._wall() - entry.timed.fetched_at), "error": str(exc)})
             return Timed(entry.timed.value, entry.timed.fetched_at, stale=True)
         timed = Timed(value, self._wall())
         self._entries[key] = _Entry(timed, self._clock())
+        if self._failures is not None:
+            self._failures.pop(key, None)
         return timed

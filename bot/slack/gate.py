@@ -77,9 +77,15 @@ class Pass:
         """The newest follow-ups, fresh from the cache without any I/O, or None."""
         return self._follow_ups.cached((clue_id, None))
 
-    async def follow_ups(self, clue_id: int, cursor: str | None = None) -> Timed[FollowUpPage]:
-        """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor)."""
-        return await self._follow_ups.get((clue_id, cursor))
+    def follow_ups_failed(self, clue_id: int) -> bool:
+        """Whether the newest follow-ups failed to load lately (remembered: asking again costs no CRM call)."""
+        return self._follow_ups.failed((clue_id, None)) is not None
+
+    async def follow_ups(self, clue_id: int, cursor: str | None = None, *,
+                         refresh: bool = False) -> Timed[FollowUpPage]:
+        """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor;
+        ``refresh``: from the CRM even when cached)."""
+        return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
 
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""

@@ -87,3 +87,35 @@ async def test_refused_person_gets_the_refusal_in_the_modal(sandbox: SandboxServ
         assert len(opened) == 1 and not slack.fake.api_calls("views.update")
         assert "not allowed" in json.dumps(opened[0]["view"]).lower() or "allow" in json.dumps(opened[0]["view"])
     assert FOLLOW_UPS_CALL not in sandbox.state.stats().calls
+
+
+async def test_a_failed_follow_up_lookup_is_remembered_and_refresh_reads_again(slack: SlackDriver,
+                                                                               sandbox: SandboxServer) -> None:
+    sandbox.state.set_fault(None, status=503, endpoint=FOLLOW_UPS)
+    response, _ = await slack.command("3")
+    assert "Latest follow-up not shown" in json.dumps(response.json(), ensure_ascii=False)
+    tried = sandbox.state.stats().calls[FOLLOW_UPS_CALL]
+    assert tried == 2  # a 503 is retried once
+    # The clue is cached and the failure remembered: the next card answers at once, with the same note,
+    # and the failing endpoint is not asked again.
+    response, _ = await slack.command("3")
+    assert "Latest follow-up not shown" in json.dumps(response.json(), ensure_ascii=False)
+    assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == tried
+    # Refresh reads the follow-ups again, like the clue: the card shows the latest follow-up once it loads.
+    sandbox.state.clear_faults()
+    _, key = await slack.action(cards.ACTION_REFRESH, "3")
+    await slack.drain()
+    assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == tried + 1
+    refreshed = json.dumps(slack.fake.responses(key)[-1], ensure_ascii=False)
+    assert "Latest follow-up" in refreshed and "not shown" not in refreshed
+
+
+async def test_refresh_reads_cached_follow_ups_again(slack: SlackDriver, sandbox: SandboxServer) -> None:
+    await slack.command("8")
+    assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == 1
+    await slack.command("8")
+    assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == 1  # fresh in the cache
+    _, key = await slack.action(cards.ACTION_REFRESH, "8")
+    await slack.drain()
+    assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == 2
+    assert "*Latest follow-up*" in json.dumps(slack.fake.responses(key)[-1], ensure_ascii=False)

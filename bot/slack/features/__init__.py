@@ -53,9 +53,10 @@ class FeatureDeps:
     wall: Callable[[], float]
 
 
-def start_follow_ups(admitted: Pass, clue_id: int) -> asyncio.Future[Timed[FollowUpPage]]:
-    """The newest follow-ups, looked up alongside the clue (from the cache when fresh)."""
-    return asyncio.ensure_future(admitted.follow_ups(clue_id))
+def start_follow_ups(admitted: Pass, clue_id: int, *,
+                     refresh: bool = False) -> asyncio.Future[Timed[FollowUpPage]]:
+    """The newest follow-ups, looked up alongside the clue (from the cache when fresh, unless ``refresh``)."""
+    return asyncio.ensure_future(admitted.follow_ups(clue_id, refresh=refresh))
 
 
 async def follow_ups_within(work: asyncio.Future[Timed[FollowUpPage]], clue_id: int,

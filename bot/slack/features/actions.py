@@ -121,7 +121,8 @@ class CardActions:
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
             return
-        message = await self._card(admitted, lookup, locale, await self._placed(click), channel=not click.ephemeral,
+        message = await self._card(admitted, lookup, locale, await self._placed(click), refresh=True,
+                                   channel=not click.ephemeral,
                                    shared_by=None if click.ephemeral else click.shared_by)
         await respond(replace_original=True, **message)
 
@@ -161,12 +162,15 @@ class CardActions:
         await respond(replace_original=True, response_type="ephemeral",
                       **await self._card(admitted, lookup, locale, who, reveal_phone=True))
 
-    async def _card(self, admitted: Pass, lookup: Lookup, locale: str, who: Inbound,
+    async def _card(self, admitted: Pass, lookup: Lookup, locale: str, who: Inbound, *, refresh: bool = False,
                     **options: Any) -> dict[str, Any]:
-        """The card for a click, with its latest follow-up (under the click's admission, bounded by the wait)."""
+        """The card for a click, with its latest follow-up (under the click's admission, bounded by the wait;
+        ``refresh``: read again from the CRM, like the clue)."""
         clue_id = lookup.clue.id
         follow_ups: Timed[FollowUpPage] | None = await follow_ups_within(
-            start_follow_ups(admitted, clue_id), clue_id, self._deps.options.follow_up_wait)
+            start_follow_ups(admitted, clue_id, refresh=refresh), clue_id, self._deps.options.follow_up_wait)
+        if follow_ups is None and refresh:
+            follow_ups = admitted.cached_follow_ups(clue_id)  # a late re-read: what was known still holds
         return self._renderer.card(lookup, locale, who, follow_ups=follow_ups,
                                    follow_ups_missing=follow_ups is None, **options).message
 

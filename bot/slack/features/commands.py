@@ -74,11 +74,12 @@ class ClueCommand:
             clue_id = request.ids[0]
             hit = admitted.cached(clue_id)
             follow_ups = admitted.cached_follow_ups(clue_id) if hit is not None else None
-            if hit is not None and follow_ups is not None:
+            if hit is not None and (follow_ups is not None or admitted.follow_ups_failed(clue_id)):
                 # Fast path: no I/O, no task, and (rendered before) no re-rendering or re-encoding.
                 # With process_before_response=True, Bolt sends a listener's returned response as the ack
                 # (as application/json;charset=utf-8, since the body starts with "{").
-                rendered = self._renderer.card(hit, locale, who, follow_ups=follow_ups)
+                rendered = self._renderer.card(hit, locale, who, follow_ups=follow_ups,
+                                               follow_ups_missing=follow_ups is None)
                 return BoltResponse(status=200, body=rendered.ack_body)
             work: asyncio.Future[Message] = asyncio.ensure_future(self._single(admitted, clue_id, locale))
         else:
