@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Generator
-
-import httpx
+from collections.abc import Callable
 
 
 def sign(app_id: str, timestamp: str, body: bytes, app_key: str) -> str:
@@ -28,10 +26,10 @@ def signature_matches(app_id: str, timestamp: str, body: bytes, app_key: str, si
     return hmac.compare_digest(sign(app_id, timestamp, body, app_key), signature.lower())
 
 
-class CrmAuth(httpx.Auth):
-    """Stamps ``appId``, ``timestamp`` (Unix ms) and ``sign`` on every request, fresh per attempt."""
+class CrmSigner:
+    """The ``appId``, ``timestamp`` (Unix ms) and ``sign`` headers of one request body, fresh per attempt."""
 
-    requires_request_body = True
+    __slots__ = ("_app_id", "_app_key", "_now_ms")
 
     def __init__(self, app_id: str, app_key: str, now_ms: Callable[[], int]) -> None:
         self._app_id = app_id
@@ -39,11 +37,9 @@ class CrmAuth(httpx.Auth):
         self._now_ms = now_ms
 
     def __repr__(self) -> str:
-        return f"CrmAuth(app_id={self._app_id!r})"
+        return f"CrmSigner(app_id={self._app_id!r})"
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def headers(self, body: bytes) -> tuple[tuple[str, str], ...]:
         timestamp = str(self._now_ms())
-        request.headers["appId"] = self._app_id
-        request.headers["timestamp"] = timestamp
-        request.headers["sign"] = sign(self._app_id, timestamp, request.content, self._app_key)
-        yield request
+        return ("appId", self._app_id), ("timestamp", timestamp), \
+            ("sign", sign(self._app_id, timestamp, body, self._app_key))

@@ -16,6 +16,7 @@ import pytest
 from bot.cache.clues import ClueCache
 from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient, _BoundedDecoder
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.crm.transport import AiohttpTransport
 from bot.dev.sandbox import SandboxServer, seed
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
 from bot.runtime.metrics import Metrics
@@ -81,13 +82,18 @@ async def test_wrong_key_is_an_auth_error_without_retry(sandbox: SandboxServer, 
 async def test_clock_skew_is_retried_once_with_a_fresh_timestamp(sandbox: SandboxServer,
                                                                  crm_factory: Factory) -> None:
     stamps: list[str] = []
+    real = AiohttpTransport(max_connections=2)
 
-    async def record(request: httpx.Request) -> None:
-        stamps.append(request.headers["timestamp"])
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            stamps.append(request.headers["timestamp"])
+            return await real.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await real.aclose()
 
     now = iter([1_000, 2_000])
-    client = crm_factory(sandbox.url, now_ms=lambda: next(now))
-    client._http.event_hooks["request"].append(record)
+    client = crm_factory(sandbox.url, now_ms=lambda: next(now), transport=Recording())
     with pytest.raises(CrmAuthError) as caught:
         await client.get_clue(8)
     assert caught.value.code == 1003
@@ -147,7 +153,7 @@ async def test_connection_refused_is_unavailable_after_one_retry(crm_factory: Fa
 
 
 async def test_a_transport_error_then_success_is_transparent(sandbox: SandboxServer, crm_factory: Factory) -> None:
-    real = httpx.AsyncHTTPTransport()
+    real = AiohttpTransport(max_connections=2)
     calls = 0
 
     class FlakyOnce(httpx.AsyncBaseTransport):

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bot.crm.client import encode_body
-from bot.crm.signing import CrmAuth, sign, signature_matches
+from bot.crm.signing import CrmSigner, sign, signature_matches
 
 APP_ID = "wwexamplecorp0001_AbCdEf"
 APP_KEY = "example-app-key"
@@ -44,13 +44,13 @@ def test_signature_matches_is_case_insensitive_and_strict() -> None:
     assert not signature_matches(APP_ID, "1700000000001", b"{}", APP_KEY, good)
 
 
-def test_auth_stamps_headers_over_the_exact_bytes_and_never_sends_the_key() -> None:
-    auth = CrmAuth(APP_ID, APP_KEY, now_ms=lambda: 1700000000000)
-    request = httpx.Request("POST", "https://crm.test/api/v3/clue/get", content=b'{"customerId":8}')
-    signed = next(auth.auth_flow(request))
+def test_signer_stamps_headers_over_the_exact_bytes_and_never_sends_the_key() -> None:
+    signer = CrmSigner(APP_ID, APP_KEY, now_ms=lambda: 1700000000000)
+    signed = httpx.Request("POST", "https://crm.test/api/v3/clue/get", content=b'{"customerId":8}',
+                           headers=signer.headers(b'{"customerId":8}'))
     assert signed.headers["appId"] == APP_ID
     assert signed.headers["timestamp"] == TS
     assert signed.headers["sign"] == "e1a2b66e6ff42c78f1037886144863e838140d08c033e3db70dd3033c26453bf"
     assert APP_KEY not in str(signed.headers)
     assert "appKey" not in signed.headers
-    assert APP_KEY not in repr(auth)
+    assert APP_KEY not in repr(signer)
