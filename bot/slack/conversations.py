@@ -37,13 +37,19 @@ class ConversationInfo:
         self._unknown: TTLCache[str, None] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
         self._pending: dict[str, asyncio.Future[bool | None]] = {}
 
-    async def slack_connect(self, channel_id: str) -> bool | None:
-        """Whether the conversation is externally shared; None when Slack would not say."""
+    def cached(self, channel_id: str) -> tuple[bool, bool | None]:
+        """``(True, answer)`` when the answer is at hand without asking Slack (None: Slack would not say),
+        else ``(False, None)``."""
         known = self._known.get(channel_id)
         if known is not None:
-            return known
-        if channel_id in self._unknown or channel_id == COMPOSER:
-            return None
+            return True, known
+        return (channel_id in self._unknown or channel_id == COMPOSER), None
+
+    async def slack_connect(self, channel_id: str) -> bool | None:
+        """Whether the conversation is externally shared; None when Slack would not say."""
+        at_hand, shared = self.cached(channel_id)
+        if at_hand:
+            return shared
         return await asyncio.shield(self._asked(channel_id))  # one asker giving up does not cancel the others
 
     def _asked(self, channel_id: str) -> asyncio.Future[bool | None]:

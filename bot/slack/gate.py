@@ -145,10 +145,12 @@ class Gate:
         which offer Share only where it is known to be safe; unknown stays None."""
         if who.slack_connect is not None or who.channel_id is None or self.access.allow_shared_channels:
             return who
-        try:
-            shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
-        except TimeoutError:
-            shared = None  # the call goes on and is cached for the next request
+        at_hand, shared = self._conversations.cached(who.channel_id)  # the usual case: no task, no timer
+        if not at_hand:
+            try:
+                shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
+            except TimeoutError:
+                shared = None  # the call goes on and is cached for the next request
         return who._replace(slack_connect=shared)
 
     async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
