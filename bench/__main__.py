@@ -34,6 +34,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # no remembered "not found".
 NO_SEARCH_CACHE = {"CLUE_SEARCH_CACHE_TTL_SECONDS": "0"}
 NO_CACHE = {"CLUE_CACHE_TTL_SECONDS": "0", "CLUE_REVALIDATE_SECONDS": "0", "CLUE_NEGATIVE_TTL_SECONDS": "0"}
+NO_FOLLOW_UP_CACHE = {**NO_CACHE, "CLUE_FOLLOW_UP_TTL_SECONDS": "0"}
 
 
 def _log(text: str) -> None:
@@ -74,6 +75,9 @@ def _steps(bench: sc.Bench) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         ("cache_miss", lambda: _with_bots(
             bench, lambda: (bench.spawn_bot("clue-bot-miss", settings=NO_CACHE),),
             lambda bot: sc.cache_miss(bench, bot))),
+        ("follow_ups", lambda: _with_bots(
+            bench, lambda: (bench.spawn_bot("clue-bot-follow-ups", settings=NO_FOLLOW_UP_CACHE),),
+            lambda bot: sc.follow_ups(bench, bot))),
         ("search", lambda: _with_bots(
             bench, lambda: _in_turn(lambda: bench.spawn_bot("clue-bot-search-cold", settings=NO_SEARCH_CACHE),
                                     lambda: bench.spawn_bot("clue-bot-search")),
