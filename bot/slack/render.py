@@ -54,6 +54,7 @@ class CardRenderer:
         self._summary_fields = summary_fields
         self._due_field = due_field
         self._rendered: LRUCache[tuple[Any, ...], Rendered] = LRUCache(maxsize=2048)
+        self._unfurls: LRUCache[tuple[Any, ...], dict[str, Any]] = LRUCache(maxsize=1024)
 
     def card(self, lookup: Lookup, locale: str, who: Inbound | None, *, channel: bool = False,
              shared_by: str | None = None, reveal_phone: bool = False,
@@ -79,12 +80,27 @@ class CardRenderer:
         return rendered
 
     def unfurl(self, lookup: Lookup, locale: str) -> dict[str, Any]:
-        """The unfurl of a clue: seen by everyone in the conversation."""
-        return cards.clue_unfurl(lookup.clue, self.options(lookup, locale, None, channel=True))
+        """The unfurl of a clue: seen by everyone in the conversation. The same for every post of the link
+        while the clue is unchanged, so rendered once per minute (callers never modify it)."""
+        return self._once(("unfurl", lookup.clue.id, lookup.fetched_at, locale), lookup, lambda: cards.clue_unfurl(
+            lookup.clue, self.options(lookup, locale, None, channel=True)))
 
     def entity_unfurl(self, lookup: Lookup, locale: str, unfurl_url: str) -> dict[str, Any]:
         """The Work Object of a clue link (``chat.unfurl`` metadata): seen by everyone in the conversation."""
-        return entities.clue_entity_unfurl(lookup.clue, self._entity_options(lookup, locale), unfurl_url=unfurl_url)
+        return self._once(("entity", lookup.clue.id, lookup.fetched_at, locale, unfurl_url), lookup,
+                          lambda: entities.clue_entity_unfurl(lookup.clue, self._entity_options(lookup, locale),
+                                                              unfurl_url=unfurl_url))
+
+    def _once(self, key: tuple[Any, ...], lookup: Lookup, render: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``render()``, reused within the minute for a fresh lookup: a link posted in many messages at once
+        (every waiter of one CRM read) is rendered once, not once per message."""
+        if lookup.stale:
+            return render()
+        key = (*key, int(self._wall() // 60))
+        found = self._unfurls.get(key)
+        if found is None:
+            found = self._unfurls[key] = render()
+        return found
 
     def entity_details(self, lookup: Lookup, locale: str, *, reveal_phone: bool,
                        follow_ups: Sequence[FollowUp] | None = None) -> dict[str, Any]:

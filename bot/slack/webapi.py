@@ -12,6 +12,7 @@ counted in ``cluebot_slack_call_failures`` by method.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 Respond = Callable[..., Awaitable[Any]]
 
 RESPONSE_URL = "response_url"
+MAX_UNFURLS_IN_FLIGHT = 8
 RATE_LIMIT_RETRIES = 2  # a 429 twice in a row is a real overload: the caller hears of it
 _MAX_ERROR_CHARS = 64
 
@@ -47,10 +49,16 @@ def web_client(api_url: str, token: str | None = None) -> AsyncWebClient:
 
 
 class SlackCalls:
-    """Logs and counts failed calls to Slack."""
+    """Logs and counts failed calls to Slack, and bounds the unfurl calls in flight.
 
-    def __init__(self, metrics: Metrics) -> None:
+    ``unfurl_slots``: one CRM answer can wake every message waiting on that clue at once; unbounded, their
+    chat.unfurl calls would take the CPU in one burst while Slack's acks wait behind it (and Slack allows
+    chat.unfurl ~50 a minute anyway). Eight at a time keep the acks' turns short.
+    """
+
+    def __init__(self, metrics: Metrics, *, max_unfurls: int = MAX_UNFURLS_IN_FLIGHT) -> None:
         self._metrics = metrics
+        self.unfurl_slots = asyncio.Semaphore(max_unfurls)
 
     def failed(self, method: str, error: str, **extra: Any) -> None:
         self._metrics.slack_call_failures.inc(method)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dev.sandbox import SandboxServer
+from bot.runtime.metrics import Metrics
+from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
+from bot.slack.webapi import SlackCalls
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"  # Slack's published examples
@@ -133,3 +139,29 @@ async def test_unfurls_follow_the_lookup_allow_lists(sandbox: SandboxServer, fak
         await slack.event(link_event("https://crm.example.com/clues/8"))  # Alice may
         await slack.drain()
         assert len(slack.fake.api_calls("chat.unfurl")) == 1
+
+
+async def test_unfurl_calls_in_flight_are_bounded() -> None:
+    """One CRM answer wakes every message waiting on that clue: their chat.unfurl calls go a few at a time."""
+    in_flight = peak = 0
+    release = asyncio.Event()
+
+    class SlowSlack:  # stands in for Slack's Web API client: holds each call until released
+        async def chat_unfurl(self, **_: Any) -> dict[str, Any]:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await release.wait()
+            in_flight -= 1
+            return {"ok": True}
+
+    calls = SlackCalls(Metrics(), max_unfurls=3)
+    client = cast(AsyncWebClient, SlowSlack())
+    sends = [asyncio.ensure_future(chat_unfurl(client, UnfurlTarget(channel=CHANNEL, ts=f"1.{i}"), {"u": {}}, calls))
+             for i in range(10)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert peak == 3
+    release.set()
+    await asyncio.gather(*sends)
+    assert peak == 3 and in_flight == 0

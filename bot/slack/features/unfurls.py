@@ -50,8 +50,9 @@ async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Map
     Work Object ``entities`` of the same links; the blocks stay the fallback where Work Objects are off."""
     metadata = {"entities": [dict(e) for e in entities]} if entities else None
     try:
-        response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
-                                            source=target.source, unfurls=dict(unfurls), metadata=metadata)
+        async with calls.unfurl_slots:
+            response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
+                                                source=target.source, unfurls=dict(unfurls), metadata=metadata)
     except SlackApiError as exc:
         calls.api_failed("chat.unfurl", exc, links=len(unfurls))
         return
