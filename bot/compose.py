@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from slack_bolt.async_app import AsyncApp
@@ -27,7 +28,6 @@ from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
 from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.errors import ConfigError
-from bot.fleet.redis import FleetRedis, connect_fleet
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
@@ -41,6 +41,9 @@ from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
 from bot.slack.webapi import SlackCalls, web_client
+
+if TYPE_CHECKING:
+    from bot.fleet.redis import FleetRedis
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +125,15 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     clocks = clocks or Clocks()
     metrics = Metrics()
     deadline = lookup_deadline(settings)
-    fleet = await connect_fleet(settings.redis_url.reveal() if settings.redis_url else None, metrics,
-                                ttl=settings.clue_cache_ttl_seconds, negative_ttl=settings.clue_negative_ttl_seconds,
-                                stale_ttl=settings.clue_stale_seconds, lock_ttl=deadline,
-                                crm_rate=settings.crm_rate_per_second, wall=clocks.wall,
-                                monotonic=clocks.monotonic)
+    fleet: FleetRedis | None = None
+    if settings.redis_url is not None:
+        from bot.fleet.redis import connect_fleet  # redis-py adds ~150 ms to start-up: only with REDIS_URL
+
+        fleet = await connect_fleet(settings.redis_url.reveal(), metrics, ttl=settings.clue_cache_ttl_seconds,
+                                    negative_ttl=settings.clue_negative_ttl_seconds,
+                                    stale_ttl=settings.clue_stale_seconds, lock_ttl=deadline,
+                                    crm_rate=settings.crm_rate_per_second, wall=clocks.wall,
+                                    monotonic=clocks.monotonic)
     if fleet is not None:
         stack.push_async_callback(fleet.aclose)  # closed last, after the runner drains
     crm = await build_crm(settings, stack, metrics, clocks, transport=crm_transport,

@@ -109,6 +109,14 @@ def test_the_production_entry_points_load_no_dev_tooling() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_redis_is_loaded_only_with_redis_url() -> None:
+    """redis-py is ~150 ms of start-up: the entry points import it only when REDIS_URL asks for it."""
+    code = ("import sys, bot.__main__, bot.web.app, bot.compose; "
+            "print(sorted(m for m in sys.modules if m == 'redis' or m.startswith(('redis.', 'bot.fleet'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
 def test_every_room_exists() -> None:
     """The table names real rooms (a renamed package must update it, not silently escape it)."""
     for name in RANKS:
