@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.models import parse_clue, parse_field_defs, parse_follow_ups, parse_search, parse_tag_tree
-from bot.crm.signing import CrmAuth, sign
+from bot.crm.signing import CrmSigner, sign
 from bot.dev.sandbox import SandboxServer, SandboxState, seed
 from bot.dev.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE, wall_clock_ms
 
@@ -64,9 +65,21 @@ def signed_headers(body: bytes, *, timestamp: str | None = None, app_id: str = S
             "content-type": "application/json"}
 
 
+class CrmAuth(httpx.Auth):
+    """Signs every request like the bot does: CrmSigner's headers over the exact bytes sent."""
+
+    requires_request_body = True
+
+    def __init__(self, app_id: str, app_key: str, now_ms: Callable[[], int]) -> None:
+        self._signer = CrmSigner(app_id, app_key, now_ms)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(dict(self._signer.headers(request.content)))
+        yield request
+
+
 @pytest.fixture
 async def client(sandbox: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
-    """Signs every request like the bot does: CrmAuth over the exact bytes sent."""
     auth = CrmAuth(SANDBOX_APP_ID, SANDBOX_APP_KEY, wall_clock_ms)
     async with httpx.AsyncClient(base_url=sandbox.url, auth=auth, timeout=WAIT_SECONDS) as http:
         yield http
@@ -478,6 +491,20 @@ async def test_hang_ends_when_the_client_gives_up(sandbox: SandboxServer) -> Non
             await impatient.post(CLUE_GET, content=b'{"customerId":8}')
     await wait_until(sandbox, lambda s: s.in_flight == 0 and s.held == 0)
     assert sandbox.state.stats().faults_applied == {"hang": 1}
+
+
+async def test_a_client_leaving_mid_body_is_no_server_error(sandbox: SandboxServer, client: httpx.AsyncClient,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    host, port = sandbox.origin.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"POST {CLUE_GET} HTTP/1.1\r\nHost: crm\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 100\r\n\r\n{\"customer".encode())
+    await writer.drain()
+    writer.close()  # 10 of 100 bytes sent, then gone (a client's own deadline)
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert (await call(client, CLUE_GET, {"customerId": 8}))["data"] == DOC_EXAMPLE
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 async def test_reset_releases_held_requests(sandbox: SandboxServer, client: httpx.AsyncClient) -> None:

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -599,7 +599,10 @@ class SandboxApp:
         return endpoint
 
     async def _serve(self, request: Request, path: str, handler: _Handler) -> Response:
-        body = await _read_body(request)
+        try:
+            body = await _read_body(request)
+        except ClientDisconnect:  # the client gave up mid-body (its own deadline): nobody reads an answer
+            return Response(status_code=400)
         if body is None:
             return Response(status_code=413)
         payload = _Payload.decode(body)
