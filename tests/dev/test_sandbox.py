@@ -644,6 +644,28 @@ async def test_control_endpoints(sandbox: SandboxServer, client: httpx.AsyncClie
     assert sandbox.state.stats().calls == {CLUE_GET: 1}
 
 
+async def test_the_clue_page_is_read_only_escaped_and_masks_phones(sandbox: SandboxServer) -> None:
+    """``/clues/{id}``: where Open in CRM lands in the playground."""
+    async with httpx.AsyncClient(base_url=sandbox.origin) as web:
+        rich = await web.get(f"/clues/{seed.RICH_CLUE_ID}")
+        assert rich.status_code == 200
+        assert rich.headers["content-type"].startswith("text/html")
+        assert rich.headers["content-security-policy"].startswith("default-src 'none'")
+        for shown in ("<h1>张伟</h1>", "上海云杉信息科技有限公司", "初步接触", "SCRM、营销自动化",
+                      "互联网、A级、官网、上海", "138****5678", "已加企微，约了周三下午线上演示。"):
+            assert shown in rich.text
+        assert "13812345678" not in rich.text
+        hostile = (await web.get(f"/clues/{seed.HOSTILE_CLUE_ID}")).text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Sons" in hostile
+        assert "<script" not in hostile and "<a " not in hostile
+        for missing in (str(seed.MISSING_CLUE_ID), "banana", "9" * 40, "%3Cb%3E"):
+            response = await web.get(f"/clues/{missing}")
+            assert response.status_code == 404
+            assert "<b>" not in response.text
+        assert (await web.post(f"/clues/{seed.RICH_CLUE_ID}")).status_code == 405  # read-only
+    assert sandbox.state.stats().calls == {}  # a web page, not the API: no stats, no faults
+
+
 def test_server_reports_a_bound_port_and_refuses_a_taken_one(sandbox_server: SandboxServer) -> None:
     port = int(sandbox_server.origin.rsplit(":", 1)[1])
     assert port > 0

@@ -34,14 +34,14 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.client import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
 from bot.crm.signing import signature_matches
-from bot.dev.sandbox import seed
+from bot.dev.sandbox import page, seed
 
 Json = dict[str, Any]
 
@@ -582,6 +582,7 @@ class SandboxApp:
             Route("/_sandbox/faults", self._control_set_fault, methods=["POST"]),
             Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
             Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
+            Route("/clues/{clue_id}", self._clue_page, methods=["GET"]),
         ]
         self._app = Starlette(routes=routes)
 
@@ -688,6 +689,20 @@ class SandboxApp:
         if not payload.valid:
             raise _BadRequest
         return payload.value
+
+    # ------------------------------------------------------------ the CRM's web page of a clue (unsigned)
+
+    async def _clue_page(self, request: Request) -> Response:
+        """``/clues/{id}``: where Open in CRM lands in the playground; read-only, escaped, phones masked."""
+        text = request.path_params["clue_id"]
+        clue = self.state.clue(int(text)) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+        headers = {"Content-Security-Policy": page.CSP, "X-Content-Type-Options": "nosniff",
+                   "Cache-Control": "no-store"}
+        if clue is None:
+            return HTMLResponse(page.missing_page(text[:40]), status_code=404, headers=headers)
+        follow_ups = self.state.follow_up_page(clue["customerId"], MAX_PAGE_SIZE, None)["list"]
+        return HTMLResponse(page.clue_page(clue, self.state.field_defs(), self.state.tag_tree(), follow_ups),
+                            headers=headers)
 
     # ------------------------------------------------------------ control endpoints (unsigned)
 

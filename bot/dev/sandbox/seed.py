@@ -23,6 +23,7 @@ TEXT, SELECT, DATE, NUMBER, MULTILINE, MULTISELECT, DATETIME, PHONE = 1, 2, 3, 4
 # ---------------------------------------------------------------- notable clue ids
 
 DOC_CLUE_ID = 8  # the vendor's clue/get example, field for field
+RICH_CLUE_ID = 1  # every field, four tags, a next follow-up (overdue) and three follow-ups: the playground's first chip
 LONG_ID_CLUE_ID = 410983932389440  # 15 digits, as in the vendor docs; has 25 follow-ups (paging)
 CONVERTED_CLUE_IDS = (3, 5)  # converted to customers: convertCustomerTime set, isClue false
 AWAITING_ASSIGNMENT_CLUE_ID = 13  # isClue false without conversion (待分配), stage 输单
@@ -264,7 +265,7 @@ CLUES: list[Json] = [
         "createTime": "2021-05-11 15:15:48",
         "lastUpdateTime": "2021-05-11 15:15:48",
     },
-    _clue(1, "张伟", mobile=["13812345678"], corp="上海云杉信息科技有限公司",
+    _clue(RICH_CLUE_ID, "张伟", mobile=["13812345678"], corp="上海云杉信息科技有限公司",
           stage=STAGE_CONTACT, source=SOURCE_WEB, intention=INTENT_HIGH, gender="1",
           description="官网留资，想了解 SCRM 私域运营方案。\n希望下周安排一次线上演示。",
           address="上海市浦东新区张江路 88 号", birthday="1988-06-15",
@@ -453,7 +454,7 @@ def _follow_up(number: int, type_: int, content: str, operator: Json, created: s
 
 # Newest first, as the CRM lists them.
 FOLLOW_UPS: dict[int, list[Json]] = {
-    1: [
+    RICH_CLUE_ID: [
         _follow_up(101, FREE_TEXT, "已加企微，约了周三下午线上演示。", _ZHANG_SAN, "2025-03-05 16:40:02"),
         _follow_up(102, SYSTEM_TEXT, "线索由「李四」分配给「张三」", _LI_SI, "2025-03-04 09:00:00"),
         _follow_up(103, FREE_TEXT, "官网留资回访，客户在开会，稍后再打。", _LI_SI, "2025-03-03 11:20:00"),
