@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dev.sandbox import SandboxServer
@@ -81,6 +83,20 @@ async def test_slack_published_event_with_no_clue_links_makes_no_call(slack: Sla
     await slack.drain()
     assert slack.fake.api_calls("chat.unfurl") == []
     assert sandbox.state.stats().calls == {}
+
+
+async def test_why_a_link_got_no_preview_is_a_debug_line_keyed_by_the_event(
+        slack: SlackDriver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    await slack.event(link_event("https://crm.example.com/other/3"), event_id="EvQUIET")
+    await slack.drain()
+    assert "unfurl.skipped" not in caplog.text  # at LOG_LEVEL INFO nothing per skipped link
+    caplog.set_level(logging.DEBUG, logger="bot.slack.features.unfurls")  # what the playground does
+    await slack.event(link_event("https://crm.example.com/other/3", "https://crm.example.com/clues/404"),
+                      event_id="EvLOUD")
+    await slack.drain()
+    skipped = [(r.event_id, r.reason) for r in caplog.records if r.getMessage() == "unfurl.skipped"]
+    assert skipped == [("EvLOUD", "not_a_clue_link"), ("EvLOUD", "not_found")]
 
 
 async def test_retries_do_not_unfurl_twice(slack: SlackDriver, sandbox: SandboxServer) -> None:

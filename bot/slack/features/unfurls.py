@@ -1,6 +1,11 @@
 """Link previews: a ``link_shared`` event is acked at once; the clues are looked up (charged to the
 person who posted the links) and ``chat.unfurl`` sends the cards, with each clue's Work Object
-metadata, from a background task."""
+metadata, from a background task.
+
+A link that gets no preview leaves a DEBUG line ``unfurl.skipped`` naming the event and why (not a clue
+link, too many links, refused, the clue's lookup failed): nobody is told in Slack, and the playground
+shows the reason next to the pasted link (``bot.dev.playground.skips``).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from bot.errors import BotError
 from bot.slack.features import FeatureDeps
 from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
-from bot.slack.notices import log_failure
+from bot.slack.notices import error_key, log_failure
 from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
@@ -69,29 +74,41 @@ class LinkUnfurls:
 
     async def on_link_shared(self, event: Mapping[str, Any], body: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
+        event_id = str(body.get("event_id") or "")[:64]
+        links = list(event.get("links") or [])[:MAX_UNFURL_LINKS * 4]
         targets: dict[str, int] = {}
-        for link in list(event.get("links") or [])[:MAX_UNFURL_LINKS * 4]:
+        others = 0
+        for link in links:
             url = link.get("url") if isinstance(link, Mapping) else None
             if isinstance(url, str) and (clue_id := self._deps.matcher.match(url)) is not None:
                 targets.setdefault(url, clue_id)
+            else:
+                others += 1
+        if others:
+            _skipped(event_id, "not_a_clue_link", links=others)
         if not targets:
             return
         target = UnfurlTarget.from_event(event)
         if target is None:
-            log.warning("unfurl.event.malformed", extra={"event_id": str(body.get("event_id") or "")[:64]})
+            log.warning("unfurl.event.malformed", extra={"event_id": event_id})
             return
         picked = dict(list(targets.items())[:MAX_UNFURL_LINKS])
+        if len(targets) > len(picked):
+            _skipped(event_id, "too_many_links", links=len(targets) - len(picked), limit=MAX_UNFURL_LINKS)
         # Admitted in the task: when the callback does not say whether the conversation is shared with
         # another organisation, the gate asks Slack, and the ack must not wait for that.
-        self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client),
+        self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client, event_id),
                                 name="clue.unfurl")
 
     async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
-                      client: AsyncWebClient) -> None:
+                      client: AsyncWebClient, event_id: str) -> None:
         ids = list(dict.fromkeys(targets.values()))
         admitted = await self._deps.gate.admit_in_conversation(who, UNFURL, cost=len(ids))
         if isinstance(admitted, Refusal):
-            return  # nobody to tell: the poster sees their message without previews
+            # Nobody to tell: the poster sees their message without previews.
+            _skipped(event_id, admitted.key, links=len(targets),
+                     **{k: v for k, v in admitted.args.items() if k in ("rule", "seconds")})
+            return
         results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
@@ -99,6 +116,7 @@ class LinkUnfurls:
                 lookups[clue_id] = result
             elif isinstance(result, BotError):
                 log_failure(result, clue_id, event="unfurl.link.skipped")
+                _skipped(event_id, error_key(result), clue_id=clue_id, error=type(result).__name__)
             else:
                 raise result
         locale = self._deps.options.default_locale
@@ -108,3 +126,10 @@ class LinkUnfurls:
             await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
                               self._deps.calls,
                               [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
+
+
+def _skipped(event_id: str, reason: str, **extra: object) -> None:
+    """Why links of an event got no preview, at DEBUG: in production a refused flood logs nothing per event
+    (the gate logs one line per person and window); the playground turns this logger up to show it."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("unfurl.skipped", extra={"event_id": event_id, "reason": reason, **extra})
