@@ -62,14 +62,16 @@ lint: install-dev
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
-# What the suite needs beyond Python: redis-server (shared-cache tests), chromium (playground page
-# test) and, when npm is there, the TypeScript half of ../shared's Block Kit validator.
+# What the suite needs beyond Python: redis-server (shared-cache tests), chromium with a CJK font
+# (playground page tests and screenshots: Chinese in boxes otherwise) and, when npm is there, the
+# TypeScript half of ../shared's Block Kit validator.
 BLOCKKIT := ../shared/tools/blockkit
 BLOCKKIT_NODE := $(or $(BLOCKKIT_NODE_DIR),$(HOME)/.cache/blockkit-validator)/node_modules
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
