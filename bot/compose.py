@@ -67,6 +67,7 @@ class Instance:
     runner: TaskRunner
     bolt: AsyncApp
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
+    locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         admin_contact=settings.clue_admin_contact,
     )
     calls = SlackCalls(metrics)
+    locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
+                          clock=clocks.monotonic)
     gate = Gate(
         access=access,
         cache=cache,
@@ -173,8 +176,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
-        locales=UserLocales(slack_client, runner, default=settings.default_locale,
-                            enabled=settings.clue_user_locale, clock=clocks.monotonic),
+        locales=locales,
         conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
@@ -194,4 +196,4 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
-                    fleet=fleet)
+                    fleet=fleet, locales=locales)

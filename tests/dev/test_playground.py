@@ -1,12 +1,14 @@
 """The playground's backend through the real ASGI app: the page's endpoints build and sign Slack's requests,
 the app answers through ``/slack/events``, and what it sends Slack afterwards is read back from the fake Slack.
 
-Playground settings (no Slack credentials, no CRM): the app starts its own sandbox CRM and fake Slack.
+Playground settings (no Slack credentials, no CRM): the app starts its own sandbox CRM and fake Slack, and
+clue links point at the sandbox's clue page (``CLUE_URL_TEMPLATE`` left at its default).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,8 +20,9 @@ import pytest_asyncio
 from bot.compose import Instance
 from bot.config import Settings
 from bot.dev.launch import create_playground_app
-from bot.dev.playground.page import CHANNEL_ID, STATIC
-from bot.dev.sandbox import SandboxServer
+from bot.dev.playground.page import CHANNEL_ID, STATIC, VIEWERS
+from bot.dev.playground.skips import UNFURL_LOGGER, UnfurlSkips
+from bot.dev.sandbox import SandboxServer, seed
 
 # One app for the module (starting and stopping its sandbox CRM and fake Slack takes ~0.4 s); tests that
 # need other settings, or break the CRM, start their own. Tests tell their calls apart by response key and
@@ -27,7 +30,8 @@ from bot.dev.sandbox import SandboxServer
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CLUE_8_NAME = "打马赛克就"
-LINK = "https://crm.example.com/clues/8"
+RICH_NAME = "张伟"
+SOME_LINK = "https://crm.example.com/clues/8"  # for input the page refuses before it matters where it points
 
 
 class Playground:
@@ -47,8 +51,28 @@ class Playground:
         assert data["status"] == 200, data  # the app's own answer to the signed request
         return data
 
-    async def command(self, text: str, key: str) -> dict[str, Any]:
-        return await self.ok("/playground/command", {"text": text, "response_key": key})
+    def link(self, clue_id: int | str) -> str:
+        """A link to a clue as the playground's app knows them (the sandbox's page, unless configured)."""
+        return self.instance.settings.clue_url_template.replace("{id}", str(clue_id))
+
+    async def command(self, text: str, key: str, viewer: str = "en") -> dict[str, Any]:
+        return await self.ok("/playground/command", {"text": text, "response_key": key, "viewer": viewer})
+
+    async def every_call(self) -> list[dict[str, Any]]:
+        """Every call the fake Slack captured since the app started, page after page."""
+        calls: list[dict[str, Any]] = []
+        while True:
+            answer = (await self.http.get("/playground/messages", params={"since": len(calls)})).json()
+            if not answer["calls"]:
+                return calls
+            calls += answer["calls"]
+
+    async def notes(self, event_id: str) -> list[dict[str, Any]]:
+        """After background work finished: the app's notes on why links of this event got no preview."""
+        await self.instance.runner.drain(timeout=30)
+        response = await self.http.get("/playground/messages", params={"since": 0, "notes_since": 0})
+        assert response.status_code == 200
+        return [n for n in response.json()["notes"] if n["event_id"] == event_id]
 
     async def click(self, action_id: str, key: str, *, kind: str = "ephemeral", value: str = "8",
                     message_ts: str = "1700000000.000100", **where: str) -> dict[str, Any]:
@@ -117,10 +141,18 @@ async def test_the_page_never_builds_html_from_strings() -> None:
 async def test_config_tells_the_page_who_it_is_and_where_to_poll_from(page: Playground) -> None:
     config = (await page.http.get("/playground/config")).json()
     assert config["command"] == "/clue"
-    assert config["example_link"] == LINK
     assert config["sandbox_origin"].startswith("http://127.0.0.1:")
+    assert config["clue_url_template"] == config["sandbox_origin"] + "/clues/{id}"
+    assert config["example_link"] == page.link(seed.RICH_CLUE_ID)
     assert config["channel"]["id"] == CHANNEL_ID
+    assert {name: v["slack_locale"] for name, v in config["viewers"].items()} == {
+        "en": "en-US", "zh": "zh-CN", "zh-TW": "zh-TW"}
     assert isinstance(config["last_seq"], int)
+    assert isinstance(config["last_note"], int)
+    # The app looked each viewer's language up as the page opened, as it would on their first request.
+    await page.instance.runner.drain(timeout=30)
+    asked = {c["body"]["user"] for c in await page.every_call() if c["name"] == "users.info"}
+    assert asked == {v.user_id for v in VIEWERS.values()}
 
 
 # ------------------------------------------------------------------------------------------ /clue
@@ -199,14 +231,16 @@ async def test_reveal_replaces_the_card_with_the_full_phone(page: Playground) ->
 # ------------------------------------------------------------------------------------------ links
 
 
-@pytest.mark.parametrize(("pasted", "key"), [
-    (LINK, LINK),
+@pytest.mark.parametrize(("query", "key_query"), [
+    ("", ""),
     # Slack HTML-escapes & in links[].url, and chat.unfurl must use the link exactly as Slack sent it.
-    (LINK + "?tab=info&from=chat", LINK + "?tab=info&amp;from=chat"),
+    ("?tab=info&from=chat", "?tab=info&amp;from=chat"),
 ])
-async def test_a_pasted_link_is_unfurled_under_its_exact_url(page: Playground, pasted: str, key: str) -> None:
-    result = await page.ok("/playground/link", {"url": pasted, "message_ts": "1700000000.000200"})
-    assert result["links"] == [{"domain": "crm.example.com", "url": key}]
+async def test_a_pasted_link_is_unfurled_under_its_exact_url(page: Playground, query: str, key_query: str) -> None:
+    link = page.link(8)
+    result = await page.ok("/playground/link", {"url": link + query, "message_ts": "1700000000.000200"})
+    key = link + key_query
+    assert result["links"] == [{"domain": "127.0.0.1", "url": key}]
     calls = await page.captured(result["seq"])
     assert [(c["kind"], c["name"]) for c in calls] == [("api", "chat.unfurl")]
     unfurl = calls[0]["body"]
@@ -214,25 +248,28 @@ async def test_a_pasted_link_is_unfurled_under_its_exact_url(page: Playground, p
     assert list(unfurl["unfurls"]) == [key]
     assert header(unfurl["unfurls"][key]) == CLUE_8_NAME
     assert "text" not in unfurl["unfurls"][key]
+    assert await page.notes(result["event_id"]) == []  # unfurled: nothing to explain
 
 
 async def test_refresh_on_an_unfurl_updates_it_with_chat_unfurl(page: Playground) -> None:
-    posted = await page.ok("/playground/link", {"url": LINK})
+    link = page.link(8)
+    posted = await page.ok("/playground/link", {"url": link})
     await page.captured()
     result = await page.click("clue_refresh", "a4", kind="unfurl", message_ts=posted["message_ts"],
-                              unfurl_url=LINK)
+                              unfurl_url=link)
     calls = await page.captured(result["seq"])
     assert [(c["kind"], c["name"]) for c in calls] == [("api", "chat.unfurl")]
     body = calls[0]["body"]
     assert (body["channel"], body["ts"]) == (CHANNEL_ID, posted["message_ts"])  # the same unfurl, modified
-    assert list(body["unfurls"]) == [LINK]
+    assert list(body["unfurls"]) == [link]
 
 
 async def test_a_work_object_click_opens_the_flexpane_with_present_details(page: Playground) -> None:
-    posted = await page.ok("/playground/link", {"url": LINK})
+    link = page.link(8)
+    posted = await page.ok("/playground/link", {"url": link})
     [unfurl] = await page.captured(posted["seq"])
     [entity] = unfurl["body"]["metadata"]["entities"]
-    assert entity["app_unfurl_url"] == LINK
+    assert entity["app_unfurl_url"] == link
     result = await page.ok("/playground/entity", {
         "external_ref": entity["external_ref"], "entity_url": entity["url"],
         "app_unfurl_url": entity["app_unfurl_url"], "message_ts": posted["message_ts"]})
@@ -252,9 +289,91 @@ async def test_a_foreign_work_object_gets_the_documented_error(page: Playground)
     assert call["body"]["error"] == {"status": "not_found"}
 
 
-async def test_a_link_elsewhere_is_not_unfurled(page: Playground) -> None:
-    result = await page.ok("/playground/link", {"urls": ["https://example.org/clues/8"]})
+async def test_a_link_elsewhere_is_not_unfurled_and_the_page_learns_why(page: Playground) -> None:
+    result = await page.ok("/playground/link", {"urls": ["https://example.org/clues/8", "https://crm.example.com/clues/8"]})
     assert await page.captured(result["seq"]) == []
+    [note] = await page.notes(result["event_id"])
+    assert note["reason"] == "not_a_clue_link"
+    assert note["links"] == 2
+    assert note["message_ts"] == result["message_ts"]
+
+
+async def test_a_missing_clue_and_too_many_links_are_explained(page: Playground) -> None:
+    links = [page.link(seed.MISSING_CLUE_ID), *(page.link(i) for i in (1, 2, 3, 4, 6, 7))]
+    result = await page.ok("/playground/link", {"urls": links})
+    notes = await page.notes(result["event_id"])
+    assert [(n["reason"], n.get("clue_id"), n.get("links")) for n in notes] == [
+        ("too_many_links", None, 2), ("not_found", seed.MISSING_CLUE_ID, None)]
+    [unfurl] = await page.captured(result["seq"])
+    assert list(unfurl["body"]["unfurls"]) == links[1:5]  # the first five clue links; the missing one has no card
+
+
+@pytest.mark.parametrize(("env", "fault", "reason", "detail"), [
+    ({"CLUE_UNFURL_CHANNEL_IDS": "C0ELSEWHERE"}, None, "not_allowed", {"rule": "unfurl_channel"}),
+    ({"CLUE_USER_RATE_PER_MINUTE": "1"}, None, "rate_limited", {}),
+    ({}, {"status": 503}, "crm_unavailable", {"clue_id": 2}),
+])
+async def test_refused_and_failed_unfurls_are_explained(env: dict[str, str], fault: dict[str, Any] | None,
+                                                         reason: str, detail: dict[str, Any]) -> None:
+    async with playground(env) as page:
+        if fault is not None:
+            assert (await page.post("/playground/faults", fault)).status_code == 200
+        first = await page.ok("/playground/link", {"url": page.link(1)})  # spends a rate of one a minute
+        await page.captured(first["seq"])
+        result = await page.ok("/playground/link", {"url": page.link(2)})
+        [note] = await page.notes(result["event_id"])
+        assert note["reason"] == reason
+        assert {k: note[k] for k in detail} == detail
+        assert [c["name"] for c in await page.captured(result["seq"]) if c["name"] == "chat.unfurl"] == []
+
+
+async def test_the_playground_hears_skipped_unfurls_only_while_it_runs() -> None:
+    logger = logging.getLogger(UNFURL_LOGGER)
+    level, handlers = logger.level, list(logger.handlers)
+    async with playground():
+        assert logger.isEnabledFor(logging.DEBUG)
+        [added] = [h for h in logger.handlers if h not in handlers]
+        assert isinstance(added, UnfurlSkips)
+    assert (logger.level, logger.handlers) == (level, handlers)
+
+
+async def test_each_viewer_is_a_slack_user_whose_cards_speak_their_language(page: Playground) -> None:
+    await page.http.get("/playground/config")  # the page opens: the app learns its viewers' languages
+    await page.instance.runner.drain(timeout=30)
+    stage = {"en": "*Stage*", "zh": "*阶段*", "zh-TW": "*階段*"}
+    for viewer, label in stage.items():
+        ack = (await page.command(str(seed.RICH_CLUE_ID), f"v-{viewer}", viewer=viewer))["ack"]
+        assert header(ack) == RICH_NAME
+        assert label in json.dumps(ack, ensure_ascii=False), viewer
+    # The flexpane: entity_details_requested carries the viewer's own Slack locale.
+    link = page.link(seed.RICH_CLUE_ID)
+    posted = await page.ok("/playground/link", {"url": link, "viewer": "zh-TW"})
+    [unfurl] = await page.captured(posted["seq"])
+    [entity] = unfurl["body"]["metadata"]["entities"]
+    result = await page.ok("/playground/entity", {
+        "external_ref": entity["external_ref"], "entity_url": entity["url"], "viewer": "zh-TW",
+        "app_unfurl_url": entity["app_unfurl_url"], "message_ts": posted["message_ts"]})
+    [details] = await page.captured(result["seq"])
+    labels = {f["key"]: f["label"] for f in details["body"]["metadata"]["entity_payload"]["custom_fields"]}
+    assert labels["stage"] == "階段"
+
+
+async def test_open_in_crm_is_the_sandbox_page_of_the_clue(page: Playground) -> None:
+    ack = (await page.command(str(seed.RICH_CLUE_ID), "crm1"))["ack"]
+    [url] = [e["url"] for b in ack["blocks"] if b["type"] == "actions" for e in b["elements"] if "url" in e]
+    assert url == page.link(seed.RICH_CLUE_ID)
+    async with httpx.AsyncClient(trust_env=False) as http:  # over loopback, as the browser follows it
+        crm_page = await http.get(url)
+    assert crm_page.status_code == 200
+    assert RICH_NAME in crm_page.text
+    assert "上海云杉信息科技有限公司" in crm_page.text
+
+
+async def test_a_template_the_visitor_set_is_kept() -> None:
+    async with playground({"CLUE_URL_TEMPLATE": "https://crm.internal.example/clue?id={id}"}) as page:
+        config = (await page.http.get("/playground/config")).json()
+        assert config["clue_url_template"] == "https://crm.internal.example/clue?id={id}"
+        assert config["example_link"] == f"https://crm.internal.example/clue?id={seed.RICH_CLUE_ID}"
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -281,19 +400,21 @@ async def test_a_link_elsewhere_is_not_unfurled(page: Playground) -> None:
     ("/playground/link", {"url": "https://"}),
     ("/playground/link", {"url": "http://[::1"}),
     ("/playground/link", {"urls": []}),
-    ("/playground/link", {"urls": [LINK] * 11}),
-    ("/playground/link", {"urls": LINK}),
-    ("/playground/link", {"url": LINK, "message_ts": 1700000000}),
+    ("/playground/link", {"urls": [SOME_LINK] * 11}),
+    ("/playground/link", {"urls": SOME_LINK}),
+    ("/playground/link", {"url": SOME_LINK, "message_ts": 1700000000}),
     ("/playground/entity", {}),
-    ("/playground/entity", {"external_ref": "8", "entity_url": LINK, "app_unfurl_url": LINK,
+    ("/playground/entity", {"external_ref": "8", "entity_url": SOME_LINK, "app_unfurl_url": SOME_LINK,
                             "message_ts": "1.2"}),
-    ("/playground/entity", {"external_ref": {"id": 8}, "entity_url": LINK, "app_unfurl_url": LINK,
+    ("/playground/entity", {"external_ref": {"id": 8}, "entity_url": SOME_LINK, "app_unfurl_url": SOME_LINK,
                             "message_ts": "1.2"}),
     ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": "javascript:alert(1)",
-                            "app_unfurl_url": LINK, "message_ts": "1.2"}),
-    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": "http://[::1", "app_unfurl_url": LINK,
+                            "app_unfurl_url": SOME_LINK, "message_ts": "1.2"}),
+    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": "http://[::1", "app_unfurl_url": SOME_LINK,
                             "message_ts": "1.2"}),
-    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": LINK, "app_unfurl_url": LINK}),
+    ("/playground/entity", {"external_ref": {"id": "8"}, "entity_url": SOME_LINK, "app_unfurl_url": SOME_LINK}),
+    ("/playground/command", {"text": "8", "viewer": "fr"}),
+    ("/playground/link", {"url": SOME_LINK, "viewer": ["zh"]}),
     ("/playground/faults", ["latency_ms", 1]),
     ("/playground/faults", {"latency_ms": -1}),  # refused by the sandbox itself
     ("/playground/faults", {"explode": True}),
@@ -313,9 +434,10 @@ async def test_only_json_is_accepted(page: Playground) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("name", ["since", "notes_since"])
 @pytest.mark.parametrize("since", ["abc", "-1", "1.5", "9" * 20])
-async def test_messages_needs_a_sequence_number(page: Playground, since: str) -> None:
-    response = await page.http.get("/playground/messages", params={"since": since})
+async def test_messages_needs_a_sequence_number(page: Playground, name: str, since: str) -> None:
+    response = await page.http.get("/playground/messages", params={name: since})
     assert response.status_code == 400
 
 
@@ -341,7 +463,9 @@ async def test_no_fault_knobs_for_a_configured_crm(sandbox: SandboxServer) -> No
     env = {"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": "wwsandboxcorp0001_ClueBot",
            "CRM_APP_KEY": "sandbox-app-key-not-a-secret"}
     async with playground(env) as page:
-        assert (await page.http.get("/playground/config")).json()["sandbox_origin"] is None
+        config = (await page.http.get("/playground/config")).json()
+        assert config["sandbox_origin"] is None
+        assert config["clue_url_template"] == Settings.clue_url_template  # a real CRM keeps its template
         assert (await page.post("/playground/faults", {"status": 503})).status_code == 404
         assert sandbox.state.stats().faults_applied == {}
 

@@ -32,13 +32,16 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.compose import Instance
 from bot.dev import slack_requests
 from bot.dev.playground.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlackState
+from bot.dev.playground.skips import UnfurlSkips
+from bot.dev.sandbox import seed
 from bot.slack.app import COMMAND
 
 STATIC = Path(__file__).parent / "static"
 
-USER_ID = "U0PLAYER01"
+USER_ID = "U0PLAYER01"  # the English-speaking viewer; one more per language below
 USER_NAME = "you"
 CHANNEL_ID = "C0PLAYGRND"
 CHANNEL_NAME = "playground"
@@ -63,6 +66,18 @@ Handler = Callable[[Request, "PlaygroundContext"], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
+class Viewer:
+    """Who the page plays: one Slack user per language, since the app learns a person's language from
+    ``users.info`` and remembers it per user (switching language in Slack is switching users here)."""
+
+    user_id: str
+    slack_locale: str  # what users.info answers for them, and entity_details_requested's user_locale
+
+
+VIEWERS = {"en": Viewer(USER_ID, "en-US"), "zh": Viewer("U0PLAYERZH", "zh-CN"), "zh-TW": Viewer("U0PLAYERTW", "zh-TW")}
+
+
+@dataclass(frozen=True)
 class PlaygroundContext:
     """What the page needs of the running development setup, known once it has started."""
 
@@ -73,6 +88,7 @@ class PlaygroundContext:
     clue_url_template: str
     sandbox_origin: str | None  # the embedded sandbox CRM's, where its fault knobs live (None: a real CRM)
     sandbox_http: httpx.AsyncClient | None  # one client to the sandbox, for the fault knobs
+    skips: UnfurlSkips  # why pasted links got no preview, from the app's log
 
 
 class BadInput(Exception):
@@ -124,28 +140,42 @@ async def index(request: Request) -> Response:
 
 
 async def config(request: Request, ctx: PlaygroundContext) -> Response:
-    """Who the page plays (user, channel), an example link, the sandbox origin, where polling starts."""
+    """Who the page plays (its viewers, channel), example links, the sandbox origin, where polling starts.
+
+    The app looks each viewer's language up (``users.info``) now, as it would on their first request, so
+    the language switch holds from the first card on.
+    """
+    instance: Instance = request.app.state.instance
+    for viewer in VIEWERS.values():
+        instance.locales.get(viewer.user_id)
     calls = ctx.fake.since(0)
     return JSONResponse({
         "user": {"id": USER_ID, "name": USER_NAME},
+        "viewers": {name: {"id": v.user_id, "name": USER_NAME, "slack_locale": v.slack_locale}
+                    for name, v in VIEWERS.items()},
+        "user_locale": instance.settings.clue_user_locale,
+        "default_locale": instance.settings.default_locale,
         "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
         "team_id": TEAM_ID,
         "bot_user_id": BOT_USER_ID,
         "command": COMMAND,
-        "example_link": ctx.clue_url_template.replace("{id}", "8"),
+        "clue_url_template": ctx.clue_url_template,
+        "example_link": ctx.clue_url_template.replace("{id}", str(seed.RICH_CLUE_ID)),
         "sandbox_origin": ctx.sandbox_origin,
         "last_seq": calls[-1].seq if calls else 0,
+        "last_note": ctx.skips.last,
     })
 
 
 async def command(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{text, response_key?}``: ``/clue <text>`` as Slack's form-encoded slash command."""
+    """``{text, response_key?, viewer?}``: ``/clue <text>`` as Slack's form-encoded slash command."""
     body = await _json_object(request)
     text = _string(body, "text", MAX_COMMAND_TEXT, empty_ok=True)  # a bare /clue is fine: it shows usage
     key = _response_key(body)
+    viewer = _viewer(body)
     form = {
         "token": "playground", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN, "channel_id": CHANNEL_ID,
-        "channel_name": CHANNEL_NAME, "user_id": USER_ID, "user_name": USER_NAME, "command": COMMAND,
+        "channel_name": CHANNEL_NAME, "user_id": viewer.user_id, "user_name": USER_NAME, "command": COMMAND,
         "text": text, "api_app_id": API_APP_ID, "is_enterprise_install": "false",
         "response_url": _response_url(ctx, key), "trigger_id": _trigger_id(),
     }
@@ -154,7 +184,7 @@ async def command(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def action(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{action_id, value, block_id?, response_key?, container: {kind, message_ts, unfurl_url?}}``.
+    """``{action_id, value, block_id?, response_key?, viewer?, container: {kind, message_ts, unfurl_url?}}``.
 
     ``kind`` is where the button was: ``ephemeral`` (the asker's own card), ``message`` (a card in
     the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``).
@@ -164,6 +194,7 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     value = _string(body, "value", 2000, required=False)
     block_id = _string(body, "block_id", 255, required=False)
     key = _response_key(body)
+    viewer = _viewer(body)
     where = body.get("container")
     if not isinstance(where, dict):
         raise BadInput("container must be an object with kind and message_ts")
@@ -171,7 +202,7 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     if kind not in _CONTAINERS:
         raise BadInput(f"container.kind must be one of {', '.join(_CONTAINERS)}")
     if kind == "view":
-        return await _view_action(request, ctx, action_id, value, block_id, where)
+        return await _view_action(request, ctx, viewer, action_id, value, block_id, where)
     message_ts = _message_ts(where)
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID,
                                  "is_ephemeral": kind == "ephemeral"}
@@ -181,7 +212,7 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     now = time.time()
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": USER_ID, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
+        "user": {"id": viewer.user_id, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
         "api_app_id": API_APP_ID,
         "token": "playground",
         "container": container,
@@ -199,7 +230,7 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     return JSONResponse({**result, "response_key": key})
 
 
-async def _view_action(request: Request, ctx: PlaygroundContext, action_id: str, value: str | None,
+async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer, action_id: str, value: str | None,
                        block_id: str | None, where: dict[str, Any]) -> Response:
     """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
     view_id = _string(where, "view_id", 64)
@@ -208,7 +239,7 @@ async def _view_action(request: Request, ctx: PlaygroundContext, action_id: str,
     now = time.time()
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": USER_ID, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
+        "user": {"id": viewer.user_id, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
         "api_app_id": API_APP_ID, "token": "playground",
         "container": {"type": "view", "view_id": view_id}, "trigger_id": _trigger_id(),
         "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
@@ -220,10 +251,11 @@ async def _view_action(request: Request, ctx: PlaygroundContext, action_id: str,
 
 
 async def link(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{url}`` or ``{urls: [...]}`` (and an optional ``message_ts``): a message with links was posted.
+    """``{url}`` or ``{urls: [...]}`` (and optional ``message_ts``, ``viewer``): a message with links was posted.
 
     Slack HTML-escapes ``&``, ``<`` and ``>`` in ``links[].url``; so does this, and the answer lists
-    the links exactly as sent, the keys ``chat.unfurl`` must use.
+    the links exactly as sent, the keys ``chat.unfurl`` must use, and the ``event_id`` that the app's
+    notes on links it skips (``/playground/messages``, ``notes``) name.
     """
     body = await _json_object(request)
     urls = body.get("urls", [body.get("url")])
@@ -231,24 +263,28 @@ async def link(request: Request, ctx: PlaygroundContext) -> Response:
         raise BadInput(f"send url, or urls as a list of 1 to {MAX_LINKS} links")
     links = [_link(url) for url in urls]
     message_ts = _message_ts(body) if "message_ts" in body else _new_ts()
+    viewer = _viewer(body)
     event = {
-        "type": "link_shared", "channel": CHANNEL_ID, "is_bot_user_member": True, "user": USER_ID,
+        "type": "link_shared", "channel": CHANNEL_ID, "is_bot_user_member": True, "user": viewer.user_id,
         "message_ts": message_ts, "unfurl_id": f"{CHANNEL_ID}.{message_ts}.{secrets.token_hex(8)}",
         "source": "conversations_history", "links": links, "event_ts": f"{time.time():.6f}",
     }
+    event_id = "Ev" + secrets.token_hex(8).upper()
+    ctx.skips.expect(event_id, message_ts)
     envelope = {
         "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
-        "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(time.time()),
+        "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
         "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True,
                             "is_enterprise_install": False}],
         "is_ext_shared_channel": False,
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
-    return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links})
+    return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links,
+                         "event_id": event_id})
 
 
 async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{external_ref: {id, type?}, entity_url, app_unfurl_url, message_ts}``: a Work Object unfurl was
+    """``{external_ref: {id, type?}, entity_url, app_unfurl_url, message_ts, viewer?}``: a Work Object unfurl was
     clicked, so Slack opens its flexpane and sends ``entity_details_requested`` (the fields of Slack's
     published example); the app answers with ``entity.presentDetails``, which the page polls for."""
     body = await _json_object(request)
@@ -262,17 +298,18 @@ async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
     entity_link = _link(entity_url)  # an http(s) URL, as Slack would only link one
     unfurl_url = _string(body, "app_unfurl_url", MAX_URL)
     message_ts = _message_ts(body)
+    viewer = _viewer(body)
     now = time.time()
     event = {
-        "type": "entity_details_requested", "user": USER_ID, "external_ref": external_ref,
+        "type": "entity_details_requested", "user": viewer.user_id, "external_ref": external_ref,
         "entity_url": entity_url, "link": entity_link,
         "app_unfurl_url": unfurl_url, "event_ts": f"{now:.6f}", "trigger_id": _trigger_id(),
-        "user_locale": "en-US", "channel": CHANNEL_ID, "message_ts": message_ts,
+        "user_locale": viewer.slack_locale, "channel": CHANNEL_ID, "message_ts": message_ts,
     }
     envelope = {
         "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
         "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(now),
-        "authed_users": [USER_ID],
+        "authed_users": [viewer.user_id],
         "is_ext_shared_channel": False,  # as for link_shared above: #playground is not a Slack Connect channel
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
@@ -280,14 +317,17 @@ async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def messages(request: Request, ctx: PlaygroundContext) -> Response:
-    """``?since=N``: every call the fake Slack captured after sequence number ``N``, oldest first."""
-    since = request.query_params.get("since", "0")
-    if not since.isdecimal() or len(since) > 12:
-        raise BadInput("since must be a sequence number (a non-negative integer)")
-    calls = ctx.fake.since(int(since))[:MAX_CALLS_PER_POLL]
+    """``?since=N&notes_since=M``: every call the fake Slack captured after sequence number ``N``, oldest
+    first; and the app's notes on pasted links it did not unfurl (why) after note ``M``."""
+    since = _sequence(request, "since")
+    notes_since = _sequence(request, "notes_since")
+    calls = ctx.fake.since(since)[:MAX_CALLS_PER_POLL]
+    notes = ctx.skips.since(notes_since)[:MAX_CALLS_PER_POLL]
     return JSONResponse({
-        "last": calls[-1].seq if calls else int(since),
+        "last": calls[-1].seq if calls else since,
         "calls": [{"seq": c.seq, "kind": c.kind, "name": c.name, "body": c.body} for c in calls],
+        "last_note": notes[-1]["seq"] if notes else notes_since,
+        "notes": notes,
     })
 
 
@@ -390,6 +430,21 @@ def _string(body: Mapping[str, Any], name: str, limit: int, *, required: bool = 
         raise BadInput(f"{name} must be a string of at most {limit} characters"
                        + ("" if empty_ok or not required else ", not blank"))
     return value
+
+
+def _sequence(request: Request, name: str) -> int:
+    value = request.query_params.get(name, "0")
+    if not value.isdecimal() or len(value) > 12:
+        raise BadInput(f"{name} must be a sequence number (a non-negative integer)")
+    return int(value)
+
+
+def _viewer(body: Mapping[str, Any]) -> Viewer:
+    """Whose request this is: ``viewer`` names a language (en when absent)."""
+    name = body.get("viewer", "en")
+    if not isinstance(name, str) or name not in VIEWERS:
+        raise BadInput(f"viewer must be one of {', '.join(VIEWERS)}")
+    return VIEWERS[name]
 
 
 def _response_key(body: Mapping[str, Any]) -> str:

@@ -3,7 +3,11 @@
 // What the person does goes to /playground/* (which signs it and sends it through /slack/events);
 // what the app sends Slack afterwards is polled from /playground/messages and applied to the view:
 // response_url posts replace, delete or add messages; chat.unfurl attaches previews to a message (as
-// Work Object cards when it carries metadata); entity.presentDetails fills the flexpane.
+// Work Object cards when it carries metadata); entity.presentDetails fills the flexpane. The same poll
+// brings the app's notes on pasted links it did not unfurl, shown under the message with the reason.
+//
+// "You, in Slack" picks who the page plays: one Slack user per language (the app learns each person's
+// language from users.info), and the time zone <!date> tokens render in, as Slack renders them per viewer.
 //
 // Everything from the app or the CRM is data: the DOM is built with createElement and text nodes,
 // never from HTML strings, and links are only made for http(s) and mailto URLs.
@@ -15,9 +19,15 @@
   const HIDDEN_POLL_MS = 2000;
   const LOG_LIMIT = 100;
 
+  const STORED_VIEWER = "cluebot.playground.viewer";
+  const STORED_ZONE = "cluebot.playground.zone";
+
   const state = {
     config: null,
+    viewer: "en", // which of config.viewers the page plays
+    timeZone: "", // IANA zone dates render in; "" is this browser's own
     since: 0, // last fake-Slack call applied
+    notesSince: 0, // last note on a skipped unfurl applied
     counter: 0,
     messages: new Map(), // message id -> message
     keys: new Map(), // response_url key -> message id it was issued for
@@ -128,54 +138,89 @@
 
   function userName(id) {
     const config = state.config;
-    if (config && id === config.user.id) return config.user.name;
+    const viewer = config && Object.values(config.viewers).find((v) => v.id === id);
+    if (viewer) return viewer.name;
     if (config && id === config.bot_user_id) return "clue";
     return id;
   }
 
   // ------------------------------------------------------------------------------------ dates
 
-  function dateToken(target, fallback) {
-    const [, epoch, format = "", link] = target.split("^");
-    const node = el("time", { class: "m-date", "data-epoch": epoch, "data-format": format,
-                              "data-fallback": fallback || "" });
-    const seconds = Number(epoch);
-    if (epoch && Number.isFinite(seconds)) node.setAttribute("datetime", new Date(seconds * 1000).toISOString());
-    renderDate(node);
-    const href = link && safeHref(decode(link));
-    return href ? externalLink(href, node) : node;
-  }
+  // Every time on the page is a <time data-epoch>, rendered in the chosen zone and the viewer's Slack
+  // locale, so switching either re-renders them all: data-kind "slack" is a <!date> token (data-format,
+  // data-fallback), "wo" a Work Object timestamp, "clock" a message's own time.
 
-  /** Fill a <time> from its epoch and Slack format, in this browser's own zone; the fallback if unreadable. */
-  function renderDate(node) {
-    const seconds = Number(node.dataset.epoch);
-    const text = formatDate(seconds, node.dataset.format, Date.now());
-    node.textContent = text ?? node.dataset.fallback;
-    if (text !== null) {
-      const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" })
-        .format(new Date(seconds * 1000));
-      node.title = node.dataset.fallback ? `${full} (sent as ${node.dataset.fallback})` : full;
-    }
-  }
-
-  const dateFormat = (options) => new Intl.DateTimeFormat(undefined, options);
+  const zone = () => state.timeZone || undefined;
+  const viewerLocale = () => state.config?.viewers?.[state.viewer]?.slack_locale || undefined;
+  const dateFormat = (options) => new Intl.DateTimeFormat(viewerLocale(), { ...options, timeZone: zone() });
   const pad = (n) => String(n).padStart(2, "0");
   const DATE = { year: "numeric", month: "long", day: "numeric" };
   const DATE_SHORT = { year: "numeric", month: "short", day: "numeric" };
   const DATE_LONG = { weekday: "long", year: "numeric", month: "long", day: "numeric" };
+  const FULL = { dateStyle: "full", timeStyle: "long" };
+
+  function dateToken(target, fallback) {
+    const [, epoch, format = "", link] = target.split("^");
+    const node = el("time", { class: "m-date", "data-kind": "slack", "data-epoch": epoch, "data-format": format,
+                              "data-fallback": fallback || "" });
+    const seconds = Number(epoch);
+    if (epoch && Number.isFinite(seconds)) node.setAttribute("datetime", new Date(seconds * 1000).toISOString());
+    renderTime(node);
+    const href = link && safeHref(decode(link));
+    return href ? externalLink(href, node) : node;
+  }
+
+  function timeNode(seconds, kind, className) {
+    const node = el("time", { class: className, "data-kind": kind, "data-epoch": String(seconds),
+                              datetime: new Date(seconds * 1000).toISOString() });
+    renderTime(node);
+    return node;
+  }
+
+  /** Fill a <time> from its epoch (and Slack format), in the chosen zone; a token's fallback if unreadable. */
+  function renderTime(node) {
+    const seconds = Number(node.dataset.epoch);
+    const date = new Date(seconds * 1000);
+    if (node.dataset.kind === "wo" || node.dataset.kind === "clock") {
+      const options = node.dataset.kind === "wo" ? { dateStyle: "medium", timeStyle: "short" }
+        : { hour: "numeric", minute: "2-digit" };
+      node.textContent = dateFormat(options).format(date);
+      node.title = dateFormat(FULL).format(date);
+      return;
+    }
+    const text = formatDate(seconds, node.dataset.format, Date.now());
+    node.textContent = text ?? node.dataset.fallback;
+    if (text !== null) {
+      const full = dateFormat(FULL).format(date);
+      node.title = node.dataset.fallback ? `${full} (sent as ${node.dataset.fallback})` : full;
+    }
+  }
+
+  function renderAllTimes() {
+    document.querySelectorAll("time[data-kind]").forEach(renderTime);
+  }
+
+  /** Year, month and day of ``date`` in the chosen zone, as numbers. */
+  function calendar(date) {
+    const parts = new Intl.DateTimeFormat("en-US", { year: "numeric", month: "numeric", day: "numeric",
+                                                     timeZone: zone() }).formatToParts(date);
+    const part = (type) => Number(parts.find((p) => p.type === type).value);
+    return { year: part("year"), month: part("month"), day: part("day") };
+  }
 
   function dayWord(date, now) {
-    const day = new Date(date);
-    day.setHours(0, 0, 0, 0);
-    const today = new Date(now);
-    today.setHours(0, 0, 0, 0);
-    const diff = Math.round((day - today) / 86400000);
-    return { [-1]: "yesterday", 0: "today", 1: "tomorrow" }[diff] ?? null;
+    const day = (d) => {
+      const { year, month, day: dd } = calendar(d);
+      return Date.UTC(year, month - 1, dd) / 86400000;
+    };
+    const diff = day(date) - day(new Date(now));
+    if (Math.abs(diff) > 1) return null;
+    return new Intl.RelativeTimeFormat(viewerLocale(), { numeric: "auto" }).format(diff, "day");
   }
 
   function ago(date, now) {
     const seconds = Math.round((date.getTime() - now) / 1000);
-    const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+    const relative = new Intl.RelativeTimeFormat(viewerLocale(), { numeric: "auto" });
     const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600],
                    ["minute", 60]];
     for (const [unit, size] of units) {
@@ -185,7 +230,10 @@
   }
 
   const DATE_TOKENS = {
-    date_num: (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
+    date_num: (d) => {
+      const { year, month, day } = calendar(d);
+      return `${year}-${pad(month)}-${pad(day)}`;
+    },
     date: (d) => dateFormat(DATE).format(d),
     date_short: (d) => dateFormat(DATE_SHORT).format(d),
     date_long: (d) => dateFormat(DATE_LONG).format(d),
@@ -211,7 +259,7 @@
   }
 
   // "5 minutes ago" and "today" go stale while the page is open.
-  setInterval(() => document.querySelectorAll("time.m-date").forEach(renderDate), 30000);
+  setInterval(renderAllTimes, 30000);
 
   // ------------------------------------------------------------------------------------ Block Kit
 
@@ -332,7 +380,7 @@
   }
 
   function clock() {
-    return new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(new Date());
+    return timeNode(Math.floor(Date.now() / 1000), "clock", "msg-time");
   }
 
   function addMessage({ author, bot = false, ephemeral = false, extraClass = "" }) {
@@ -343,7 +391,7 @@
     const meta = el("div", { class: "msg-meta" },
       el("span", { class: "msg-author" }, author),
       bot ? el("span", { class: "badge" }, "APP") : null,
-      el("span", { class: "msg-time" }, clock()));
+      clock());
     const node = el("article", { class: `msg${bot ? " bot" : " user"}${extraClass}`, "data-id": id },
       el("div", { class: "avatar", "aria-hidden": "true" }, author.slice(0, 1).toUpperCase()),
       el("div", { class: "msg-main" },
@@ -452,7 +500,7 @@
     message.body.append(el("span", { class: "typing" }, "…"));
     const key = nextId("c");
     state.keys.set(key, message.id); // before sending: a response_url post may beat the ack here
-    const result = await post("/playground/command", { text, response_key: key });
+    const result = await post("/playground/command", { text, response_key: key, viewer: state.viewer });
     if (message.replaced) return;
     if (!result.ok) return failed(message, result.error);
     const { status, ack, ack_text: ackText } = result.data;
@@ -528,6 +576,7 @@
     }
     const result = await post("/playground/action", {
       action_id: item.action_id, value: item.value ?? "", block_id: blockId ?? "", response_key: key, container,
+      viewer: state.viewer,
     });
     if (control) {
       control.disabled = false;
@@ -544,7 +593,7 @@
     const urls = [...text.matchAll(URL_PATTERN)].map((m) => m[0]).slice(0, 10);
     if (!urls.length) return;
     state.posts.set(`${state.config.channel.id}/${message.ts}`, message);
-    const result = await post("/playground/link", { urls, message_ts: message.ts });
+    const result = await post("/playground/link", { urls, message_ts: message.ts, viewer: state.viewer });
     if (!result.ok) systemNotice(`Could not deliver the link_shared event: ${result.error}`);
     poke();
   }
@@ -593,11 +642,7 @@
 
   function woValue(field) {
     const value = field.value;
-    if (field.type === "slack#/types/timestamp" && Number.isInteger(value)) {
-      const date = new Date(value * 1000);
-      return el("time", { class: "wo-time", datetime: date.toISOString(), title: date.toString() },
-        new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(date));
-    }
+    if (field.type === "slack#/types/timestamp" && Number.isInteger(value)) return timeNode(value, "wo", "wo-time");
     if (field.type === "array" && Array.isArray(value)) {
       return el("ul", { class: "wo-list" }, ...value.map((item) => el("li", {}, String(item?.value ?? ""))));
     }
@@ -686,7 +731,7 @@
     pane.focus();
     const result = await post("/playground/entity", {
       external_ref: entity.external_ref, entity_url: entity.url, app_unfurl_url: entity.app_unfurl_url,
-      message_ts: message.ts,
+      message_ts: message.ts, viewer: state.viewer,
     });
     if (!result.ok || result.data.status !== 200) {
       pane.querySelector(".fp-loading").textContent =
@@ -787,6 +832,43 @@
     while (list.children.length > LOG_LIMIT) list.lastElementChild.remove();
   }
 
+  // ------------------------------------------------------------------------------------ skipped unfurls
+
+  // The app tells nobody in Slack when it does not unfurl a link; its log says why (unfurl.skipped, keyed
+  // by the link_shared event), and the playground shows that under the message.
+  const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  const SKIP_REASONS = {
+    not_a_clue_link: (n) => `${plural(n.links, "link")} ${n.links === 1 ? "is" : "are"} not a clue link: links ` +
+      `unfurl when they match CLUE_URL_TEMPLATE (${state.config.clue_url_template}) or CLUE_URL_PATTERNS. In ` +
+      "Slack, links outside the app's unfurl domains never even reach it.",
+    too_many_links: (n) => `${plural(n.links, "more clue link")} not unfurled: at most ${n.limit} per message.`,
+    not_allowed: (n) => `refused by the access rules (${n.rule}); in Slack nobody is told.`,
+    rate_limited: (n) => `rate limited: this person looked up too many clues; the budget refills in ${n.seconds} s.`,
+    not_found: (n) => `clue ${n.clue_id} does not exist in the CRM.`,
+  };
+
+  function skipText(note) {
+    const known = SKIP_REASONS[note.reason];
+    if (known) return known(note);
+    // crm_unavailable, crm_error, crm_auth, crm_clock: the lookup failed.
+    return `clue ${note.clue_id ?? "?"}: CRM trouble (${note.error || note.reason}); the link gets no preview.`;
+  }
+
+  function showNote(note) {
+    const message = state.posts.get(`${state.config.channel.id}/${note.message_ts}`);
+    if (!message) return;
+    message.unfurlBox.append(el("p", { class: "unfurl-skip", role: "status", "data-reason": note.reason },
+      el("strong", {}, "Not unfurled: "), skipText(note)));
+  }
+
+  function logNote(note) {
+    const list = $("log");
+    list.prepend(el("li", { class: "log-note" }, el("details", {},
+      el("summary", {}, el("span", { class: "seq" }, `log`), ` unfurl.skipped: ${note.reason}`),
+      el("pre", { class: "json-body" }, JSON.stringify(note, null, 2)))));
+    while (list.children.length > LOG_LIMIT) list.lastElementChild.remove();
+  }
+
   function poke() {
     state.wake?.();
   }
@@ -802,15 +884,20 @@
     for (;;) {
       let more = false;
       try {
-        const response = await fetch(`/playground/messages?since=${state.since}`);
+        const response = await fetch(`/playground/messages?since=${state.since}&notes_since=${state.notesSince}`);
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         const data = await response.json();
         for (const call of data.calls) {
           apply(call);
           log(call);
         }
-        more = data.calls.length > 0;
+        for (const note of data.notes) {
+          showNote(note);
+          logNote(note);
+        }
+        more = data.calls.length > 0 || data.notes.length > 0;
         state.since = data.last;
+        state.notesSince = data.last_note;
         $("offline").hidden = true;
       } catch {
         $("offline").hidden = false;
@@ -854,7 +941,8 @@
     $("examples").addEventListener("click", (event) => {
       const chip = event.target.closest("button");
       if (!chip) return;
-      submit(chip.dataset.link ? state.config.example_link : chip.dataset.text);
+      const link = chip.dataset.link && state.config.clue_url_template.replace("{id}", chip.dataset.link);
+      submit(link || chip.dataset.text);
       input.focus();
     });
     $("clear").addEventListener("click", () => {
@@ -891,12 +979,61 @@
     }
   }
 
+  /** Who the page plays (a Slack user per language) and the zone dates render in. */
+  function setUpViewer() {
+    const language = $("viewer-locale");
+    const zoneChoice = $("viewer-zone");
+    const browserZone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
+    zoneChoice.querySelector('option[value=""]').textContent = `Browser's (${browserZone})`;
+    const stored = (key) => {
+      try {
+        return localStorage.getItem(key);
+      } catch {
+        return null; // storage off: every visit starts from the defaults
+      }
+    };
+    const store = (key, value) => {
+      try {
+        localStorage.setItem(key, value);
+      } catch {
+        // the choice holds for this visit only
+      }
+    };
+    const viewer = stored(STORED_VIEWER);
+    if (viewer && viewer in state.config.viewers) state.viewer = viewer;
+    const savedZone = stored(STORED_ZONE);
+    if (savedZone && [...zoneChoice.options].some((o) => o.value === savedZone)) state.timeZone = savedZone;
+    language.value = state.viewer;
+    zoneChoice.value = state.timeZone;
+    const describeViewer = () => {
+      const { id, slack_locale: locale } = state.config.viewers[state.viewer];
+      $("viewer-status").textContent = state.config.user_locale
+        ? `You are ${id}, whose Slack language (users.info) is ${locale}.`
+        : `You are ${id} (${locale}), but CLUE_USER_LOCALE is off: every card speaks ` +
+          `${state.config.default_locale}.`;
+    };
+    describeViewer();
+    language.addEventListener("change", () => {
+      state.viewer = language.value in state.config.viewers ? language.value : "en";
+      store(STORED_VIEWER, state.viewer);
+      describeViewer();
+      renderAllTimes();
+    });
+    zoneChoice.addEventListener("change", () => {
+      state.timeZone = zoneChoice.value;
+      store(STORED_ZONE, state.timeZone);
+      renderAllTimes();
+    });
+  }
+
   async function start() {
     const response = await fetch("/playground/config");
     state.config = await response.json();
     state.since = state.config.last_seq;
+    state.notesSince = state.config.last_note;
     $("example-link").textContent = state.config.example_link;
     $("channel-name").textContent = `# ${state.config.channel.name}`;
+    setUpViewer();
     setUpComposer();
     setUpFaults();
     document.body.dataset.ready = "true";
