@@ -1,16 +1,21 @@
-"""Take ``docs/playground.png``: the playground page showing the card for ``/clue 8``, in headless Chromium.
+"""Take the README's screenshots of the playground in headless Chromium: the card of a rich clue, its
+follow-up timeline and its Work Object details pane (the flexpane, in Chinese).
 
-``python -m bench.screenshot_playground [--out docs/playground.png] [--chromium /usr/bin/chromium]``
+``python -m bench.screenshot_playground [--out-dir docs] [--chromium /usr/bin/chromium]``
 
-Serves the whole app (sandbox CRM, fake Slack, playground) on a free loopback port, types ``/clue 8``
-and pastes a clue link the way a person would, and saves the screenshot. Uses the ``playwright``
-package with the system Chromium (``apt-get install chromium fonts-noto-cjk``); it downloads nothing.
+Serves the whole app (sandbox CRM, fake Slack, playground) on a free loopback port and does what a person
+would: types ``/clue 1``, pastes the clue's link, clicks Follow-ups, then switches to Chinese and opens the
+link's details. Writes ``playground.png``, ``playground-timeline.png`` and ``playground-flexpane.png``.
+Uses the ``playwright`` package with the system Chromium and a CJK font (``apt-get install chromium
+fonts-noto-cjk``, or ``make system-deps``); it downloads nothing. With ``pngquant`` on the PATH the images
+are quantized to a palette (about a third of the size, text still crisp).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,15 +23,18 @@ from pathlib import Path
 from bot.config import Settings
 from bot.dev.launch import create_playground_app
 from bot.dev.loopback import LoopbackServer
+from bot.dev.sandbox.seed import RICH_CLUE_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1280, "height": 900}
+SHOTS = ("playground.png", "playground-timeline.png", "playground-flexpane.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.screenshot_playground", description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "playground.png")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "docs")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args(argv)
     if not Path(args.chromium).exists():
@@ -34,28 +42,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright  # a dev dependency, only needed here
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    card, timeline, flexpane = (args.out_dir / name for name in SHOTS)
     # Settings.from_env({}): the defaults (sandbox CRM, fake Slack), whatever this shell has set.
     with LoopbackServer(create_playground_app(Settings.from_env({})), lifespan="on") as server, \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1080}, locale="en-US",
-                                    timezone_id="Asia/Shanghai")
+            page = browser.new_page(viewport=VIEWPORT, locale="en-US", timezone_id="Asia/Shanghai")
             page.goto(server.url + "/")
             page.wait_for_selector("body[data-ready]")
-            page.fill("#composer-input", "/clue 8")
+            template = page.evaluate("fetch('/playground/config').then((r) => r.json())")["clue_url_template"]
+            page.fill("#composer-input", f"/clue {RICH_CLUE_ID}")
             page.press("#composer-input", "Enter")
-            page.locator(".msg.bot .b-header").first.wait_for()
-            page.fill("#composer-input", "Have a look: https://crm.example.com/clues/8")
+            answer = page.locator(".msg.bot").first
+            answer.locator(".b-header").wait_for()
+            page.fill("#composer-input", "Have a look: " + template.replace("{id}", str(RICH_CLUE_ID)))
             page.press("#composer-input", "Enter")
-            page.locator(".unfurl .b-header").first.wait_for()
+            page.locator(".unfurl .wo-card .wo-title").first.wait_for()
             page.evaluate("document.getElementById('conversation').scrollTop = 0")
             page.mouse.move(0, 0)
-            page.screenshot(path=str(args.out), animations="disabled")
+            page.screenshot(path=str(card), animations="disabled")
+
+            answer.get_by_role("button", name="Follow-ups").click()
+            page.locator(".modal .b-section").first.wait_for()
+            page.mouse.move(0, 0)
+            page.screenshot(path=str(timeline), animations="disabled")
+            page.locator(".modal").get_by_role("button", name="Close").click()
+
+            page.select_option("#viewer-locale", "zh")
+            page.locator(".unfurl .wo-card .wo-title").first.click()
+            page.locator("#flexpane .fp-body").wait_for()
+            page.mouse.move(0, 0)
+            page.screenshot(path=str(flexpane), animations="disabled")
         finally:
             browser.close()
-    print(f"wrote {args.out}")
+    quantize = shutil.which("pngquant")
+    for path in (card, timeline, flexpane):
+        if quantize:
+            subprocess.run([quantize, "--quality", "85-98", "--speed", "1", "--strip", "--force", "--output",
+                            str(path), str(path)], check=True)
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
 
