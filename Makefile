@@ -13,6 +13,10 @@ sum = $(shell cat $(1) | cksum | cut -d' ' -f1)
 RUN_STAMP := $(VENV)/.run-$(call sum,$(LOCK_RUN) pyproject.toml)
 DEV_STAMP := $(VENV)/.dev-$(call sum,$(LOCK_DEV))
 UV_PIP := $(UV) pip install --quiet --python $(PY)
+# A lock is installed from uv's cache alone first: the registry sends no cache headers, so uv would ask
+# it about every package again (0.5-2 s). A cache that lacks any of them fails that at once, silently,
+# and the install goes online.
+uv_install = $(UV_PIP) --offline $(1) 2>/dev/null || $(UV_PIP) $(1)
 # One lock for every platform (markers) from Python 3.11 up, each file's sha256 listed.
 UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command 'make lock'
@@ -40,14 +44,14 @@ $(UV): $(UV_HOME)/bin/uv
 # it in-process, its backend being pyproject.toml's); `pip check` fails when pyproject.toml asks for
 # something the lock does not hold (run `make lock`).
 $(RUN_STAMP): $(LOCK_RUN) pyproject.toml | $(UV)
-	$(UV_PIP) --require-hashes -r $(LOCK_RUN)
+	$(call uv_install,--require-hashes -r $(LOCK_RUN))
 	$(UV_PIP) --no-deps -e .
 	@$(UV) pip check --quiet --python $(PY)
 	@rm -f $(VENV)/.run-*
 	@touch $@
 
 $(DEV_STAMP): $(LOCK_DEV) $(RUN_STAMP)
-	$(UV_PIP) --require-hashes -r $(LOCK_DEV)
+	$(call uv_install,--require-hashes -r $(LOCK_DEV))
 	@$(UV) pip check --quiet --python $(PY)
 	@rm -f $(VENV)/.dev-*
 	@touch $@
