@@ -128,9 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="fresh-clone-cache-") as cache:
             env = {**os.environ, **({"XDG_CACHE_HOME": cache} if args.cold else {})}
             env.pop("VIRTUAL_ENV", None)
+            load = os.getloadavg()[0]
             result = one_run(args.repo, args.branch, env)
+        # Other processes slow make run down (2 cores here): the 1-minute load average says how busy it was.
         print(f"run {n + 1}: clone {result.clone_s:.2f} s (not counted); make run → /healthz "
-              f"{result.healthz_s:.2f} s, → card for /clue 8 {result.card_s:.2f} s")
+              f"{result.healthz_s:.2f} s, → card for /clue 8 {result.card_s:.2f} s; load before {load:.2f}, "
+              f"after {os.getloadavg()[0]:.2f}")
         for at, line in result.lines:
             print(f"  {at:6.2f}  {line[:150]}")
         cards.append(result.card_s)
