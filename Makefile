@@ -28,6 +28,7 @@ UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --gene
 # for every fresh clone (the registry sends no cache headers): 4 of the 10 s `make run` took.
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clue-bot
 UV_HOME := $(CACHE)/uv-$(call sum,$(LOCK_UV))
+UV_STAMP := $(VENV)/.uv-$(call sum,$(LOCK_UV))
 
 $(UV_HOME)/bin/uv:
 	@rm -rf $(UV_HOME)
@@ -35,15 +36,17 @@ $(UV_HOME)/bin/uv:
 		--require-hashes --target $(UV_HOME) -r $(LOCK_UV)
 
 # The venv has no pip of its own (`python -m venv` spends seconds installing one): uv installs
-# everything from the locks.
-$(UV): $(UV_HOME)/bin/uv
+# everything from the locks. The stamp is named after the lock, as a link's age says nothing about it.
+$(UV_STAMP): $(UV_HOME)/bin/uv
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
-	@ln -sf $< $@
+	@ln -sf $< $(UV)
+	@rm -f $(VENV)/.uv-*
+	@touch $@
 
 # The locked dependencies, then the project itself without resolving anything (--no-deps; uv builds
 # it in-process, its backend being pyproject.toml's); `pip check` fails when pyproject.toml asks for
 # something the lock does not hold (run `make lock`).
-$(RUN_STAMP): $(LOCK_RUN) pyproject.toml | $(UV)
+$(RUN_STAMP): $(LOCK_RUN) pyproject.toml | $(UV_STAMP)
 	$(call uv_install,--require-hashes -r $(LOCK_RUN))
 	$(UV_PIP) --no-deps -e .
 	@$(UV) pip check --quiet --python $(PY)
@@ -65,7 +68,7 @@ run: install
 # Refresh the locks after editing dependencies in pyproject.toml: existing pins are kept where they
 # still fit. `make lock-upgrade` moves every pin to the newest release the ranges allow.
 # dev.txt is constrained to run.txt, so the development install only adds to the running one.
-lock: $(UV)
+lock: $(UV_STAMP)
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o $(LOCK_RUN)
 	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --extra dev -c $(LOCK_RUN) -o $(LOCK_DEV)
 	echo uv | $(UV_COMPILE) $(LOCK_ARGS) - -o $(LOCK_UV)
