@@ -25,7 +25,7 @@ UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --gene
 
 # uv lives in our own cache, one folder per requirements/uv.txt: the interpreter's pip installs it there
 # once (hash-checked), and each venv links to it. pip would otherwise download its ~18 MB wheel again
-# for every fresh clone (the registry sends no cache headers): 4 of the 10 s `make run` took.
+# for every fresh clone (the registry sends no cache headers): 4 of the 11 s a fresh `make run` took.
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clue-bot
 UV_HOME := $(CACHE)/uv-$(call sum,$(LOCK_UV))
 UV_STAMP := $(VENV)/.uv-$(call sum,$(LOCK_UV))
