@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -109,3 +110,14 @@ def test_a_load_run_with_refused_requests_stops_the_comparison(tmp_path: Path) -
                 sc._alternating(bench, {"baseline": (baseline.port, lambda: forged)})
         finally:
             bench.close()
+
+
+def test_hot_path_reports_cpu_per_request_of_both_apps() -> None:
+    """``python -m bench.hot_path``: every answer HTTP 200 (else it fails), three positive figures."""
+    proc = subprocess.run([sys.executable, "-m", "bench.hot_path", "--hits", "40", "--misses", "10", "--rounds", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    match = re.search(r"bare Bolt app (\d+) µs; clue bot cache hit (\d+) µs \([\d.]+×\); cache miss (\d+) µs",
+                      proc.stdout)
+    assert match, proc.stdout
+    assert all(int(n) > 0 for n in match.groups())
