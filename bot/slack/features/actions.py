@@ -7,7 +7,7 @@ untrusted and re-parsed, and the rules are checked again for the person who clic
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,10 +127,7 @@ class CardActions:
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
-        await ack()
-        click = ButtonClick.parse(body)
-        if click is not None:
-            self._deps.runner.spawn(self._share(click, self._deps.calls.checked(respond)), name="clue.share")
+        await self._in_background(ack, body, respond, self._share, "clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
         found = await self._lookup(click, respond, SHARE)
@@ -143,11 +140,8 @@ class CardActions:
         await respond(delete_original=True)
 
     async def on_reveal(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
-        await ack()
-        click = ButtonClick.parse(body)
-        if click is None or not click.ephemeral:
-            return  # a phone is only ever revealed on the clicking user's own ephemeral card
-        self._deps.runner.spawn(self._reveal(click, self._deps.calls.checked(respond)), name="clue.reveal")
+        # A phone is only ever revealed on the clicking user's own ephemeral card.
+        await self._in_background(ack, body, respond, self._reveal, "clue.reveal", ephemeral_only=True)
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
@@ -180,10 +174,18 @@ class CardActions:
 
     async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
+        await self._in_background(ack, body, respond, self._show, "clue.search.show")
+
+    async def _in_background(self, ack: Ack, body: Mapping[str, Any], respond: Respond,
+                             work: Callable[[ButtonClick, Respond], Coroutine[Any, Any, None]], name: str, *,
+                             ephemeral_only: bool = False) -> None:
+        """Ack the click at once; ``work`` runs in the background with a ``respond`` whose refusals are logged.
+        A click whose payload does not parse (or, ``ephemeral_only``, not on an ephemeral card) does nothing."""
         await ack()
         click = ButtonClick.parse(body)
-        if click is not None:
-            self._deps.runner.spawn(self._show(click, self._deps.calls.checked(respond)), name="clue.search.show")
+        if click is None or (ephemeral_only and not click.ephemeral):
+            return
+        self._deps.runner.spawn(work(click, self._deps.calls.checked(respond)), name=name)
 
     async def _show(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
