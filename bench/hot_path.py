@@ -47,13 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--misses", type=int, default=300, help="misses per round (default 300)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", choices=("hit", "miss"), help="print clue bot's cProfile of one more round")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
+                        help="order of the profile (default cumulative)")
     args = parser.parse_args(argv)
     plan = sc.Plan.build(quick=True, driver="python", duration=None, crm_latency_ms=0)
     with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs, Procs(Path(logs), pin=False) as procs:
         bench = sc.Bench(plan, procs)
         try:
             bench.start_helpers()
-            print(_run(_measure(bench, args.hits, args.misses, args.rounds, args.profile)))
+            print(_run(_measure(bench, args.hits, args.misses, args.rounds, args.profile, args.sort)))
         finally:
             bench.close()
     return 0
@@ -67,7 +69,8 @@ def _run(work: Coroutine[Any, Any, str]) -> str:
     return uvloop.run(work)
 
 
-async def _measure(bench: sc.Bench, hits: int, misses: int, rounds: int, profile: str | None) -> str:
+async def _measure(bench: sc.Bench, hits: int, misses: int, rounds: int, profile: str | None,
+                   sort: str = "cumulative") -> str:
     env = {**bench.slack_env(), **bench.bot_settings(), "CRM_APP_KEY": SANDBOX_APP_KEY}
     baseline = create_baseline(process_before_response=True, signing_secret=bench.secret, token=bench.bot_token,
                                slack_api_url=env["SLACK_API_URL"])
@@ -98,7 +101,7 @@ async def _measure(bench: sc.Bench, hits: int, misses: int, rounds: int, profile
             profiler.enable()
             await _cpu_per_request(app, requests)
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats(sort).print_stats(40)
     return "\n".join(lines)
 
 

@@ -139,12 +139,6 @@ class Catalog:
                 return definition, "display_name"
         return None, None
 
-    def has_unknown_ids(self, raw: RawClue) -> bool:
-        """True when some tag or option id of this clue is not in the snapshot."""
-        if any(t not in self._tags for t in raw.tag_ids):
-            return True
-        return any(view.unresolved for f in raw.fields if (view := self._view(f)) is not None)
-
     def resolve(self, raw: RawClue, tz: ZoneInfo) -> Clue:
         """Resolve option ids, tags and times. Pure; unknown ids stay raw and marked."""
         values = {f.key: f for f in raw.fields}

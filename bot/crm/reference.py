@@ -42,11 +42,17 @@ class ReferenceData:
 
     async def catalog(self) -> Catalog:
         """The snapshot; loaded on first use, refreshed in the background once older than the TTL."""
+        ready = self.ready()
+        return ready if ready is not None else await asyncio.shield(self._start_load())
+
+    def ready(self) -> Catalog | None:
+        """The snapshot without waiting (one older than the TTL starts a background refresh), or None while
+        the first load is in flight (every caller waits for it; after a failed one, ids are shown raw)."""
         fresh = self._loaded_at is not None and self._clock() - self._loaded_at < self._ttl
         if not fresh and not self._tried_recently():
-            task = self._start_load()
-            if self._loaded_at is None:  # nothing to show yet: wait for the first load
-                return await asyncio.shield(task)
+            self._start_load()
+        if self._loaded_at is None and self._loading is not None:  # nothing to show yet: wait for the first load
+            return None
         return self._catalog
 
     async def refreshed(self) -> Catalog:
@@ -96,17 +102,25 @@ class ClueFetcher:
         self._tz = tz
 
     async def fetch(self, clue_id: int) -> Clue:
-        # Both awaited even when one fails: a reference load is never left running unobserved (after a
-        # one-shot lookup its client closes under it).
-        raw, catalog = await asyncio.gather(self._client.get_clue(clue_id), self._reference.catalog(),
-                                            return_exceptions=True)
-        if isinstance(raw, BaseException):
-            raise raw
-        if isinstance(catalog, BaseException):
-            raise catalog
-        if catalog.has_unknown_ids(raw):
-            catalog = await self._reference.refreshed()
-        return catalog.resolve(raw, self._tz)
+        catalog = self._reference.ready()
+        if catalog is not None:  # the usual case: no second task, no gather
+            raw = await self._client.get_clue(clue_id)
+        else:
+            # The first load, side by side with the clue. Both awaited even when one fails: a reference
+            # load is never left running unobserved (after a one-shot lookup its client closes under it).
+            raw_or_error, catalog_or_error = await asyncio.gather(
+                self._client.get_clue(clue_id), self._reference.catalog(), return_exceptions=True)
+            if isinstance(raw_or_error, BaseException):
+                raise raw_or_error
+            if isinstance(catalog_or_error, BaseException):
+                raise catalog_or_error
+            raw, catalog = raw_or_error, catalog_or_error
+        clue = catalog.resolve(raw, self._tz)
+        if clue.has_unknown_ids:  # a tag or option added since the snapshot: reload once, resolve again
+            refreshed = await self._reference.refreshed()
+            if refreshed is not catalog:
+                clue = refreshed.resolve(raw, self._tz)
+        return clue
 
     async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
         """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""

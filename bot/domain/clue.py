@@ -91,6 +91,12 @@ class Clue:
     def unknown_tag_count(self) -> int:
         return sum(1 for t in self.tags if t.name is None)
 
+    @property
+    def has_unknown_ids(self) -> bool:
+        """True when a tag or an option id shown on this clue was not in the catalog it was resolved with."""
+        fields = (self.stage, self.source, self.purchase_intention, self.gender, *self.other_fields)
+        return any(t.name is None for t in self.tags) or any(f is not None and f.unresolved for f in fields)
+
     def to_json(self) -> str:
         """Compact, versioned JSON for shared caches and the CLI."""
         payload = asdict(self)
