@@ -5,8 +5,9 @@ wire is aiohttp's. httpcore's pool polls every pooled socket on each request: on
 signed clue/get cost ~2.3 ms of CPU alone and ~5 ms at 16 in flight, the largest share of a cache miss;
 over aiohttp (already a dependency: slack_sdk's async Web API client is built on it) it costs ~0.9 ms.
 
-aiohttp's errors become the httpx errors the client already sorts (connection trouble is retried once,
-timeouts are not). Bodies arrive raw: the client bounds and decodes them itself.
+aiohttp's errors become the httpx errors the client already sorts (connection trouble is retried once).
+Time is not bounded here: the client bounds every attempt whole, so httpx's per-phase timeout
+extension is not read. Bodies arrive raw: the client bounds and decodes them itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import aiohttp
 import httpx
 
 KEEPALIVE_SECONDS = 5.0  # httpx's default keep-alive expiry
+# The client bounds each attempt as a whole (asyncio.timeout): per-phase timers here would only be
+# re-armed on every chunk read, for nothing.
+_NO_TIMERS = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None)
 _CHUNK = 64 * 1024
 
 
@@ -75,13 +79,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
-        timeout = request.extensions.get("timeout", {})
         with _as_httpx_errors(request):
             response = await session.request(
                 request.method, str(request.url), headers=request.headers.multi_items(),
-                data=request.content or None, allow_redirects=False, compress=None,
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"), sock_read=timeout.get("read")))
+                data=request.content or None, allow_redirects=False, compress=None, timeout=_NO_TIMERS)
         reason = (response.reason or "").encode("latin-1", "replace")
         extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
         return httpx.Response(response.status, headers=response.raw_headers, stream=_Body(response, request),

@@ -56,15 +56,19 @@ class FeatureDeps:
 def start_follow_ups(admitted: Pass, clue_id: int, *,
                      refresh: bool = False) -> asyncio.Future[Timed[FollowUpPage]]:
     """The newest follow-ups, looked up alongside the clue (from the cache when fresh, unless ``refresh``)."""
-    return asyncio.ensure_future(admitted.follow_ups(clue_id, refresh=refresh))
+    cached = None if refresh else admitted.cached_follow_ups(clue_id)
+    if cached is None:
+        return asyncio.ensure_future(admitted.follow_ups(clue_id, refresh=refresh))
+    ready: asyncio.Future[Timed[FollowUpPage]] = asyncio.get_running_loop().create_future()
+    ready.set_result(cached)  # no task (nor timer, below) for what the cache holds
+    return ready
 
 
 async def follow_ups_within(work: asyncio.Future[Timed[FollowUpPage]], clue_id: int,
                             wait: float) -> Timed[FollowUpPage] | None:
     """``work``'s answer if it comes within ``wait`` seconds, else None: a card never waits longer for its
     latest follow-up (the shared lookup goes on and fills the cache for the next view)."""
-    done, _ = await asyncio.wait({work}, timeout=wait)
-    if not done:
+    if not work.done() and not (await asyncio.wait({work}, timeout=wait))[0]:
         work.cancel()
         log.info("clue.follow_ups.late", extra={"clue_id": clue_id})
         return None
