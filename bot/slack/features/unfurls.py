@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import UNFURL, Refusal
+from bot.slack.gate import UNFURL, Pass, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_key, log_failure
 from bot.slack.webapi import SlackCalls
@@ -109,7 +109,7 @@ class LinkUnfurls:
             _skipped(event_id, admitted.key, links=len(targets),
                      **{k: v for k, v in admitted.args.items() if k in ("rule", "seconds")})
             return
-        results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
+        results = await _settled(admitted, ids)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
             if isinstance(result, Lookup):
@@ -126,6 +126,16 @@ class LinkUnfurls:
             await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
                               self._deps.calls,
                               [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
+
+
+async def _settled(admitted: Pass, ids: Sequence[int]) -> Sequence[Lookup | BaseException]:
+    """Each clue's lookup or its error, in order; one link (the usual post) without a task of its own."""
+    if len(ids) == 1:
+        try:
+            return [await admitted.get(ids[0])]
+        except Exception as exc:  # sorted by the caller, as with gather(return_exceptions=True)
+            return [exc]
+    return await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
 
 
 def _skipped(event_id: str, reason: str, **extra: object) -> None:
