@@ -73,18 +73,19 @@ def _steps(bench: sc.Bench) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
                             bench.spawn_baseline("defaults")),
             lambda bot, base, defaults: sc.cache_hit(bench, bot, base, defaults))),
         ("cache_miss", lambda: _with_bots(
-            bench, lambda: (bench.spawn_bot("clue-bot-miss", settings=NO_CACHE),),
-            lambda bot: sc.cache_miss(bench, bot))),
+            bench, lambda: (bench.spawn_bot("clue-bot-miss", settings=NO_CACHE), bench.spawn_baseline("crm")),
+            lambda bot, floor: sc.cache_miss(bench, bot, floor))),
         ("follow_ups", lambda: _with_bots(
-            bench, lambda: (bench.spawn_bot("clue-bot-follow-ups", settings=NO_FOLLOW_UP_CACHE),),
-            lambda bot: sc.follow_ups(bench, bot))),
+            bench, lambda: (bench.spawn_bot("clue-bot-follow-ups", settings=NO_FOLLOW_UP_CACHE),
+                            bench.spawn_baseline("crm")),
+            lambda bot, floor: sc.follow_ups(bench, bot, floor))),
         ("search", lambda: _with_bots(
             bench, lambda: _in_turn(lambda: bench.spawn_bot("clue-bot-search-cold", settings=NO_SEARCH_CACHE),
                                     lambda: bench.spawn_bot("clue-bot-search")),
             lambda cold, cached: sc.search(bench, cold, cached))),
         ("events_slow_crm", lambda: _with_bots(
-            bench, lambda: (bench.spawn_bot("clue-bot-events", settings=NO_CACHE),),
-            lambda bot: sc.events_slow_crm(bench, bot))),
+            bench, lambda: (bench.spawn_bot("clue-bot-events", settings=NO_CACHE), bench.spawn_baseline("fast")),
+            lambda bot, floor: sc.events_slow_crm(bench, bot, floor))),
         ("storm", lambda: _with_bots(
             bench, lambda: (bench.spawn_bot("clue-bot-storm"),), lambda bot: sc.storm(bench, bot))),
         ("hung_crm", lambda: _with_bots(

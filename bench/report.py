@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 Json = dict[str, Any]
+# The floors (bench/baseline.py), as the summary names them.
+CRM_FLOOR = "bare Bolt + one CRM call"
+EVENTS_FLOOR = "bare Bolt, no-op listener"
+_CRM_MODE = "bench.baseline crm"
+_FAST_MODE = "bench.baseline fast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +21,10 @@ class Target:
     limit: str
     value: float | None  # None: the scenario failed to produce it
     ok: bool | None
+    # What a bare Bolt app scored on the same scenario in the same run (absolute targets only): context
+    # for reading ``value`` on this machine, never part of the verdict.
+    floor: float | None = None
+    floor_app: str = ""
 
     @property
     def verdict(self) -> str:
@@ -33,9 +42,13 @@ def _get(results: Json, *path: str) -> float | None:
     return float(node)
 
 
-def _target(results: Json, name: str, limit: str, path: tuple[str, ...], check: Callable[[float], bool]) -> Target:
+def _target(results: Json, name: str, limit: str, path: tuple[str, ...], check: Callable[[float], bool],
+            floor: tuple[str, tuple[str, ...]] | None = None) -> Target:
+    """``floor``: (the bare app's label, the path of its figure comparable to ``path``'s)."""
     value = _get(results, *path)
-    return Target(name, limit, value, None if value is None else check(value))
+    floor_app, floor_path = floor or ("", ())
+    return Target(name, limit, value, None if value is None else check(value),
+                  _get(results, *floor_path) if floor_path else None, floor_app)
 
 
 def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
@@ -49,19 +62,24 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
                     ("cache_hit", f"c{c}", "rps_ratio"), lambda v: v >= 0.8),
         ]
     targets += [_target(scenarios, f"cache-miss p50 overhead over the CRM, c={c}", "≤ 5 ms",
-                        ("cache_miss", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5) for c in concurrencies]
+                        ("cache_miss", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5,
+                        (CRM_FLOOR, ("cache_miss", f"c{c}", "floor_overhead_p50_ms"))) for c in concurrencies]
     # Issue 16: the tail of the miss path at 16 lookups in flight, and link_shared acks under load.
     targets += [_target(scenarios, "cache-miss p99 overhead over the CRM, c=16", "≤ 5 ms",
-                        ("cache_miss", "c16", "overhead_p99_ms"), lambda v: v <= 5)]
+                        ("cache_miss", "c16", "overhead_p99_ms"), lambda v: v <= 5,
+                        (CRM_FLOOR, ("cache_miss", "c16", "floor_overhead_p99_ms")))]
     targets += [_target(scenarios, f"follow-up path (clue + follow-ups missed) p50 overhead over the CRM, c={c}",
-                        "≤ 5 ms", ("follow_ups", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5)
+                        "≤ 5 ms", ("follow_ups", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5,
+                        (CRM_FLOOR, ("follow_ups", f"c{c}", "floor_overhead_p50_ms")))
                 for c in concurrencies]
     targets += [_target(scenarios, f"search p50 overhead over the CRM, cold, c={c}", "≤ 5 ms",
                         ("search", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5) for c in concurrencies]
     targets += [_target(scenarios, "link_shared ack p99, CRM slow, c=1", "< 50 ms",
-                        ("events_slow_crm", "c1", "p99_ms"), lambda v: v < 50),
+                        ("events_slow_crm", "c1", "p99_ms"), lambda v: v < 50,
+                        (EVENTS_FLOOR, ("events_slow_crm", "c1", "floor", "p99_ms"))),
                 _target(scenarios, "link_shared ack p99, CRM slow, c=16", "≤ 10 ms",
-                        ("events_slow_crm", "c16", "p99_ms"), lambda v: v <= 10)]
+                        ("events_slow_crm", "c16", "p99_ms"), lambda v: v <= 10,
+                        (EVENTS_FLOOR, ("events_slow_crm", "c16", "floor", "p99_ms")))]
     targets += [
         _target(scenarios, "/clue answered within 3 s, CRM hung", "100 %",
                 ("hung_crm", "share_within_3s"), lambda v: v >= 1.0),
@@ -117,12 +135,14 @@ def markdown(report: Json) -> str:
                   f"during the run ({busiest}); see `foreign_cpu_s` per round in latest.json.", ""]
     apps = {"clue_bot": "clue bot", "baseline": "bare AsyncApp (`process_before_response=True`)",
             "bolt_defaults": "bare AsyncApp, Bolt defaults (`False`)", "cold": "clue bot, no search cache",
-            "cached": "clue bot, search cache", "crm": "CRM alone (the same signed reads)"}
+            "cached": "clue bot, search cache", "floor": f"floor: bare AsyncApp + one CRM call (`{_CRM_MODE}`)",
+            "crm": "CRM alone (the same signed reads)"}
     overheads = ("overhead_p50_ms", "overhead_p99_ms")
+    with_floor = (*overheads, "floor_overhead_p50_ms", "floor_overhead_p99_ms", "overhead_p99_vs_floor_ms")
     for key, title, ratio_keys in (
             ("cache_hit", "/clue, warm cache, same id", ("p99_ratio", "rps_ratio")),
-            ("cache_miss", "/clue, every lookup a cache miss (CLUE_CACHE_TTL_SECONDS=0)", overheads),
-            ("follow_ups", "/clue, clue and follow-ups both missed (CLUE_FOLLOW_UP_TTL_SECONDS=0 too)", overheads),
+            ("cache_miss", "/clue, every lookup a cache miss (CLUE_CACHE_TTL_SECONDS=0)", with_floor),
+            ("follow_ups", "/clue, clue and follow-ups both missed (CLUE_FOLLOW_UP_TTL_SECONDS=0 too)", with_floor),
             ("search", "/clue <text>, searches (overhead: the cold instance over the CRM's customer/search)",
              overheads)):
         lines += [f"## {title}", "", "| c | app | p50 ms | p99 ms | req/s | errors |", "|---|---|---|---|---|---|"]
@@ -144,22 +164,33 @@ def markdown(report: Json) -> str:
                          "/clue answered (the last in-flight requests of each run are misses, not answers).")
         lines.append("")
     lines += [f"## link_shared acks, CRM at {meta['slow_crm_ms']} ms per request", "",
-              "| c | events | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|"]
+              "| c | app | events | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|---|"]
     for cell_key, cell in (s.get("events_slow_crm") or {}).items():
         if cell_key == "error":
-            lines.append(f"| ERROR: {str(cell)[:200]} | | | | | |")
+            lines.append(f"| ERROR: {str(cell)[:200]} | | | | | | |")
             continue
-        lines.append(f"| {cell['concurrency']} | {cell['requests']} | {_n(cell['p50_ms'], 2)} "
-                     f"| {_n(cell['p99_ms'], 2)} | {_n(cell['max_ms'], 2)} | {cell['errors'] + cell['non_2xx']} |")
+        for label, run in (("clue bot", cell), (f"floor: {EVENTS_FLOOR} (`{_FAST_MODE}`)", cell.get("floor"))):
+            if run:
+                lines.append(f"| {run['concurrency']} | {label} | {run['requests']} | {_n(run['p50_ms'], 2)} "
+                             f"| {_n(run['p99_ms'], 2)} | {_n(run['max_ms'], 2)} | {run['errors'] + run['non_2xx']} |")
     lines += ["", "## Resilience and footprint", "", "| scenario | result |", "|---|---|"]
     lines += [f"| {title} | {_describe(s.get(key), describe)} |" for key, title, describe in _OTHER]
     targets: list[Json] = report["targets"]
-    lines += ["", "## Targets", "", "| target | measured | limit | verdict |", "|---|---|---|---|"]
-    lines += [f"| {t['name']} | {_n(t['value'], 2)} | {t['limit']} | **{t['verdict']}** |" for t in targets]
+    lines += ["", "## Targets", "", "| target | measured | limit | verdict | floor, same run |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {t['name']} | {_n(t['value'], 2)} | {t['limit']} | **{t['verdict']}** | {_floor_note(t)} |"
+              for t in targets]
     missed = [t["name"] for t in targets if t["verdict"] != "pass"]
     lines += ["", f"MISSED {len(missed)} of {len(targets)} targets: {'; '.join(missed)}" if missed
               else f"All {len(targets)} targets met."]
     return "\n".join(lines) + "\n"
+
+
+def _floor_note(target: Json) -> str:
+    """``floor: bare Bolt … 12.30 ms`` for a target with a floor; what the bare app scored on the same load."""
+    if not target.get("floor_app"):
+        return ""
+    return f"floor: {target['floor_app']} {_n(target.get('floor'), 2)} ms"
 
 
 def _describe(section: Json | None, describe: Callable[[Json], str]) -> str:

@@ -68,8 +68,11 @@ def crm_search(host: str, key: str, page_no: int = 1, page_size: int = 10) -> by
 
 def crm_post(host: str, path: str, payload: dict[str, object]) -> bytes:
     body = encode_body(payload)
+    return raw_post(host, path, body, crm_headers(body))
+
+
+def crm_headers(body: bytes) -> dict[str, str]:
+    """The headers of one signed CRM request (the sandbox's app id and key), timestamped now."""
     timestamp = str(time.time_ns() // 1_000_000)
-    return raw_post(host, path, body, {
-        "Content-Type": "application/json", "appId": SANDBOX_APP_ID, "timestamp": timestamp,
-        "sign": crm_sign(SANDBOX_APP_ID, timestamp, body, SANDBOX_APP_KEY),
-    })
+    return {"Content-Type": "application/json", "appId": SANDBOX_APP_ID, "timestamp": timestamp,
+            "sign": crm_sign(SANDBOX_APP_ID, timestamp, body, SANDBOX_APP_KEY)}

@@ -140,10 +140,13 @@ class Bench:
         return self.procs.spawn(name, ["bot", "serve", *self.stack_args()], env, port=port, app_under_test=True)
 
     def spawn_baseline(self, mode: str) -> Proc:
+        """``python -m bench.baseline <mode>`` on CPU 0, with clue bot's Slack settings and the sandbox CRM."""
+        assert self.sandbox is not None
         port = free_port()
         return self.procs.spawn(f"baseline-{mode}", ["bench.baseline", mode, "--port", str(port),
                                                      *self.stack_args()],
-                                self.slack_env(), port=port, app_under_test=True)
+                                {**self.slack_env(), "CRM_BASE_URL": self.sandbox.url}, port=port,
+                                app_under_test=True)
 
     def stack_args(self) -> list[str]:
         """Every app under test gets the same uvicorn event loop and HTTP parser (ratios stay fair)."""
@@ -307,41 +310,52 @@ def _hit_requests(bench: Bench, proc: Proc, users: Sequence[str]) -> list[bytes]
     return [bench.command(proc, str(HIT_ID), user=user) for user in users]
 
 
-def cache_miss(bench: Bench, bot: Proc) -> Json:
+def cache_miss(bench: Bench, bot: Proc, floor: Proc) -> Json:
     """Every lookup reaches the CRM (an instance with CLUE_CACHE_TTL_SECONDS=0): overhead over the CRM itself.
     The follow-ups come from their own cache (warmed), so each miss is one clue/get."""
-    return _misses(bench, bot, "cluebot_cache_total")
+    return _misses(bench, bot, floor, "cluebot_cache_total")
 
 
-def follow_ups(bench: Bench, bot: Proc) -> Json:
+def follow_ups(bench: Bench, bot: Proc, floor: Proc) -> Json:
     """The follow-up path: an instance with no clue cache and no follow-up cache either, so every card
     reads clue/get and list-follow-up (side by side) and renders the latest follow-up. Its reference is
     the CRM's own clue/get: both calls are in flight at once, so one round trip is what the CRM costs."""
-    return _misses(bench, bot, "cluebot_follow_up_cache_total")
+    return _misses(bench, bot, floor, "cluebot_follow_up_cache_total")
 
 
-def _misses(bench: Bench, bot: Proc, miss_metric: str) -> Json:
+def _misses(bench: Bench, bot: Proc, floor: Proc, miss_metric: str) -> Json:
     """Every /clue of ``bot`` reaches the CRM: its latency minus the CRM's own for the same clue/gets, and
-    ``miss_metric`` (result="miss") against the answers as evidence."""
+    ``miss_metric`` (result="miss") against the answers as evidence. ``floor`` (``bench.baseline crm``: a
+    bare Bolt app making the one CRM call) gets the same /clue in the same rounds: the overhead any Bolt
+    app on this stack has over the CRM."""
     assert bench.sandbox is not None
     crm_host = f"127.0.0.1:{bench.sandbox.port}"
-    def bot_requests() -> list[bytes]:
-        return [bench.command(bot, str(i)) for i in SEED_IDS]
+    def requests_for(proc: Proc) -> Callable[[], list[bytes]]:
+        return lambda: [bench.command(proc, str(i)) for i in SEED_IDS]
 
     def crm_requests() -> list[bytes]:
         return [rq.crm_clue_get(crm_host, i) for i in SEED_IDS]
 
     status, body = send_one(bot.port, bench.command(bot, str(SEED_IDS[0])))
     expect(bot, status == 200 and answer_kind(body) == "card", f"/clue {SEED_IDS[0]} gave {status} {body}")
-    bench.warm(bot.port, bot_requests())
+    status, body = send_one(floor.port, bench.command(floor, str(SEED_IDS[0])))
+    expect(floor, status == 200 and body.get("text") == _seed_name(SEED_IDS[0]),
+           f"/clue {SEED_IDS[0]} gave {status} {body}")
+    bench.warm(bot.port, requests_for(bot)())
+    bench.warm(floor.port, requests_for(floor)())
     misses_before = bench.metric(bot, miss_metric, '{result="miss"}')
-    result: Json = _alternating(bench, {"clue_bot": (bot.port, bot_requests),
+    result: Json = _alternating(bench, {"clue_bot": (bot.port, requests_for(bot)),
+                                        "floor": (floor.port, requests_for(floor)),
                                         "crm": (bench.sandbox.port, crm_requests)})
     misses = bench.metric(bot, miss_metric, '{result="miss"}') - misses_before
     bot_answered = sum(cell["clue_bot"]["requests"] for cell in result.values())
     for cell in result.values():
-        cell["overhead_p50_ms"] = _per_round(cell, "clue_bot", "crm", lambda a, b: a["p50_ms"] - b["p50_ms"])
-        cell["overhead_p99_ms"] = _per_round(cell, "clue_bot", "crm", lambda a, b: a["p99_ms"] - b["p99_ms"])
+        for app, prefix in (("clue_bot", ""), ("floor", "floor_")):
+            cell[f"{prefix}overhead_p50_ms"] = _per_round(cell, app, "crm", lambda a, b: a["p50_ms"] - b["p50_ms"])
+            cell[f"{prefix}overhead_p99_ms"] = _per_round(cell, app, "crm", lambda a, b: a["p99_ms"] - b["p99_ms"])
+        # clue bot's p99 overhead minus the floor's: what clue bot adds to the least a Bolt app must do.
+        cell["overhead_p99_vs_floor_ms"] = _per_round(cell, "clue_bot", "floor",
+                                                      lambda a, b: a["p99_ms"] - b["p99_ms"])
     # Evidence that these were misses: clue bot's own miss counter against the answers. Requests still in
     # flight when a run ends count as misses but not as answered, so misses slightly exceed answers.
     result["cache_misses"] = int(misses)
@@ -349,6 +363,12 @@ def _misses(bench: Bench, bot: Proc, miss_metric: str) -> Json:
     expect(bot, misses >= bot_answered, f"{misses:.0f} {miss_metric} misses for {bot_answered} answers: "
                                         "not a miss run")
     return result
+
+
+def _seed_name(clue_id: int) -> str:
+    """The name the ``crm`` floor answers for a seed clue."""
+    clue = next(c for c in seed.CLUES if c["customerId"] == clue_id)
+    return next(f["valueAsText"] for f in clue["fields"] if f["field"] == "name") or f"Clue {clue_id}"
 
 
 def search(bench: Bench, cold: Proc, cached: Proc) -> Json:
@@ -389,31 +409,45 @@ def search(bench: Bench, cold: Proc, cached: Proc) -> Json:
     return result
 
 
-def events_slow_crm(bench: Bench, bot: Proc) -> Json:
-    """link_shared acks while every CRM request takes ``slow_crm_ms``; unique event ids (no dedupe)."""
-    host = f"127.0.0.1:{bot.port}"
+def events_slow_crm(bench: Bench, bot: Proc, floor: Proc) -> Json:
+    """link_shared acks while every CRM request takes ``slow_crm_ms``; unique event ids (no dedupe).
+
+    ``floor`` (``bench.baseline fast``, whose link_shared listener does nothing) gets the same events at
+    the same concurrencies, every level before clue bot's first: clue bot's unfurls go on after its acks
+    (they wait for the slow CRM), on the core the two apps share, and must not land in the floor's runs.
+    """
     nonce = secrets.token_hex(4)
-    # Warm-up before the fault: Bolt's lazy auth.test, the CRM catalog, the first unfurl.
-    status, _ = send_one(bot.port, rq.link_shared_event(host, bench.secret, f"Ev{nonce}W", HIT_ID, 0))
-    expect(bot, status == 200, f"warm-up event gave {status}")
+    # Warm-up before the fault: Bolt's lazy auth.test, the CRM catalog, the first unfurl. The floor's
+    # 200 shows its listener matched (Bolt answers an unhandled event 404).
+    for proc in (bot, floor):
+        event = rq.link_shared_event(f"127.0.0.1:{proc.port}", bench.secret, f"Ev{nonce}{proc.port}W", HIT_ID, 0)
+        status, _ = send_one(proc.port, event)
+        expect(proc, status == 200, f"warm-up event gave {status}")
     bench.set_latency(bench.plan.slow_crm_ms)
     result: Json = {}
     try:
+        floors = {level: _link_shared_load(bench, floor, nonce, level) for level in bench.plan.concurrencies}
         for concurrency in bench.plan.concurrencies:
-            def make(i: int, c: int = concurrency) -> bytes:
-                return rq.link_shared_event(host, bench.secret, f"Ev{nonce}C{c}N{i:07d}",
-                                            SEED_IDS[i % len(SEED_IDS)], i)
-
-            samples, elapsed = asyncio.run(drive(bot.port, make, concurrency=concurrency,
-                                                 duration=bench.plan.duration,
-                                                 max_requests=bench.plan.events_per_level))
-            cell = summarize(samples, concurrency, elapsed).to_json()
+            cell = _link_shared_load(bench, bot, nonce, concurrency)
             # The CRM really was busy: requests it was holding (slow) right after the run.
             cell["crm_requests_held_after"] = bench.crm_stats()["held"]
-            result[f"c{concurrency}"] = cell
+            result[f"c{concurrency}"] = {**cell, "floor": floors[concurrency]}
     finally:
         bench.set_latency(bench.plan.crm_latency_ms)  # also releases the held CRM requests
     return result
+
+
+def _link_shared_load(bench: Bench, proc: Proc, nonce: str, concurrency: int) -> Json:
+    """``events_per_level`` link_shared events (or ``duration``) at ``concurrency``, each id unique to ``proc``."""
+    host = f"127.0.0.1:{proc.port}"
+
+    def make(i: int) -> bytes:
+        return rq.link_shared_event(host, bench.secret, f"Ev{nonce}P{proc.port}C{concurrency}N{i:07d}",
+                                    SEED_IDS[i % len(SEED_IDS)], i)
+
+    samples, elapsed = asyncio.run(drive(proc.port, make, concurrency=concurrency, duration=bench.plan.duration,
+                                         max_requests=bench.plan.events_per_level))
+    return summarize(samples, concurrency, elapsed).to_json()
 
 
 def storm(bench: Bench, bot: Proc) -> Json:

@@ -22,14 +22,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_SECONDS = 210  # the search scenario starts two apps in turn: ~25 s more on a busy machine
 _RUN = ("p50_ms", "p99_ms", "rps")
+_MISS_OVERHEADS = ("overhead_p50_ms", "floor_overhead_p99_ms", "overhead_p99_vs_floor_ms")
 # scenario -> key paths that must hold finite numbers
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "cache_hit": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "baseline", "bolt_defaults") for m in _RUN]
     + [(f"c{c}", r) for c in (1, 16) for r in ("p99_ratio", "rps_ratio")],
-    "cache_miss": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "crm") for m in _RUN]
-    + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)],
-    "follow_ups": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "crm") for m in _RUN]
-    + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)] + [("cache_misses",), ("answered",)],
+    "cache_miss": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "floor", "crm") for m in _RUN]
+    + [(f"c{c}", k) for c in (1, 16) for k in _MISS_OVERHEADS],
+    "follow_ups": [(f"c{c}", app, m) for c in (1, 16) for app in ("clue_bot", "floor", "crm") for m in _RUN]
+    + [(f"c{c}", k) for c in (1, 16) for k in _MISS_OVERHEADS]
+    + [("cache_misses",), ("answered",)],
     "search": [(f"c{c}", app, m) for c in (1, 16) for app in ("cold", "cached", "crm") for m in _RUN]
     + [(f"c{c}", "overhead_p50_ms") for c in (1, 16)],
     "events_slow_crm": [(f"c{c}", m) for c in (1, 16) for m in ("p50_ms", "p99_ms")],
@@ -38,6 +40,15 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "cold_start": [("median_s",), ("max_s",)],
     "memory": [("empty_rss_mb",), ("full_rss_mb",), ("mb_per_10k_clues",), ("cached_verified",)],
 }
+# The bare Bolt apps measured in the same run (bench/baseline.py): latencies, and the crm floor's p50
+# overhead over the CRM alone (its one CRM call plus Bolt), all above zero. (Its p99 overhead is a
+# difference of two maxima in a quick run: only required finite, above.)
+FLOORS: dict[str, list[tuple[str, ...]]] = {
+    "cache_miss": [(f"c{c}", *k) for c in (1, 16)
+                   for k in (("floor", "p50_ms"), ("floor", "p99_ms"), ("floor_overhead_p50_ms",))],
+    "events_slow_crm": [(f"c{c}", "floor", m) for c in (1, 16) for m in ("p50_ms", "p99_ms", "max_ms")],
+}
+FLOORS["follow_ups"] = FLOORS["cache_miss"]
 
 
 def _dig(node: Any, path: tuple[str, ...]) -> Any:
@@ -70,6 +81,10 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
             value = _dig(section, path)
             assert isinstance(value, int | float) and not isinstance(value, bool), (scenario, path, value)
             assert math.isfinite(value), (scenario, path, value)
+    for scenario, paths in FLOORS.items():
+        for path in paths:
+            value = _dig(report["scenarios"][scenario], path)
+            assert isinstance(value, int | float) and value > 0, (scenario, path, value)
     assert report["meta"]["machine"]["nproc"] >= 1
     # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
     assert report["meta"]["server"]["used"] == ["uvloop+httptools"], report["meta"]["server"]
@@ -77,6 +92,12 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
     summary = (tmp_path / "latest.md").read_text()
     assert summary.startswith("# clue bot benchmark") and summary in out
     assert "Server stack: uvicorn " in summary and "`uvloop+httptools` for every app" in summary
+    # The floors' rows, and the floor next to every absolute target that has one.
+    assert "| 16 | floor: bare AsyncApp + one CRM call (`bench.baseline crm`) |" in summary
+    assert "| 16 | floor: bare Bolt, no-op listener (`bench.baseline fast`) |" in summary
+    floor_note = r"\| floor: bare Bolt[^|]* -?\d[\d,]*\.\d\d ms \|$"
+    floor_notes = re.findall(rf"^\| (?:cache-miss|follow-up|link_shared).*{floor_note}", summary, re.MULTILINE)
+    assert len(floor_notes) == 7, summary
 
 
 @pytest.mark.parametrize("args", [["--rounds", "0"], ["--rounds", "21"], ["--duration", "0.1"]])
