@@ -149,7 +149,7 @@ class ClueCache:
             task = self._start_load(clue_id, refresh=refresh)
         else:
             self._metrics.coalesced.inc()
-        return await asyncio.shield(task)
+        return await self._in_flight.join(task)
 
     def _start_load(self, clue_id: int, *, refresh: bool) -> asyncio.Task[Lookup]:
         """The one CRM read for this id that every concurrent lookup shares (held in ``_in_flight``)."""

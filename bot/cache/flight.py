@@ -50,6 +50,25 @@ class SingleFlight(Generic[K, V]):
         task.add_done_callback(lambda _: self._tasks.pop(key, None))
         return task
 
+    @staticmethod
+    async def join(task: asyncio.Task[V]) -> V:
+        """``task``'s result, shielded: one caller giving up does not cancel it for the others.
+
+        A caller that gives up leaves the outcome seen: a CRM error nobody waits for any more is not
+        logged by asyncio as "never retrieved" (an ERROR with a traceback, for an expected failure);
+        anything else, a bug, is logged once here."""
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_outcome_seen)
+            raise
+
+
+def _outcome_seen(task: asyncio.Task[Any]) -> None:
+    error = None if task.cancelled() else task.exception()
+    if error is not None and not isinstance(error, CrmError):
+        log.error("cache.flight.failed", exc_info=error)
+
 
 async def with_deadline(deadline: float, read: Awaitable[V], what: str) -> V:
     """``read``, or ``CrmUnavailable`` once ``deadline`` seconds have passed."""
@@ -131,7 +150,7 @@ class TtlCache(Generic[K, V]):
             task = self._flight.start(key, self._load(key))
         else:
             self._tally.inc("coalesced")
-        return await asyncio.shield(task)
+        return await self._flight.join(task)
 
     async def _load(self, key: K) -> Timed[V]:
         try:

@@ -46,11 +46,14 @@ _COUNTRY_CODE = re.compile(r"\(?(?:\+|00)(?:\d{1,3}(?:\)|(?=\D))|86(?=1\d{10}$))
 
 def escape_mrkdwn(s: str) -> str:
     """Escape Slack's three control characters, ``&``, ``<`` and ``>``, and nothing else."""
-    return s.translate(_ESCAPES)
+    return s.translate(_ESCAPES) if "&" in s or "<" in s or ">" in s else s
 
 
 def clean(s: str) -> str:
     """Remove invisible and control characters; tabs become spaces, line breaks become ``\\n``."""
+    if s.isprintable():
+        # The common case, checked in C: everything changed below is unprintable (Cc, Cf, Cs, Zl, Zp).
+        return s
     s = _NEWLINES.sub("\n", s)
     # Lone surrogates (from lenient decoding) cannot be encoded as UTF-8 JSON at all.
     s = _SURROGATES.sub("", s).translate(_DELETE)
@@ -73,7 +76,8 @@ def mrkdwn_value(s: str, limit: int, *, multiline: bool = False) -> str:
     truncated on the unescaped text with the escape growth counted, then escaped, so an entity is
     never cut in half.
     """
-    return escape_mrkdwn(_cut(_tidy(s, multiline).translate(_NEUTRAL), limit, _escaped_length))
+    s = _tidy(s, multiline)
+    return escape_mrkdwn(_cut(s.translate(_NEUTRAL) if "`" in s else s, limit, _escaped_length))
 
 
 def plain_value(s: str, limit: int, *, multiline: bool = False) -> str:
@@ -137,7 +141,8 @@ def safe_url(s: str | None) -> str | None:
 def _tidy(s: str, multiline: bool) -> str:
     s = clean(s)
     if not multiline:
-        return _SPACES.sub(" ", s).strip()
+        # Printable text holds no whitespace but the ASCII space: only runs of it need the regex.
+        return (s if s.isprintable() and "  " not in s else _SPACES.sub(" ", s)).strip()
     lines = [_SPACES.sub(" ", line).strip() for line in s.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 

@@ -563,6 +563,9 @@ def _plain(text: str) -> Json:
     return _obj("plain_text", text=text, emoji=True)
 
 
+_SIZED = (str, list, tuple, dict)  # left out when empty
+
+
 def _obj(kind: str, **parts: Any) -> Json:
     """A Block Kit object of type ``kind``, as slack_sdk's models write it (keys sorted; None and empty
     values left out), built directly: those models validated and walked every object of a card on
@@ -570,4 +573,4 @@ def _obj(kind: str, **parts: Any) -> Json:
     by the tests (tests/blockkit.py, the goldens)."""
     parts["type"] = kind
     return {key: list(value) if isinstance(value, tuple) else value for key, value in sorted(parts.items())
-            if value is not None and (not isinstance(value, str | list | tuple | dict) or len(value) > 0)}
+            if value is not None and (value or not isinstance(value, _SIZED))}

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain import text as text_module
 from bot.domain.text import (
     ELLIPSIS,
     MAX_URL_LENGTH,
@@ -191,3 +192,15 @@ def test_values_always_fit_and_stay_escaped(raw: str, limit: int) -> None:
     assert not re.search(r"&(?!(?:amp|lt|gt);)", value)
     assert len(plain_value(raw, limit)) <= limit
     json.dumps(value, ensure_ascii=False).encode()  # encodable: no lone surrogates survive
+
+
+@given(st.text())
+def test_printable_text_is_left_as_it_is_so_clean_may_skip_it(s: str) -> None:
+    # clean() returns printable text untouched without running its substitutions: they must all be no-ops
+    # on it, whatever a later edit adds to the characters clean() removes.
+    if s.isprintable():
+        assert text_module._NEWLINES.sub("\n", s) == s
+        assert text_module._SURROGATES.sub("", s).translate(text_module._DELETE) == s
+        assert text_module._STRAY_ZWJ.sub("", s) == s
+        assert text_module._SPACES.sub(" ", s) == s or "  " in s
+    assert clean(s) == clean(clean(s))
