@@ -114,7 +114,7 @@ def run_all(bench: sc.Bench, only: Sequence[str] = ()) -> tuple[dict[str, Any], 
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             _log(f"{name} FAILED: {exc}")
         foreign[name] = round(bench.procs.foreign_cpu_seconds(mark), 1)
-        _log(f"{name} done in {time.monotonic() - started:.1f}s (other processes used {foreign[name]} CPU-s)")
+        _log(f"{name} done in {time.monotonic() - started:.1f}s (other processes and steal: {foreign[name]} CPU-s)")
     return results, foreign
 
 

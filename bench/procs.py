@@ -41,10 +41,11 @@ def pin_harness() -> None:
     os.sched_setaffinity(0, {HELPER_CPU})
 
 
-def _busy_ticks() -> int:
-    """CPU time spent in user and kernel mode by every process on the machine (first line of /proc/stat)."""
+def _machine_ticks() -> tuple[int, int]:
+    """CPU time spent in user and kernel mode by every process on the machine, and CPU time the hypervisor
+    gave to other virtual machines while this one wanted it (steal): the first line of /proc/stat."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    return sum(int(x) for x in fields[1:4])  # user, nice, system
+    return sum(int(x) for x in fields[1:4]), int(fields[8]) if len(fields) > 8 else 0  # user+nice+system, steal
 
 
 def _process_ticks(pid: int | str) -> int:
@@ -58,6 +59,7 @@ def _process_ticks(pid: int | str) -> int:
 class CpuMark:
     busy: int
     own: int
+    stolen: int
 
 
 @dataclass
@@ -145,13 +147,16 @@ class Procs:
         for proc in self._running:
             with contextlib.suppress(OSError):  # it may have exited meanwhile: its time is then in ours
                 own += _process_ticks(proc.popen.pid)
-        return CpuMark(_busy_ticks(), own)
+        busy, stolen = _machine_ticks()
+        return CpuMark(busy, own, stolen)
 
     def foreign_cpu_seconds(self, since: CpuMark) -> float:
-        """CPU seconds used since ``since`` by processes that are not this run's: other people's work on a
-        shared machine, which disturbs the measurement."""
+        """CPU seconds used since ``since`` by processes that are not this run's (other people's work on a
+        shared machine), plus those the hypervisor gave to other virtual machines (steal): either
+        disturbs the measurement."""
         now = self.cpu_mark()
-        return max(0.0, ((now.busy - since.busy) - (now.own - since.own)) / _TICKS_PER_SECOND)
+        others = (now.busy - since.busy) - (now.own - since.own)
+        return max(0.0, (others + now.stolen - since.stolen) / _TICKS_PER_SECOND)
 
     def stop(self, proc: Proc) -> None:
         proc.stop()

@@ -131,7 +131,8 @@ def markdown(report: Json) -> str:
     foreign: dict[str, float] = meta["foreign_cpu_s"]
     if sum(foreign.values()) >= 1:
         busiest = ", ".join(f"{name} {seconds:g}" for name, seconds in foreign.items() if seconds >= 0.5)
-        lines += [f"**Disturbed**: other processes on this machine used {sum(foreign.values()):.0f} CPU-seconds "
+        lines += [f"**Disturbed**: other processes on this machine (or, as steal, other virtual machines on its "
+                  f"host) used {sum(foreign.values()):.0f} CPU-seconds "
                   f"during the run ({busiest}); see `foreign_cpu_s` per round in latest.json.", ""]
     apps = {"clue_bot": "clue bot", "baseline": "bare AsyncApp (`process_before_response=True`)",
             "bolt_defaults": "bare AsyncApp, Bolt defaults (`False`)", "cold": "clue bot, no search cache",
