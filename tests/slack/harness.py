@@ -68,11 +68,18 @@ class SlackDriver:
                 "trigger_id": "123.456.abc", **(extra or {})}
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
-    async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-                     container: Mapping[str, Any] | None = None,
-                     view: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
-        """A button click; with ``view``, a click inside that modal (no channel, no response_url)."""
+    async def action(self, action_id: str, value: str, **options: Any) -> tuple[httpx.Response, str]:
+        """A button click (``click`` names the options)."""
+        request, key = self.click(action_id, value, **options)
+        return await self.send(request), key
+
+    def click(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
+              container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
+              response_url: str | None = "") -> tuple[slack_requests.SignedRequest, str]:
+        """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
+        ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL."""
         key, url = self.response_url()
+        url = url if response_url == "" else response_url
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "acme"},
@@ -90,7 +97,9 @@ class SlackDriver:
             del payload["channel"], payload["response_url"]
             payload["container"] = {"type": "view", "view_id": view.get("id")}
             payload["view"] = dict(view)
-        return await self.send(slack_requests.interaction(self.secret, payload)), key
+        if url is None:
+            payload.pop("response_url", None)
+        return slack_requests.interaction(self.secret, payload), key
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
                     headers: Mapping[str, str] | None = None, **envelope: Any) -> httpx.Response:

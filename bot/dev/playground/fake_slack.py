@@ -3,8 +3,8 @@
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
 ``entity.presentDetails``, ``views.open``, ``views.update`` and ``chat.postEphemeral``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
-would have received. Failures can be injected per Web API method (an error code, or HTTP 429 with
-``Retry-After`` a number of times, or latency) and per response_url.
+would have received. Failures can be injected per Web API method (an error code, HTTP 429 with
+``Retry-After`` a number of times, an HTML error page as a proxy answers, or latency) and per response_url.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class FakeSlackState:
     latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> how many more calls get HTTP 429
     response_errors: dict[str, str] = field(default_factory=dict)  # response_url key -> error (HTTP 404)
+    html_errors: dict[str, int] = field(default_factory=dict)  # method -> HTTP status answered with an HTML page
     # channel id -> conversations.info "channel" fields (is_ext_shared…); unknown channels are plain channels
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +80,7 @@ class FakeSlackState:
             self.latency.clear()
             self.rate_limited.clear()
             self.response_errors.clear()
+            self.html_errors.clear()
             self.conversations.clear()
 
 
@@ -93,6 +95,9 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             state.rate_limited[method] -= 1
             return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
                                 headers={"Retry-After": "0"})
+        if method in state.html_errors:
+            return Response("<html><body>Bad Gateway</body></html>", status_code=state.html_errors[method],
+                            media_type="text/html")
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":

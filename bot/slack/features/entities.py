@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
@@ -155,11 +154,7 @@ class EntityDetails:
 
     async def _send(self, client: AsyncWebClient, request: DetailsRequest, *,
                     metadata: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> None:
-        try:
-            await client.entity_presentDetails(trigger_id=request.trigger_id, metadata=metadata, error=error)
-        except SlackApiError as exc:
-            log.warning("entity.present.failed", extra={"error": str(exc.response.get("error")),
-                                                         "status": (error or {}).get("status", "ok")})
+        await client.entity_presentDetails(trigger_id=request.trigger_id, metadata=metadata, error=error)
 
 
 def _error_status(exc: BotError) -> str:
