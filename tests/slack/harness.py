@@ -75,7 +75,8 @@ class SlackDriver:
 
     def click(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
               container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
-              response_url: str | None = "") -> tuple[slack_requests.SignedRequest, str]:
+              response_url: str | None = "", channel: Mapping[str, Any] | None = None,
+              ) -> tuple[slack_requests.SignedRequest, str]:
         """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
         ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL."""
         key, url = self.response_url()
@@ -85,7 +86,7 @@ class SlackDriver:
             "team": {"id": TEAM, "domain": "acme"},
             "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A0CLUE0001",
-            "channel": {"id": CHANNEL, "name": "sales"},
+            "channel": dict(channel) if channel is not None else {"id": CHANNEL, "name": "sales"},
             "container": dict(container) if container is not None else
             {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
             "trigger_id": "123.456.def",

@@ -124,3 +124,28 @@ async def test_an_unreachable_slack_is_a_failure_named_by_the_transport(
     assert (failed.value.method, failed.value.status) == ("users.info", None)
     assert failures(caplog) == [("users.info", failed.value.error, None)]
     assert 'cluebot_slack_call_failures_total{method="users.info"} 1.0' in metrics.render().decode()
+
+
+# Work Object buttons (in a preview or the flexpane): Slack publishes no full payload, and a click may come
+# without a response_url and without container.is_app_unfurl.
+WORK_OBJECT_CONTAINERS = [
+    {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0SALES001", "is_ephemeral": False},
+    {"type": "message_attachment", "message_ts": "1700000000.000100", "channel_id": "C0SALES001"},
+    {},
+]
+
+
+@pytest.mark.parametrize("container", WORK_OBJECT_CONTAINERS)
+@pytest.mark.parametrize("action", ["clue_refresh", "clue_share"])
+async def test_a_work_object_click_without_a_response_url_ends_without_a_traceback(
+        slack: SlackDriver, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture, action: str,
+        container: dict[str, object]) -> None:
+    caplog.set_level(logging.INFO)
+    response, _ = await slack.action(action, "8", container=container, response_url=None)
+    await slack.drain()
+    assert response.status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r for r in caplog.records if r.getMessage() == "slack.respond.unavailable"]
+    assert slack.fake.responses() == []
+    if action == "clue_refresh":
+        assert sandbox.state.stats().clue_gets == {8: 1}  # read afresh: the next view is up to date
