@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime.metrics import Metrics
+from bot.slack.webapi import SlackWebClient
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class Door(AsyncMiddleware):
     minute; every interaction is counted by kind and outcome.
     """
 
-    def __init__(self, client: AsyncWebClient, *, response_origins: frozenset[Origin],
+    def __init__(self, client: SlackWebClient, *, response_origins: frozenset[Origin],
                  seen: Callable[[str], Awaitable[bool]], metrics: Metrics, monotonic: Callable[[], float]) -> None:
         self._client = client
         self._origins = response_origins
