@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 Respond = Callable[..., Awaitable[Any]]
 
 RESPONSE_URL = "response_url"
+# Answers that are part of normal use, not trouble: counted like any failure, logged at INFO. A bot token
+# sees only the conversations the app was added to, so most DMs answer conversations.info this way.
+EXPECTED_ERRORS = {"conversations.info": frozenset({"channel_not_found"})}
 MAX_UNFURLS_IN_FLIGHT = 8
 RATE_LIMIT_RETRIES = 2  # a 429 twice in a row is a real overload: the caller hears of it
 _MAX_ERROR_CHARS = 64
@@ -71,7 +74,8 @@ class SlackCalls:
         """Count and log one failed call; the error to raise for it."""
         error = error[:_MAX_ERROR_CHARS]
         self._metrics.slack_call_failures.inc(method)
-        log.warning("slack.call.failed", extra={"method": method, "error": error, "status": status})
+        level = logging.INFO if error in EXPECTED_ERRORS.get(method, ()) else logging.WARNING
+        log.log(level, "slack.call.failed", extra={"method": method, "error": error, "status": status})
         return SlackCallFailed(method, error, status)
 
     def checked(self, respond: Respond) -> Respond:

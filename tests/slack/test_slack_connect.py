@@ -5,6 +5,7 @@ closed when it cannot know."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -85,6 +86,18 @@ async def test_share_where_the_app_is_not_in_the_conversation_says_so(
     assert "share from a channel the app is in" in notice["text"].lower()
     assert "shared with another organisation" not in notice["text"]
     assert "Ask " not in notice["text"]  # not a matter of access
+
+
+async def test_an_app_not_in_the_conversation_is_counted_but_no_warning(
+        slack: SlackDriver, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    slack.fake.errors["conversations.info"] = "channel_not_found"
+    await slack.action("clue_share", "8")
+    await slack.drain()
+    [line] = [r for r in caplog.records if r.getMessage() == "slack.call.failed"]
+    assert (line.levelno, line.error) == (logging.INFO, "channel_not_found")  # type: ignore[attr-defined]
+    assert 'cluebot_slack_call_failures_total{method="conversations.info"} 1.0' in \
+        (await slack.http.get("/metrics")).text
 
 
 async def test_the_notice_speaks_the_clickers_language(slack: SlackDriver) -> None:
