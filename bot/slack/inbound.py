@@ -45,7 +45,7 @@ REPLAY_KEY_PREFIX = "replay:"
 # Slack's signature accepts a timestamp up to 300 s either side of now: the same signed bytes can come back
 # for at most 600 s after the first copy. Keys held in one process (without Redis) at most:
 REPLAY_WINDOW_SECONDS = 600.0
-MAX_REPLAY_KEYS = 50_000
+MAX_REPLAY_KEYS = 20_000  # ~6 MiB held at most (TTLCache entries); only Slack can sign new keys
 HALT_LOG_WINDOW = 60.0  # seconds between two log lines about one kind of halt
 ACCEPTED = "accepted"
 REPLAYED = "replayed"
