@@ -136,16 +136,28 @@ WORK_OBJECT_CONTAINERS = [
 
 
 @pytest.mark.parametrize("container", WORK_OBJECT_CONTAINERS)
-@pytest.mark.parametrize("action", ["clue_refresh", "clue_share"])
-async def test_a_work_object_click_without_a_response_url_ends_without_a_traceback(
-        slack: SlackDriver, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture, action: str,
+async def test_a_work_object_refresh_without_a_response_url_re_presents_the_pane(
+        slack: SlackDriver, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture,
         container: dict[str, object]) -> None:
+    await slack.command("8")  # cached: Refresh must read again
+    response, _ = await slack.action("clue_refresh", "8", container=container, response_url=None)
+    await slack.drain()
+    assert response.status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert sandbox.state.stats().clue_gets == {8: 2}
+    [pane] = slack.fake.api_calls("entity.presentDetails")
+    assert pane["trigger_id"] == "123.456.def"  # the click's own
+    assert pane["metadata"]["external_ref"]["id"] == "8"
+    assert slack.fake.responses() == []
+
+
+@pytest.mark.parametrize("container", WORK_OBJECT_CONTAINERS)
+async def test_a_click_without_a_response_url_ends_without_a_traceback(
+        slack: SlackDriver, caplog: pytest.LogCaptureFixture, container: dict[str, object]) -> None:
     caplog.set_level(logging.INFO)
-    response, _ = await slack.action(action, "8", container=container, response_url=None)
+    response, _ = await slack.action("clue_share", "8", container=container, response_url=None)
     await slack.drain()
     assert response.status_code == 200
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r for r in caplog.records if r.getMessage() == "slack.respond.unavailable"]
     assert slack.fake.responses() == []
-    if action == "clue_refresh":
-        assert sandbox.state.stats().clue_gets == {8: 1}  # read afresh: the next view is up to date
