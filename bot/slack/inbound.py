@@ -125,6 +125,9 @@ class Door(AsyncMiddleware):
                  seen: Callable[[str], Awaitable[bool]], metrics: Metrics, monotonic: Callable[[], float]) -> None:
         self._client = client
         self._origins = response_origins
+        # The usual URL starts with an allowed origin and a slash: accepted without parsing it.
+        self._prefixes = tuple(f"{scheme}://{host}{_port_text(scheme, port)}/"
+                               for scheme, host, port in response_origins)
         self._seen = seen
         self._count = metrics.interactions.inc
         self._monotonic = monotonic
@@ -144,7 +147,8 @@ class Door(AsyncMiddleware):
 
     async def _verdict(self, req: AsyncBoltRequest, body: Mapping[str, Any], kind: str | None) -> str:
         url = body.get("response_url")
-        if url is not None and response_origin(url) not in self._origins:
+        if url is not None and not (isinstance(url, str) and url.startswith(self._prefixes)) \
+                and response_origin(url) not in self._origins:
             return FOREIGN_RESPONSE_URL
         timestamp = req.headers.get("x-slack-request-timestamp")
         if kind in REPLAYABLE and timestamp:  # Socket Mode requests are not signed, nor sent by anyone else
@@ -181,6 +185,10 @@ def response_origin(url: Any) -> Origin | None:
     if scheme not in ("https", "http") or not parts.hostname:
         return None
     return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _port_text(scheme: str, port: int) -> str:
+    return "" if port == (443 if scheme == "https" else 80) else f":{port}"
 
 
 def response_origins(api_url: str) -> frozenset[Origin]:
