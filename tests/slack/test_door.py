@@ -36,7 +36,8 @@ async def test_a_click_with_a_response_url_off_slacks_hosts_is_not_handled(
 
 @pytest.mark.parametrize("url", ["http://hooks.slack.com/commands/T0/1/x",  # not https
                                  "https://hooks.slack.com.attacker.example/commands/T0/1/x",
-                                 "https://hooks.slack.com:8443/commands/T0/1/x", "hooks.slack.com/commands/1"])
+                                 "https://hooks.slack.com:8443/commands/T0/1/x", "hooks.slack.com/commands/1",
+                                 "https://hooks.slack.com@attacker.example/commands/T0/1/x"])
 async def test_a_command_with_a_lookalike_response_url_gets_no_card(slack: SlackDriver, url: str) -> None:
     response, _ = await slack.command("8", extra={"response_url": url})
     assert (response.status_code, response.text) == (200, "")
