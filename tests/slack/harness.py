@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from bot.compose import Clocks, Instance
 from bot.config import Settings
 from bot.dev import slack_requests
-from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.web.app import create_web_app
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
@@ -69,7 +69,7 @@ class SlackDriver:
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
     async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-                     container: Mapping[str, Any] | None = None,
+                     channel: str = CHANNEL, container: Mapping[str, Any] | None = None,
                      view: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
         """A button click; with ``view``, a click inside that modal (no channel, no response_url)."""
         key, url = self.response_url()
@@ -78,9 +78,9 @@ class SlackDriver:
             "team": {"id": TEAM, "domain": "acme"},
             "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A0CLUE0001",
-            "channel": {"id": CHANNEL, "name": "sales"},
+            "channel": {"id": channel, "name": "sales"},
             "container": dict(container) if container is not None else
-            {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
+            {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": ephemeral},
             "trigger_id": "123.456.def",
             "response_url": url,
             "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
@@ -98,6 +98,11 @@ class SlackDriver:
                 "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
                 **envelope}
         return await self.send(slack_requests.event_callback(self.secret, body), headers=headers)
+
+
+def fake_slack_state() -> FakeSlackState:
+    """A fake Slack whose bot is in #sales (``CHANNEL``) and in no other conversation, as a bot token sees."""
+    return FakeSlackState(conversations={CHANNEL: public_channel("sales")})
 
 
 def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:

@@ -65,3 +65,18 @@ async def test_refresh_of_an_unfurl_in_a_slack_connect_channel_is_refused(slack:
     assert slack.fake.api_calls("chat.unfurl") == []
     assert "shared with another organisation" in slack.fake.responses(key)[0]["text"]
     assert sandbox.state.stats().calls == {}
+
+
+async def test_a_conversation_the_bot_is_not_in_gets_no_share(slack: SlackDriver) -> None:
+    """A bot token sees only conversations the app was added to: Slack answers ``channel_not_found`` for a DM
+    the app is not in (the fake does too), so whether it is shared cannot be known and Share fails closed."""
+    dm = "D0ALICEBOB"
+    card = (await slack.command("8", channel=dm))[0].json()
+    assert "clue_share" not in buttons(card)
+    _, key = await slack.action("clue_share", "8", channel=dm)
+    await slack.drain()
+    assert [r for r in slack.fake.responses(key) if r.get("response_type") == "in_channel"] == []
+    [notice] = slack.fake.responses(key)
+    assert notice["response_type"] == "ephemeral"
+    [info] = slack.fake.api_calls("conversations.info")
+    assert info["channel"] == dm
