@@ -13,7 +13,7 @@ from bot.crm.client import CrmClient
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox import SandboxServer
-from tests.slack.harness import SlackDriver, running_app, slack_settings
+from tests.slack.harness import SlackDriver, fake_slack_state, running_app, slack_settings
 from tests.support import make_client
 
 _ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
@@ -57,7 +57,7 @@ async def crm_factory() -> AsyncIterator[Callable[..., CrmClient]]:
 
 @pytest.fixture(scope="session")
 def fake_slack_server() -> Iterator[tuple[LoopbackServer, FakeSlackState]]:
-    state = FakeSlackState()
+    state = fake_slack_state()
     with LoopbackServer(create_fake_slack(state)) as server:
         yield server, state
 

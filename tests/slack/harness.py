@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from bot.compose import Clocks, Instance
 from bot.config import Settings
 from bot.dev import slack_requests
-from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.web.app import create_web_app
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
@@ -108,6 +108,11 @@ class SlackDriver:
                 "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
                 **envelope}
         return await self.send(slack_requests.event_callback(self.secret, body), headers=headers)
+
+
+def fake_slack_state() -> FakeSlackState:
+    """A fake Slack whose bot is in #sales (``CHANNEL``) and in no other conversation, as a bot token sees."""
+    return FakeSlackState(conversations={CHANNEL: public_channel("sales")})
 
 
 def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:

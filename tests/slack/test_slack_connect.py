@@ -74,8 +74,7 @@ async def test_refresh_of_an_unfurl_in_a_slack_connect_channel_is_refused(slack:
 ])
 async def test_share_where_the_app_is_not_in_the_conversation_says_so(
         slack: SlackDriver, channel: str, name: str, says: str) -> None:
-    # A bot token sees only conversations the app was added to: Slack answers channel_not_found.
-    slack.fake.errors["conversations.info"] = "channel_not_found"
+    # A bot token sees only conversations the app was added to: Slack (and the fake) answer channel_not_found.
     container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": True}
     request, key = slack.click("clue_share", "8", container=container, channel={"id": channel, "name": name})
     await slack.send(request)
