@@ -5,7 +5,8 @@
   replayed first either way, from ``.hypothesis/``.
 - **The bench smoke run** (``python -m bench --quick``, tests/test_bench_smoke.py): every scenario under
   ``CI=true``, with ``BENCH_SMOKE=full``, or when git shows a change under ``bench/`` or the hot path
-  since this branch left main (committed or not); otherwise ``ONE_SCENARIO`` alone, still end to end.
+  since this branch left main (committed or not); otherwise ``ONE_SCENARIO`` alone, still end to end
+  (with load runs of 0.5 s, the shortest the harness takes: a smoke run measures nothing).
   ``BENCH_SMOKE=one`` asks for the one scenario whatever changed.
 """
 
@@ -48,10 +49,15 @@ class BenchSmoke:
     def only(self) -> tuple[str, ...]:
         return () if self.full else (ONE_SCENARIO,)
 
+    @property
+    def args(self) -> list[str]:
+        """``python -m bench --quick`` arguments: the one scenario with the shortest load runs it accepts."""
+        return [] if self.full else ["--only", ONE_SCENARIO, "--duration", "0.5"]
+
     def describe(self) -> str:
         if self.full:
             return f"every scenario ({self.reason})"
-        return (f"the {ONE_SCENARIO} scenario alone, end to end ({self.reason}); "
+        return (f"the {ONE_SCENARIO} scenario alone, end to end, 0.5 s load runs ({self.reason}); "
                 "BENCH_SMOKE=full runs every scenario")
 
 

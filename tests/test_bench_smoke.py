@@ -67,17 +67,16 @@ def _dig(node: Any, path: tuple[str, ...]) -> Any:
 def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
     scope = bench_smoke()
     driver = "wrk" if shutil.which("wrk") else "python"
-    only = [arg for scenario in scope.only for arg in ("--only", scenario)]
     # A session of its own, so a timeout can kill the harness and every server it started at once.
     proc = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--driver", driver, "--out", str(tmp_path),
-                             *only], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             *scope.args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail(f"python -m bench --quick {' '.join(only)} took over {TIMEOUT_SECONDS}s")
+        pytest.fail(f"python -m bench --quick {' '.join(scope.args)} took over {TIMEOUT_SECONDS}s")
     assert proc.returncode == 0, err[-4000:]
 
     report = json.loads((tmp_path / "latest.json").read_text())
