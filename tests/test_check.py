@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +13,9 @@ from bot.dev.sandbox import SandboxServer
 from bot.dev.sandbox.app import wall_clock_ms
 from tests.redis_server import RedisServer, free_port, start_redis
 from tests.slack.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.support import CliRun
+from tests.support import run_cli as run_main
 
-ROOT = Path(__file__).resolve().parents[1]
 WRONG_KEY = "wrong-app-key-0123456789"
 
 
@@ -114,10 +111,8 @@ def test_invalid_settings_are_one_line() -> None:
     assert "CRM_BASE_URL" in finding.detail and "LOG_LEVEL" in finding.detail
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
-    return subprocess.run([sys.executable, "-m", "bot", "check", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**clean, **env}, check=False)
+def run_cli(*args: str, env: dict[str, str]) -> CliRun:
+    return run_main("check", *args, env=env)
 
 
 def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
