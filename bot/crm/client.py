@@ -88,6 +88,7 @@ class CrmClient:
         timeout: float = 5.0,
         max_response_bytes: int = 2_000_000,
         max_connections: int = 20,
+        follow_up_type: int = 0,
         transport: httpx.AsyncBaseTransport | None = None,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -106,6 +107,7 @@ class CrmClient:
         # more CPU per call than the request itself, and this client needs none of it.
         self._transport = transport or AiohttpTransport(max_connections=max_connections)
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._follow_up_type = follow_up_type  # CRM_FOLLOW_UP_TYPE: README, What we assume about the real CRM
         self._closed = False
 
     @property
@@ -150,7 +152,8 @@ class CrmClient:
 
     async def list_follow_ups(self, clue_id: int, *, size: int = 20, cursor: str | None = None) -> FollowUpPage:
         return parse_follow_ups(
-            await self.call(FOLLOW_UPS, {"customerId": clue_id, "size": size, "type": 1, "cursor": cursor})
+            await self.call(FOLLOW_UPS, {"customerId": clue_id, "size": size, "type": self._follow_up_type,
+                                     "cursor": cursor})
         )
 
     async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10) -> SearchPage:
