@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.compose import Clocks, build_crm
 from bot.config import Settings
+from bot.crm.transport import AiohttpTransport
 from bot.domain.clue import Clue
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, ClueNotFound, ConfigError, CrmAuthError, CrmError
@@ -106,7 +107,7 @@ async def _crm(settings: Settings, clue: str | None) -> list[Finding]:
                         "set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY")]
     where = settings.crm_base_url
     async with AsyncExitStack() as stack:
-        dates = _DateRecorder(httpx.AsyncHTTPTransport())
+        dates = _DateRecorder(AiohttpTransport(max_connections=2))  # the transport serve uses
         crm = await build_crm(settings, stack, Metrics(), Clocks(), transport=dates)
         started = time.perf_counter()
         try:

@@ -393,4 +393,3 @@ async def test_the_follow_up_type_is_sent_as_configured(crm_factory: Factory) ->
     await crm_factory("http://crm.test", transport=httpx.MockTransport(record)).list_follow_ups(8)
     await crm_factory("http://crm.test", transport=httpx.MockTransport(record), follow_up_type=2).list_follow_ups(8)
     assert sent == [0, 2]
-

@@ -1,5 +1,5 @@
 """AiohttpTransport under CrmClient, against raw loopback servers: pooling, and each way a connection
-fails becoming the httpx error the client sorts (retried once, or not)."""
+fails becoming the httpx error (the transport's) that the client turns into one CrmError (retried once, or not)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import aiohttp
+import httpx
 import pytest
 
 from bot.crm.client import CrmClient
+from bot.crm.transport import AiohttpTransport
 from bot.dev.sandbox import SandboxServer, seed
 from bot.errors import CrmUnavailable
 from tests.support import make_client
@@ -136,3 +139,29 @@ async def test_a_closed_client_refuses_and_closing_twice_is_harmless(sandbox: Sa
     assert client.closed
     with pytest.raises(CrmUnavailable, match="closed"):
         await client.get_clue(8)
+
+
+async def test_each_failure_is_translated_once_at_each_boundary(clients: Callable[..., CrmClient]) -> None:
+    """aiohttp's error becomes httpx's in the transport, httpx's becomes the CrmError in the client: one hop each."""
+    async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(ENVELOPE)[:-10])
+        await writer.drain()
+
+    async with raw_server(short) as (url, _):
+        with pytest.raises(CrmUnavailable, match=r"connection failed \(ReadError\)") as caught:
+            await clients(url).get_clue(8)
+    wire = caught.value.__cause__
+    assert isinstance(wire, httpx.ReadError) and isinstance(wire.__cause__, aiohttp.ClientPayloadError)
+
+
+async def test_the_transport_speaks_httpx_errors() -> None:
+    transport = AiohttpTransport(max_connections=1)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        request = httpx.Request("POST", f"http://127.0.0.1:{probe.getsockname()[1]}/api", content=b"{}")
+        try:
+            with pytest.raises(httpx.ConnectError):
+                await transport.handle_async_request(request)
+        finally:
+            await transport.aclose()
