@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +355,33 @@ def test_the_playground_leaves_slack_credentials_out() -> None:
     kept, ignored = without_slack_credentials(env)
     assert kept == {"PORT": "0"} and ignored == ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]
     assert Settings.from_env(kept).playground
+
+
+def test_serve_refuses_a_slack_workspace_without_a_crm_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "HOST": "127.0.0.1", "PORT": "0"}
+    assert main(["serve"], env=env) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("clue bot: invalid configuration: CRM_BASE_URL is required to serve Slack")
+    assert err.count("\n") == 1 and "Traceback" not in err and BOT_TOKEN not in err
+
+
+def test_the_playground_starts_with_slack_credentials_exported_and_says_it_ignores_them() -> None:
+    """The one subprocess here: ``python -m bot.dev`` (``make run``) really starts, then is stopped."""
+    root = README.parent
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
+    env = {**clean, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "HOST": "127.0.0.1",
+           "PORT": "0", "LOG_LEVEL": "WARNING"}
+    with subprocess.Popen([sys.executable, "-m", "bot.dev"], cwd=root, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "the playground did not start within 60 s"
+            assert proc.stdout.readline().startswith("clue bot playground: http://127.0.0.1:")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        err = proc.stderr.read()
+    assert "ignoring SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in err and BOT_TOKEN not in err
