@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from bot.__main__ import main
 from bot.check import Finding, read_settings, report, run_checks
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Settings
 from bot.dev.playground.fake_slack import TEAM_ID, FakeSlackState
@@ -17,8 +14,8 @@ from bot.dev.sandbox import SandboxServer
 from bot.dev.sandbox.app import wall_clock_ms
 from tests.redis_server import RedisServer, free_port, start_redis
 from tests.slack.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.support import root_logging_restored
 
-ROOT = Path(__file__).resolve().parents[1]
 WRONG_KEY = "wrong-app-key-0123456789"
 
 
@@ -115,26 +112,28 @@ def test_invalid_settings_are_one_line() -> None:
     assert "CRM_BASE_URL" in finding.detail and "LOG_LEVEL" in finding.detail
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
-    return subprocess.run([sys.executable, "-m", "bot", "check", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**clean, **env}, check=False)
+def run_cli(*args: str, env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``python -m bot check``, in process: (exit status, stdout, stderr)."""
+    with root_logging_restored():
+        status = main(["check", *args], env=env)
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
-                                                         fake_slack: tuple[str, FakeSlackState]) -> None:
-    good = run_cli("--clue", "8", env=env_for(sandbox.url, fake_slack[0]))
-    assert good.returncode == 0, good.stdout + good.stderr
-    lines = good.stdout.splitlines()
-    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), good.stdout
-    assert good.stderr == ""
+def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_cli("--clue", "8", env=env_for(sandbox.url, fake_slack[0]), capsys=capsys)
+    assert status == 0, out + err
+    lines = out.splitlines()
+    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), out
+    assert err == ""
     fake_slack[1].errors["auth.test"] = "invalid_auth"
-    bad = run_cli(env=env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY))
-    assert bad.returncode == 1
-    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗", "✓"]  # settings ... clue links
-    assert WRONG_KEY not in bad.stdout + bad.stderr and BOT_TOKEN not in bad.stdout + bad.stderr
-    invalid = run_cli(env={"CRM_TIMEOUT_SECONDS": "soon"})
-    assert invalid.returncode == 2 and invalid.stdout.startswith("✗ settings: CRM_TIMEOUT_SECONDS")
+    status, out, err = run_cli(env=env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY), capsys=capsys)
+    assert status == 1
+    assert [line[0] for line in out.splitlines()] == ["✓", "✓", "✗", "✗", "✓"]  # settings ... clue links
+    assert WRONG_KEY not in out + err and BOT_TOKEN not in out + err
+    status, out, _ = run_cli(env={"CRM_TIMEOUT_SECONDS": "soon"}, capsys=capsys)
+    assert status == 2 and out.startswith("✗ settings: CRM_TIMEOUT_SECONDS")
 
 
 async def test_clue_links_left_at_the_example_host_fail_while_serving_a_workspace(
