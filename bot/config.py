@@ -481,11 +481,12 @@ def configuration_table() -> str:
     """README's configuration table, from the rows."""
     lines = ["| Variable | Default | What it does |", "|---|---|---|"]
     section = None
-    for name, row in _rows():
+    for f in fields(Settings):
+        row = f.metadata["row"]
         if row.section != section:
             section = row.section
             lines.append(f"| **{section}** | | |")
-        default = row.shown_default or f"`{_shown(Settings.__dataclass_fields__[name].default)}`"
+        default = row.shown_default or f"`{_shown(f.default_factory() if callable(f.default_factory) else f.default)}`"
         lines.append(f"| `{row.variable}` | {default} | {row.help} |")
     return "\n".join(lines)
 
