@@ -42,6 +42,9 @@ from bot.slack.app import BOT_SCOPES
 
 MAX_CLOCK_OFFSET_SECONDS = 60.0  # the CRM's window is unpublished (the sandbox's is ±5 minutes)
 SLACK_TIMEOUT_SECONDS = 10.0
+# Names reserved for examples (RFC 2606): a clue URL template on one was never changed from an example.
+_PLACEHOLDER_TLDS = ("example", "invalid", "test")
+_PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
 REDIS_TIMEOUT_SECONDS = 2.0
 _REINSTALL_HINT = ("copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into SLACK_BOT_TOKEN; "
                "reinstall the app if it was uninstalled")
@@ -178,9 +181,8 @@ def _card_fields(settings: Settings, definitions: Sequence[FieldDef]) -> Finding
 def _clue_links(template: str) -> Finding:
     """Every Open button and unfurl follows ``CLUE_URL_TEMPLATE``: left at a placeholder host, they all break."""
     host = urlsplit(template).hostname or ""
-    if host.rsplit(".", 1)[-1] in ("example", "invalid", "test") or \
-            host.removeprefix("www.") in ("example.com", "example.net", "example.org") or \
-            host.endswith((".example.com", ".example.net", ".example.org")):
+    if host.rsplit(".", 1)[-1] in _PLACEHOLDER_TLDS or any(host == d or host.endswith(f".{d}")
+                                                           for d in _PLACEHOLDER_DOMAINS):
         left = " (the default)" if template == EXAMPLE_CLUE_URL_TEMPLATE else ""
         return Finding(False, "clue links", f"CLUE_URL_TEMPLATE is {template}{left}: every Open in CRM button "
                                             "and unfurl would point at an example host",
