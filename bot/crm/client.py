@@ -4,8 +4,8 @@ Sends ``httpx.Request``s through one pooled httpx transport (``AiohttpTransport`
 gives another; README: Performance says why not httpx's own). Each body is serialized once and those
 exact bytes are signed (by ``CrmSigner``) and sent. Every outcome maps onto ``bot.errors`` once, where
 it happens: HTTP 200 with ``code != 0`` is a business error, 5xx / timeouts / connection faults are
-``CrmUnavailable``, anything unreadable is ``CrmProtocolError``; the few worth one more attempt are
-``_Transient`` (a ``CrmUnavailable``) or a clock-skew ``CrmAuthError``. Responses are decoded here
+``CrmUnavailable``, anything unreadable is ``CrmProtocolError``; whether one more attempt is worth it
+is read from that error and the httpx error it was made from. Responses are decoded here
 (gzip or deflate) under a cap on the decoded size, checked as the bytes arrive; each request has a
 total deadline.
 
@@ -62,12 +62,14 @@ _HEADERS = (("Content-Type", "application/json"), ("Accept-Encoding", "gzip, def
 _NOT_FOUND_MESSAGE = re.compile(r"不存在|未找到|找不到|无此|not\s*(?:be\s*)?found|not\s*exist|no\s*such", re.IGNORECASE)
 
 
-class _Transient(CrmUnavailable):
-    """Unavailable in a way one more attempt may fix: a connection that failed, a 502, 503 or 504."""
-
-
 def _worth_retrying(error: CrmError) -> bool:
-    return isinstance(error, _Transient) or (isinstance(error, CrmAuthError) and error.clock_skew)
+    """What one more attempt may fix: a connection that failed, a gateway's 502/503/504, our timestamp (1003)."""
+    if isinstance(error, CrmAuthError):
+        return error.clock_skew
+    cause = error.__cause__
+    if isinstance(cause, httpx.HTTPStatusError):
+        return cause.response.status_code in _RETRYABLE_STATUS
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, httpx.TimeoutException)
 
 
 def encode_body(payload: Mapping[str, Any] | None) -> bytes:
@@ -206,7 +208,7 @@ class CrmClient:
         except httpx.TimeoutException as exc:
             raise CrmUnavailable(f"CRM timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise _Transient(f"CRM connection failed ({type(exc).__name__})") from exc
+            raise CrmUnavailable(f"CRM connection failed ({type(exc).__name__})") from exc
         return self._unwrap(raw)
 
     async def _post(self, path: str, body: bytes) -> bytes:
@@ -219,8 +221,8 @@ class CrmClient:
         try:
             status = response.status_code
             if status >= 500:
-                unavailable = _Transient if status in _RETRYABLE_STATUS else CrmUnavailable
-                raise unavailable(f"CRM answered HTTP {status}")
+                raise CrmUnavailable(f"CRM answered HTTP {status}") from httpx.HTTPStatusError(
+                    f"HTTP {status}", request=request, response=response)
             if status != 200:
                 hint = " (check CRM_BASE_URL)" if status == 404 else ""
                 raise CrmProtocolError(f"CRM answered HTTP {status}{hint}")

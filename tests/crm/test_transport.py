@@ -110,6 +110,7 @@ async def test_a_body_cut_short_is_a_connection_failure(clients: Callable[..., C
             await clients(url).get_clue(8)
     assert connections == [2]  # retried once, cut short again
     # Translated once at each boundary: aiohttp's error into httpx's (the transport), that into ours (the client).
+    assert type(caught.value) is CrmUnavailable  # the class name is a metric label and a log field
     wire = caught.value.__cause__
     assert isinstance(wire, httpx.ReadError) and isinstance(wire.__cause__, aiohttp.ClientPayloadError)
 
