@@ -2,9 +2,9 @@
 
 httpx stays the client's API (requests, ``MockTransport`` in tests, its errors); only the wire is
 aiohttp's (already a dependency: slack_sdk's async Web API client is built on it). httpx's own
-transport (httpcore's pool) costs 2 to 5 times the CPU per CRM call: measured in process on the bench
-machine, 741 µs against 381 µs at one call in flight and 1,596 µs against 311 µs at 16 (README:
-Performance), and at 16 in flight the app's one core is what a cache miss waits for.
+transport (httpcore's pool) costs 2 to 5 times the CPU per CRM call: measured in process, 741 µs
+against 381 µs with one call in flight and 1,596 µs against 311 µs with 16 (README: Performance), and
+with 16 in flight the app's one core is what a cache miss waits for.
 
 aiohttp's errors become httpx's, as an httpx transport's must; the client alone turns those into
 ``bot.errors``. No timers here (the client bounds every attempt whole), so no aiohttp timeout can
