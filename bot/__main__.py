@@ -74,11 +74,9 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             if ignored:
                 print(f"clue bot playground: ignoring {', '.join(ignored)} (it fakes Slack; python -m bot serve "
                       "uses them)", file=sys.stderr, flush=True)
-        settings = Settings.from_env(env)
+        # serve: refused here, before anything listens (in the app's lifespan: a traceback and exit 3).
+        settings = Settings.from_env(env, serve=args.command == "serve")
         if args.command == "serve":
-            # Refused here, before anything listens: in the app's lifespan it would be a traceback and exit 3.
-            if problems := settings.serve_problems():
-                raise ConfigError(problems)
             return _serve(settings, args.host, args.port, args.loop, args.http, args.workers)
         if args.command == "sandbox":
             from bot.dev.sandbox.server import run  # development tooling, on this path only

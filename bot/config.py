@@ -413,16 +413,11 @@ class Settings:
                 out.append(password)
         return out
 
-    def serve_problems(self) -> list[str]:
-        """What ``serve`` needs beyond valid settings: a real Slack workspace is served from a real CRM."""
-        if self.playground or not self.uses_sandbox_crm:
-            return []
-        return ["CRM_BASE_URL is required to serve Slack (SLACK_BOT_TOKEN is set; the sandbox CRM is only for the "
-                "playground): set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY, or unset the Slack credentials"]
-
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from an environment mapping; raise one ConfigError listing every problem."""
+    def from_env(cls, env: Mapping[str, str], *, serve: bool = False) -> Settings:
+        """Build settings from an environment mapping; raise one ConfigError listing every problem.
+
+        ``serve``: for ``python -m bot serve``, which serves a Slack workspace only from a real CRM."""
         values: dict[str, Any] = {}
         problems: list[str] = []
         given: set[str] = set()
@@ -435,7 +430,7 @@ class Settings:
                 values[name] = row.parse(row.variable, raw)
             except Invalid as exc:
                 problems += exc.problems
-        problems += _missing_companions(given)
+        problems += _missing_companions(given, serve)
         if problems:
             raise ConfigError(problems)
         return cls(**values)
@@ -452,7 +447,7 @@ def rows() -> list[Row[Any]]:
     return [row for _, row in _rows()]
 
 
-def _missing_companions(given: set[str]) -> list[str]:
+def _missing_companions(given: set[str], serve: bool) -> list[str]:
     """Variables that only work together: what is missing, by which variables were set."""
     problems = []
     if "CRM_BASE_URL" in given:
@@ -468,6 +463,9 @@ def _missing_companions(given: set[str]) -> list[str]:
         problems.append("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
     if signing_secret and not bot_token:
         problems.append("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
+    if serve and (bot_token or app_token) and "CRM_BASE_URL" not in given:
+        problems.append("CRM_BASE_URL is required to serve Slack (the sandbox CRM is only for the playground): "
+                        "set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY, or unset the Slack credentials")
     return problems
 
 

@@ -341,13 +341,23 @@ def test_redis_url_without_password_adds_no_secret() -> None:
 
 
 def test_a_slack_workspace_is_not_served_from_the_sandbox_crm() -> None:
-    served = Settings.from_env({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
-    [problem] = served.serve_problems()
+    http = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    assert Settings.from_env(http).uses_sandbox_crm  # fine for clue / card / search, which start one
+    [problem] = problems_of_serving(http)
     assert problem.startswith("CRM_BASE_URL is required to serve Slack")
-    assert Settings.from_env({}).serve_problems() == []  # the playground
-    real = Settings.from_env({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                              "CRM_BASE_URL": "https://crm.example.com", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY})
-    assert real.serve_problems() == []
+    [socket_mode] = problems_of_serving({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN})
+    assert socket_mode == problem
+    assert Settings.from_env({}, serve=True).playground
+    crm = {"CRM_BASE_URL": "https://crm.example.com", "CRM_APP_ID": "ww1_a", "CRM_APP_KEY": APP_KEY}
+    assert not Settings.from_env({**http, **crm}, serve=True).uses_sandbox_crm
+    # Listed with every other problem, not after they are fixed.
+    assert len(problems_of_serving({**http, "LOG_LEVEL": "LOUD"})) == 2
+
+
+def problems_of_serving(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env, serve=True)
+    return caught.value.problems
 
 
 def test_the_playground_leaves_slack_credentials_out() -> None:
