@@ -67,7 +67,7 @@ class Finding:
 def read_settings(env: Mapping[str, str]) -> tuple[Settings | None, Finding]:
     """Settings as ``serve`` reads them, and the finding that says whether they are valid."""
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(env, serve=True)
     except ConfigError as exc:
         return None, Finding(False, "settings", "; ".join(exc.problems),
                              "fix the variables named (README: Configuration)")

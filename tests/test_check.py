@@ -174,3 +174,8 @@ async def test_card_fields_by_id_and_none_pass(sandbox: SandboxServer, fake_slac
     assert found["card fields"].ok
     found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_SUMMARY_FIELDS="-", CLUE_DUE_FIELD="91652"))
     assert found["card fields"].ok
+
+
+def test_settings_serve_would_refuse_are_invalid() -> None:
+    settings, finding = read_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    assert settings is None and "CRM_BASE_URL is required to serve Slack" in finding.detail
