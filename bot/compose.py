@@ -99,7 +99,8 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     crm = CrmClient(base_url=settings.crm_base_url, app_id=settings.crm_app_id,
                     app_key=settings.crm_app_key, guard=guard, metrics=metrics,
                     timeout=settings.crm_timeout_seconds, max_response_bytes=settings.crm_max_response_bytes,
-                    max_connections=settings.crm_max_concurrency * 2, transport=transport)
+                    max_connections=settings.crm_max_concurrency * 2,
+                    follow_up_type=settings.crm_follow_up_type, transport=transport)
     stack.push_async_callback(crm.aclose)
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
                               aliases=settings.crm_field_aliases,

@@ -85,7 +85,8 @@ def test_imports_point_down(module: str) -> None:
 
 
 def test_no_import_cycles() -> None:
-    graph = {m: {t for t, top in imports(p) if top and t in MODULES} for m, p in MODULES.items()}
+    # Imports inside functions count: deferring one side of a cycle only hides it.
+    graph = {m: {t for t, _ in imports(p) if t in MODULES} for m, p in MODULES.items()}
     done: set[str] = set()
 
     def visit(module: str, path: tuple[str, ...]) -> None:
