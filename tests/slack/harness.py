@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +10,6 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.compose import Clocks, Instance
 from bot.config import Settings
@@ -76,23 +73,12 @@ class SlackDriver:
                      view: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
         """A button click; with ``view``, a click inside that modal (no channel, no response_url)."""
         key, url = self.response_url()
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "acme"},
-            "user": {"id": user, "team_id": TEAM},
-            "api_app_id": "A0CLUE0001",
-            "channel": {"id": channel, "name": "sales"},
-            "container": dict(container) if container is not None else
-            {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": ephemeral},
-            "trigger_id": "123.456.def",
-            "response_url": url,
-            "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
-                         "value": value, "action_ts": "1700000001.000200"}],
-        }
-        if view is not None:
-            del payload["channel"], payload["response_url"]
-            payload["container"] = {"type": "view", "view_id": view.get("id")}
-            payload["view"] = dict(view)
+        if view is None and container is None:
+            container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
+                         "is_ephemeral": ephemeral}
+        payload = slack_requests.button_click(
+            team=TEAM, user=user, action_id=action_id, value=value, trigger_id="123.456.def",
+            api_app_id="A0CLUE0001", channel=channel, response_url=url, container=container, view=view)
         return await self.send(slack_requests.interaction(self.secret, payload)), key
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
@@ -122,46 +108,3 @@ async def running_app(settings: Settings, fake: FakeSlackState, fake_url: str, *
         async with httpx.AsyncClient(transport=transport, base_url="http://cluebot.test") as http:
             yield SlackDriver(app=app, http=http, fake=fake, fake_url=fake_url)
 
-
-@dataclass(frozen=True)
-class Span:
-    """One request a server answered: its path, when it arrived and when its answer was sent (monotonic)."""
-
-    path: str
-    start: float
-    end: float
-
-
-class Timeline:
-    """An ASGI app in front of a fake server (the sandbox CRM, the fake Slack) that records each request's span,
-    so a test can tell calls made together from calls made one after another without timing anything."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-        self._spans: list[Span] = []
-        self._lock = threading.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        start = time.monotonic()
-        try:
-            await self._app(scope, receive, send)
-        finally:
-            with self._lock:
-                self._spans.append(Span(scope["path"], start, time.monotonic()))
-
-    def spans(self, *suffixes: str) -> list[Span]:
-        """The recorded spans whose path ends with one of ``suffixes``, in order of arrival."""
-        with self._lock:
-            return sorted((s for s in self._spans if s.path.endswith(suffixes)), key=lambda s: s.start)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._spans.clear()
-
-
-def overlapped(spans: list[Span]) -> bool:
-    """Whether every span started before any of them ended: all were in flight at one moment."""
-    return bool(spans) and max(s.start for s in spans) < min(s.end for s in spans)

@@ -21,8 +21,9 @@ from bot.crm.client import CLUE_GET, FOLLOW_UPS
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox.app import SandboxApp, SandboxState
+from bot.dev.timeline import Span, Timeline, overlapped
 from bot.slack import cards, search_cards
-from tests.slack.harness import SlackDriver, Span, Timeline, overlapped, running_app, slack_settings
+from tests.slack.harness import SlackDriver, running_app, slack_settings
 
 CRM_LATENCY_MS = 300
 SLACK_LATENCY = 0.2
