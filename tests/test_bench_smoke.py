@@ -37,6 +37,7 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "events_slow_crm": [(f"c{c}", m) for c in (1, 16) for m in ("p50_ms", "p99_ms")],
     "storm": [("crm_calls",), ("coalesced",), ("answered_200",)],
     "hung_crm": [("share_within_3s",), ("requests",), ("p99_ms",)],
+    "card_latency": [(kind, "p50_ms") for kind in ("first_clue", "refresh", "share", "show", "reveal")],
     "cold_start": [("median_s",), ("max_s",)],
     "memory": [("empty_rss_mb",), ("full_rss_mb",), ("mb_per_10k_clues",), ("cached_verified",)],
 }
