@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot.slack.render import CardRenderer, Rendered
 log = logging.getLogger(__name__)
 
 FollowUpRead = asyncio.Future[Timed[FollowUpPage]]
+ClueRead = asyncio.Future[Lookup] | Coroutine[Any, Any, Lookup]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ class PendingCard:
 
     __slots__ = ("_admitted", "_clue", "_follow_up_wait", "_follow_ups", "_refresh", "clue_id", "placing")
 
-    def __init__(self, admitted: Pass, placing: Placing, clue_id: int, clue: asyncio.Future[Lookup],
+    def __init__(self, admitted: Pass, placing: Placing, clue_id: int, clue: ClueRead,
                  follow_ups: FollowUpRead | None, *, follow_up_wait: float, refresh: bool) -> None:
         self._admitted = admitted
         self.placing = placing
@@ -63,9 +65,8 @@ class PendingCard:
         """The admission the reads were made under (for further pages)."""
         return self._admitted
 
-    def clue(self) -> asyncio.Future[Lookup]:
-        """The clue's read (raises ``BotError`` when the CRM cannot answer); a future, so gathering several
-        costs no task of its own."""
+    def clue(self) -> Awaitable[Lookup]:
+        """The clue's read, to be awaited once (raises ``BotError`` when the CRM cannot answer)."""
         return self._clue
 
     async def card(self) -> Card:
@@ -99,7 +100,10 @@ class PendingCard:
 
     def cancel(self) -> None:
         """Stop waiting for the reads (shared lookups go on for their other waiters and the cache)."""
-        self._clue.cancel()
+        if isinstance(self._clue, asyncio.Future):
+            self._clue.cancel()
+        else:
+            self._clue.close()  # never awaited, or done: nothing runs
         if self._follow_ups is not None:
             self._follow_ups.cancel()
 
@@ -140,9 +144,13 @@ class CardRequests:
 
     def start(self, admitted: Pass, placing: Placing, clue_id: int, *, refresh: bool = False,
               follow_ups: bool = True) -> PendingCard:
-        """Start the reads of one card together (``refresh``: from the CRM even when cached)."""
-        clue = asyncio.ensure_future(admitted.get(clue_id, refresh=refresh))
+        """Start the reads of one card together (``refresh``: from the CRM even when cached). The clue's read
+        runs as a task of its own only beside another read still in flight; alone (an unfurl, a known
+        conversation and cached follow-ups) it is read when awaited, at no task's cost."""
         follow_up_read = _follow_ups(admitted, clue_id, refresh) if follow_ups else None
+        read = admitted.get(clue_id, refresh=refresh)
+        beside = (follow_up_read is not None and not follow_up_read.done()) or placing.now is None
+        clue: ClueRead = asyncio.ensure_future(read) if beside else read
         return PendingCard(admitted, placing, clue_id, clue, follow_up_read, follow_up_wait=self._follow_up_wait,
                            refresh=refresh)
 

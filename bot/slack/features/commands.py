@@ -127,12 +127,13 @@ class ClueCommand:
         return card.render(self._renderer, locale).message
 
     async def _several(self, admitted: Pass, placing: Placing, ids: tuple[int, ...], locale: str) -> Message:
-        pending = [self._cards.start(admitted, placing, i) for i in dict.fromkeys(ids)]
-        by_id = {card.clue_id: card for card in pending}
-        results = await asyncio.gather(*(by_id[i].clue() for i in ids), return_exceptions=True)
+        pending = {i: self._cards.start(admitted, placing, i) for i in dict.fromkeys(ids)}
+        read = await asyncio.gather(*(card.clue() for card in pending.values()), return_exceptions=True)
+        found = dict(zip(pending, read, strict=True))
+        results = [found[i] for i in ids]
         # Each row's latest activity, if its follow-ups come within the wait; else its last update.
-        answers = await asyncio.gather(*(card.follow_ups(self._options.follow_up_wait) for card in pending))
-        activity = {card.clue_id: latest for card, answer in zip(pending, answers, strict=True)
+        answers = await asyncio.gather(*(card.follow_ups(self._options.follow_up_wait) for card in pending.values()))
+        activity = {clue_id: latest for clue_id, answer in zip(pending, answers, strict=True)
                     if answer is not None and (latest := answer.value.latest) is not None}
         items: list[cards.ListItem] = []
         for clue_id, result in zip(ids, results, strict=True):
