@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +162,17 @@ class CardRequests:
         if isinstance(admitted, Refusal):
             return admitted
         return await self.start(admitted, placing, clue_id, refresh=refresh, follow_ups=follow_ups).card()
+
+
+async def clues(pending: Sequence[PendingCard]) -> list[Lookup | BaseException]:
+    """Each card's clue or its error, in order (sorted by the caller, as ``gather(return_exceptions=True)``
+    would); one card (the usual post of one link) without a task of its own."""
+    if len(pending) == 1:
+        try:
+            return [await pending[0].clue()]
+        except Exception as exc:
+            return [exc]
+    return list(await asyncio.gather(*(card.clue() for card in pending), return_exceptions=True))
 
 
 def _follow_ups(admitted: Pass, clue_id: int, refresh: bool) -> FollowUpRead:

@@ -25,6 +25,7 @@ from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
+from bot.slack.features.card_request import clues
 from bot.slack.features.search import ClueSearch
 from bot.slack.gate import LOOKUP, Pass, Placing, Refusal
 from bot.slack.inbound import Inbound
@@ -128,8 +129,7 @@ class ClueCommand:
 
     async def _several(self, admitted: Pass, placing: Placing, ids: tuple[int, ...], locale: str) -> Message:
         pending = {i: self._cards.start(admitted, placing, i) for i in dict.fromkeys(ids)}
-        read = await asyncio.gather(*(card.clue() for card in pending.values()), return_exceptions=True)
-        found = dict(zip(pending, read, strict=True))
+        found = dict(zip(pending, await clues(list(pending.values())), strict=True))
         results = [found[i] for i in ids]
         # Each row's latest activity, if its follow-ups come within the wait; else its last update.
         answers = await asyncio.gather(*(card.follow_ups(self._options.follow_up_wait) for card in pending.values()))

@@ -9,7 +9,6 @@ shows the reason next to the pasted link (``bot.dev.playground.skips``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
+from bot.slack.features.card_request import clues
 from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_key, log_failure
@@ -117,7 +117,7 @@ class LinkUnfurls:
                      **{k: v for k, v in admitted.args.items() if k in ("rule", "seconds")})
             return
         pending = [cards.start(admitted, placing, i, follow_ups=False) for i in ids]
-        results = await asyncio.gather(*(card.clue() for card in pending), return_exceptions=True)
+        results = await clues(pending)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
             if isinstance(result, Lookup):
