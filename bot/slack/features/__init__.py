@@ -28,7 +28,7 @@ Ack = Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class FeatureOptions:
-    ack_budget: float  # how long /clue waits for the CRM before acking a placeholder
+    ack_budget: float  # everything before a /clue ack (Slack, the CRM) shares it; then a placeholder
     max_ids: int
     default_locale: str  # cards others see speak the workspace default
     crm_tz: ZoneInfo  # zone of the CRM's zone-less times (search rows)

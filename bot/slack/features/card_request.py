@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.cache.clues import Lookup
 from bot.cache.flight import Timed
@@ -30,10 +29,10 @@ FollowUpRead = asyncio.Future[Timed[FollowUpPage]]
 ClueRead = asyncio.Future[Lookup] | Coroutine[Any, Any, Lookup]
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
+class Card(NamedTuple):
     """What the renderer needs for one card: the clue, its reader placed (the Share button depends on the
-    conversation), and the newest follow-ups if they came in time (``follow_ups_missing``: looked up and not)."""
+    conversation), and the newest follow-ups if they came in time (``follow_ups_missing``: looked up and not).
+    A NamedTuple: the ``/clue`` fast path builds one per cache hit."""
 
     lookup: Lookup
     who: Inbound

@@ -77,7 +77,7 @@ class ClueCommand:
             await self._ack_when_done(answer, deadline, ack, respond, locale, "searching")
             return None
         admitted, placing = await self._cards.admit(who, LOOKUP, cost=len(request.ids),
-                                              within=self._options.ack_budget / 2)
+                                                    within=self._options.ack_budget / 2)
         if isinstance(admitted, Refusal):
             # The cheapest answer there is: a script hammering /clue gets a notice encoded once, like a hit.
             return BoltResponse(status=200, body=self._refusal_body(locale, admitted.key,
