@@ -1,7 +1,10 @@
 """``/clue``: help, usage errors, one clue as a card, several as a list, a search as a pick list.
 
-A cache hit answers in the ack with a card rendered once; a miss waits up to the ack budget, then
-acks a placeholder and the answer follows through ``respond`` from a background task.
+The text is parsed first: help and usage errors are answered with no I/O at all. A cache hit answers in
+the ack with a card rendered once; otherwise the card request's reads (the clue, its follow-ups and, for
+the Share button, ``conversations.info``) run together, and everything before the ack shares one budget
+(``SLACK_ACK_BUDGET_SECONDS``, counted from the request): past it, a placeholder is acked and the answer
+follows through ``respond`` from a background task.
 
 Slack's interactivity guide says ``replace_original`` cannot modify the message that invoked a slash
 command, and slackapi issues (bolt-js #2287, bolt-python #1268) report the follow-up arriving as a new
