@@ -7,6 +7,7 @@ click is admitted by the gate for the person who clicked (access rules, per-pers
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -115,14 +116,15 @@ class ClueModals:
             await _call(client.views_open, trigger_id=click.trigger_id,
                         view=modals.notice_view(locale, callback_id, click.clue_id, text, click.who.channel_id))
             return
-        # The CRM is read while Slack opens the loading view.
+        # The modal's view is read from the CRM while Slack opens the loading view.
+        filled = asyncio.ensure_future(fill(pending, click, locale))
         loading = modals.loading_view(locale, callback_id, click.clue_id, click.who.channel_id)
         opened = await _call(client.views_open, trigger_id=click.trigger_id, view=loading)
         view_id = _s(opened.get("view", {}).get("id")) if opened else None
         if view_id is None:
-            pending.cancel()
+            filled.cancel()
             return
-        await _call(client.views_update, view_id=view_id, view=await fill(pending, click, locale))
+        await _call(client.views_update, view_id=view_id, view=await filled)
 
     @staticmethod
     async def _lookup(pending: PendingCard, click: ModalClick, locale: str, view: str) -> Lookup | dict[str, Any]:
