@@ -90,6 +90,7 @@ def _steps(bench: sc.Bench) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
             bench, lambda: (bench.spawn_bot("clue-bot-storm"),), lambda bot: sc.storm(bench, bot))),
         ("hung_crm", lambda: _with_bots(
             bench, lambda: (bench.spawn_bot("clue-bot-hung"),), lambda bot: sc.hung_crm(bench, bot))),
+        ("card_latency", lambda: sc.card_latency(bench, NO_FOLLOW_UP_CACHE)),
         ("cold_start", lambda: sc.cold_start(bench)),
         ("memory", lambda: sc.memory(bench)),
     ]

@@ -11,14 +11,17 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
+from bench.requests import CHANNEL
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack, public_channel
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.fakeslack")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(create_fake_slack(FakeSlackState()), host="127.0.0.1", port=args.port, log_level="warning",
+    # The bot is in the bench's channel, as in a workspace where it was added (conversations.info answers).
+    state = FakeSlackState(conversations={CHANNEL: public_channel("bench")})
+    uvicorn.run(create_fake_slack(state), host="127.0.0.1", port=args.port, log_level="warning",
                 access_log=False)
 
 

@@ -12,6 +12,8 @@ Json = dict[str, Any]
 CRM_FLOOR = "bare Bolt + one CRM call"
 EVENTS_FLOOR = "bare Bolt, no-op listener"
 _CRM_MODE = "bench.baseline crm"
+CARD_SURFACES = (("first_clue", "first /clue in a channel"), ("refresh", "Refresh"), ("share", "Share"),
+                 ("show", "Show"), ("reveal", "Reveal"))
 _FAST_MODE = "bench.baseline fast"
 
 
@@ -80,6 +82,12 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
                 _target(scenarios, "link_shared ack p99, CRM slow, c=16", "≤ 10 ms",
                         ("events_slow_crm", "c16", "p99_ms"), lambda v: v <= 10,
                         (EVENTS_FLOOR, ("events_slow_crm", "c16", "floor", "p99_ms")))]
+    # Issue 24: what people feel, one CRM round trip per card (not the sum of its reads).
+    limit = _get(scenarios, "card_latency", "limit_ms")
+    crm = _get(scenarios, "card_latency", "crm_latency_ms")
+    targets += [_target(scenarios, f"{title}, CRM at {_n(crm, 0)} ms (median)", "≤ 1.1× CRM + 10 ms",
+                        ("card_latency", kind, "p50_ms"), lambda v: limit is not None and v <= limit)
+                for kind, title in CARD_SURFACES]
     targets += [
         _target(scenarios, "/clue answered within 3 s, CRM hung", "100 %",
                 ("hung_crm", "share_within_3s"), lambda v: v >= 1.0),
@@ -174,6 +182,7 @@ def markdown(report: Json) -> str:
             if run:
                 lines.append(f"| {run['concurrency']} | {label} | {run['requests']} | {_n(run['p50_ms'], 2)} "
                              f"| {_n(run['p99_ms'], 2)} | {_n(run['max_ms'], 2)} | {run['errors'] + run['non_2xx']} |")
+    lines += _card_lines(s.get("card_latency"))
     lines += ["", "## Resilience and footprint", "", "| scenario | result |", "|---|---|"]
     lines += [f"| {title} | {_describe(s.get(key), describe)} |" for key, title, describe in _OTHER]
     targets: list[Json] = report["targets"]
@@ -185,6 +194,20 @@ def markdown(report: Json) -> str:
     lines += ["", f"MISSED {len(missed)} of {len(targets)} targets: {'; '.join(missed)}" if missed
               else f"All {len(targets)} targets met."]
     return "\n".join(lines) + "\n"
+
+
+def _card_lines(section: Json | None) -> list[str]:
+    """The card_latency table: each surface's time to its card against the CRM's latency."""
+    if not section:
+        return []
+    if "error" in section:
+        return ["", f"## Cards, CRM slow: ERROR: {str(section['error'])[:200]}"]
+    lines = ["", f"## Cards with the CRM at {section['crm_latency_ms']} ms and conversations.info at "
+                 f"{section['slack_conversations_info_ms']} ms ({section['rounds']} rounds)", "",
+             "| surface | p50 ms | max ms | p50 / CRM latency |", "|---|---|---|---|"]
+    lines += [f"| {title} | {_n(section[kind]['p50_ms'])} | {_n(section[kind]['max_ms'])} "
+              f"| {_n(section[kind]['vs_crm'], 2)}× |" for kind, title in CARD_SURFACES if kind in section]
+    return lines
 
 
 def _floor_note(target: Json) -> str:

@@ -33,13 +33,25 @@ def slack_post(host: str, request: slack_requests.SignedRequest) -> bytes:
     return raw_post(host, SLACK_PATH, request.body, request.headers)
 
 
-def clue_command(host: str, secret: str, text: str, response_url: str, *, user: str = USER) -> bytes:
+def clue_command(host: str, secret: str, text: str, response_url: str, *, user: str = USER,
+                 channel: str = CHANNEL) -> bytes:
     """A signed ``/clue <text>`` slash command; ``response_url`` must point at the fake Slack."""
-    form = {"token": "legacy-bench-token", "team_id": TEAM, "team_domain": "bench", "channel_id": CHANNEL,
+    form = {"token": "legacy-bench-token", "team_id": TEAM, "team_domain": "bench", "channel_id": channel,
             "channel_name": "bench", "user_id": user, "user_name": "bench", "command": "/clue", "text": text,
             "api_app_id": APP_ID, "is_enterprise_install": "false", "response_url": response_url,
             "trigger_id": "1000.2000.bench"}
     return slack_post(host, slack_requests.slash_command(secret, form))
+
+
+def button_click(host: str, secret: str, action_id: str, value: str, response_url: str, *, channel: str,
+                 user: str = USER) -> bytes:
+    """A signed ``block_actions`` click on a button of an ephemeral card in ``channel``."""
+    container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": True}
+    payload = slack_requests.button_click(team=TEAM, user=user, action_id=action_id, value=value,
+                                          trigger_id="1000.2000.bench", api_app_id=APP_ID, channel=channel,
+                                          response_url=response_url, container=container, team_domain="bench",
+                                          user_name="bench")
+    return slack_post(host, slack_requests.interaction(secret, payload))
 
 
 def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: int) -> bytes:

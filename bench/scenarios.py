@@ -26,8 +26,12 @@ from bench import requests as rq
 from bench.load import Connection, LoadResult, burst, drive, percentile, run_python, run_wrk, summarize
 from bench.procs import Proc, Procs, free_port
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.dev.loopback import LoopbackServer
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack, public_channel
 from bot.dev.sandbox import SandboxServer, seed
+from bot.dev.timeline import Timeline
 from bot.domain.search import normalise_query
+from bot.slack import cards, search_cards
 
 Json = dict[str, Any]
 SEED_IDS: tuple[int, ...] = tuple(c["customerId"] for c in seed.CLUES)
@@ -40,6 +44,9 @@ _INHERITED_NAMES = ("HOST", "PORT", "LOG_LEVEL")
 # (defaults: 30 lookups per user per minute, 20 CRM requests/s, 8 concurrent CRM requests).
 BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "10000", "CRM_MAX_CONCURRENCY": "64",
                 "CLUE_SEARCH_RATE_PER_MINUTE": "100000"}
+# card_latency: the buttons of a private card, each read from the CRM again (clue and follow-ups).
+CARD_CLICKS = (("refresh", cards.ACTION_REFRESH), ("share", cards.ACTION_SHARE), ("show", search_cards.ACTION_SHOW),
+               ("reveal", cards.ACTION_REVEAL))
 # Searches the sandbox answers with results: names, a shared phone prefix, written phones.
 SEARCH_TEXTS = ("张三", "find 1390013", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
 
@@ -66,6 +73,9 @@ class Plan:
     answer_deadline: float = 3.0  # Slack's slash-command timeout
     cold_runs: int = 3
     memory_clues: int = 10_000
+    card_crm_ms: int = 300  # card_latency: the CRM's latency on every read
+    card_slack_ms: int = 200  # and Slack's on conversations.info
+    card_rounds: int = 10
 
     @classmethod
     def build(cls, *, quick: bool, driver: str, duration: float | None, crm_latency_ms: int,
@@ -73,7 +83,7 @@ class Plan:
         if quick:
             return cls(quick=True, driver=driver, duration=duration or 1.0, warmup=0.3, rounds=rounds or 1,
                        crm_latency_ms=crm_latency_ms, events_per_level=30, hung_seconds=2.5, cold_runs=1,
-                       memory_clues=1_000, loop=loop, http=http)
+                       memory_clues=1_000, card_rounds=2, loop=loop, http=http)
         # Five rounds: a c=1 p99 of ~0.3 ms moves by ±15 % between back-to-back runs on this kind of
         # machine, so the median of three per-round ratios still swung across the 1.1 target.
         return cls(quick=False, driver=driver, duration=duration or 10.0, warmup=2.0, rounds=rounds or 5,
@@ -601,3 +611,66 @@ def _run_batches(bench: Bench, bot: Proc, batches: Sequence[str]) -> int:
 
     samples, _ = asyncio.run(drive(bot.port, make, concurrency=8, duration=300, max_requests=len(batches)))
     return sum(1 for s in samples if s.status != 200)
+
+
+def card_latency(bench: Bench, no_cache: Mapping[str, str]) -> Json:
+    """What people feel with the CRM at ``card_crm_ms`` on every read and Slack's conversations.info at
+    ``card_slack_ms``: the first ``/clue`` in a channel (the card in the ack: clue, follow-ups and the
+    conversation check), then Refresh, Share, Show and Reveal on that card (the conversation now known), each
+    the time from sending to the card reaching Slack (its response_url post). An instance with no clue or
+    follow-up cache (``no_cache``), so every card reads both from the CRM. The fake Slack runs in this process behind a
+    ``Timeline``, which notes when each post arrives. Target: each median ≤ 1.1× the CRM's latency + 10 ms,
+    one CRM round trip, not the sum of the reads."""
+    plan = bench.plan
+    state = FakeSlackState(conversations={"C0CARDWARM": public_channel("warm-up")})
+    timeline = Timeline(create_fake_slack(state))
+    samples: dict[str, list[float]] = {"first_clue": [], **{kind: [] for kind, _ in CARD_CLICKS}}
+    with LoopbackServer(timeline) as slack:
+        bot = bench.spawn_bot("clue-bot-cards", settings={**no_cache, "SLACK_API_URL": f"{slack.url}/api/"})
+        host = f"127.0.0.1:{bot.port}"
+        try:
+            bot.wait_listening()
+            # Warm-up at the run's usual latency: Bolt's auth.test, the CRM catalog, the first render.
+            warm_up = rq.clue_command(host, bench.secret, str(HIT_ID), f"{slack.url}/response/w", channel="C0CARDWARM")
+            status, body = send_one(bot.port, warm_up)
+            expect(bot, status == 200 and answer_kind(body) == "card", f"warm-up /clue gave {status} {body}")
+            state.latency["conversations.info"] = plan.card_slack_ms / 1000
+            bench.set_latency(plan.card_crm_ms)
+            for n in range(plan.card_rounds):
+                channel = f"C0CARD{n:04d}"
+                state.conversations[channel] = public_channel(channel.lower())  # a channel the bot was added to
+                started = time.monotonic()
+                status, body = send_one(bot.port, rq.clue_command(host, bench.secret, str(HIT_ID),
+                                                                  f"{slack.url}/response/c{n}", channel=channel))
+                samples["first_clue"].append(time.monotonic() - started)
+                # The whole card: Slack said in time that the channel is not shared, so it offers Share.
+                expect(bot, answer_kind(body) == "card" and cards.ACTION_SHARE in json.dumps(body),
+                       f"/clue in a new channel gave {status} {body}")
+                for kind, action_id in CARD_CLICKS:
+                    key = f"{kind}{n}"
+                    started = time.monotonic()
+                    status, _ = send_one(bot.port, rq.button_click(host, bench.secret, action_id, str(HIT_ID),
+                                                                   f"{slack.url}/response/{key}", channel=channel))
+                    expect(bot, status == 200, f"{kind} click gave {status}")
+                    samples[kind].append(_posted_at(bot, timeline, f"/response/{key}") - started)
+        finally:
+            bench.procs.stop(bot)
+            bench.set_latency(plan.crm_latency_ms)
+    limit_ms = plan.card_crm_ms * 1.1 + 10
+    result: Json = {"crm_latency_ms": plan.card_crm_ms, "slack_conversations_info_ms": plan.card_slack_ms,
+                    "limit_ms": round(limit_ms, 1), "rounds": plan.card_rounds}
+    for kind, seconds in samples.items():
+        ms = [x * 1000 for x in seconds]
+        result[kind] = {"p50_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
+                        "vs_crm": round(statistics.median(ms) / plan.card_crm_ms, 3)}
+    return result
+
+
+def _posted_at(proc: Proc, timeline: Timeline, path: str, timeout: float = 10.0) -> float:
+    """When the app's first post to ``path`` reached the fake Slack (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if spans := timeline.spans(path):
+            return spans[0].start
+        time.sleep(0.001)
+    raise RuntimeError(f"{proc.name}: nothing posted to {path} within {timeout:g}s\n{proc.log_tail()}")

@@ -307,7 +307,9 @@ class Settings:
         "or a proxy the bot token already goes through, answers)")
     slack_ack_budget_seconds: float = setting(
         "SLACK_ACK_BUDGET_SECONDS", number(float, 0, 2.5), 2.0, SLACK,
-        "How long `/clue` waits for the CRM before acking a placeholder and answering later")
+        "Everything before the `/clue` ack shares this one budget, counted from the request: Slack's "
+        "`conversations.info` (at most half of it, beside the CRM) and the CRM; past it, `/clue` acks a "
+        "placeholder and answers later")
     slack_body_timeout_seconds: float = setting(
         "SLACK_BODY_TIMEOUT_SECONDS", number(float, 0.1, 60), 10.0, SLACK,
         "A `/slack/events` body must arrive whole within this, or the request gets 408 and the connection is "

@@ -1,10 +1,11 @@
-"""The Bolt app: every feature's listeners registered in one place, plus the one error handler."""
+"""The Bolt app: each feature binds its own listeners (``register(app)``); event dedupe is a global
+middleware; one error handler."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,44 +13,45 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.follow_ups import FollowUp
 from bot.errors import SlackCallFailed
 from bot.slack import cards, search_cards
-from bot.slack.features import FeatureDeps, actions
-from bot.slack.features import modals as modal_feature
+from bot.slack.features import FeatureDeps
+from bot.slack.features import entities as entity_feature
+from bot.slack.features import unfurls as unfurl_feature
 from bot.slack.features.actions import CardActions
-from bot.slack.features.commands import ClueCommand
+from bot.slack.features.commands import COMMAND, ClueCommand
 from bot.slack.features.entities import EntityDetails
 from bot.slack.features.modals import ClueModals
 from bot.slack.features.search import ClueSearch
 from bot.slack.features.unfurls import LinkUnfurls
-from bot.slack.gate import Gate, Pass
+from bot.slack.gate import Gate
 from bot.slack.webapi import retry_handlers
 
 log = logging.getLogger(__name__)
+__all__ = ["ACTIONS", "BOT_SCOPES", "COMMAND", "EVENTS", "SHORTCUTS", "create_app"]
 
-COMMAND = "/clue"
-EVENTS = ("link_shared", "entity_details_requested")
-PAGE_ACTIONS = (search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT)
-# every button a card (or a search's pick list) renders
-ACTIONS = (*actions.LISTENERS, *modal_feature.CARD_BUTTONS, *PAGE_ACTIONS, search_cards.ACTION_FIND,
-           search_cards.ACTION_PICK)
+EVENTS = (unfurl_feature.EVENT, entity_feature.EVENT)
+# every button a card (or a search's pick list) renders, each bound in its feature's register()
+ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.ACTION_OPEN, search_cards.ACTION_SHOW,
+           cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
+           search_cards.ACTION_FIND, search_cards.ACTION_PICK)
 SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
               "mpim:read")
 _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client is given with a token
-EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 
 def create_app(deps: FeatureDeps, door: AsyncMiddleware, *, api_url: str, token: str | None,
                signing_secret: str | None) -> AsyncApp:
-    """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling); every
-    request passes ``door`` (``bot.slack.inbound.Door``) after Bolt's own checks."""
+    """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling), each
+    feature binding its own listeners; every request passes ``door`` (``bot.slack.inbound.Door``) after
+    Bolt's own checks, then event dedupe."""
     bolt_logger = logging.getLogger("slack_bolt.app")
     # Bolt compares its logger's own level (not the effective one) with DEBUG before formatting a debug
     # line for every middleware of every request; an unset level would format them all just to drop them.
@@ -57,23 +59,11 @@ def create_app(deps: FeatureDeps, door: AsyncMiddleware, *, api_url: str, token:
     with _token_warning_dropped(bolt_logger):
         app = _bolt(api_url, token, signing_secret, bolt_logger)
     app.use(door)
+    app.use(FirstDelivery(deps.gate))
     search = ClueSearch(deps)
-    app.command(COMMAND)(ClueCommand(deps, search).on_command)
-    events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared,
-                                        "entity_details_requested": EntityDetails(deps, follow_ups=_latest_follow_ups)
-                                        .on_entity_details_requested}
-    for name in EVENTS:
-        app.event(name)(_first_delivery(deps.gate, events[name]))
-    for action_id, listener in CardActions(deps).listeners().items():
-        app.action(action_id)(listener)
-    for action_id, listener in ClueModals(deps).listeners().items():
-        app.action(action_id)(listener)
-    for action_id in PAGE_ACTIONS:
-        app.action(action_id)(search.on_page)
-    app.action(search_cards.ACTION_FIND)(search.on_find_button)
-    app.action(search_cards.ACTION_PICK)(search.on_pick)
-    app.options(search_cards.ACTION_PICK)(search.on_suggestion)
-    app.shortcut(search_cards.SHORTCUT_FIND)(search.on_shortcut)
+    for feature in (ClueCommand(deps, search), search, CardActions(deps), ClueModals(deps), LinkUnfurls(deps),
+                    EntityDetails(deps)):
+        feature.register(app)
     app.error(_on_error)
     return app
 
@@ -110,14 +100,22 @@ def _token_warning_dropped(logger: logging.Logger) -> Iterator[None]:
         logger.removeFilter(keep)
 
 
-def _first_delivery(gate: Gate, listener: EventListener) -> EventListener:
-    """Every event listener runs once per event, however often Slack redelivers it."""
+class FirstDelivery(AsyncMiddleware):
+    """Every Events API callback is handled once, however often Slack redelivers it (``x-slack-retry-num``):
+    a copy already taken is acked with an empty 200 before any listener. Other requests pass at once."""
 
-    async def deduped(event: Mapping[str, Any], body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        if await gate.first_delivery(body):
-            await listener(event, body, client)
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
 
-    return deduped
+    @property
+    def name(self) -> str:
+        return "FirstDelivery"
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
+        if "event_id" in req.body and not await self._gate.first_delivery(req.body):
+            return BoltResponse(status=200, body="")
+        return await next()
 
 
 class _StaticTokenAuthorize(AsyncAuthorize):
@@ -147,8 +145,3 @@ async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         notice = {"response_type": "ephemeral", **cards.notice_message("en", "internal_error")}
         return BoltResponse(status=200, body=json.dumps(notice), headers={"content-type": "application/json"})
     return BoltResponse(status=200, body="")
-
-
-async def _latest_follow_ups(admitted: Pass, clue_id: int) -> Sequence[FollowUp]:
-    """The flexpane's timeline: the newest page of follow-ups, through the viewer's pass."""
-    return (await admitted.follow_ups(clue_id)).value.items

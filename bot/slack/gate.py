@@ -34,6 +34,7 @@ LOOKUP = "lookup"  # a card for the person who asked
 UNFURL = "unfurl"  # a card in a conversation, for a link someone posted
 SHARE = "share"  # a card posted to a conversation by the person who clicked Share
 SEARCH = "search"  # a search by name or phone (its own per-person budget)
+AUDIENCE_RULES = frozenset({UNFURL, SHARE})  # cards the whole conversation sees: its audience decides
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
 
@@ -52,6 +53,41 @@ class Refusal(NamedTuple):
 
     key: str
     args: Mapping[str, object]
+
+
+class Placing:
+    """A request's place: ``who`` and, while Slack is asked whether the conversation is shared with
+    another organisation, that answer in flight with the loop time it is waited for until."""
+
+    __slots__ = ("_deadline", "_mark", "_pending", "who")
+
+    def __init__(self, who: Inbound, pending: asyncio.Future[bool | None] | None = None,
+                 deadline: float | None = None,
+                 mark: Callable[[Inbound, bool | None], Inbound] | None = None) -> None:
+        self.who = who
+        self._pending = pending
+        self._deadline = deadline
+        self._mark = mark or (lambda who, shared: who._replace(slack_connect=shared))  # Slack's answer on who
+
+    @property
+    def now(self) -> Inbound | None:
+        """``who`` placed, when that needs no waiting; else None."""
+        pending = self._pending
+        if pending is None:
+            return self.who
+        if pending.done():
+            return self._mark(self.who, pending.result())
+        return None
+
+    async def placed(self) -> Inbound:
+        """``who`` with what Slack said by the deadline (after it, unknown: the call goes on and is cached
+        per conversation for the next request). Any number of readers may wait."""
+        pending = self._pending
+        if pending is not None and not pending.done():
+            remaining = None if self._deadline is None else self._deadline - asyncio.get_running_loop().time()
+            if (remaining is not None and remaining <= 0) or not (await asyncio.wait({pending}, timeout=remaining))[0]:
+                return self.who
+        return self.now or self.who
 
 
 class Pass:
@@ -139,27 +175,24 @@ class Gate:
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
         return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
 
-    async def place(self, who: Inbound, *, within: float) -> Inbound:
-        """``who`` with ``slack_connect`` filled in, waiting at most ``within`` seconds for Slack (the answer
-        is cached per conversation: only the first request in a conversation waits). For private cards,
-        which offer Share only where it is known to be safe; unknown stays None."""
+    def placing(self, who: Inbound, *, within: float | None) -> Placing:
+        """Where ``who`` is: whether the conversation is shared with another organisation (``slack_connect``),
+        known at once when the payload said it, when no rule needs it, or from the per-conversation cache
+        (the usual case: no task, no timer); else ``conversations.info`` starts now, to be waited for at most
+        ``within`` seconds (None: until Slack answers) while the request's other reads run."""
         if who.slack_connect is not None or who.channel_id is None or self.access.allow_shared_channels:
-            return who
-        at_hand, shared = self._conversations.cached(who.channel_id)  # the usual case: no task, no timer
-        if not at_hand:
-            try:
-                shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
-            except TimeoutError:
-                shared = None  # the call goes on and is cached for the next request
-        return self._placed(who, shared)
+            return Placing(who)
+        at_hand, shared = self._conversations.cached(who.channel_id)
+        if at_hand:
+            return Placing(self._placed(who, shared))
+        loop = asyncio.get_running_loop()
+        return Placing(who, asyncio.ensure_future(self._conversations.slack_connect(who.channel_id)),
+                       None if within is None else loop.time() + within, self._placed)
 
-    async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
-        """``admit`` for a card the whole conversation sees (Share, unfurls): where the payload did not say
-        whether the conversation is shared with another organisation, Slack is asked (``conversations.info``);
-        the rule refuses when it still cannot be known."""
-        if who.slack_connect is None and who.channel_id is not None and not self.access.allow_shared_channels:
-            who = self._placed(who, await self._conversations.slack_connect(who.channel_id))
-        return self.admit(who, rule, cost=cost)
+    async def place(self, who: Inbound, *, within: float) -> Inbound:
+        """``who`` with ``slack_connect`` filled in, waiting at most ``within`` seconds for Slack (the call
+        goes on and is cached for the next request; unknown stays None)."""
+        return await self.placing(who, within=within).placed()
 
     def _placed(self, who: Inbound, shared: bool | None) -> Inbound:
         """``who`` with Slack's answer about the conversation; when unknown, whether the app cannot see it."""

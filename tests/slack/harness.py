@@ -74,30 +74,20 @@ class SlackDriver:
         return await self.send(request), key
 
     def click(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-              container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
-              response_url: str | None = "", channel: Mapping[str, Any] | None = None,
+              channel: str = CHANNEL, channel_name: str = "sales", container: Mapping[str, Any] | None = None,
+              view: Mapping[str, Any] | None = None, response_url: str | None = "",
               ) -> tuple[slack_requests.SignedRequest, str]:
         """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
         ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL."""
         key, url = self.response_url()
         url = url if response_url == "" else response_url
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "acme"},
-            "user": {"id": user, "team_id": TEAM},
-            "api_app_id": "A0CLUE0001",
-            "channel": dict(channel) if channel is not None else {"id": CHANNEL, "name": "sales"},
-            "container": dict(container) if container is not None else
-            {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
-            "trigger_id": "123.456.def",
-            "response_url": url,
-            "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
-                         "value": value, "action_ts": "1700000001.000200"}],
-        }
-        if view is not None:
-            del payload["channel"], payload["response_url"]
-            payload["container"] = {"type": "view", "view_id": view.get("id")}
-            payload["view"] = dict(view)
+        if view is None and container is None:
+            container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
+                         "is_ephemeral": ephemeral}
+        payload = slack_requests.button_click(
+            team=TEAM, user=user, action_id=action_id, value=value, trigger_id="123.456.def",
+            api_app_id="A0CLUE0001", channel=channel, channel_name=channel_name, response_url=url,
+            container=container, view=view)
         if url is None:
             payload.pop("response_url", None)
         return slack_requests.interaction(self.secret, payload), key
@@ -133,3 +123,4 @@ async def running_app(settings: Settings, fake: FakeSlackState, fake_url: str, *
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cluebot.test") as http:
             yield SlackDriver(app=app, http=http, fake=fake, fake_url=fake_url)
+

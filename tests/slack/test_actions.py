@@ -9,6 +9,7 @@ import pytest
 
 from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
+from bot.slack import app as slack_app
 from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
 
@@ -91,6 +92,19 @@ async def test_open_and_unknown_actions_are_acked_quietly(slack: SlackDriver) ->
     unknown, _ = await slack.action("something_else", "8")
     assert (opened.status_code, unknown.status_code) == (200, 200)
     assert unknown.text == ""
+
+
+async def test_every_button_a_card_renders_is_bound_by_its_feature(slack: SlackDriver,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Each feature binds its own listeners (``register(app)``): no button reaches Bolt's unhandled path."""
+    caplog.set_level(logging.INFO)
+    for action_id in slack_app.ACTIONS:
+        response, _ = await slack.action(action_id, "8")
+        assert response.status_code == 200, action_id
+    await slack.drain()
+    assert [r for r in caplog.records if r.getMessage() == "slack.request.unhandled"] == []
+    await slack.action("something_else", "8")
+    assert [r.getMessage() for r in caplog.records].count("slack.request.unhandled") == 1  # the check can fail
 
 
 UNFURL_CONTAINER = {"type": "message_attachment", "message_ts": "1700000000.000100", "channel_id": CHANNEL,

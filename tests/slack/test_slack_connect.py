@@ -76,7 +76,7 @@ async def test_share_where_the_app_is_not_in_the_conversation_says_so(
         slack: SlackDriver, channel: str, name: str, says: str) -> None:
     # A bot token sees only conversations the app was added to: Slack (and the fake) answer channel_not_found.
     container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel, "is_ephemeral": True}
-    request, key = slack.click("clue_share", "8", container=container, channel={"id": channel, "name": name})
+    request, key = slack.click("clue_share", "8", container=container, channel=channel, channel_name=name)
     await slack.send(request)
     await slack.drain()
     [notice] = slack.fake.responses(key)  # still refused: nothing in the channel

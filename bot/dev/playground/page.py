@@ -209,23 +209,8 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
     if kind == "unfurl":
         container.update(type="message_attachment", attachment_id=1, is_app_unfurl=True,
                          app_unfurl_url=_string(where, "unfurl_url", MAX_URL))
-    now = time.time()
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": viewer.user_id, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
-        "api_app_id": API_APP_ID,
-        "token": "playground",
-        "container": container,
-        "trigger_id": _trigger_id(),
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
-        "response_url": _response_url(ctx, key),
-        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
-                     "action_ts": f"{now:.6f}"}],
-        "state": {"values": {}},
-    }
+    payload = _click(viewer, action_id, value, block_id, container=container, channel=CHANNEL_ID,
+                     response_url=_response_url(ctx, key))
     result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
 
@@ -236,18 +221,16 @@ async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer,
     view_id = _string(where, "view_id", 64)
     view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
             "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
-    now = time.time()
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": viewer.user_id, "username": USER_NAME, "name": USER_NAME, "team_id": TEAM_ID},
-        "api_app_id": API_APP_ID, "token": "playground",
-        "container": {"type": "view", "view_id": view_id}, "trigger_id": _trigger_id(),
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None, "is_enterprise_install": False,
-        "view": view,
-        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
-                     "action_ts": f"{now:.6f}"}],
-    }
+    payload = _click(viewer, action_id, value, block_id, view=view)
     return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+def _click(viewer: Viewer, action_id: str, value: str | None, block_id: str | None, **where: Any) -> dict[str, Any]:
+    """A click as Slack sends it (``bot.dev.slack_requests.button_click``), by the playground's viewer."""
+    return slack_requests.button_click(team=TEAM_ID, user=viewer.user_id, action_id=action_id, value=value,
+                                       trigger_id=_trigger_id(), api_app_id=API_APP_ID, team_domain=TEAM_DOMAIN,
+                                       user_name=USER_NAME, channel_name=CHANNEL_NAME, verification="playground",
+                                       block_id=block_id, action_ts=f"{time.time():.6f}", **where)
 
 
 async def link(request: Request, ctx: PlaygroundContext) -> Response:

@@ -7,34 +7,26 @@ untrusted and re-parsed, and the rules are checked again for the person who clic
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cache.clues import Lookup
-from bot.cache.flight import Timed
-from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
-from bot.slack.features import Ack, FeatureDeps, Respond, follow_ups_within, start_follow_ups
+from bot.slack.features import Ack, FeatureDeps, Respond
+from bot.slack.features.card_request import Card
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
-from bot.slack.gate import LOOKUP, SHARE, UNFURL, Pass, Refusal
+from bot.slack.gate import AUDIENCE_RULES, LOOKUP, SHARE, UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_notice, log_failure, refusal_notice
 
 log = logging.getLogger(__name__)
-LISTENERS = {
-    cards.ACTION_REFRESH: "on_refresh",
-    cards.ACTION_SHARE: "on_share",
-    cards.ACTION_REVEAL: "on_reveal",
-    cards.ACTION_OPEN: "on_open",
-    search_cards.ACTION_SHOW: "on_show",
-}
 audit = logging.getLogger(AUDIT_LOGGER)
 
 
@@ -90,10 +82,15 @@ class CardActions:
         self._deps = deps
         self._gate = deps.gate
         self._renderer = deps.renderer
+        self._cards = deps.cards
 
-    def listeners(self) -> dict[str, Callable[..., Awaitable[None]]]:
-        """Action id -> listener, for every button the cards carry."""
-        return {action_id: getattr(self, name) for action_id, name in LISTENERS.items()}
+    def register(self, app: AsyncApp) -> None:
+        """Every button the cards (and a search's results) carry."""
+        app.action(cards.ACTION_REFRESH)(self.on_refresh)
+        app.action(cards.ACTION_SHARE)(self.on_share)
+        app.action(cards.ACTION_REVEAL)(self.on_reveal)
+        app.action(cards.ACTION_OPEN)(self.on_open)
+        app.action(search_cards.ACTION_SHOW)(self.on_show)
 
     async def on_refresh(self, ack: Ack, body: Mapping[str, Any], respond: Respond,
                          client: AsyncWebClient) -> None:
@@ -112,40 +109,39 @@ class CardActions:
         # Cards others see speak the workspace default; a private card, its reader's language.
         private = click.ephemeral and click.unfurl_url is None
         locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
-        found = await self._lookup(click, respond, UNFURL if click.unfurl_url else LOOKUP, refresh=True)
-        if found is None:
-            return
-        lookup, admitted = found
         if click.unfurl_url is not None:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
-            if click.who.channel_id and click.message_ts:
+            card = await self._card(click, respond, UNFURL, refresh=True, follow_ups=False)
+            if card is not None and click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
-                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
-                                  self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
+                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(card.lookup, locale)},
+                                  self._deps.calls,
+                                  [self._renderer.entity_unfurl(card.lookup, locale, click.unfurl_url)])
+            return
+        card = await self._card(click, respond, LOOKUP, refresh=True)
+        if card is None:
             return
         if click.who.response_url is None:
             # A Work Object button outside a preview (the flexpane): no message to replace, but the click's
             # trigger re-presents the pane with what was just read (phones masked: the place is unknown).
             if click.trigger_id is not None:
-                details = self._renderer.entity_details(lookup, self._gate.locales.get(click.who.user_id),
+                details = self._renderer.entity_details(card.lookup, self._gate.locales.get(click.who.user_id),
                                                         reveal_phone=False)
                 await client.entity_presentDetails(trigger_id=click.trigger_id, metadata=details)
             return
-        message = await self._card(admitted, lookup, locale, await self._placed(click), refresh=True,
-                                   channel=not click.ephemeral,
-                                   shared_by=None if click.ephemeral else click.shared_by)
+        message = card.render(self._renderer, locale, channel=not click.ephemeral,
+                              shared_by=None if click.ephemeral else click.shared_by).message
         await respond(replace_original=True, **message)
 
     async def on_share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         await self._in_background(ack, body, respond, self._share, "clue.share")
 
     async def _share(self, click: ButtonClick, respond: Respond) -> None:
-        found = await self._lookup(click, respond, SHARE)
-        if found is None:
+        card = await self._card(click, respond, SHARE)
+        if card is None:
             return
-        lookup, admitted = found
-        message = await self._card(admitted, lookup, self._deps.options.default_locale, click.who, channel=True,
-                                   shared_by=click.who.user_id)
+        message = card.render(self._renderer, self._deps.options.default_locale, channel=True,
+                              shared_by=click.who.user_id).message
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
 
@@ -155,36 +151,26 @@ class CardActions:
 
     async def _reveal(self, click: ButtonClick, respond: Respond) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        found = await self._lookup(click, respond, LOOKUP)
-        if found is None:
+        card = await self._card(click, respond, LOOKUP)
+        if card is None:
             return
-        lookup, admitted = found
-        who = await self._placed(click)
+        who = card.who
         audit.info("audit.phone.revealed", extra={
             "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": click.clue_id,
             "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         await respond(replace_original=True, response_type="ephemeral",
-                      **await self._card(admitted, lookup, locale, who, reveal_phone=True))
-
-    async def _card(self, admitted: Pass, lookup: Lookup, locale: str, who: Inbound, *, refresh: bool = False,
-                    **options: Any) -> dict[str, Any]:
-        """The card for a click, with its latest follow-up (under the click's admission, bounded by the wait;
-        ``refresh``: read again from the CRM, like the clue)."""
-        clue_id = lookup.clue.id
-        follow_ups: Timed[FollowUpPage] | None = await follow_ups_within(
-            start_follow_ups(admitted, clue_id, refresh=refresh), clue_id, self._deps.options.follow_up_wait)
-        if follow_ups is None and refresh:
-            follow_ups = admitted.cached_follow_ups(clue_id)  # a late re-read: what was known still holds
-        return self._renderer.card(lookup, locale, who, follow_ups=follow_ups,
-                                   follow_ups_missing=follow_ups is None, **options).message
-
-    async def _placed(self, click: ButtonClick) -> Inbound:
-        """The clicker, with whether the conversation is shared known if Slack says so in time (Share button)."""
-        return await self._gate.place(click.who, within=self._deps.options.ack_budget)
+                      **card.render(self._renderer, locale, reveal_phone=True).message)
 
     async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
         await self._in_background(ack, body, respond, self._show, "clue.search.show")
+
+    async def _show(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        card = await self._card(click, respond, LOOKUP)
+        if card is not None:
+            await respond(replace_original=False, response_type="ephemeral",
+                          **card.render(self._renderer, locale).message)
 
     async def _in_background(self, ack: Ack, body: Mapping[str, Any], respond: Respond,
                              work: Callable[[ButtonClick, Respond], Coroutine[Any, Any, None]], name: str, *,
@@ -197,34 +183,22 @@ class CardActions:
             return
         self._deps.runner.spawn(work(click, self._deps.calls.checked(respond)), name=name)
 
-    async def _show(self, click: ButtonClick, respond: Respond) -> None:
-        locale = self._gate.locales.get(click.who.user_id)
-        found = await self._lookup(click, respond, LOOKUP)
-        if found is None:
-            return
-        lookup, admitted = found
-        await respond(replace_original=False, response_type="ephemeral",
-                      **await self._card(admitted, lookup, locale, await self._placed(click)))
-
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack
 
-    async def _lookup(self, click: ButtonClick, respond: Respond, rule: str, *,
-                      refresh: bool = False) -> tuple[Lookup, Pass] | None:
-        """The clue behind a button and the click's admission, or None after telling the clicker why not
-        (ephemerally, in their own language). Clicks on unfurls carry a response_url too (Slack's
-        unfurling guide): their clicker hears of a refusal or a CRM failure like anyone else's."""
+    async def _card(self, click: ButtonClick, respond: Respond, rule: str, *, refresh: bool = False,
+                    follow_ups: bool = True) -> Card | None:
+        """The card behind a button, its reads started together under the click's admission, or None after
+        telling the clicker why not (ephemerally, in their own language). Clicks on unfurls carry a
+        response_url too (Slack's unfurling guide): their clicker hears of a refusal or a CRM failure like
+        anyone else's. A private card waits for the conversation (its Share button) at most the ack budget;
+        a card the conversation sees, until Slack says who is in it."""
         notify = click.who.response_url is not None
         locale = self._gate.locales.get(click.who.user_id)
-        admitted = await self._gate.admit_in_conversation(click.who, rule) if rule in (SHARE, UNFURL) \
-            else self._gate.admit(click.who, rule)
-        if isinstance(admitted, Refusal):
-            if notify:
-                await respond(replace_original=False, response_type="ephemeral",
-                              **refusal_notice(admitted, locale))
-            return None
+        within = None if rule in AUDIENCE_RULES else self._deps.options.ack_budget
         try:
-            return await admitted.get(click.clue_id, refresh=refresh), admitted
+            card = await self._cards.card(click.who, click.clue_id, rule, within=within, refresh=refresh,
+                                          follow_ups=follow_ups)
         except BotError as exc:
             if notify:
                 await respond(replace_original=False, response_type="ephemeral",
@@ -232,3 +206,8 @@ class CardActions:
             else:
                 log_failure(exc, click.clue_id)
             return None
+        if isinstance(card, Refusal):
+            if notify:
+                await respond(replace_original=False, response_type="ephemeral", **refusal_notice(card, locale))
+            return None
+        return card

@@ -1,7 +1,10 @@
 """``/clue``: help, usage errors, one clue as a card, several as a list, a search as a pick list.
 
-A cache hit answers in the ack with a card rendered once; a miss waits up to the ack budget, then
-acks a placeholder and the answer follows through ``respond`` from a background task.
+The text is parsed first: help and usage errors are answered with no I/O at all. A cache hit answers in
+the ack with a card rendered once; otherwise the card request's reads (the clue, its follow-ups and, for
+the Share button, ``conversations.info``) run together, and everything before the ack shares one budget
+(``SLACK_ACK_BUDGET_SECONDS``, counted from the request): past it, a placeholder is acked and the answer
+follows through ``respond`` from a background task.
 
 Slack's interactivity guide says ``replace_original`` cannot modify the message that invoked a slash
 command, and slackapi issues (bolt-js #2287, bolt-python #1268) report the follow-up arriving as a new
@@ -18,18 +21,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack import cards, search_cards
-from bot.slack.features import Ack, FeatureDeps, Message, Respond, follow_ups_within, start_follow_ups
+from bot.slack.features import Ack, FeatureDeps, Message, Respond
+from bot.slack.features.card_request import clues
 from bot.slack.features.search import ClueSearch
-from bot.slack.gate import LOOKUP, Pass, Refusal
+from bot.slack.gate import LOOKUP, Pass, Placing, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.links import CommandRequest, parse_command
 from bot.slack.notices import error_key, error_notice, log_failure, refusal_notice
 
+COMMAND = "/clue"
 MEMO_TEXT_CHARS = 200  # longer /clue texts (several links) are rare: parsed afresh each time
 
 
@@ -40,6 +46,7 @@ class ClueCommand:
         self._gate = deps.gate
         self._renderer = deps.renderer
         self._options = deps.options
+        self._cards = deps.cards
         # Parsing is pure and most commands repeat (`/clue 8`): short texts are remembered (C lru_cache,
         # ~50 ns a hit, at most 1024 x MEMO_TEXT_CHARS characters held).
         self._parse_short = functools.lru_cache(maxsize=1024)(
@@ -47,51 +54,57 @@ class ClueCommand:
         # A few hundred variants at most: locales x (rules, or seconds to wait up to a minute).
         self._refusal_body = functools.lru_cache(maxsize=512)(_refusal_body)
 
+    def register(self, app: AsyncApp) -> None:
+        app.command(COMMAND)(self.on_command)
+
     async def on_command(self, ack: Ack, command: Mapping[str, Any], respond: Respond) -> BoltResponse | None:
-        # Whether the channel is shared with another organisation decides the Share button (cached per channel).
-        who = await self._gate.place(Inbound.from_command(command), within=self._options.ack_budget / 2)
+        # One budget for everything before the ack, from here: Slack's conversations.info and the CRM alike.
+        deadline = asyncio.get_running_loop().time() + self._options.ack_budget
+        who = Inbound.from_command(command)
         locale = self._gate.locales.get(who.user_id)
         text = str(command.get("text") or "")
         request = self._parse_short(text) if len(text) <= MEMO_TEXT_CHARS else \
             parse_command(text, self._deps.matcher, self._options.max_ids)
         notice = self._usage(request, locale)
-        if notice is not None:
+        if notice is not None:  # help and usage errors: no I/O at all
             await ack(response_type="ephemeral", **notice)
             return None
+        # Whether the conversation is shared with another organisation decides the Share button (and search):
+        # known from the cache per conversation, else asked while the CRM is read, for half the budget at most.
         if request.search is not None:
-            answer = self._search.command(who, request.search, locale)
+            answer = self._search.command(await self._gate.place(who, within=self._options.ack_budget / 2),
+                                          request.search, locale)
             if isinstance(answer, dict):
                 await ack(response_type="ephemeral", **answer)
                 return None
-            await self._ack_when_done(answer, ack, respond, locale, "searching")
+            await self._ack_when_done(answer, deadline, ack, respond, locale, "searching")
             return None
-        admitted = self._gate.admit(who, LOOKUP, cost=len(request.ids))
+        admitted, placing = await self._cards.admit(who, LOOKUP, cost=len(request.ids),
+                                                    within=self._options.ack_budget / 2)
         if isinstance(admitted, Refusal):
             # The cheapest answer there is: a script hammering /clue gets a notice encoded once, like a hit.
             return BoltResponse(status=200, body=self._refusal_body(locale, admitted.key,
                                                                     tuple(sorted(admitted.args.items()))))
         if len(request.ids) == 1:
             clue_id = request.ids[0]
-            hit = admitted.cached(clue_id)
-            follow_ups = admitted.cached_follow_ups(clue_id) if hit is not None else None
-            if hit is not None and (follow_ups is not None or admitted.follow_ups_failed(clue_id)):
+            card = self._cards.at_hand(admitted, placing, clue_id)
+            if card is not None:
                 # Fast path: no I/O, no task, and (rendered before) no re-rendering or re-encoding.
                 # With process_before_response=True, Bolt sends a listener's returned response as the ack
                 # (as application/json;charset=utf-8, since the body starts with "{").
-                rendered = self._renderer.card(hit, locale, who, follow_ups=follow_ups,
-                                               follow_ups_missing=follow_ups is None)
-                return BoltResponse(status=200, body=rendered.ack_body)
-            work: asyncio.Future[Message] = asyncio.ensure_future(self._single(admitted, clue_id, locale))
+                return BoltResponse(status=200, body=card.render(self._renderer, locale).ack_body)
+            work: asyncio.Future[Message] = asyncio.ensure_future(self._single(admitted, placing, clue_id, locale))
         else:
-            work = asyncio.ensure_future(self._several(admitted, request.ids, locale))
-        await self._ack_when_done(work, ack, respond, locale, "answer_follows", id=request.ids[0])
+            work = asyncio.ensure_future(self._several(admitted, placing, request.ids, locale))
+        await self._ack_when_done(work, deadline, ack, respond, locale, "answer_follows", id=request.ids[0])
         return None
 
-    async def _ack_when_done(self, work: asyncio.Future[Message], ack: Ack, respond: Respond, locale: str,
-                             placeholder: str, **args: object) -> None:
-        """Ack with the answer when it is ready within the ack budget, else with a placeholder (which
-        stays true next to it) and the answer following through ``respond``."""
-        done, _ = await asyncio.wait({work}, timeout=self._options.ack_budget)
+    async def _ack_when_done(self, work: asyncio.Future[Message], deadline: float, ack: Ack, respond: Respond,
+                             locale: str, placeholder: str, **args: object) -> None:
+        """Ack with the answer when it is ready by the ack ``deadline`` (loop time), else with a placeholder
+        (which stays true next to it) and the answer following through ``respond``."""
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        done, _ = await asyncio.wait({work}, timeout=remaining)
         if done:
             await ack(response_type="ephemeral", **work.result())
             return
@@ -110,24 +123,20 @@ class ClueCommand:
             return cards.notice_message(locale, "too_many", max_ids=self._options.max_ids)
         return None
 
-    async def _single(self, admitted: Pass, clue_id: int, locale: str) -> Message:
-        pending = start_follow_ups(admitted, clue_id)
+    async def _single(self, admitted: Pass, placing: Placing, clue_id: int, locale: str) -> Message:
         try:
-            lookup = await admitted.get(clue_id)
+            card = await self._cards.start(admitted, placing, clue_id).card()
         except BotError as exc:
-            pending.cancel()
             return error_notice(exc, clue_id, locale)
-        follow_ups = await follow_ups_within(pending, clue_id, self._options.follow_up_wait)
-        return self._renderer.card(lookup, locale, admitted.who, follow_ups=follow_ups,
-                                   follow_ups_missing=follow_ups is None).message
+        return card.render(self._renderer, locale).message
 
-    async def _several(self, admitted: Pass, ids: tuple[int, ...], locale: str) -> Message:
-        pending = {i: start_follow_ups(admitted, i) for i in dict.fromkeys(ids)}
-        results = await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
+    async def _several(self, admitted: Pass, placing: Placing, ids: tuple[int, ...], locale: str) -> Message:
+        pending = {i: self._cards.start(admitted, placing, i) for i in dict.fromkeys(ids)}
+        found = dict(zip(pending, await clues(list(pending.values())), strict=True))
+        results = [found[i] for i in ids]
         # Each row's latest activity, if its follow-ups come within the wait; else its last update.
-        answers = await asyncio.gather(*(follow_ups_within(work, i, self._options.follow_up_wait)
-                                         for i, work in pending.items()))
-        activity = {i: latest for i, answer in zip(pending, answers, strict=True)
+        answers = await asyncio.gather(*(card.follow_ups(self._options.follow_up_wait) for card in pending.values()))
+        activity = {clue_id: latest for clue_id, answer in zip(pending, answers, strict=True)
                     if answer is not None and (latest := answer.value.latest) is not None}
         items: list[cards.ListItem] = []
         for clue_id, result in zip(ids, results, strict=True):
@@ -138,7 +147,7 @@ class ClueCommand:
                 items.append((clue_id, error_key(result)))
             else:
                 raise result
-        return self._renderer.list_message(items, ids, locale, admitted.who, activity)
+        return self._renderer.list_message(items, ids, locale, await placing.placed(), activity)
 
     @staticmethod
     async def _replace_when_done(work: asyncio.Future[Message], respond: Respond, locale: str) -> None:

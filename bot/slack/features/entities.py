@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
@@ -32,7 +33,7 @@ from bot.errors import BotError, ClueNotFound, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import entities
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import LOOKUP, Pass, Refusal
+from bot.slack.gate import LOOKUP, Refusal
 from bot.slack.i18n import t
 from bot.slack.inbound import Inbound
 from bot.slack.links import LinkMatcher
@@ -44,9 +45,7 @@ audit = logging.getLogger(AUDIT_LOGGER)
 # How long the flexpane waits for the clue. Slack does not document the life of this trigger_id;
 # the modal one lives 3 s, so the answer (an error included) is sent well within that.
 DETAILS_BUDGET = 2.5
-
-FollowUpSource = Callable[[Pass, int], Awaitable[Sequence[FollowUp] | None]]
-"""The follow-up timeline of a clue for the flexpane (newest first), or None when it is not known."""
+EVENT = "entity_details_requested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +108,12 @@ def _clue_ids_linked(event: Mapping[str, Any], matcher: LinkMatcher) -> set[int]
 
 
 class EntityDetails:
-    def __init__(self, deps: FeatureDeps, follow_ups: FollowUpSource | None = None) -> None:
+    def __init__(self, deps: FeatureDeps) -> None:
         self._deps = deps
-        self._follow_ups = follow_ups  # the timeline (issue 14 item 2) plugs in here
+        self._cards = deps.cards
+
+    def register(self, app: AsyncApp) -> None:
+        app.event(EVENT)(self.on_entity_details_requested)
 
     async def on_entity_details_requested(self, event: Mapping[str, Any], body: Mapping[str, Any],
                                           client: AsyncWebClient) -> None:
@@ -126,35 +128,30 @@ class EntityDetails:
             log.info("entity.request.foreign", extra={"user": request.who.user_id, "team": request.who.team_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_NOT_FOUND))
             return
-        admitted = self._deps.gate.admit(request.who, LOOKUP)
+        # The pane reveals phones by what the event says of the conversation (fail closed): nothing to ask.
+        admitted, placing = await self._cards.admit(request.who, LOOKUP, place=False)
         if isinstance(admitted, Refusal):
             await self._send(client, request, error=_refusal_error(admitted, request.locale))
             return
+        pending = self._cards.start(admitted, placing, request.clue_id)  # the clue and its timeline at once
         deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
         try:
             async with asyncio.timeout_at(deadline):
-                lookup = await admitted.get(request.clue_id)
+                lookup = await pending.clue()
         except TimeoutError:
+            pending.cancel()
             log.warning("entity.details.timeout", extra={"clue_id": request.clue_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_TIMEOUT))
             return
         except BotError as exc:
+            pending.cancel()
             log_failure(exc, request.clue_id, event="entity.details.failed")
             await self._send(client, request, error=entities.entity_error(_error_status(exc)))
             return
-        follow_ups = await self._timeline(admitted, request.clue_id, deadline)
-        await self._send(client, request, metadata=self._details(request, lookup, follow_ups))
-
-    async def _timeline(self, admitted: Pass, clue_id: int, deadline: float) -> Sequence[FollowUp] | None:
-        """The follow-ups within what is left of the budget; without them the pane still shows the clue."""
-        if self._follow_ups is None:
-            return None
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await self._follow_ups(admitted, clue_id)
-        except (TimeoutError, BotError) as exc:
-            log.info("entity.follow_ups.skipped", extra={"clue_id": clue_id, "error": type(exc).__name__})
-            return None
+        # The follow-ups within what is left of the budget; without them the pane still shows the clue.
+        follow_ups = await pending.follow_ups(max(0.0, deadline - asyncio.get_running_loop().time()))
+        await self._send(client, request, metadata=self._details(
+            request, lookup, follow_ups.value.items if follow_ups else None))
 
     def _details(self, request: DetailsRequest, lookup: Lookup,
                  follow_ups: Sequence[FollowUp] | None) -> dict[str, Any]:

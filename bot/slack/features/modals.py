@@ -7,27 +7,29 @@ click is admitted by the gate for the person who clicked (access rules, per-pers
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
-from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
-from bot.errors import BotError, InvalidClueId
+from bot.errors import BotError, InvalidClueId, SlackCallFailed
 from bot.slack import cards, modals
 from bot.slack.features import Ack, FeatureDeps
-from bot.slack.gate import LOOKUP, Pass, Refusal
+from bot.slack.features.card_request import PendingCard
+from bot.slack.gate import LOOKUP, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_notice, refusal_notice
 
 log = logging.getLogger(__name__)
-CARD_BUTTONS = {cards.ACTION_DETAILS: "on_details", cards.ACTION_FOLLOW_UPS: "on_follow_ups"}
-LISTENERS = {**CARD_BUTTONS, modals.ACTION_LOAD_MORE: "on_load_more"}
+Fill = Callable[["PendingCard", "ModalClick", str], Awaitable[dict[str, Any]]]
+"""What fills an opened modal: its view from the card's reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,13 @@ class ClueModals:
     def __init__(self, deps: FeatureDeps) -> None:
         self._deps = deps
         self._gate = deps.gate
+        self._cards = deps.cards
 
-    def listeners(self) -> dict[str, Callable[..., Awaitable[None]]]:
-        return {action_id: getattr(self, name) for action_id, name in LISTENERS.items()}
+    def register(self, app: AsyncApp) -> None:
+        """The card's More details and Follow-ups buttons, and Load more inside the timeline."""
+        app.action(cards.ACTION_DETAILS)(self.on_details)
+        app.action(cards.ACTION_FOLLOW_UPS)(self.on_follow_ups)
+        app.action(modals.ACTION_LOAD_MORE)(self.on_load_more)
 
     async def on_details(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         await self._open_from_click(ack, body, client, modals.VIEW_DETAILS, self._details, "clue.details")
@@ -80,7 +86,7 @@ class ClueModals:
         await self._open_from_click(ack, body, client, modals.VIEW_FOLLOW_UPS, self._timeline, "clue.follow_ups")
 
     async def _open_from_click(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient, callback_id: str,
-                               fill: Callable[[Pass, ModalClick, str], Awaitable[dict[str, Any]]], name: str) -> None:
+                               fill: Fill, name: str) -> None:
         """Ack a card button at once; open its modal from a task (views.open needs the click's trigger_id)."""
         await ack()
         click = ModalClick.parse(body)
@@ -93,70 +99,84 @@ class ClueModals:
         if click is not None and click.view_id:
             self._deps.runner.spawn(self._more(click, client), name="clue.follow_ups.more")
 
-    async def _open(self, click: ModalClick, client: AsyncWebClient, callback_id: str,
-                    fill: Callable[[Pass, ModalClick, str], Awaitable[dict[str, Any]]]) -> None:
-        locale = self._gate.locales.get(click.who.user_id)
-        admitted = self._gate.admit(click.who, LOOKUP)
+    async def _start(self, click: ModalClick, timeline: bool) -> PendingCard | Refusal:
+        """The card's reads for a modal (the clue; for the timeline, its first page too), started at once."""
+        # A modal has no Share button: the conversation is not asked.
+        admitted, placing = await self._cards.admit(click.who, LOOKUP, place=False)
         if isinstance(admitted, Refusal):
-            text = refusal_notice(admitted, locale)["text"]
+            return admitted
+        return self._cards.start(admitted, placing, click.clue_id, follow_ups=timeline)
+
+    async def _open(self, click: ModalClick, client: AsyncWebClient, callback_id: str, fill: Fill) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        pending = await self._start(click, timeline=callback_id == modals.VIEW_FOLLOW_UPS)
+        if isinstance(pending, Refusal):
+            text = refusal_notice(pending, locale)["text"]
             await client.views_open(trigger_id=click.trigger_id,
                                     view=modals.notice_view(locale, callback_id, click.clue_id, text,
                                                             click.who.channel_id))
             return
+        # The modal's view is read from the CRM while Slack opens the loading view.
+        filled = asyncio.ensure_future(fill(pending, click, locale))
         loading = modals.loading_view(locale, callback_id, click.clue_id, click.who.channel_id)
-        opened = await client.views_open(trigger_id=click.trigger_id, view=loading)
+        try:
+            opened = await client.views_open(trigger_id=click.trigger_id, view=loading)
+        except SlackCallFailed:
+            filled.cancel()  # no view to fill
+            raise
         view = opened.get("view")
         view_id = _s(view.get("id")) if isinstance(view, Mapping) else None
         if view_id is None:
+            filled.cancel()
             return
-        await client.views_update(view_id=view_id, view=await fill(admitted, click, locale))
+        await client.views_update(view_id=view_id, view=await filled)
 
     @staticmethod
-    async def _lookup(admitted: Pass, click: ModalClick, locale: str, view: str) -> Lookup | dict[str, Any]:
+    async def _lookup(pending: PendingCard, click: ModalClick, locale: str, view: str) -> Lookup | dict[str, Any]:
         """The clue behind the modal, or the view that says why there is none."""
         try:
-            return await admitted.get(click.clue_id)
+            return await pending.clue()
         except BotError as exc:
+            pending.cancel()
             text = error_notice(exc, click.clue_id, locale)["text"]
             return modals.notice_view(locale, view, click.clue_id, text, click.who.channel_id)
 
-    async def _details(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
-        lookup = await self._lookup(admitted, click, locale, modals.VIEW_DETAILS)
+    async def _details(self, pending: PendingCard, click: ModalClick, locale: str) -> dict[str, Any]:
+        lookup = await self._lookup(pending, click, locale, modals.VIEW_DETAILS)
         if not isinstance(lookup, Lookup):
             return lookup
         # Others may be looking over the reader's shoulder: phones stay masked here, as on the card.
         opts = self._deps.renderer.options(lookup, locale, click.who)
         return modals.details_view(lookup.clue, opts, click.who.channel_id)
 
-    async def _timeline(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
-        lookup = await self._lookup(admitted, click, locale, modals.VIEW_FOLLOW_UPS)
+    async def _timeline(self, pending: PendingCard, click: ModalClick, locale: str) -> dict[str, Any]:
+        lookup = await self._lookup(pending, click, locale, modals.VIEW_FOLLOW_UPS)
         if not isinstance(lookup, Lookup):
             return lookup
-        pages: list[FollowUpPage] = []
-        cursor: str | None = None
-        failed = False
-        # Earlier pages come from the cache: Load more re-walks the cursors up to the page asked for.
-        for _ in range(click.pages):
+        first = await pending.follow_ups(None)  # the timeline is the point: as long as the CRM takes
+        pages = [first.value] if first else []
+        failed = first is None
+        cursor = first.value.next_cursor if first else None
+        # Later pages come from the cache: Load more re-walks the cursors up to the page asked for.
+        while cursor is not None and len(pages) < click.pages:
             try:
-                page = (await admitted.follow_ups(click.clue_id, cursor)).value
+                page = (await pending.admitted.follow_ups(click.clue_id, cursor)).value
             except BotError as exc:
                 log.warning("clue.follow_ups.failed", extra={"clue_id": click.clue_id, "error": type(exc).__name__})
                 failed = True
                 break
             pages.append(page)
             cursor = page.next_cursor
-            if cursor is None:
-                break
         return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id)
 
     async def _more(self, click: ModalClick, client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(click.who.user_id)
-        admitted = self._gate.admit(click.who, LOOKUP)
-        if isinstance(admitted, Refusal):
-            text = refusal_notice(admitted, locale)["text"]
+        pending = await self._start(click, timeline=True)
+        if isinstance(pending, Refusal):
+            text = refusal_notice(pending, locale)["text"]
             view = modals.notice_view(locale, modals.VIEW_FOLLOW_UPS, click.clue_id, text, click.who.channel_id)
         else:
-            view = await self._timeline(admitted, click, locale)
+            view = await self._timeline(pending, click, locale)
         await client.views_update(view_id=click.view_id, hash=click.view_hash, view=view)
 
 

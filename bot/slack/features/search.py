@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.search import SearchResult
@@ -45,6 +46,17 @@ class ClueSearch:
     def __init__(self, deps: FeatureDeps) -> None:
         self._deps = deps
         self._gate = deps.gate
+        self._cards = deps.cards
+
+    def register(self, app: AsyncApp) -> None:
+        """Next / Previous, the Find a clue shortcut and button, its type-ahead and its pick (``/clue <text>``
+        comes through ``ClueCommand``)."""
+        app.action(search_cards.ACTION_PREVIOUS)(self.on_page)
+        app.action(search_cards.ACTION_NEXT)(self.on_page)
+        app.action(search_cards.ACTION_FIND)(self.on_find_button)
+        app.action(search_cards.ACTION_PICK)(self.on_pick)
+        app.options(search_cards.ACTION_PICK)(self.on_suggestion)
+        app.shortcut(search_cards.SHORTCUT_FIND)(self.on_shortcut)
 
     # ------------------------------------------------------------------ /clue <text>
 
@@ -201,17 +213,17 @@ class ClueSearch:
     async def _show_in_modal(self, who: Inbound, clue_id: int, view: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(who.user_id)
-        admitted = self._gate.admit(who, LOOKUP)
-        if isinstance(admitted, Refusal):
-            blocks = refusal_notice(admitted, locale)["blocks"]
+        try:
+            # A card in a modal has no buttons, no Share among them: the conversation is not asked.
+            card = await self._cards.card(who, clue_id, LOOKUP, place=False)
+        except BotError as exc:
+            blocks = cards.notice_message(locale, error_key(exc), id=clue_id)["blocks"]
         else:
-            try:
-                lookup = await admitted.get(clue_id)
-            except BotError as exc:
-                blocks = cards.notice_message(locale, error_key(exc), id=clue_id)["blocks"]
+            if isinstance(card, Refusal):
+                blocks = refusal_notice(card, locale)["blocks"]
             else:
-                card = self._deps.renderer.card(lookup, locale, who).message["blocks"]
-                blocks = [b for b in card if b.get("block_id") != cards.BLOCK_ACTIONS]
+                shown = card.render(self._deps.renderer, locale).message["blocks"]
+                blocks = [b for b in shown if b.get("block_id") != cards.BLOCK_ACTIONS]
         modal = search_cards.find_modal(locale, blocks)
         view_hash = view.get("hash")
         await client.views_update(view_id=str(view.get("id") or ""), view=modal,

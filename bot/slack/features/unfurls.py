@@ -9,24 +9,26 @@ shows the reason next to the pasted link (``bot.dev.playground.skips``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import UNFURL, Pass, Refusal
+from bot.slack.features.card_request import clues
+from bot.slack.gate import UNFURL, Refusal
 from bot.slack.inbound import Inbound
 from bot.slack.notices import error_key, log_failure
 from bot.slack.webapi import SlackCalls
 
 log = logging.getLogger(__name__)
 
+EVENT = "link_shared"
 MAX_UNFURL_LINKS = 5
 
 
@@ -67,6 +69,9 @@ class LinkUnfurls:
     def __init__(self, deps: FeatureDeps) -> None:
         self._deps = deps
 
+    def register(self, app: AsyncApp) -> None:
+        app.event(EVENT)(self.on_link_shared)
+
     async def on_link_shared(self, event: Mapping[str, Any], body: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
         event_id = str(body.get("event_id") or "")[:64]
@@ -98,13 +103,16 @@ class LinkUnfurls:
     async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
                       client: AsyncWebClient, event_id: str) -> None:
         ids = list(dict.fromkeys(targets.values()))
-        admitted = await self._deps.gate.admit_in_conversation(who, UNFURL, cost=len(ids))
+        cards = self._deps.cards
+        # Where the event does not say whether the conversation is shared, the card request asks Slack.
+        admitted, placing = await cards.admit(who, UNFURL, cost=len(ids))
         if isinstance(admitted, Refusal):
             # Nobody to tell: the poster sees their message without previews.
             _skipped(event_id, admitted.key, links=len(targets),
                      **{k: v for k, v in admitted.args.items() if k in ("rule", "seconds")})
             return
-        results = await _settled(admitted, ids)
+        pending = [cards.start(admitted, placing, i, follow_ups=False) for i in ids]
+        results = await clues(pending)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
             if isinstance(result, Lookup):
@@ -121,16 +129,6 @@ class LinkUnfurls:
             await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
                               self._deps.calls,
                               [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
-
-
-async def _settled(admitted: Pass, ids: Sequence[int]) -> Sequence[Lookup | BaseException]:
-    """Each clue's lookup or its error, in order; one link (the usual post) without a task of its own."""
-    if len(ids) == 1:
-        try:
-            return [await admitted.get(ids[0])]
-        except Exception as exc:  # sorted by the caller, as with gather(return_exceptions=True)
-            return [exc]
-    return await asyncio.gather(*(admitted.get(i) for i in ids), return_exceptions=True)
 
 
 def _skipped(event_id: str, reason: str, **extra: object) -> None:
