@@ -28,11 +28,13 @@ from slack_sdk.models.metadata import (
     ExternalRef,
 )
 
+from bot.config import DEFAULT_DUE_FIELD
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView
 from bot.domain.follow_ups import FollowUp
 from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, plain_value, safe_url
-from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, _option_text
+from bot.slack.blocks import option_text
+from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH
 from bot.slack.i18n import t
 
 ENTITY_TYPE = "slack#/entities/item"
@@ -47,10 +49,6 @@ ERROR_CUSTOM = "custom"
 
 STRING, INTEGER, ARRAY = "string", "integer", "array"
 TIMESTAMP, DATE = "slack#/types/timestamp", "slack#/types/date"
-
-# The custom field that holds the next follow-up, by CRM key or name, until CLUE_SUMMARY_FIELDS
-# (issue 14 item 1) names the summary fields; the sandbox's is 下次跟进时间.
-NEXT_FOLLOW_UP_FIELDS = ("下次跟进时间", "Next follow-up")
 
 _TITLE = 150
 _VALUE = 200
@@ -70,7 +68,7 @@ class EntityOptions:
     locale: str = DEFAULT_LOCALE
     stale: bool = False
     reveal_phone: bool = False  # flexpane only: full phones for this viewer
-    next_follow_up_fields: tuple[str, ...] = NEXT_FOLLOW_UP_FIELDS
+    due_field: str | None = DEFAULT_DUE_FIELD  # CLUE_DUE_FIELD: the custom datetime shown as the next follow-up
 
     def __post_init__(self) -> None:
         if self.fetched_at.tzinfo is None:
@@ -162,32 +160,32 @@ def _entity(clue: Clue, opts: EntityOptions, fields: list[EntityCustomField],
 def _summary(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     """What a salesperson acts on, as the unfurl shows it: never a phone, even in a masked field."""
     locale = opts.locale
-    next_follow_up = _next_follow_up(clue, opts.next_follow_up_fields)
+    next_follow_up = _due_view(clue, opts.due_field)
     candidates = (
         _string("company", t(locale, "field.company"), clue.company),
         _string("stage", t(locale, "field.stage"), _view(clue.stage, locale, False), tag_color="blue"),
         _string("purchase_intention", t(locale, "field.purchase_intention"),
                 _view(clue.purchase_intention, locale, False)),
-        _time("next_follow_up", t(locale, "entity.next_follow_up"), next_follow_up),
+        _time("next_follow_up", t(locale, "entity.next_follow_up"), next_follow_up.time if next_follow_up else None),
         _time("date_created", t(locale, "time.created"), clue.created),
         _time("date_updated", t(locale, "time.updated"), clue.updated),
     )
     return [f for f in candidates if f is not None]
 
 
-def _next_follow_up(clue: Clue, names: Sequence[str]) -> CrmTime | None:
+def _due_view(clue: Clue, due_field: str | None) -> FieldView | None:
+    """The custom datetime field ``CLUE_DUE_FIELD`` names (by key or name), if the clue has it."""
     for view in clue.other_fields:
-        if view.time is not None and (view.key in names or view.label in names):
-            return view.time
+        if view.time is not None and due_field in (view.key, view.label):
+            return view
     return None
 
 
 def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     """The tenant's own fields: datetimes typed as timestamps, phone fields masked like the phone."""
     rendered: list[EntityCustomField] = []
-    shown = [v for v in clue.other_fields
-             if not (v.time is not None and (v.key in opts.next_follow_up_fields
-                                             or v.label in opts.next_follow_up_fields))]
+    due = _due_view(clue, opts.due_field)
+    shown = [v for v in clue.other_fields if v is not due]
     keys: set[str] = set()
     for i, view in enumerate(shown[:_MAX_CUSTOM]):
         key = "crm_" + _KEY_JUNK.sub("_", view.key[:60])
@@ -228,7 +226,7 @@ def _stale(opts: EntityOptions) -> EntityCustomField:
 def _view(view: FieldView | None, locale: str, full_phones: bool) -> str | None:
     if view is None:
         return None
-    return _option_text(view, locale, mask=view.kind == PHONE and not full_phones)
+    return option_text(view, locale, mask=view.kind == PHONE and not full_phones)
 
 
 def _string(key: str, label: str, value: str | None, *, long: bool = False,

@@ -55,6 +55,9 @@ TIMESTAMP = "slack#/types/timestamp"
 NEXT_FOLLOW_UP = FieldView("91652", "下次跟进时间", "2024-05-06 10:00:00", kind=7,
                            time=crm_time("2024-05-06 10:00:00"))
 RICH_ZH_FOLLOW_UP = replace(RICH_ZH, other_fields=(NEXT_FOLLOW_UP, FieldView("91651", "预算(万元)", "30", kind=4)))
+# A tenant whose CLUE_DUE_FIELD is another datetime field (回访时间, configured by its key).
+CALL_BACK = FieldView("91653", "回访时间", "2024-05-08 15:00:00", kind=7, time=crm_time("2024-05-08 15:00:00"))
+RICH_ZH_CALL_BACK = replace(RICH_ZH_FOLLOW_UP, other_fields=(*RICH_ZH_FOLLOW_UP.other_fields, CALL_BACK))
 FOLLOW_UPS = (
     FollowUp(id="f2", kind=1, note="电话回访：客户确认预算 30 万\n下周二现场演示", at=crm_time("2024-04-30 16:00:00"),
              operator="王芳"),
@@ -73,7 +76,7 @@ def unfurl(clue: Clue, **kwargs: Any) -> dict[str, Any]:
 GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "unfurl_doc_example": lambda: unfurl(DOC_EXAMPLE),
     "unfurl_rich_en": lambda: unfurl(RICH_EN),
-    "unfurl_rich_zh_next_follow_up": lambda: unfurl(RICH_ZH_FOLLOW_UP, locale="zh"),
+    "unfurl_rich_zh_next_follow_up": lambda: unfurl(RICH_ZH_CALL_BACK, locale="zh", due_field="91653"),
     "unfurl_stale": lambda: unfurl(RICH_EN, stale=True),
     "unfurl_hostile": lambda: unfurl(HOSTILE, clue_url="javascript:alert(1)"),
     "unfurl_minimal": lambda: unfurl(MINIMAL),
@@ -134,6 +137,18 @@ def test_summary_fields_are_typed() -> None:
     assert fields["next_follow_up"] == {"key": "next_follow_up", "label": "下次跟进", "type": TIMESTAMP,
                                         "value": int(datetime(2024, 5, 6, 2, 0, tzinfo=UTC).timestamp())}
     assert fields["stage"]["value"] == "方案评估·第二轮"
+
+
+def test_the_due_field_is_the_configured_one_by_key_or_name() -> None:
+    for due_field in ("91653", "回访时间"):
+        payload = unfurl(RICH_ZH_CALL_BACK, due_field=due_field)["entity_payload"]
+        fields = {f["key"]: f for f in payload["custom_fields"]}
+        assert fields["next_follow_up"]["value"] == CALL_BACK.time.epoch  # type: ignore[union-attr]
+        details = clue_entity_details(RICH_ZH_CALL_BACK, options(RICH_ZH_CALL_BACK, due_field=due_field))
+        keys = [f["key"] for f in details["entity_payload"]["custom_fields"]]
+        assert "crm_91652" in keys and "crm_91653" not in keys  # the due field is shown once, as itself
+    no_due = unfurl(RICH_ZH_CALL_BACK, due_field=None)["entity_payload"]["custom_fields"]
+    assert "next_follow_up" not in {f["key"] for f in no_due}
 
 
 def test_unfurl_never_carries_a_phone_or_the_tenant_fields() -> None:
