@@ -7,17 +7,21 @@ with ``bot.domain.text`` before it reaches a mrkdwn object; these helpers never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from bot.domain.clue import Clue, CrmTime, FieldView
-from bot.domain.text import mask_phone, mrkdwn_value, plain_value
+from bot.domain.text import display_width, mask_phone, mrkdwn_value, plain_value
 from bot.slack.i18n import t
 
 Json: TypeAlias = dict[str, Any]
 
 REF_LIMIT = 40  # an id or type code: 19 digits at most, when it is what the CRM decoder lets through
+TAG_LINE_WIDTH = 64  # columns of the card's one line of tags (a CJK character takes two)
+ROW_TAG_WIDTH = 30  # columns of tags in a list or search row
 _TIME_TEXT = 40
+_TAG = 40
 
 _SIZED = (str, list, tuple, dict)  # left out when empty
 
@@ -78,6 +82,56 @@ def token_text(s: str) -> str:
     return mrkdwn_value(s, _TIME_TEXT).replace("|", "¦")
 
 
+def checked_time(fetched_at: datetime) -> str:
+    """When the CRM last answered, as a short viewer-local time ("today 21:04", "Mar 5 21:04")."""
+    fetched = fetched_at.astimezone(UTC)
+    return f"<!date^{int(fetched.timestamp())}^{{date_short_pretty}} {{time}}|{fetched:%Y-%m-%d %H:%M} UTC>"
+
+
+def stale_line(locale: str, fetched_at: datetime) -> Json:
+    """The one visible warning that what follows is the last good answer of an unreachable CRM."""
+    return mrkdwn(t(locale, "stale", when=checked_time(fetched_at)))
+
+
+def duration(locale: str, seconds: float) -> str:
+    """A span as people say it: whole days, else hours, else minutes (at least one)."""
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        count = int(seconds // size)
+        if count >= 1 or unit == "minutes":
+            count = max(count, 1)
+            return t(locale, f"duration.{unit}.{'one' if count == 1 else 'other'}", count=count)
+    raise AssertionError("unreachable")
+
+
+def tags_line(names: Sequence[str], unknown: int, locale: str, width: int) -> str | None:
+    """Tag names, escaped, as many as fit in ``width`` columns, then "+N more" for the rest (tags the
+    tag tree does not know, ``unknown``, included): one line, never a silent cut."""
+    separator = t(locale, "list.separator")  # "，" inside Chinese text
+    shown: list[str] = []
+    used = 0
+    for name in names:
+        text = mrkdwn_value(name, _TAG)
+        cost = display_width(text) + (display_width(separator) if shown else 0)
+        if not text or used + cost > width:
+            break
+        shown.append(text)
+        used += cost
+    rest = len(names) - len(shown) + unknown
+    if rest:
+        shown.append(t(locale, "value.more", count=rest))
+    return separator.join(shown) or None
+
+
+def row_text(locale: str, clue_id: int, name: str | None, details: Sequence[str | None]) -> str:
+    """A list or search row: "*name* · ID `8`" (or "*Clue 8*"), then its details on one line."""
+    shown = mrkdwn_value(name or "", 60)
+    text = f"{bold(shown)} · {t(locale, 'clue.id', id=ref(clue_id))}" if shown \
+        else bold(t(locale, "clue.title", id=ref(clue_id)))
+    if line := " · ".join(d for d in details if d):
+        text += "\n" + line
+    return text
+
+
 def ago(fetched_at: datetime) -> str:
     """A time as Slack shows it relative to the reader's now (kept current by Slack)."""
     fetched = fetched_at.astimezone(UTC)
@@ -89,11 +143,16 @@ def clue_title(clue: Clue, locale: str, limit: int) -> str:
     return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=plain_value(str(clue.id), REF_LIMIT))
 
 
-def option_text(view: FieldView, locale: str, *, mask: bool = False) -> str:
-    """The view's text with option ids the catalog did not know marked, and phones masked if asked."""
+def option_text(view: FieldView, locale: str, *, mask: bool = False, ids: bool = False) -> str:
+    """The view's text, an option id the catalog did not know said as "unknown option" (with the id
+    only when ``ids``: More details), and phones masked if asked."""
     if not view.unresolved and not mask:
         return view.text
     unknown = set(view.unresolved)
     parts = [mask_phone(p) if mask else p for p in view.text.split(", ")]
-    # The marker template is plain text: the whole value is escaped afterwards.
-    return ", ".join(t(locale, "value.unknown_option", value=p) if p in unknown else p for p in parts)
+    # The marker templates are plain text: the whole value is escaped afterwards.
+    return ", ".join(_unknown_option(locale, p, ids) if p in unknown else p for p in parts)
+
+
+def _unknown_option(locale: str, option_id: str, ids: bool) -> str:
+    return t(locale, "value.unknown_option_id", value=option_id) if ids else t(locale, "value.unknown_option")

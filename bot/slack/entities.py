@@ -33,8 +33,8 @@ from bot.domain.clue import PHONE, Clue, CrmTime, FieldView
 from bot.domain.follow_ups import FollowUp
 from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, plain_value, safe_url
-from bot.slack.blocks import option_text
-from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH
+from bot.slack.blocks import duration, option_text
+from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, follow_up_kind
 from bot.slack.i18n import t
 
 ENTITY_TYPE = "slack#/entities/item"
@@ -54,6 +54,7 @@ _TITLE = 150
 _VALUE = 200
 _LONG = 2000
 _ARRAY_ITEMS = 20
+_FOLLOW_UPS = 10  # newest follow-ups in the pane; the CRM has the rest
 _BUTTON = 75
 _MAX_CUSTOM = 30
 _KEY_JUNK = re.compile(r"[^A-Za-z0-9_]")  # the tenant's own fields in the flexpane; the rest are counted
@@ -69,10 +70,11 @@ class EntityOptions:
     stale: bool = False
     reveal_phone: bool = False  # flexpane only: full phones for this viewer
     due_field: str | None = DEFAULT_DUE_FIELD  # CLUE_DUE_FIELD: the custom datetime shown as the next follow-up
+    now: datetime | None = None  # aware; to say by how much the next follow-up is overdue (None: not said)
 
     def __post_init__(self) -> None:
-        if self.fetched_at.tzinfo is None:
-            raise ValueError("fetched_at must be timezone-aware")
+        if self.fetched_at.tzinfo is None or (self.now is not None and self.now.tzinfo is None):
+            raise ValueError("fetched_at and now must be timezone-aware")
 
 
 def clue_entity_unfurl(clue: Clue, opts: EntityOptions, *, unfurl_url: str) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def clue_entity_details(clue: Clue, opts: EntityOptions, *,
     ) if f is not None]
     fields += _other_fields(clue, opts)
     if follow_ups is not None:
-        fields.append(_follow_ups(follow_ups, locale))
+        fields += _follow_ups(follow_ups, locale)
     if opts.stale:
         fields.append(_stale(opts))
     return _entity(clue, opts, fields, _open(clue, opts))
@@ -161,16 +163,26 @@ def _summary(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     """What a salesperson acts on, as the unfurl shows it: never a phone, even in a masked field."""
     locale = opts.locale
     next_follow_up = _due_view(clue, opts.due_field)
+    due = next_follow_up.time if next_follow_up else None
     candidates = (
         _string("company", t(locale, "field.company"), clue.company),
         _string("stage", t(locale, "field.stage"), _view(clue.stage, locale, False), tag_color="blue"),
         _string("purchase_intention", t(locale, "field.purchase_intention"),
                 _view(clue.purchase_intention, locale, False)),
-        _time("next_follow_up", t(locale, "entity.next_follow_up"), next_follow_up.time if next_follow_up else None),
+        _time("next_follow_up", t(locale, "field.next_follow_up"), due),
+        _overdue(due, opts),
         _time("date_created", t(locale, "time.created"), clue.created),
         _time("date_updated", t(locale, "time.updated"), clue.updated),
     )
     return [f for f in candidates if f is not None]
+
+
+def _overdue(due: CrmTime | None, opts: EntityOptions) -> EntityCustomField | None:
+    """"Overdue: 634 days" once the next follow-up is past, as the card says it."""
+    epoch = due.epoch if due else None
+    if epoch is None or epoch <= 0 or opts.now is None or (late := opts.now.timestamp() - epoch) <= 0:
+        return None
+    return _custom("overdue", t(opts.locale, "entity.overdue"), STRING, duration(opts.locale, late), tag_color="red")
 
 
 def _due_view(clue: Clue, due_field: str | None) -> FieldView | None:
@@ -203,20 +215,27 @@ def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     return rendered
 
 
-def _follow_ups(items: Sequence[FollowUp], locale: str) -> EntityCustomField:
-    lines = []
-    for item in items[:_ARRAY_ITEMS]:
+def _follow_ups(items: Sequence[FollowUp], locale: str) -> list[EntityCustomField]:
+    """The newest follow-ups, one timestamp field each (Slack shows it in the viewer's zone), labelled with
+    type, operator and the note's first line; the rest counted. A follow-up without a readable time is
+    a string field with the CRM's text, never an unzoned time passed off as local."""
+    if not items:
+        return [_custom("follow_ups", t(locale, "entity.follow_ups"), STRING, t(locale, "entity.no_follow_ups"))]
+    fields = []
+    for n, item in enumerate(items[:_FOLLOW_UPS]):
+        who = plain_value(item.operator or "", 60) or t(locale, "follow_up.no_operator")
         note = plain_value(item.note.split("\n", 1)[0], _VALUE)
-        who = plain_value(item.operator or "", 60)
-        when = plain_value(item.at.raw if item.at else "", 40)
-        lines.append(" · ".join(p for p in (when, who, note) if p))
-    if len(items) > _ARRAY_ITEMS:
-        lines.append(t(locale, "value.more", count=len(items) - _ARRAY_ITEMS))
-    label = t(locale, "entity.follow_ups")
-    if not lines:
-        return _custom("follow_ups", label, STRING, t(locale, "entity.no_follow_ups"))
-    return _custom("follow_ups", label, ARRAY, [EntityArrayItemField(value=line) for line in lines],
-                   item_type=STRING)
+        label = plain_value(" · ".join(p for p in (follow_up_kind(item, locale), who, note) if p), _VALUE)
+        epoch = item.at.epoch if item.at else None
+        if epoch is not None and epoch > 0:
+            fields.append(_custom(f"follow_up_{n}", label, TIMESTAMP, epoch))
+        else:
+            raw = plain_value(item.at.raw if item.at else "", 40) or "?"
+            fields.append(_custom(f"follow_up_{n}", label, STRING, raw))
+    if len(items) > _FOLLOW_UPS:
+        more = t(locale, "value.more", count=len(items) - _FOLLOW_UPS)
+        fields.append(_custom("follow_ups_more", t(locale, "entity.follow_ups"), STRING, more))
+    return fields
 
 
 def _stale(opts: EntityOptions) -> EntityCustomField:

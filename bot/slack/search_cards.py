@@ -16,7 +16,19 @@ from typing import Any
 
 from bot.domain.clue import CrmTime
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value
-from bot.slack.blocks import Json, ago, bold, button, local_time, mrkdwn, obj, plain
+from bot.slack.blocks import (
+    ROW_TAG_WIDTH,
+    Json,
+    bold,
+    button,
+    local_time,
+    mrkdwn,
+    obj,
+    plain,
+    row_text,
+    stale_line,
+    tags_line,
+)
 from bot.slack.cards import BLOCK_NOTICE, notice_message
 from bot.slack.i18n import t
 
@@ -40,9 +52,7 @@ MANY_PAGES = 5  # from this many pages on, results say "refine your search"
 MAX_OPTIONS = 10
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's text
 _QUERY = 64
-_ROW_NAME = 60
 _ROW_VALUE = 40
-_ROW_TAGS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +99,7 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
                else t(locale, "search.summary_one_page", query=query))
     blocks: list[Json] = [obj("section", block_id=BLOCK_SUMMARY, text=mrkdwn(bold(summary)))]
     if results.stale:
-        blocks.append(obj("context", block_id=BLOCK_HINT + "_stale",
-                           elements=[mrkdwn(t(locale, "stale", when=ago(results.fetched_at)))]))
+        blocks.append(obj("context", block_id=BLOCK_HINT + "_stale", elements=[stale_line(locale, results.fetched_at)]))
     for row in results.rows[:MAX_SEARCH_ROWS]:
         blocks.append(_row(row, locale))
     if pages >= MANY_PAGES:
@@ -107,17 +116,12 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
 
 
 def _row(row: SearchRow, locale: str) -> Json:
-    title = t(locale, "search.row_title", id=row.clue_id)
-    name = mrkdwn_value(row.name or "", _ROW_NAME)
-    text = f"{bold(name)} · {title}" if name else bold(title)
+    """Worded like a row of ``/clue 8 12 40``: stage, tags, phone, and what last happened."""
     details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
+               tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
                mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",
-               f"{t(locale, 'time.created')} {local_time(row.created)}" if row.created else "",
-               ", ".join(v for tag in row.tags[:_ROW_TAGS] if (v := mrkdwn_value(tag, _ROW_VALUE)))]
-    if len(row.tags) > _ROW_TAGS:
-        details.append(t(locale, "value.more", count=len(row.tags) - _ROW_TAGS))
-    if shown := " · ".join(d for d in details if d):
-        text += "\n" + shown
+               t(locale, "row.created", when=local_time(row.created)) if row.created else ""]
+    text = row_text(locale, row.clue_id, row.name, details)
     show = button(locale, "button.show", ACTION_SHOW, str(row.clue_id))
     return obj("section", block_id=BLOCK_ROW.format(id=row.clue_id), text=mrkdwn(text), accessory=show)
 
@@ -147,7 +151,7 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, 
 
 def option(row: SearchRow, locale: str) -> dict[str, Any]:
     """One type-ahead option: plain text (Slack shows it as is), the clue id as its value."""
-    parts = [row.name or t(locale, "search.row_title", id=row.clue_id), row.stage or "",
+    parts = [row.name or t(locale, "clue.title", id=row.clue_id), row.stage or "",
              mask_phone(row.phone) if row.phone else ""]
     text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}

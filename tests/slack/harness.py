@@ -69,10 +69,15 @@ class SlackDriver:
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
     async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-                     container: Mapping[str, Any] | None = None,
-                     view: Mapping[str, Any] | None = None) -> tuple[httpx.Response, str]:
-        """A button click; with ``view``, a click inside that modal (no channel, no response_url)."""
+                     container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
+                     overflow: bool = False) -> tuple[httpx.Response, str]:
+        """A button click; with ``view``, a click inside that modal (no channel, no response_url); with
+        ``overflow``, the choice of the overflow menu ``action_id`` whose option has ``value``."""
         key, url = self.response_url()
+        element: dict[str, Any] = {"type": "button", "value": value}
+        if overflow:
+            option = {"text": {"type": "plain_text", "text": "…", "emoji": True}, "value": value}
+            element = {"type": "overflow", "selected_option": option}
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM, "domain": "acme"},
@@ -83,8 +88,8 @@ class SlackDriver:
             {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
             "trigger_id": "123.456.def",
             "response_url": url,
-            "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button",
-                         "value": value, "action_ts": "1700000001.000200"}],
+            "actions": [{"action_id": action_id, "block_id": "clue_actions", **element,
+                         "action_ts": "1700000001.000200"}],
         }
         if view is not None:
             del payload["channel"], payload["response_url"]

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from slack_sdk.models.metadata import (
     EventAndEntityMetadata,
 )
 
-from bot.domain.clue import Clue, FieldView
+from bot.domain.clue import Clue, CrmTime, FieldView
 from bot.domain.follow_ups import FollowUp
 from bot.slack.entities import (
     ENTITY_TYPE,
@@ -65,6 +65,9 @@ FOLLOW_UPS = (
 )
 
 
+OVERDUE_NOW = datetime(2024, 5, 6, 2, tzinfo=UTC) + timedelta(days=634, hours=3)  # due 2024-05-06 10:00 Shanghai
+
+
 def options(clue: Clue, **kwargs: Any) -> EntityOptions:
     return EntityOptions(**{"clue_url": URL.format(id=clue.id), "fetched_at": FETCHED, **kwargs})
 
@@ -78,6 +81,7 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "unfurl_rich_en": lambda: unfurl(RICH_EN),
     "unfurl_rich_zh_next_follow_up": lambda: unfurl(RICH_ZH_CALL_BACK, locale="zh", due_field="91653"),
     "unfurl_stale": lambda: unfurl(RICH_EN, stale=True),
+    "unfurl_overdue_zh_tw": lambda: unfurl(RICH_ZH_FOLLOW_UP, locale="zh-TW", now=OVERDUE_NOW),
     "unfurl_hostile": lambda: unfurl(HOSTILE, clue_url="javascript:alert(1)"),
     "unfurl_minimal": lambda: unfurl(MINIMAL),
     "details_rich_en_masked": lambda: clue_entity_details(RICH_EN, options(RICH_EN)),
@@ -151,6 +155,20 @@ def test_the_due_field_is_the_configured_one_by_key_or_name() -> None:
     assert "next_follow_up" not in {f["key"] for f in no_due}
 
 
+def test_an_overdue_next_follow_up_says_by_how_much_on_the_preview_and_the_pane() -> None:
+    """#21.3: the Work Object words the due field like the card: the app's label, and "overdue by"."""
+    for locale, label, overdue in (("en", "Overdue", "634 days"), ("zh", "已逾期", "634 天"),
+                                   ("zh-TW", "已逾期", "634 天")):
+        for metadata in (unfurl(RICH_ZH_FOLLOW_UP, locale=locale, now=OVERDUE_NOW),
+                         clue_entity_details(RICH_ZH_FOLLOW_UP, options(RICH_ZH_FOLLOW_UP, locale=locale,
+                                                                        now=OVERDUE_NOW))):
+            fields = _fields(metadata)
+            assert (fields["overdue"]["label"], fields["overdue"]["value"]) == (label, overdue)
+            assert list(fields).index("overdue") == list(fields).index("next_follow_up") + 1
+    early = _fields(unfurl(RICH_ZH_FOLLOW_UP, now=datetime(2024, 5, 1, tzinfo=UTC)))
+    assert "overdue" not in early and early["next_follow_up"]["label"] == "Next follow-up"
+
+
 def test_unfurl_never_carries_a_phone_or_the_tenant_fields() -> None:
     text = json.dumps(unfurl(RICH_EN), ensure_ascii=False)
     for secret in ("138", "5555", "13900001111", "1111", "Budget"):
@@ -168,11 +186,19 @@ def test_details_mask_phones_unless_revealed() -> None:
 def test_follow_ups_seam() -> None:
     without = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH)))
     assert "follow_ups" not in without  # not looked up: not shown
-    timeline = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH), follow_ups=FOLLOW_UPS))["follow_ups"]
-    assert timeline["item_type"] == "string"
-    assert [i["value"] for i in timeline["value"]] == [
-        "2024-04-30 16:00:00 · 王芳 · 电话回访：客户确认预算 30 万",
-        "2024-04-01 09:30:00 · <!channel> 系统：线索已分配"]
+    # #21.5: each follow-up a timestamp (shown in the viewer's zone) labelled with its type, who and the note.
+    fields = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH, locale="zh"), follow_ups=FOLLOW_UPS))
+    assert [(fields[k]["label"], fields[k]["type"], fields[k]["value"]) for k in ("follow_up_0", "follow_up_1")] == [
+        ("跟进 · 王芳 · 电话回访：客户确认预算 30 万", TIMESTAMP, crm_time("2024-04-30 16:00:00").epoch),
+        ("系统 · 未知 · <!channel> 系统：线索已分配", TIMESTAMP, crm_time("2024-04-01 09:30:00").epoch)]
+    assert "2024-04-30 16:00:00" not in json.dumps(fields, ensure_ascii=False)  # no raw Shanghai strings
+    unread = FollowUp(id="f0", kind=7, note="n", at=CrmTime(raw="昨天", at=None, zone="Asia/Shanghai"), operator="A")
+    field = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH), follow_ups=(unread,)))["follow_up_0"]
+    assert (field["label"], field["type"], field["value"]) == ("Other · A · n", "string", "昨天")
+    many = _fields(clue_entity_details(RICH_ZH, options(RICH_ZH), follow_ups=FOLLOW_UPS * 8))
+    assert "follow_up_9" in many and "follow_up_10" not in many and many["follow_ups_more"]["value"] == "+6 more"
+    assert _fields(clue_entity_details(RICH_ZH, options(RICH_ZH), follow_ups=()))["follow_ups"]["value"] == \
+        "No follow-ups yet"
 
 
 def test_open_in_crm_needs_a_safe_url() -> None:

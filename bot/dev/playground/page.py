@@ -184,14 +184,17 @@ async def command(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def action(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{action_id, value, block_id?, response_key?, viewer?, container: {kind, message_ts, unfurl_url?}}``.
+    """``{action_id, value, block_id?, response_key?, viewer?, selected_option?, container: {kind, message_ts,
+    unfurl_url?}}``.
 
     ``kind`` is where the button was: ``ephemeral`` (the asker's own card), ``message`` (a card in
-    the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``).
+    the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``). ``selected_option``
+    (an option's value) makes it the choice of an overflow menu, sent as Slack sends one.
     """
     body = await _json_object(request)
     action_id = _string(body, "action_id", 255)
     value = _string(body, "value", 2000, required=False)
+    chosen = _string(body, "selected_option", 150, required=False)
     block_id = _string(body, "block_id", 255, required=False)
     key = _response_key(body)
     viewer = _viewer(body)
@@ -222,12 +225,20 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
         "is_enterprise_install": False,
         "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},
         "response_url": _response_url(ctx, key),
-        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
-                     "action_ts": f"{now:.6f}"}],
+        "actions": [{"action_id": action_id, "block_id": block_id, "action_ts": f"{now:.6f}",
+                     **_element(value, chosen)}],
         "state": {"values": {}},
     }
     result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
+
+
+def _element(value: str | None, chosen: str | None) -> dict[str, Any]:
+    """The clicked element as Slack describes it: a button's value, or an overflow menu's chosen option."""
+    if chosen:
+        option = {"text": {"type": "plain_text", "text": chosen}, "value": chosen}
+        return {"type": "overflow", "selected_option": option}
+    return {"type": "button", "value": value}
 
 
 async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer, action_id: str, value: str | None,

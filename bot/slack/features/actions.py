@@ -33,6 +33,7 @@ LISTENERS = {
     cards.ACTION_SHARE: "on_share",
     cards.ACTION_REVEAL: "on_reveal",
     cards.ACTION_OPEN: "on_open",
+    cards.ACTION_MORE: "on_more",
     search_cards.ACTION_SHOW: "on_show",
 }
 audit = logging.getLogger(AUDIT_LOGGER)
@@ -54,7 +55,8 @@ class ButtonClick:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
             return None
-        value = cards.split_button_value(str(actions[0].get("value") or ""))
+        choice = cards.action_choice(actions[0])
+        value = cards.split_button_value(choice[1]) if choice is not None else None
         clue_id = _clue_id(value[0]) if value is not None else None
         if value is None or clue_id is None:
             log.info("action.value.invalid")
@@ -195,6 +197,22 @@ class CardActions:
         lookup, admitted = found
         await respond(replace_original=False, response_type="ephemeral",
                       **await self._card(admitted, lookup, locale, await self._placed(click)))
+
+    async def on_more(self, ack: Ack, body: Mapping[str, Any], respond: Respond, client: AsyncWebClient) -> None:
+        """The card's overflow menu: Refresh, Share or Reveal, as the chosen option's value says."""
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
+        choice = cards.action_choice(action)
+        chosen = choice[0] if choice is not None else None
+        if chosen == cards.ACTION_REFRESH:
+            await self.on_refresh(ack, body, respond, client)
+        elif chosen == cards.ACTION_SHARE:
+            await self.on_share(ack, body, respond)
+        elif chosen == cards.ACTION_REVEAL:
+            await self.on_reveal(ack, body, respond)
+        else:
+            await ack()
+            log.info("action.value.invalid")
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack

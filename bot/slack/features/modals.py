@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -134,19 +135,24 @@ class ClueModals:
         pages: list[FollowUpPage] = []
         cursor: str | None = None
         failed = False
+        stale_since: float | None = None  # the oldest page served cached while the CRM fails
         # Earlier pages come from the cache: Load more re-walks the cursors up to the page asked for.
         for _ in range(click.pages):
             try:
-                page = (await admitted.follow_ups(click.clue_id, cursor)).value
+                timed = await admitted.follow_ups(click.clue_id, cursor)
+                page = timed.value
             except BotError as exc:
                 log.warning("clue.follow_ups.failed", extra={"clue_id": click.clue_id, "error": type(exc).__name__})
                 failed = True
                 break
+            if timed.stale:
+                stale_since = min(stale_since or timed.fetched_at, timed.fetched_at)
             pages.append(page)
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id)
+        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id,
+                                      stale_since=datetime.fromtimestamp(stale_since, UTC) if stale_since else None)
 
     async def _more(self, click: ModalClick, client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(click.who.user_id)
