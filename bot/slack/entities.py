@@ -102,13 +102,10 @@ def clue_entity_details(clue: Clue, opts: EntityOptions, *,
         _string("source", t(locale, "field.source"), _view(clue.source, locale, full)),
         _string("owner", t(locale, "field.owner"), clue.owner),
         _array("phones", t(locale, "field.phone"), [p if full else mask_phone(p) for p in clue.phones]),
-        _time("converted", t(locale, "time.converted"), clue.converted),
         _string("gender", t(locale, "field.gender"), _view(clue.gender, locale, full)),
         _custom("birthday", t(locale, "field.birthday"), DATE, clue.birthday.isoformat())
         if clue.birthday else None,
         _string("address", t(locale, "field.address"), clue.address),
-        _array("tags", t(locale, "field.tags"),
-               [tag.name for tag in clue.tags if tag.name is not None]),
         _string("description", t(locale, "field.description"), clue.description, long=True),
     ) if f is not None]
     fields += _other_fields(clue, opts)
@@ -173,8 +170,19 @@ def _summary(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
         _overdue(due, opts),
         _time("date_created", t(locale, "time.created"), clue.created),
         _time("date_updated", t(locale, "time.updated"), clue.updated),
+        _time("converted", t(locale, "time.converted"), clue.converted),
+        _tags(clue, locale),
     )
     return [f for f in candidates if f is not None]
+
+
+def _tags(clue: Clue, locale: str) -> EntityCustomField | None:
+    """Tag names, then "+N more" for those past the array's length and the ids the tag tree does not know."""
+    names = [tag.name for tag in clue.tags if tag.name is not None]
+    room = _ARRAY_ITEMS if len(names) <= _ARRAY_ITEMS and not clue.unknown_tag_count else _ARRAY_ITEMS - 1
+    rest = len(names[room:]) + clue.unknown_tag_count
+    more = [t(locale, "value.more", count=rest)] if rest else []
+    return _array("tags", t(locale, "field.tags"), names[:room] + more)
 
 
 def _overdue(due: CrmTime | None, opts: EntityOptions) -> EntityCustomField | None:

@@ -24,7 +24,7 @@ from slack_sdk.models.metadata import (
     EventAndEntityMetadata,
 )
 
-from bot.domain.clue import Clue, CrmTime, FieldView
+from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp
 from bot.slack.entities import (
     ENTITY_TYPE,
@@ -137,7 +137,7 @@ def _fields(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_summary_fields_are_typed() -> None:
     fields = _fields(unfurl(RICH_ZH_FOLLOW_UP, locale="zh"))
     assert list(fields) == ["company", "stage", "purchase_intention", "next_follow_up", "date_created",
-                            "date_updated"]
+                            "date_updated", "tags"]
     assert fields["next_follow_up"] == {"key": "next_follow_up", "label": "下次跟进", "type": TIMESTAMP,
                                         "value": int(datetime(2024, 5, 6, 2, 0, tzinfo=UTC).timestamp())}
     assert fields["stage"]["value"] == "方案评估·第二轮"
@@ -234,3 +234,14 @@ def test_phones_never_reach_the_unfurl(clue: Clue, opts: EntityOptions, phone: s
     assume(phone.lstrip("+") not in json.dumps(clue_entity_unfurl(replace(clue, phones=(), other_fields=(),
                                                                           stage=None), opts, unfurl_url="u")))
     assert phone.lstrip("+") not in json.dumps(clue_entity_unfurl(clue, opts, unfurl_url="https://x.example/1"))
+
+
+def test_the_preview_shows_tags_and_the_converted_time_and_counts_the_rest() -> None:
+    """#21.1: the Work Object preview carries tags and created / updated / converted times, like the card."""
+    fields = _fields(unfurl(RICH_EN))
+    assert [i["value"] for i in fields["tags"]["value"]] == ["Manufacturing", "Healthcare", "A", "Trade show 2024"]
+    assert fields["converted"]["type"] == TIMESTAMP
+    assert fields["converted"]["value"] == RICH_EN.converted.epoch  # type: ignore[union-attr]
+    many = replace(RICH_EN, tags=(*(TagView(str(i), f"标签{i}") for i in range(30)), TagView("x", None)))
+    values = [i["value"] for i in _fields(unfurl(many, locale="zh"))["tags"]["value"]]
+    assert len(values) == 20 and values[-1] == "另 12 项" and "x" not in values
