@@ -232,7 +232,7 @@ def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
     # The owner is a summary field shown only when known (clue/get does not carry one: issue 21 item 2).
     rows = dict(_main_rows(clue, opts))
     fields = [mrkdwn(labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
-    fields += _custom_fields(summary, opts, due=True)
+    fields += _custom_fields(summary, opts)
     if fields:
         blocks.append(obj("section", block_id=BLOCK_FIELDS, fields=fields))
     if tags := _tags_line(clue, locale, TAG_LINE_WIDTH):
@@ -272,7 +272,7 @@ def details_blocks(clue: Clue, opts: CardOptions) -> list[Json]:
         blocks.append(obj("section", block_id=BLOCK_DESCRIPTION, text=mrkdwn(labelled(label, description))))
     _, rest = _split_custom(clue.other_fields, opts)
     rest = [view for view in clue.other_fields if view in rest or view.unresolved]
-    if custom := _custom_fields(rest, opts, due=False, ids=True):
+    if custom := _custom_fields(rest, opts, ids=True):
         blocks.append(obj("section", block_id=BLOCK_CUSTOM, fields=custom))
     if times := _times(clue, locale, updated=True):
         blocks.append(obj("context", block_id=BLOCK_TIMES, elements=times))
@@ -426,14 +426,15 @@ def _description(description: str, layout: Layout) -> str:
     return kept if kept.endswith("…") else kept + "…"
 
 
-def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool, ids: bool = False) -> list[Json]:
-    """The tenant's own fields, compactly; phone fields masked like the main phone. With ``due``, the
-    due field is the app's own "Next follow-up", relative too, and says by how much once overdue."""
+def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, ids: bool = False) -> list[Json]:
+    """The tenant's own fields, compactly; phone fields masked like the main phone. The due field is the
+    app's own "Next follow-up" wherever it shows (summary or More details), relative too, and says by how
+    much once overdue."""
     rendered: list[str] = []
     for view in fields:
         mask = view.kind == PHONE and not opts.full_phones
         label = mrkdwn_value(view.label or view.key, _LABEL)
-        if view.time is not None and due and opts.due_field in (view.key, view.label):
+        if view.time is not None and opts.due_field in (view.key, view.label):
             value, label = _due(view.time, opts), t(opts.locale, "field.next_follow_up")
         elif view.time is not None:
             value = local_time(view.time)  # a datetime field: in the viewer's zone, like created and updated

@@ -810,7 +810,10 @@ def test_summary_fields_are_configurable_by_key_or_name_in_order() -> None:
     message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, summary_fields=("91651", "意向产品", "nope"), due_field=None))
     assert [f.split("\n")[0] for f in _summary(message)][-2:] == ["*预算（万元）*", "*意向产品*"]
     assert "下次跟进时间" not in _all_text(message)
-    assert "下次跟进时间" in _all_text(_details(SUMMARY_ZH, summary_fields=("91651",)))
+    # Left out of the summary, the due field is in More details, still under the app's own label (#21.3).
+    details = _details(SUMMARY_ZH, summary_fields=("91651",), locale="zh")
+    assert "*下次跟进*\n<!date^1715047200^{date_short_pretty} {time} · {ago}" in _all_text(details).replace("\\n", "\n")
+    assert "下次跟进时间" not in _all_text(details)
 
 
 def test_card_says_when_the_latest_follow_up_did_not_come() -> None:
