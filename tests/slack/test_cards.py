@@ -920,3 +920,13 @@ def test_modals_say_when_they_serve_cached_pages_of_an_unreachable_crm() -> None
         assert view["blocks"][1]["elements"][0]["text"] == line
     fresh = modals.follow_ups_view(RICH_EN, [FOLLOW_UPS_EN], "zh-TW")
     assert "clue_stale" not in {b["block_id"] for b in fresh["blocks"]}
+
+
+@pytest.mark.parametrize(("locale", "seconds", "said"), [
+    ("en", 30, "1 minute"), ("en", 150, "2 minutes"), ("en", 3_600, "1 hour"), ("en", 86_399, "23 hours"),
+    ("en", 86_400 * 634 + 5, "634 days"), ("zh", 7_200, "2 小时"), ("zh-TW", 7_200, "2 小時"), ("zh-TW", 60, "1 分鐘"),
+])
+def test_durations_are_said_in_whole_units(locale: str, seconds: float, said: str) -> None:
+    from bot.slack.blocks import duration
+
+    assert duration(locale, seconds) == said

@@ -245,3 +245,14 @@ def test_the_preview_shows_tags_and_the_converted_time_and_counts_the_rest() -> 
     many = replace(RICH_EN, tags=(*(TagView(str(i), f"标签{i}") for i in range(30)), TagView("x", None)))
     values = [i["value"] for i in _fields(unfurl(many, locale="zh"))["tags"]["value"]]
     assert len(values) == 20 and values[-1] == "另 12 项" and "x" not in values
+
+
+def test_unknown_option_ids_never_reach_the_preview_or_the_pane() -> None:
+    """#21.8: the id of an option the catalog does not know is for More details only."""
+    from tests.slack.test_cards import UNKNOWN_IDS
+
+    for metadata in (unfurl(UNKNOWN_IDS), clue_entity_details(UNKNOWN_IDS, options(UNKNOWN_IDS))):
+        text = json.dumps(metadata, ensure_ascii=False)
+        assert "unknown option" in text
+        assert "396823724189760" not in text and "396823724189761" not in text and "etCBS_unknown" not in text
+
