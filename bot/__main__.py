@@ -15,18 +15,22 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.config import Settings
+from bot.config import Settings, without_slack_credentials
 from bot.domain.locales import LOCALES
 from bot.errors import BotError, ConfigError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None,
+         playground: bool = False) -> int:
+    """Run one command; ``env`` defaults to ``os.environ``. ``playground``: ``serve`` fakes Slack whatever
+    credentials ``env`` holds (``python -m bot.dev``, ``make run``)."""
+    env = os.environ if env is None else env
     parser = argparse.ArgumentParser(prog="python -m bot", description="clue bot: CRM clues in Slack")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve Slack over HTTP (and Socket Mode if SLACK_APP_TOKEN is set)")
@@ -63,9 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "check":
-        return _check(args.clue)
+        return _check(args.clue, env)
     try:
-        settings = Settings.from_env(os.environ)
+        if playground:
+            env, ignored = without_slack_credentials(env)
+            if ignored:
+                print(f"clue bot playground: ignoring {', '.join(ignored)} (it fakes Slack; python -m bot serve "
+                      "uses them)", file=sys.stderr, flush=True)
+        # serve: refused here, before anything listens (in the app's lifespan: a traceback and exit 3).
+        settings = Settings.from_env(env, serve=args.command == "serve")
         if args.command == "serve":
             return _serve(settings, args.host, args.port, args.loop, args.http, args.workers)
         if args.command == "sandbox":
@@ -83,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       lambda c, at: _print_card(c, at, settings, args.unfurl, args.locale,
                                                                 args.work_object)))
     except ConfigError as exc:
-        print(f"clue bot: {exc}", file=sys.stderr)
+        one = f"invalid configuration: {exc.problems[0]}" if len(exc.problems) == 1 else str(exc)
+        print(f"clue bot: {one}", file=sys.stderr)
         return 2
     except BotError as exc:
         print(f"clue bot: {exc}", file=sys.stderr)
@@ -146,12 +157,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
     return 0 if server.started else 1
 
 
-def _check(clue: str | None) -> int:
+def _check(clue: str | None, env: Mapping[str, str]) -> int:
     """Exit 0 when every check passes, 2 when the settings are invalid, else 1."""
     from bot.check import read_settings, report, run_checks
     from bot.runtime.logs import configure_logging
 
-    settings, finding = read_settings(os.environ)
+    settings, finding = read_settings(env)
     if settings is None:
         print(report([finding], None), flush=True)
         return 2

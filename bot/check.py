@@ -1,20 +1,23 @@
 """``python -m bot check``: the configuration ``serve`` would run with, tried against the real services.
 
 One finding per line, ✓ or ✗, a ✗ with how to fix it: settings valid; the CRM reachable, our signature
-accepted and our clock within its window (code 1003, and the offset from its HTTP ``Date``); optionally
-one clue fetched and resolved; the Slack bot token valid (``auth.test``: which team) with every scope the
-manifest asks for; Redis reachable when configured. Read-only everywhere, and every line goes through the
-log redaction, so no secret is printed.
+accepted and our clock within its window (code 1003, and the offset from its HTTP ``Date``); the card's
+summary and due fields among the tenant's ``list-fields`` (a name it does not have silently shows nothing);
+optionally one clue fetched and resolved; the Slack bot token valid (``auth.test``: which team) with every
+scope the manifest asks for; clue links not left at the example host while serving a workspace; Redis
+reachable when configured. Read-only everywhere, and every line goes through the log redaction, so no
+secret is printed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -26,7 +29,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.compose import Clocks, build_crm
-from bot.config import Settings
+from bot.config import EXAMPLE_CLUE_URL_TEMPLATE, Settings
+from bot.crm.models import FieldDef
+from bot.crm.transport import AiohttpTransport
 from bot.domain.clue import Clue
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, ClueNotFound, ConfigError, CrmAuthError, CrmError
@@ -37,6 +42,9 @@ from bot.slack.app import BOT_SCOPES
 
 MAX_CLOCK_OFFSET_SECONDS = 60.0  # the CRM's window is unpublished (the sandbox's is ±5 minutes)
 SLACK_TIMEOUT_SECONDS = 10.0
+# Names reserved for examples (RFC 2606): a clue URL template on one was never changed from an example.
+_PLACEHOLDER_TLDS = ("example", "invalid", "test")
+_PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org")
 REDIS_TIMEOUT_SECONDS = 2.0
 _REINSTALL_HINT = ("copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into SLACK_BOT_TOKEN; "
                "reinstall the app if it was uninstalled")
@@ -59,7 +67,7 @@ class Finding:
 def read_settings(env: Mapping[str, str]) -> tuple[Settings | None, Finding]:
     """Settings as ``serve`` reads them, and the finding that says whether they are valid."""
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(env, serve=True)
     except ConfigError as exc:
         return None, Finding(False, "settings", "; ".join(exc.problems),
                              "fix the variables named (README: Configuration)")
@@ -72,6 +80,8 @@ async def run_checks(settings: Settings, clue: str | None = None) -> list[Findin
     """Every check but the settings' (see ``read_settings``), in report order."""
     findings = await _crm(settings, clue)
     findings += await _slack(settings)
+    if not settings.playground:
+        findings.append(_clue_links(settings.clue_url_template))
     if settings.redis_url is not None:
         findings.append(await _redis(settings.redis_url.reveal()))
     return findings
@@ -106,7 +116,7 @@ async def _crm(settings: Settings, clue: str | None) -> list[Finding]:
                         "set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY")]
     where = settings.crm_base_url
     async with AsyncExitStack() as stack:
-        dates = _DateRecorder(httpx.AsyncHTTPTransport())
+        dates = _DateRecorder(AiohttpTransport(max_connections=2))  # the transport serve uses
         crm = await build_crm(settings, stack, Metrics(), Clocks(), transport=dates)
         started = time.perf_counter()
         try:
@@ -126,6 +136,11 @@ async def _crm(settings: Settings, clue: str | None) -> list[Finding]:
         findings = [Finding(True, "CRM reachable", f"{where} answered in {elapsed:.0f} ms"),
                     Finding(True, "CRM signature", f"accepted for {settings.crm_app_id}"),
                     _clock(dates.offset)]
+        try:
+            findings.append(_card_fields(settings, await crm.client.list_fields()))
+        except CrmError as exc:
+            findings.append(Finding(False, "card fields", f"list-fields failed: {exc}",
+                                    "check that the app may read customer fields (the CRM's open-platform settings)"))
         if clue is not None:
             findings.append(await _clue(crm.fetcher.fetch, clue))
         return findings
@@ -144,6 +159,36 @@ def _clock(offset: float | None) -> Finding:
         return Finding(False, "clock", f"accepted by the CRM for now{_offset(offset)}",
                        "set this server's clock right (NTP) before it leaves the CRM's window")
     return Finding(True, "clock", f"within {max(1.0, abs(offset)):.0f} s of the CRM's (HTTP Date)")
+
+
+def _card_fields(settings: Settings, definitions: Sequence[FieldDef]) -> Finding:
+    """The configured summary and due fields, each a key, id or name the tenant's list-fields has."""
+    known = {v for d in definitions for v in (d.id, d.key, d.name) if v} | set(settings.crm_field_aliases)
+    missing = [f"CLUE_SUMMARY_FIELDS has {name}" for name in settings.clue_summary_fields if name not in known]
+    due = settings.clue_due_field
+    if due is not None and due not in known:
+        missing.append(f"CLUE_DUE_FIELD is {due} (the next follow-up would vanish from every card)")
+    if not missing:
+        configured = [*settings.clue_summary_fields, *([due] if due else [])]
+        return Finding(True, "card fields", f"{', '.join(dict.fromkeys(configured)) or 'none configured'}: "
+                                            "all in list-fields")
+    names = ", ".join(d.name for d in definitions if not d.system)[:300] or "none"
+    return Finding(False, "card fields", "; ".join(missing) + ", which list-fields does not have",
+                   f"use field ids or names the tenant has (its own fields: {names}), or "
+                   "CLUE_SUMMARY_FIELDS=- for none")
+
+
+def _clue_links(template: str) -> Finding:
+    """Every Open button and unfurl follows ``CLUE_URL_TEMPLATE``: left at a placeholder host, they all break."""
+    host = urlsplit(template).hostname or ""
+    if host.rsplit(".", 1)[-1] in _PLACEHOLDER_TLDS or any(host == d or host.endswith(f".{d}")
+                                                           for d in _PLACEHOLDER_DOMAINS):
+        left = " (the default)" if template == EXAMPLE_CLUE_URL_TEMPLATE else ""
+        return Finding(False, "clue links", f"CLUE_URL_TEMPLATE is {template}{left}: every Open in CRM button "
+                                            "and unfurl would point at an example host",
+                       "set CLUE_URL_TEMPLATE to your CRM's clue page with {id} for the clue id, and list its "
+                       "domain under unfurl_domains in manifest.yml")
+    return Finding(True, "clue links", f"Open in CRM and unfurls use {host}")
 
 
 async def _clue(fetch: Callable[[int], Awaitable[Clue]], text: str) -> Finding:

@@ -27,7 +27,7 @@ from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
 from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SlackCallFailed
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
@@ -37,6 +37,7 @@ from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
 from bot.slack.gate import FollowUpCache, Gate
+from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
@@ -98,7 +99,8 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     crm = CrmClient(base_url=settings.crm_base_url, app_id=settings.crm_app_id,
                     app_key=settings.crm_app_key, guard=guard, metrics=metrics,
                     timeout=settings.crm_timeout_seconds, max_response_bytes=settings.crm_max_response_bytes,
-                    max_connections=settings.crm_max_concurrency * 2, transport=transport)
+                    max_connections=settings.crm_max_concurrency * 2,
+                    follow_up_type=settings.crm_follow_up_type, transport=transport)
     stack.push_async_callback(crm.aclose)
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
                               aliases=settings.crm_field_aliases,
@@ -151,12 +153,13 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
         clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache,
         failure_ttl=settings.clue_negative_ttl_seconds)
-    runner = TaskRunner(on_refused=metrics.tasks_refused.inc)
+    runner = TaskRunner(on_refused=metrics.tasks_refused.inc, logged=(SlackCallFailed,))
     stack.push_async_callback(runner.drain, 10)
 
     signing_secret = settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None
     bot_token = settings.slack_bot_token.reveal() if settings.slack_bot_token else None
-    slack_client = web_client(settings.slack_api_url, bot_token)
+    calls = SlackCalls(metrics)
+    slack_client = web_client(settings.slack_api_url, calls, bot_token)
     matcher = LinkMatcher(settings.clue_url_template, settings.clue_url_patterns)
     access = AccessPolicy(
         allowed_team_ids=settings.slack_allowed_team_ids,
@@ -166,7 +169,6 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         allow_shared_channels=settings.clue_allow_shared_channels,
         admin_contact=settings.clue_admin_contact,
     )
-    calls = SlackCalls(metrics)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
     gate = Gate(
@@ -177,7 +179,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,
-        conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
+        conversations=ConversationInfo(slack_client, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=search,
@@ -194,6 +196,10 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         calls=calls,
         wall=clocks.wall,
     )
-    bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
+    replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
+                                                      maxsize=MAX_REPLAY_KEYS)
+    door = Door(slack_client, response_origins=response_origins(settings.slack_api_url), seen=replays.seen,
+                metrics=metrics, monotonic=clocks.monotonic)
+    bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
                     fleet=fleet, locales=locales)

@@ -1,18 +1,19 @@
 """Settings: one frozen object built from the environment and validated at start-up.
 
-Only this module knows environment variable names. ``Settings.from_env`` collects every problem
-and raises one ``ConfigError`` listing them all. Secrets are wrapped in ``Secret`` so they never
-show in repr, str or logs.
-
-Its size: one validated reader per setting; splitting the table would scatter the one list of settings.
+Only this module knows environment variable names. Each setting is one row, declared on its field:
+the variable, its parser (with the range it accepts), its default, its README section and help text.
+From those rows come the field itself, ``Settings.from_env`` (which collects every problem and raises
+one ``ConfigError`` listing them all) and README's configuration table (``configuration_table``, held
+equal to the README by a test). Secrets are wrapped in ``Secret`` so they never show in repr, str or logs.
 """
 
+# ruff: noqa: RUF009 - setting() returns a dataclasses.field (its row in the metadata), not a shared default
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,71 +28,365 @@ SLACK_API_URL = "https://slack.com/api/"
 SANDBOX_APP_ID = "wwsandboxcorp0001_ClueBot"
 SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
+EXAMPLE_CLUE_URL_TEMPLATE = "https://crm.example.com/clues/{id}"
 
 # The card's summary: which custom fields (keys or names, in order), and which of them is the due date.
 DEFAULT_SUMMARY_FIELDS = ("下次跟进时间", "预算（万元）")
 DEFAULT_DUE_FIELD = "下次跟进时间"
 MAX_SUMMARY_FIELDS = 5  # with the five built-in summary fields, Slack's ten per section
+# clue/list-follow-up's ``type``, documented only as "类型": the vendor's example sends 0 (README: What we assume).
+DEFAULT_FOLLOW_UP_TYPE = 0
+
+SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+
+
+class Invalid(Exception):
+    """A parser's verdict on one variable: the problems, each a full sentence naming the variable."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(*problems)
+        self.problems = problems
+
+
+# (variable name, its text: stripped, never blank) -> value, or Invalid.
+Parser = Callable[[str, str], T]
+
+
+@dataclass(frozen=True)
+class Row(Generic[T]):
+    """One setting as README's configuration table shows it, and how its variable is read."""
+
+    variable: str
+    parse: Parser[T]
+    section: str
+    help: str
+    shown_default: str | None  # the README's Default cell when the default itself would not say it
+
+
+def setting(variable: str, parse: Parser[T], default: T, section: str, help: str,
+            shown_default: str | None = None) -> T:
+    """A ``Settings`` field read from ``variable``: its row rides in the field's metadata."""
+    row = {"row": Row(variable, parse, section, help, shown_default)}
+    if isinstance(default, dict):  # a mutable default: one copy per instance
+        copy: Callable[[], T] = lambda: type(default)(default)  # noqa: E731
+        return field(default_factory=copy, metadata=row)
+    return field(default=default, metadata=row)
+
+
+# ------------------------------------------------------------------ parsers
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def secret(prefix: str = "", kind: str = "") -> Parser[Secret]:
+    """A secret; with ``prefix``, one that must start with it (``kind`` says what it should be)."""
+    def parse(name: str, raw: str) -> Secret:
+        if not raw.startswith(prefix):
+            raise Invalid(f"{name} must be {kind} starting with {prefix}")
+        return Secret(raw)
+    return parse
+
+
+def number(kind: Callable[[str], T], low: float, high: float) -> Parser[T]:
+    """A plain ASCII decimal (``int`` or ``float``) from ``low`` to ``high``."""
+    pattern = _INT if kind is int else _FLOAT
+
+    def parse(name: str, raw: str) -> T:
+        # int() and float() also take "1_000", "٣", "nan" and "inf".
+        if not re.fullmatch(pattern, raw, re.ASCII):
+            raise Invalid(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}")
+        value = kind(raw)
+        if not low <= value <= high:  # type: ignore[operator]
+            raise Invalid(f"{name} must be between {low:g} and {high:g}, got {raw[:40]!r}")
+        return value
+    return parse
+
+
+def flag(name: str, raw: str) -> bool:
+    raw = raw.lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise Invalid(f"{name} must be true or false, got {raw[:20]!r}")
+
+
+def choice(options: tuple[str, ...], *, upper: bool = False) -> Parser[str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.upper() if upper else raw
+        if value not in options:
+            raise Invalid(f"{name} must be one of {', '.join(options)}")
+        return value
+    return parse
+
+
+def http_url(example: str = "", *, trailing_slash: bool = False) -> Parser[str]:
+    """An http(s) URL, trailing slashes dropped (or exactly one kept: slack_sdk needs it)."""
+    def parse(name: str, raw: str) -> str:
+        if not _is_http_url(raw):
+            raise Invalid(f"{name} must be an http(s) URL" + (f", e.g. {example}" if example else ""))
+        return raw.rstrip("/") + ("/" if trailing_slash else "")
+    return parse
+
+
+def time_zone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"{name} {raw!r} is not a known IANA time zone") from None
+    return raw
+
+
+def field_aliases(name: str, raw: str) -> dict[str, str]:
+    """``key=target,...``: which list-fields definition a clue/get key means."""
+    aliases: dict[str, str] = {}
+    problems = []
+    for pair in raw.split(","):
+        key, sep, target = pair.partition("=")
+        if not pair.strip():
+            continue
+        if not sep or not key.strip() or not target.strip():
+            problems.append(f"{name} entry {pair.strip()[:40]!r} must look like key=target, the target a "
+                            "list-fields outerField, field id or field name (customer_stage=91634)")
+            continue
+        aliases[key.strip()] = target.strip()
+    if problems:
+        raise Invalid(*problems)
+    return aliases
+
+
+def url_template(name: str, raw: str) -> str:
+    if raw.count("{id}") != 1 or not _is_http_url(raw.replace("{id}", "1")):
+        raise Invalid(f"{name} must be an http(s) URL containing {{id}} once")
+    return raw
+
+
+def link_patterns(name: str, raw: str) -> tuple[str, ...]:
+    """Space-separated regular expressions, each with a named group ``id``."""
+    patterns = tuple(raw.split())
+    problems = []
+    for pattern in patterns:
+        try:
+            if "id" not in re.compile(pattern).groupindex:
+                problems.append(f"{name} entry {pattern!r} needs a named group (?P<id>...)")
+        except re.error as exc:
+            problems.append(f"{name} entry {pattern!r} is not a regular expression: {exc}")
+    if problems:
+        raise Invalid(*problems)
+    return patterns
+
+
+def field_names(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated, ordered list of field keys or names; "-": none."""
+    if raw == "-":
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if len(names) > MAX_SUMMARY_FIELDS or any(len(n) > 100 for n in names):
+        raise Invalid(f"{name}: at most {MAX_SUMMARY_FIELDS} names of at most 100 characters each")
+    return names
+
+
+def slack_ids(prefixes: str) -> Parser[frozenset[str]]:
+    """A comma or space separated list of Slack ids starting with one of ``prefixes``."""
+    def parse(name: str, raw: str) -> frozenset[str]:
+        values = frozenset(v for v in re.split(r"[\s,]+", raw) if v)
+        bad = sorted(v for v in values if not re.fullmatch(f"[{prefixes}][A-Z0-9]{{2,30}}", v))
+        if bad:
+            raise Invalid(f"{name} has entries that are not Slack ids: {', '.join(b[:20] for b in bad[:5])}")
+        return values
+    return parse
+
+
+def redis_location(name: str, raw: str) -> Secret:
+    if problem := _redis_url_problem(raw):
+        raise Invalid(problem)
+    return Secret(raw)
+
+
+_INT = r"[+-]?\d+"
+_FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+CRM, CACHE, SLACK, ACCESS, PROCESS = "CRM", "Cache", "Slack", "Access", "Process"
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, validated. See README's configuration table."""
+    """Everything configurable, validated: one ``setting`` row per variable (README's configuration table)."""
 
-    # CRM
-    crm_base_url: str | None = None  # None: start the embedded sandbox CRM
-    crm_app_id: str = SANDBOX_APP_ID
-    crm_app_key: Secret = field(default_factory=lambda: Secret(SANDBOX_APP_KEY))
-    crm_timeout_seconds: float = 5.0
-    crm_timezone: str = "Asia/Shanghai"
-    crm_max_response_bytes: int = 2_000_000
-    crm_max_concurrency: int = 8
-    crm_rate_per_second: float = 20.0
-    crm_breaker_failures: int = 5
-    crm_breaker_cooldown_seconds: float = 30.0
-    crm_reference_ttl_seconds: float = 3600.0
-    crm_reference_min_refresh_seconds: float = 600.0  # an unknown option or tag id reloads no more often
-    # clue/get key -> a list-fields outerField, field id or display name
-    crm_field_aliases: dict[str, str] = field(default_factory=dict)
+    crm_base_url: str | None = setting(
+        "CRM_BASE_URL", http_url("https://account.tanmarket.cn/apiServer"), None, CRM,
+        "Base URL of the Tanmarket open API, path prefix kept, e.g. `https://account.tanmarket.cn/apiServer`",
+        "*(unset: embedded sandbox CRM)*")
+    crm_app_id: str = setting(
+        "CRM_APP_ID", text, SANDBOX_APP_ID, CRM,
+        "Application id (`<corpid>_<suffix>`); required with `CRM_BASE_URL`", "sandbox id")
+    crm_app_key: Secret = setting(
+        "CRM_APP_KEY", secret(), Secret(SANDBOX_APP_KEY), CRM,
+        "Application key (secret): signs requests, never sent; required with `CRM_BASE_URL`", "sandbox key")
+    crm_timeout_seconds: float = setting(
+        "CRM_TIMEOUT_SECONDS", number(float, 0.1, 60), 5.0, CRM,
+        "Deadline of one CRM request (a lookup may retry once: twice this plus one second at most)")
+    crm_timezone: str = setting(
+        "CRM_TIMEZONE", time_zone, "Asia/Shanghai", CRM, "Zone of the CRM's zone-less time strings")
+    crm_max_response_bytes: int = setting(
+        "CRM_MAX_RESPONSE_BYTES", number(int, 1024, 100_000_000), 2_000_000, CRM,
+        "Larger CRM answers (counted decoded, as they arrive: a gzip bomb stops at this size) are cut off and "
+        "reported as a protocol error")
+    crm_max_concurrency: int = setting(
+        "CRM_MAX_CONCURRENCY", number(int, 1, 1000), 8, CRM, "CRM requests in flight at once, per instance")
+    crm_rate_per_second: float = setting(
+        "CRM_RATE_PER_SECOND", number(float, 0.1, 10_000), 20.0, CRM,
+        "CRM request rate (token bucket; shared by all instances with `REDIS_URL`)")
+    crm_breaker_failures: int = setting(
+        "CRM_BREAKER_FAILURES", number(int, 1, 1000), 5, CRM,
+        "Consecutive unavailability failures that open the circuit breaker")
+    crm_breaker_cooldown_seconds: float = setting(
+        "CRM_BREAKER_COOLDOWN_SECONDS", number(float, 0.1, 3600), 30.0, CRM,
+        "How long an open circuit fails fast before one trial request")
+    crm_reference_ttl_seconds: float = setting(
+        "CRM_REFERENCE_TTL_SECONDS", number(float, 1, 7 * 86_400), 3600.0, CRM,
+        "Age at which field definitions and the tag tree are refreshed")
+    crm_reference_min_refresh_seconds: float = setting(
+        "CRM_REFERENCE_MIN_REFRESH_SECONDS", number(float, 1, 7 * 86_400), 600.0, CRM,
+        "Least time between two loads of field definitions and the tag tree: a clue with an option or tag id "
+        "they do not know reloads them at most this often (one load at a time; the last good data is served "
+        "meanwhile and if a load fails)")
+    crm_field_aliases: dict[str, str] = setting(
+        "CRM_FIELD_ALIASES", field_aliases, {}, CRM,
+        "`key=target,...`: which list-fields definition a clue/get field key means, the target an "
+        "`outerField`, a field id or a display name (`customer_stage=91634,customer_source=线索来源`). Rarely "
+        "needed: keys are matched by `outerField`, then field id, then option id (large ids), then the CRM's "
+        "display name (客户阶段, 客户来源, 购买意向, 性别…)", "*(none)*")
+    crm_follow_up_type: int = setting(
+        "CRM_FOLLOW_UP_TYPE", number(int, 0, 99), DEFAULT_FOLLOW_UP_TYPE, CRM,
+        "The `type` sent to `clue/list-follow-up`, documented only as \"类型\": `0` as in the vendor's example "
+        "(see What we assume about the real CRM); set it if your tenant's follow-ups only appear with another")
     # Cache
-    clue_cache_ttl_seconds: float = 60.0
-    clue_cache_maxsize: int = 10_000
-    clue_negative_ttl_seconds: float = 30.0
-    clue_stale_seconds: float = 86_400.0
-    clue_revalidate_seconds: float = 60.0  # past the TTL: still served at once, refreshed in the background
-    clue_follow_up_ttl_seconds: float = 60.0  # the follow-up lookup's own cache entry
-    clue_follow_up_wait_seconds: float = 0.5  # how long a card waits for its latest follow-up
-    redis_url: Secret | None = None
+    clue_cache_ttl_seconds: float = setting(
+        "CLUE_CACHE_TTL_SECONDS", number(float, 0, 86_400), 60.0, CACHE,
+        "A clue younger than this is served from cache")
+    clue_cache_maxsize: int = setting(
+        "CLUE_CACHE_MAXSIZE", number(int, 1, 10_000_000), 10_000, CACHE, "Clues kept per instance")
+    clue_negative_ttl_seconds: float = setting(
+        "CLUE_NEGATIVE_TTL_SECONDS", number(float, 0, 86_400), 30.0, CACHE,
+        "How long \"not found\" is remembered, and a failed follow-up lookup (cards show at once without their "
+        "latest follow-up meanwhile)")
+    clue_revalidate_seconds: float = setting(
+        "CLUE_REVALIDATE_SECONDS", number(float, 0, 86_400), 60.0, CACHE,
+        "After the TTL, a clue is still served at once for this long while a background fetch refreshes it")
+    clue_follow_up_ttl_seconds: float = setting(
+        "CLUE_FOLLOW_UP_TTL_SECONDS", number(float, 0, 86_400), 60.0, CACHE,
+        "How long a clue's follow-ups (the card's latest follow-up, the timeline pages) are cached, separately "
+        "from the clue")
+    clue_follow_up_wait_seconds: float = setting(
+        "CLUE_FOLLOW_UP_WAIT_SECONDS", number(float, 0, 2), 0.5, CACHE,
+        "How much longer than the clue a card waits for its latest follow-up; past it the card shows without "
+        "it and says so")
+    clue_stale_seconds: float = setting(
+        "CLUE_STALE_SECONDS", number(float, 0, 30 * 86_400), 86_400.0, CACHE,
+        "Grace period in which an expired clue is still served (flagged) while the CRM fails")
+    redis_url: Secret | None = setting(
+        "REDIS_URL", redis_location, None, CACHE,
+        "`redis://[:password@]host:port/db`: a cache, single-flight lock, rate limit and event dedupe shared "
+        "by instances", "*(unset: in-process only)*")
     # Slack
-    slack_bot_token: Secret | None = None
-    slack_signing_secret: Secret | None = None
-    slack_app_token: Secret | None = None
-    slack_api_url: str = SLACK_API_URL
-    slack_ack_budget_seconds: float = 2.0
-    slack_body_timeout_seconds: float = 10.0  # a /slack/events body must arrive whole within this
-    slack_max_pending_bodies: int = 64  # /slack/events bodies being received at once; more get 503
-    clue_url_template: str = "https://crm.example.com/clues/{id}"
-    clue_url_patterns: tuple[str, ...] = ()
-    clue_user_rate_per_minute: int = 30
-    clue_max_ids: int = 10
-    clue_search_rate_per_minute: int = 10  # searches per person per minute (their own budget)
-    clue_search_cache_ttl_seconds: float = 30.0  # a page of results is reused this long
-    clue_summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom fields in the card's summary
-    clue_due_field: str | None = DEFAULT_DUE_FIELD  # the summary datetime marked overdue once past
-    default_locale: str = DEFAULT_LOCALE
-    clue_user_locale: bool = True  # cards in each person's Slack language (users.info, users:read scope)
+    slack_bot_token: Secret | None = setting(
+        "SLACK_BOT_TOKEN", secret("xoxb-", "a bot token"), None, SLACK,
+        "Bot token `xoxb-…` (secret)", "*(unset: playground)*")
+    slack_signing_secret: Secret | None = setting(
+        "SLACK_SIGNING_SECRET", secret(), None, SLACK,
+        "Signing secret (secret); required to serve HTTP", "*(unset: playground)*")
+    slack_app_token: Secret | None = setting(
+        "SLACK_APP_TOKEN", secret("xapp-", "an app-level token"), None, SLACK,
+        "App-level token `xapp-…` (secret): serve over Socket Mode instead", "*(unset: HTTP)*")
+    slack_api_url: str = setting(
+        "SLACK_API_URL", http_url(trailing_slash=True), SLACK_API_URL, SLACK,
+        "Web API base URL (tests and the playground point it at a fake Slack). A `response_url` is accepted only "
+        "on `https://hooks.slack.com`, and on this URL's origin when it is not `slack.com` (where the fake Slack, "
+        "or a proxy the bot token already goes through, answers)")
+    slack_ack_budget_seconds: float = setting(
+        "SLACK_ACK_BUDGET_SECONDS", number(float, 0, 2.5), 2.0, SLACK,
+        "How long `/clue` waits for the CRM before acking a placeholder and answering later")
+    slack_body_timeout_seconds: float = setting(
+        "SLACK_BODY_TIMEOUT_SECONDS", number(float, 0.1, 60), 10.0, SLACK,
+        "A `/slack/events` body must arrive whole within this, or the request gets 408 and the connection is "
+        "closed")
+    slack_max_pending_bodies: int = setting(
+        "SLACK_MAX_PENDING_BODIES", number(int, 1, 10_000), 64, SLACK,
+        "`/slack/events` bodies being received at once (each at most 512 KiB); beyond it, 503 and close "
+        "(`/healthz` is not limited)")
+    clue_url_template: str = setting(
+        "CLUE_URL_TEMPLATE", url_template, EXAMPLE_CLUE_URL_TEMPLATE, SLACK,
+        "The CRM web page of a clue: the Open button, and the links that unfurl. The playground on the sandbox "
+        "CRM, left at this default, uses the sandbox's own page (`http://127.0.0.1:<port>/clues/{id}`); "
+        "serving a real workspace, `python -m bot check` fails while it is left at the example host")
+    clue_url_patterns: tuple[str, ...] = setting(
+        "CLUE_URL_PATTERNS", link_patterns, (), SLACK,
+        "Extra link regexes (space separated), each with a `(?P<id>…)` group", "*(none)*")
+    clue_max_ids: int = setting(
+        "CLUE_MAX_IDS", number(int, 1, 20), 10, SLACK, "Most ids in one `/clue 8 12 40`")
+    clue_summary_fields: tuple[str, ...] = setting(
+        "CLUE_SUMMARY_FIELDS", field_names, DEFAULT_SUMMARY_FIELDS, SLACK,
+        "Custom fields in the card's summary, by field key (list-fields id) or name, in order, at most 5; `-` "
+        "for none. Everything else is behind **More details**. Example: `CLUE_SUMMARY_FIELDS=91652,意向产品`")
+    clue_due_field: str | None = setting(
+        "CLUE_DUE_FIELD", text, DEFAULT_DUE_FIELD, SLACK,
+        "The summary's datetime field (key or name) shown relative and marked **overdue** once past")
+    clue_user_rate_per_minute: int = setting(
+        "CLUE_USER_RATE_PER_MINUTE", number(int, 1, 100_000), 30, SLACK, "Lookups per person per minute")
+    clue_search_rate_per_minute: int = setting(
+        "CLUE_SEARCH_RATE_PER_MINUTE", number(int, 1, 100_000), 10, SLACK,
+        "Searches (`/clue 张三`, paging, type-ahead misses) per person per minute, a budget of their own; "
+        "answers from the search cache cost nothing")
+    clue_search_cache_ttl_seconds: float = setting(
+        "CLUE_SEARCH_CACHE_TTL_SECONDS", number(float, 0, 3600), 30.0, SLACK,
+        "A page of search results is reused this long (per normalised query and page); while the CRM fails, "
+        "pages up to 10 minutes older are served, flagged")
+    default_locale: str = setting(
+        "CLUE_DEFAULT_LOCALE", choice(LOCALES), DEFAULT_LOCALE, SLACK,
+        "`en`, `zh` (Simplified Chinese) or `zh-TW` (Traditional Chinese): cards others see, and until a "
+        "person's Slack locale is known (Slack's zh-TW and zh-HK read `zh-TW`, zh-CN `zh`)")
+    clue_user_locale: bool = setting(
+        "CLUE_USER_LOCALE", flag, True, SLACK,
+        "Cards in each person's Slack language (`users.info`, scope `users:read`)")
     # Access control (empty allow list: everyone)
-    slack_allowed_team_ids: frozenset[str] = frozenset()
-    clue_allowed_user_ids: frozenset[str] = frozenset()
-    clue_allowed_channel_ids: frozenset[str] = frozenset()
-    clue_unfurl_channel_ids: frozenset[str] = frozenset()
-    clue_allow_shared_channels: bool = False
-    clue_admin_contact: str = "your Slack admin"
+    slack_allowed_team_ids: frozenset[str] = setting(
+        "SLACK_ALLOWED_TEAM_IDS", slack_ids("TE"), frozenset(), ACCESS,
+        "Workspace (`T…`) or Enterprise org (`E…`) ids allowed to use the app; a click is checked against the "
+        "clicker's own workspace (`user.team_id`), so a Slack Connect guest (or someone from another workspace "
+        "of a Grid org) needs their own workspace id listed", "*(everyone)*")
+    clue_allowed_user_ids: frozenset[str] = setting(
+        "CLUE_ALLOWED_USER_IDS", slack_ids("UW"), frozenset(), ACCESS,
+        "People allowed to look up clues", "*(everyone)*")
+    clue_allowed_channel_ids: frozenset[str] = setting(
+        "CLUE_ALLOWED_CHANNEL_IDS", slack_ids("CGD"), frozenset(), ACCESS,
+        "Conversations where `/clue` works", "*(everywhere)*")
+    clue_unfurl_channel_ids: frozenset[str] = setting(
+        "CLUE_UNFURL_CHANNEL_IDS", slack_ids("CGD"), frozenset(), ACCESS,
+        "Conversations where clue links unfurl", "*(everywhere)*")
+    clue_allow_shared_channels: bool = setting(
+        "CLUE_ALLOW_SHARED_CHANNELS", flag, False, ACCESS,
+        "Unfurls and Share in Slack Connect (externally shared) channels. While `false`, a conversation Slack "
+        "does not say is unshared gets neither: clicks and commands carry no flag, so the app asks "
+        "`conversations.info` (cached 10 min per channel); an error or missing answer refuses, and composer "
+        "previews (typed, not yet posted: Slack names no conversation) are made only when the event says the "
+        "channel is not shared")
+    clue_admin_contact: str = setting(
+        "CLUE_ADMIN_CONTACT", text, "your Slack admin", ACCESS,
+        "Who refusals tell people to ask, e.g. `<@U012ADMIN>`")
     # Process
-    host: str = "127.0.0.1"
-    port: int = 3000
-    log_level: str = "INFO"
-    web_concurrency: int = 1  # worker processes serving HTTP (the playground always runs one)
+    host: str = setting("HOST", text, "127.0.0.1", PROCESS, "Bind address (`Procfile` binds `0.0.0.0`)")
+    port: int = setting("PORT", number(int, 0, 65_535), 3000, PROCESS, "HTTP port")
+    web_concurrency: int = setting(
+        "WEB_CONCURRENCY", number(int, 1, 64), 1, PROCESS,
+        "Worker processes serving HTTP, sharing the port (Procfile hosts set it; `--workers` overrides it). "
+        "Each worker has its own in-process cache, per-person limit and `/metrics`: with more than one, set "
+        "`REDIS_URL` so they share the cache (one CRM call per clue), CRM rate limit and event dedupe. The "
+        "playground always runs one")
+    log_level: str = setting(
+        "LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO", PROCESS,
+        "`DEBUG`, `INFO`, `WARNING` or `ERROR`; logs are JSON lines with secrets and phones redacted")
 
     @property
     def uses_sandbox_crm(self) -> bool:
@@ -121,235 +416,89 @@ class Settings:
         return out
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Build settings from an environment mapping; raise one ConfigError listing every problem."""
-        reader = _Reader(env)
-        r = reader
-        crm_base_url = r.text("CRM_BASE_URL")
-        if crm_base_url is not None:
-            crm_base_url = crm_base_url.rstrip("/")
-            if not _is_http_url(crm_base_url):
-                r.problem("CRM_BASE_URL must be an http(s) URL, e.g. https://account.tanmarket.cn/apiServer")
-        app_id = r.text("CRM_APP_ID")
-        app_key = r.text("CRM_APP_KEY")
-        if crm_base_url is not None:
-            if app_id is None:
-                r.problem("CRM_APP_ID is required when CRM_BASE_URL is set")
-            if app_key is None:
-                r.problem("CRM_APP_KEY is required when CRM_BASE_URL is set")
-        elif app_id is not None or app_key is not None:
-            # Without a base URL the embedded sandbox CRM answers, and it refuses real credentials.
-            r.problem("CRM_BASE_URL is required when CRM_APP_ID or CRM_APP_KEY is set")
-        timezone = r.text("CRM_TIMEZONE") or "Asia/Shanghai"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            r.problem(f"CRM_TIMEZONE {timezone!r} is not a known IANA time zone")
+    def from_env(cls, env: Mapping[str, str], *, serve: bool = False) -> Settings:
+        """Build settings from an environment mapping; raise one ConfigError listing every problem.
 
-        aliases: dict[str, str] = {}
-        for pair in (r.text("CRM_FIELD_ALIASES") or "").split(","):
-            key, sep, outer = pair.partition("=")
-            if not pair.strip():
+        ``serve``: for ``python -m bot serve``, which serves a Slack workspace only from a real CRM."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        given: set[str] = set()
+        for name, row in _rows(cls):
+            raw = env.get(row.variable, "").strip()
+            if not raw:  # blank counts as unset
                 continue
-            if not sep or not key.strip() or not outer.strip():
-                r.problem(f"CRM_FIELD_ALIASES entry {pair.strip()[:40]!r} must look like key=target, "
-                          "the target a list-fields outerField, field id or field name (customer_stage=91634)")
-                continue
-            aliases[key.strip()] = outer.strip()
-
-        bot_token = r.secret("SLACK_BOT_TOKEN")
-        signing_secret = r.secret("SLACK_SIGNING_SECRET")
-        app_token = r.secret("SLACK_APP_TOKEN")
-        if bot_token and not bot_token.reveal().startswith("xoxb-"):
-            r.problem("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
-        if app_token and not app_token.reveal().startswith("xapp-"):
-            r.problem("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-        if app_token and not bot_token:
-            r.problem("SLACK_BOT_TOKEN is required with SLACK_APP_TOKEN (Socket Mode)")
-        if bot_token and not app_token and not signing_secret:
-            r.problem("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
-        if signing_secret and not bot_token:
-            r.problem("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
-
-        slack_api_url = r.text("SLACK_API_URL") or SLACK_API_URL
-        if not _is_http_url(slack_api_url):
-            r.problem("SLACK_API_URL must be an http(s) URL")
-        slack_api_url = slack_api_url.rstrip("/") + "/"  # slack_sdk needs the trailing slash
-
-        template = r.text("CLUE_URL_TEMPLATE") or cls.clue_url_template
-        if template.count("{id}") != 1 or not _is_http_url(template.replace("{id}", "1")):
-            r.problem("CLUE_URL_TEMPLATE must be an http(s) URL containing {id} once")
-        patterns = tuple(p for p in (r.text("CLUE_URL_PATTERNS") or "").split() if p)
-        for pattern in patterns:
+            given.add(row.variable)
             try:
-                if "id" not in re.compile(pattern).groupindex:
-                    r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} needs a named group (?P<id>...)")
-            except re.error as exc:
-                r.problem(f"CLUE_URL_PATTERNS entry {pattern!r} is not a regular expression: {exc}")
-
-        redis_url = r.secret("REDIS_URL")
-        if redis_url and (problem := _redis_url_problem(redis_url.reveal())):
-            r.problem(problem)
-
-        log_level = (r.text("LOG_LEVEL") or "INFO").upper()
-        if log_level not in LOG_LEVELS:
-            r.problem(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        locale = r.text("CLUE_DEFAULT_LOCALE") or DEFAULT_LOCALE
-        if locale not in LOCALES:
-            r.problem(f"CLUE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
-
-        d = cls()
-        settings = cls(
-            crm_base_url=crm_base_url,
-            crm_app_id=app_id or SANDBOX_APP_ID,
-            crm_app_key=Secret(app_key or SANDBOX_APP_KEY),
-            crm_timeout_seconds=r.number("CRM_TIMEOUT_SECONDS", d.crm_timeout_seconds, float, 0.1, 60),
-            crm_timezone=timezone,
-            crm_field_aliases=aliases,
-            crm_max_response_bytes=r.number(
-                "CRM_MAX_RESPONSE_BYTES", d.crm_max_response_bytes, int, 1024, 100_000_000
-            ),
-            crm_max_concurrency=r.number("CRM_MAX_CONCURRENCY", d.crm_max_concurrency, int, 1, 1000),
-            crm_rate_per_second=r.number("CRM_RATE_PER_SECOND", d.crm_rate_per_second, float, 0.1, 10_000),
-            crm_breaker_failures=r.number("CRM_BREAKER_FAILURES", d.crm_breaker_failures, int, 1, 1000),
-            crm_breaker_cooldown_seconds=r.number(
-                "CRM_BREAKER_COOLDOWN_SECONDS", d.crm_breaker_cooldown_seconds, float, 0.1, 3600
-            ),
-            crm_reference_ttl_seconds=r.number(
-                "CRM_REFERENCE_TTL_SECONDS", d.crm_reference_ttl_seconds, float, 1, 7 * 86_400
-            ),
-            crm_reference_min_refresh_seconds=r.number(
-                "CRM_REFERENCE_MIN_REFRESH_SECONDS", d.crm_reference_min_refresh_seconds, float, 1, 7 * 86_400
-            ),
-            clue_cache_ttl_seconds=r.number("CLUE_CACHE_TTL_SECONDS", d.clue_cache_ttl_seconds, float, 0, 86_400),
-            clue_cache_maxsize=r.number("CLUE_CACHE_MAXSIZE", d.clue_cache_maxsize, int, 1, 10_000_000),
-            clue_negative_ttl_seconds=r.number(
-                "CLUE_NEGATIVE_TTL_SECONDS", d.clue_negative_ttl_seconds, float, 0, 86_400
-            ),
-            clue_stale_seconds=r.number("CLUE_STALE_SECONDS", d.clue_stale_seconds, float, 0, 30 * 86_400),
-            clue_revalidate_seconds=r.number(
-                "CLUE_REVALIDATE_SECONDS", d.clue_revalidate_seconds, float, 0, 86_400
-            ),
-            clue_follow_up_ttl_seconds=r.number(
-                "CLUE_FOLLOW_UP_TTL_SECONDS", d.clue_follow_up_ttl_seconds, float, 0, 86_400
-            ),
-            clue_follow_up_wait_seconds=r.number(
-                "CLUE_FOLLOW_UP_WAIT_SECONDS", d.clue_follow_up_wait_seconds, float, 0, 2
-            ),
-            redis_url=redis_url,
-            slack_bot_token=bot_token,
-            slack_signing_secret=signing_secret,
-            slack_app_token=app_token,
-            slack_api_url=slack_api_url,
-            slack_ack_budget_seconds=r.number(
-                "SLACK_ACK_BUDGET_SECONDS", d.slack_ack_budget_seconds, float, 0, 2.5
-            ),
-            slack_body_timeout_seconds=r.number(
-                "SLACK_BODY_TIMEOUT_SECONDS", d.slack_body_timeout_seconds, float, 0.1, 60
-            ),
-            slack_max_pending_bodies=r.number("SLACK_MAX_PENDING_BODIES", d.slack_max_pending_bodies, int, 1, 10_000),
-            clue_url_template=template,
-            clue_url_patterns=patterns,
-            clue_user_rate_per_minute=r.number(
-                "CLUE_USER_RATE_PER_MINUTE", d.clue_user_rate_per_minute, int, 1, 100_000
-            ),
-            clue_max_ids=r.number("CLUE_MAX_IDS", d.clue_max_ids, int, 1, 20),
-            clue_search_rate_per_minute=r.number(
-                "CLUE_SEARCH_RATE_PER_MINUTE", d.clue_search_rate_per_minute, int, 1, 100_000
-            ),
-            clue_search_cache_ttl_seconds=r.number(
-                "CLUE_SEARCH_CACHE_TTL_SECONDS", d.clue_search_cache_ttl_seconds, float, 0, 3600
-            ),
-            clue_summary_fields=r.names("CLUE_SUMMARY_FIELDS", d.clue_summary_fields),
-            clue_due_field=r.text("CLUE_DUE_FIELD") or d.clue_due_field,
-            default_locale=locale,
-            clue_user_locale=r.flag("CLUE_USER_LOCALE", True),
-            slack_allowed_team_ids=r.ids("SLACK_ALLOWED_TEAM_IDS", "TE"),
-            clue_allowed_user_ids=r.ids("CLUE_ALLOWED_USER_IDS", "UW"),
-            clue_allowed_channel_ids=r.ids("CLUE_ALLOWED_CHANNEL_IDS", "CGD"),
-            clue_unfurl_channel_ids=r.ids("CLUE_UNFURL_CHANNEL_IDS", "CGD"),
-            clue_allow_shared_channels=r.flag("CLUE_ALLOW_SHARED_CHANNELS", False),
-            clue_admin_contact=r.text("CLUE_ADMIN_CONTACT") or d.clue_admin_contact,
-            host=r.text("HOST") or d.host,
-            port=r.number("PORT", d.port, int, 0, 65_535),
-            log_level=log_level,
-            web_concurrency=r.number("WEB_CONCURRENCY", d.web_concurrency, int, 1, 64),
-        )
-        if reader.problems:
-            raise ConfigError(reader.problems)
-        return settings
+                values[name] = row.parse(row.variable, raw)
+            except Invalid as exc:
+                problems += exc.problems
+        problems += _missing_companions(given, serve)
+        if problems:
+            raise ConfigError(problems)
+        return cls(**values)
 
 
-class _Reader:
-    """Reads typed values from the environment, collecting problems instead of raising."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-        self.problems: list[str] = []
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
-
-    def text(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
-
-    def secret(self, name: str) -> Secret | None:
-        value = self.text(name)
-        return Secret(value) if value else None
-
-    def ids(self, name: str, prefixes: str) -> frozenset[str]:
-        """A comma or space separated list of Slack ids starting with one of ``prefixes``."""
-        values = frozenset(v for v in re.split(r"[\s,]+", self.text(name) or "") if v)
-        bad = sorted(v for v in values if not re.fullmatch(f"[{prefixes}][A-Z0-9]{{2,30}}", v))
-        if bad:
-            self.problem(f"{name} has entries that are not Slack ids: {', '.join(b[:20] for b in bad[:5])}")
-        return values
-
-    def names(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        """A comma-separated, ordered list of field keys or names; unset: ``default``, "-": none."""
-        raw = self._env.get(name)
-        if raw is None or not raw.strip():
-            return default
-        if raw.strip() == "-":
-            return ()
-        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-        if len(names) > MAX_SUMMARY_FIELDS or any(len(n) > 100 for n in names):
-            self.problem(f"{name}: at most {MAX_SUMMARY_FIELDS} names of at most 100 characters each")
-            return default
-        return names
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = (self.text(name) or "").lower()
-        if not raw:
-            return default
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        if raw in ("0", "false", "no", "off"):
-            return False
-        self.problem(f"{name} must be true or false, got {raw[:20]!r}")
-        return default
-
-    def number(self, name: str, default: T, kind: Callable[[str], T], low: float, high: float) -> T:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            # Plain ASCII decimals only: int() and float() also take "1_000", "٣", "nan" and "inf".
-            if not re.fullmatch(_INT if kind is int else _FLOAT, raw, re.ASCII):
-                raise ValueError(raw)
-            value = kind(raw)
-        except ValueError:
-            self.problem(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw[:40]!r}")
-            return default
-        if not low <= value <= high:  # type: ignore[operator]
-            self.problem(f"{name} must be between {low:g} and {high:g}, got {raw[:40]!r}")
-            return default
-        return value
+def _rows(cls: type[Settings] = Settings) -> Iterator[tuple[str, Row[Any]]]:
+    """``(field name, row)`` of every setting, in declaration order."""
+    for f in fields(cls):
+        yield f.name, f.metadata["row"]
 
 
-_INT = r"[+-]?\d+"
-_FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+def rows() -> list[Row[Any]]:
+    """Every setting's row, in README order."""
+    return [row for _, row in _rows()]
+
+
+def _missing_companions(given: set[str], serve: bool) -> list[str]:
+    """Variables that only work together: what is missing, by which variables were set."""
+    problems = []
+    if "CRM_BASE_URL" in given:
+        problems += [f"{name} is required when CRM_BASE_URL is set" for name in ("CRM_APP_ID", "CRM_APP_KEY")
+                     if name not in given]
+    elif given & {"CRM_APP_ID", "CRM_APP_KEY"}:
+        # Without a base URL the embedded sandbox CRM answers, and it refuses real credentials.
+        problems.append("CRM_BASE_URL is required when CRM_APP_ID or CRM_APP_KEY is set")
+    bot_token, signing_secret, app_token = (name in given for name in SLACK_CREDENTIALS)
+    if app_token and not bot_token:
+        problems.append("SLACK_BOT_TOKEN is required with SLACK_APP_TOKEN (Socket Mode)")
+    if bot_token and not app_token and not signing_secret:
+        problems.append("SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    if signing_secret and not bot_token:
+        problems.append("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
+    if serve and (bot_token or app_token) and "CRM_BASE_URL" not in given:
+        problems.append("CRM_BASE_URL is required to serve Slack (the sandbox CRM is only for the playground): "
+                        "set CRM_BASE_URL, CRM_APP_ID and CRM_APP_KEY, or unset the Slack credentials")
+    return problems
+
+
+def without_slack_credentials(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """``env`` for the playground (which fakes Slack), and the Slack credentials it leaves out."""
+    ignored = [name for name in SLACK_CREDENTIALS if env.get(name, "").strip()]
+    return {k: v for k, v in env.items() if k not in SLACK_CREDENTIALS}, ignored
+
+
+def configuration_table() -> str:
+    """README's configuration table, from the rows."""
+    lines = ["| Variable | Default | What it does |", "|---|---|---|"]
+    section = None
+    for f in fields(Settings):
+        row = f.metadata["row"]
+        if row.section != section:
+            section = row.section
+            lines.append(f"| **{section}** | | |")
+        default = row.shown_default or f"`{_shown(f.default_factory() if callable(f.default_factory) else f.default)}`"
+        lines.append(f"| `{row.variable}` | {default} | {row.help} |")
+    return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
 
 
 def _is_http_url(url: str) -> bool:

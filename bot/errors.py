@@ -8,6 +8,8 @@
         ├── CrmUnavailable   timeout, connection error, HTTP 5xx, open circuit, rate limit
         ├── CrmAuthError     signature rejected (1002) or clock skew (1003): misconfiguration
         └── CrmProtocolError non-JSON, missing code, wrong shape, oversized body
+    SlackCallFailed          a call to Slack failed (error code, HTTP status); logged and counted
+                             once where it was raised (bot.slack.webapi): catchers log nothing more
 
 Listeners translate each BotError into a helpful message; anything else is a bug and reaches
 the app's error handler.
@@ -18,6 +20,20 @@ from __future__ import annotations
 
 class BotError(Exception):
     """Base of every error clue bot raises on purpose."""
+
+
+class SlackCallFailed(Exception):
+    """Slack refused or never answered a call: ``error`` is Slack's code (``http_502`` for an answer without
+    one, the exception's name when nothing came back), ``status`` the HTTP status when there was an answer.
+
+    Not a ``BotError``: it says nothing about the CRM, and the listeners' CRM error notices must not catch it.
+    """
+
+    def __init__(self, method: str, error: str, status: int | None = None) -> None:
+        self.method = method
+        self.error = error
+        self.status = status
+        super().__init__(f"{method} failed: {error} (HTTP {status})")
 
 
 class ConfigError(BotError):

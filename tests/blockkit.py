@@ -3,16 +3,18 @@
 ``assert_valid_blocks`` follows slack-platform.md section 13 and adds our own budgets;
 ``assert_no_injection`` proves that the only Slack control sequences in mrkdwn are ours
 (``<!date^…>``, ``<@U…>``, a configured ``<!subteam^S…>`` contact); ``run_shared_validator``
-runs the team's two-way validator (slack_sdk + tsc against @slack/types) on a JSON file.
+gives the team's two-way validator's verdict (slack_sdk + tsc against @slack/types) on a JSON file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from bot.slack.cards import (
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VALIDATOR = SHARED / "tools" / "blockkit" / "validate_blocks.py"
 NODE_MODULES = Path.home() / ".cache" / "blockkit-validator" / "node_modules"
+BATCH = Path(__file__).with_name("blockkit_batch.py")
 
 # The only angle-bracket tokens cards may contain: dates with a fallback, and user mentions.
 _OUR_TOKENS = re.compile(r"<!date\^\d+\^[^|<>^]+\|[^|<>]+>|<@[UW][A-Z0-9]+>|<!subteam\^S[A-Z0-9]+>")
@@ -126,9 +129,24 @@ def assert_no_injection(obj: dict[str, Any]) -> None:
             assert d.get("verbatim") is True, f"mrkdwn without verbatim: {d['text']!r}"
 
 
-def run_shared_validator(path: Path) -> subprocess.CompletedProcess[str]:
-    """Run validate_blocks.py on ``path``; the TypeScript half only when install.sh has been run.
+@dataclass(frozen=True)
+class _Verdict:
+    """validate_blocks.py's answer on one file, and the bytes it judged."""
 
+    content: bytes
+    returncode: int
+    stdout: str
+
+
+_VERDICTS: dict[Path, _Verdict] = {}  # this process's (one xdist worker's): each file validated once
+
+
+def run_shared_validator(path: Path) -> subprocess.CompletedProcess[str]:
+    """What ``validate_blocks.py path`` returns and prints; the TypeScript half only when install.sh has run.
+
+    The first file asked for brings every JSON file of its folder (the goldens) to the validator in one
+    interpreter (tests/blockkit_batch.py), not one per file; each verdict is kept with the bytes it judged,
+    and a file rewritten since (``UPDATE_GOLDEN=1``) is validated again.
     The validator lives in the team's ../shared folder, which a clone from a code host does not have:
     there the check is skipped, saying why. Under CI (``CI=true``) it must run: a missing folder fails.
     """
@@ -138,8 +156,27 @@ def run_shared_validator(path: Path) -> subprocess.CompletedProcess[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true: {reason}")
         pytest.skip(reason)
-    args = [sys.executable, str(VALIDATOR), str(path)]
-    if not NODE_MODULES.is_dir():
-        args.insert(2, "--no-ts")
+    path = path.resolve()
+    verdict = _VERDICTS.get(path)
+    if verdict is None or verdict.content != path.read_bytes():
+        _VERDICTS.update(_validate([path] if verdict else sorted({path, *path.parent.glob("*.json")})))
+        verdict = _VERDICTS[path]
+    return subprocess.CompletedProcess(_validator_args(path), verdict.returncode, verdict.stdout, "")
+
+
+def _validator_args(*paths: Path) -> list[str]:
+    flags = [] if NODE_MODULES.is_dir() else ["--no-ts"]
+    return [sys.executable, str(VALIDATOR), *flags, *map(str, paths)]
+
+
+def _validate(paths: list[Path]) -> dict[Path, _Verdict]:
+    """Every file's verdict, from one interpreter."""
+    contents = {path: path.read_bytes() for path in paths}
+    args = _validator_args(*paths)
+    args.insert(1, str(BATCH))
     # Fixed arguments, our own interpreter and files: nothing here comes from outside the test.
-    return subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60 + 10 * len(paths), check=False)
+    assert done.returncode == 0, f"{BATCH.name} failed:\n{done.stderr[-4000:]}"
+    answers = json.loads(done.stdout)
+    return {path: _Verdict(contents[path], answers[str(path)]["returncode"], answers[str(path)]["stdout"])
+            for path in paths}

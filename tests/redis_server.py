@@ -18,6 +18,7 @@ import pytest
 import redis
 
 START_TIMEOUT = 5.0
+PORT_ATTEMPTS = 3
 
 
 @dataclass
@@ -54,17 +55,30 @@ def free_port() -> int:
 
 
 def start_redis(directory: Path, port: int | None = None, *extra: str) -> RedisServer:
-    """Start ``redis-server`` (``extra``: more config arguments) and wait until it answers PING.
+    """Start ``redis-server`` (``extra``: more config arguments) and wait until it answers.
 
-    Fails the test, with the server's log, if it does not start.
+    On a free port unless ``port`` is given: one that another process (a parallel test worker) took
+    between ``free_port`` and the server's bind is replaced by another. Fails the test, with the
+    server's log, if it does not start.
     """
     executable = shutil.which("redis-server")
     if executable is None:
         pytest.fail("redis-server is not on PATH; the shared-cache tests need a real one "
                     "(Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)", pytrace=False)
     directory.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    for _ in range(PORT_ATTEMPTS):
+        server, log = _start(executable, directory, port or free_port(), extra)
+        if server is not None:
+            return server
+        if port is not None or "Address already in use" not in log:
+            break
+    pytest.fail(f"redis-server did not start:\n{log}", pytrace=False)
+
+
+def _start(executable: str, directory: Path, port: int, extra: tuple[str, ...]) -> tuple[RedisServer | None, str]:
+    """The running server, or None and its log."""
     log_file = directory / "redis.log"
+    log_file.unlink(missing_ok=True)
     process = subprocess.Popen(
         [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
          "--save", "", "--appendonly", "no", "--logfile", str(log_file), "--loglevel", "warning", *extra],
@@ -75,11 +89,13 @@ def start_redis(directory: Path, port: int | None = None, *extra: str) -> RedisS
     with server.client() as client:
         while True:
             try:
-                client.ping()
-                return server
+                # Ours, not a server someone else started on the port (that one makes ours exit, below).
+                if client.info("server")["process_id"] == process.pid:
+                    return server, ""
             except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    server.stop()
-                    log = log_file.read_text(errors="replace") if log_file.exists() else "(no log)"
-                    pytest.fail(f"redis-server did not start on port {port}:\n{log}", pytrace=False)
-                time.sleep(0.01)  # the one wait: the server's start-up, a few milliseconds
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                log = log_file.read_text(errors="replace") if log_file.exists() else "(no log)"
+                return None, f"port {port}: {log}"
+            time.sleep(0.01)  # the one wait: the server's start-up, a few milliseconds

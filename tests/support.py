@@ -6,8 +6,9 @@ import difflib
 import io
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, Secret
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard
+from bot.runtime.logs import AUDIT_LOGGER
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import TokenBucket
 
@@ -56,7 +58,7 @@ def root_logging_restored() -> Iterator[io.StringIO]:
     """A buffer for ``configure_logging(..., stream=buffer)`` on the root logger; the handler and every
     logger level it changes are put back afterwards."""
     root = logging.getLogger()
-    noisy = ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access")
+    noisy = ("httpx", "httpcore", "slack_bolt", "slack_sdk", "uvicorn.access", AUDIT_LOGGER)
     saved = root.level, {name: logging.getLogger(name).level for name in noisy}
     stream = io.StringIO()
     try:
@@ -68,6 +70,35 @@ def root_logging_restored() -> Iterator[io.StringIO]:
         root.setLevel(saved[0])
         for name, level in saved[1].items():
             logging.getLogger(name).setLevel(level)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What ``python -m bot …`` returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None) -> CliRun:
+    """``python -m bot <args>`` in this process: ``bot.__main__.main`` with ``env`` added to the environment
+    (already clean of app settings: conftest's ``clean_environ``) and stdout and stderr captured.
+
+    An interpreter start and the app's imports cost a second or more each; tests/test_cli.py keeps one
+    real ``python -m bot`` run. The root logger is put back afterwards (``check`` configures it).
+    """
+    from bot.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, root_logging_restored(), redirect_stdout(out), redirect_stderr(err):
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's usage errors
+            code = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
+    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def check_golden(path: Path, actual: str, what: str, rerecord: str) -> None:

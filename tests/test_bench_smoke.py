@@ -1,5 +1,7 @@
-"""Smoke run of the benchmark harness (``python -m bench --quick``): every scenario reports numbers.
+"""Smoke run of the benchmark harness (``python -m bench --quick``): every scenario it runs reports numbers.
 
+Every scenario under ``CI=true``, with ``BENCH_SMOKE=full`` or when bench/ or the hot path changed since
+main; one scenario end to end otherwise (tests/scope.py decides; the run's last lines say which).
 No timing is asserted: a smoke run on a busy CI machine measures nothing. Without wrk on the machine
 the harness's pure-Python load driver is used, so the harness is still exercised end to end.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.scope import bench_smoke
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_SECONDS = 210  # the search scenario starts two apps in turn: ~25 s more on a busy machine
@@ -49,6 +53,8 @@ FLOORS: dict[str, list[tuple[str, ...]]] = {
     "events_slow_crm": [(f"c{c}", "floor", m) for c in (1, 16) for m in ("p50_ms", "p99_ms", "max_ms")],
 }
 FLOORS["follow_ups"] = FLOORS["cache_miss"]
+# Targets whose row in latest.md names the floor's figure, by scenario.
+FLOOR_NOTES = {"cache_miss": 3, "follow_ups": 2, "events_slow_crm": 2}
 
 
 def _dig(node: Any, path: tuple[str, ...]) -> Any:
@@ -59,53 +65,60 @@ def _dig(node: Any, path: tuple[str, ...]) -> Any:
 
 
 def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
+    scope = bench_smoke()
     driver = "wrk" if shutil.which("wrk") else "python"
     # A session of its own, so a timeout can kill the harness and every server it started at once.
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--driver", driver, "--out", str(tmp_path)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--driver", driver, "--out", str(tmp_path),
+                             *scope.args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail(f"python -m bench --quick took over {TIMEOUT_SECONDS}s")
+        pytest.fail(f"python -m bench --quick {' '.join(scope.args)} took over {TIMEOUT_SECONDS}s")
     assert proc.returncode == 0, err[-4000:]
 
     report = json.loads((tmp_path / "latest.json").read_text())
-    assert set(REQUIRED) <= set(report["scenarios"])
-    for scenario, paths in REQUIRED.items():
+    ran = set(scope.only or REQUIRED)
+    assert ran <= set(report["scenarios"]), f"{scope.describe()}: {sorted(report['scenarios'])}"
+    for scenario in ran:
         section = report["scenarios"][scenario]
         assert "error" not in section, section
-        for path in paths:
+        for path in REQUIRED[scenario]:
             value = _dig(section, path)
             assert isinstance(value, int | float) and not isinstance(value, bool), (scenario, path, value)
             assert math.isfinite(value), (scenario, path, value)
-    for scenario, paths in FLOORS.items():
-        for path in paths:
-            value = _dig(report["scenarios"][scenario], path)
+        for path in FLOORS.get(scenario, []):
+            value = _dig(section, path)
             assert isinstance(value, int | float) and value > 0, (scenario, path, value)
     assert report["meta"]["machine"]["nproc"] >= 1
     # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
     assert report["meta"]["server"]["used"] == ["uvloop+httptools"], report["meta"]["server"]
-    assert report["targets"] and all(t["verdict"] in ("pass", "MISSED") for t in report["targets"])
+    measured = [t for t in report["targets"] if t["value"] is not None]
+    assert measured and all(t["verdict"] in ("pass", "MISSED") for t in measured)
+    assert scope.only or len(measured) == len(report["targets"]), report["targets"]
     summary = (tmp_path / "latest.md").read_text()
     assert summary.startswith("# clue bot benchmark") and summary in out
     assert "Server stack: uvicorn " in summary and "`uvloop+httptools` for every app" in summary
     # The floors' rows, and the floor next to every absolute target that has one.
     assert "| 16 | floor: bare AsyncApp + one CRM call (`bench.baseline crm`) |" in summary
-    assert "| 16 | floor: bare Bolt, no-op listener (`bench.baseline fast`) |" in summary
+    assert ("| 16 | floor: bare Bolt, no-op listener (`bench.baseline fast`) |" in summary) == (
+        "events_slow_crm" in ran)
     floor_note = r"\| floor: bare Bolt[^|]* -?\d[\d,]*\.\d\d ms \|$"
     floor_notes = re.findall(rf"^\| (?:cache-miss|follow-up|link_shared).*{floor_note}", summary, re.MULTILINE)
-    assert len(floor_notes) == 7, summary
+    assert len(floor_notes) == sum(FLOOR_NOTES.get(scenario, 0) for scenario in ran), summary
 
 
 @pytest.mark.parametrize("args", [["--rounds", "0"], ["--rounds", "21"], ["--duration", "0.1"]])
-def test_out_of_range_sizes_are_usage_errors(args: list[str], tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bench", "--driver", "python", "--out", str(tmp_path), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 2
-    assert "must be between" in proc.stderr
+def test_out_of_range_sizes_are_usage_errors(args: list[str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--driver", "python", "--out", str(tmp_path), *args])
+    assert exited.value.code == 2
+    assert "must be between" in capsys.readouterr().err
     assert not (tmp_path / "latest.json").exists()
 
 

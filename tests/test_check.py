@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +13,9 @@ from bot.dev.sandbox import SandboxServer
 from bot.dev.sandbox.app import wall_clock_ms
 from tests.redis_server import RedisServer, free_port, start_redis
 from tests.slack.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.support import CliRun
+from tests.support import run_cli as run_main
 
-ROOT = Path(__file__).resolve().parents[1]
 WRONG_KEY = "wrong-app-key-0123456789"
 
 
@@ -32,7 +29,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def env_for(sandbox_url: str, fake_url: str, **extra: str) -> dict[str, str]:
     return {"CRM_BASE_URL": sandbox_url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY,
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_url + "/api/", **extra}
+            "SLACK_API_URL": fake_url + "/api/", "CLUE_URL_TEMPLATE": sandbox_url + "/clues/{id}", **extra}
 
 
 async def check(env: dict[str, str], clue: str | None = None) -> tuple[dict[str, Finding], str]:
@@ -44,11 +41,12 @@ async def check(env: dict[str, str], clue: str | None = None) -> tuple[dict[str,
 async def test_everything_passes(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState],
                                  redis_server: RedisServer) -> None:
     found, text = await check(env_for(sandbox.url, fake_slack[0], REDIS_URL=redis_server.url), clue="8")
-    assert list(found) == ["CRM reachable", "CRM signature", "clock", "clue 8", "Slack token", "Slack scopes",
-                           "Redis"]
+    assert list(found) == ["CRM reachable", "CRM signature", "clock", "card fields", "clue 8", "Slack token",
+                           "Slack scopes", "clue links", "Redis"]
     assert all(f.ok for f in found.values()), text
     assert TEAM_ID in found["Slack token"].detail and "links:write" in found["Slack scopes"].detail
-    assert text.count("✓") == 7 and "✗" not in text
+    assert text.count("✓") == 9 and "✗" not in text
+    assert found["card fields"].detail == "下次跟进时间, 预算（万元）: all in list-fields"
     assert sandbox.state.stats().clue_gets == {8: 1}
 
 
@@ -114,10 +112,8 @@ def test_invalid_settings_are_one_line() -> None:
     assert "CRM_BASE_URL" in finding.detail and "LOG_LEVEL" in finding.detail
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
-    return subprocess.run([sys.executable, "-m", "bot", "check", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**clean, **env}, check=False)
+def run_cli(*args: str, env: dict[str, str]) -> CliRun:
+    return run_main("check", *args, env=env)
 
 
 def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
@@ -125,12 +121,57 @@ def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
     good = run_cli("--clue", "8", env=env_for(sandbox.url, fake_slack[0]))
     assert good.returncode == 0, good.stdout + good.stderr
     lines = good.stdout.splitlines()
-    assert len(lines) == 7 and all(line.startswith("✓ ") for line in lines), good.stdout
+    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), good.stdout
     assert good.stderr == ""
     fake_slack[1].errors["auth.test"] = "invalid_auth"
     bad = run_cli(env=env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY))
     assert bad.returncode == 1
-    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗"]
+    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗", "✓"]  # settings ... clue links
     assert WRONG_KEY not in bad.stdout + bad.stderr and BOT_TOKEN not in bad.stdout + bad.stderr
     invalid = run_cli(env={"CRM_TIMEOUT_SECONDS": "soon"})
     assert invalid.returncode == 2 and invalid.stdout.startswith("✗ settings: CRM_TIMEOUT_SECONDS")
+
+
+async def test_clue_links_left_at_the_example_host_fail_while_serving_a_workspace(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    for template in ("https://crm.example.com/clues/{id}", "https://crm.example/c/{id}"):
+        found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_URL_TEMPLATE=template))
+        links = found["clue links"]
+        assert not links.ok and template in links.detail and "Open in CRM" in links.detail
+        assert "CLUE_URL_TEMPLATE" in links.hint and "unfurl_domains" in links.hint
+    default = env_for(sandbox.url, fake_slack[0])
+    del default["CLUE_URL_TEMPLATE"]
+    found, _ = await check(default)
+    assert "(the default)" in found["clue links"].detail
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_URL_TEMPLATE="https://crm.acme.cn/clue/{id}"))
+    assert found["clue links"].ok and "crm.acme.cn" in found["clue links"].detail
+
+
+async def test_the_playground_has_no_links_to_get_wrong(sandbox: SandboxServer) -> None:
+    found, _ = await check({"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY})
+    assert "clue links" not in found and not found["Slack token"].ok
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"CLUE_SUMMARY_FIELDS": "预算（万元）,Budget (kCNY)"}, "CLUE_SUMMARY_FIELDS has Budget (kCNY)"),
+    ({"CLUE_DUE_FIELD": "Next call"}, "CLUE_DUE_FIELD is Next call (the next follow-up would vanish"),
+])
+async def test_card_fields_the_tenant_does_not_have_fail(sandbox: SandboxServer,
+                                                         fake_slack: tuple[str, FakeSlackState],
+                                                         extra: dict[str, str], named: str) -> None:
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], **extra))
+    fields = found["card fields"]
+    assert not fields.ok and named in fields.detail and "预算（万元）" not in fields.detail.split(":")[0]
+    assert "预算（万元）" in fields.hint and "下次跟进时间" in fields.hint  # what the tenant does have
+
+
+async def test_card_fields_by_id_and_none_pass(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_SUMMARY_FIELDS="91652", CLUE_DUE_FIELD="91652"))
+    assert found["card fields"].ok
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], CLUE_SUMMARY_FIELDS="-", CLUE_DUE_FIELD="91652"))
+    assert found["card fields"].ok
+
+
+def test_settings_serve_would_refuse_are_invalid() -> None:
+    settings, finding = read_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    assert settings is None and "CRM_BASE_URL is required to serve Slack" in finding.detail

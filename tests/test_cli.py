@@ -1,4 +1,4 @@
-"""The command line, as a subprocess, against the sandbox CRM."""
+"""The command line against the sandbox CRM: ``main(argv)`` in this process, and once as ``python -m bot``."""
 
 from __future__ import annotations
 
@@ -13,18 +13,25 @@ from slack_sdk.models.metadata import EntityMetadata
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.dev.sandbox import SandboxServer
 from tests.blockkit import assert_valid_blocks
+from tests.support import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT, env={**clean, **(env or {})}, check=False)
-
-
 def crm_env(sandbox: SandboxServer) -> dict[str, str]:
     return {"CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY}
+
+
+def test_python_m_bot_runs_the_command_line_and_exits_with_its_status(sandbox: SandboxServer) -> None:
+    """The one real interpreter (the other cases call ``main`` in this process): ``python -m bot`` reaches
+    the CRM and ends with main's status and its one-line message, no traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "REDIS_"))}
+    result = subprocess.run([sys.executable, "-m", "bot", "clue", "404"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, env={**clean, **crm_env(sandbox)}, check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("clue bot: ") and "not found" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.state.stats().clue_gets == {404: 1}
 
 
 def test_clue_json(sandbox: SandboxServer) -> None:

@@ -1,8 +1,9 @@
 """Property tests over hostile input: /clue text, links, CRM JSON and the cards built from it.
 
-Each property is bounded (``max_examples``) and has no deadline, so the file stays fast and stable in
-CI. The card properties go the whole way a CRM string travels: clue/get JSON → ``parse_clue`` →
-``Catalog.resolve`` → every renderer in ``bot/slack/cards.py``.
+Each property runs the Hypothesis profile's number of examples (tests/scope.py: all of them under
+``CI=true``, fewer locally) and has no deadline, so the file stays fast and stable. The card properties
+go the whole way a CRM string travels: clue/get JSON → ``parse_clue`` → ``Catalog.resolve`` → every
+renderer in ``bot/slack/cards.py``.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from bot.slack.cards import (
 from bot.slack.links import LinkMatcher, parse_command
 from tests.blockkit import assert_valid_message, assert_valid_unfurl, walk
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CARDS = settings(max_examples=120, deadline=None,
+FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CARDS = settings(deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 TEMPLATE = "https://crm.example.com/clues/{id}"

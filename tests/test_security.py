@@ -28,7 +28,16 @@ from bot.dev.sandbox import SandboxServer, seed
 from bot.runtime.logs import configure_logging
 from bot.web.app import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
-from tests.slack.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver, slack_settings
+from tests.slack.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    USER,
+    SlackDriver,
+    fake_slack_state,
+    slack_settings,
+)
 from tests.support import root_logging_restored
 
 HOSTILE = ("<!channel> <!here> <@U0BOSS> <https://evil.example|click> &amp; *b* _i_ ~s~ `code` "
@@ -46,7 +55,7 @@ REDIS_PASSWORD = "s3cr3t-redis-pass"
 
 @pytest.fixture(scope="module")
 def fake_slack_server() -> Iterator[tuple[str, FakeSlackState]]:
-    state = FakeSlackState()
+    state = fake_slack_state()
     with LoopbackServer(create_fake_slack(state)) as server:
         yield server.url, state
 

@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from bot.compose import Clocks
 from bot.config import Settings
 from bot.dev.loopback import LoopbackServer
-from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
-from bot.dev.playground.page import VIEWERS, PlaygroundContext, playground_routes
+from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack, public_channel
+from bot.dev.playground.page import CHANNEL_ID, CHANNEL_NAME, VIEWERS, PlaygroundContext, playground_routes
 from bot.dev.playground.skips import UnfurlSkips
 from bot.runtime.secret import Secret
 from bot.web.app import create_web_app
@@ -55,7 +55,8 @@ def create_playground_app(settings: Settings, *, clocks: Clocks | None = None,
                 settings = dataclasses.replace(settings, clue_url_template=sandbox.origin + CLUE_PAGE)
             log.info("sandbox.started", extra={"url": sandbox.url})
         # One Slack user per language the app speaks: users.info answers each one's locale.
-        fake_state = FakeSlackState(locales={viewer.user_id: viewer.slack_locale for viewer in VIEWERS.values()})
+        fake_state = FakeSlackState(locales={viewer.user_id: viewer.slack_locale for viewer in VIEWERS.values()},
+                                    conversations={CHANNEL_ID: public_channel(CHANNEL_NAME)})
         fake = LoopbackServer(create_fake_slack(fake_state)).start()
         stack.callback(fake.stop)
         sandbox_http = None

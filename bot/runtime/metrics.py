@@ -46,6 +46,9 @@ class Metrics:
                                    "(headers, size, busy, timeout, signature)", "reason", r)
         self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
                                          "method or response_url", "method", r)
+        self.interactions = Tally("cluebot_interactions", "Slack requests by kind (command, action, suggestion, "
+                                  "shortcut, view, event) and what became of them at the door (accepted, or the "
+                                  "halt: replayed, foreign_response_url)", ("kind", "outcome"), r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 
@@ -57,24 +60,26 @@ class Metrics:
 
 
 class Tally:
-    """A counter with one label, for the per-request hot path: plain ints, exported when scraped.
+    """A counter with one or a few labels, for the per-request hot path: plain ints, exported when scraped.
 
     prometheus_client's ``Counter`` takes a lock on every increment (~250 ns); this is a dict update
     (~40 ns). No lock is needed: every increment and every scrape runs on the event loop's thread.
     """
 
-    def __init__(self, name: str, documentation: str, label: str, registry: CollectorRegistry) -> None:
+    def __init__(self, name: str, documentation: str, labels: str | tuple[str, ...],
+                 registry: CollectorRegistry) -> None:
         self._name = name
         self._documentation = documentation
-        self._label = label
-        self._counts: dict[str, int] = {}
+        self._labels = [labels] if isinstance(labels, str) else list(labels)
+        self._counts: dict[tuple[str, ...], int] = {}
         registry.register(self)
 
-    def inc(self, value: str) -> None:
-        self._counts[value] = self._counts.get(value, 0) + 1
+    def inc(self, *values: str) -> None:
+        """One more for this label value (one value per label, in order)."""
+        self._counts[values] = self._counts.get(values, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
-        for value, count in sorted(self._counts.items()):
-            family.add_metric([value], count)
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labels)
+        for values, count in sorted(self._counts.items()):
+            family.add_metric(list(values), count)
         yield family

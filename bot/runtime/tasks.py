@@ -36,13 +36,16 @@ LANES: Mapping[str, Lane] = {REPLY: Lane(concurrency=100, capacity=1000), HOUSEK
 
 
 class TaskRunner:
-    def __init__(self, lanes: Mapping[str, Lane] = LANES, on_refused: Callable[[str], None] | None = None) -> None:
+    def __init__(self, lanes: Mapping[str, Lane] = LANES, on_refused: Callable[[str], None] | None = None,
+                 logged: tuple[type[Exception], ...] = ()) -> None:
+        """``logged``: errors already logged where they were raised; a task they end adds no line."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._lanes = dict(lanes)
         self._semaphores = {kind: asyncio.Semaphore(lane.concurrency) for kind, lane in lanes.items()}
         self._held = dict.fromkeys(lanes, 0)
         self._full: set[str] = set()  # lanes that refused since they last had room: one warning each
         self._on_refused = on_refused
+        self._logged = logged
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -75,6 +78,8 @@ class TaskRunner:
                 await coro
             except asyncio.CancelledError:
                 raise
+            except self._logged:
+                pass
             except Exception:
                 log.exception("task.failed", extra={"task": name})
 

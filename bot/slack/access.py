@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 from bot.slack.inbound import Inbound
 
+# Unknown because the app is not in the conversation (Slack answered channel_not_found): refused all the same,
+# with what to do instead of "ask for access" (``bot.slack.notices``).
+CONVERSATION_HIDDEN = "conversation_hidden"
+DM_HIDDEN = "direct_message_hidden"
+HIDDEN_RULES = frozenset({CONVERSATION_HIDDEN, DM_HIDDEN})
+
 
 @dataclass(frozen=True, slots=True)
 class AccessPolicy:
@@ -60,6 +66,8 @@ class AccessPolicy:
         """A card everyone in the conversation sees: not in Slack Connect unless allowed, and not where it
         is unknown (``slack_connect`` None: fail closed)."""
         if who.slack_connect is not False and not self.allow_shared_channels:
+            if who.slack_connect is None and who.conversation_hidden:
+                return DM_HIDDEN if who.direct_message else CONVERSATION_HIDDEN
             return "shared_channel"
         return None
 

@@ -11,10 +11,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.follow_ups import FollowUp
+from bot.errors import SlackCallFailed
 from bot.slack import cards, search_cards
 from bot.slack.features import FeatureDeps, actions
 from bot.slack.features import modals as modal_feature
@@ -25,7 +27,7 @@ from bot.slack.features.modals import ClueModals
 from bot.slack.features.search import ClueSearch
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate, Pass
-from bot.slack.webapi import web_client
+from bot.slack.webapi import retry_handlers
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +46,17 @@ _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client 
 EventListener = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncWebClient], Awaitable[None]]
 
 
-def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_secret: str | None) -> AsyncApp:
-    """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling)."""
+def create_app(deps: FeatureDeps, door: AsyncMiddleware, *, api_url: str, token: str | None,
+               signing_secret: str | None) -> AsyncApp:
+    """An AsyncApp answering in the ack (``process_before_response=True``: no 10 ms ack polling); every
+    request passes ``door`` (``bot.slack.inbound.Door``) after Bolt's own checks."""
     bolt_logger = logging.getLogger("slack_bolt.app")
     # Bolt compares its logger's own level (not the effective one) with DEBUG before formatting a debug
     # line for every middleware of every request; an unset level would format them all just to drop them.
     bolt_logger.setLevel(bolt_logger.getEffectiveLevel())
     with _token_warning_dropped(bolt_logger):
         app = _bolt(api_url, token, signing_secret, bolt_logger)
+    app.use(door)
     search = ClueSearch(deps)
     app.command(COMMAND)(ClueCommand(deps, search).on_command)
     events: dict[str, EventListener] = {"link_shared": LinkUnfurls(deps).on_link_shared,
@@ -75,9 +80,9 @@ def create_app(deps: FeatureDeps, *, api_url: str, token: str | None, signing_se
 
 def _bolt(api_url: str, token: str | None, signing_secret: str | None, logger: logging.Logger) -> AsyncApp:
     return AsyncApp(
-        # Bolt gives each request its own client (copying this one's retry handlers) with the token from
-        # ``authorize``; this one holds no token.
-        client=web_client(api_url),
+        # Bolt gives each request its own plain client (copying this one's URL and retry handlers) with the
+        # token from ``authorize``; the door swaps in the app's own. This one holds no token.
+        client=AsyncWebClient(base_url=api_url, retry_handlers=retry_handlers()),
         authorize=_StaticTokenAuthorize(token),
         signing_secret=signing_secret,
         # Socket Mode has no HTTP signatures to check; HTTP always does.
@@ -136,7 +141,7 @@ async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
     kind = body.get("type") or ("command" if "command" in body else "unknown")
     if type(error).__name__ == "BoltUnhandledRequestError":
         log.info("slack.request.unhandled", extra={"kind": kind})
-    else:
+    elif not isinstance(error, SlackCallFailed):  # logged where it was raised
         log.error("slack.listener.failed", exc_info=error, extra={"kind": kind})
     if kind == "command":
         notice = {"response_type": "ephemeral", **cards.notice_message("en", "internal_error")}

@@ -6,6 +6,10 @@ Answers are cached per conversation for ``ttl`` seconds in a bounded cache, and 
 conversation (concurrent askers await the same call). Anything short of Slack's ``is_ext_shared`` boolean
 (an error, a missing scope, the field absent) reads as None, unknown, and the rules fail closed on it; an
 unknown answer is remembered for a shorter time so a passing error heals soon.
+
+A bot token sees only the conversations the app was added to: for most direct messages, group DMs and
+private channels Slack answers ``channel_not_found``. That is still unknown, but ``hidden`` says so, so
+the person is told the true reason (the app is not in the conversation), not that it is shared.
 """
 
 from __future__ import annotations
@@ -13,28 +17,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import aiohttp
 from cachetools import TTLCache
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.webapi import SlackCalls
+from bot.errors import SlackCallFailed
+from bot.slack.webapi import SlackWebClient
 
 TTL_SECONDS = 600.0  # a channel rarely becomes (or stops being) shared; ten minutes late at most
 UNKNOWN_TTL_SECONDS = 30.0
 MAX_CONVERSATIONS = 10_000
 # A composer preview's "channel": the message is still being typed and Slack does not say where.
 COMPOSER = "COMPOSER"
+HIDDEN_ERRORS = frozenset({"channel_not_found"})  # what Slack answers a bot token about a conversation it is not in
 
 
 class ConversationInfo:
-    def __init__(self, client: AsyncWebClient, calls: SlackCalls, *,
-                 clock: Callable[[], float], ttl: float = TTL_SECONDS, unknown_ttl: float = UNKNOWN_TTL_SECONDS,
-                 maxsize: int = MAX_CONVERSATIONS) -> None:
+    def __init__(self, client: SlackWebClient, *, clock: Callable[[], float], ttl: float = TTL_SECONDS,
+                 unknown_ttl: float = UNKNOWN_TTL_SECONDS, maxsize: int = MAX_CONVERSATIONS) -> None:
         self._client = client
-        self._calls = calls
         self._known: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl, timer=clock)
-        self._unknown: TTLCache[str, None] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
+        # unknown conversations -> whether Slack said the app cannot see them
+        self._unknown: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
         self._pending: dict[str, asyncio.Future[bool | None]] = {}
 
     def cached(self, channel_id: str) -> tuple[bool, bool | None]:
@@ -52,6 +54,10 @@ class ConversationInfo:
             return shared
         return await asyncio.shield(self._asked(channel_id))  # one asker giving up does not cancel the others
 
+    def hidden(self, channel_id: str) -> bool:
+        """Whether Slack lately answered that the app cannot see this conversation (it was not added to it)."""
+        return self._unknown.get(channel_id, False)
+
     def _asked(self, channel_id: str) -> asyncio.Future[bool | None]:
         """The one conversations.info call in flight for ``channel_id``, started if there is none."""
         pending = self._pending.get(channel_id)
@@ -64,18 +70,13 @@ class ConversationInfo:
     async def _ask(self, channel_id: str) -> bool | None:
         try:
             response = await self._client.conversations_info(channel=channel_id)
-        except SlackApiError as exc:
-            self._calls.api_failed("conversations.info", exc)
-            self._unknown[channel_id] = None
-            return None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            self._calls.failed("conversations.info", type(exc).__name__)
-            self._unknown[channel_id] = None
+        except SlackCallFailed as exc:  # logged and counted by the client
+            self._unknown[channel_id] = exc.error in HIDDEN_ERRORS
             return None
         channel = response.get("channel")
         shared = channel.get("is_ext_shared") if isinstance(channel, dict) else None
         if not isinstance(shared, bool):
-            self._unknown[channel_id] = None
+            self._unknown[channel_id] = False
             return None
         self._known[channel_id] = shared
         return shared

@@ -151,15 +151,20 @@ class Gate:
                 shared = await asyncio.wait_for(self._conversations.slack_connect(who.channel_id), within)
             except TimeoutError:
                 shared = None  # the call goes on and is cached for the next request
-        return who._replace(slack_connect=shared)
+        return self._placed(who, shared)
 
     async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
         """``admit`` for a card the whole conversation sees (Share, unfurls): where the payload did not say
         whether the conversation is shared with another organisation, Slack is asked (``conversations.info``);
         the rule refuses when it still cannot be known."""
         if who.slack_connect is None and who.channel_id is not None and not self.access.allow_shared_channels:
-            who = who._replace(slack_connect=await self._conversations.slack_connect(who.channel_id))
+            who = self._placed(who, await self._conversations.slack_connect(who.channel_id))
         return self.admit(who, rule, cost=cost)
+
+    def _placed(self, who: Inbound, shared: bool | None) -> Inbound:
+        """``who`` with Slack's answer about the conversation; when unknown, whether the app cannot see it."""
+        hidden = shared is None and who.channel_id is not None and self._conversations.hidden(who.channel_id)
+        return who._replace(slack_connect=shared, conversation_hidden=hidden)
 
     async def first_delivery(self, body: Mapping[str, Any]) -> bool:
         """Whether this Events API callback is new. Slack redelivers events it thinks we missed

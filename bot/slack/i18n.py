@@ -84,6 +84,18 @@ _EN: dict[str, str] = {
     "rule.channel": "not enabled in this channel",
     "rule.unfurl_channel": "link previews are off in this channel",
     "rule.shared_channel": "this channel is shared with another organisation",
+    "rule.conversation_hidden": "the app is not in this conversation",
+    "rule.direct_message_hidden": "the app cannot see this direct message",
+    "notice.conversation_hidden": (
+        "Can't show this card to the conversation: the app is not in it, so it can't tell whether people from "
+        "another organisation would see the card. Add the app to the conversation (conversation details › "
+        "Integrations › Add apps), or share from a channel the app is in."
+    ),
+    "notice.direct_message_hidden": (
+        "Can't show this card in this direct message: the app can't see it, so it can't tell whether someone "
+        "from another organisation is in it. Share from a channel the app is in, or add the app to this "
+        "conversation."
+    ),
     # Notices
     "notice.usage": (
         "*Look up CRM clues*\n"
@@ -232,6 +244,16 @@ _ZH: dict[str, str] = {
     "rule.channel": "此频道未启用",
     "rule.unfurl_channel": "此频道未开启链接预览",
     "rule.shared_channel": "此频道与其他组织共享",
+    "rule.conversation_hidden": "应用未加入此对话",
+    "rule.direct_message_hidden": "应用看不到此私信",
+    "notice.conversation_hidden": (
+        "无法向此对话展示卡片：应用未加入此对话，无法判断其他组织的人是否会看到卡片。"
+        "请把应用添加到此对话（对话详情 › 集成 › 添加应用），或在应用所在的频道中分享。"
+    ),
+    "notice.direct_message_hidden": (
+        "无法在此私信中展示卡片：应用看不到此私信，无法判断其中是否有其他组织的人。"
+        "请在应用所在的频道中分享，或把应用添加到此对话。"
+    ),
     "notice.usage": (
         "*查询 CRM 线索*\n"
         "• `/clue &lt;id&gt;`：显示仅你可见的线索卡片，例如 `/clue 8`\n"
@@ -363,6 +385,16 @@ _ZH_TW: dict[str, str] = {
     "rule.channel": "此頻道未啟用",
     "rule.unfurl_channel": "此頻道未開啟連結預覽",
     "rule.shared_channel": "此頻道與其他組織共享",
+    "rule.conversation_hidden": "應用程式未加入此對話",
+    "rule.direct_message_hidden": "應用程式看不到此私訊",
+    "notice.conversation_hidden": (
+        "無法向此對話顯示卡片：應用程式未加入此對話，無法判斷其他組織的人是否會看到卡片。"
+        "請將應用程式新增至此對話（對話詳細資訊 › 整合 › 新增應用程式），或在應用程式所在的頻道中分享。"
+    ),
+    "notice.direct_message_hidden": (
+        "無法在此私訊中顯示卡片：應用程式看不到此私訊，無法判斷其中是否有其他組織的人。"
+        "請在應用程式所在的頻道中分享，或將應用程式新增至此對話。"
+    ),
     "notice.usage": (
         "*查詢 CRM 線索*\n"
         "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"

@@ -11,18 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.domain.locales import locale_from_slack
+from bot.errors import SlackCallFailed
 from bot.runtime.tasks import HOUSEKEEPING, TaskRunner
+from bot.slack.webapi import SlackWebClient
 
 log = logging.getLogger(__name__)
 _FATAL_ERRORS = {"missing_scope", "not_allowed_token_type", "invalid_auth", "account_inactive", "token_revoked"}
 
 
 class UserLocales:
-    def __init__(self, client: AsyncWebClient, runner: TaskRunner, *, default: str, enabled: bool,
+    def __init__(self, client: SlackWebClient, runner: TaskRunner, *, default: str, enabled: bool,
                  clock: Callable[[], float], ttl: float = 6 * 3600, max_users: int = 50_000) -> None:
         self._client = client
         self._runner = runner
@@ -54,13 +53,10 @@ class UserLocales:
             response = await self._client.users_info(user=user_id, include_locale=True)
             user = response.get("user") or {}
             self._remember(user_id, locale_from_slack(user.get("locale"), self.default))
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            if error in _FATAL_ERRORS:
+        except SlackCallFailed as exc:  # logged and counted by the client
+            if exc.error in _FATAL_ERRORS:
                 self._enabled = False
-                log.warning("slack.locale.disabled", extra={"error": error})
-            else:
-                log.info("slack.locale.failed", extra={"error": error})
+                log.warning("slack.locale.disabled", extra={"error": exc.error})
         finally:
             self._pending.discard(user_id)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.errors import BotError, ClueNotFound, CrmAuthError, CrmUnavailable
 from bot.slack import cards
+from bot.slack.access import HIDDEN_RULES
 from bot.slack.gate import Refusal
 
 log = logging.getLogger(__name__)
@@ -37,4 +38,7 @@ def error_notice(exc: BotError, clue_id: int, locale: str) -> Message:
 
 
 def refusal_notice(refusal: Refusal, locale: str) -> Message:
+    rule = refusal.args.get("rule")
+    if rule in HIDDEN_RULES:  # not a matter of access: the app cannot see the conversation; say what to do
+        return cards.notice_message(locale, str(rule))
     return cards.notice_message(locale, refusal.key, **refusal.args)

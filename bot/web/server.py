@@ -1,11 +1,7 @@
 """uvicorn against hostile clients: what ``python -m bot serve`` adds to the server itself.
 
 - ``head_deadline_protocol``: uvicorn's HTTP protocol (httptools, or h11 as the pure-Python fallback)
-  with a deadline on each request head (request line and headers). uvicorn has none: a client that
-  trickles a head one byte at a time holds its connection forever, before any ASGI middleware can see
-  it (the body deadline is ``bot.web.guard``'s). The head must be complete within ``head_timeout``
-  seconds of the connection opening, or of the previous response on a kept-alive connection;
-  otherwise the connection is closed.
+  with a deadline on each request head (``bot.web.head_deadline``; the body deadline is ``bot.web.guard``'s).
 - ``server_stack``: uvloop and httptools when installed (they are dependencies), else asyncio and h11.
 - ``bind_socket``: the listening address, taken before anything announces it; a port in use is a
   ``BotError`` that names it and how to choose another.
@@ -23,69 +19,10 @@ import logging
 import resource
 import socket
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from bot.errors import BotError, ConfigError
+from bot.web.head_deadline import HEAD_TIMEOUT_SECONDS, HeadDeadline, HeadDeadlineH11Protocol
 
 log = logging.getLogger(__name__)
-
-HEAD_TIMEOUT_SECONDS = 10.0
-
-
-class _HeadDeadline:
-    """A deadline on each request head, for a uvicorn HTTP protocol class: armed when the connection
-    opens and after each response on a kept-alive connection, disarmed once a head is complete."""
-
-    head_timeout: float = HEAD_TIMEOUT_SECONDS
-    loop: asyncio.AbstractEventLoop
-    transport: asyncio.Transport
-    _head_deadline: asyncio.TimerHandle | None = None
-
-    def _arm_head_deadline(self) -> None:
-        self._disarm_head_deadline()
-        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_timed_out)
-
-    def _disarm_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-
-    def _head_timed_out(self) -> None:
-        self._head_deadline = None
-        if self._awaiting_head() and not self.transport.is_closing():
-            log.debug("http.head.timeout")
-            self.transport.close()
-
-    def _awaiting_head(self) -> bool:
-        return True  # the deadline is disarmed as soon as a head is in
-
-
-class HeadDeadlineH11Protocol(_HeadDeadline, H11Protocol):
-    """uvicorn's pure-Python protocol (h11) with the head deadline."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_head_deadline()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if not self._awaiting_head():  # the head is in (or the connection is done)
-            self._disarm_head_deadline()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        # A kept-alive connection waits for the next head: uvicorn's keep-alive timer stops at its
-        # first byte, this deadline does not.
-        if not self.transport.is_closing() and self._awaiting_head():
-            self._arm_head_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_deadline()
-        super().connection_lost(exc)
-
-    def _awaiting_head(self) -> bool:
-        return self.conn.their_state is h11.IDLE
 
 
 def head_deadline_protocol(http: str, seconds: float = HEAD_TIMEOUT_SECONDS) -> type[asyncio.Protocol]:
@@ -93,7 +30,7 @@ def head_deadline_protocol(http: str, seconds: float = HEAD_TIMEOUT_SECONDS) -> 
 
     With the default deadline it is a module-level class, so a uvicorn config holding it pickles into
     the worker processes ``WEB_CONCURRENCY`` spawns (by reference: a class made here would not)."""
-    base: type[_HeadDeadline]
+    base: type[HeadDeadline]
     if http == "httptools":
         from bot.web.server_httptools import HeadDeadlineHttpToolsProtocol  # needs httptools: on demand
 

@@ -7,10 +7,10 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from bot.web.server import _HeadDeadline
+from bot.web.head_deadline import HeadDeadline
 
 
-class HeadDeadlineHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
+class HeadDeadlineHttpToolsProtocol(HeadDeadline, HttpToolsProtocol):
     """uvicorn's httptools protocol (the C parser, the production default) with the head deadline."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

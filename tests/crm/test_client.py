@@ -371,3 +371,25 @@ def test_decoding_does_not_depend_on_how_the_bytes_are_split(encoding: str, wbit
         for i in range(len(body)):
             short.feed(body[i:i + 1])
         short.finish()
+
+
+async def test_follow_ups_are_asked_with_the_vendors_type_unless_configured(sandbox: SandboxServer,
+                                                                        crm_factory: Factory) -> None:
+    # Clue 3's newest follow-up is a system note: under type 1 (what the app used to send) the sandbox, reading
+    # type as the follow-up kind, lists only free text, so the card's latest follow-up would be another one.
+    every_kind = await crm_factory(sandbox.url).list_follow_ups(3)
+    assert [(f.id, f.type) for f in every_kind.items] == [("430000000000301", 2), ("430000000000302", 1)]
+    free_text = await crm_factory(sandbox.url, follow_up_type=1).list_follow_ups(3)
+    assert [(f.id, f.type) for f in free_text.items] == [("430000000000302", 1)]
+
+
+async def test_the_follow_up_type_is_sent_as_configured(crm_factory: Factory) -> None:
+    sent: list[object] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content)["type"])
+        return httpx.Response(200, json={"code": 0, "data": {"list": [], "nextCursor": None}})
+
+    await crm_factory("http://crm.test", transport=httpx.MockTransport(record)).list_follow_ups(8)
+    await crm_factory("http://crm.test", transport=httpx.MockTransport(record), follow_up_type=2).list_follow_ups(8)
+    assert sent == [0, 2]

@@ -1,5 +1,5 @@
 """AiohttpTransport under CrmClient, against raw loopback servers: pooling, and each way a connection
-fails becoming the httpx error the client sorts (retried once, or not)."""
+fails becoming the httpx error (the transport's) that the client turns into one CrmError (retried once, or not)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import aiohttp
+import httpx
 import pytest
 
 from bot.crm.client import CrmClient
+from bot.crm.transport import AiohttpTransport
 from bot.dev.sandbox import SandboxServer, seed
 from bot.errors import CrmUnavailable
 from tests.support import make_client
@@ -103,9 +106,13 @@ async def test_a_body_cut_short_is_a_connection_failure(clients: Callable[..., C
         await writer.drain()
 
     async with raw_server(short) as (url, connections):
-        with pytest.raises(CrmUnavailable, match="connection failed"):
+        with pytest.raises(CrmUnavailable, match=r"connection failed \(ReadError\)") as caught:
             await clients(url).get_clue(8)
     assert connections == [2]  # retried once, cut short again
+    # Translated once at each boundary: aiohttp's error into httpx's (the transport), that into ours (the client).
+    assert type(caught.value) is CrmUnavailable  # the class name is a metric label and a log field
+    wire = caught.value.__cause__
+    assert isinstance(wire, httpx.ReadError) and isinstance(wire.__cause__, aiohttp.ClientPayloadError)
 
 
 async def test_a_refused_port_is_a_connect_error_after_one_retry(clients: Callable[..., CrmClient]) -> None:
@@ -136,3 +143,15 @@ async def test_a_closed_client_refuses_and_closing_twice_is_harmless(sandbox: Sa
     assert client.closed
     with pytest.raises(CrmUnavailable, match="closed"):
         await client.get_clue(8)
+
+
+async def test_the_transport_speaks_httpx_errors() -> None:
+    transport = AiohttpTransport(max_connections=1)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        request = httpx.Request("POST", f"http://127.0.0.1:{probe.getsockname()[1]}/api", content=b"{}")
+        try:
+            with pytest.raises(httpx.ConnectError):
+                await transport.handle_async_request(request)
+        finally:
+            await transport.aclose()

@@ -303,7 +303,7 @@ async def test_follow_ups_page_with_a_cursor(client: httpx.AsyncClient) -> None:
     cursor = None
     sizes = []
     while True:
-        page = await data_of(client, FOLLOW_UPS, {"customerId": seed.LONG_ID_CLUE_ID, "size": 10, "type": 1,
+        page = await data_of(client, FOLLOW_UPS, {"customerId": seed.LONG_ID_CLUE_ID, "size": 10, "type": 0,
                                                    "cursor": cursor})
         assert set(page) == {"list", "nextCursor"}
         sizes.append(len(page["list"]))
@@ -320,6 +320,13 @@ async def test_follow_ups_page_with_a_cursor(client: httpx.AsyncClient) -> None:
     assert all(set(item) == {"id", "type", "content", "createTime", "operator"} for item in seen)
     assert all(set(item["operator"]) == {"qwUserId", "name"} for item in seen)
     assert parse_follow_ups(page).next_cursor is None
+
+
+@pytest.mark.parametrize(("kind", "kinds"), [(0, [2, 1]), (1, [1]), (2, [2])])
+async def test_follow_ups_of_one_kind(client: httpx.AsyncClient, kind: int, kinds: list[int]) -> None:
+    """The request's ``type`` read as the follow-up kind (0: all, as the vendor's example sends)."""
+    page = await data_of(client, FOLLOW_UPS, {"customerId": 3, "size": 20, "type": kind, "cursor": None})
+    assert [item["type"] for item in page["list"]] == kinds
 
 
 async def test_follow_ups_of_a_clue_without_any(client: httpx.AsyncClient) -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from bot.compose import Clocks, Instance
 from bot.config import Settings
 from bot.dev import slack_requests
-from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.web.app import create_web_app
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
@@ -68,12 +68,20 @@ class SlackDriver:
                 "trigger_id": "123.456.abc", **(extra or {})}
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
-    async def action(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
-                     container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
-                     overflow: bool = False) -> tuple[httpx.Response, str]:
-        """A button click; with ``view``, a click inside that modal (no channel, no response_url); with
+    async def action(self, action_id: str, value: str, **options: Any) -> tuple[httpx.Response, str]:
+        """A button click (``click`` names the options)."""
+        request, key = self.click(action_id, value, **options)
+        return await self.send(request), key
+
+    def click(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
+              container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
+              response_url: str | None = "", channel: Mapping[str, Any] | None = None, overflow: bool = False,
+              ) -> tuple[slack_requests.SignedRequest, str]:
+        """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
+        ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL. With
         ``overflow``, the choice of the overflow menu ``action_id`` whose option has ``value``."""
         key, url = self.response_url()
+        url = url if response_url == "" else response_url
         element: dict[str, Any] = {"type": "button", "value": value}
         if overflow:
             option = {"text": {"type": "plain_text", "text": "…", "emoji": True}, "value": value}
@@ -83,7 +91,7 @@ class SlackDriver:
             "team": {"id": TEAM, "domain": "acme"},
             "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A0CLUE0001",
-            "channel": {"id": CHANNEL, "name": "sales"},
+            "channel": dict(channel) if channel is not None else {"id": CHANNEL, "name": "sales"},
             "container": dict(container) if container is not None else
             {"type": "message", "message_ts": "1700000000.000100", "channel_id": CHANNEL, "is_ephemeral": ephemeral},
             "trigger_id": "123.456.def",
@@ -95,7 +103,9 @@ class SlackDriver:
             del payload["channel"], payload["response_url"]
             payload["container"] = {"type": "view", "view_id": view.get("id")}
             payload["view"] = dict(view)
-        return await self.send(slack_requests.interaction(self.secret, payload)), key
+        if url is None:
+            payload.pop("response_url", None)
+        return slack_requests.interaction(self.secret, payload), key
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
                     headers: Mapping[str, str] | None = None, **envelope: Any) -> httpx.Response:
@@ -103,6 +113,11 @@ class SlackDriver:
                 "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
                 **envelope}
         return await self.send(slack_requests.event_callback(self.secret, body), headers=headers)
+
+
+def fake_slack_state() -> FakeSlackState:
+    """A fake Slack whose bot is in #sales (``CHANNEL``) and in no other conversation, as a bot token sees."""
+    return FakeSlackState(conversations={CHANNEL: public_channel("sales")})
 
 
 def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:

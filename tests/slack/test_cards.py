@@ -716,7 +716,7 @@ card_options = st.builds(
     stale=st.booleans(), clue_url=st.none() | st.just("https://crm.example.com/clue/1") | crm_text,
     shareable=st.booleans(), reveal_phone=st.booleans(), shared_by=st.none() | st.just("U024BE7LH"),
 )
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY

@@ -197,10 +197,11 @@ BAD_EVENTS: dict[str, dict[str, Any]] = {
     "id too long": {"external_ref": {"id": "9" * 40, "type": EXTERNAL_TYPE}},
     "id a number": {"external_ref": {"id": 1, "type": EXTERNAL_TYPE}},
     "ref a string": {"external_ref": "1"},
-    "ref missing": {"external_ref": None},
+    "ref missing, no clue link": {"external_ref": None, "entity_url": "https://crm.example.com/",
+                                  "app_unfurl_url": None, "link": None},
     "other type": {"external_ref": {"id": "1", "type": "document"}},
     "url of another clue": {"entity_url": "https://crm.example.com/clues/2"},
-    "url not ours": {"app_unfurl_url": "https://evil.example/clues/1"},
+    "ref missing, links to two clues": {"external_ref": None, "entity_url": "https://crm.example.com/clues/2"},
     "url not a string": {"entity_url": ["https://crm.example.com/clues/1"]},
     "link not an object": {"link": "https://crm.example.com/clues/1"},
 }
@@ -238,7 +239,8 @@ async def test_present_details_errors_are_logged_not_raised(slack: SlackDriver,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     slack.fake.errors["entity.presentDetails"] = "invalid_trigger_id"
     await present(slack, details_event("1"))
-    assert "entity.present.failed" in caplog.text
+    [line] = [r for r in caplog.records if r.getMessage() == "slack.call.failed"]  # once, by the client
+    assert (line.method, line.error) == ("entity.presentDetails", "invalid_trigger_id")  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -257,3 +259,25 @@ async def test_over_the_per_person_limit_is_a_custom_error_saying_when(sandbox: 
         assert {e["status"] for e in refused} == {"custom"}
         assert refused[0]["custom_title"] == "Too many lookups"
         assert "try again" in refused[0]["custom_message"].lower()
+
+
+async def test_the_clue_is_found_by_its_external_ref_whatever_link_slack_sends(slack: SlackDriver) -> None:
+    """Slack's own SDK fixture sends the domain root as ``link.url`` and an ``external_ref`` without a type:
+    the pane still opens on the clue the unfurl named (before, every such click answered not_found)."""
+    event = json.loads((FIXTURES / "entity-details-requested.java-sdk.event.json").read_text())
+    event.update(external_ref={"id": "8"}, entity_url="https://crm.example.com/clues/8",
+                 app_unfurl_url="https://crm.example.com/clues/8?from=slack",
+                 link={"url": "https://crm.example.com", "domain": "crm.example.com"}, channel=CHANNEL)
+    call = await present(slack, event)
+    assert "error" not in call
+    assert call["metadata"]["external_ref"]["id"] == "8"
+
+
+@pytest.mark.parametrize("changes", [
+    {"external_ref": None},  # no external_ref: the clue links stand in
+    {"app_unfurl_url": "https://elsewhere.example/page"},  # a URL that is no clue link says nothing
+])
+async def test_urls_stand_in_only_where_the_ref_does_not_speak(changes: dict[str, Any], slack: SlackDriver) -> None:
+    call = await present(slack, details_event("8", **changes))
+    assert "error" not in call
+    assert call["metadata"]["external_ref"]["id"] == "8"

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dev.playground.fake_slack import FakeSlackState
+from bot.runtime.metrics import Metrics
 from bot.runtime.tasks import TaskRunner
 from bot.slack.locales import UserLocales
+from bot.slack.webapi import SlackCalls, SlackWebClient, web_client
 from tests.support import FakeClock
 
 
 @pytest.fixture
-def client(fake_slack: tuple[str, FakeSlackState]) -> AsyncWebClient:
+def client(fake_slack: tuple[str, FakeSlackState]) -> SlackWebClient:
     url, _ = fake_slack
-    return AsyncWebClient(token="xoxb-test-locales", base_url=url + "/api/")
+    return web_client(url + "/api/", SlackCalls(Metrics()), "xoxb-test-locales")
 
 
-def locales_for(client: AsyncWebClient, clock: FakeClock, **kwargs: int) -> tuple[UserLocales, TaskRunner]:
+def locales_for(client: SlackWebClient, clock: FakeClock, **kwargs: int) -> tuple[UserLocales, TaskRunner]:
     runner = TaskRunner()
     return UserLocales(client, runner, default="en", enabled=True, clock=clock, ttl=100, **kwargs), runner
 
 
 async def test_a_locale_is_fetched_once_then_expires_after_its_ttl(
-        client: AsyncWebClient, fake_slack: tuple[str, FakeSlackState]) -> None:
+        client: SlackWebClient, fake_slack: tuple[str, FakeSlackState]) -> None:
     _, state = fake_slack
     state.locales["U1"] = "zh-CN"
     clock = FakeClock()
@@ -43,7 +44,7 @@ async def test_a_locale_is_fetched_once_then_expires_after_its_ttl(
 
 
 async def test_at_most_max_users_are_remembered_forgetting_the_oldest(
-        client: AsyncWebClient, fake_slack: tuple[str, FakeSlackState]) -> None:
+        client: SlackWebClient, fake_slack: tuple[str, FakeSlackState]) -> None:
     _, state = fake_slack
     for user in ("U1", "U2", "U3"):
         state.locales[user] = "zh-CN"

@@ -21,7 +21,8 @@ import uvicorn
 from bot.dev import slack_requests
 from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
-from bot.web.server import HEAD_TIMEOUT_SECONDS, _HeadDeadline, head_deadline_protocol
+from bot.web.head_deadline import HEAD_TIMEOUT_SECONDS, HeadDeadline
+from bot.web.server import head_deadline_protocol
 from tests.redis_server import free_port, start_redis
 from tests.slack.harness import BOT_TOKEN, SIGNING_SECRET
 
@@ -100,7 +101,7 @@ def test_the_worker_protocols_pickle_by_reference_with_the_head_deadline() -> No
         protocol = head_deadline_protocol(http)
         config = uvicorn.Config("bot.web.app:from_env", factory=True, workers=2, http=protocol, loop="uvloop")
         assert pickle.loads(pickle.dumps(config)).http is protocol  # noqa: S301 - our own bytes
-        assert issubclass(protocol, _HeadDeadline) and protocol.head_timeout == HEAD_TIMEOUT_SECONDS
+        assert issubclass(protocol, HeadDeadline) and protocol.head_timeout == HEAD_TIMEOUT_SECONDS
     assert head_deadline_protocol("h11", 0.5).head_timeout == 0.5
 
 

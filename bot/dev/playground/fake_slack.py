@@ -3,8 +3,9 @@
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
 ``entity.presentDetails``, ``views.open``, ``views.update`` and ``chat.postEphemeral``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
-would have received. Failures can be injected per Web API method (an error code, or HTTP 429 with
-``Retry-After`` a number of times, or latency) and per response_url.
+would have received. Like Slack, it knows only the conversations the bot was added to. Failures can be
+injected per Web API method (an error code, HTTP 429 with ``Retry-After`` a number of times, an HTML error
+page as a proxy answers, or latency) and per response_url.
 """
 
 from __future__ import annotations
@@ -47,9 +48,16 @@ class FakeSlackState:
     latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
     rate_limited: dict[str, int] = field(default_factory=dict)  # method -> how many more calls get HTTP 429
     response_errors: dict[str, str] = field(default_factory=dict)  # response_url key -> error (HTTP 404)
-    # channel id -> conversations.info "channel" fields (is_ext_shared…); unknown channels are plain channels
+    html_errors: dict[str, int] = field(default_factory=dict)  # method -> HTTP status answered with an HTML page
+    # channel id -> conversations.info "channel" fields (is_ext_shared…) of the conversations the bot was added
+    # to; any other answers channel_not_found, as Slack answers a bot token for DMs, group DMs and private
+    # channels the app is not in. ``reset`` returns to ``joined``, what the fake was built with.
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    joined: dict[str, dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.joined = {channel: dict(fields) for channel, fields in self.conversations.items()}
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
         """Record a call; its sequence number (views.open names the new view after it: ``V<seq>``)."""
@@ -79,7 +87,16 @@ class FakeSlackState:
             self.latency.clear()
             self.rate_limited.clear()
             self.response_errors.clear()
+            self.html_errors.clear()
             self.conversations.clear()
+            self.conversations.update({channel: dict(fields) for channel, fields in self.joined.items()})
+
+
+def public_channel(name: str, **fields: Any) -> dict[str, Any]:
+    """``conversations.info``'s channel fields for a public channel of one workspace that the bot is in."""
+    return {"name": name, "is_channel": True, "is_group": False, "is_im": False, "is_mpim": False,
+            "is_private": False, "is_archived": False, "is_member": True, "is_shared": False,
+            "is_ext_shared": False, "is_org_shared": False, "is_pending_ext_shared": False, **fields}
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -93,6 +110,9 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             state.rate_limited[method] -= 1
             return JSONResponse({"ok": False, "error": "ratelimited"}, status_code=429,
                                 headers={"Retry-After": "0"})
+        if method in state.html_errors:
+            return Response("<html><body>Bad Gateway</body></html>", status_code=state.html_errors[method],
+                            media_type="text/html")
         if method in state.errors:
             return JSONResponse({"ok": False, "error": state.errors[method]})
         if method == "auth.test":
@@ -112,9 +132,9 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
         if method == "conversations.info":
             channel = str(body.get("channel"))
-            return JSONResponse({"ok": True, "channel": {
-                "id": channel, "is_channel": True, "is_ext_shared": False, "is_shared": False,
-                "is_org_shared": False, **state.conversations.get(channel, {})}})
+            if channel not in state.conversations:
+                return JSONResponse({"ok": False, "error": "channel_not_found"})
+            return JSONResponse({"ok": True, "channel": {"id": channel, **state.conversations[channel]}})
         return JSONResponse({"ok": True})
 
     async def response_url(request: Request) -> Response:

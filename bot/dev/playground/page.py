@@ -287,7 +287,6 @@ async def link(request: Request, ctx: PlaygroundContext) -> Response:
         "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
         "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True,
                             "is_enterprise_install": False}],
-        "is_ext_shared_channel": False,
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
     return JSONResponse({**result, "channel": CHANNEL_ID, "message_ts": message_ts, "links": links,
@@ -321,7 +320,6 @@ async def entity_details(request: Request, ctx: PlaygroundContext) -> Response:
         "token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "event": event,
         "type": "event_callback", "event_id": "Ev" + secrets.token_hex(8).upper(), "event_time": int(now),
         "authed_users": [viewer.user_id],
-        "is_ext_shared_channel": False,  # as for link_shared above: #playground is not a Slack Connect channel
     }
     result = await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope))
     return JSONResponse({**result, "trigger_id": event["trigger_id"]})

@@ -283,10 +283,13 @@ class SandboxState:
         with self._lock:
             return copy.deepcopy(self._tag_groups)
 
-    def follow_up_page(self, clue_id: int, size: int, cursor: str | None) -> Json:
-        """One page of follow-ups, newest first; ``nextCursor`` is the last id shown, None at the end."""
+    def follow_up_page(self, clue_id: int, size: int, cursor: str | None, kind: int = 0) -> Json:
+        """One page of follow-ups, newest first; ``nextCursor`` is the last id shown, None at the end.
+
+        ``kind`` is the request's ``type`` read as the follow-up's (1 free text, 2 system): 0, as in the
+        vendor's example, lists every kind (an assumption: README, What we assume about the real CRM)."""
         with self._lock:
-            items = self._follow_ups.get(clue_id, [])
+            items = [item for item in self._follow_ups.get(clue_id, []) if kind in (0, item["type"])]
             start = 0
             if cursor is not None:
                 ids = [str(item["id"]) for item in items]
@@ -667,12 +670,11 @@ class SandboxApp:
         cursor = body.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise _BadRequest
-        # ``type`` is accepted but not applied: its meaning for this endpoint is undocumented.
-        if body.get("type") is not None:
-            _int_arg(body, "type")
+        # ``type`` is documented only as "类型": read here as the follow-up kind to list, 0 for all.
+        kind = _int_arg(body, "type", default=0, low=0)
         size = _int_arg(body, "size", default=20, low=1, high=MAX_PAGE_SIZE)
         try:
-            return self.state.follow_up_page(_int_arg(body, "customerId"), size, cursor)
+            return self.state.follow_up_page(_int_arg(body, "customerId"), size, cursor, kind)
         except ValueError as exc:
             raise _BadRequest from exc
 

@@ -49,6 +49,7 @@ class ButtonClick:
     message_ts: str | None
     unfurl_url: str | None
     shared_by: str | None = None  # who shared the card (Refresh keeps "Shared by"); a re-validated user id
+    trigger_id: str | None = None
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ButtonClick | None:
@@ -75,6 +76,7 @@ class ButtonClick:
             message_ts=str(container.get("message_ts") or "") or None,
             unfurl_url=unfurl_url,
             shared_by=value[1],
+            trigger_id=trigger if isinstance(trigger := body.get("trigger_id"), str) and trigger else None,
         )
 
 
@@ -122,6 +124,14 @@ class CardActions:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
                 await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(lookup, locale)},
                                   self._deps.calls, [self._renderer.entity_unfurl(lookup, locale, click.unfurl_url)])
+            return
+        if click.who.response_url is None:
+            # A Work Object button outside a preview (the flexpane): no message to replace, but the click's
+            # trigger re-presents the pane with what was just read (phones masked: the place is unknown).
+            if click.trigger_id is not None:
+                details = self._renderer.entity_details(lookup, self._gate.locales.get(click.who.user_id),
+                                                        reveal_phone=False)
+                await client.entity_presentDetails(trigger_id=click.trigger_id, metadata=details)
             return
         message = await self._card(admitted, lookup, locale, await self._placed(click), refresh=True,
                                    channel=not click.ephemeral,

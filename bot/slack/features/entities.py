@@ -2,8 +2,8 @@
 ``entity.presentDetails`` carrying the whole clue for the person who opened it.
 
 The event is acked at once; the lookup runs in the ``TaskRunner``. The clue id comes from the event's
-``external_ref`` and is untrusted: it is re-parsed, and the URLs the event names must be links to that
-same clue, or the viewer gets ``not_found``. Access rules and the per-person budget are the viewer's
+``external_ref`` (the URLs only without one) and is untrusted: it is re-parsed, and a URL the event names
+that links to another clue gets the viewer ``not_found``. Access rules and the per-person budget are the viewer's
 own (a ``LOOKUP`` through the gate): a refusal is the documented ``restricted`` error, never data.
 
 Phones in the flexpane: shown in full only where Slack said the conversation is not shared with
@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
@@ -72,9 +71,16 @@ class DetailsRequest:
 
 
 def _clue_id(event: Mapping[str, Any], matcher: LinkMatcher) -> int | None:
-    """The clue the event is about: ``external_ref`` of our type with a valid id, and every URL the
-    event names a link to that clue; None otherwise."""
+    """The clue the event is about, or None. The ``external_ref`` this app set in the unfurl names it;
+    Slack does not promise that ``link.url`` is the entity's URL (its own SDK's fixture sends the domain
+    root there), so the URLs only stand in when there is no ``external_ref`` of ours, and any URL that is a
+    clue link must name the same clue."""
+    from_urls = _clue_ids_linked(event, matcher)
+    if from_urls is None or len(from_urls) > 1:
+        return None  # malformed, or links to two clues: not ours to guess
     ref = event.get("external_ref")
+    if ref is None:
+        return next(iter(from_urls), None)
     if not isinstance(ref, Mapping) or ref.get("type", entities.EXTERNAL_TYPE) != entities.EXTERNAL_TYPE:
         return None
     raw = ref.get("id")  # documented as a string; we sent it as one
@@ -82,16 +88,24 @@ def _clue_id(event: Mapping[str, Any], matcher: LinkMatcher) -> int | None:
         clue_id = parse_clue_id(raw[:40]) if isinstance(raw, str) else None
     except InvalidClueId:
         return None
-    if clue_id is None:
-        return None
+    return clue_id if clue_id is not None and from_urls <= {clue_id} else None
+
+
+def _clue_ids_linked(event: Mapping[str, Any], matcher: LinkMatcher) -> set[int] | None:
+    """The clues the event's URLs link to (a URL that is no clue link names none); None when malformed."""
     link = event.get("link")
     if link is not None and not isinstance(link, Mapping):
         return None
-    urls = [event.get("entity_url"), event.get("app_unfurl_url"), link.get("url") if link else None]
-    for url in urls:
-        if url is not None and (not isinstance(url, str) or matcher.match(url[:3000]) != clue_id):
+    ids: set[int] = set()
+    for url in (event.get("entity_url"), event.get("app_unfurl_url"), link.get("url") if link else None):
+        if url is None:
+            continue
+        if not isinstance(url, str):
             return None
-    return clue_id
+        clue_id = matcher.match(url[:3000])
+        if clue_id is not None:
+            ids.add(clue_id)
+    return ids
 
 
 class EntityDetails:
@@ -155,11 +169,7 @@ class EntityDetails:
 
     async def _send(self, client: AsyncWebClient, request: DetailsRequest, *,
                     metadata: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> None:
-        try:
-            await client.entity_presentDetails(trigger_id=request.trigger_id, metadata=metadata, error=error)
-        except SlackApiError as exc:
-            log.warning("entity.present.failed", extra={"error": str(exc.response.get("error")),
-                                                         "status": (error or {}).get("status", "ok")})
+        await client.entity_presentDetails(trigger_id=request.trigger_id, metadata=metadata, error=error)
 
 
 def _error_status(exc: BotError) -> str:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
@@ -101,15 +100,17 @@ class ClueModals:
         admitted = self._gate.admit(click.who, LOOKUP)
         if isinstance(admitted, Refusal):
             text = refusal_notice(admitted, locale)["text"]
-            await _call(client.views_open, trigger_id=click.trigger_id,
-                        view=modals.notice_view(locale, callback_id, click.clue_id, text, click.who.channel_id))
+            await client.views_open(trigger_id=click.trigger_id,
+                                    view=modals.notice_view(locale, callback_id, click.clue_id, text,
+                                                            click.who.channel_id))
             return
         loading = modals.loading_view(locale, callback_id, click.clue_id, click.who.channel_id)
-        opened = await _call(client.views_open, trigger_id=click.trigger_id, view=loading)
-        view_id = _s(opened.get("view", {}).get("id")) if opened else None
+        opened = await client.views_open(trigger_id=click.trigger_id, view=loading)
+        view = opened.get("view")
+        view_id = _s(view.get("id")) if isinstance(view, Mapping) else None
         if view_id is None:
             return
-        await _call(client.views_update, view_id=view_id, view=await fill(admitted, click, locale))
+        await client.views_update(view_id=view_id, view=await fill(admitted, click, locale))
 
     @staticmethod
     async def _lookup(admitted: Pass, click: ModalClick, locale: str, view: str) -> Lookup | dict[str, Any]:
@@ -162,18 +163,7 @@ class ClueModals:
             view = modals.notice_view(locale, modals.VIEW_FOLLOW_UPS, click.clue_id, text, click.who.channel_id)
         else:
             view = await self._timeline(admitted, click, locale)
-        await _call(client.views_update, view_id=click.view_id, hash=click.view_hash, view=view)
-
-
-async def _call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Mapping[str, Any] | None:
-    """A views.* call; Slack's refusal (expired trigger, stale hash) is logged, not raised."""
-    try:
-        response = await method(**kwargs)
-    except SlackApiError as exc:
-        log.warning("slack.view.failed", extra={"error": str(exc.response.get("error"))})
-        return None
-    data = getattr(response, "data", None)
-    return data if isinstance(data, Mapping) else None
+        await client.views_update(view_id=click.view_id, hash=click.view_hash, view=view)
 
 
 def _metadata_channel(metadata: Any) -> str | None:

@@ -154,7 +154,7 @@ class ClueSearch:
         view = search_cards.find_modal(locale)
         if isinstance(admitted, Refusal):
             view["blocks"] = refusal_notice(admitted, locale)["blocks"]
-        self._deps.runner.spawn(_slack_call(client.views_open(trigger_id=trigger, view=view)), name="clue.find.open")
+        self._deps.runner.spawn(_sent(client.views_open(trigger_id=trigger, view=view)), name="clue.find.open")
 
     async def on_suggestion(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """``block_suggestion``: options from the search cache, or from the CRM within the ack budget."""
@@ -214,8 +214,8 @@ class ClueSearch:
                 blocks = [b for b in card if b.get("block_id") != cards.BLOCK_ACTIONS]
         modal = search_cards.find_modal(locale, blocks)
         view_hash = view.get("hash")
-        await _slack_call(client.views_update(view_id=str(view.get("id") or ""), view=modal,
-                                              hash=view_hash if isinstance(view_hash, str) else None))
+        await client.views_update(view_id=str(view.get("id") or ""), view=modal,
+                                  hash=view_hash if isinstance(view_hash, str) else None)
 
 
 def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -235,12 +235,9 @@ def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
     return query, page
 
 
-async def _slack_call(call: Awaitable[Any]) -> None:
-    """A Web API call from a task: a failure is logged as one line, not a traceback."""
-    try:
-        await call
-    except Exception as exc:  # slack_sdk raises SlackApiError and client errors alike
-        log.warning("slack.api.failed", extra={"error": type(exc).__name__, "detail": str(exc)[:200]})
+async def _sent(call: Awaitable[Any]) -> None:
+    """A Web API call as a task (its failure is logged by the client, and ends the task quietly)."""
+    await call
 
 
 async def _quietly(work: asyncio.Future[SearchResult]) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
@@ -54,13 +53,9 @@ async def chat_unfurl(client: AsyncWebClient, target: UnfurlTarget, unfurls: Map
     """Send (or replace) the previews of ``unfurls`` (URL exactly as Slack sent it -> blocks), with the
     Work Object ``entities`` of the same links; the blocks stay the fallback where Work Objects are off."""
     metadata = {"entities": [dict(e) for e in entities]} if entities else None
-    try:
-        async with calls.unfurl_slots:
-            response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
-                                                source=target.source, unfurls=dict(unfurls), metadata=metadata)
-    except SlackApiError as exc:
-        calls.api_failed("chat.unfurl", exc, links=len(unfurls))
-        return
+    async with calls.unfurl_slots:
+        response = await client.chat_unfurl(channel=target.channel, ts=target.ts, unfurl_id=target.unfurl_id,
+                                            source=target.source, unfurls=dict(unfurls), metadata=metadata)
     # Slack answers ok with a warning (e.g. invalid_metadata_format) when it drops Work Object metadata.
     if warning := response.get("warning"):
         messages = (response.get("response_metadata") or {}).get("messages") or []
