@@ -281,7 +281,8 @@ def _print_card(clue: Any, fetched_at: float, settings: Settings, unfurl: bool, 
     now = datetime.fromtimestamp(fetched_at, UTC)
     if work_object:
         url = LinkMatcher(settings.clue_url_template).url_for(clue.id)
-        options = entities.EntityOptions(locale=locale or settings.default_locale, clue_url=url, fetched_at=now)
+        options = entities.EntityOptions(locale=locale or settings.default_locale, clue_url=url, fetched_at=now,
+                                         due_field=settings.clue_due_field, now=now)
         print(json.dumps(entities.clue_entity_unfurl(clue, options, unfurl_url=url), ensure_ascii=False, indent=2))
         return
     opts = cards.CardOptions(

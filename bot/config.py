@@ -334,7 +334,8 @@ class Settings:
         "for none. Everything else is behind **More details**. Example: `CLUE_SUMMARY_FIELDS=91652,意向产品`")
     clue_due_field: str | None = setting(
         "CLUE_DUE_FIELD", text, DEFAULT_DUE_FIELD, SLACK,
-        "The summary's datetime field (key or name) shown relative and marked **overdue** once past")
+        "The summary's datetime field (key or name), shown on cards, previews and the Work Object as **Next "
+        "follow-up** (下次跟进), relative, and \"overdue by N days\" once past")
     clue_user_rate_per_minute: int = setting(
         "CLUE_USER_RATE_PER_MINUTE", number(int, 1, 100_000), 30, SLACK, "Lookups per person per minute")
     clue_search_rate_per_minute: int = setting(

@@ -76,6 +76,11 @@ def test_card_work_object_prints_the_entity_metadata(sandbox: SandboxServer) -> 
     fields = {f["key"]: f for f in metadata["entity_payload"]["custom_fields"]}
     assert fields["next_follow_up"]["type"] == "slack#/types/timestamp"
     assert "13812345678" not in result.stdout
+    assert fields["overdue"]["label"] == "已逾期"  # the seed's next follow-up (2025-03-11) is past
+    # CLUE_DUE_FIELD reaches the Work Object here too: a due field the tenant does not have shows none.
+    other = run("card", "1", "--work-object", env={**crm_env(sandbox), "CLUE_DUE_FIELD": "回访时间"})
+    keys = {f["key"] for f in json.loads(other.stdout)["entity_payload"]["custom_fields"]}
+    assert "next_follow_up" not in keys and "overdue" not in keys
 
 
 def test_errors_are_one_line_and_non_zero(sandbox: SandboxServer) -> None:

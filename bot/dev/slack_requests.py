@@ -56,10 +56,11 @@ def button_click(*, team: str, user: str, action_id: str, value: str | None, tri
                  container: Mapping[str, Any] | None = None, view: Mapping[str, Any] | None = None,
                  team_domain: str = "acme", user_name: str = "alice", channel_name: str = "sales",
                  verification: str = "legacy", block_id: str | None = "clue_actions",
-                 action_ts: str = "1700000001.000200") -> dict[str, Any]:
+                 action_ts: str = "1700000001.000200", chosen: str | None = None) -> dict[str, Any]:
     """A ``block_actions`` payload for one button click, laid out as Slack's interactivity reference shows it;
     the one builder of the playground, the tests and the bench. On a message: ``channel``, the message's
-    ``container`` and a ``response_url``; inside a modal (``view``): neither channel nor response_url, the view."""
+    ``container`` and a ``response_url``; inside a modal (``view``): neither channel nor response_url, the view.
+    ``chosen``: the value of the option picked in an overflow menu (Slack sends ``selected_option``, no value)."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": user_name, "name": user_name, "team_id": team},
@@ -70,8 +71,7 @@ def button_click(*, team: str, user: str, action_id: str, value: str | None, tri
         "team": {"id": team, "domain": team_domain},
         "enterprise": None,
         "is_enterprise_install": False,
-        "actions": [{"action_id": action_id, "block_id": block_id, "type": "button", "value": value,
-                     "action_ts": action_ts}],
+        "actions": [{"action_id": action_id, "block_id": block_id, **_element(value, chosen), "action_ts": action_ts}],
     }
     if view is not None:
         payload["view"] = dict(view)
@@ -79,3 +79,11 @@ def button_click(*, team: str, user: str, action_id: str, value: str | None, tri
         payload.update(channel={"id": channel, "name": channel_name}, response_url=response_url,
                        state={"values": {}})
     return payload
+
+
+def _element(value: str | None, chosen: str | None) -> dict[str, Any]:
+    """The clicked element as Slack describes it: a button's value, or an overflow menu's chosen option."""
+    if chosen:
+        return {"type": "overflow", "selected_option": {"text": {"type": "plain_text", "text": chosen},
+                                                        "value": chosen}}
+    return {"type": "button", "value": value}

@@ -114,6 +114,11 @@ def mask_phone(phone: str) -> str:
     return prefix + masked
 
 
+def display_width(s: str) -> int:
+    """Columns ``s`` takes in a proportional-ish UI: a wide (CJK, full-width) character counts two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
 def _is_digit(c: str) -> bool:
     return c.isdigit() or c in CHINESE_DIGITS
 

@@ -14,14 +14,35 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS, MAX_SUMMARY_FIELDS
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import DEFAULT_LOCALE
-from bot.domain.text import mask_phone, mrkdwn_value, plain_value, safe_url
+from bot.domain.text import mask_phone, mrkdwn_value, safe_url
+from bot.slack.blocks import (
+    ROW_TAG_WIDTH,
+    TAG_LINE_WIDTH,
+    Json,
+    ago,
+    bold,
+    button,
+    clue_title,
+    duration,
+    labelled,
+    local_time,
+    mrkdwn,
+    obj,
+    option_text,
+    plain,
+    ref,
+    row_text,
+    stale_line,
+    tags_line,
+    token_text,
+)
 from bot.slack.i18n import known, t
 
 AUDIENCE_PRIVATE = "private"  # ephemeral: only the person who asked sees it
@@ -33,6 +54,10 @@ ACTION_SHARE = "clue_share"
 ACTION_REVEAL = "clue_reveal_phone"
 ACTION_DETAILS = "clue_details"
 ACTION_FOLLOW_UPS = "clue_follow_ups"
+# The card's overflow menu (Refresh, Share, Reveal): each option's value is "<action id>=<button value>",
+# the action id one of the three above and the button value what that button's own value would be.
+ACTION_MORE = "clue_more"
+OVERFLOW_ACTIONS = (ACTION_REFRESH, ACTION_SHARE, ACTION_REVEAL)
 
 BLOCK_STALE = "clue_stale"
 BLOCK_HEADER = "clue_header"
@@ -70,9 +95,7 @@ _PHONES_SHOWN = 5
 _LABEL = 50
 _CUSTOM_VALUE = 150
 _TAG = 40
-_TIME_TEXT = 40
 _FALLBACK_PART = 100
-_REF = 40  # an id or type code: 19 digits at most, when it is what the CRM decoder lets through
 _ROW_VALUE = 60
 _NOTICE_ARG = 200
 _NOTE_LINE = 150  # the first line of the latest follow-up's note on the card
@@ -80,9 +103,9 @@ _OPERATOR = 60
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _SHARED_BY_SEP = ":"  # in a Refresh button's value: "<clue id>:<user id of who shared the card>"
+_OVERFLOW_SEP = "="  # in an overflow option's value: "<action id>=<button value>"
 
 ListItem: TypeAlias = Clue | tuple[int, str]
-Json: TypeAlias = dict[str, Any]
 """A resolved clue, or ``(clue_id, error_key)`` for a clue that could not be shown."""
 
 
@@ -164,19 +187,22 @@ def clue_list_message(items: Sequence[ListItem], opts: CardOptions, *, urls: Map
     rows = list(unique.values())
     locale = opts.locale
     blocks: list[Json] = []
+    if opts.stale:
+        blocks.append(obj("context", block_id=BLOCK_STALE, elements=[stale_line(locale, opts.fetched_at)]))
     titles: list[str] = []  # unescaped; escaped once, joined
     for item in rows[:MAX_LIST_ROWS]:
         if isinstance(item, Clue):
             latest = (activity or {}).get(item.id)
             blocks.append(_list_row(item, locale, (urls or {}).get(item.id), latest))
-            titles.append(_title(item, locale, _FALLBACK_PART))
+            titles.append(clue_title(item, locale, _FALLBACK_PART))
         else:
             blocks.append(_error_row(*item, locale))
             titles.append(t(locale, "clue.title", id=item[0]))
     if len(rows) > MAX_LIST_ROWS:
         more = t(locale, "value.more", count=len(rows) - MAX_LIST_ROWS)
-        blocks.append(_obj("context", block_id=BLOCK_MORE, elements=[_mrkdwn(more)]))
-    blocks.append(_footer(opts))
+        blocks.append(obj("context", block_id=BLOCK_MORE, elements=[mrkdwn(more)]))
+    if footer := _footer(opts):
+        blocks.append(footer)
     text = f"{t(locale, 'list.summary', count=len(rows))}: {mrkdwn_value(', '.join(titles), 300)}"
     return {"text": text, "blocks": blocks}
 
@@ -188,7 +214,7 @@ def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
     """
     args = {name: _notice_arg(locale, name, value) for name, value in kwargs.items()}
     text = t(locale, f"notice.{key}", **args)
-    block = _obj("section", block_id=BLOCK_NOTICE, text=_mrkdwn(text))
+    block = obj("section", block_id=BLOCK_NOTICE, text=mrkdwn(text))
     return {"text": text, "blocks": [block]}
 
 
@@ -197,40 +223,59 @@ def notice_message(locale: str, key: str, **kwargs: object) -> dict[str, Any]:
 
 def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
     locale = opts.locale
-    blocks: list[Json] = [
-        _obj("header", block_id=BLOCK_HEADER, text=_plain(_title(clue, locale, HEADER_LIMIT))),
-        _obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))]),
-    ]
+    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(clue_title(clue, locale, HEADER_LIMIT)))]
+    if opts.stale:
+        # Under the name, where it cannot be missed: everything below is the last good answer.
+        blocks.append(obj("context", block_id=BLOCK_STALE, elements=[stale_line(locale, opts.fetched_at)]))
+    blocks.append(obj("context", block_id=BLOCK_META, elements=[mrkdwn(_meta(clue, locale))]))
     summary, _ = _split_custom(clue.other_fields, opts)
+    # The owner is a summary field shown only when known (clue/get does not carry one: issue 21 item 2).
     rows = dict(_main_rows(clue, opts))
-    fields = [_mrkdwn(_labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
-    fields += _custom_fields(summary, opts, due=True)
+    fields = [mrkdwn(labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
+    fields += _custom_fields(summary, opts)
     if fields:
-        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
+        blocks.append(obj("section", block_id=BLOCK_FIELDS, fields=fields))
+    if tags := _tags_line(clue, locale, TAG_LINE_WIDTH):
+        blocks.append(obj("context", block_id=BLOCK_TAGS,
+                          elements=[mrkdwn(f"{bold(t(locale, 'field.tags'))} {tags}")]))
+    if times := _times(clue, locale, updated=False):  # updated is in the footer, next to when we checked
+        blocks.append(obj("context", block_id=BLOCK_TIMES, elements=times))
     if activity := _activity(opts):
-        blocks.append(_obj("section", block_id=BLOCK_ACTIVITY, text=_mrkdwn(activity)))
-    blocks.append(_footer(opts))
-    blocks.append(_obj("actions", block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
+        blocks.append(obj("section", block_id=BLOCK_ACTIVITY, text=mrkdwn(activity)))
+    if footer := _footer(opts, clue.updated):
+        blocks.append(footer)
+    blocks.append(obj("actions", block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
     return blocks
+
+
+def _tags_line(clue: Clue, locale: str, width: int) -> str | None:
+    return tags_line([tag.name for tag in clue.tags if tag.name is not None], clue.unknown_tag_count, locale, width)
 
 
 def details_blocks(clue: Clue, opts: CardOptions) -> list[Json]:
     """Everything the summary leaves out, for the More details modal (phones masked unless revealed)."""
     locale = opts.locale
-    blocks: list[Json] = [_obj("context", block_id=BLOCK_META, elements=[_mrkdwn(_meta(clue, locale))])]
-    rows = [row for row in _main_rows(clue, opts) if row[0] not in _SUMMARY]
-    if fields := [_mrkdwn(_labelled(t(locale, key), value)) for key, value in rows if value]:
-        blocks.append(_obj("section", block_id=BLOCK_FIELDS, fields=fields))
+    blocks: list[Json] = []
+    if opts.stale:
+        blocks.append(obj("context", block_id=BLOCK_STALE, elements=[stale_line(locale, opts.fetched_at)]))
+    blocks.append(obj("context", block_id=BLOCK_META, elements=[mrkdwn(_meta(clue, locale, ids=True))]))
+    # A summary value with an option id the catalog did not know is repeated here, with the id.
+    unknown = {key for key, view in (("field.stage", clue.stage), ("field.purchase_intention", clue.purchase_intention))
+               if view is not None and view.unresolved}
+    rows = [row for row in _main_rows(clue, opts, ids=True) if row[0] not in _SUMMARY or row[0] in unknown]
+    if fields := [mrkdwn(labelled(t(locale, key), value)) for key, value in rows if value]:
+        blocks.append(obj("section", block_id=BLOCK_FIELDS, fields=fields))
     if tags := _tags(clue.tags, locale, DETAILS.tags):
-        blocks.append(_obj("section", block_id=BLOCK_TAGS, text=_mrkdwn(_labelled(t(locale, "field.tags"), tags))))
+        blocks.append(obj("section", block_id=BLOCK_TAGS, text=mrkdwn(labelled(t(locale, "field.tags"), tags))))
     if clue.description and (description := _description(clue.description, DETAILS)):
         label = t(locale, "field.description")
-        blocks.append(_obj("section", block_id=BLOCK_DESCRIPTION, text=_mrkdwn(_labelled(label, description))))
+        blocks.append(obj("section", block_id=BLOCK_DESCRIPTION, text=mrkdwn(labelled(label, description))))
     _, rest = _split_custom(clue.other_fields, opts)
-    if custom := _custom_fields(rest, opts, due=False):
-        blocks.append(_obj("section", block_id=BLOCK_CUSTOM, fields=custom))
-    if times := _times(clue, locale):
-        blocks.append(_obj("context", block_id=BLOCK_TIMES, elements=times))
+    rest = [view for view in clue.other_fields if view in rest or view.unresolved]
+    if custom := _custom_fields(rest, opts, ids=True):
+        blocks.append(obj("section", block_id=BLOCK_CUSTOM, fields=custom))
+    if times := _times(clue, locale, updated=True):
+        blocks.append(obj("context", block_id=BLOCK_TIMES, elements=times))
     return blocks
 
 
@@ -252,7 +297,7 @@ def _activity(opts: CardOptions) -> str | None:
     if opts.follow_ups is None:
         return t(locale, "activity.unavailable") if opts.follow_ups_missing else None
     latest = opts.follow_ups.latest
-    label = _bold(t(locale, "activity.latest"))
+    label = bold(t(locale, "activity.latest"))
     if latest is None:
         return f"{label}\n{t(locale, 'activity.none')}"
     text = f"{label}\n{follow_up_meta(latest, locale)}"
@@ -266,21 +311,20 @@ def _activity(opts: CardOptions) -> str | None:
 
 def follow_up_meta(item: FollowUp, locale: str) -> str:
     """"<time> · <operator> · <type>" of one follow-up; every part escaped."""
-    when = _time(item.at) if item.at else ""
+    when = local_time(item.at) if item.at else ""
     who = mrkdwn_value(item.operator or "", _OPERATOR) or t(locale, "follow_up.no_operator")
+    return " · ".join(part for part in (when, who, follow_up_kind(item, locale)) if part)
+
+
+def follow_up_kind(item: FollowUp, locale: str) -> str:
+    """The follow-up's type in words ("Note", "System"); a code the docs do not list is "Other"."""
     key = f"follow_up.kind.{item.kind}"
-    kind = t(locale, key) if known(key) else t(locale, "follow_up.kind.other", kind=item.kind or "?")
-    return " · ".join(part for part in (when, who, kind) if part)
-
-
-def _title(clue: Clue, locale: str, limit: int) -> str:
-    """The clue's name as plain text, or "Clue 8" when it has none (or only invisible characters)."""
-    return plain_value(clue.name or "", limit) or t(locale, "clue.title", id=plain_value(str(clue.id), _REF))
+    return t(locale, key) if known(key) else t(locale, "follow_up.kind.other")
 
 
 def _fallback(clue: Clue, locale: str) -> str:
     """Notification and screen-reader text: id, name and stage; never a phone."""
-    parts = [t(locale, "clue.title", id=_ref(clue.id))]
+    parts = [t(locale, "clue.title", id=ref(clue.id))]
     if clue.name and (name := mrkdwn_value(clue.name, _FALLBACK_PART)):
         parts.append(name)
     if clue.stage and (stage := _view_value(clue.stage, locale, _FALLBACK_PART, full_phones=False)):
@@ -288,51 +332,46 @@ def _fallback(clue: Clue, locale: str) -> str:
     return " · ".join(parts)
 
 
-def _meta(clue: Clue, locale: str) -> str:
-    parts = [t(locale, "clue.id", id=_ref(clue.id))]
+def _meta(clue: Clue, locale: str, *, ids: bool = False) -> str:
+    """ "ID `8` · Individual"; a type code the app does not know is "Other type" (its code in More details)."""
+    parts = [t(locale, "clue.id", id=ref(clue.id))]
     if clue.kind is not None:
         key = f"kind.{clue.kind}"
-        parts.append(t(locale, key) if known(key) else t(locale, "kind.other", kind=_ref(clue.kind)))
+        if known(key):
+            parts.append(t(locale, key))
+        else:
+            parts.append(t(locale, "kind.other_code", kind=ref(clue.kind)) if ids else t(locale, "kind.other"))
     return " · ".join(parts)
 
 
-def _main_rows(clue: Clue, opts: CardOptions) -> list[tuple[str, str | None]]:
-    """Every built-in field as (label key, escaped value or None)."""
+def _main_rows(clue: Clue, opts: CardOptions, *, ids: bool = False) -> list[tuple[str, str | None]]:
+    """Every built-in field as (label key, escaped value or None); ``ids``: unknown option ids shown."""
     locale = opts.locale
     converted = t(locale, "value.yes" if clue.converted_to_customer else "value.no")
     if clue.is_clue is not None:
         converted += " · " + t(locale, "value.lead" if clue.is_clue else "value.awaiting_assignment")
     full = opts.full_phones
     rows: list[tuple[str, str | None]] = [
-        ("field.stage", _view_value(clue.stage, locale, _VALUE, full_phones=full)),
-        ("field.source", _view_value(clue.source, locale, _VALUE, full_phones=full)),
+        ("field.stage", _view_value(clue.stage, locale, _VALUE, full_phones=full, ids=ids)),
+        ("field.source", _view_value(clue.source, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.company", mrkdwn_value(clue.company or "", _VALUE)),
         ("field.owner", mrkdwn_value(clue.owner or "", _VALUE)),
-        ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE, full_phones=full)),
+        ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.phone", _phones(clue.phones, locale, full=full)),
         ("field.converted", converted),
-        ("field.gender", _view_value(clue.gender, locale, _VALUE, full_phones=full)),
+        ("field.gender", _view_value(clue.gender, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.birthday", clue.birthday.isoformat() if clue.birthday else None),
         ("field.address", mrkdwn_value(clue.address or "", _ADDRESS)),
     ]
     return rows
 
 
-def _option_text(view: FieldView, locale: str, *, mask: bool = False) -> str:
-    """The view's text with option ids the catalog did not know marked, and phones masked if asked."""
-    if not view.unresolved and not mask:
-        return view.text
-    unknown = set(view.unresolved)
-    parts = [mask_phone(p) if mask else p for p in view.text.split(", ")]
-    # The marker template is plain text: the whole value is escaped afterwards.
-    return ", ".join(t(locale, "value.unknown_option", value=p) if p in unknown else p for p in parts)
-
-
-def _view_value(view: FieldView | None, locale: str, limit: int, *, full_phones: bool) -> str | None:
+def _view_value(view: FieldView | None, locale: str, limit: int, *, full_phones: bool,
+                ids: bool = False) -> str | None:
     """A field for display; a field the CRM types as a phone is masked unless ``full_phones``."""
     if view is None:
         return None
-    return mrkdwn_value(_option_text(view, locale, mask=view.kind == PHONE and not full_phones), limit)
+    return mrkdwn_value(option_text(view, locale, mask=view.kind == PHONE and not full_phones, ids=ids), limit)
 
 
 def _phones(phones: Sequence[str], locale: str, *, full: bool) -> str | None:
@@ -358,7 +397,7 @@ def _tags(tags: Sequence[TagView], locale: str, budget: int) -> str | None:
     segments: list[str] = []
     used = omitted = 0
     for group, names in groups.items():
-        head = f"{_bold(group)}: " if group else ""
+        head = f"{bold(group)}: " if group else ""
         fitted: list[str] = []
         for name in names:
             cost = len(name) + (2 if fitted else len(head) + (3 if segments else 0))
@@ -387,87 +426,103 @@ def _description(description: str, layout: Layout) -> str:
     return kept if kept.endswith("…") else kept + "…"
 
 
-def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, due: bool) -> list[Json]:
-    """The tenant's own fields, compactly; phone fields masked like the main phone. With ``due``, the
-    due field (next follow-up) is relative too, and marked once overdue."""
+def _custom_fields(fields: Sequence[FieldView], opts: CardOptions, *, ids: bool = False) -> list[Json]:
+    """The tenant's own fields, compactly; phone fields masked like the main phone. The due field is the
+    app's own "Next follow-up" wherever it shows (summary or More details), relative too, and says by how
+    much once overdue."""
     rendered: list[str] = []
     for view in fields:
         mask = view.kind == PHONE and not opts.full_phones
-        if view.time is not None and due and opts.due_field in (view.key, view.label):
-            value = _due(view.time, opts)
+        label = mrkdwn_value(view.label or view.key, _LABEL)
+        if view.time is not None and opts.due_field in (view.key, view.label):
+            value, label = _due(view.time, opts), t(opts.locale, "field.next_follow_up")
         elif view.time is not None:
-            value = _time(view.time)  # a datetime field: in the viewer's zone, like created and updated
+            value = local_time(view.time)  # a datetime field: in the viewer's zone, like created and updated
         else:
-            value = mrkdwn_value(_option_text(view, opts.locale, mask=mask), _CUSTOM_VALUE)
+            value = mrkdwn_value(option_text(view, opts.locale, mask=mask, ids=ids), _CUSTOM_VALUE)
         if value:
-            rendered.append(_labelled(mrkdwn_value(view.label or view.key, _LABEL), value))
+            rendered.append(labelled(label, value))
     if len(rendered) > MAX_FIELDS:
         more = t(opts.locale, "value.more", count=len(rendered) - MAX_FIELDS + 1)
         rendered = [*rendered[: MAX_FIELDS - 1], more]
-    return [_mrkdwn(text) for text in rendered]
+    return [mrkdwn(text) for text in rendered]
 
 
-def _times(clue: Clue, locale: str) -> list[Json]:
+def _times(clue: Clue, locale: str, *, updated: bool) -> list[Json]:
+    """Created, (with ``updated``) updated and converted, viewer-local; the card's footer says updated."""
     # The CRM sets lastUpdateTime to createTime until a field changes: saying it twice is noise.
-    updated = clue.updated
-    if updated and clue.created and updated.raw == clue.created.raw:
-        updated = None
-    times = (("time.created", clue.created), ("time.updated", updated), ("time.converted", clue.converted))
-    return [_mrkdwn(f"*{t(locale, key)}* {_time(value)}") for key, value in times if value is not None]
-
-
-def _time(time: CrmTime) -> str:
-    """``<!date>`` in the viewer's zone, falling back to the CRM's own text and zone; raw text if unread."""
-    raw = _token_text(time.raw)
-    epoch = time.epoch
-    if epoch is None or epoch < 0:
-        return raw
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{raw} ({_token_text(time.zone)})>"
+    changed = clue.updated if updated else None
+    if changed and clue.created and changed.raw == clue.created.raw:
+        changed = None
+    times = (("time.created", clue.created), ("time.updated", changed), ("time.converted", clue.converted))
+    return [mrkdwn(f"*{t(locale, key)}* {local_time(value)}") for key, value in times if value is not None]
 
 
 def _due(time: CrmTime, opts: CardOptions) -> str:
-    """A due time in the viewer's zone and relative ("in 2 days", "3 hours ago"), marked once past."""
+    """A due time in the viewer's zone and relative ("in 2 days"); once past, "overdue by 634 days"."""
     epoch = time.epoch
     if epoch is None or epoch < 0:
-        return _token_text(time.raw)
-    fallback = f"{_token_text(time.raw)} ({_token_text(time.zone)})"
-    text = f"<!date^{epoch}^{{date_short_pretty}} {{time}} · {{ago}}|{fallback}>"
-    return f"{t(opts.locale, 'summary.overdue')} {text}" if epoch < opts.now.timestamp() else text
+        return token_text(time.raw)
+    fallback = f"{token_text(time.raw)} ({token_text(time.zone)})"
+    late = opts.now.timestamp() - epoch
+    if late <= 0:
+        return f"<!date^{epoch}^{{date_short_pretty}} {{time}} · {{ago}}|{fallback}>"
+    overdue = t(opts.locale, "overdue.by", duration=duration(opts.locale, late))
+    return f"⚠️ {bold(overdue)} · <!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _token_text(s: str) -> str:
-    # A "|" inside a <!date> fallback would be ambiguous with the token's own separator.
-    return mrkdwn_value(s, _TIME_TEXT).replace("|", "¦")
-
-
-def _footer(opts: CardOptions) -> Json:
-    """The one freshness line: Slack keeps ``{ago}`` current; when stale it is the warning instead."""
-    elements = [_mrkdwn(t(opts.locale, "stale" if opts.stale else "freshness", when=ago(opts.fetched_at)))]
+def _footer(opts: CardOptions, updated: CrmTime | None = None) -> Json | None:
+    """When we checked the CRM (Slack keeps ``{ago}`` current) and, apart, when the record last changed:
+    "Checked just now · updated Mar 5, 2025". A stale card says when it was checked under its name."""
+    locale = opts.locale
+    changed = local_time(updated) if updated is not None else None
+    elements: list[Json] = []
+    if opts.stale:
+        if changed:
+            elements.append(mrkdwn(t(locale, "freshness.stale", updated=changed)))
+    elif changed:
+        elements.append(mrkdwn(t(locale, "freshness.updated", checked=ago(opts.fetched_at), updated=changed)))
+    else:
+        elements.append(mrkdwn(t(locale, "freshness", checked=ago(opts.fetched_at))))
     if opts.shared_by:
-        elements.append(_mrkdwn(t(opts.locale, "shared_by", user=f"<@{opts.shared_by}>")))
-    return _obj("context", block_id=BLOCK_FOOTER, elements=elements)
-
-
-def ago(fetched_at: datetime) -> str:
-    """A time as Slack shows it relative to the reader's now (kept current by Slack)."""
-    fetched = fetched_at.astimezone(UTC)
-    return f"<!date^{int(fetched.timestamp())}^{{ago}}|{fetched:%Y-%m-%d %H:%M} UTC>"
+        elements.append(mrkdwn(t(locale, "shared_by", user=f"<@{opts.shared_by}>")))
+    return obj("context", block_id=BLOCK_FOOTER, elements=elements) if elements else None
 
 
 def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
+    """Open in CRM, Follow-ups and More details in sight; Refresh, Share and Reveal in an overflow menu,
+    so the row never wraps."""
     locale, value = opts.locale, str(clue.id)
-    buttons: list[Json] = []
+    elements: list[Json] = []
     if url := safe_url(opts.clue_url):
-        buttons.append(_button(locale, "button.open", ACTION_OPEN, value, url=url))
-    buttons.append(_button(locale, "button.refresh", ACTION_REFRESH, refresh_value(clue.id, opts.shared_by)))
-    buttons.append(_button(locale, "button.follow_ups", ACTION_FOLLOW_UPS, value))
-    buttons.append(_button(locale, "button.details", ACTION_DETAILS, value))
+        elements.append(button(locale, "button.open", ACTION_OPEN, value, url=url))
+    elements.append(button(locale, "button.follow_ups", ACTION_FOLLOW_UPS, value))
+    elements.append(button(locale, "button.details", ACTION_DETAILS, value))
+    more = [_overflow_option(locale, "button.refresh", ACTION_REFRESH, refresh_value(clue.id, opts.shared_by))]
     if opts.private and opts.shareable:
-        buttons.append(_button(locale, "button.share", ACTION_SHARE, value))
+        more.append(_overflow_option(locale, "button.share", ACTION_SHARE, value))
     has_phone = bool(clue.phones) or any(f.kind == PHONE for f in clue.other_fields)
     if opts.private and has_phone and not opts.reveal_phone:
-        buttons.append(_button(locale, "button.reveal", ACTION_REVEAL, value))
-    return buttons
+        more.append(_overflow_option(locale, "button.reveal", ACTION_REVEAL, value))
+    elements.append(obj("overflow", action_id=ACTION_MORE, options=more))
+    return elements
+
+
+def _overflow_option(locale: str, key: str, action_id: str, value: str) -> Json:
+    return {"text": plain(t(locale, key)), "value": f"{action_id}{_OVERFLOW_SEP}{value}"}
+
+
+def action_choice(action: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(action id, value) of one entry of a block_actions payload's ``actions``: a button's own, or for the
+    card's overflow menu the chosen option's. Untrusted: None when an overflow value names no known action;
+    the value is still to be parsed by the caller (``split_button_value``)."""
+    action_id = str(action.get("action_id") or "")
+    if action_id != ACTION_MORE:
+        return action_id, str(action.get("value") or "")
+    selected = action.get("selected_option")
+    raw = str(selected.get("value") or "") if isinstance(selected, Mapping) else ""
+    chosen, sep, value = raw.partition(_OVERFLOW_SEP)
+    return (chosen, value) if sep and chosen in OVERFLOW_ACTIONS else None
 
 
 def refresh_value(clue_id: int, shared_by: str | None) -> str:
@@ -485,40 +540,38 @@ def split_button_value(value: str) -> tuple[str, str | None] | None:
     return (clue, shared_by) if _USER_ID.fullmatch(shared_by) else None
 
 
-def _button(locale: str, key: str, action_id: str, value: str, *, url: str | None = None) -> Json:
-    return _obj("button", text=_plain(t(locale, key)), action_id=action_id, value=value, url=url)
-
-
 # ------------------------------------------------------------------------------------------ list
 
 
 def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None) -> Json:
-    active = latest.at if latest is not None and latest.at is not None else clue.updated or clue.created
     details = [
         _view_value(clue.stage, locale, _ROW_VALUE, full_phones=False),
+        _tags_line(clue, locale, ROW_TAG_WIDTH),
         mrkdwn_value(clue.company or "", _ROW_VALUE),
         mrkdwn_value(clue.owner or "", _ROW_VALUE),
         _phones(clue.phones[:1], locale, full=False),
-        t(locale, "list.latest", when=_time(active)) if active is not None else None,
+        _latest_activity(clue, locale, latest),
     ]
-    name = mrkdwn_value(clue.name or "", _FALLBACK_PART)
-    # Without a name the title is already "Clue <id>": no need to repeat the id.
-    if name:
-        text = f"{_bold(name)} · {t(locale, 'clue.id', id=_ref(clue.id))}"
-    else:
-        text = _bold(t(locale, "clue.title", id=_ref(clue.id)))
-    if shown := " · ".join(d for d in details if d):
-        text += "\n" + shown
+    text = row_text(locale, clue.id, clue.name, details)
     accessory = None
     if safe := safe_url(url):
-        accessory = _button(locale, "button.open", ACTION_OPEN, str(clue.id), url=safe)
-    return _obj("section", block_id=BLOCK_ROW.format(id=clue.id), text=_mrkdwn(text), accessory=accessory)
+        accessory = button(locale, "button.open", ACTION_OPEN, str(clue.id), url=safe)
+    return obj("section", block_id=BLOCK_ROW.format(id=clue.id), text=mrkdwn(text), accessory=accessory)
+
+
+def _latest_activity(clue: Clue, locale: str, latest: FollowUp | None) -> str | None:
+    """What last happened, saying what it was: the latest follow-up, else the last change, else creation."""
+    if latest is not None and latest.at is not None:
+        return t(locale, "row.latest_follow_up", when=local_time(latest.at))
+    if clue.updated is not None and (clue.created is None or clue.updated.raw != clue.created.raw):
+        return t(locale, "row.updated", when=local_time(clue.updated))
+    return t(locale, "row.created", when=local_time(clue.created)) if clue.created is not None else None
 
 
 def _error_row(clue_id: int, key: str, locale: str) -> Json:
     reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
-    text = f"⚠️ {_bold(t(locale, 'clue.title', id=_ref(clue_id)))}: {reason}"
-    return _obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=_mrkdwn(text))
+    text = f"⚠️ {bold(t(locale, 'clue.title', id=ref(clue_id)))}: {reason}"
+    return obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=mrkdwn(text))
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -536,41 +589,3 @@ def _notice_arg(locale: str, name: str, value: object) -> str:
     if name == "contact" and _MENTION.fullmatch(text):
         return text
     return mrkdwn_value(text, _NOTICE_ARG)
-
-
-def _ref(value: object) -> str:
-    """An id or type code for mrkdwn. Escaped like any CRM text, whatever its type says: a forged cache
-    entry or a future code path must not turn an "id" into a mention or a link."""
-    return mrkdwn_value(str(value), _REF)
-
-
-def _labelled(label: str, value: str) -> str:
-    return f"{_bold(label)}\n{value}" if label else value
-
-
-def _bold(crm_text: str) -> str:
-    # An asterisk inside would end the bold early; the look-alike operator does not.
-    return f"*{crm_text.replace('*', '∗')}*"
-
-
-def _mrkdwn(text: str) -> Json:
-    # verbatim: Slack must not auto-link URLs or parse mentions in CRM text; our own <!date> and
-    # <@U…> tokens are manual parsing strings, which verbatim text still renders.
-    return _obj("mrkdwn", text=text, verbatim=True)
-
-
-def _plain(text: str) -> Json:
-    return _obj("plain_text", text=text, emoji=True)
-
-
-_SIZED = (str, list, tuple, dict)  # left out when empty
-
-
-def _obj(kind: str, **parts: Any) -> Json:
-    """A Block Kit object of type ``kind``, as slack_sdk's models write it (keys sorted; None and empty
-    values left out), built directly: those models validated and walked every object of a card on
-    every render, half of a cache miss's rendering CPU. Validity is held by the length budgets here and
-    by the tests (tests/blockkit.py, the goldens)."""
-    parts["type"] = kind
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in sorted(parts.items())
-            if value is not None and (value or not isinstance(value, _SIZED))}

@@ -28,11 +28,13 @@ from slack_sdk.models.metadata import (
     ExternalRef,
 )
 
+from bot.config import DEFAULT_DUE_FIELD
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView
 from bot.domain.follow_ups import FollowUp
 from bot.domain.locales import DEFAULT_LOCALE
 from bot.domain.text import mask_phone, plain_value, safe_url
-from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, _option_text
+from bot.slack.blocks import duration, option_text
+from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, follow_up_kind
 from bot.slack.i18n import t
 
 ENTITY_TYPE = "slack#/entities/item"
@@ -48,14 +50,11 @@ ERROR_CUSTOM = "custom"
 STRING, INTEGER, ARRAY = "string", "integer", "array"
 TIMESTAMP, DATE = "slack#/types/timestamp", "slack#/types/date"
 
-# The custom field that holds the next follow-up, by CRM key or name, until CLUE_SUMMARY_FIELDS
-# (issue 14 item 1) names the summary fields; the sandbox's is 下次跟进时间.
-NEXT_FOLLOW_UP_FIELDS = ("下次跟进时间", "Next follow-up")
-
 _TITLE = 150
 _VALUE = 200
 _LONG = 2000
 _ARRAY_ITEMS = 20
+_FOLLOW_UPS = 10  # newest follow-ups in the pane; the CRM has the rest
 _BUTTON = 75
 _MAX_CUSTOM = 30
 _KEY_JUNK = re.compile(r"[^A-Za-z0-9_]")  # the tenant's own fields in the flexpane; the rest are counted
@@ -70,11 +69,12 @@ class EntityOptions:
     locale: str = DEFAULT_LOCALE
     stale: bool = False
     reveal_phone: bool = False  # flexpane only: full phones for this viewer
-    next_follow_up_fields: tuple[str, ...] = NEXT_FOLLOW_UP_FIELDS
+    due_field: str | None = DEFAULT_DUE_FIELD  # CLUE_DUE_FIELD: the custom datetime shown as the next follow-up
+    now: datetime | None = None  # aware; to say by how much the next follow-up is overdue (None: not said)
 
     def __post_init__(self) -> None:
-        if self.fetched_at.tzinfo is None:
-            raise ValueError("fetched_at must be timezone-aware")
+        if self.fetched_at.tzinfo is None or (self.now is not None and self.now.tzinfo is None):
+            raise ValueError("fetched_at and now must be timezone-aware")
 
 
 def clue_entity_unfurl(clue: Clue, opts: EntityOptions, *, unfurl_url: str) -> dict[str, Any]:
@@ -102,18 +102,15 @@ def clue_entity_details(clue: Clue, opts: EntityOptions, *,
         _string("source", t(locale, "field.source"), _view(clue.source, locale, full)),
         _string("owner", t(locale, "field.owner"), clue.owner),
         _array("phones", t(locale, "field.phone"), [p if full else mask_phone(p) for p in clue.phones]),
-        _time("converted", t(locale, "time.converted"), clue.converted),
         _string("gender", t(locale, "field.gender"), _view(clue.gender, locale, full)),
         _custom("birthday", t(locale, "field.birthday"), DATE, clue.birthday.isoformat())
         if clue.birthday else None,
         _string("address", t(locale, "field.address"), clue.address),
-        _array("tags", t(locale, "field.tags"),
-               [tag.name for tag in clue.tags if tag.name is not None]),
         _string("description", t(locale, "field.description"), clue.description, long=True),
     ) if f is not None]
     fields += _other_fields(clue, opts)
     if follow_ups is not None:
-        fields.append(_follow_ups(follow_ups, locale))
+        fields += _follow_ups(follow_ups, locale)
     if opts.stale:
         fields.append(_stale(opts))
     return _entity(clue, opts, fields, _open(clue, opts))
@@ -162,32 +159,53 @@ def _entity(clue: Clue, opts: EntityOptions, fields: list[EntityCustomField],
 def _summary(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     """What a salesperson acts on, as the unfurl shows it: never a phone, even in a masked field."""
     locale = opts.locale
-    next_follow_up = _next_follow_up(clue, opts.next_follow_up_fields)
+    next_follow_up = _due_view(clue, opts.due_field)
+    due = next_follow_up.time if next_follow_up else None
     candidates = (
         _string("company", t(locale, "field.company"), clue.company),
         _string("stage", t(locale, "field.stage"), _view(clue.stage, locale, False), tag_color="blue"),
         _string("purchase_intention", t(locale, "field.purchase_intention"),
                 _view(clue.purchase_intention, locale, False)),
-        _time("next_follow_up", t(locale, "entity.next_follow_up"), next_follow_up),
+        _time("next_follow_up", t(locale, "field.next_follow_up"), due),
+        _overdue(due, opts),
         _time("date_created", t(locale, "time.created"), clue.created),
         _time("date_updated", t(locale, "time.updated"), clue.updated),
+        _time("converted", t(locale, "time.converted"), clue.converted),
+        _tags(clue, locale),
     )
     return [f for f in candidates if f is not None]
 
 
-def _next_follow_up(clue: Clue, names: Sequence[str]) -> CrmTime | None:
+def _tags(clue: Clue, locale: str) -> EntityCustomField | None:
+    """Tag names, then "+N more" for those past the array's length and the ids the tag tree does not know."""
+    names = [tag.name for tag in clue.tags if tag.name is not None]
+    room = _ARRAY_ITEMS if len(names) <= _ARRAY_ITEMS and not clue.unknown_tag_count else _ARRAY_ITEMS - 1
+    rest = len(names[room:]) + clue.unknown_tag_count
+    more = [t(locale, "value.more", count=rest)] if rest else []
+    return _array("tags", t(locale, "field.tags"), names[:room] + more)
+
+
+def _overdue(due: CrmTime | None, opts: EntityOptions) -> EntityCustomField | None:
+    """"Overdue: 634 days" once the next follow-up is past, as the card says it."""
+    epoch = due.epoch if due else None
+    if epoch is None or epoch <= 0 or opts.now is None or (late := opts.now.timestamp() - epoch) <= 0:
+        return None
+    return _custom("overdue", t(opts.locale, "entity.overdue"), STRING, duration(opts.locale, late), tag_color="red")
+
+
+def _due_view(clue: Clue, due_field: str | None) -> FieldView | None:
+    """The custom datetime field ``CLUE_DUE_FIELD`` names (by key or name), if the clue has it."""
     for view in clue.other_fields:
-        if view.time is not None and (view.key in names or view.label in names):
-            return view.time
+        if view.time is not None and due_field in (view.key, view.label):
+            return view
     return None
 
 
 def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     """The tenant's own fields: datetimes typed as timestamps, phone fields masked like the phone."""
     rendered: list[EntityCustomField] = []
-    shown = [v for v in clue.other_fields
-             if not (v.time is not None and (v.key in opts.next_follow_up_fields
-                                             or v.label in opts.next_follow_up_fields))]
+    due = _due_view(clue, opts.due_field)
+    shown = [v for v in clue.other_fields if v is not due]
     keys: set[str] = set()
     for i, view in enumerate(shown[:_MAX_CUSTOM]):
         key = "crm_" + _KEY_JUNK.sub("_", view.key[:60])
@@ -205,20 +223,27 @@ def _other_fields(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     return rendered
 
 
-def _follow_ups(items: Sequence[FollowUp], locale: str) -> EntityCustomField:
-    lines = []
-    for item in items[:_ARRAY_ITEMS]:
+def _follow_ups(items: Sequence[FollowUp], locale: str) -> list[EntityCustomField]:
+    """The newest follow-ups, one timestamp field each (Slack shows it in the viewer's zone), labelled with
+    type, operator and the note's first line; the rest counted. A follow-up without a readable time is
+    a string field with the CRM's text, never an unzoned time passed off as local."""
+    if not items:
+        return [_custom("follow_ups", t(locale, "entity.follow_ups"), STRING, t(locale, "entity.no_follow_ups"))]
+    fields = []
+    for n, item in enumerate(items[:_FOLLOW_UPS]):
+        who = plain_value(item.operator or "", 60) or t(locale, "follow_up.no_operator")
         note = plain_value(item.note.split("\n", 1)[0], _VALUE)
-        who = plain_value(item.operator or "", 60)
-        when = plain_value(item.at.raw if item.at else "", 40)
-        lines.append(" · ".join(p for p in (when, who, note) if p))
-    if len(items) > _ARRAY_ITEMS:
-        lines.append(t(locale, "value.more", count=len(items) - _ARRAY_ITEMS))
-    label = t(locale, "entity.follow_ups")
-    if not lines:
-        return _custom("follow_ups", label, STRING, t(locale, "entity.no_follow_ups"))
-    return _custom("follow_ups", label, ARRAY, [EntityArrayItemField(value=line) for line in lines],
-                   item_type=STRING)
+        label = plain_value(" · ".join(p for p in (follow_up_kind(item, locale), who, note) if p), _VALUE)
+        epoch = item.at.epoch if item.at else None
+        if epoch is not None and epoch > 0:
+            fields.append(_custom(f"follow_up_{n}", label, TIMESTAMP, epoch))
+        else:
+            raw = plain_value(item.at.raw if item.at else "", 40) or "?"
+            fields.append(_custom(f"follow_up_{n}", label, STRING, raw))
+    if len(items) > _FOLLOW_UPS:
+        more = t(locale, "value.more", count=len(items) - _FOLLOW_UPS)
+        fields.append(_custom("follow_ups_more", t(locale, "entity.follow_ups"), STRING, more))
+    return fields
 
 
 def _stale(opts: EntityOptions) -> EntityCustomField:
@@ -228,7 +253,7 @@ def _stale(opts: EntityOptions) -> EntityCustomField:
 def _view(view: FieldView | None, locale: str, full_phones: bool) -> str | None:
     if view is None:
         return None
-    return _option_text(view, locale, mask=view.kind == PHONE and not full_phones)
+    return option_text(view, locale, mask=view.kind == PHONE and not full_phones)
 
 
 def _string(key: str, label: str, value: str | None, *, long: bool = False,

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.text import mrkdwn_value
+from bot.slack.blocks import Json, clue_title, mrkdwn, obj, plain, stale_line
 from bot.slack.cards import (
     BLOCK_HEADER,
+    BLOCK_STALE,
     HEADER_LIMIT,
     TEXT_BUDGET,
     CardOptions,
-    Json,
     details_blocks,
     follow_up_meta,
 )
-from bot.slack.cards import _mrkdwn as mrkdwn
-from bot.slack.cards import _obj as obj
-from bot.slack.cards import _plain as plain
-from bot.slack.cards import _title as title
 from bot.slack.i18n import t
 
 VIEW_DETAILS = "clue_details_view"
@@ -57,17 +55,21 @@ def notice_view(locale: str, callback_id: str, clue_id: int, text: str,
 
 def details_view(clue: Clue, opts: CardOptions, channel: str | None = None) -> dict[str, Any]:
     """The More details modal: everything the card's summary leaves out."""
-    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(title(clue, opts.locale, HEADER_LIMIT)))]
+    header = obj("header", block_id=BLOCK_HEADER, text=plain(clue_title(clue, opts.locale, HEADER_LIMIT)))
+    blocks: list[Json] = [header]
     blocks += details_blocks(clue, opts)
     return _view(opts.locale, VIEW_DETAILS, "modal.details.title", blocks, clue.id, channel)
 
 
-def follow_ups_view(clue: Clue, pages: Sequence[FollowUpPage], locale: str, *,
-                    failed: bool = False, channel: str | None = None) -> dict[str, Any]:
+def follow_ups_view(clue: Clue, pages: Sequence[FollowUpPage], locale: str, *, failed: bool = False,
+                    channel: str | None = None, stale_since: datetime | None = None) -> dict[str, Any]:
     """The timeline modal: the follow-ups of ``pages``, newest first, then Load more while there is more
-    (at most ``MAX_PAGES`` pages); ``failed``: the CRM did not answer the next page, said honestly."""
+    (at most ``MAX_PAGES`` pages); ``failed``: the CRM did not answer the next page, said honestly;
+    ``stale_since``: pages are served from the cache while the CRM fails, said under the name like on the card."""
     items = [item for page in pages for item in page.items]
-    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(title(clue, locale, HEADER_LIMIT)))]
+    blocks: list[Json] = [obj("header", block_id=BLOCK_HEADER, text=plain(clue_title(clue, locale, HEADER_LIMIT)))]
+    if stale_since is not None:
+        blocks.append(obj("context", block_id=BLOCK_STALE, elements=[stale_line(locale, stale_since)]))
     shown = timeline_blocks(items, locale)
     blocks += shown
     more = pages[-1].next_cursor is not None if pages else False

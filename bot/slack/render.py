@@ -111,7 +111,8 @@ class CardRenderer:
     def _entity_options(self, lookup: Lookup, locale: str) -> entities.EntityOptions:
         return entities.EntityOptions(locale=locale, clue_url=self._matcher.url_for(lookup.clue.id),
                                       fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC),
-                                      stale=lookup.stale)
+                                      stale=lookup.stale, due_field=self._due_field,
+                                      now=datetime.fromtimestamp(self._wall(), UTC))
 
     def list_message(self, items: Sequence[cards.ListItem], ids: Sequence[int], locale: str,
                      who: Inbound | None, activity: Mapping[int, FollowUp] | None = None) -> Message:

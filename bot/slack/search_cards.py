@@ -16,7 +16,20 @@ from typing import Any
 
 from bot.domain.clue import CrmTime
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value
-from bot.slack.cards import BLOCK_NOTICE, Json, _bold, _button, _mrkdwn, _obj, _plain, _time, ago, notice_message
+from bot.slack.blocks import (
+    ROW_TAG_WIDTH,
+    Json,
+    bold,
+    button,
+    local_time,
+    mrkdwn,
+    obj,
+    plain,
+    row_text,
+    stale_line,
+    tags_line,
+)
+from bot.slack.cards import BLOCK_NOTICE, notice_message
 from bot.slack.i18n import t
 
 ACTION_SHOW = "clue_search_show"
@@ -39,9 +52,7 @@ MANY_PAGES = 5  # from this many pages on, results say "refine your search"
 MAX_OPTIONS = 10
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's text
 _QUERY = 64
-_ROW_NAME = 60
 _ROW_VALUE = 40
-_ROW_TAGS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,46 +97,40 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     query = mrkdwn_value(shown_query(results.query, phone=results.phone), _QUERY)
     summary = (t(locale, "search.summary", query=query, page=results.page_no, pages=pages) if pages > 1
                else t(locale, "search.summary_one_page", query=query))
-    blocks: list[Json] = [_obj("section", block_id=BLOCK_SUMMARY, text=_mrkdwn(_bold(summary)))]
+    blocks: list[Json] = [obj("section", block_id=BLOCK_SUMMARY, text=mrkdwn(bold(summary)))]
     if results.stale:
-        blocks.append(_obj("context", block_id=BLOCK_HINT + "_stale",
-                           elements=[_mrkdwn(t(locale, "stale", when=ago(results.fetched_at)))]))
+        blocks.append(obj("context", block_id=BLOCK_HINT + "_stale", elements=[stale_line(locale, results.fetched_at)]))
     for row in results.rows[:MAX_SEARCH_ROWS]:
         blocks.append(_row(row, locale))
     if pages >= MANY_PAGES:
-        blocks.append(_obj("context", block_id=BLOCK_HINT, elements=[_mrkdwn(t(locale, "search.too_many"))]))
+        blocks.append(obj("context", block_id=BLOCK_HINT, elements=[mrkdwn(t(locale, "search.too_many"))]))
     paging: list[Json] = []
     if results.page_no > 1:
-        paging.append(_button(locale, "button.previous", ACTION_PREVIOUS,
+        paging.append(button(locale, "button.previous", ACTION_PREVIOUS,
                               page_value(results.query, results.page_no - 1)))
     if results.page_no < results.total_pages:
-        paging.append(_button(locale, "button.next", ACTION_NEXT, page_value(results.query, results.page_no + 1)))
+        paging.append(button(locale, "button.next", ACTION_NEXT, page_value(results.query, results.page_no + 1)))
     if paging:
-        blocks.append(_obj("actions", block_id=BLOCK_PAGING, elements=paging))
+        blocks.append(obj("actions", block_id=BLOCK_PAGING, elements=paging))
     return {"text": summary, "blocks": blocks}
 
 
 def _row(row: SearchRow, locale: str) -> Json:
-    title = t(locale, "search.row_title", id=row.clue_id)
-    name = mrkdwn_value(row.name or "", _ROW_NAME)
-    text = f"{_bold(name)} · {title}" if name else _bold(title)
+    """Worded like a row of ``/clue 8 12 40``: stage, tags, phone, and what last happened."""
     details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
+               tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
                mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",
-               f"{t(locale, 'time.created')} {_time(row.created)}" if row.created else "",
-               ", ".join(v for tag in row.tags[:_ROW_TAGS] if (v := mrkdwn_value(tag, _ROW_VALUE)))]
-    if len(row.tags) > _ROW_TAGS:
-        details.append(t(locale, "value.more", count=len(row.tags) - _ROW_TAGS))
-    if shown := " · ".join(d for d in details if d):
-        text += "\n" + shown
-    show = _button(locale, "button.show", ACTION_SHOW, str(row.clue_id))
-    return _obj("section", block_id=BLOCK_ROW.format(id=row.clue_id), text=_mrkdwn(text), accessory=show)
+               t(locale, "row.created", when=local_time(row.created)) if row.created else ""]
+    text = row_text(locale, row.clue_id, row.name, details)
+    show = button(locale, "button.show", ACTION_SHOW, str(row.clue_id))
+    return obj("section", block_id=BLOCK_ROW.format(id=row.clue_id), text=mrkdwn(text), accessory=show)
 
 
 def help_message(locale: str, max_ids: int) -> dict[str, Any]:
     """``/clue help``: the usage notice and a button that opens the Find a clue modal."""
     message = notice_message(locale, "usage", max_ids=max_ids)
-    button = _button(locale, "button.find", ACTION_FIND, "find")
-    message["blocks"].append(_obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[button]))
+    find = button(locale, "button.find", ACTION_FIND, "find")
+    message["blocks"].append(obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[find]))
     return message
 
 
@@ -136,17 +141,17 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, 
         "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
     }
     head = [
-        {"type": "section", "block_id": BLOCK_PICK, "text": _mrkdwn(t(locale, "modal.label")),
+        {"type": "section", "block_id": BLOCK_PICK, "text": mrkdwn(t(locale, "modal.label")),
          "accessory": select},
-        {"type": "context", "block_id": BLOCK_HINT, "elements": [_mrkdwn(t(locale, "modal.hint"))]},
+        {"type": "context", "block_id": BLOCK_HINT, "elements": [mrkdwn(t(locale, "modal.hint"))]},
     ]
-    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": _plain(t(locale, "modal.title")),
-            "close": _plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
+    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": plain(t(locale, "modal.title")),
+            "close": plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
 
 
 def option(row: SearchRow, locale: str) -> dict[str, Any]:
     """One type-ahead option: plain text (Slack shows it as is), the clue id as its value."""
-    parts = [row.name or t(locale, "search.row_title", id=row.clue_id), row.stage or "",
+    parts = [row.name or t(locale, "clue.title", id=row.clue_id), row.stage or "",
              mask_phone(row.phone) if row.phone else ""]
     text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}

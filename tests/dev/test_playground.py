@@ -205,6 +205,20 @@ async def test_refresh_replaces_the_ephemeral_card(page: Playground) -> None:
     assert header(calls[0]["body"]) == CLUE_8_NAME
 
 
+async def test_the_overflow_menus_refresh_is_sent_as_slack_sends_a_choice(page: Playground) -> None:
+    """The card's Refresh is an overflow option: the page posts its value as ``selected_option``."""
+    card = (await page.command("8", "c1"))["ack"]
+    elements = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    [overflow] = [e for e in elements if e["type"] == "overflow"]
+    refresh = next(o["value"] for o in overflow["options"] if o["value"].startswith("clue_refresh="))
+    where = {"kind": "ephemeral", "message_ts": "1700000000.000100"}
+    result = await page.ok("/playground/action", {"action_id": overflow["action_id"], "selected_option": refresh,
+                                                  "block_id": "clue_actions", "response_key": "a1", "container": where})
+    calls = await page.captured(result["seq"])
+    assert [(c["kind"], c["name"]) for c in calls] == [("response_url", "a1")]
+    assert calls[0]["body"]["replace_original"] is True and header(calls[0]["body"]) == CLUE_8_NAME
+
+
 async def test_share_posts_in_channel_then_deletes_the_ephemeral_card(page: Playground) -> None:
     await page.command("8", "c1")
     result = await page.click("clue_share", "a2")

@@ -75,19 +75,20 @@ class SlackDriver:
 
     def click(self, action_id: str, value: str, *, ephemeral: bool = True, user: str = USER,
               channel: str = CHANNEL, channel_name: str = "sales", container: Mapping[str, Any] | None = None,
-              view: Mapping[str, Any] | None = None, response_url: str | None = "",
+              view: Mapping[str, Any] | None = None, response_url: str | None = "", overflow: bool = False,
               ) -> tuple[slack_requests.SignedRequest, str]:
         """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
-        ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL."""
+        ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL. With
+        ``overflow``, the choice of the overflow menu ``action_id`` whose option has ``value``."""
         key, url = self.response_url()
         url = url if response_url == "" else response_url
         if view is None and container is None:
             container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
                          "is_ephemeral": ephemeral}
         payload = slack_requests.button_click(
-            team=TEAM, user=user, action_id=action_id, value=value, trigger_id="123.456.def",
+            team=TEAM, user=user, action_id=action_id, value=None if overflow else value, trigger_id="123.456.def",
             api_app_id="A0CLUE0001", channel=channel, channel_name=channel_name, response_url=url,
-            container=container, view=view)
+            container=container, view=view, chosen=value if overflow else None)
         if url is None:
             payload.pop("response_url", None)
         return slack_requests.interaction(self.secret, payload), key

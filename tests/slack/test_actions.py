@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -139,10 +140,9 @@ async def test_refresh_of_a_shared_card_keeps_who_shared_it(slack: SlackDriver, 
     _, share_key = await slack.action("clue_share", "8")
     await slack.drain()
     shared = slack.fake.responses(share_key)[0]
-    [refresh] = [e for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"]
-                 if e["action_id"] == "clue_refresh"]
     sandbox.state.update_clue(8, name="Renamed")
-    _, key = await slack.action("clue_refresh", refresh["value"], ephemeral=False, user="U0BOB00001")
+    _, key = await slack.action("clue_more", _menu(shared)["clue_refresh"], ephemeral=False, user="U0BOB00001",
+                                overflow=True)
     await slack.drain()
     [posted] = slack.fake.responses(key)
     assert "Renamed" in posted["text"]
@@ -157,3 +157,49 @@ async def test_a_forged_sharer_in_a_refresh_value_does_nothing(slack: SlackDrive
     await slack.drain()
     assert slack.fake.responses(key) == []
     assert sandbox.state.stats().calls == {}
+
+
+def _menu(card: dict[str, Any]) -> dict[str, str]:
+    """The card's overflow menu as {action id: option value}."""
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    [overflow] = [e for e in actions["elements"] if e["type"] == "overflow"]
+    assert overflow["action_id"] == "clue_more"
+    return {o["value"].split("=")[0]: o["value"] for o in overflow["options"]}
+
+
+async def test_the_cards_overflow_menu_refreshes_shares_and_reveals(slack: SlackDriver, sandbox: SandboxServer,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """#21.6: Refresh, Share and Reveal live in the card's overflow menu; each option's value is dispatched
+    to the same listener as the button it replaces."""
+    menu = _menu((await slack.command("8"))[0].json())
+    assert list(menu) == ["clue_refresh", "clue_share", "clue_reveal_phone"]
+    sandbox.state.update_clue(8, name="新名字")
+    _, key = await slack.action("clue_more", menu["clue_refresh"], overflow=True)
+    await slack.drain()
+    [refreshed] = slack.fake.responses(key)
+    assert refreshed["replace_original"] is True and "新名字" in refreshed["text"]
+    assert sandbox.state.stats().clue_gets == {8: 2}
+    caplog.set_level(logging.INFO)
+    _, key = await slack.action("clue_more", menu["clue_reveal_phone"], overflow=True)
+    await slack.drain()
+    [revealed] = slack.fake.responses(key)
+    assert "145678388" in json.dumps(revealed)
+    assert [r.getMessage() for r in caplog.records].count("audit.phone.revealed") == 1
+    _, key = await slack.action("clue_more", menu["clue_share"], overflow=True)
+    await slack.drain()
+    shared, deleted = slack.fake.responses(key)
+    assert shared["response_type"] == "in_channel" and deleted["delete_original"] is True
+    assert "145678388" not in json.dumps(shared)
+    assert list(_menu(shared)) == ["clue_refresh"]  # a shared card: Refresh only, keeping who shared it
+    assert _menu(shared)["clue_refresh"] == f"clue_refresh=8:{USER}"
+
+
+@pytest.mark.parametrize("value", ["clue_open=8", "clue_refresh", "8", "clue_refresh=<!here>", "clue_share=8:U0X<",
+                                   "=8", "clue_more=8"])
+async def test_a_forged_overflow_choice_does_nothing(slack: SlackDriver, sandbox: SandboxServer, value: str) -> None:
+    response, key = await slack.action("clue_more", value, overflow=True)
+    assert response.status_code == 200
+    await slack.drain()
+    assert slack.fake.responses(key) == []
+    assert sandbox.state.stats().clue_gets == {}
+

@@ -298,7 +298,10 @@ def _blocks_by_id(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _action_ids(message: dict[str, Any]) -> list[str]:
-    return [e["action_id"] for e in _blocks_by_id(message)["clue_actions"]["elements"]]
+    """What a click on the card can do: the buttons in sight, then the overflow menu's choices."""
+    elements = _blocks_by_id(message)["clue_actions"]["elements"]
+    buttons = [e["action_id"] for e in elements if e["type"] == "button"]
+    return buttons + [o["value"].split("=")[0] for e in elements if e["type"] == "overflow" for o in e["options"]]
 
 
 def _all_text(obj: Any) -> str:
@@ -313,7 +316,7 @@ def _details(clue: Clue, **kwargs: Any) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: b for b in view["blocks"]}
 
 
-CARD_BUTTONS = [ACTION_REFRESH, ACTION_FOLLOW_UPS, ACTION_DETAILS]
+CARD_BUTTONS = [ACTION_FOLLOW_UPS, ACTION_DETAILS, ACTION_REFRESH]  # Refresh is in the overflow menu
 
 
 def test_doc_example_card() -> None:
@@ -326,23 +329,27 @@ def test_doc_example_card() -> None:
     details = _details(DOC_EXAMPLE)
     assert [f["text"] for f in details["clue_fields"]["fields"]] == ["*Converted*\nNo · Awaiting assignment"]
     # lastUpdateTime equals createTime here, so "Updated" is left out.
-    assert [e["text"] for e in details["clue_times"]["elements"]] == [
-        "*Created* <!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>"]
+    created = "<!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>"
+    assert [e["text"] for e in details["clue_times"]["elements"]] == [f"*Created* {created}"]
+    assert [e["text"] for e in blocks["clue_times"]["elements"]] == [f"*Created* {created}"]
     assert blocks["clue_footer"]["elements"][0]["text"] == (
-        "CRM data from <!date^1714552200^{ago}|2024-05-01 08:30 UTC>")
+        f"Checked <!date^1714552200^{{ago}}|2024-05-01 08:30 UTC> · updated {created}")
     assert _action_ids(message) == [ACTION_OPEN, *CARD_BUTTONS, ACTION_SHARE, ACTION_REVEAL]
-    buttons = blocks["clue_actions"]["elements"]
-    assert buttons[0]["url"] == "https://crm.example.com/clue/8"
-    assert {b["value"] for b in buttons} == {"8"}
+    elements = blocks["clue_actions"]["elements"]
+    assert elements[0]["url"] == "https://crm.example.com/clue/8"
+    assert {b["value"] for b in elements if b["type"] == "button"} == {"8"}
+    assert [o["value"] for o in elements[-1]["options"]] == ["clue_refresh=8", "clue_share=8", "clue_reveal_phone=8"]
     assert "clue_stale" not in blocks and "clue_activity" not in blocks
 
 
 def test_block_order_is_stable() -> None:
     message = clue_message(RICH_EN, opts(RICH_EN, stale=True, shared_by="U024BE7LH"))
     ids = [b["block_id"] for b in message["blocks"]]
-    assert ids == ["clue_header", "clue_meta", "clue_fields", "clue_footer", "clue_actions"]
+    assert ids == ["clue_header", "clue_stale", "clue_meta", "clue_fields", "clue_tags", "clue_times",
+                   "clue_footer", "clue_actions"]
     assert list(_details(RICH_EN)) == ["clue_header", "clue_meta", "clue_fields", "clue_tags", "clue_description",
                                        "clue_custom", "clue_times"]
+    assert list(_details(RICH_EN, stale=True))[:3] == ["clue_header", "clue_stale", "clue_meta"]
 
 
 def test_minimal_clue_gets_a_default_title_and_no_empty_blocks() -> None:
@@ -368,7 +375,7 @@ def test_channel_audience_masks_every_phone_and_offers_no_private_buttons() -> N
         text = _all_text(message)
         for leak in ("1234 5678", "1234", "5555-0123", "5555", "13900001111", "0000"):
             assert leak not in text, leak
-        ids = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        ids = _action_ids(message) if "clue_actions" in _blocks_by_id(message) else []
         assert ids in ([ACTION_OPEN, *CARD_BUTTONS], [])
     unfurl = _all_text(clue_unfurl(RICH_EN, opts(RICH_EN)))
     assert "+86 138 **** 5678" in unfurl and "021-****-0123" in unfurl
@@ -407,18 +414,32 @@ def test_unsafe_clue_url_drops_the_open_button() -> None:
         assert ACTION_OPEN not in _action_ids(clue_message(DOC_EXAMPLE, opts(clue_url=url)))
 
 
-def test_one_freshness_line_that_slack_keeps_current() -> None:
-    """#12.17: the footer is the only freshness line; its age is a <!date {ago}> token, never frozen text,
-    and when the data is stale the same line is the warning, in bold."""
-    token = "<!date^1714552200^{ago}|2024-05-01 08:30 UTC>"
-    for locale, fresh, stale in (("en", f"CRM data from {token}", f"⚠️ *CRM unreachable — showing data from {token}*"),
-                                 ("zh", f"CRM 数据更新于 {token}", f"⚠️ *CRM 暂时无法访问，显示的是 {token}的数据*")):
-        for is_stale, line in ((False, fresh), (True, stale)):
-            message = clue_message(DOC_EXAMPLE, opts(stale=is_stale, now=FETCHED + timedelta(hours=3), locale=locale))
-            footers = [b for b in message["blocks"] if b["block_id"] == "clue_footer"]
-            assert [e["text"] for e in footers[0]["elements"]] == [line]
-            assert "clue_stale" not in _blocks_by_id(message)
-            assert _all_text(message).count("{ago}") == 1 and " ago" not in _all_text(message)
+def test_freshness_says_when_we_checked_and_apart_when_the_record_changed() -> None:
+    """#21.4: "Checked <ago> · updated <date>" (Slack keeps {ago} current); when stale, one visible line
+    under the name says the CRM is unreachable and when it was last checked, and the footer keeps only
+    when the record changed."""
+    checked = "<!date^1714552200^{ago}|2024-05-01 08:30 UTC>"
+    at = "<!date^1714552200^{date_short_pretty} {time}|2024-05-01 08:30 UTC>"
+    updated = "<!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>"
+    cases = (("en", f"Checked {checked} · updated {updated}", f"⚠️ *CRM unreachable, last checked {at}*",
+              f"Updated {updated}"),
+             ("zh", f"{checked}从 CRM 读取 · 记录更新于 {updated}", f"⚠️ *CRM 暂时无法访问，上次读取于 {at}*",
+              f"记录更新于 {updated}"),
+             ("zh-TW", f"{checked}從 CRM 讀取 · 紀錄更新於 {updated}", f"⚠️ *CRM 暫時無法存取，上次讀取於 {at}*",
+              f"紀錄更新於 {updated}"))
+    for locale, fresh, warning, stale_footer in cases:
+        message = clue_message(DOC_EXAMPLE, opts(now=FETCHED + timedelta(hours=3), locale=locale))
+        blocks = _blocks_by_id(message)
+        assert [e["text"] for e in blocks["clue_footer"]["elements"]] == [fresh]
+        assert "clue_stale" not in blocks
+        assert _all_text(message).count("{ago}") == 1 and " ago" not in _all_text(message)
+        message = clue_message(DOC_EXAMPLE, opts(stale=True, now=FETCHED + timedelta(hours=3), locale=locale))
+        assert [b["block_id"] for b in message["blocks"]][:2] == ["clue_header", "clue_stale"]
+        blocks = _blocks_by_id(message)
+        assert [e["text"] for e in blocks["clue_stale"]["elements"]] == [warning]
+        assert [e["text"] for e in blocks["clue_footer"]["elements"]] == [stale_footer]
+    nothing_changed = clue_message(MINIMAL, opts())
+    assert [e["text"] for e in _blocks_by_id(nothing_changed)["clue_footer"]["elements"]] == [f"Checked {checked}"]
 
 
 def test_shared_by_mentions_the_user() -> None:
@@ -436,11 +457,20 @@ def test_card_options_refuse_nonsense(kwargs: dict[str, Any]) -> None:
 
 
 def test_unknown_options_and_tags_are_marked_not_hidden() -> None:
-    text = _all_text(clue_message(UNKNOWN_IDS, opts())) + _all_text(_details(UNKNOWN_IDS))
-    assert "396823724189760 (unknown)" in text
-    assert "展会, 396823724189761 (unknown)" in text
-    assert "+2 unknown tags" in text
-    assert "Type 7" in text
+    """#21.8: an unknown option reads "unknown option" on the card, its id only in More details; likewise
+    a type code the app does not know."""
+    card = _all_text(clue_message(UNKNOWN_IDS, opts()))
+    assert "*Stage*\\nunknown option" in card and "Other type" in card
+    assert "3968237241897" not in card and "Type 7" not in card and "(7)" not in card
+    assert "+2 more" in _all_text(_blocks_by_id(clue_message(UNKNOWN_IDS, opts()))["clue_tags"])
+    details = _all_text(_details(UNKNOWN_IDS))
+    assert "unknown option (396823724189760)" in details
+    assert "展会, unknown option (396823724189761)" in details
+    assert "+2 unknown tags" in details
+    assert "Other type (7)" in details
+    for locale, marker in (("zh", "未知选项（396823724189760）"), ("zh-TW", "未知選項（396823724189760）")):
+        assert marker in _all_text(_details(UNKNOWN_IDS, locale=locale))
+        assert "396823724189760" not in _all_text(clue_message(UNKNOWN_IDS, opts(locale=locale)))
 
 
 def test_sixty_tags_all_fit_grouped() -> None:
@@ -497,7 +527,7 @@ async def test_crm_datetime_fields_are_viewer_local_and_dates_are_dates(sandbox:
     message = clue_message(clue, opts(clue))
     texts = [f["text"] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
     # 2025-03-11 15:00:00 in Asia/Shanghai is 07:00 UTC: epoch 1741676400; in the summary, relative too.
-    assert ("*下次跟进时间*\n<!date^1741676400^{date_short_pretty} {time} · {ago}"
+    assert ("*Next follow-up*\n<!date^1741676400^{date_short_pretty} {time} · {ago}"
             "|2025-03-11 15:00:00 (Asia/Shanghai)>") in texts
     assert "*签约日期*\n2025-04-01" in [f["text"] for f in _details(clue)["clue_custom"]["fields"]]
     assert_valid_message(message)
@@ -520,8 +550,10 @@ def test_zh_locale_uses_chinese_labels() -> None:
     message = clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))
     fields = [f["text"].split("\n")[0] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
     assert fields == ["*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*"]
-    assert [b["text"]["text"] for b in _blocks_by_id(message)["clue_actions"]["elements"]] == [
-        "在 CRM 中打开", "刷新", "跟进记录", "更多详情", "分享到频道", "显示完整电话"]
+    elements = _blocks_by_id(message)["clue_actions"]["elements"]
+    assert [b["text"]["text"] for b in elements if b["type"] == "button"] == ["在 CRM 中打开", "跟进记录", "更多详情"]
+    assert [o["text"]["text"] for o in elements[-1]["options"]] == ["刷新", "分享到频道", "显示完整电话"]
+    assert _blocks_by_id(message)["clue_tags"]["elements"][0]["text"] == "*标签* 制造业，医疗，A"
     assert message["text"] == "线索 20240501 · 张伟 · 方案评估·第二轮"
 
 
@@ -538,8 +570,9 @@ def test_unfurl_is_compact_and_public() -> None:
     blocks = _blocks_by_id(unfurl)
     labels = [f["text"].split("\n")[0] for f in blocks["clue_fields"]["fields"]]
     assert labels == ["*Company*", "*Stage*", "*Purchase intention*", "*Owner*", "*Phone*"]
-    assert "clue_custom" not in blocks and "clue_tags" not in blocks
-    assert [e["action_id"] for e in blocks["clue_actions"]["elements"]] == [ACTION_OPEN, *CARD_BUTTONS]
+    assert "clue_custom" not in blocks and "clue_description" not in blocks
+    assert blocks["clue_tags"]["elements"][0]["text"] == "*Tags* Manufacturing, Healthcare, A, Trade show 2024"
+    assert _action_ids(unfurl) == [ACTION_OPEN, *CARD_BUTTONS]
 
 
 # ------------------------------------------------------------------------------------------ list
@@ -744,31 +777,43 @@ def _summary(message: dict[str, Any]) -> list[str]:
 def test_summary_leads_with_what_a_salesperson_acts_on() -> None:
     message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh", follow_ups=FOLLOW_UPS_ZH))
     assert [f.split("\n")[0] for f in _summary(message)] == [
-        "*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*", "*下次跟进时间*", "*预算（万元）*"]
-    # Not yet due (NOW is 2024-05-01): viewer-local and relative, not marked.
-    assert _summary(message)[5] == ("*下次跟进时间*\n<!date^1715047200^{date_short_pretty} {time} · {ago}"
+        "*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*", "*下次跟进*", "*预算（万元）*"]
+    # Not yet due (NOW is 2024-05-01): viewer-local and relative, not marked; under the app's own label.
+    assert _summary(message)[5] == ("*下次跟进*\n<!date^1715047200^{date_short_pretty} {time} · {ago}"
                                     "|2024-05-07 10:00:00 (Asia/Shanghai)>")
     activity = _blocks_by_id(message)["clue_activity"]["text"]["text"]
     assert activity == ("*最近跟进*\n<!date^1714471500^{date_short_pretty} {time}|2024-04-30 18:05:00 "
                         "(Asia/Shanghai)> · 张三 · 跟进\n已加企微，约了周三下午线上演示。")
-    # Everything else is behind More details; the summary's own fields are not repeated there.
+    # Everything else is behind More details; the summary's own fields are not repeated there. Tags are on
+    # the face in one line, and all of them, grouped, in More details.
     details = _all_text(_details(SUMMARY_ZH, locale="zh"))
-    assert "意向产品" in details and "制造业" in details and "下次跟进时间" not in details
-    assert "意向产品" not in _all_text(message) and "制造业" not in _all_text(message)
+    assert "意向产品" in details and "*行业*: 制造业" in details and "下次跟进" not in details
+    assert "意向产品" not in _all_text(message) and "制造业" in _all_text(message)
 
 
 def test_overdue_next_follow_up_is_marked() -> None:
     message = clue_message(SUMMARY_EN_OVERDUE, opts(SUMMARY_EN_OVERDUE))
-    assert "*下次跟进时间*\n⚠️ *overdue* <!date^1714354200^" in "\n".join(_summary(message))
-    later = opts(SUMMARY_ZH, now=datetime(2024, 5, 8, tzinfo=UTC), locale="zh")
-    assert "⚠️ *已逾期*" in _all_text(clue_message(SUMMARY_ZH, later))
+    """#21.3: under the app's own label in every language, saying by how much it is overdue."""
+    assert "*Next follow-up*\n⚠️ *overdue by 2 days* · <!date^1714354200^{date_short_pretty} {time}|" in \
+        "\n".join(_summary(message))
+    for locale, label, overdue in (("zh", "下次跟进", "逾期 634 天"), ("zh-TW", "下次跟進", "逾期 634 天"),
+                                   ("en", "Next follow-up", "overdue by 634 days")):
+        later = opts(SUMMARY_ZH, now=datetime(2024, 5, 7, 2, tzinfo=UTC) + timedelta(days=634, hours=5), locale=locale)
+        assert f"*{label}*\n⚠️ *{overdue}* · <!date^" in "\n".join(_summary(clue_message(SUMMARY_ZH, later)))
+        preview = clue_unfurl(SUMMARY_ZH, later)
+        assert f"*{label}*\n⚠️ *{overdue}*" in "\n".join(_summary(preview))
+    hours = opts(SUMMARY_ZH, now=datetime(2024, 5, 7, 5, tzinfo=UTC))
+    assert "⚠️ *overdue by 3 hours*" in _all_text(clue_message(SUMMARY_ZH, hours))
 
 
 def test_summary_fields_are_configurable_by_key_or_name_in_order() -> None:
     message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, summary_fields=("91651", "意向产品", "nope"), due_field=None))
     assert [f.split("\n")[0] for f in _summary(message)][-2:] == ["*预算（万元）*", "*意向产品*"]
     assert "下次跟进时间" not in _all_text(message)
-    assert "下次跟进时间" in _all_text(_details(SUMMARY_ZH, summary_fields=("91651",)))
+    # Left out of the summary, the due field is in More details, still under the app's own label (#21.3).
+    details = _details(SUMMARY_ZH, summary_fields=("91651",), locale="zh")
+    assert "*下次跟进*\n<!date^1715047200^{date_short_pretty} {time} · {ago}" in _all_text(details).replace("\\n", "\n")
+    assert "下次跟进时间" not in _all_text(details)
 
 
 def test_card_says_when_the_latest_follow_up_did_not_come() -> None:
@@ -790,7 +835,9 @@ def test_hostile_follow_ups_render_escaped_and_within_limits() -> None:
         assert token not in mrkdwn
     entries = [b for b in view["blocks"] if b["block_id"].startswith("clue_follow_up_")]
     assert 3 < len(entries) < 1000
-    assert "Unknown · Note" in entries[1]["text"]["text"] and "Type 99" in entries[2]["text"]["text"]
+    assert "Unknown · Note" in entries[1]["text"]["text"]
+    assert entries[2]["text"]["text"].endswith("· Other\nˋˋˋ\n&gt; quoted")
+    assert "99" not in entries[2]["text"]["text"]  # a type code the docs do not list is not shown as a code
     assert len(entries[1]["text"]["text"]) < 600  # the 10,000-character note, trimmed
     # Capped, honestly: no Load more past the budget, and a line that says so.
     assert "clue_follow_ups_more" not in {b["block_id"] for b in view["blocks"]}
@@ -805,3 +852,81 @@ def test_timeline_pages_are_bounded() -> None:
     last = modals.follow_ups_view(RICH_EN, [page] * modals.MAX_PAGES, "en")
     assert "clue_follow_ups_more" not in _blocks_by_id(last)
     assert "Showing the newest" in _all_text(last)
+
+
+def test_a_phone_is_masked_the_same_way_everywhere() -> None:
+    """#21.8: one rule, one character (`*`), on every surface a phone reaches: card, preview, list row,
+    search row, type-ahead option, More details and the Work Object pane."""
+    from bot.slack.entities import EntityOptions, clue_entity_details
+
+    phone = "13812345678"
+    clue = Clue(id=5, name="张三", phones=(phone,), other_fields=(FieldView("p", "备用电话", phone, kind=8),))
+    row = search_cards.SearchRow(5, "张三", None, phone)
+    pane = clue_entity_details(clue, EntityOptions(clue_url=URL.format(id=5), fetched_at=FETCHED))
+    surfaces = {
+        "card": _all_text(clue_message(clue, opts(clue))),
+        "preview": _all_text(clue_unfurl(clue, opts(clue))),
+        "list": _all_text(clue_list_message([clue], opts())),
+        "search": _all_text(search_cards.pick_list_message(_results(rows=(row,)), "en")),
+        "option": _all_text(search_cards.option(row, "en")),
+        "details": _all_text(_details(clue)),
+        "pane": _all_text(pane),
+    }
+    for name, text in surfaces.items():
+        assert "138****5678" in text and phone not in text, name
+        assert "∗" not in text and "•" not in text, name
+
+
+def test_the_face_shows_tags_in_one_line_then_a_count_and_the_times() -> None:
+    """#21.1: tag names on the card face, as many as fit one line, then "+N more"; created and (when
+    converted) converted times viewer-local; updated in the footer. Chinese text uses "，"."""
+    blocks = _blocks_by_id(clue_message(MANY_TAGS, opts(MANY_TAGS, locale="zh")))
+    [tags] = blocks["clue_tags"]["elements"]
+    shown = tags["text"].removeprefix("*标签* ").split("，")
+    assert shown[-1] == f"另 {60 - len(shown) + 1} 项" and 3 <= len(shown) - 1 < 10
+    assert sum(len(s) for s in shown) <= 40 and "\n" not in tags["text"]
+    en = _blocks_by_id(clue_message(RICH_EN, opts(RICH_EN)))
+    assert [e["text"].split(" ")[0] for e in en["clue_times"]["elements"]] == ["*Created*", "*Converted*"]
+    assert all("<!date^" in e["text"] for e in en["clue_times"]["elements"])
+    assert "updated <!date^1714470312^" in en["clue_footer"]["elements"][0]["text"]
+    tw = _blocks_by_id(clue_message(RICH_EN, opts(RICH_EN, locale="zh-TW")))
+    assert [e["text"].split(" ")[0] for e in tw["clue_times"]["elements"]] == ["*建立*", "*轉客戶*"]
+    unknown = _blocks_by_id(clue_message(UNKNOWN_IDS, opts()))["clue_tags"]["elements"][0]["text"]
+    assert unknown == "*Tags* 央企, +2 more"  # unknown tag ids counted, never shown as ids
+
+
+def test_list_and_search_rows_are_worded_alike() -> None:
+    """#21.1: a row of /clue 8 12 40 and a search row say the same things the same way: name and ID,
+    stage, tags, and what the time is ("Created …", "Latest follow-up …")."""
+    clue = replace(DOC_EXAMPLE, tags=(TagView("1", "A级"), TagView("2", "北京")))
+    listed = clue_list_message([clue], opts(locale="zh"))["blocks"][0]["text"]["text"]
+    row = search_cards.SearchRow(8, "打马赛克就", "初步接触", "145678388", clue.created, ("A级", "北京"))
+    found = search_cards.pick_list_message(_results(rows=(row,)), "zh")["blocks"][1]["text"]["text"]
+    assert listed == found == (
+        "*打马赛克就* · ID `8`\n初步接触 · A级，北京 · 145**8388 · "
+        "创建于 <!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>")
+    latest = clue_list_message([clue], opts(), activity={8: FOLLOW_UPS_EN.items[0]})["blocks"][0]["text"]["text"]
+    assert latest.endswith("· Latest follow-up <!date^1714471500^{date_short_pretty} {time}"
+                           "|2024-04-30 18:05:00 (Asia/Shanghai)>")
+
+
+def test_modals_say_when_they_serve_cached_pages_of_an_unreachable_crm() -> None:
+    """#21.4: the Follow-ups modal (and Load more, the same view) and More details carry the card's line."""
+    line = "⚠️ *CRM unreachable, last checked <!date^1714552200^{date_short_pretty} {time}|2024-05-01 08:30 UTC>*"
+    for view in (modals.follow_ups_view(RICH_EN, [FOLLOW_UPS_EN], "en", stale_since=FETCHED),
+                 modals.details_view(RICH_EN, opts(RICH_EN, stale=True))):
+        assert_valid_blocks(view["blocks"])
+        assert [b["block_id"] for b in view["blocks"]][:2] == ["clue_header", "clue_stale"]
+        assert view["blocks"][1]["elements"][0]["text"] == line
+    fresh = modals.follow_ups_view(RICH_EN, [FOLLOW_UPS_EN], "zh-TW")
+    assert "clue_stale" not in {b["block_id"] for b in fresh["blocks"]}
+
+
+@pytest.mark.parametrize(("locale", "seconds", "said"), [
+    ("en", 30, "1 minute"), ("en", 150, "2 minutes"), ("en", 3_600, "1 hour"), ("en", 86_399, "23 hours"),
+    ("en", 86_400 * 634 + 5, "634 days"), ("zh", 7_200, "2 小时"), ("zh-TW", 7_200, "2 小時"), ("zh-TW", 60, "1 分鐘"),
+])
+def test_durations_are_said_in_whole_units(locale: str, seconds: float, said: str) -> None:
+    from bot.slack.blocks import duration
+
+    assert duration(locale, seconds) == said

@@ -91,6 +91,22 @@ async def test_refresh_on_a_work_object_unfurl_resends_its_metadata(slack: Slack
     assert [e["app_unfurl_url"] for e in call["metadata"]["entities"]] == [url]
 
 
+async def test_the_configured_due_field_is_the_work_objects_next_follow_up(
+        sandbox: SandboxServer, fake_slack: tuple[str, Any]) -> None:
+    """CLUE_DUE_FIELD reaches the Work Object: a tenant whose due field is another one does not get
+    下次跟进时间 presented as the next follow-up (it stays a field of its own in the pane)."""
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_DUE_FIELD="回访时间")
+    async with running_app(settings, state, url) as slack:
+        await slack.event(link_event("https://crm.example.com/clues/1"))
+        await slack.drain()
+        [call] = slack.fake.api_calls("chat.unfurl")
+        assert "next_follow_up" not in custom_fields(call["metadata"]["entities"][0])
+        pane = custom_fields((await present(slack, details_event("1")))["metadata"])
+        assert "next_follow_up" not in pane
+        assert pane["crm_91652"]["label"] == "下次跟进时间" and pane["crm_91652"]["type"] == TIMESTAMP
+
+
 # ------------------------------------------------------------------------------------------ flexpane
 
 

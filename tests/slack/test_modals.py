@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.compose import Clocks
 from bot.crm.client import FOLLOW_UPS
 from bot.dev.sandbox import SandboxServer, seed
 from bot.slack import cards, modals
 from tests.blockkit import assert_no_injection, assert_valid_blocks
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
+from tests.support import FakeClock
 
 FOLLOW_UPS_CALL = FOLLOW_UPS
 
@@ -119,3 +121,27 @@ async def test_refresh_reads_cached_follow_ups_again(slack: SlackDriver, sandbox
     await slack.drain()
     assert sandbox.state.stats().calls[FOLLOW_UPS_CALL] == 2
     assert "*Latest follow-up*" in json.dumps(slack.fake.responses(key)[-1], ensure_ascii=False)
+
+
+async def test_follow_ups_served_from_the_cache_while_the_crm_fails_say_so(sandbox: SandboxServer,
+                                                                          fake_slack: tuple[str, Any]) -> None:
+    """#21.4: past their TTL, with the CRM failing, the timeline serves its last pages and says when the CRM
+    last answered, under the name as on the card."""
+    url, state = fake_slack
+    wall, monotonic = FakeClock(1_700_000_000), FakeClock()
+    async with running_app(slack_settings(sandbox.url, url), state, url,
+                           clocks=Clocks(wall=wall, monotonic=monotonic)) as slack:
+        await slack.action(cards.ACTION_FOLLOW_UPS, "8")
+        await slack.drain()
+        fresh = _valid(slack.fake.api_calls("views.update")[-1]["view"])
+        assert "clue_stale" not in [b["block_id"] for b in fresh["blocks"]]
+        sandbox.state.set_fault(None, status=503, endpoint=FOLLOW_UPS)
+        for clock in (wall, monotonic):
+            clock.advance(240)
+        await slack.action(cards.ACTION_FOLLOW_UPS, "8")
+        await slack.drain()
+        stale = _valid(slack.fake.api_calls("views.update")[-1]["view"])
+        assert [b["block_id"] for b in stale["blocks"]][:2] == ["clue_header", "clue_stale"]
+        assert stale["blocks"][1]["elements"][0]["text"].startswith(
+            "⚠️ *CRM unreachable, last checked <!date^1700000000^{date_short_pretty} {time}|")
+        assert _entries(stale) == _entries(fresh)

@@ -19,7 +19,10 @@ UNFURL_CONTAINER = {"type": "message_attachment", "message_ts": "1700000000.0001
 def buttons(message: dict[str, object]) -> set[str]:
     blocks = message["blocks"]
     assert isinstance(blocks, list)
-    return {e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    elements = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    # The overflow menu's choices count as the buttons they stand for (value "<action id>=<button value>").
+    menu = {o["value"].split("=")[0] for e in elements for o in e.get("options", ())}
+    return {e["action_id"] for e in elements} | menu
 
 
 async def test_share_in_a_slack_connect_channel_is_refused(slack: SlackDriver, sandbox: SandboxServer) -> None:

@@ -184,14 +184,17 @@ async def command(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def action(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{action_id, value, block_id?, response_key?, viewer?, container: {kind, message_ts, unfurl_url?}}``.
+    """``{action_id, value, block_id?, response_key?, viewer?, selected_option?, container: {kind, message_ts,
+    unfurl_url?}}``.
 
     ``kind`` is where the button was: ``ephemeral`` (the asker's own card), ``message`` (a card in
-    the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``).
+    the channel) or ``unfurl`` (a link preview, which Slack marks ``is_app_unfurl``). ``selected_option``
+    (an option's value) makes it the choice of an overflow menu, sent as Slack sends one.
     """
     body = await _json_object(request)
     action_id = _string(body, "action_id", 255)
     value = _string(body, "value", 2000, required=False)
+    chosen = _string(body, "selected_option", 150, required=False)
     block_id = _string(body, "block_id", 255, required=False)
     key = _response_key(body)
     viewer = _viewer(body)
@@ -210,7 +213,7 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
         container.update(type="message_attachment", attachment_id=1, is_app_unfurl=True,
                          app_unfurl_url=_string(where, "unfurl_url", MAX_URL))
     payload = _click(viewer, action_id, value, block_id, container=container, channel=CHANNEL_ID,
-                     response_url=_response_url(ctx, key))
+                     response_url=_response_url(ctx, key), chosen=chosen)
     result = await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload))
     return JSONResponse({**result, "response_key": key})
 

@@ -47,7 +47,8 @@ class ButtonClick:
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
             return None
-        value = cards.split_button_value(str(actions[0].get("value") or ""))
+        choice = cards.action_choice(actions[0])
+        value = cards.split_button_value(choice[1]) if choice is not None else None
         clue_id = _clue_id(value[0]) if value is not None else None
         if value is None or clue_id is None:
             log.info("action.value.invalid")
@@ -90,6 +91,7 @@ class CardActions:
         app.action(cards.ACTION_SHARE)(self.on_share)
         app.action(cards.ACTION_REVEAL)(self.on_reveal)
         app.action(cards.ACTION_OPEN)(self.on_open)
+        app.action(cards.ACTION_MORE)(self.on_more)
         app.action(search_cards.ACTION_SHOW)(self.on_show)
 
     async def on_refresh(self, ack: Ack, body: Mapping[str, Any], respond: Respond,
@@ -182,6 +184,22 @@ class CardActions:
         if click is None or (ephemeral_only and not click.ephemeral):
             return
         self._deps.runner.spawn(work(click, self._deps.calls.checked(respond)), name=name)
+
+    async def on_more(self, ack: Ack, body: Mapping[str, Any], respond: Respond, client: AsyncWebClient) -> None:
+        """The card's overflow menu: Refresh, Share or Reveal, as the chosen option's value says."""
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
+        choice = cards.action_choice(action)
+        chosen = choice[0] if choice is not None else None
+        if chosen == cards.ACTION_REFRESH:
+            await self.on_refresh(ack, body, respond, client)
+        elif chosen == cards.ACTION_SHARE:
+            await self.on_share(ack, body, respond)
+        elif chosen == cards.ACTION_REVEAL:
+            await self.on_reveal(ack, body, respond)
+        else:
+            await ack()
+            log.info("action.value.invalid")
 
     async def on_open(self, ack: Ack) -> None:
         await ack()  # a URL button still sends an action; Slack only needs the ack

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -156,18 +157,22 @@ class ClueModals:
         first = await pending.follow_ups(None)  # the timeline is the point: as long as the CRM takes
         pages = [first.value] if first else []
         failed = first is None
+        stale_since = first.fetched_at if first and first.stale else None  # the oldest page served cached
         cursor = first.value.next_cursor if first else None
         # Later pages come from the cache: Load more re-walks the cursors up to the page asked for.
         while cursor is not None and len(pages) < click.pages:
             try:
-                page = (await pending.admitted.follow_ups(click.clue_id, cursor)).value
+                timed = await pending.admitted.follow_ups(click.clue_id, cursor)
             except BotError as exc:
                 log.warning("clue.follow_ups.failed", extra={"clue_id": click.clue_id, "error": type(exc).__name__})
                 failed = True
                 break
-            pages.append(page)
-            cursor = page.next_cursor
-        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id)
+            if timed.stale:
+                stale_since = min(stale_since or timed.fetched_at, timed.fetched_at)
+            pages.append(timed.value)
+            cursor = timed.value.next_cursor
+        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id,
+                                      stale_since=datetime.fromtimestamp(stale_since, UTC) if stale_since else None)
 
     async def _more(self, click: ModalClick, client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(click.who.user_id)

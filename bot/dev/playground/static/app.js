@@ -323,6 +323,7 @@
 
   function blockElement(item, ctx, blockId) {
     if (item.type === "button") return button(item, ctx, blockId);
+    if (item.type === "overflow") return overflow(item, ctx, blockId);
     if (item.type === "image") return imagePlaceholder(item, "b-context-image");
     return el("span", { class: "b-unsupported" }, `[${String(item.type)}]`);
   }
@@ -339,6 +340,25 @@
     }
     return el("button", { ...attrs, type: "button",
                           onclick: (event) => { sendAction(item, ctx, blockId, event.currentTarget); } }, label);
+  }
+
+  /** Slack's overflow menu: a "⋯" button opening its options; a choice sends the overflow's action. */
+  function overflow(item, ctx, blockId) {
+    const options = Array.isArray(item.options) ? item.options : [];
+    const menu = el("div", { class: "b-overflow-menu", role: "menu", hidden: true },
+      ...options.map((option) => el("button", {
+        type: "button", role: "menuitem", class: "b-overflow-item",
+        onclick: (event) => {
+          menu.hidden = true;
+          sendAction({ action_id: item.action_id, selected_option: option.value ?? "" }, ctx, blockId,
+                     event.currentTarget);
+        },
+      }, option.text && typeof option.text.text === "string" ? option.text.text : "")));
+    const toggle = el("button", {
+      type: "button", class: "b-button b-overflow", "aria-label": "More actions", "aria-haspopup": "menu",
+      "data-action": item.action_id, onclick: () => { menu.hidden = !menu.hidden; },
+    }, "⋯");
+    return el("span", { class: "b-overflow-wrap" }, toggle, menu);
   }
 
   function builderUrl(blocks) {
@@ -576,7 +596,7 @@
     }
     const result = await post("/playground/action", {
       action_id: item.action_id, value: item.value ?? "", block_id: blockId ?? "", response_key: key, container,
-      viewer: state.viewer,
+      viewer: state.viewer, selected_option: item.selected_option,
     });
     if (control) {
       control.disabled = false;
