@@ -348,8 +348,9 @@ class Settings:
         "pages up to 10 minutes older are served, flagged")
     default_locale: str = setting(
         "CLUE_DEFAULT_LOCALE", choice(LOCALES), DEFAULT_LOCALE, SLACK,
-        "`en`, `zh` (Simplified Chinese) or `zh-TW` (Traditional Chinese): cards others see, and until a "
-        "person's Slack locale is known (Slack's zh-TW and zh-HK read `zh-TW`, zh-CN `zh`)")
+        "`en`, `zh` (Simplified Chinese) or `zh-TW` (Traditional Chinese): link previews, and every card until "
+        "a person's Slack locale is known (Slack's zh-TW and zh-HK read `zh-TW`, zh-CN `zh`); a shared card "
+        "speaks its sharer's language. A Chinese-speaking team sets `zh`")
     clue_user_locale: bool = setting(
         "CLUE_USER_LOCALE", flag, True, SLACK,
         "Cards in each person's Slack language (`users.info`, scope `users:read`)")

@@ -150,6 +150,24 @@ async def test_refresh_of_a_shared_card_keeps_who_shared_it(slack: SlackDriver, 
     assert "U0BOB00001" not in json.dumps(posted)
 
 
+async def test_a_shared_card_speaks_its_sharers_language_even_after_anothers_refresh(slack: SlackDriver) -> None:
+    """A Chinese-speaking sharer posts a Chinese card (not the workspace default, English), and a Refresh
+    by someone whose Slack speaks English keeps it Chinese: one language per card."""
+    slack.fake.locales[USER] = "zh-CN"
+    slack.instance.locales.get(USER)  # the sharer's locale, looked up as their first request would
+    await slack.drain()
+    _, share_key = await slack.action("clue_share", "8")
+    await slack.drain()
+    shared = slack.fake.responses(share_key)[0]
+    assert shared["response_type"] == "in_channel"
+    assert "阶段" in json.dumps(shared, ensure_ascii=False) and "Stage" not in json.dumps(shared)
+    _, key = await slack.action("clue_more", _menu(shared)["clue_refresh"], ephemeral=False, user="U0BOB00001",
+                                overflow=True)
+    await slack.drain()
+    [posted] = slack.fake.responses(key)
+    assert "阶段" in json.dumps(posted, ensure_ascii=False) and "Stage" not in json.dumps(posted)
+
+
 @pytest.mark.parametrize("value", ["8:", "8:<!channel>", "8:U0ALICE001:x", "8:u0alice001", ":U0ALICE001"])
 async def test_a_forged_sharer_in_a_refresh_value_does_nothing(slack: SlackDriver, sandbox: SandboxServer,
                                                                value: str) -> None:

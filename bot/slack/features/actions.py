@@ -108,9 +108,11 @@ class CardActions:
         self._deps.runner.spawn(self._refresh(click, respond, client), name="clue.refresh")
 
     async def _refresh(self, click: ButtonClick, respond: Respond, client: AsyncWebClient) -> None:
-        # Cards others see speak the workspace default; a private card, its reader's language.
+        # A private card speaks its reader's language, a shared card its sharer's (kept in its buttons), a
+        # preview the workspace default.
         private = click.ephemeral and click.unfurl_url is None
-        locale = self._gate.locales.get(click.who.user_id) if private else self._deps.options.default_locale
+        speaker = click.who.user_id if private else None if click.unfurl_url is not None else click.shared_by
+        locale = self._gate.locales.get(speaker)  # None: the default
         if click.unfurl_url is not None:
             # Unfurls have no response_url to replace: re-running chat.unfurl updates them in place.
             card = await self._card(click, respond, UNFURL, refresh=True, follow_ups=False)
@@ -142,7 +144,8 @@ class CardActions:
         card = await self._card(click, respond, SHARE)
         if card is None:
             return
-        message = card.render(self._renderer, self._deps.options.default_locale, channel=True,
+        # The card speaks the sharer's language: they chose to post it, and they read it as they shared it.
+        message = card.render(self._renderer, self._gate.locales.get(click.who.user_id), channel=True,
                               shared_by=click.who.user_id).message
         await respond(response_type="in_channel", replace_original=False, **message)
         await respond(delete_original=True)
