@@ -375,7 +375,12 @@ class Settings:
         "does not say is unshared gets neither: clicks and commands carry no flag, so the app asks "
         "`conversations.info` (cached 10 min per channel); an error or missing answer refuses, and composer "
         "previews (typed, not yet posted: Slack names no conversation) are made only when the event says the "
-        "channel is not shared")
+        "channel is not shared, which Slack's published composer event never does (see `CLUE_COMPOSER_PREVIEWS`)")
+    clue_composer_previews: bool = setting(
+        "CLUE_COMPOSER_PREVIEWS", flag, False, ACCESS,
+        "Previews while a link is typed, before it is posted (Slack's Work Objects guide calls them the "
+        "standard). The composer event names no conversation, so the message may land in a Slack Connect "
+        "channel: off by default. Set `true` in a workspace that has no Slack Connect channels")
     clue_admin_contact: str = setting(
         "CLUE_ADMIN_CONTACT", text, "your Slack admin", ACCESS,
         "Who refusals tell people to ask, e.g. `<@U012ADMIN>`")

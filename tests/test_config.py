@@ -124,6 +124,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
      frozenset({"C0SALES001", "G0PRIV0001", "D0DM000001"})),
     ({"CLUE_UNFURL_CHANNEL_IDS": "C0SALES001"}, "clue_unfurl_channel_ids", frozenset({"C0SALES001"})),
     ({"CLUE_ALLOW_SHARED_CHANNELS": "YES"}, "clue_allow_shared_channels", True),
+    ({"CLUE_COMPOSER_PREVIEWS": "true"}, "clue_composer_previews", True),
     ({"CLUE_ADMIN_CONTACT": "<@U012ADMIN>"}, "clue_admin_contact", "<@U012ADMIN>"),
     ({"HOST": "0.0.0.0"}, "host", "0.0.0.0"),  # noqa: S104 - a value under test, not a bind
     ({"PORT": "0"}, "port", 0),

@@ -32,8 +32,12 @@ HIDDEN_ERRORS = frozenset({"channel_not_found"})  # what Slack answers a bot tok
 
 class ConversationInfo:
     def __init__(self, client: SlackWebClient, *, clock: Callable[[], float], ttl: float = TTL_SECONDS,
-                 unknown_ttl: float = UNKNOWN_TTL_SECONDS, maxsize: int = MAX_CONVERSATIONS) -> None:
+                 unknown_ttl: float = UNKNOWN_TTL_SECONDS, maxsize: int = MAX_CONVERSATIONS,
+                 composer_unshared: bool = False) -> None:
         self._client = client
+        # A composer preview names no conversation: unknown (refused), unless the operator says the workspace
+        # has no Slack Connect channels (CLUE_COMPOSER_PREVIEWS).
+        self._composer: bool | None = False if composer_unshared else None
         self._known: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl, timer=clock)
         # unknown conversations -> whether Slack said the app cannot see them
         self._unknown: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
@@ -42,10 +46,12 @@ class ConversationInfo:
     def cached(self, channel_id: str) -> tuple[bool, bool | None]:
         """``(True, answer)`` when the answer is at hand without asking Slack (None: Slack would not say),
         else ``(False, None)``."""
+        if channel_id == COMPOSER:
+            return True, self._composer
         known = self._known.get(channel_id)
         if known is not None:
             return True, known
-        return (channel_id in self._unknown or channel_id == COMPOSER), None
+        return channel_id in self._unknown, None
 
     async def slack_connect(self, channel_id: str) -> bool | None:
         """Whether the conversation is externally shared; None when Slack would not say."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
 from bot.runtime.metrics import Metrics
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
@@ -62,6 +63,21 @@ async def test_a_composer_preview_where_nobody_says_who_will_see_it_is_not_made(
     await slack.drain()
     assert slack.fake.api_calls("chat.unfurl") == [] and slack.fake.api_calls("conversations.info") == []
     assert sandbox.state.stats().calls == {}
+
+
+async def test_composer_previews_are_made_where_the_operator_says_there_is_no_slack_connect(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    """CLUE_COMPOSER_PREVIEWS=true: the workspace has no Slack Connect channels, so Slack's published composer
+    callback (no conversation, no shared flag) gets its preview, with phones masked like any preview."""
+    url, state = fake_slack
+    body = json.loads((FIXTURES / "link-shared.composer.event.json").read_text())
+    body["event"]["links"] = [{"domain": "crm.example.com", "url": "https://crm.example.com/clues/8"}]
+    async with running_app(slack_settings(sandbox.url, url, CLUE_COMPOSER_PREVIEWS="true"), state, url) as slack:
+        await slack.event(body["event"], event_id=body["event_id"])
+        await slack.drain()
+        [call] = slack.fake.api_calls("chat.unfurl")
+    assert call["unfurl_id"] == body["event"]["unfurl_id"] and call["source"] == "composer"
+    assert "145678388" not in json.dumps(call) and state.api_calls("conversations.info") == []
 
 
 async def test_an_event_without_the_shared_flag_asks_conversations_info(slack: SlackDriver) -> None:
