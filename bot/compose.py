@@ -24,7 +24,7 @@ from bot.cache.flight import TtlCache
 from bot.cache.search import SearchCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
-from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
+from bot.crm.guard import CircuitBreaker, CrmGuard, FairShare, RateLimiter
 from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.errors import ConfigError
@@ -91,6 +91,7 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     guard = CrmGuard(
         max_concurrency=settings.crm_max_concurrency,
         limiter=limiter or TokenBucket(rate, max(1.0, rate), clocks.monotonic),
+        fair=FairShare(rate, max(1.0, rate), clocks.monotonic),
         breaker=CircuitBreaker(settings.crm_breaker_failures, settings.crm_breaker_cooldown_seconds,
                                clocks.monotonic, metrics),
         metrics=metrics,

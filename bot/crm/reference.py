@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.crm.catalog import Catalog, crm_time
 from bot.crm.client import CrmClient
+from bot.crm.guard import about
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.errors import CrmError
@@ -102,6 +103,10 @@ class ClueFetcher:
         self._tz = tz
 
     async def fetch(self, clue_id: int) -> Clue:
+        with about(("clue", clue_id)):
+            return await self._fetch(clue_id)
+
+    async def _fetch(self, clue_id: int) -> Clue:
         catalog = self._reference.ready()
         if catalog is not None:  # the usual case: no second task, no gather
             raw = await self._client.get_clue(clue_id)
@@ -125,7 +130,8 @@ class ClueFetcher:
     async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
         """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""
         clue_id, cursor = key
-        page = await self._client.list_follow_ups(clue_id, size=FOLLOW_UP_PAGE_SIZE, cursor=cursor)
+        with about(("clue", clue_id)):
+            page = await self._client.list_follow_ups(clue_id, size=FOLLOW_UP_PAGE_SIZE, cursor=cursor)
         items = tuple(
             FollowUp(id=item.id, kind=item.type, note=item.content, at=crm_time(item.create_time, self._tz),
                      operator=(item.operator.name if item.operator else None) or None)

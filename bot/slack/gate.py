@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from bot.cache.clues import ClueCache, Lookup
 from bot.cache.flight import Timed, TtlCache
 from bot.cache.search import SearchCache, SearchResult
+from bot.crm.guard import charged_to
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.search import SearchQuery
@@ -71,7 +72,8 @@ class Pass:
         return self._cache.cached(clue_id)
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
-        return await self._cache.get(clue_id, refresh=refresh)
+        with charged_to(self.who.user_id):
+            return await self._cache.get(clue_id, refresh=refresh)
 
     def cached_follow_ups(self, clue_id: int) -> Timed[FollowUpPage] | None:
         """The newest follow-ups, fresh from the cache without any I/O, or None."""
@@ -85,7 +87,8 @@ class Pass:
                          refresh: bool = False) -> Timed[FollowUpPage]:
         """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor;
         ``refresh``: from the CRM even when cached)."""
-        return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
+        with charged_to(self.who.user_id):
+            return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
 
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""
@@ -96,7 +99,8 @@ class Pass:
         return self._searches().cached(query, page_no)
 
     async def search(self, query: SearchQuery, page_no: int = 1) -> SearchResult:
-        return await self._searches().get(query, page_no)
+        with charged_to(self.who.user_id):
+            return await self._searches().get(query, page_no)
 
     def _searches(self) -> SearchCache:
         if self._search is None:

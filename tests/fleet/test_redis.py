@@ -362,6 +362,18 @@ async def test_the_token_bucket_limits_across_instances(admin: redis.Redis, redi
     assert a.errors() + b.errors() == 0
 
 
+async def test_the_shared_bucket_keeps_a_reserve_for_those_within_their_share(
+        admin: redis.Redis, redis_server: RedisServer, instance: MakeInstance) -> None:
+    a = await instance(redis_server.url, crm_rate_per_second=4.0)  # burst 4
+    b = await instance(redis_server.url, crm_rate_per_second=4.0)
+
+    assert [await a.shared.bucket.wait_time(floor=2.0) for _ in range(2)] == [0.0, 0.0]
+    assert 0.2 < await b.shared.bucket.wait_time(floor=2.0) <= 0.25  # down to the reserve: beyond a share, wait
+    assert [await b.shared.bucket.wait_time(), await a.shared.bucket.wait_time()] == [0.0, 0.0]  # within: go
+    assert await a.shared.bucket.wait_time() > 0.2
+    assert a.errors() + b.errors() == 0
+
+
 async def test_event_dedupe_across_instances(admin: redis.Redis, redis_server: RedisServer,
                                              instance: MakeInstance) -> None:
     a, b = await instance(redis_server.url), await instance(redis_server.url)
