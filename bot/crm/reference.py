@@ -18,11 +18,13 @@ from bot.crm.client import CrmClient
 from bot.crm.guard import about
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
+from bot.domain.search import PageRequest, SearchHit, SearchPage
 from bot.errors import CrmError
 
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_PAGE_SIZE = 10  # follow-ups per CRM read: one modal page
+SEARCH_PAGE_SIZE = 10  # rows in a pick list, options in a type-ahead
 
 
 class ReferenceData:
@@ -95,7 +97,8 @@ class ReferenceData:
 
 
 class ClueFetcher:
-    """Fetches one clue from the CRM and resolves it against the reference data."""
+    """Reads clues, their follow-ups and searches from the CRM, as domain types (names, times in
+    CRM_TIMEZONE): what the caches hold and the Slack layer shows."""
 
     def __init__(self, client: CrmClient, reference: ReferenceData, tz: ZoneInfo) -> None:
         self._client = client
@@ -139,3 +142,13 @@ class ClueFetcher:
         # A cursor that repeats itself would page forever: the end, as far as we are concerned.
         next_cursor = page.next_cursor if page.next_cursor and page.next_cursor != cursor else None
         return FollowUpPage(items, next_cursor)
+
+    async def search(self, request: PageRequest) -> SearchPage:
+        """One page of customer/search for ``request``'s query."""
+        query = request.query
+        with about(("search", request.cache_key)):
+            page = await self._client.search_customers(query.key, page_no=request.page_no,
+                                                       page_size=SEARCH_PAGE_SIZE)
+        hits = tuple(SearchHit(clue_id=hit.customer_id, name=hit.name, stage=hit.stage_name,
+                               created=crm_time(hit.create_time, self._tz), tags=hit.tags) for hit in page.hits)
+        return SearchPage(query, request.page_no, hits, page.total_pages)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cache.flight import Timed
+from bot.cache.timed import Timed
 from bot.domain.follow_ups import FollowUpPage
 from bot.errors import BotError
 from bot.runtime.tasks import TaskRunner

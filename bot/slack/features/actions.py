@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
-from bot.cache.flight import Timed
+from bot.cache.timed import Timed
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
@@ -160,7 +160,7 @@ class CardActions:
                     **options: Any) -> dict[str, Any]:
         """The card for a click, with its latest follow-up (under the click's admission, bounded by the wait;
         ``refresh``: read again from the CRM, like the clue)."""
-        clue_id = lookup.clue.id
+        clue_id = lookup.value.id
         follow_ups: Timed[FollowUpPage] | None = await follow_ups_within(
             start_follow_ups(admitted, clue_id, refresh=refresh), clue_id, self._deps.options.follow_up_wait)
         if follow_ups is None and refresh:

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.timed import Timed
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.ids import parse_clue_id
 from bot.errors import BotError, InvalidClueId
@@ -121,15 +122,15 @@ class ClueModals:
 
     async def _details(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
         lookup = await self._lookup(admitted, click, locale, modals.VIEW_DETAILS)
-        if not isinstance(lookup, Lookup):
+        if not isinstance(lookup, Timed):
             return lookup
         # Others may be looking over the reader's shoulder: phones stay masked here, as on the card.
         opts = self._deps.renderer.options(lookup, locale, click.who)
-        return modals.details_view(lookup.clue, opts, click.who.channel_id)
+        return modals.details_view(lookup.value, opts, click.who.channel_id)
 
     async def _timeline(self, admitted: Pass, click: ModalClick, locale: str) -> dict[str, Any]:
         lookup = await self._lookup(admitted, click, locale, modals.VIEW_FOLLOW_UPS)
-        if not isinstance(lookup, Lookup):
+        if not isinstance(lookup, Timed):
             return lookup
         pages: list[FollowUpPage] = []
         cursor: str | None = None
@@ -146,7 +147,7 @@ class ClueModals:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id)
+        return modals.follow_ups_view(lookup.value, pages, locale, failed=failed, channel=click.who.channel_id)
 
     async def _more(self, click: ModalClick, client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(click.who.user_id)

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.timed import Timed
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
 from bot.slack.gate import UNFURL, Pass, Refusal
@@ -112,7 +113,7 @@ class LinkUnfurls:
         results = await _settled(admitted, ids)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
-            if isinstance(result, Lookup):
+            if isinstance(result, Timed):
                 lookups[clue_id] = result
             elif isinstance(result, BotError):
                 log_failure(result, clue_id, event="unfurl.link.skipped")
