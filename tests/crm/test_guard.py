@@ -63,20 +63,28 @@ async def test_not_found_and_auth_errors_do_not_open_the_breaker(sandbox: Sandbo
     assert client.breaker_state == "closed"
 
 
+class Sleeper:
+    """The guard's injected sleep: records each wait and moves ``clock`` by it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.slept: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
+
+
+async def ok() -> str:
+    return "ok"
+
+
 async def test_rate_limit_refuses_beyond_the_wait_budget() -> None:
     clock, metrics = FakeClock(), Metrics()
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
-
+    sleep = Sleeper(clock)
+    slept = sleep.slept
     guard = CrmGuard(max_concurrency=4, limiter=TokenBucket(rate=2, burst=2, clock=clock),
                      breaker=CircuitBreaker(1, 30, clock, metrics), metrics=metrics, max_rate_wait=1.0, sleep=sleep)
-
-    async def ok() -> str:
-        return "ok"
-
     assert [await guard.call(ok) for _ in range(4)] == ["ok"] * 4
     assert slept == [0.5, 0.5]  # two tokens of burst, then one every half second
     slow = CrmGuard(max_concurrency=4, limiter=TokenBucket(rate=0.1, burst=1, clock=clock),
@@ -133,9 +141,6 @@ async def test_one_persons_burst_leaves_the_others_their_share() -> None:
                      breaker=CircuitBreaker(5, 30, clock, metrics), metrics=metrics,
                      fair=FairShare(20, 20, clock), sleep=sleep)
 
-    async def ok() -> str:
-        return "ok"
-
     async def outcome(person: str) -> str:
         with charged_to(person):
             try:
@@ -152,19 +157,11 @@ async def test_one_persons_burst_leaves_the_others_their_share() -> None:
 
 async def test_without_contention_a_person_is_not_held_to_the_share() -> None:
     clock, metrics = FakeClock(), Metrics()
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
-
+    sleep = Sleeper(clock)
+    slept = sleep.slept
     guard = CrmGuard(max_concurrency=4, limiter=TokenBucket(rate=20, burst=20, clock=clock),
                      breaker=CircuitBreaker(5, 30, clock, metrics), metrics=metrics,
                      fair=FairShare(20, 20, clock), sleep=sleep)
-
-    async def ok() -> str:
-        return "ok"
-
     with charged_to("U0ONE"):
         assert [await guard.call(ok) for _ in range(10)] == ["ok"] * 10  # twice the share, nobody waits
         assert slept == []
