@@ -120,7 +120,10 @@ class Cache(Generic[K, V]):
         """A fresh in-process entry, without any I/O (for the no-await fast path); counted as a hit."""
         hit = self._fresh(key)
         if hit is not None:
-            self._hit()
+            metrics = self._metrics
+            metrics.results.inc("hit")
+            if metrics.outcomes is not None:
+                metrics.outcomes.inc("ok")
         return hit
 
     def peek(self, key: K) -> V | None:
@@ -150,11 +153,6 @@ class Cache(Generic[K, V]):
         finally:
             if outcomes is not None:
                 outcomes.inc(outcome)
-
-    def _hit(self) -> None:
-        self._metrics.results.inc("hit")
-        if self._metrics.outcomes is not None:
-            self._metrics.outcomes.inc("ok")
 
     def _fresh(self, key: K) -> Timed[V] | None:
         """A young enough entry. Within ``revalidate`` after its TTL it is still served, at once, while a
