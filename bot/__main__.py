@@ -185,8 +185,8 @@ async def _with_clue(settings: Settings, text: str, show: Callable[[Any, float],
 
 async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool) -> int:
     """One page of a search, phones masked: the same normalisation and cache path as Slack's."""
-    from bot.compose import Clocks, build_search
-    from bot.domain.search import QueryRefused, normalise_query
+    from bot.compose import Clocks, build_caches
+    from bot.domain.search import PageRequest, QueryRefused, normalise_query
     from bot.runtime.metrics import Metrics
 
     if page_no < 1:
@@ -200,16 +200,17 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
     async with AsyncExitStack() as stack:
         metrics, clocks = Metrics(), Clocks()
         crm = await _crm(settings, stack)
-        result = await build_search(settings, crm.client, metrics, clocks).get(query, page_no)
-    page = result.page
+        page = (await build_caches(settings, crm.fetcher, metrics, clocks).search.get(
+            PageRequest(query, page_no))).value
     if as_json:
+        hits = [{"customer_id": hit.clue_id, "name": hit.name, "stage_name": hit.stage,
+                 "create_time": hit.created.raw if hit.created else None, "tags": hit.tags} for hit in page.hits]
         print(json.dumps({"query": {"kind": query.kind, "length": len(query.key)}, "page": page_no,
-                          "totalPage": page.total_pages, "hits": [asdict(hit) for hit in page.hits]},
-                         ensure_ascii=False, indent=2))
+                          "totalPage": page.total_pages, "hits": hits}, ensure_ascii=False, indent=2))
         return 0
     print(f"page {page_no} of {max(page.total_pages, page_no if page.hits else 0)}: {len(page.hits)} results")
     for hit in page.hits:
-        print(f"{hit.customer_id:>19}  {hit.name or '-'}  {hit.stage_name or '-'}  {hit.create_time or '-'}"
+        print(f"{hit.clue_id:>19}  {hit.name or '-'}  {hit.stage or '-'}  {hit.created.raw if hit.created else '-'}"
               f"  {', '.join(hit.tags)}")
     return 0
 

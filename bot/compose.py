@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 import httpx
 from slack_bolt.async_app import AsyncApp
 
-from bot.cache.clues import ClueCache
-from bot.cache.flight import TtlCache
-from bot.cache.search import SearchCache
+from bot.cache.clues import ClueCache, FollowUpCache, SearchCache, clue_cache, follow_up_cache, search_cache
+from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
-from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
-from bot.crm.models import SearchPage
+from bot.crm.guard import CircuitBreaker, CrmGuard, FairShare, RateLimiter
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.domain.clue import Clue
 from bot.errors import ConfigError, SlackCallFailed
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
@@ -36,7 +35,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import FollowUpCache, Gate
+from bot.slack.gate import Gate
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
@@ -92,6 +91,7 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     guard = CrmGuard(
         max_concurrency=settings.crm_max_concurrency,
         limiter=limiter or TokenBucket(rate, max(1.0, rate), clocks.monotonic),
+        fair=FairShare(rate, max(1.0, rate), clocks.monotonic),
         breaker=CircuitBreaker(settings.crm_breaker_failures, settings.crm_breaker_cooldown_seconds,
                                clocks.monotonic, metrics),
         metrics=metrics,
@@ -108,18 +108,35 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
 
 
-SEARCH_PAGE_SIZE = 10  # rows in a pick list, options in a type-ahead
 SEARCH_STALE_SECONDS = 600.0  # a repeated search is answered from this old a page while the CRM fails
 
 
-def build_search(settings: Settings, crm: CrmClient, metrics: Metrics, clocks: Clocks) -> SearchCache:
-    """The search cache in front of customer/search (the CRM client's guard bounds every call)."""
-    async def fetch(key: str, page_no: int, page_size: int) -> SearchPage:
-        return await crm.search_customers(key, page_no=page_no, page_size=page_size)
+@dataclass(frozen=True)
+class Caches:
+    """The caches of one instance, one ``Cache`` each with its policy."""
 
-    return SearchCache(fetch, page_size=SEARCH_PAGE_SIZE, ttl=settings.clue_search_cache_ttl_seconds,
-                       stale_ttl=SEARCH_STALE_SECONDS, maxsize=2048, deadline=lookup_deadline(settings),
-                       clock=clocks.monotonic, wall=clocks.wall, metrics=metrics)
+    clues: ClueCache
+    follow_ups: FollowUpCache
+    search: SearchCache
+
+
+def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clocks: Clocks,
+                 shared: SharedStore[int, Clue] | None = None) -> Caches:
+    """Clues (negative cache, revalidation, ``shared``: Redis), follow-ups (failures remembered) and
+    searches (a short TTL per query and page), all reading through ``fetcher``."""
+    deadline, stale = lookup_deadline(settings), settings.clue_stale_seconds
+    clock, wall = clocks.monotonic, clocks.wall
+    return Caches(
+        clues=clue_cache(fetcher.fetch, Policy(
+            ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize, deadline=deadline,
+            stale_ttl=stale, negative_ttl=settings.clue_negative_ttl_seconds,
+            revalidate=settings.clue_revalidate_seconds), clock=clock, wall=wall, metrics=metrics, shared=shared),
+        follow_ups=follow_up_cache(fetcher.follow_ups, Policy(
+            ttl=settings.clue_follow_up_ttl_seconds, maxsize=settings.clue_cache_maxsize, deadline=deadline,
+            stale_ttl=stale, failure_ttl=settings.clue_negative_ttl_seconds), clock=clock, wall=wall, metrics=metrics),
+        search=search_cache(fetcher.search, Policy(
+            ttl=settings.clue_search_cache_ttl_seconds, maxsize=2048, deadline=deadline,
+            stale_ttl=SEARCH_STALE_SECONDS), clock=clock, wall=wall, metrics=metrics))
 
 
 async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | None = None,
@@ -136,23 +153,12 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                     negative_ttl=settings.clue_negative_ttl_seconds,
                                     stale_ttl=settings.clue_stale_seconds, lock_ttl=deadline,
                                     crm_rate=settings.crm_rate_per_second, wall=clocks.wall,
-                                    monotonic=clocks.monotonic)
+                                    monotonic=clocks.monotonic, max_value_bytes=settings.crm_max_response_bytes)
     if fleet is not None:
         stack.push_async_callback(fleet.aclose)  # closed last, after the runner drains
     crm = await build_crm(settings, stack, metrics, clocks, transport=crm_transport,
                           limiter=fleet.bucket if fleet else None)
-    cache = ClueCache(
-        crm.fetcher.fetch, ttl=settings.clue_cache_ttl_seconds, maxsize=settings.clue_cache_maxsize,
-        negative_ttl=settings.clue_negative_ttl_seconds, stale_ttl=settings.clue_stale_seconds,
-        deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
-        revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
-    )
-    search = build_search(settings, crm.client, metrics, clocks)
-    follow_ups: FollowUpCache = TtlCache(
-        crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
-        maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
-        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache,
-        failure_ttl=settings.clue_negative_ttl_seconds)
+    caches = build_caches(settings, crm.fetcher, metrics, clocks, shared=fleet.store if fleet else None)
     runner = TaskRunner(on_refused=metrics.tasks_refused.inc, logged=(SlackCallFailed,))
     stack.push_async_callback(runner.drain, 10)
 
@@ -173,8 +179,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                           clock=clocks.monotonic)
     gate = Gate(
         access=access,
-        cache=cache,
-        follow_ups=follow_ups,
+        cache=caches.clues,
+        follow_ups=caches.follow_ups,
         people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
@@ -183,7 +189,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                        composer_unshared=settings.clue_composer_previews),
         metrics=metrics,
         monotonic=clocks.monotonic,
-        search=search,
+        search=caches.search,
         searchers=KeyedTokenBuckets(settings.clue_search_rate_per_minute / 60.0,
                                     settings.clue_search_rate_per_minute, clocks.monotonic),
     )
@@ -202,5 +208,5 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     door = Door(slack_client, response_origins=response_origins(settings.slack_api_url), seen=replays.seen,
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
-    return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
+    return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
                     fleet=fleet, locales=locales)

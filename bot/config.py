@@ -240,7 +240,8 @@ class Settings:
         "CRM request rate (token bucket; shared by all instances with `REDIS_URL`)")
     crm_breaker_failures: int = setting(
         "CRM_BREAKER_FAILURES", number(int, 1, 1000), 5, CRM,
-        "Consecutive unavailability failures that open the circuit breaker")
+        "How many different clues (or searches) must fail in a row (timeouts, connection errors, 5xx) before the "
+        "circuit breaker opens: one failing clue never opens it")
     crm_breaker_cooldown_seconds: float = setting(
         "CRM_BREAKER_COOLDOWN_SECONDS", number(float, 0.1, 3600), 30.0, CRM,
         "How long an open circuit fails fast before one trial request")

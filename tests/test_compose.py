@@ -28,7 +28,7 @@ async def test_the_exit_stack_closes_what_build_opened(sandbox: SandboxServer) -
     async with AsyncExitStack() as stack:
         instance = await build(slack_settings(sandbox.url, "http://127.0.0.1:9"), stack)
         assert not instance.crm.closed
-        assert (await instance.cache.get(8)).clue.id == 8
+        assert (await instance.cache.get(8)).value.id == 8
     assert instance.crm.closed
     assert len(instance.runner) == 0
     await instance.crm.aclose()  # closing again is harmless

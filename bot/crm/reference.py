@@ -15,13 +15,16 @@ from zoneinfo import ZoneInfo
 
 from bot.crm.catalog import Catalog, crm_time
 from bot.crm.client import CrmClient
+from bot.crm.guard import about
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
+from bot.domain.search import PageRequest, SearchHit, SearchPage
 from bot.errors import CrmError
 
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_PAGE_SIZE = 10  # follow-ups per CRM read: one modal page
+SEARCH_PAGE_SIZE = 10  # rows in a pick list, options in a type-ahead
 
 
 class ReferenceData:
@@ -94,7 +97,8 @@ class ReferenceData:
 
 
 class ClueFetcher:
-    """Fetches one clue from the CRM and resolves it against the reference data."""
+    """Reads clues, their follow-ups and searches from the CRM, as domain types (names, times in
+    CRM_TIMEZONE): what the caches hold and the Slack layer shows."""
 
     def __init__(self, client: CrmClient, reference: ReferenceData, tz: ZoneInfo) -> None:
         self._client = client
@@ -102,6 +106,10 @@ class ClueFetcher:
         self._tz = tz
 
     async def fetch(self, clue_id: int) -> Clue:
+        with about(("clue", clue_id)):
+            return await self._fetch(clue_id)
+
+    async def _fetch(self, clue_id: int) -> Clue:
         catalog = self._reference.ready()
         if catalog is not None:  # the usual case: no second task, no gather
             raw = await self._client.get_clue(clue_id)
@@ -125,7 +133,8 @@ class ClueFetcher:
     async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
         """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""
         clue_id, cursor = key
-        page = await self._client.list_follow_ups(clue_id, size=FOLLOW_UP_PAGE_SIZE, cursor=cursor)
+        with about(("clue", clue_id)):
+            page = await self._client.list_follow_ups(clue_id, size=FOLLOW_UP_PAGE_SIZE, cursor=cursor)
         items = tuple(
             FollowUp(id=item.id, kind=item.type, note=item.content, at=crm_time(item.create_time, self._tz),
                      operator=(item.operator.name if item.operator else None) or None)
@@ -133,3 +142,13 @@ class ClueFetcher:
         # A cursor that repeats itself would page forever: the end, as far as we are concerned.
         next_cursor = page.next_cursor if page.next_cursor and page.next_cursor != cursor else None
         return FollowUpPage(items, next_cursor)
+
+    async def search(self, request: PageRequest) -> SearchPage:
+        """One page of customer/search for ``request``'s query."""
+        query = request.query
+        with about(("search", request.cache_key)):
+            page = await self._client.search_customers(query.key, page_no=request.page_no,
+                                                       page_size=SEARCH_PAGE_SIZE)
+        hits = tuple(SearchHit(clue_id=hit.customer_id, name=hit.name, stage=hit.stage_name,
+                               created=crm_time(hit.create_time, self._tz), tags=hit.tags) for hit in page.hits)
+        return SearchPage(query, request.page_no, hits, page.total_pages)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.domain.clue import CrmTime
 from bot.domain.text import clean
 
 MIN_QUERY_CHARS = 2  # "张" alone would match a good part of any CRM: "张三" is enough
@@ -53,6 +54,40 @@ class SearchQuery:
     def fingerprint(self) -> str:
         """What logs carry instead of the text, which may be a phone number: its length and a short hash."""
         return f"{len(self.key)}:{query_hash(self.key)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One page of one search. Spellings that are one search (``cache_key``) make equal requests; the
+    query itself rides along (the first asker's spelling is what the CRM is sent)."""
+
+    query: SearchQuery = field(compare=False)
+    page_no: int = 1
+    cache_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache_key", self.query.cache_key)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One match. ``name`` only when the CRM sent one (its search documents none)."""
+
+    clue_id: int
+    name: str | None = None
+    stage: str | None = None
+    created: CrmTime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of matches for ``query``; ``total_pages`` as the CRM said (0 with hits means unknown)."""
+
+    query: SearchQuery
+    page_no: int
+    hits: tuple[SearchHit, ...]
+    total_pages: int
 
 
 def query_hash(text: str) -> str:

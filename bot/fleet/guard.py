@@ -13,12 +13,12 @@ from bot.runtime.metrics import Metrics
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-PREFIX = "cluebot:v1:"
+PREFIX = "cluebot:v2:"
 RETRY_AFTER = 2.0
 
 
 def key(kind: str, name: object) -> str:
-    """A namespaced key, e.g. ``key("clue", 8)`` is ``cluebot:v1:clue:8``."""
+    """A namespaced key, e.g. ``key("clue", 8)`` is ``cluebot:v2:clue:8``."""
     return f"{PREFIX}{kind}:{name}"
 
 

@@ -16,7 +16,8 @@ from bot.runtime.ratelimit import TokenBucket
 log = logging.getLogger(__name__)
 EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour matches the in-process dedupe
 
-# Token bucket on Redis's clock (instances' clocks differ). ARGV: tokens per second, capacity. Returns
+# Token bucket on Redis's clock (instances' clocks differ). ARGV: tokens per second, capacity, floor (tokens
+# that must be left after taking one: ``FairShare``'s reserve). Returns
 # {wait, reset}: wait is 0 when a token was taken, else the seconds until one would be (nothing taken), as a
 # string because Lua numbers reach the client truncated to integers; reset is 1 when the stored state was
 # not one this script writes (another type, tokens outside [0, burst], a time in the future or unreadable)
@@ -25,6 +26,7 @@ EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour matches the in
 _BUCKET_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local floor = tonumber(ARGV[3]) or 0
 local t = redis.call("TIME")
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local reset = 0
@@ -46,10 +48,10 @@ else
 end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens - 1 >= floor - 1e-9 then
+  tokens = math.max(0, tokens - 1)
 else
-  wait = (1 - tokens) / rate
+  wait = (1 + floor - tokens) / rate
 end
 redis.call("HSET", KEYS[1], "tokens", string.format("%.6f", tokens), "at", string.format("%.6f", now))
 redis.call("PEXPIRE", KEYS[1], math.ceil(burst / rate * 1000) + 1000)
@@ -69,12 +71,12 @@ class RedisTokenBucket:
         self._take = redis.register_script(_BUCKET_SCRIPT)
         self._local = TokenBucket(rate, burst, monotonic)
 
-    async def wait_time(self) -> float:
-        wait = await self._guard.run("rate", self._take_shared)
-        return await self._local.wait_time() if wait is None else wait
+    async def wait_time(self, floor: float = 0.0) -> float:
+        wait = await self._guard.run("rate", lambda: self._take_shared(floor))
+        return await self._local.wait_time(floor) if wait is None else wait
 
-    async def _take_shared(self) -> float:
-        wait, reset = await self._take(keys=[key("rate", "crm")], args=[self._rate, self._burst])
+    async def _take_shared(self, floor: float) -> float:
+        wait, reset = await self._take(keys=[key("rate", "crm")], args=[self._rate, self._burst, floor])
         if reset:
             self._metrics.redis_invalid.inc("rate")
             log.warning("cache.redis.invalid", extra={"key": "rate"})

@@ -1,11 +1,12 @@
 """Fleet state in Redis, shared by every instance: the clue cache's second level (``bot.fleet.clues``),
 the CRM rate limit and event dedupe (``bot.fleet.limits``), over one connection (this module).
 
-Keys, all under ``cluebot:v1:`` (bump ``v1`` when a key's layout changes, so old and new fleets never meet):
+Keys, all under ``cluebot:v2:`` (bump ``v2`` when a key's layout changes, so old and new fleets never meet):
 
-- ``clue:{id}``  hash: ``at``, wall-clock epoch seconds of the CRM read; ``clue``, ``Clue.to_json()``. It expires
-  after TTL + stale grace, so it outlives its freshness; ``ClueCache`` judges freshness by comparing ``at``
-  with its TTL, and a ``clue`` of another schema version reads as a miss.
+- ``clue:{id}``  string: ``at`` (wall-clock epoch seconds of the CRM read), a newline, ``Clue.to_json()``; at
+  most ``max_value_bytes``, written so and read so (``GETRANGE``). It expires after TTL + stale grace, so it
+  outlives its freshness; the clue cache judges freshness by comparing ``at`` with its TTL, and a clue of
+  another schema version reads as a miss.
 - ``nf:{id}``    "not found", valued with the wall-clock time it was learnt; expires after the negative TTL.
 - ``lock:{id}``  cross-instance single-flight: ``SET NX PX`` with a random token, released by compare-and-delete.
 - ``rate:crm``   the shared CRM token bucket (hash ``tokens``, ``at``), refilled on Redis's own clock.
@@ -34,7 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from bot.errors import ConfigError
-from bot.fleet.clues import RedisClueStore
+from bot.fleet.clues import MAX_VALUE_BYTES, RedisClueStore
 from bot.fleet.guard import RedisGuard
 from bot.fleet.limits import RedisEventDeduper, RedisTokenBucket
 from bot.runtime.metrics import Metrics
@@ -71,10 +72,11 @@ async def connect_fleet(url: str | None, metrics: Metrics, *, ttl: float, negati
                         lock_ttl: float, crm_rate: float, wall: Callable[[], float],
                         monotonic: Callable[[], float] = time.monotonic,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                        retry_after: float = RETRY_AFTER) -> FleetRedis | None:
+                        retry_after: float = RETRY_AFTER, max_value_bytes: int = MAX_VALUE_BYTES) -> FleetRedis | None:
     """The fleet's Redis parts when ``url`` (``REDIS_URL``) is set, else None; an unreachable Redis only
     logs a warning. ``ttl``, ``negative_ttl`` and ``stale_ttl`` are the clue cache's; ``lock_ttl`` bounds
-    one cross-instance fetch (use the cache's fetch deadline); ``crm_rate`` is the CRM's request rate.
+    one cross-instance fetch (use the cache's fetch deadline); ``crm_rate`` is the CRM's request rate;
+    ``max_value_bytes`` bounds a stored clue (use the CRM's answer size limit).
     """
     if url is None:
         return None
@@ -86,7 +88,8 @@ async def connect_fleet(url: str | None, metrics: Metrics, *, ttl: float, negati
     where = without_credentials(url)
     guard = RedisGuard(metrics, monotonic, where=where, retry_after=retry_after)
     store = RedisClueStore(redis, guard, metrics, ttl=ttl, negative_ttl=negative_ttl, stale_ttl=stale_ttl,
-                           lock_ttl=lock_ttl, wall=wall, sleep=sleep)
+                           lock_ttl=lock_ttl, wall=wall, monotonic=monotonic, sleep=sleep,
+                           max_value_bytes=max_value_bytes)
     # The same burst as the in-process bucket.
     bucket = RedisTokenBucket(redis, guard, crm_rate, max(1.0, crm_rate), monotonic, metrics)
     fleet = FleetRedis(redis, guard, store, bucket, RedisEventDeduper(redis, guard, monotonic))

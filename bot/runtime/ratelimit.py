@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# A refill computed in floating point can fall short of a whole token by a rounding error; a wait that
+# small would not move the clock, and the caller would wait for it forever.
+_EPSILON = 1e-9
+
 
 def refill(tokens: float, at: float, now: float, rate: float, burst: float) -> float:
     """Tokens held at ``now`` by a bucket that held ``tokens`` at ``at`` (a clock going back adds none)."""
@@ -25,19 +29,20 @@ class TokenBucket:
         self._tokens = burst
         self._at = clock()
 
-    def take(self, count: float = 1) -> float:
-        """Take ``count`` tokens: 0 when granted, else seconds until they would be (nothing taken)."""
+    def take(self, count: float = 1, floor: float = 0.0) -> float:
+        """Take ``count`` tokens if at least ``floor`` are left after: 0 when granted, else seconds until
+        they would be (nothing taken)."""
         now = self._clock()
         self._tokens = refill(self._tokens, self._at, now, self._rate, self._burst)
         self._at = now
-        if self._tokens >= count:
-            self._tokens -= count
+        if self._tokens - count >= floor - _EPSILON:
+            self._tokens = max(0.0, self._tokens - count)
             return 0.0
-        return (count - self._tokens) / self._rate
+        return (count + floor - self._tokens) / self._rate
 
-    async def wait_time(self) -> float:
-        """The CRM guard's ``RateLimiter`` interface: take one token."""
-        return self.take()
+    async def wait_time(self, floor: float = 0.0) -> float:
+        """The CRM guard's ``RateLimiter`` interface: take one token, leaving ``floor``."""
+        return self.take(1, floor)
 
 
 class KeyedTokenBuckets:

@@ -15,12 +15,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-from bot.cache.clues import ClueCache, Lookup
-from bot.cache.flight import Timed, TtlCache
-from bot.cache.search import SearchCache, SearchResult
+from bot.cache.clues import ClueCache, FollowUpCache, Lookup, SearchCache
+from bot.cache.timed import Timed
+from bot.crm.guard import charged_to
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
-from bot.domain.search import SearchQuery
+from bot.domain.search import PageRequest, SearchPage, SearchQuery
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
@@ -42,10 +42,6 @@ _MAX_QUIET = 10_000
 class EventDeduper(Protocol):
     async def seen(self, event_id: str) -> bool:
         """Whether the event was already taken; takes it if not."""
-
-
-FollowUpCache = TtlCache[tuple[int, str | None], FollowUpPage]
-"""Follow-up pages by (clue id, cursor)."""
 
 
 class Refusal(NamedTuple):
@@ -107,7 +103,8 @@ class Pass:
         return self._cache.cached(clue_id)
 
     async def get(self, clue_id: int, *, refresh: bool = False) -> Lookup:
-        return await self._cache.get(clue_id, refresh=refresh)
+        with charged_to(self.who.user_id):
+            return await self._cache.get(clue_id, refresh=refresh)
 
     def cached_follow_ups(self, clue_id: int) -> Timed[FollowUpPage] | None:
         """The newest follow-ups, fresh from the cache without any I/O, or None."""
@@ -121,18 +118,21 @@ class Pass:
                          refresh: bool = False) -> Timed[FollowUpPage]:
         """One page of the clue's follow-ups, newest first (``cursor``: the previous page's next_cursor;
         ``refresh``: from the CRM even when cached)."""
-        return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
+        with charged_to(self.who.user_id):
+            return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
 
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""
         return self._cache.peek(clue_id)
 
-    def search_cached(self, query: SearchQuery, page_no: int = 1) -> SearchResult | None:
+    def search_cached(self, query: SearchQuery, page_no: int = 1) -> Timed[SearchPage] | None:
         """A fresh page of results without any I/O, or None."""
-        return self._searches().cached(query, page_no)
+        return self._searches().cached(PageRequest(query, page_no))
 
-    async def search(self, query: SearchQuery, page_no: int = 1) -> SearchResult:
-        return await self._searches().get(query, page_no)
+    async def search(self, query: SearchQuery, page_no: int = 1) -> Timed[SearchPage]:
+        """One page of results: from the cache when fresh, else one CRM search shared by all who ask."""
+        with charged_to(self.who.user_id):
+            return await self._searches().get(PageRequest(query, page_no))
 
     def _searches(self) -> SearchCache:
         if self._search is None:

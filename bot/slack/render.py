@@ -17,7 +17,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from bot.cache.clues import Lookup
-from bot.cache.flight import Timed
+from bot.cache.timed import Timed
 from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.slack import cards, entities
@@ -68,13 +68,13 @@ class CardRenderer:
         shareable = who is not None and self._access.check_share(who) is None
         version = (follow_ups.fetched_at, follow_ups.stale) if follow_ups else follow_ups_missing
         # The overdue mark depends on the clock: a card is reused within its minute only.
-        key = (lookup.clue.id, lookup.fetched_at, version, int(self._wall() // 60), locale, channel, shareable,
+        key = (lookup.value.id, lookup.fetched_at, version, int(self._wall() // 60), locale, channel, shareable,
                reveal_phone, shared_by)
         rendered = None if lookup.stale else self._rendered.get(key)
         if rendered is None:
             opts = self.options(lookup, locale, who, channel=channel, shared_by=shared_by, reveal_phone=reveal_phone,
                                 follow_ups=follow_ups, follow_ups_missing=follow_ups_missing)
-            rendered = Rendered(cards.clue_message(lookup.clue, opts))
+            rendered = Rendered(cards.clue_message(lookup.value, opts))
             if not lookup.stale:
                 self._rendered[key] = rendered
         return rendered
@@ -82,13 +82,13 @@ class CardRenderer:
     def unfurl(self, lookup: Lookup, locale: str) -> dict[str, Any]:
         """The unfurl of a clue: seen by everyone in the conversation. The same for every post of the link
         while the clue is unchanged, so rendered once per minute (callers never modify it)."""
-        return self._once(("unfurl", lookup.clue.id, lookup.fetched_at, locale), lookup, lambda: cards.clue_unfurl(
-            lookup.clue, self.options(lookup, locale, None, channel=True)))
+        return self._once(("unfurl", lookup.value.id, lookup.fetched_at, locale), lookup, lambda: cards.clue_unfurl(
+            lookup.value, self.options(lookup, locale, None, channel=True)))
 
     def entity_unfurl(self, lookup: Lookup, locale: str, unfurl_url: str) -> dict[str, Any]:
         """The Work Object of a clue link (``chat.unfurl`` metadata): seen by everyone in the conversation."""
-        return self._once(("entity", lookup.clue.id, lookup.fetched_at, locale, unfurl_url), lookup,
-                          lambda: entities.clue_entity_unfurl(lookup.clue, self._entity_options(lookup, locale),
+        return self._once(("entity", lookup.value.id, lookup.fetched_at, locale, unfurl_url), lookup,
+                          lambda: entities.clue_entity_unfurl(lookup.value, self._entity_options(lookup, locale),
                                                               unfurl_url=unfurl_url))
 
     def _once(self, key: tuple[Any, ...], lookup: Lookup, render: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -106,10 +106,10 @@ class CardRenderer:
                        follow_ups: Sequence[FollowUp] | None = None) -> dict[str, Any]:
         """The flexpane of a clue (``entity.presentDetails`` metadata), for one viewer."""
         opts = replace(self._entity_options(lookup, locale), reveal_phone=reveal_phone)
-        return entities.clue_entity_details(lookup.clue, opts, follow_ups=follow_ups)
+        return entities.clue_entity_details(lookup.value, opts, follow_ups=follow_ups)
 
     def _entity_options(self, lookup: Lookup, locale: str) -> entities.EntityOptions:
-        return entities.EntityOptions(locale=locale, clue_url=self._matcher.url_for(lookup.clue.id),
+        return entities.EntityOptions(locale=locale, clue_url=self._matcher.url_for(lookup.value.id),
                                       fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC),
                                       stale=lookup.stale, due_field=self._due_field,
                                       now=datetime.fromtimestamp(self._wall(), UTC))
@@ -130,7 +130,7 @@ class CardRenderer:
             now=now,
             fetched_at=datetime.fromtimestamp(lookup.fetched_at, UTC) if lookup else now,
             stale=lookup.stale if lookup else False,
-            clue_url=self._matcher.url_for(lookup.clue.id) if lookup else None,
+            clue_url=self._matcher.url_for(lookup.value.id) if lookup else None,
             shareable=who is not None and self._access.check_share(who) is None,
             reveal_phone=reveal_phone and not channel,
             shared_by=shared_by,

@@ -1,4 +1,5 @@
-"""Cache policy with a fake clock: TTL, single-flight, negative cache, stale-if-error, deadlines."""
+"""Cache policy with a fake clock: TTL, single-flight, negative cache, stale-if-error, deadlines, failure
+memory, revalidation; the clue cache's configuration, and the generic ``Cache`` it is."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cache.clues import ClueCache
+from bot.cache.clues import ClueCache, clue_cache, follow_up_cache
+from bot.cache.timed import Policy
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer
 from bot.domain.clue import Clue
+from bot.domain.follow_ups import FollowUpPage
 from bot.errors import ClueNotFound, CrmAuthError, CrmUnavailable
 from bot.runtime.metrics import Metrics
 from tests.support import FakeClock
@@ -39,8 +42,8 @@ class CountingFetch:
 
 def make_cache(fetch: Callable[[int], object], clock: FakeClock, *, wall: FakeClock | None = None,
                metrics: Metrics | None = None, deadline: float = 5.0) -> ClueCache:
-    return ClueCache(fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=deadline,  # type: ignore[arg-type]
-                     clock=clock, wall=wall or FakeClock(1_700_000_000), metrics=metrics or Metrics())
+    return clue_cache(fetch, Policy(ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=deadline),  # type: ignore[arg-type]
+                      clock=clock, wall=wall or FakeClock(1_700_000_000), metrics=metrics or Metrics())
 
 
 async def test_hit_within_ttl_and_refetch_after() -> None:
@@ -51,7 +54,7 @@ async def test_hit_within_ttl_and_refetch_after() -> None:
     assert (await cache.get(8)) == first
     assert fetch.calls == 1
     clock.advance(0.2)
-    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert (await cache.get(8)).value.name == "clue 8 v2"
     assert fetch.calls == 2
 
 
@@ -60,8 +63,8 @@ async def test_refresh_bypasses_a_fresh_entry_and_updates_it() -> None:
     cache = make_cache(fetch, clock)
     await cache.get(8)
     refreshed = await cache.get(8, refresh=True)
-    assert refreshed.clue.name == "clue 8 v2"
-    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert refreshed.value.name == "clue 8 v2"
+    assert (await cache.get(8)).value.name == "clue 8 v2"
     assert fetch.calls == 2
 
 
@@ -74,7 +77,7 @@ async def test_single_flight_100_concurrent_lookups_one_fetch() -> None:
     fetch.gate.set()
     results = await asyncio.gather(*waiters)
     assert fetch.calls == 1
-    assert {r.clue.name for r in results} == {"clue 8 v1"}
+    assert {r.value.name for r in results} == {"clue 8 v1"}
     assert "cluebot_singleflight_coalesced_total 99.0" in metrics.render().decode()
 
 
@@ -89,7 +92,7 @@ async def test_failure_reaches_every_waiter_and_is_not_cached() -> None:
     assert all(isinstance(r, CrmUnavailable) for r in results)
     assert fetch.calls == 1
     fetch.error = None
-    assert (await cache.get(8)).clue.id == 8
+    assert (await cache.get(8)).value.id == 8
     assert fetch.calls == 2
 
 
@@ -101,7 +104,7 @@ async def test_one_cancelled_waiter_does_not_fail_the_others() -> None:
     await asyncio.sleep(0)
     first.cancel()
     fetch.gate.set()
-    assert (await second).clue.id == 8
+    assert (await second).value.id == 8
     assert first.cancelled()
 
 
@@ -127,7 +130,7 @@ async def test_stale_if_error_serves_the_old_clue_flagged() -> None:
     wall.advance(240)
     fetch.error = CrmUnavailable("down")
     stale = await cache.get(8)
-    assert stale.stale and stale.clue == fresh.clue
+    assert stale.stale and stale.value == fresh.value
     assert stale.fetched_at == 1_700_000_000  # the card says "data from 4 min ago"
     fetch.error = None
     assert not (await cache.get(8)).stale
@@ -182,16 +185,16 @@ async def test_through_the_sandbox_storm_and_stale(sandbox: SandboxServer, crm_f
     sandbox.state.set_fault(8, latency_ms=100)
     results = await asyncio.gather(*(cache.get(8) for _ in range(100)))
     assert sandbox.state.stats().clue_gets == {8: 1}
-    assert {r.clue.name for r in results} == {"打马赛克就"}
+    assert {r.value.name for r in results} == {"打马赛克就"}
     clock.advance(61)
     sandbox.state.set_fault(8, status=503)
     stale = await cache.get(8)
-    assert stale.stale and stale.clue.name == "打马赛克就"
+    assert stale.stale and stale.value.name == "打马赛克就"
 
 
 def revalidating_cache(fetch: CountingFetch, clock: FakeClock, metrics: Metrics | None = None) -> ClueCache:
-    return ClueCache(fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5, revalidate=30,  # type: ignore[arg-type]
-                     clock=clock, wall=FakeClock(1_700_000_000), metrics=metrics or Metrics())
+    return clue_cache(fetch, Policy(ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5, revalidate=30),
+                      clock=clock, wall=FakeClock(1_700_000_000), metrics=metrics or Metrics())
 
 
 async def test_an_expired_hot_clue_is_served_at_once_and_refreshed_behind() -> None:
@@ -201,13 +204,13 @@ async def test_an_expired_hot_clue_is_served_at_once_and_refreshed_behind() -> N
     clock.advance(70)  # past the TTL, within the revalidation window
     fetch.gate = asyncio.Event()  # the CRM is slow: nobody may wait for it
     served = [cache.cached(8), await cache.get(8), await cache.get(8)]
-    assert all(s is not None and s.clue == first.clue and not s.stale for s in served)
+    assert all(s is not None and s.value == first.value and not s.stale for s in served)
     await asyncio.sleep(0)  # let the background fetch start
     assert fetch.calls == 2  # one background fetch, however many lookups came meanwhile
     fetch.gate.set()
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert (await cache.get(8)).value.name == "clue 8 v2"
     assert fetch.calls == 2
     assert 'cluebot_cache_total{result="revalidate"} 1.0' in metrics.render().decode()
 
@@ -218,7 +221,7 @@ async def test_past_the_revalidation_window_lookups_wait_for_the_crm() -> None:
     await cache.get(8)
     clock.advance(91)
     assert cache.cached(8) is None
-    assert (await cache.get(8)).clue.name == "clue 8 v2"
+    assert (await cache.get(8)).value.name == "clue 8 v2"
 
 
 async def test_a_failed_background_refresh_is_quiet_and_keeps_the_clue() -> None:
@@ -238,3 +241,34 @@ async def test_a_failed_background_refresh_is_quiet_and_keeps_the_clue() -> None
     await asyncio.sleep(0)
     with pytest.raises(ClueNotFound):
         await cache.get(8)
+
+
+async def test_a_failure_is_remembered_where_the_policy_says_and_refresh_reads_again() -> None:
+    """The follow-up cache's policy: a failed read with nothing stale is raised again for ``failure_ttl``
+    without a CRM call; ``refresh`` asks the CRM anyway; auth errors are never remembered."""
+    clock, metrics = FakeClock(), Metrics()
+    calls: list[tuple[int, str | None]] = []
+    errors: list[Exception] = [CrmUnavailable("down")]
+
+    async def fetch(key: tuple[int, str | None]) -> FollowUpPage:
+        calls.append(key)
+        if errors:
+            raise errors[0]
+        return FollowUpPage((), None)
+
+    cache = follow_up_cache(fetch, Policy(ttl=60, maxsize=100, deadline=5, failure_ttl=10),
+                            clock=clock, wall=FakeClock(1_700_000_000), metrics=metrics)
+    for _ in range(3):
+        with pytest.raises(CrmUnavailable):
+            await cache.get((8, None))
+    assert len(calls) == 1 and isinstance(cache.failed((8, None)), CrmUnavailable)
+    errors.clear()
+    assert (await cache.get((8, None), refresh=True)).value == FollowUpPage((), None)
+    assert cache.failed((8, None)) is None
+    clock.advance(61)
+    errors.append(CrmAuthError("bad key", code=1002))
+    with pytest.raises(CrmAuthError):
+        await cache.get((8, None))
+    assert cache.failed((8, None)) is None and len(calls) == 3
+    remembered = metrics.registry.get_sample_value("cluebot_follow_up_cache_total", {"result": "failure_remembered"})
+    assert remembered == 2

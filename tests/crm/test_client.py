@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from bot.cache.clues import ClueCache
+from bot.cache.clues import clue_cache
+from bot.cache.timed import Policy
 from bot.crm.client import CLUE_GET, TAG_TREE, CrmClient, _BoundedDecoder
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.crm.transport import AiohttpTransport
@@ -245,8 +246,8 @@ async def test_an_answer_for_another_clue_is_a_protocol_error_never_a_card(
     sandbox.state.put_clue(sandbox.state.clue(8) or {}, served_as=3333)
     client = crm_factory(sandbox.url)
     fetcher = ClueFetcher(client, ReferenceData(client, ttl=3600, clock=FakeClock()), ZoneInfo("Asia/Shanghai"))
-    cache = ClueCache(fetcher.fetch, ttl=60, maxsize=100, negative_ttl=10, stale_ttl=3600, deadline=5,
-                      clock=FakeClock(), wall=FakeClock(1_700_000_000), metrics=Metrics())
+    cache = clue_cache(fetcher.fetch, Policy(ttl=60, maxsize=100, deadline=5, negative_ttl=10, stale_ttl=3600),
+                       clock=FakeClock(), wall=FakeClock(1_700_000_000), metrics=Metrics())
     with caplog.at_level(logging.INFO), pytest.raises(CrmProtocolError, match="clue 8 when asked for clue 3333"):
         await cache.get(3333)
     mismatch = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -256,7 +257,7 @@ async def test_an_answer_for_another_clue_is_a_protocol_error_never_a_card(
     sandbox.state.delete_clue(3333)
     with pytest.raises(ClueNotFound):
         await cache.get(3333)
-    assert (await cache.get(8)).clue.id == 8
+    assert (await cache.get(8)).value.id == 8
     assert sandbox.state.stats().clue_gets == {3333: 2, 8: 1}
 
 

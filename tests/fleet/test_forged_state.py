@@ -42,26 +42,33 @@ def forged(**changes: Any) -> str:
     return json.dumps(d, ensure_ascii=False)
 
 
+def stored(at: object, clue: str) -> str:
+    """A clue value as the store writes it: the time, a newline, the JSON."""
+    return f"{at}\n{clue}"
+
+
 HOSTILE_LINK = "<https://evil.example/login|Click to re-authenticate>"
 FORGERIES = {
-    "id_is_a_mention": lambda now: {"at": repr(now), "clue": forged(id="<!channel>")},
-    "another_clues_id": lambda now: {"at": repr(now), "clue": forged(id=555)},
-    "number_where_a_string_belongs": lambda now: {"at": repr(now), "clue": forged(name=5)},
-    "unknown_key": lambda now: {"at": repr(now), "clue": forged(script="x")},
-    "naive_time": lambda now: {"at": repr(now), "clue": forged(
-        created={"raw": "2024-01-01", "at": "2024-01-01T00:00:00", "zone": "Asia/Shanghai"})},
-    "at_1e18": lambda now: {"at": "1e18", "clue": forged()},
-    "at_in_the_future": lambda now: {"at": repr(now + 3600), "clue": forged()},
-    "at_nan": lambda now: {"at": "nan", "clue": forged()},
-    "half_a_hash": lambda now: {"clue": forged()},
-    "not_json": lambda now: {"at": repr(now), "clue": "{" * 10_000},
+    "id_is_a_mention": lambda now: stored(repr(now), forged(id="<!channel>")),
+    "another_clues_id": lambda now: stored(repr(now), forged(id=555)),
+    "number_where_a_string_belongs": lambda now: stored(repr(now), forged(name=5)),
+    "unknown_key": lambda now: stored(repr(now), forged(script="x")),
+    "naive_time": lambda now: stored(repr(now), forged(
+        created={"raw": "2024-01-01", "at": "2024-01-01T00:00:00", "zone": "Asia/Shanghai"})),
+    "at_1e18": lambda now: stored("1e18", forged()),
+    "at_in_the_future": lambda now: stored(repr(now + 3600), forged()),
+    "at_nan": lambda now: stored("nan", forged()),
+    "no_time": lambda now: forged(),
+    "not_json": lambda now: stored(repr(now), "{" * 10_000),
+    # Well-formed but bigger than any clue the app writes (CRM_MAX_RESPONSE_BYTES): never read whole.
+    "oversized": lambda now: stored(repr(now), forged(description="x" * 2_100_000)),
 }
 
 
 @pytest.mark.parametrize("forgery", FORGERIES)
 async def test_a_forged_clue_is_deleted_counted_and_refetched(fleet_app: SlackDriver, admin: redis.Redis,
                                                               sandbox: SandboxServer, forgery: str) -> None:
-    admin.hset(key("clue", 8), mapping=FORGERIES[forgery](time.time()))
+    admin.set(key("clue", 8), FORGERIES[forgery](time.time()))
     card = (await fleet_app.command("8"))[0].json()
     await fleet_app.drain()
     assert REAL_NAME in card["text"]
@@ -69,13 +76,13 @@ async def test_a_forged_clue_is_deleted_counted_and_refetched(fleet_app: SlackDr
     assert "Forged" not in rendered and "<!channel>" not in rendered
     assert sandbox.state.stats().clue_gets == {8: 1}
     assert invalid(fleet_app, "clue") == 1
-    assert REAL_NAME in admin.hget(key("clue", 8), "clue").decode()  # replaced by the CRM's answer
+    assert REAL_NAME in (admin.get(key("clue", 8)) or b"").decode()  # replaced by the CRM's answer
 
 
 async def test_a_future_at_does_not_survive_refresh(fleet_app: SlackDriver, admin: redis.Redis,
                                                     sandbox: SandboxServer) -> None:
     await fleet_app.command("8")
-    admin.hset(key("clue", 8), mapping={"at": repr(time.time() + 86400), "clue": forged()})
+    admin.set(key("clue", 8), stored(repr(time.time() + 86400), forged()))
     _, response = await fleet_app.action("clue_refresh", "8", ephemeral=True)
     await fleet_app.drain()
     [posted] = fleet_app.fake.responses(response)
@@ -85,9 +92,9 @@ async def test_a_future_at_does_not_survive_refresh(fleet_app: SlackDriver, admi
 
 async def test_well_formed_hostile_text_is_shown_inert(fleet_app: SlackDriver, admin: redis.Redis,
                                                        sandbox: SandboxServer) -> None:
-    admin.hset(key("clue", 8), mapping={"at": repr(time.time()), "clue": forged(
+    admin.set(key("clue", 8), stored(repr(time.time()), forged(
         name="<!channel> " + HOSTILE_LINK, company="<!here> `code` " + HOSTILE_LINK,
-        description="<@U0BOSS0001> please " + HOSTILE_LINK)})
+        description="<@U0BOSS0001> please " + HOSTILE_LINK)))
     card = (await fleet_app.command("8"))[0].json()
     assert "/api/v3/clue/get" not in sandbox.state.stats().calls  # it fits the schema: served (as text), no refetch
     assert "&lt;!channel&gt;" in card["text"]
@@ -130,7 +137,7 @@ async def test_a_crm_bucket_of_another_type_is_reset(fleet_app: SlackDriver, adm
     assert admin.type(key("rate", "crm")) == b"hash"
 
 
-@pytest.mark.parametrize("value", ["1e18", "junk", "0"])
+@pytest.mark.parametrize("value", ["1e18", "junk", "0", "1700000000.0" + " " * 1_000_000])
 async def test_a_forged_not_found_is_ignored(fleet_app: SlackDriver, admin: redis.Redis, sandbox: SandboxServer,
                                              value: str) -> None:
     admin.set(key("nf", 8), value)  # no expiry: it would say "not found" forever

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.cache.clues import ClueCache, Lookup
+from bot.cache.clues import ClueCache, clue_cache
+from bot.cache.timed import Policy, Timed
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.dev.sandbox import SandboxServer
@@ -100,20 +101,22 @@ async def instance() -> AsyncIterator[MakeInstance]:
 
     async def make(url: str, fetch: Callable[[int], Awaitable[Clue]] | None = None, *,
                    wall: FakeClock | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                   lock_ttl: float = 5.0, **settings: Any) -> Instance:
+                   lock_ttl: float = 5.0, monotonic: FakeClock | None = None, max_value_bytes: int = 2_000_000,
+                   **settings: Any) -> Instance:
         config: dict[str, Any] = {"clue_cache_ttl_seconds": TTL, "clue_negative_ttl_seconds": NEGATIVE_TTL,
                                   "clue_stale_seconds": STALE, **settings}
-        metrics, monotonic, wall = Metrics(), FakeClock(), wall or FakeClock(WALL_START)
+        metrics, monotonic, wall = Metrics(), monotonic or FakeClock(), wall or FakeClock(WALL_START)
         shared = await connect_fleet(url, metrics, ttl=config["clue_cache_ttl_seconds"],
                                      negative_ttl=config["clue_negative_ttl_seconds"],
                                      stale_ttl=config["clue_stale_seconds"], lock_ttl=lock_ttl,
                                      crm_rate=config.get("crm_rate_per_second", 20.0), wall=wall,
-                                     monotonic=monotonic, sleep=sleep)
+                                     monotonic=monotonic, sleep=sleep, max_value_bytes=max_value_bytes)
         assert shared is not None
         made.append(shared)
-        cache = ClueCache(fetch or CountingFetch(), ttl=config["clue_cache_ttl_seconds"], maxsize=100,
-                          negative_ttl=config["clue_negative_ttl_seconds"], stale_ttl=config["clue_stale_seconds"],
-                          deadline=5.0, clock=monotonic, wall=wall, metrics=metrics, shared=shared.store)
+        policy = Policy(ttl=config["clue_cache_ttl_seconds"], maxsize=100, deadline=5.0,
+                        negative_ttl=config["clue_negative_ttl_seconds"], stale_ttl=config["clue_stale_seconds"])
+        cache = clue_cache(fetch or CountingFetch(), policy, clock=monotonic, wall=wall, metrics=metrics,
+                           shared=shared.store)
         return Instance(shared, cache, metrics, monotonic)
 
     yield make
@@ -154,10 +157,9 @@ async def test_a_clue_round_trips_between_instances(admin: redis.Redis, redis_se
     await a.shared.store.put(RICH_ZH.id, RICH_ZH, WALL_START + 0.25)
 
     assert await b.shared.store.get(RICH_ZH.id) == (RICH_ZH, WALL_START + 0.25)
-    stored = admin.hgetall(key("clue", RICH_ZH.id))
-    assert set(stored) == {b"at", b"clue"}
-    raw = stored[b"clue"]
-    assert isinstance(raw, bytes) and "上海某某科技有限公司" in raw.decode()  # UTF-8, not \u escapes
+    raw = admin.get(key("clue", RICH_ZH.id))
+    assert isinstance(raw, bytes) and raw.startswith(f"{WALL_START + 0.25!r}\n".encode())
+    assert "上海某某科技有限公司" in raw.decode()  # UTF-8, not \u escapes
     # Kept through TTL + stale grace; freshness is the cache's call.
     assert (TTL + STALE) * 1000 - 1000 < admin.pttl(key("clue", RICH_ZH.id)) <= (TTL + STALE) * 1000
     assert await b.shared.store.get(404) is None
@@ -174,12 +176,12 @@ async def test_another_schema_version_or_junk_reads_as_a_miss(admin: redis.Redis
     b = await instance(redis_server.url, fetch)
     newer = RICH_ZH.to_json().replace('"v":1', '"v":2')
     assert newer != RICH_ZH.to_json()
-    admin.hset(key("clue", 7), mapping={"at": repr(WALL_START), "clue": newer})
-    admin.hset(key("clue", 9), mapping={"at": "yesterday", "clue": RICH_ZH.to_json()})
+    admin.set(key("clue", 7), f"{WALL_START!r}\n{newer}")
+    admin.set(key("clue", 9), f"yesterday\n{RICH_ZH.to_json()}")
 
     assert await b.shared.store.get(7) is None
     assert await b.shared.store.get(9) is None
-    assert (await b.cache.get(7)).clue.name == "张伟 v1"
+    assert (await b.cache.get(7)).value.name == "张伟 v1"
     assert fetch.calls == 1
     assert b.count("redis_hit") == 0
 
@@ -193,14 +195,14 @@ async def test_a_fresh_shared_value_is_a_hit_and_an_old_one_is_refetched(redis_s
     first = await a.cache.get(8)
 
     wall.advance(TTL - 1)
-    assert await b.cache.get(8) == Lookup(first.clue, first.fetched_at)
+    assert await b.cache.get(8) == Timed(first.value, first.fetched_at)
     assert (fetch_b.calls, b.count("redis_hit")) == (0, 1)
 
     wall.advance(2)  # older than the TTL in Redis too: B asks the CRM and shares the new value
     b.monotonic.advance(TTL + 1)
     refreshed = await b.cache.get(8)
     assert (fetch_b.calls, refreshed.fetched_at) == (1, WALL_START + TTL + 1)
-    assert await a.shared.store.get(8) == (refreshed.clue, WALL_START + TTL + 1)
+    assert await a.shared.store.get(8) == (refreshed.value, WALL_START + TTL + 1)
 
 
 async def test_not_found_is_shared_for_the_negative_ttl(admin: redis.Redis, redis_server: RedisServer,
@@ -236,6 +238,44 @@ async def test_not_found_drops_the_shared_value_and_zero_ttls_store_nothing(
     assert uncached.errors() == 0
 
 
+async def test_values_are_bounded_on_write_and_on_read(admin: redis.Redis, redis_server: RedisServer,
+                                                       instance: MakeInstance,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.fleet")
+    a = await instance(redis_server.url, max_value_bytes=4096)
+    big = replace(RICH_ZH, id=3, description="长" * 2000)  # 6,000 bytes of UTF-8
+    await a.shared.store.put(3, big, WALL_START)
+    assert admin.exists(key("clue", 3)) == 0  # never written: nothing this big is ever a real entry
+    [too_big] = [r for r in caplog.records if r.getMessage() == "cache.redis.too_big"]
+    assert vars(too_big)["bytes"] > 4096
+
+    admin.set(key("clue", 4), f"{WALL_START!r}\n{replace(RICH_ZH, id=4).to_json()}" + " " * 5_000_000)
+    assert await a.shared.store.get(4) is None  # at most 4,097 bytes read, then a miss
+    assert admin.exists(key("clue", 4)) == 0
+    [invalid] = [r for r in caplog.records if r.getMessage() == "cache.redis.invalid"]
+    assert (vars(invalid)["key"], vars(invalid)["reason"]) == ("clue", "too_big")
+    assert a.metrics.registry.get_sample_value("cluebot_redis_invalid_total", {"key": "clue"}) == 1
+    assert (await a.cache.get(4)).value.id == 4  # from the CRM
+
+
+async def test_a_lock_that_looks_valid_delays_a_lookup_at_most_its_own_bound(
+        admin: redis.Redis, redis_server: RedisServer, instance: MakeInstance) -> None:
+    """Someone holds (or keeps re-taking) a lock with a proper expiry, and Redis answers slowly: each poll
+    takes a second on the clock. The lookup gives up after the lock's bound of 5 s, not 200 polls later."""
+    clock, polls = FakeClock(), []
+
+    async def slow_poll(seconds: float) -> None:
+        polls.append(seconds)
+        clock.advance(1.0)
+        await asyncio.sleep(0)
+
+    fetch = CountingFetch()
+    a = await instance(redis_server.url, fetch, lock_ttl=5.0, monotonic=clock, sleep=slow_poll)
+    admin.set(key("lock", 8), "someone else", px=5000)
+    assert (await a.cache.get(8)).value.id == 8
+    assert fetch.calls == 1 and 4 <= len(polls) <= 6
+
+
 # ------------------------------------------------------------------------------------------ single-flight
 
 async def test_stale_if_error_reaches_another_instances_value(admin: redis.Redis, redis_server: RedisServer,
@@ -248,7 +288,7 @@ async def test_stale_if_error_reaches_another_instances_value(admin: redis.Redis
     b = await instance(redis_server.url, down, wall=wall)  # a new instance: nothing in its own cache
     wall.advance(TTL + 240)
     stale = await b.cache.get(5)
-    assert stale == Lookup(fresh.clue, WALL_START, stale=True)
+    assert stale == Timed(fresh.value, WALL_START, stale=True)
     assert down.calls == 1 and b.count("stale_served") == 1
     wall.advance(STALE)  # past the grace period: the error shows
     down.errors = [CrmUnavailable("still down")] * 2
@@ -279,7 +319,7 @@ async def test_two_instances_concurrently_missing_make_one_fetch(admin: redis.Re
 
     assert fetch.calls == 1
     assert found_a == found_b
-    assert found_a.clue.name == "张伟 v1"
+    assert found_a.value.name == "张伟 v1"
     assert a.coalesced() + b.coalesced() == 1
     assert admin.exists(key("lock", 8)) == 0
 
@@ -291,8 +331,8 @@ async def test_a_failed_holder_lets_the_waiter_fetch(admin: redis.Redis, redis_s
     _, _, results = await race_two_instances(redis_server.url, instance, fetch, 8)
 
     assert fetch.calls == 2
-    assert sorted(type(r).__name__ for r in results) == ["CrmUnavailable", "Lookup"]
-    assert next(r for r in results if isinstance(r, Lookup)).clue.name == "张伟 v2"
+    assert sorted(type(r).__name__ for r in results) == ["CrmUnavailable", "Timed"]
+    assert next(r for r in results if isinstance(r, Timed)).value.name == "张伟 v2"
     assert admin.exists(key("lock", 8)) == 0
 
 
@@ -310,7 +350,7 @@ async def test_a_waiter_gives_up_on_a_stuck_holder_after_the_lock_ttl(redis_serv
     b = await instance(redis_server.url, fetch_b, lock_ttl=0.2, sleep=instant)
     async with asyncio.timeout(5):
         found = await b.cache.get(8)
-    assert (fetch_b.calls, found.clue.name, holder.done()) == (1, "张伟 v1", False)
+    assert (fetch_b.calls, found.value.name, holder.done()) == (1, "张伟 v1", False)
 
     gate.set()
     await holder
@@ -339,7 +379,7 @@ async def test_two_app_instances_sharing_one_redis_make_one_crm_call_for_one_id(
     results = await asyncio.gather(*(app.cache.get(DOC_CLUE_ID) for app in apps for _ in range(50)))
 
     assert sandbox.state.stats().clue_gets[DOC_CLUE_ID] == 1
-    assert {r.clue.name for r in results} == {"打马赛克就"}
+    assert {r.value.name for r in results} == {"打马赛克就"}
     assert len({r.fetched_at for r in results}) == 1
 
 
@@ -362,6 +402,18 @@ async def test_the_token_bucket_limits_across_instances(admin: redis.Redis, redi
     assert a.errors() + b.errors() == 0
 
 
+async def test_the_shared_bucket_keeps_a_reserve_for_those_within_their_share(
+        admin: redis.Redis, redis_server: RedisServer, instance: MakeInstance) -> None:
+    a = await instance(redis_server.url, crm_rate_per_second=4.0)  # burst 4
+    b = await instance(redis_server.url, crm_rate_per_second=4.0)
+
+    assert [await a.shared.bucket.wait_time(floor=2.0) for _ in range(2)] == [0.0, 0.0]
+    assert 0.2 < await b.shared.bucket.wait_time(floor=2.0) <= 0.25  # down to the reserve: beyond a share, wait
+    assert [await b.shared.bucket.wait_time(), await a.shared.bucket.wait_time()] == [0.0, 0.0]  # within: go
+    assert await a.shared.bucket.wait_time() > 0.2
+    assert a.errors() + b.errors() == 0
+
+
 async def test_event_dedupe_across_instances(admin: redis.Redis, redis_server: RedisServer,
                                              instance: MakeInstance) -> None:
     a, b = await instance(redis_server.url), await instance(redis_server.url)
@@ -381,7 +433,7 @@ async def test_a_down_redis_degrades_to_no_cache_with_one_warning(caplog: pytest
     fetch = CountingFetch()
     down = await instance(f"redis://:pw-s3cret-0123@127.0.0.1:{free_port()}/0", fetch)  # nothing listens
 
-    assert [(await down.cache.get(i)).clue.id for i in (1, 2, 3)] == [1, 2, 3]
+    assert [(await down.cache.get(i)).value.id for i in (1, 2, 3)] == [1, 2, 3]
     assert fetch.calls == 3
     assert await down.shared.bucket.wait_time() == 0.0  # the in-process bucket
     assert [await down.shared.deduper.seen("Ev01"), await down.shared.deduper.seen("Ev01")] == [False, True]
@@ -389,7 +441,7 @@ async def test_a_down_redis_degrades_to_no_cache_with_one_warning(caplog: pytest
     assert down.errors() == 1  # start-up; then Redis is left alone for a while
 
     down.monotonic.advance(2.5)  # past the back-off: tried (and failed) once more, still no second warning
-    assert (await down.cache.get(4)).clue.id == 4
+    assert (await down.cache.get(4)).value.id == 4
     assert down.errors() == 2
 
     [warning] = warnings_named(caplog, "cache.redis.unavailable")
@@ -405,7 +457,7 @@ async def test_a_hung_redis_times_out_instead_of_holding_lookups(instance: MakeI
         async with asyncio.timeout(5):
             stalled = await instance(f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
             stalled.monotonic.advance(10)  # past the back-off: the lookup tries Redis again
-            assert (await stalled.cache.get(8)).clue.id == 8
+            assert (await stalled.cache.get(8)).value.id == 8
         assert stalled.errors() == 2
 
 
@@ -419,7 +471,7 @@ async def test_recovery_after_an_outage_is_logged_and_used(tmp_path: Path, caplo
         await a.cache.get(1)
         server.stop()
         a.monotonic.advance(TTL + 1)
-        assert (await a.cache.get(1)).clue.id == 1  # the CRM, as Redis is gone
+        assert (await a.cache.get(1)).value.id == 1  # the CRM, as Redis is gone
         assert await a.shared.ping() is False
 
         server = start_redis(tmp_path / "redis", port=server.port)

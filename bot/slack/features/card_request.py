@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, NamedTuple
 
 from bot.cache.clues import Lookup
-from bot.cache.flight import Timed
+from bot.cache.timed import Timed
 from bot.domain.follow_ups import FollowUpPage
 from bot.errors import BotError
 from bot.slack.gate import AUDIENCE_RULES, Gate, Pass, Placing, Refusal

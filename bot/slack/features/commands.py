@@ -24,7 +24,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
-from bot.cache.clues import Lookup
+from bot.cache.timed import Timed
 from bot.errors import BotError
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
@@ -140,8 +140,8 @@ class ClueCommand:
                     if answer is not None and (latest := answer.value.latest) is not None}
         items: list[cards.ListItem] = []
         for clue_id, result in zip(ids, results, strict=True):
-            if isinstance(result, Lookup):
-                items.append(result.clue)
+            if isinstance(result, Timed):
+                items.append(result.value)
             elif isinstance(result, BotError):
                 log_failure(result, clue_id)
                 items.append((clue_id, error_key(result)))

@@ -157,9 +157,9 @@ class EntityDetails:
                  follow_ups: Sequence[FollowUp] | None) -> dict[str, Any]:
         who = request.who
         reveal = who.slack_connect is False
-        if reveal and (lookup.clue.phones or any(f.kind == PHONE for f in lookup.clue.other_fields)):
+        if reveal and (lookup.value.phones or any(f.kind == PHONE for f in lookup.value.other_fields)):
             audit.info("audit.phone.revealed", extra={
-                "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": lookup.clue.id,
+                "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": lookup.value.id,
                 "surface": "flexpane", "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         return self._deps.renderer.entity_details(lookup, request.locale, reveal_phone=reveal,
                                                   follow_ups=follow_ups)

@@ -144,16 +144,16 @@ class ClueModals:
 
     async def _details(self, pending: PendingCard, click: ModalClick, locale: str) -> dict[str, Any]:
         lookup = await self._lookup(pending, click, locale, modals.VIEW_DETAILS)
-        if not isinstance(lookup, Lookup):
-            return lookup
+        if isinstance(lookup, dict):
+            return lookup  # the view saying why there is no clue
         # Others may be looking over the reader's shoulder: phones stay masked here, as on the card.
         opts = self._deps.renderer.options(lookup, locale, click.who)
-        return modals.details_view(lookup.clue, opts, click.who.channel_id)
+        return modals.details_view(lookup.value, opts, click.who.channel_id)
 
     async def _timeline(self, pending: PendingCard, click: ModalClick, locale: str) -> dict[str, Any]:
         lookup = await self._lookup(pending, click, locale, modals.VIEW_FOLLOW_UPS)
-        if not isinstance(lookup, Lookup):
-            return lookup
+        if isinstance(lookup, dict):
+            return lookup  # the view saying why there is no clue
         first = await pending.follow_ups(None)  # the timeline is the point: as long as the CRM takes
         pages = [first.value] if first else []
         failed = first is None
@@ -171,7 +171,7 @@ class ClueModals:
                 stale_since = min(stale_since or timed.fetched_at, timed.fetched_at)
             pages.append(timed.value)
             cursor = timed.value.next_cursor
-        return modals.follow_ups_view(lookup.clue, pages, locale, failed=failed, channel=click.who.channel_id,
+        return modals.follow_ups_view(lookup.value, pages, locale, failed=failed, channel=click.who.channel_id,
                                       stale_since=datetime.fromtimestamp(stale_since, UTC) if stale_since else None)
 
     async def _more(self, click: ModalClick, client: AsyncWebClient) -> None:

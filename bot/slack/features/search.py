@@ -27,10 +27,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cache.search import SearchResult
-from bot.crm.catalog import crm_time
+from bot.cache.timed import Timed
 from bot.domain.ids import parse_clue_id
-from bot.domain.search import PHONE, QueryRefused, SearchQuery, normalise_query
+from bot.domain.search import PHONE, QueryRefused, SearchPage, SearchQuery, normalise_query
 from bot.errors import BotError, InvalidClueId
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
@@ -75,7 +74,8 @@ class ClueSearch:
             return self._render(admitted, hit, locale)
         return asyncio.ensure_future(self._page(admitted, query, 1, locale))
 
-    def _admit(self, who: Inbound, query: SearchQuery, page_no: int) -> tuple[Pass | Refusal, SearchResult | None]:
+    def _admit(self, who: Inbound, query: SearchQuery,
+               page_no: int) -> tuple[Pass | Refusal, Timed[SearchPage] | None]:
         """The gate's answer for a search, and the page when the cache holds it: the rules are always
         checked, the person's search budget is only spent on a miss (a cached answer costs the CRM nothing)."""
         admitted = self._gate.admit(who, SEARCH, cost=0)
@@ -93,32 +93,34 @@ class ClueSearch:
             return cards.notice_message(locale, error_key(exc))
         return self._render(admitted, result, locale)
 
-    def _render(self, admitted: Pass, result: SearchResult, locale: str) -> Message:
-        log.info("clue.search", extra={"user": admitted.who.user_id, "query": result.query.fingerprint,
-                                       "kind": result.query.kind, "page": result.page_no,
-                                       "hits": len(result.page.hits), "pages": result.page.total_pages,
+    def _render(self, admitted: Pass, result: Timed[SearchPage], locale: str) -> Message:
+        page = result.value
+        log.info("clue.search", extra={"user": admitted.who.user_id, "query": page.query.fingerprint,
+                                       "kind": page.query.kind, "page": page.page_no,
+                                       "hits": len(page.hits), "pages": page.total_pages,
                                        "stale": result.stale})
-        if not result.page.hits and result.page_no > 1:
-            shown = search_cards.shown_query(result.query.key, phone=result.query.kind == PHONE)
-            return cards.notice_message(locale, "search_page_gone", query=shown, page=result.page_no)
+        if not page.hits and page.page_no > 1:
+            shown = search_cards.shown_query(page.query.key, phone=page.query.kind == PHONE)
+            return cards.notice_message(locale, "search_page_gone", query=shown, page=page.page_no)
         return search_cards.pick_list_message(self._results(admitted, result), locale)
 
-    def _results(self, admitted: Pass, result: SearchResult) -> search_cards.ResultsPage:
+    def _results(self, admitted: Pass, result: Timed[SearchPage]) -> search_cards.ResultsPage:
+        page = result.value
         return search_cards.ResultsPage(
-            query=result.query.key, page_no=result.page_no, total_pages=result.page.total_pages,
-            rows=self._rows(admitted, result),
+            query=page.query.key, page_no=page.page_no, total_pages=page.total_pages,
+            rows=self._rows(admitted, page),
             fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
-            phone=result.query.kind == PHONE)
+            phone=page.query.kind == PHONE)
 
-    def _rows(self, admitted: Pass, result: SearchResult) -> tuple[search_cards.SearchRow, ...]:
+    def _rows(self, admitted: Pass, page: SearchPage) -> tuple[search_cards.SearchRow, ...]:
         rows = []
-        for hit in result.page.hits[:search_cards.MAX_SEARCH_ROWS]:
+        for hit in page.hits[:search_cards.MAX_SEARCH_ROWS]:
             # customer/search documents no name or phone: a clue already in cache supplies them.
-            clue = admitted.peek(hit.customer_id)
+            clue = admitted.peek(hit.clue_id)
             rows.append(search_cards.SearchRow(
-                clue_id=hit.customer_id, name=hit.name or (clue.name if clue else None),
-                stage=hit.stage_name, phone=clue.phones[0] if clue and clue.phones else None,
-                created=crm_time(hit.create_time, self._deps.options.crm_tz), tags=hit.tags))
+                clue_id=hit.clue_id, name=hit.name or (clue.name if clue else None),
+                stage=hit.stage, phone=clue.phones[0] if clue and clue.phones else None,
+                created=hit.created, tags=hit.tags))
         return tuple(rows)
 
     # ------------------------------------------------------------------ Next / Previous
@@ -193,7 +195,7 @@ class ClueSearch:
                 await ack(options=[])
                 return
             hit = work.result()
-        await ack(**search_cards.options(self._rows(admitted, hit), locale))
+        await ack(**search_cards.options(self._rows(admitted, hit.value), locale))
 
     async def on_pick(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -252,7 +254,7 @@ async def _sent(call: Awaitable[Any]) -> None:
     await call
 
 
-async def _quietly(work: asyncio.Future[SearchResult]) -> None:
+async def _quietly(work: asyncio.Future[Timed[SearchPage]]) -> None:
     """A search the type-ahead stopped waiting for: it fills the cache; its failure was counted there."""
     with contextlib.suppress(BotError):
         await work

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.timed import Timed
 from bot.errors import BotError
 from bot.slack.features import FeatureDeps
 from bot.slack.features.card_request import clues
@@ -115,7 +116,7 @@ class LinkUnfurls:
         results = await clues(pending)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
-            if isinstance(result, Lookup):
+            if isinstance(result, Timed):
                 lookups[clue_id] = result
             elif isinstance(result, BotError):
                 log_failure(result, clue_id, event="unfurl.link.skipped")
