@@ -117,10 +117,11 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
             "workers": workers, "hint": "each worker has its own clue cache, CRM rate limit and event dedupe; "
                                         "set REDIS_URL to share them"})
     # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
-    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
+    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard, which also
+    # reads X-Forwarded-For from TRUSTED_PROXIES only (uvicorn's proxy headers would trust 127.0.0.1 unasked).
     options: dict[str, Any] = {
         "loop": loop, "http": head_deadline_protocol(http), "log_level": "warning", "access_log": False,
-        "log_config": None, "proxy_headers": True, "timeout_graceful_shutdown": 10}
+        "log_config": None, "proxy_headers": False, "timeout_graceful_shutdown": 10}
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 

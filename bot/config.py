@@ -9,6 +9,7 @@ Its size: one validated reader per setting; splitting the table would scatter th
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +70,10 @@ class Settings:
     slack_api_url: str = SLACK_API_URL
     slack_ack_budget_seconds: float = 2.0
     slack_body_timeout_seconds: float = 10.0  # a /slack/events body must arrive whole within this
-    slack_max_pending_bodies: int = 64  # /slack/events bodies being received at once; more get 503
+    slack_max_pending_bodies: int = 64  # /slack/events bodies being received at once; more recall the oldest
+    slack_max_pending_bodies_per_client: int = 16  # of those, from one client address; more get 503
+    slack_min_body_bytes_per_second: float = 4096.0  # a body behind this rate (after 1 s) gets 408
+    trusted_proxies: tuple[str, ...] = ()  # addresses or CIDRs whose X-Forwarded-For names the client
     clue_url_template: str = "https://crm.example.com/clues/{id}"
     clue_url_patterns: tuple[str, ...] = ()
     clue_user_rate_per_minute: int = 30
@@ -171,6 +175,13 @@ class Settings:
         if signing_secret and not bot_token:
             r.problem("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
 
+        trusted_proxies = tuple(p for p in re.split(r"[\s,]+", r.text("TRUSTED_PROXIES") or "") if p)
+        for proxy in trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                r.problem(f"TRUSTED_PROXIES entry {proxy[:45]!r} is not an IP address or CIDR network")
+
         slack_api_url = r.text("SLACK_API_URL") or SLACK_API_URL
         if not _is_http_url(slack_api_url):
             r.problem("SLACK_API_URL must be an http(s) URL")
@@ -248,6 +259,13 @@ class Settings:
                 "SLACK_BODY_TIMEOUT_SECONDS", d.slack_body_timeout_seconds, float, 0.1, 60
             ),
             slack_max_pending_bodies=r.number("SLACK_MAX_PENDING_BODIES", d.slack_max_pending_bodies, int, 1, 10_000),
+            slack_max_pending_bodies_per_client=r.number(
+                "SLACK_MAX_PENDING_BODIES_PER_CLIENT", d.slack_max_pending_bodies_per_client, int, 1, 10_000
+            ),
+            slack_min_body_bytes_per_second=r.number(
+                "SLACK_MIN_BODY_BYTES_PER_SECOND", d.slack_min_body_bytes_per_second, float, 1, 100_000_000
+            ),
+            trusted_proxies=trusted_proxies,
             clue_url_template=template,
             clue_url_patterns=patterns,
             clue_user_rate_per_minute=r.number(
