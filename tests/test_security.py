@@ -26,6 +26,7 @@ from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox import SandboxServer, seed
 from bot.runtime.logs import configure_logging
+from bot.slack import search_cards
 from bot.web.app import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
 from tests.slack.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, TEAM, USER, SlackDriver, slack_settings
@@ -449,3 +450,27 @@ async def test_no_secret_phone_response_url_or_signature_reaches_the_logs(
     }
     leaked = [name for name, value in forbidden.items() if value in text]
     assert not leaked, leaked
+
+
+# ------------------------------------------------------------------------------------------ one Connect rule
+
+
+@pytest.mark.parametrize("surface", ["search", "next_page", "share"])
+async def test_every_surface_refuses_when_slack_will_not_say_whether_the_channel_is_shared(
+        sandbox: SandboxServer, fake: tuple[str, FakeSlackState], surface: str) -> None:
+    """Search used to fail open where Share failed closed: conversations.info failing is "unknown" for both."""
+    fake[1].errors["conversations.info"] = "missing_scope"
+    async with running(settings_for(sandbox, fake), fake) as slack:
+        if surface == "search":
+            response, key = await slack.command("张三")
+            await slack.drain()
+            answers = [response.json(), *slack.fake.responses(key)]
+        else:
+            action, value = ((search_cards.ACTION_NEXT, search_cards.page_value("张三", 2)) if surface == "next_page"
+                             else ("clue_share", "8"))
+            key = await post_action(slack, action, value)
+            await slack.drain()
+            answers = slack.fake.responses(key)
+    assert answers and all(a.get("response_type", "ephemeral") == "ephemeral" for a in answers)
+    assert any("shared with another organisation" in a["text"] for a in answers)
+    assert sandbox.state.stats().calls == {}

@@ -34,6 +34,7 @@ LOOKUP = "lookup"  # a card for the person who asked
 UNFURL = "unfurl"  # a card in a conversation, for a link someone posted
 SHARE = "share"  # a card posted to a conversation by the person who clicked Share
 SEARCH = "search"  # a search by name or phone (its own per-person budget)
+DETAILS = "details"  # the Work Object details pane: the whole clue for the person who opened it
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
 
@@ -122,7 +123,7 @@ class Gate:
         self._monotonic = monotonic
         self._checks: dict[str, Callable[[Inbound], str | None]] = {
             LOOKUP: access.check_lookup, UNFURL: access.check_unfurl, SHARE: access.check_share,
-            SEARCH: access.check_search}
+            SEARCH: access.check_search, DETAILS: access.check_details}
         self._logged_at: dict[tuple[str | None, str], float] = {}
 
     def admit(self, who: Inbound, rule: str = LOOKUP, *, cost: int = 1) -> Pass | Refusal:
@@ -156,8 +157,10 @@ class Gate:
     async def admit_in_conversation(self, who: Inbound, rule: str, *, cost: int = 1) -> Pass | Refusal:
         """``admit`` for a card the whole conversation sees (Share, unfurls): where the payload did not say
         whether the conversation is shared with another organisation, Slack is asked (``conversations.info``);
-        the rule refuses when it still cannot be known."""
-        if who.slack_connect is None and who.channel_id is not None and not self.access.allow_shared_channels:
+        the rule refuses when it still cannot be known. The details pane asks even where Slack Connect is
+        allowed: there the team allow list needs to know whether other organisations are present."""
+        asks = not self.access.allow_shared_channels or (rule == DETAILS and bool(self.access.allowed_team_ids))
+        if who.slack_connect is None and who.channel_id is not None and asks:
             who = who._replace(slack_connect=await self._conversations.slack_connect(who.channel_id))
         return self.admit(who, rule, cost=cost)
 

@@ -33,7 +33,7 @@ from bot.errors import BotError, ClueNotFound, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import entities
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import LOOKUP, Pass, Refusal
+from bot.slack.gate import DETAILS, Pass, Refusal
 from bot.slack.i18n import t
 from bot.slack.inbound import Inbound
 from bot.slack.links import LinkMatcher
@@ -112,14 +112,12 @@ class EntityDetails:
             log.info("entity.request.foreign", extra={"user": request.who.user_id, "team": request.who.team_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_NOT_FOUND))
             return
-        admitted = self._deps.gate.admit(request.who, LOOKUP)
-        if isinstance(admitted, Refusal):
-            await self._send(client, request, error=_refusal_error(admitted, request.locale))
-            return
         deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
         try:
             async with asyncio.timeout_at(deadline):
-                lookup = await admitted.get(request.clue_id)
+                # The same rules as Share and unfurls: where the event does not say whether the conversation
+                # is shared with another organisation, Slack is asked, and unknown refuses.
+                answer = await self._admitted_lookup(request.who, request.clue_id)
         except TimeoutError:
             log.warning("entity.details.timeout", extra={"clue_id": request.clue_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_TIMEOUT))
@@ -128,8 +126,18 @@ class EntityDetails:
             log_failure(exc, request.clue_id, event="entity.details.failed")
             await self._send(client, request, error=entities.entity_error(_error_status(exc)))
             return
+        if isinstance(answer, Refusal):
+            await self._send(client, request, error=_refusal_error(answer, request.locale))
+            return
+        admitted, lookup = answer
         follow_ups = await self._timeline(admitted, request.clue_id, deadline)
         await self._send(client, request, metadata=self._details(request, lookup, follow_ups))
+
+    async def _admitted_lookup(self, who: Inbound, clue_id: int) -> tuple[Pass, Lookup] | Refusal:
+        admitted = await self._deps.gate.admit_in_conversation(who, DETAILS)
+        if isinstance(admitted, Refusal):
+            return admitted
+        return admitted, await admitted.get(clue_id)
 
     async def _timeline(self, admitted: Pass, clue_id: int, deadline: float) -> Sequence[FollowUp] | None:
         """The follow-ups within what is left of the budget; without them the pane still shows the clue."""

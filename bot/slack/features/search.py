@@ -127,6 +127,8 @@ class ClueSearch:
             query = normalise_query(text)
         except QueryRefused:
             return  # our own button never carries this: a forged value gets no answer
+        # A click does not say whether the channel is shared with another organisation: ask (unknown refuses).
+        who = await self._gate.place(who, within=self._deps.options.ack_budget)
         admitted, hit = self._admit(who, query, page_no)
         if isinstance(admitted, Refusal):
             await respond(replace_original=False, response_type="ephemeral", **refusal_notice(admitted, locale))
@@ -148,7 +150,9 @@ class ClueSearch:
         trigger = body.get("trigger_id")
         if not isinstance(trigger, str) or not trigger:
             return
-        who = Inbound.from_action(body)
+        # The modal is the person's own, in no conversation: its searches (block_suggestion) carry no channel,
+        # so it is admitted as they will be.
+        who = Inbound.from_action(body)._replace(channel_id=None)
         locale = self._gate.locales.get(who.user_id)
         admitted = self._gate.admit(who, SEARCH, cost=0)  # the rules now; each search spends later
         view = search_cards.find_modal(locale)
