@@ -322,7 +322,7 @@ def test_doc_example_card() -> None:
     assert message["text"] == "Clue 8 · 打马赛克就 · 初步接触"
     assert blocks["clue_header"]["text"]["text"] == "打马赛克就"
     fields = [f["text"] for f in blocks["clue_fields"]["fields"]]
-    assert fields == ["*Stage*\n初步接触", "*Phone*\n145**8388"]
+    assert fields == ["*Stage*\n初步接触", "*Phone*\n1****8388"]
     details = _details(DOC_EXAMPLE)
     assert [f["text"] for f in details["clue_fields"]["fields"]] == ["*Converted*\nNo · Awaiting assignment"]
     # lastUpdateTime equals createTime here, so "Updated" is left out.
