@@ -41,7 +41,7 @@ _INHERITED_NAMES = ("HOST", "PORT", "LOG_LEVEL")
 BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "10000", "CRM_MAX_CONCURRENCY": "64",
                 "CLUE_SEARCH_RATE_PER_MINUTE": "100000"}
 # Searches the sandbox answers with results: names, a shared phone prefix, written phones.
-SEARCH_TEXTS = ("张三", "find 1390013", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
+SEARCH_TEXTS = ("张三", "find 13900130", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
 
 
 @dataclass(frozen=True)

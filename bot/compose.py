@@ -27,6 +27,7 @@ from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
 from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
+from bot.domain.search import fingerprint_key
 from bot.errors import ConfigError
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
@@ -190,7 +191,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                               due_field=settings.clue_due_field),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale, crm_tz=settings.tz,
-                               follow_up_wait=settings.clue_follow_up_wait_seconds),
+                               follow_up_wait=settings.clue_follow_up_wait_seconds,
+                               query_key=fingerprint_key(signing_secret or bot_token or "")),
         calls=calls,
         wall=clocks.wall,
     )

@@ -3,7 +3,7 @@
 Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels unless
 allowed, a per-person search budget of its own); an answer the search cache already holds costs no
 budget. Results are only ever ephemeral or in the person's own modal. The search text is never
-logged: log lines carry its fingerprint (length and a short hash).
+logged: log lines carry its fingerprint (length and a keyed hash).
 
 The modal: the shortcut (or the help's Find button) acks at once and opens the modal from a task,
 well inside the trigger's 3 seconds. ``block_suggestion`` answers from the search cache, or waits for
@@ -29,8 +29,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.search import SearchResult
 from bot.crm.catalog import crm_time
 from bot.domain.ids import parse_clue_id
-from bot.domain.search import PHONE, QueryRefused, SearchQuery, normalise_query
+from bot.domain.search import MAX_RESULT_PAGES, PHONE, QueryRefused, SearchQuery, normalise_query
 from bot.errors import BotError, InvalidClueId
+from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
 from bot.slack.gate import LOOKUP, SEARCH, Pass, Refusal
@@ -38,7 +39,7 @@ from bot.slack.inbound import Inbound
 from bot.slack.notices import error_key, refusal_notice
 
 log = logging.getLogger(__name__)
-MAX_PAGE = 1000  # a page number from a button beyond this is junk
+audit = logging.getLogger(AUDIT_LOGGER)
 
 
 class ClueSearch:
@@ -69,6 +70,11 @@ class ClueSearch:
         admitted = self._gate.admit(who, SEARCH, cost=0)
         if isinstance(admitted, Refusal):
             return admitted, None
+        if query.kind == PHONE:  # a phone search is a lookup of a person's number: audited, cached or not
+            audit.info("audit.phone.searched", extra={
+                "user": who.user_id, "team": who.team_id, "channel": who.channel_id,
+                "query": self._fingerprint(query), "page": page_no,
+                "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         hit = admitted.search_cached(query, page_no)
         return (admitted, hit) if hit is not None else (self._gate.admit(who, SEARCH), None)
 
@@ -76,13 +82,13 @@ class ClueSearch:
         try:
             result = await admitted.search(query, page_no)
         except BotError as exc:
-            log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": page_no,
+            log.warning("clue.search.failed", extra={"query": self._fingerprint(query), "page": page_no,
                                                       "error": type(exc).__name__, "detail": str(exc)})
             return cards.notice_message(locale, error_key(exc))
         return self._render(admitted, result, locale)
 
     def _render(self, admitted: Pass, result: SearchResult, locale: str) -> Message:
-        log.info("clue.search", extra={"user": admitted.who.user_id, "query": result.query.fingerprint,
+        log.info("clue.search", extra={"user": admitted.who.user_id, "query": self._fingerprint(result.query),
                                        "kind": result.query.kind, "page": result.page_no,
                                        "hits": len(result.page.hits), "pages": result.page.total_pages,
                                        "stale": result.stale})
@@ -92,8 +98,10 @@ class ClueSearch:
         return search_cards.pick_list_message(self._results(admitted, result), locale)
 
     def _results(self, admitted: Pass, result: SearchResult) -> search_cards.ResultsPage:
+        # Paging stops at MAX_RESULT_PAGES: past it, a narrower search, not a walk through the CRM.
         return search_cards.ResultsPage(
-            query=result.query.key, page_no=result.page_no, total_pages=result.page.total_pages,
+            query=result.query.key, page_no=result.page_no,
+            total_pages=min(result.page.total_pages, MAX_RESULT_PAGES),
             rows=self._rows(admitted, result),
             fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
             phone=result.query.kind == PHONE)
@@ -108,6 +116,9 @@ class ClueSearch:
                 stage=hit.stage_name, phone=clue.phones[0] if clue and clue.phones else None,
                 created=crm_time(hit.create_time, self._deps.options.crm_tz), tags=hit.tags))
         return tuple(rows)
+
+    def _fingerprint(self, query: SearchQuery) -> str:
+        return query.fingerprint(self._deps.options.query_key)
 
     # ------------------------------------------------------------------ Next / Previous
 
@@ -178,7 +189,7 @@ class ClueSearch:
             done, _ = await asyncio.wait({work}, timeout=self._deps.options.ack_budget)
             if not done or work.exception() is not None:
                 if done:
-                    log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": 1,
+                    log.warning("clue.search.failed", extra={"query": self._fingerprint(query), "page": 1,
                                                               "error": type(work.exception()).__name__})
                 else:
                     self._deps.runner.spawn(_quietly(work), name="clue.find.late")
@@ -234,7 +245,7 @@ def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
     if not isinstance(value, dict):
         return None
     query, page = value.get("q"), value.get("p")
-    if not isinstance(query, str) or type(page) is not int or not 1 <= page <= MAX_PAGE:
+    if not isinstance(query, str) or type(page) is not int or not 1 <= page <= MAX_RESULT_PAGES:
         return None
     return query, page
 
