@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from slack_bolt.async_app import AsyncApp
@@ -32,12 +32,12 @@ from bot.errors import ConfigError
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
-from bot.runtime.tasks import TaskRunner
+from bot.runtime.tasks import HOUSEKEEPING, TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import FollowUpCache, Gate
+from bot.slack.gate import FollowUpCache, Gate, PersonLimits
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
 from bot.slack.render import CardRenderer
@@ -121,6 +121,27 @@ def build_search(settings: Settings, crm: CrmClient, metrics: Metrics, clocks: C
                        clock=clocks.monotonic, wall=clocks.wall, metrics=metrics)
 
 
+def person_limits(settings: Settings, fleet: FleetRedis | None, runner: TaskRunner,
+                  monotonic: Callable[[], float]) -> dict[str, PersonLimits]:
+    """Each person's lookup and search budgets. With Redis, shared by every instance (each limit is the
+    fleet's); without, each of ``WEB_CONCURRENCY`` workers enforces its share, and says so at start-up."""
+    limits = {"lookup": settings.clue_user_rate_per_minute, "search": settings.clue_search_rate_per_minute}
+    if fleet is not None:
+        def spawn(charge: Coroutine[Any, Any, None]) -> bool:
+            return runner.spawn(charge, name="ratelimit.charge", kind=HOUSEKEEPING)
+
+        log.info("ratelimit.people.shared", extra={f"{name}_per_minute": n for name, n in limits.items()})
+        return {name: fleet.person_buckets(name, n / 60.0, n, monotonic, spawn) for name, n in limits.items()}
+    workers = settings.web_concurrency
+    # At least one a minute: a person is never locked out by the division.
+    shares = {name: max(1.0, n / workers) for name, n in limits.items()}
+    if workers > 1:
+        log.info("ratelimit.people.per_worker", extra={
+            "workers": workers, **{f"{name}_per_minute": round(share, 2) for name, share in shares.items()},
+            "hint": "without REDIS_URL each worker enforces its share of each person's limits"})
+    return {name: KeyedTokenBuckets(share / 60.0, share, monotonic) for name, share in shares.items()}
+
+
 async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | None = None,
                 crm_transport: httpx.AsyncBaseTransport | None = None) -> Instance:
     """Every part of one instance; ``stack`` closes them (background work drains before clients close)."""
@@ -170,20 +191,19 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     calls = SlackCalls(metrics)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
+    people = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,
         cache=cache,
         follow_ups=follow_ups,
-        people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
-                                 clocks.monotonic),
+        people=people["lookup"],
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,
         conversations=ConversationInfo(slack_client, calls, clock=clocks.monotonic),
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=search,
-        searchers=KeyedTokenBuckets(settings.clue_search_rate_per_minute / 60.0,
-                                    settings.clue_search_rate_per_minute, clocks.monotonic),
+        searchers=people["search"],
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,

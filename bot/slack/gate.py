@@ -22,7 +22,6 @@ from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.search import SearchQuery
 from bot.runtime.metrics import Metrics
-from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
 from bot.slack.conversations import ConversationInfo
 from bot.slack.inbound import Inbound
@@ -37,6 +36,11 @@ SEARCH = "search"  # a search by name or phone (its own per-person budget)
 DETAILS = "details"  # the Work Object details pane: the whole clue for the person who opened it
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
+
+
+class PersonLimits(Protocol):
+    def take(self, key: str, count: float = 1) -> float:
+        """Take ``count`` from ``key``'s budget: 0 when granted, else seconds until it would be."""
 
 
 class EventDeduper(Protocol):
@@ -107,9 +111,9 @@ class Pass:
 
 class Gate:
     def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
-                 people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
+                 people: PersonLimits, events: EventDeduper, locales: UserLocales,
                  conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
-                 search: SearchCache | None = None, searchers: KeyedTokenBuckets | None = None) -> None:
+                 search: SearchCache | None = None, searchers: PersonLimits | None = None) -> None:
         self.access = access
         self.locales = locales
         self._conversations = conversations
