@@ -125,15 +125,15 @@ class RedisKeyedBuckets:
 
     def __init__(self, redis: Redis, guard: RedisGuard, name: str, rate: float, burst: float,
                  monotonic: Callable[[], float], spawn: Spawn) -> None:
-        self._guard = guard
-        self._name = name
-        self._rate = rate
-        self._burst = burst
-        self._monotonic = monotonic
-        self._spawn = spawn
-        self._charge_script = redis.register_script(_PERSON_SCRIPT)
-        self._local = KeyedTokenBuckets(rate, burst, monotonic)
-        self._owed_until: dict[str, float] = {}  # person -> when the fleet's debt is paid
+        script = redis.register_script(_PERSON_SCRIPT)
+
+        async def charge_fleet(person: str, count: float) -> Any:
+            return await script(keys=[limit_key(name, person)], args=[rate, burst, count])
+
+        self._charge_fleet = charge_fleet
+        self._local = KeyedTokenBuckets(rate, burst, monotonic)  # the whole limit: the fleet's, decided here
+        self._owed_until: dict[str, float] = {}  # person -> when the fleet's bucket affords one more
+        self._guard, self._name, self._monotonic, self._spawn = guard, name, monotonic, spawn
 
     def take(self, key: str, count: float = 1) -> float:
         now = self._monotonic()
@@ -148,8 +148,7 @@ class RedisKeyedBuckets:
         return wait
 
     async def _charge(self, key: str, count: float) -> None:
-        wait = await self._guard.run(self._name, lambda: self._charge_script(
-            keys=[limit_key(self._name, key)], args=[self._rate, self._burst, count]))
+        wait = await self._guard.run(self._name, lambda: self._charge_fleet(key, count))
         if wait is not None and float(wait) > 0:
             if len(self._owed_until) >= _MAX_OWING:
                 self._owed_until.clear()  # at worst, a few people get one more grant each
