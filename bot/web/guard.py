@@ -109,14 +109,13 @@ class BodySlots:
 
     def lend(self, client: str) -> _Loan:
         """A slot for a request from ``client``, or Refused (503) when that address holds its share."""
-        held = self._by_client.get(client, 0)
-        if held >= self.limits.per_client:
+        if self._by_client.get(client, 0) >= self.limits.per_client:
             raise Refused(503, "busy_client", "this address holds its share of the slots")
         if len(self._loans) >= self.limits.max_pending:
-            self._recall(next(iter(self._loans)))
+            self._recall(next(iter(self._loans)))  # may be this client's own oldest: counted after
         loan = _Loan(client, asyncio.current_task())
         self._loans[loan] = None
-        self._by_client[client] = held + 1
+        self._by_client[client] = self._by_client.get(client, 0) + 1
         return loan
 
     def give_back(self, loan: _Loan) -> None:
