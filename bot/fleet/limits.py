@@ -120,8 +120,9 @@ class RedisKeyedBuckets:
     """Per-person buckets (``KeyedTokenBuckets``' ``take``) shared by the fleet: the Gate decides at once, so
     each instance grants from its own bucket of the whole limit, then charges the person's bucket in Redis in
     the background; when the fleet's bucket cannot afford another, this instance refuses the person until it
-    can. So a person gets the limit across every instance, plus at most one grant per other instance (one
-    each may overlap a charge in flight); while Redis is unavailable, each instance's own bucket is the limit."""
+    can. So a person gets the limit across every instance, plus what instances grant while a charge is in
+    flight: one per other instance when charges land within milliseconds, more when a host is so loaded that
+    they take longer; while Redis is unavailable, each instance's own bucket is the limit."""
 
     def __init__(self, redis: Redis, guard: RedisGuard, name: str, rate: float, burst: float,
                  monotonic: Callable[[], float], spawn: Spawn) -> None:
