@@ -4,7 +4,9 @@
 The event is acked at once; the lookup runs in the ``TaskRunner``. The clue id comes from the event's
 ``external_ref`` and is untrusted: it is re-parsed, and the URLs the event names must be links to that
 same clue, or the viewer gets ``not_found``. Access rules and the per-person budget are the viewer's
-own (a ``LOOKUP`` through the gate): a refusal is the documented ``restricted`` error, never data.
+own (``DETAILS`` through the gate: the lookup rules, Share's Slack Connect rule with Slack asked when the
+event does not say, and the team allow list where other organisations may be present): a refusal is the
+documented ``restricted`` error, never data.
 
 Phones in the flexpane: shown in full only where Slack said the conversation is not shared with
 another organisation (``is_ext_shared_channel: false``); unknown (Slack's documented event carries no

@@ -1,9 +1,10 @@
 """Search by name or phone: ``/clue 张三``, Next / Previous, and the Find a clue type-ahead modal.
 
-Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels unless
-allowed, a per-person search budget of its own); an answer the search cache already holds costs no
-budget. Results are only ever ephemeral or in the person's own modal. The search text is never
-logged: log lines carry its fingerprint (length and a keyed hash).
+Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels nor unknown ones
+unless allowed, a per-person search budget of its own); an answer the search cache already holds costs no
+budget. Results are only ever ephemeral or in the person's own modal, at most ``MAX_RESULT_PAGES`` pages.
+Every phone search is an ``audit.phone.searched`` line. The search text is never logged: log lines carry
+its fingerprint (length and a keyed hash).
 
 The modal: the shortcut (or the help's Find button) acks at once and opens the modal from a task,
 well inside the trigger's 3 seconds. ``block_suggestion`` answers from the search cache, or waits for
