@@ -15,6 +15,9 @@ server is stopped on exit. Measures, for one production-configured server (its o
   server's head deadline, before the app sees a request). ``junk_reconnect`` is the control for
   ``reconnect``: the same 1,000 clients sending whole unsigned requests (401 at once), so the cost of
   the connection rate alone. Target: p99 under 100 ms.
+- **starve_one** / **starve_64**: signed requests (a url_verification, a new connection each, from
+  127.0.0.200) while 1,000 connections trickle a body a byte every 2 s and reconnect when dropped, all
+  from 127.0.0.2 (``one``) or spread over 64 loopback addresses. Target: >= 99 % answered 200 within 3 s.
 
 Peak RSS is VmHWM after resetting it through ``/proc/<pid>/clear_refs``. Results go to
 ``<out>/hostile.json`` and are printed. Exit status 0 even when a target is missed; 1 if a scenario
@@ -58,7 +61,9 @@ def bot_env(port: int, **extra: str) -> dict[str, str]:
     return {
         **Bench.base_env(),  # the harness's environment without the developer's Slack, CRM or Redis settings
         "SLACK_BOT_TOKEN": "xoxb-bench-hostile-0000", "SLACK_SIGNING_SECRET": secrets.token_hex(16),
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never called: nothing here is signed
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never called: what is signed here needs no Web API call
+        "CRM_BASE_URL": "http://127.0.0.1:9", "CRM_APP_ID": "wwbenchhostile0001_Bench",  # never called either
+        "CRM_APP_KEY": "bench-hostile-not-a-secret",
         "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", **extra,
     }
 
@@ -171,13 +176,15 @@ def full_slots(procs: Procs, *, slots: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ slow
 
 
-async def _slow_sender(port: int, stop: float, reconnect: bool, counts: Counter[str], *, mode: str = "body") -> None:
-    """``body``: the head at once, then the body a byte every 5 s; ``head``: the head a byte every 5 s;
-    ``junk``: a whole request without signature headers (the control: refused at once, like a 503)."""
+async def _slow_sender(port: int, stop: float, reconnect: bool, counts: Counter[str], *, mode: str = "body",
+                       source: str | None = None, every: float = 5) -> None:
+    """``body``: the head at once, then the body a byte every ``every`` seconds; ``head``: the head a byte at
+    a time; ``junk``: a whole request without signature headers (the control: refused at once, like a 503)."""
     in_head = mode == "head"
     while time.monotonic() < stop:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port,
+                                                           local_addr=(source, 0) if source else None)
         except OSError:
             counts["connect_failed"] += 1
             await asyncio.sleep(1)
@@ -198,7 +205,7 @@ async def _slow_sender(port: int, stop: float, reconnect: bool, counts: Counter[
                     writer.write(bytes([next(drip, 32)]) if in_head else b"[")
                 await writer.drain()
                 try:
-                    data = await asyncio.wait_for(reader.read(4096), timeout=5)
+                    data = await asyncio.wait_for(reader.read(4096), timeout=every)
                 except TimeoutError:
                     continue  # still open: one more byte
                 counts[str(status_of(data)) if data else "closed"] += 1
@@ -232,16 +239,19 @@ def _probe(port: int, stop: float, interval: float, latencies: list[float], fail
 
 
 def _attack(port: int, connections: int, seconds: float, reconnect: bool, mode: str,
-            results: Connection) -> None:
-    """In a child process (its own GIL, lower priority), so the probe measures the server, not the harness."""
+            results: Connection, sources: int = 0, every: float = 5) -> None:
+    """In a child process (its own GIL, lower priority), so the probe measures the server, not the harness.
+    ``sources``: spread the connections over that many loopback addresses (127.0.0.2 on); 0: 127.0.0.1."""
     os.nice(5)
     counts: Counter[str] = Counter()
 
     async def attack() -> None:
         stop = time.monotonic() + seconds
         senders = []
-        for _ in range(connections):
-            senders.append(asyncio.create_task(_slow_sender(port, stop, reconnect, counts, mode=mode)))
+        for n in range(connections):
+            source = f"127.0.0.{2 + n % sources}" if sources else None
+            senders.append(asyncio.create_task(_slow_sender(port, stop, reconnect, counts, mode=mode,
+                                                            source=source, every=every)))
             await asyncio.sleep(0.001)  # ~1,000 connects a second, as a flood would ramp up
         await asyncio.wait_for(asyncio.gather(*senders), timeout=seconds + 30)
 
@@ -284,6 +294,69 @@ def slow(procs: Procs, *, connections: int, seconds: float, reconnect: bool, mod
                 "attackers": counts, "foreign_cpu_s": round(procs.foreign_cpu_seconds(mark), 1)}
 
 
+# ------------------------------------------------------------------------------------------ starve
+
+
+SIGNER = "127.0.0.200"  # Slack, as far as the server can tell: an address of its own
+
+
+def _signed_probe(port: int, secret: str, stop: float, interval: float, answered: list[float],
+                  failures: Counter[str]) -> None:
+    """Signed url_verification requests, a new connection each, until ``stop``: latencies of the 200s."""
+    import hashlib
+    import hmac
+
+    while time.monotonic() < stop:
+        body = json.dumps({"type": "url_verification", "challenge": "bench"}).encode()
+        ts = str(int(time.time()))
+        signature = "v0=" + hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+        request = (f"POST /slack/events HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+                   f"x-slack-request-timestamp: {ts}\r\nx-slack-signature: {signature}\r\n"
+                   f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+        started = time.perf_counter()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3, source_address=(SIGNER, 0)) as sock:
+                sock.sendall(request)
+                data = read_until_closed(sock)
+            status = status_of(data)
+            if status == 200:
+                answered.append(time.perf_counter() - started)
+            else:
+                failures[str(status)] += 1
+        except OSError as exc:
+            failures[type(exc).__name__] += 1
+        time.sleep(interval)
+
+
+def starve(procs: Procs, *, connections: int, sources: int, seconds: float) -> dict[str, Any]:
+    """Signed requests while ``connections`` trickling senders from ``sources`` addresses compete for slots."""
+    secret = secrets.token_hex(16)
+    with bot(procs, "hostile-starve", SLACK_SIGNING_SECRET=secret) as proc:
+        answered: list[float] = []
+        failures: Counter[str] = Counter()
+        receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+        attacker = multiprocessing.get_context("fork").Process(
+            target=_attack, args=(proc.port, connections, seconds, True, "body", sending, sources, 2), daemon=True)
+        attacker.start()
+        try:
+            time.sleep(3)  # every sender has connected and the slots are contested
+            _signed_probe(proc.port, secret, time.monotonic() + seconds - 5, 0.05, answered, failures)
+            counts = receiving.recv() if receiving.poll(seconds + 40) else {"error": "attacker did not report"}
+        finally:
+            attacker.join(5)
+            if attacker.is_alive():
+                attacker.kill()
+        sent = len(answered) + sum(failures.values())
+        in_time = sum(1 for latency in answered if latency <= 3)
+        ordered = sorted(answered)
+        p99 = round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 2) if ordered else None
+        share = round(100 * in_time / sent, 2) if sent else 0.0
+        return {"connections": connections, "sources": sources or 1, "seconds": seconds, "signed_sent": sent,
+                "answered_within_3s_pct": share, "failed": dict(failures),
+                "p99_ms": p99,
+                "target_pct": 99, "met": share >= 99, "attackers": counts}
+
+
 # ------------------------------------------------------------------------------------------ main
 
 
@@ -314,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
                                         SLACK_MAX_PENDING_BODIES=str(connections + 100)),
         "slow_head": lambda p: slow(p, connections=connections, seconds=6 if quick else 25, reconnect=True,
                                     mode="head"),
+        "starve_one": lambda p: starve(p, connections=connections, sources=1, seconds=8 if quick else 30),
+        "starve_64": lambda p: starve(p, connections=connections, sources=64, seconds=8 if quick else 30),
         "junk_reconnect": lambda p: slow(p, connections=connections, seconds=6 if quick else 20, reconnect=True,
                                          mode="junk"),
     }

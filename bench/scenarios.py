@@ -48,7 +48,7 @@ BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "1
 CARD_CLICKS = (("refresh", cards.ACTION_REFRESH), ("share", cards.ACTION_SHARE), ("show", search_cards.ACTION_SHOW),
                ("reveal", cards.ACTION_REVEAL))
 # Searches the sandbox answers with results: names, a shared phone prefix, written phones.
-SEARCH_TEXTS = ("张三", "find 1390013", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
+SEARCH_TEXTS = ("张三", "find 13900130", "+86 139-0013-0001", "张小明", "find 13812345678", "李娜", "find 张")
 
 
 @dataclass(frozen=True)

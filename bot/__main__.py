@@ -118,6 +118,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
     if settings.playground and workers > 1:
         log.info("server.workers.playground", extra={"workers": 1, "asked": workers})
         workers = 1  # its fake Slack and page state live in one process
+    # Each worker divides per-person limits by the worker count (without Redis): every worker must know it.
+    settings = dataclasses.replace(settings, web_concurrency=workers)
+    os.environ["WEB_CONCURRENCY"] = str(workers)  # the spawned workers read their settings from the environment
     loop, http = server_stack(loop, http)
     # Bound before anything says where the app is: a port in use fails here, naming it.
     sock = bind_socket(host, port if port is not None else settings.port)
@@ -125,13 +128,15 @@ def _serve(settings: Settings, host: str | None, port: int | None, loop: str = "
     log.info("server.stack", extra={"loop": loop, "http": http, "workers": workers})
     if workers > 1 and settings.redis_url is None:
         log.warning("server.workers.unshared", extra={
-            "workers": workers, "hint": "each worker has its own clue cache, CRM rate limit and event dedupe; "
-                                        "set REDIS_URL to share them"})
+            "workers": workers, "hint": "each worker has its own clue cache, CRM rate limit and event dedupe, "
+                                        "and enforces its share of each person's limits; set REDIS_URL to share "
+                                        "them"})
     # log_config=None: uvicorn's own lines go through our redacting JSON handler too. The HTTP protocol
-    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard.
+    # has a deadline on each request head (uvicorn has none); bodies are timed by bot.web.guard, which also
+    # reads X-Forwarded-For from TRUSTED_PROXIES only (uvicorn's proxy headers would trust 127.0.0.1 unasked).
     options: dict[str, Any] = {
         "loop": loop, "http": head_deadline_protocol(http), "log_level": "warning", "access_log": False,
-        "log_config": None, "proxy_headers": True, "timeout_graceful_shutdown": 10}
+        "log_config": None, "proxy_headers": False, "timeout_graceful_shutdown": 10}
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from slack_bolt.async_app import AsyncApp
@@ -26,16 +26,17 @@ from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, FairShare, RateLimiter
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.domain.clue import Clue
+from bot.domain.search import fingerprint_key
 from bot.errors import ConfigError, SlackCallFailed
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
-from bot.runtime.tasks import TaskRunner
+from bot.runtime.tasks import HOUSEKEEPING, TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import Gate
+from bot.slack.gate import Gate, PersonLimits
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
@@ -139,6 +140,27 @@ def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clo
             stale_ttl=SEARCH_STALE_SECONDS), clock=clock, wall=wall, metrics=metrics))
 
 
+def person_limits(settings: Settings, fleet: FleetRedis | None, runner: TaskRunner,
+                  monotonic: Callable[[], float]) -> dict[str, PersonLimits]:
+    """Each person's lookup and search budgets. With Redis, shared by every instance (each limit is the
+    fleet's); without, each of ``WEB_CONCURRENCY`` workers enforces its share, and says so at start-up."""
+    limits = {"lookup": settings.clue_user_rate_per_minute, "search": settings.clue_search_rate_per_minute}
+    if fleet is not None:
+        def spawn(charge: Coroutine[Any, Any, None]) -> bool:
+            return runner.spawn(charge, name="ratelimit.charge", kind=HOUSEKEEPING)
+
+        log.info("ratelimit.people.shared", extra={f"{name}_per_minute": n for name, n in limits.items()})
+        return {name: fleet.person_buckets(name, n / 60.0, n, monotonic, spawn) for name, n in limits.items()}
+    workers = settings.web_concurrency
+    # At least one a minute: a person is never locked out by the division.
+    shares = {name: max(1.0, n / workers) for name, n in limits.items()}
+    if workers > 1:
+        log.info("ratelimit.people.per_worker", extra={
+            "workers": workers, **{f"{name}_per_minute": round(share, 2) for name, share in shares.items()},
+            "hint": "without REDIS_URL each worker enforces its share of each person's limits"})
+    return {name: KeyedTokenBuckets(share / 60.0, share, monotonic) for name, share in shares.items()}
+
+
 async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | None = None,
                 crm_transport: httpx.AsyncBaseTransport | None = None) -> Instance:
     """Every part of one instance; ``stack`` closes them (background work drains before clients close)."""
@@ -177,12 +199,12 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     )
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
+    people = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,
         cache=caches.clues,
         follow_ups=caches.follow_ups,
-        people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
-                                 clocks.monotonic),
+        people=people["lookup"],
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,
         conversations=ConversationInfo(slack_client, clock=clocks.monotonic,
@@ -190,8 +212,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=caches.search,
-        searchers=KeyedTokenBuckets(settings.clue_search_rate_per_minute / 60.0,
-                                    settings.clue_search_rate_per_minute, clocks.monotonic),
+        searchers=people["search"],
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
@@ -199,7 +220,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                               due_field=settings.clue_due_field),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale, crm_tz=settings.tz,
-                               follow_up_wait=settings.clue_follow_up_wait_seconds),
+                               follow_up_wait=settings.clue_follow_up_wait_seconds,
+                               query_key=fingerprint_key(signing_secret or bot_token or "")),
         calls=calls,
         wall=clocks.wall,
     )

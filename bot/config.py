@@ -10,6 +10,7 @@ equal to the README by a test). Secrets are wrapped in ``Secret`` so they never 
 # ruff: noqa: RUF009 - setting() returns a dataclasses.field (its row in the metadata), not a shared default
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -199,6 +200,17 @@ def slack_ids(prefixes: str) -> Parser[frozenset[str]]:
     return parse
 
 
+def networks(name: str, raw: str) -> tuple[str, ...]:
+    """A comma or space separated list of IP addresses or CIDR networks."""
+    values = tuple(v for v in re.split(r"[\s,]+", raw) if v)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise Invalid(f"{name} entry {value[:45]!r} is not an IP address or CIDR network") from None
+    return values
+
+
 def redis_location(name: str, raw: str) -> Secret:
     if problem := _redis_url_problem(raw):
         raise Invalid(problem)
@@ -317,8 +329,20 @@ class Settings:
         "closed")
     slack_max_pending_bodies: int = setting(
         "SLACK_MAX_PENDING_BODIES", number(int, 1, 10_000), 64, SLACK,
-        "`/slack/events` bodies being received at once (each at most 512 KiB); beyond it, 503 and close "
+        "Request bodies being received at once (each at most 512 KiB): body-read slots. When all are lent, the "
+        "oldest loan is recalled (503 and close) for the newcomer, and `/readyz` answers 503 for 5 s "
         "(`/healthz` is not limited)")
+    slack_max_pending_bodies_per_client: int = setting(
+        "SLACK_MAX_PENDING_BODIES_PER_CLIENT", number(int, 1, 10_000), 16, SLACK,
+        "Body-read slots one client address may hold at once; beyond it, 503 and close")
+    slack_min_body_bytes_per_second: float = setting(
+        "SLACK_MIN_BODY_BYTES_PER_SECOND", number(float, 1, 100_000_000), 4096.0, SLACK,
+        "A body that falls behind this rate (counted from its first byte, after a 1 s grace) gets 408 and the "
+        "connection is closed")
+    trusted_proxies: tuple[str, ...] = setting(
+        "TRUSTED_PROXIES", networks, (), SLACK,
+        "Addresses or CIDR networks of your load balancers (comma-separated): from them, the client address for "
+        "the per-client slot share is the nearest `X-Forwarded-For` hop that is not one of them", "*(none)*")
     clue_url_template: str = setting(
         "CLUE_URL_TEMPLATE", url_template, EXAMPLE_CLUE_URL_TEMPLATE, SLACK,
         "The CRM web page of a clue: the Open button, and the links that unfurl. The playground on the sandbox "
@@ -391,9 +415,10 @@ class Settings:
     web_concurrency: int = setting(
         "WEB_CONCURRENCY", number(int, 1, 64), 1, PROCESS,
         "Worker processes serving HTTP, sharing the port (Procfile hosts set it; `--workers` overrides it). "
-        "Each worker has its own in-process cache, per-person limit and `/metrics`: with more than one, set "
-        "`REDIS_URL` so they share the cache (one CRM call per clue), CRM rate limit and event dedupe. The "
-        "playground always runs one")
+        "Each worker has its own in-process cache and `/metrics`: with more than one, set `REDIS_URL` so they "
+        "share the cache (one CRM call per clue), CRM rate limit, event dedupe and each person's limits; "
+        "without it each worker enforces its share of each person's limits (the limit / workers) and says so "
+        "at start-up (`ratelimit.people.per_worker`). The playground always runs one")
     log_level: str = setting(
         "LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO", PROCESS,
         "`DEBUG`, `INFO`, `WARNING` or `ERROR`; logs are JSON lines with secrets and phones redacted")

@@ -100,6 +100,9 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"SLACK_ACK_BUDGET_SECONDS": "0"}, "slack_ack_budget_seconds", 0.0),
     ({"SLACK_BODY_TIMEOUT_SECONDS": "2.5"}, "slack_body_timeout_seconds", 2.5),
     ({"SLACK_MAX_PENDING_BODIES": "8"}, "slack_max_pending_bodies", 8),
+    ({"SLACK_MAX_PENDING_BODIES_PER_CLIENT": "4"}, "slack_max_pending_bodies_per_client", 4),
+    ({"SLACK_MIN_BODY_BYTES_PER_SECOND": "512"}, "slack_min_body_bytes_per_second", 512.0),
+    ({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}, "trusted_proxies", ("10.0.0.0/8", "192.0.2.1")),
     ({"CLUE_URL_TEMPLATE": "https://crm.example.com/#/clue/{id}"}, "clue_url_template",
      "https://crm.example.com/#/clue/{id}"),
     ({"CLUE_URL_PATTERNS": r" https://a\.example/(?P<id>\d+)   https://b\.example/c-(?P<id>\d+) "},
@@ -396,3 +399,9 @@ def test_the_playground_starts_with_slack_credentials_exported_and_says_it_ignor
             proc.wait(30)
         err = proc.stderr.read()
     assert "ignoring SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in err and BOT_TOKEN not in err
+
+
+def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"TRUSTED_PROXIES": "10.0.0.0/8, lb.example.com"})
+    assert "TRUSTED_PROXIES entry 'lb.example.com' is not an IP address or CIDR network" in str(raised.value)

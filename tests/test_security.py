@@ -8,8 +8,10 @@ phone, response_url or signature in the logs.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -25,7 +27,9 @@ from bot.dev import slack_requests
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.sandbox import SandboxServer, seed
-from bot.runtime.logs import configure_logging
+from bot.domain.search import fingerprint_key, query_hash
+from bot.runtime.logs import AUDIT_LOGGER, configure_logging
+from bot.slack import search_cards
 from bot.web.app import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
 from tests.slack.harness import (
@@ -458,3 +462,69 @@ async def test_no_secret_phone_response_url_or_signature_reaches_the_logs(
     }
     leaked = [name for name, value in forbidden.items() if value in text]
     assert not leaked, leaked
+
+
+# ------------------------------------------------------------------------------------------ one Connect rule
+
+
+@pytest.mark.parametrize("surface", ["search", "next_page", "share"])
+async def test_every_surface_refuses_when_slack_will_not_say_whether_the_channel_is_shared(
+        sandbox: SandboxServer, fake: tuple[str, FakeSlackState], surface: str) -> None:
+    """Search used to fail open where Share failed closed: conversations.info failing is "unknown" for both."""
+    fake[1].errors["conversations.info"] = "missing_scope"
+    async with running(settings_for(sandbox, fake), fake) as slack:
+        if surface == "search":
+            response, key = await slack.command("张三")
+            await slack.drain()
+            answers = [response.json(), *slack.fake.responses(key)]
+        else:
+            action, value = ((search_cards.ACTION_NEXT, search_cards.page_value("张三", 2)) if surface == "next_page"
+                             else ("clue_share", "8"))
+            key = await post_action(slack, action, value)
+            await slack.drain()
+            answers = slack.fake.responses(key)
+    assert answers and all(a.get("response_type", "ephemeral") == "ephemeral" for a in answers)
+    assert any("shared with another organisation" in a["text"] for a in answers)
+    assert sandbox.state.stats().calls == {}
+
+
+# ------------------------------------------------------------------------------------------ search, not an oracle
+
+
+@pytest.mark.parametrize("text", ["find 13", "find 1390", "find 139 0013", "find 1390013"])
+async def test_short_digit_searches_are_refused_without_a_crm_call(sandbox: SandboxServer,
+                                                                   fake: tuple[str, FakeSlackState], text: str) -> None:
+    """Prefixes shorter than 8 digits used to page through the CRM and confirm a mask's hidden digits one by
+    one (139****0006 in 8 searches): refused before the CRM, with the reason."""
+    async with running(settings_for(sandbox, fake), fake) as slack:
+        response, _ = await slack.command(text)
+        await slack.drain()
+    assert "at least 8 digits" in response.json()["text"]
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_every_phone_search_is_an_audit_line_with_a_keyed_hash(
+        sandbox: SandboxServer, fake: tuple[str, FakeSlackState], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with running(settings_for(sandbox, fake), fake) as slack:
+        await slack.command("+86 139-0013-0000")
+        await slack.command("find 13900130000")  # the same search again: from the cache, audited all the same
+        await slack.command("张三")  # a name: not a phone search
+        await slack.drain()
+    audits = [r for r in caplog.records if r.name == AUDIT_LOGGER and r.getMessage() == "audit.phone.searched"]
+    assert [(r.user, r.channel, r.page) for r in audits] == [(USER, CHANNEL, 1)] * 2  # type: ignore[attr-defined]
+    fingerprint = audits[0].query  # type: ignore[attr-defined]
+    assert fingerprint == audits[1].query  # type: ignore[attr-defined]
+    # Not the unkeyed hash a log reader could recompute for every candidate number.
+    unkeyed = hashlib.sha256(b"13900130000").hexdigest()
+    assert unkeyed[:10] not in fingerprint and "13900130000" not in fingerprint
+    assert fingerprint == f"11:{query_hash('13900130000', fingerprint_key(SIGNING_SECRET))}"
+
+
+@pytest.mark.parametrize("page", [6, 50])
+async def test_paging_stops_at_the_bound(sandbox: SandboxServer, fake: tuple[str, FakeSlackState], page: int) -> None:
+    async with running(settings_for(sandbox, fake), fake) as slack:
+        key = await post_action(slack, search_cards.ACTION_NEXT, search_cards.page_value("张三", page))
+        await slack.drain()
+        assert slack.fake.responses(key) == []
+    assert sandbox.state.stats().calls == {}

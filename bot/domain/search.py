@@ -5,11 +5,17 @@ its 11 digits; any other text is NFKC-normalised (full-width letters and digits 
 of invisible characters and squeezed to single spaces. Text with nothing searchable in it (only
 punctuation, emoji or combining marks), shorter than ``MIN_QUERY_CHARS`` or longer than
 ``MAX_QUERY_CHARS`` is refused with a reason code, never sent to the CRM.
+
+Digits alone are a phone search, and need ``MIN_PHONE_DIGITS``: a masked phone hides at least 4 digits
+(``bot.domain.text.mask_phone``), and any run of 8 digits from a number of 8 to 11 digits covers all of
+them, so a search can only confirm the hidden digits by guessing them all at once (10,000 guesses
+against a budget of a few searches a minute, each an audit line), never one digit at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -19,6 +25,8 @@ from bot.domain.text import clean
 
 MIN_QUERY_CHARS = 2  # "张" alone would match a good part of any CRM: "张三" is enough
 MAX_QUERY_CHARS = 64  # names and phones are short; longer text is a paste gone wrong
+MIN_PHONE_DIGITS = 8  # a query of digits alone: see the module's docstring
+MAX_RESULT_PAGES = 5  # pages of one search a person may turn (50 results): refine the search for more
 PHONE = "phone"
 TEXT = "text"
 
@@ -26,6 +34,7 @@ TEXT = "text"
 # more digits, with spaces, dashes, dots or brackets between any of them.
 _WRITTEN_PHONE = re.compile(r"(?:\(?(?:\+|00)?86\)?[\s.\-]*)?(1[3-9](?:[\s.\-()]*[0-9]){9})")
 _SEPARATORS = re.compile(r"[\s.\-()]+")
+_DIGIT_QUERY = re.compile(r"\+?[\s.\-()]*[0-9][0-9\s.\-()]*")  # digits, maybe written with separators
 _SPACES = re.compile(r"\s+")
 
 
@@ -50,10 +59,11 @@ class SearchQuery:
         """Case does not make a different search (the CRM matches names case-insensitively)."""
         return self.key.casefold()
 
-    @property
-    def fingerprint(self) -> str:
-        """What logs carry instead of the text, which may be a phone number: its length and a short hash."""
-        return f"{len(self.key)}:{query_hash(self.key)}"
+    def fingerprint(self, key: bytes) -> str:
+        """What logs carry instead of the text, which may be a phone number: its length and a short keyed hash.
+        Keyed (``key`` is a secret the log reader does not hold): an unkeyed hash of a phone is reversed by
+        hashing every number with the same prefix, in seconds."""
+        return f"{len(self.key)}:{query_hash(self.key, key)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +100,14 @@ class SearchPage:
     total_pages: int
 
 
-def query_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:10]
+def query_hash(text: str, key: bytes) -> str:
+    return hmac.new(key, text.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+
+
+def fingerprint_key(secret: str) -> bytes:
+    """The key for query fingerprints, derived from a secret every instance shares (the same search has the
+    same fingerprint on every instance) and used for nothing else."""
+    return hmac.new(secret.encode(), b"clue-bot search query fingerprint", hashlib.sha256).digest()
 
 
 def written_phone(text: str) -> str | None:
@@ -115,9 +131,13 @@ def normalise_query(text: str) -> SearchQuery:
     phone = written_phone(compact)
     if phone is not None:
         return SearchQuery(phone, PHONE)
-    digits_only = compact.replace(" ", "")
-    if digits_only.isascii() and digits_only.isdigit() and len(digits_only) == 11 and digits_only[0] == "1":
-        return SearchQuery(digits_only, PHONE)  # "find 13800138000": explicit, so a phone
+    if _DIGIT_QUERY.fullmatch(compact):  # "find 13800138000", "find 9123 4567": a phone, or part of one
+        digits = re.sub(r"\D", "", compact)
+        if len(digits) < MIN_PHONE_DIGITS:
+            raise QueryRefused("too_few_digits", len(compact))
+        if len(digits) > MAX_QUERY_CHARS:
+            raise QueryRefused("too_long", len(compact))
+        return SearchQuery(digits, PHONE)
     searchable = sum(1 for c in compact if unicodedata.category(c)[0] in "LN")
     if searchable == 0:
         raise QueryRefused("empty" if not compact else "nothing_searchable", len(compact))

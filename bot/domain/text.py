@@ -37,10 +37,6 @@ _NEUTRAL = str.maketrans({"`": "\u02cb"})
 
 _URL_FORBIDDEN = re.compile(r"[\s<>|\"\\]")
 
-# Chinese numerals people write phone numbers with (幺 is "one" read out in a phone number); masked like
-# digits. bot.runtime.logs (which cannot import this module) masks them in log lines with the same set.
-CHINESE_DIGITS = "〇零一二三四五六七八九幺"
-
 _COUNTRY_CODE = re.compile(r"\(?(?:\+|00)(?:\d{1,3}(?:\)|(?=\D))|86(?=1\d{10}$))")
 
 
@@ -91,36 +87,26 @@ def plain_value(s: str, limit: int, *, multiline: bool = False) -> str:
 def mask_phone(phone: str) -> str:
     """Mask a phone number for people who may not see it: ``13812345678`` -> ``138****5678``.
 
-    An explicit country code (``+86 ``, ``(+1)``, ``0044-``, or ``+86`` before a mainland mobile) is
-    kept. Of the remaining digits, 8 or more keep the first 3 and the last 4; 3 to 7 keep the last 2;
-    fewer are all masked. So at most 7 digits after the country code are ever shown. Separators
-    stay where they were.
+    One rule for every length and script: of the ``n`` digits after an explicit country code (``+86 ``,
+    ``(+1)``, ``0044-``, or ``+86`` before a mainland mobile, which is kept), at least 4 are hidden and at
+    most 7 shown: ``min(7, n - 4)``, the last 4 of them and the rest (at most 3) from the start. So 8 digits
+    show 4 (``****5678``), 9 show 5 (``1****5678``), 11 show the familiar 3 + 4, and 4 or fewer show none.
+    A digit is anything Unicode calls numeric: full-width, superscript and circled digits, other scripts'
+    digits (٣, ४), Chinese numerals (一三八, 幺) and financial ones (壹叁捌). Separators stay where they were.
     """
     phone = _SPACES.sub(" ", clean(phone)).strip()
     match = _COUNTRY_CODE.match(phone)
     prefix, rest = (phone[: match.end()], phone[match.end():]) if match else ("", phone)
-    # isdigit, not isdecimal: superscript and circled digits (¹³⁸, ①③⑧) read as digits too, as do
-    # full-width digits and Chinese numerals (一三八…).
-    digits = [i for i, c in enumerate(rest) if _is_digit(c)]
-    n = len(digits)
-    if n >= 8:
-        shown = set(digits[:3] + digits[-4:])
-    elif n >= 3:
-        shown = set(digits[-2:])
-    else:
-        shown = set()
-    hidden = set(digits) - shown
-    masked = "".join("*" if i in hidden else c for i, c in enumerate(rest))
-    return prefix + masked
+    digits = [i for i, c in enumerate(rest) if c.isnumeric()]
+    shown_count = min(7, max(0, len(digits) - 4))
+    last = min(4, shown_count)
+    shown = set(digits[:shown_count - last] + digits[len(digits) - last:])
+    return prefix + "".join("*" if c.isnumeric() and i not in shown else c for i, c in enumerate(rest))
 
 
 def display_width(s: str) -> int:
     """Columns ``s`` takes in a proportional-ish UI: a wide (CJK, full-width) character counts two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
-
-
-def _is_digit(c: str) -> bool:
-    return c.isdigit() or c in CHINESE_DIGITS
 
 
 def safe_url(s: str | None) -> str | None:

@@ -1,17 +1,18 @@
-"""Limits shared by the fleet: the CRM token bucket and Slack event dedupe, each with an in-process
-fallback while Redis is unavailable."""
+"""Limits shared by the fleet: the CRM token bucket, each person's lookup and search budgets, and Slack
+event dedupe, each with an in-process fallback while Redis is unavailable."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from redis.asyncio import Redis
 
 from bot.fleet.guard import RedisGuard, key
 from bot.runtime.dedupe import TtlDeduper
 from bot.runtime.metrics import Metrics
-from bot.runtime.ratelimit import TokenBucket
+from bot.runtime.ratelimit import KeyedTokenBuckets, TokenBucket
 
 log = logging.getLogger(__name__)
 EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour matches the in-process dedupe
@@ -81,6 +82,87 @@ class RedisTokenBucket:
             self._metrics.redis_invalid.inc("rate")
             log.warning("cache.redis.invalid", extra={"key": "rate"})
         return float(wait)
+
+
+# A person's bucket on Redis's clock, charged for what an instance already granted. ARGV: tokens per second,
+# capacity, tokens spent. The balance may go into debt (down to -burst): each instance decides at once from
+# its own bucket and charges the fleet's after, so the debt of what several instances granted together is
+# paid back before the fleet grants more. Returns the seconds until the balance affords one more (0: it does
+# now), as a string (Lua numbers reach the client truncated). State this script does not write is replaced by a
+# full bucket, as for the CRM bucket.
+_PERSON_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local spent = tonumber(ARGV[3])
+local t = redis.call("TIME")
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+if redis.call("TYPE", KEYS[1])["ok"] ~= "hash" then
+  redis.call("DEL", KEYS[1])
+end
+local state = redis.call("HMGET", KEYS[1], "tokens", "at")
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if not tokens or not at or tokens ~= tokens or at ~= at or tokens < -burst or tokens > burst or at > now then
+  tokens, at = burst, now
+end
+tokens = math.max(-burst, math.min(burst, tokens + math.max(0, now - at) * rate) - spent)
+redis.call("HSET", KEYS[1], "tokens", string.format("%.6f", tokens), "at", string.format("%.6f", now))
+redis.call("PEXPIRE", KEYS[1], math.ceil(2 * burst / rate * 1000) + 1000)
+if tokens >= 1 then
+  return "0"
+end
+return string.format("%.6f", (1 - tokens) / rate)
+"""
+
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+"""Runs a charge in the background (the task runner's housekeeping lane)."""
+
+
+class RedisKeyedBuckets:
+    """Per-person buckets (``KeyedTokenBuckets``' ``take``) shared by the fleet: the Gate decides at once, so
+    each instance grants from its own bucket of the whole limit, then charges the person's bucket in Redis in
+    the background; when the fleet's bucket cannot afford another, this instance refuses the person until it
+    can. So a person gets the limit across every instance, plus what instances grant while a charge is in
+    flight: one per other instance when charges land within milliseconds, more when a host is so loaded that
+    they take longer; while Redis is unavailable, each instance's own bucket is the limit."""
+
+    def __init__(self, redis: Redis, guard: RedisGuard, name: str, rate: float, burst: float,
+                 monotonic: Callable[[], float], spawn: Spawn) -> None:
+        script = redis.register_script(_PERSON_SCRIPT)
+
+        async def charge_fleet(person: str, count: float) -> Any:
+            return await script(keys=[limit_key(name, person)], args=[rate, burst, count])
+
+        self._charge_fleet = charge_fleet
+        self._local = KeyedTokenBuckets(rate, burst, monotonic)  # the whole limit: the fleet's, decided here
+        self._owed_until: dict[str, float] = {}  # person -> when the fleet's bucket affords one more
+        self._guard, self._name, self._monotonic, self._spawn = guard, name, monotonic, spawn
+
+    def take(self, key: str, count: float = 1) -> float:
+        now = self._monotonic()
+        owed = self._owed_until.get(key)
+        if owed is not None:
+            if owed > now:
+                return owed - now
+            del self._owed_until[key]
+        wait = self._local.take(key, count)
+        if wait == 0 and count > 0:
+            self._spawn(self._charge(key, count))
+        return wait
+
+    async def _charge(self, key: str, count: float) -> None:
+        wait = await self._guard.run(self._name, lambda: self._charge_fleet(key, count))
+        if wait is not None and float(wait) > 0:
+            if len(self._owed_until) >= _MAX_OWING:
+                self._owed_until.clear()  # at worst, a few people get one more grant each
+            self._owed_until[key] = self._monotonic() + float(wait)
+
+
+_MAX_OWING = 100_000
+
+
+def limit_key(name: str, person: str) -> str:
+    return key("rate", f"{name}:{person}")
 
 
 class RedisEventDeduper:

@@ -10,6 +10,7 @@ Keys, all under ``cluebot:v2:`` (bump ``v2`` when a key's layout changes, so old
 - ``nf:{id}``    "not found", valued with the wall-clock time it was learnt; expires after the negative TTL.
 - ``lock:{id}``  cross-instance single-flight: ``SET NX PX`` with a random token, released by compare-and-delete.
 - ``rate:crm``   the shared CRM token bucket (hash ``tokens``, ``at``), refilled on Redis's own clock.
+- ``rate:{lookup|search}:{user}`` each person's lookup and search budgets, shared the same way.
 - ``event:{id}`` Slack event ids already taken by some instance, kept for an hour.
 
 Degradation: Redis makes the fleet cheaper, never less available. Every operation runs through a
@@ -37,7 +38,7 @@ from redis.backoff import NoBackoff
 from bot.errors import ConfigError
 from bot.fleet.clues import MAX_VALUE_BYTES, RedisClueStore
 from bot.fleet.guard import RedisGuard
-from bot.fleet.limits import RedisEventDeduper, RedisTokenBucket
+from bot.fleet.limits import RedisEventDeduper, RedisKeyedBuckets, RedisTokenBucket, Spawn
 from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class FleetRedis:
         self.store = store
         self.bucket = bucket
         self.deduper = deduper
+
+    def person_buckets(self, name: str, rate: float, burst: float, monotonic: Callable[[], float],
+                       spawn: Spawn) -> RedisKeyedBuckets:
+        """Per-person buckets named ``name`` (``lookup``, ``search``) shared by every instance."""
+        return RedisKeyedBuckets(self._redis, self._guard, name, rate, burst, monotonic, spawn)
 
     async def ping(self) -> bool:
         """Whether Redis answers (for ``/readyz``; the app works without it, degraded)."""

@@ -24,9 +24,11 @@ _SENSITIVE_KEY = re.compile(
 _ENCODED_SIGN = re.compile(r'(?i)(\bsign\b.{0,8}?")[0-9a-f]{64}(?=")')
 
 
-_D = r"[\d〇零一二三四五六七八九幺]"  # \d is any Unicode decimal digit, full-width ones included
-_ONE = "[1１一幺]"
-_SECOND = "[3-9３-９三四五六七八九]"
+# \d is any Unicode decimal digit, full-width ones included; then Chinese numerals, 幺 ("one" read out in a
+# phone number) and the financial forms (壹叁捌…).
+_D = r"[\d〇零一二三四五六七八九幺壹贰貳叁參肆伍陆陸柒捌玖]"
+_ONE = "[1１一幺壹]"
+_SECOND = "[3-9３-９三四五六七八九叁參肆伍陆陸柒捌玖]"
 
 
 def _mask_mobile(match: re.Match[str]) -> str:
@@ -42,7 +44,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (re.compile(r"(?i)(\bsign\b.{0,8}?)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"), r"\1[REDACTED]"),
     (re.compile(r"(?i)\bv0=[0-9a-f]{64}"), "v0=[REDACTED]"),
     # Mainland mobile numbers (11 digits starting 13-19, maybe +86 and separators), not inside a longer
-    # number: 138****5678. In any digits: full-width, and Chinese numerals (bot.domain.text.CHINESE_DIGITS).
+    # number: 138****5678. In any digits: full-width, Chinese numerals, financial numerals.
     (re.compile(rf"(?<!{_D})(?:(\+?86[- ]?))?({_ONE}{_SECOND}{_D})[- ]?{_D}{{4}}[- ]?({_D}{{4}})(?!{_D})"),
      _mask_mobile),
 )

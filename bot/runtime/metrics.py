@@ -42,8 +42,9 @@ class Metrics:
                                    "(deleted or reset, then ignored)", "key", r)
         self.tasks_refused = Tally("cluebot_tasks_refused", "Background work refused because its lane was full "
                                    "(reply, housekeeping)", "kind", r)
-        self.slack_refused = Tally("cluebot_slack_refused", "Requests to /slack/events refused before Bolt "
-                                   "(headers, size, busy, timeout, signature)", "reason", r)
+        self.slack_refused = Tally("cluebot_slack_refused", "Requests refused by the HTTP guard before the app "
+                                   "(headers, size, busy_client, recalled, timeout, signature, not_found)",
+                                   "reason", r)
         self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
                                          "method or response_url", "method", r)
         self.interactions = Tally("cluebot_interactions", "Slack requests by kind (command, action, suggestion, "

@@ -1,7 +1,9 @@
 """Who may look up clues where: workspace, user and channel allow lists, shared-channel rules.
 
 Each check returns the name of the rule that refused (shown to the person, logged for the operator)
-or None when allowed. An empty allow list means "everyone".
+or None when allowed. An empty allow list means "everyone". Whether a conversation is shared with
+another organisation (Slack Connect) is decided the same way on every surface: shared, or not known
+(Slack would not say), refuses unless ``CLUE_ALLOW_SHARED_CHANNELS``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,24 @@ class AccessPolicy:
         # Results name people and show their phones (masked): not in Slack Connect channels either.
         if (refused := self.check_lookup(who)) is not None:
             return refused
-        if who.slack_connect and not self.allow_shared_channels:
-            return "shared_channel"
+        return self.check_conversation(who)
+
+    def check_details(self, who: Inbound) -> str | None:
+        """The Work Object details pane: the whole clue for its viewer, so the lookup rules, the conversation
+        rule, and, where people from other organisations may be present (a shared or unknown conversation),
+        the viewer's own workspace: Slack's event does not name it, so the team allow list refuses there."""
+        if (refused := self.check_lookup(who)) is not None:
+            return refused
+        if (refused := self.check_conversation(who)) is not None:
+            return refused
+        if self.allowed_team_ids and who.slack_connect is not False and who.user_team_id is None:
+            return "workspace"
         return None
+
+    def check_conversation(self, who: Inbound) -> str | None:
+        """An answer for one person in a conversation: refused in Slack Connect unless allowed, and where it is
+        unknown (fail closed, as for Share). Without a conversation (a modal from a shortcut) there is none to
+        check; the team allow list still checks the person."""
+        if who.channel_id is None:
+            return None
+        return self.check_audience(who)

@@ -22,7 +22,6 @@ from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
 from bot.domain.search import PageRequest, SearchPage, SearchQuery
 from bot.runtime.metrics import Metrics
-from bot.runtime.ratelimit import KeyedTokenBuckets
 from bot.slack.access import AccessPolicy
 from bot.slack.conversations import ConversationInfo
 from bot.slack.inbound import Inbound
@@ -34,9 +33,17 @@ LOOKUP = "lookup"  # a card for the person who asked
 UNFURL = "unfurl"  # a card in a conversation, for a link someone posted
 SHARE = "share"  # a card posted to a conversation by the person who clicked Share
 SEARCH = "search"  # a search by name or phone (its own per-person budget)
-AUDIENCE_RULES = frozenset({UNFURL, SHARE})  # cards the whole conversation sees: its audience decides
+DETAILS = "details"  # the Work Object details pane: the whole clue for the person who opened it
+# Cards whose audience decides: the whole conversation sees them (Share, unfurls), or who opened the pane
+# may be from another organisation (the details pane).
+AUDIENCE_RULES = frozenset({UNFURL, SHARE, DETAILS})
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
+
+
+class PersonLimits(Protocol):
+    def take(self, key: str, count: float = 1) -> float:
+        """Take ``count`` from ``key``'s budget: 0 when granted, else seconds until it would be."""
 
 
 class EventDeduper(Protocol):
@@ -142,9 +149,9 @@ class Pass:
 
 class Gate:
     def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
-                 people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
+                 people: PersonLimits, events: EventDeduper, locales: UserLocales,
                  conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
-                 search: SearchCache | None = None, searchers: KeyedTokenBuckets | None = None) -> None:
+                 search: SearchCache | None = None, searchers: PersonLimits | None = None) -> None:
         self.access = access
         self.locales = locales
         self._conversations = conversations
@@ -158,7 +165,7 @@ class Gate:
         self._monotonic = monotonic
         self._checks: dict[str, Callable[[Inbound], str | None]] = {
             LOOKUP: access.check_lookup, UNFURL: access.check_unfurl, SHARE: access.check_share,
-            SEARCH: access.check_search}
+            SEARCH: access.check_search, DETAILS: access.check_details}
         self._logged_at: dict[tuple[str | None, str], float] = {}
 
     def admit(self, who: Inbound, rule: str = LOOKUP, *, cost: int = 1) -> Pass | Refusal:
@@ -175,12 +182,15 @@ class Gate:
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
         return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
 
-    def placing(self, who: Inbound, *, within: float | None) -> Placing:
+    def placing(self, who: Inbound, *, within: float | None, rule: str | None = None) -> Placing:
         """Where ``who`` is: whether the conversation is shared with another organisation (``slack_connect``),
         known at once when the payload said it, when no rule needs it, or from the per-conversation cache
         (the usual case: no task, no timer); else ``conversations.info`` starts now, to be waited for at most
         ``within`` seconds (None: until Slack answers) while the request's other reads run."""
-        if who.slack_connect is not None or who.channel_id is None or self.access.allow_shared_channels:
+        # The details pane asks even where Slack Connect is allowed: the team allow list then needs to know
+        # whether other organisations are present.
+        asks = not self.access.allow_shared_channels or (rule == DETAILS and bool(self.access.allowed_team_ids))
+        if who.slack_connect is not None or who.channel_id is None or not asks:
             return Placing(who)
         at_hand, shared = self._conversations.cached(who.channel_id)
         if at_hand:

@@ -20,11 +20,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
-from bot.web.guard import MAX_SLACK_BODY_BYTES, BodyLimits, SlackRequestGuard
+from bot.web.guard import MAX_SLACK_BODY_BYTES, BodyLimits, BodySlots, SlackRequestGuard, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +66,25 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
         Route("/metrics", metrics, methods=["GET"]),
         *extra_routes,
     ]
-    middleware: list[Middleware] = []
     # Socket Mode without a signing secret has nothing to verify HTTP requests with: no HTTP endpoint.
-    if settings.slack_signing_secret is not None:
+    secret = settings.slack_signing_secret
+    if secret is not None:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
-        # Size, deadline, body-read slots and the signature, before anything parses the body.
-        middleware.append(Middleware(
-            SlackRequestGuard, path="/slack/events", signing_secret=settings.slack_signing_secret.reveal(),
-            on_refused=_count_refusal, limits=BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
-                                                         settings.slack_max_pending_bodies)))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    slots = BodySlots(BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
+                                 settings.slack_max_pending_bodies, settings.slack_max_pending_bodies_per_client,
+                                 settings.slack_min_body_bytes_per_second))
+
+    def serves(scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is not Match.NONE for route in routes)
+
+    # Size, rate, deadline, body-read slots and the signature, before anything parses a body; a path we do
+    # not serve answers 404 without reading one.
+    middleware = [Middleware(
+        SlackRequestGuard, path="/slack/events", signing_secret=secret.reveal() if secret else None, slots=slots,
+        serves=serves, trusted_proxies=parse_networks(settings.trusted_proxies), on_refused=_count_refusal)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.body_slots = slots
+    return app
 
 
 def _count_refusal(scope: Any, kind: str) -> None:
@@ -98,9 +108,26 @@ async def slack_events(request: Request) -> Response:
     except Exception as exc:  # any parse failure: non-UTF-8, bad JSON, too deeply nested, not an object...
         log.info("slack.request.malformed", extra={"error": type(exc).__name__, "bytes": len(body)})
         return Response("malformed payload", status_code=400)
+    if (misshapen := misshapen_field(bolt_request.body)) is not None:
+        log.info("slack.request.malformed", extra={"error": "shape", "field": misshapen, "bytes": len(body)})
+        return Response("malformed payload", status_code=400)
     response = to_starlette_response(await instance.bolt.async_dispatch(bolt_request))
     instance.metrics.observe_ack(_request_kind(body), time.perf_counter() - started)
     return response
+
+
+def misshapen_field(body: Any) -> str | None:
+    """The first field of a parsed payload that Bolt would index blindly and that has the wrong shape:
+    ``actions`` (Bolt reads ``actions[0]``) must be a non-empty list, ``event`` and ``view`` objects. A
+    signed payload shaped otherwise is not one Slack sends; Bolt would raise on it (a 500)."""
+    if not isinstance(body, dict):
+        return "payload"
+    if "actions" in body and not (isinstance(body["actions"], list) and body["actions"]):
+        return "actions"
+    for name in ("event", "view"):
+        if name in body and not isinstance(body[name], dict):
+            return name
+    return None
 
 
 async def healthz(request: Request) -> Response:
@@ -108,16 +135,22 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Whether this instance can answer Slack: once built, it can. The CRM and Redis are reported, not
-    gating: with the CRM breaker open an instance still serves stale cards and clear notices, and a probe
-    failing on a CRM outage would take every instance out at once."""
+    """Whether this instance can answer Slack: once built, and while its body-read slots are not saturated
+    (every slot lent and one recalled for a newcomer within the last seconds: slow senders are competing
+    with Slack here, and a load balancer should prefer another instance). The CRM and Redis are reported,
+    not gating: with the CRM breaker open an instance still serves stale cards and clear notices, and a
+    probe failing on a CRM outage would take every instance out at once."""
     instance: Instance | None = getattr(request.app.state, "instance", None)
     if instance is None:  # still starting (or the lifespan failed)
         return JSONResponse({"ready": False}, status_code=503)
-    body: dict[str, Any] = {"ready": True, "crm_circuit": instance.crm.breaker_state}
+    slots: BodySlots = request.app.state.body_slots
+    saturated = slots.saturated()
+    body: dict[str, Any] = {"ready": not saturated, "crm_circuit": instance.crm.breaker_state,
+                            "body_slots": {"lent": slots.lent, "of": slots.limits.max_pending,
+                                           "saturated": saturated}}
     if instance.fleet is not None:
         body["redis"] = "ok" if await instance.fleet.ping() else "unavailable"
-    return JSONResponse(body)
+    return JSONResponse(body, status_code=503 if saturated else 200)
 
 
 async def metrics(request: Request) -> Response:

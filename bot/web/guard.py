@@ -1,20 +1,24 @@
-"""The edge of ``POST /slack/events``, in front of Bolt: what an unsigned request may cost.
+"""The edge of the app, in front of Bolt: what an unsigned request may cost.
 
-``SlackRequestGuard`` is an ASGI middleware. For the Slack path it
+``SlackRequestGuard`` is an ASGI middleware. For ``POST /slack/events`` it
 
 1. refuses (401, connection closed, body unread) a request whose signature headers are missing,
    repeated or malformed, or whose timestamp is not an ASCII integer within five minutes;
 2. refuses (413) a declared ``Content-Length`` over the limit, unread;
-3. takes one of a fixed number of body-read slots, or refuses (503) when all are taken, so slow
-   senders cannot pile up (a slot is held only while the body streams in);
+3. lends the request one of a fixed number of body-read slots (``BodySlots``): at most
+   ``per_client`` to one client address (503 beyond), and when all are lent, the oldest loan is
+   recalled (that request gets 503) so a newcomer is never turned away by slow senders;
 4. reads the body as it streams, refusing (413) at the first chunk that takes it over the limit
-   (chunked bodies included) and (408) when the whole body has not arrived within the deadline; a
-   client that goes away mid-body is a debug line;
+   (chunked bodies included) and (408) when the body falls behind the minimum receive rate (counted
+   from the first byte, after a short grace) or has not arrived whole within the deadline; a client
+   that goes away mid-body is a debug line;
 5. checks the v0 signature: HMAC-SHA256 over the exact bytes, constant-time, before anything parses
    the body (401 otherwise);
 
-and only then hands the buffered body to the app. Early refusals carry ``Connection: close``, so the
-rest of a refused body is never read. Every other path goes straight through.
+and only then hands the buffered body to the app. Any other path the app serves gets the same slots,
+rate and deadline for a body, with a smaller limit; a path the app does not serve answers 404 without
+reading a declared body. Early refusals carry ``Connection: close``, so the rest of a refused body is
+never read.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,9 +38,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY_BYTES = 512 * 1024  # Slack's own payloads are far smaller; a card action is ~10 KB
+MAX_OTHER_BODY_BYTES = 64 * 1024  # the playground's JSON requests; health and metrics take no body
 MAX_TIMESTAMP_SKEW = 300  # seconds; slack_sdk accepts 300 and refuses 301
+RATE_GRACE_SECONDS = 1.0  # the first bytes may take a round trip or two before the rate counts
+SATURATION_WINDOW = 5.0  # seconds /readyz reports the slots saturated after the last recall
 _TIMESTAMP = re.compile(rb"[0-9]{1,12}")
 _SIGNATURE = re.compile(rb"v0=[0-9a-f]{64}")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def slack_signature(secret: bytes, timestamp: bytes, body: bytes) -> bytes:
@@ -51,6 +61,8 @@ class BodyLimits:
     max_bytes: int = MAX_SLACK_BODY_BYTES
     timeout_seconds: float = 10.0  # for the whole body, from the moment the headers are in
     max_pending: int = 64  # bodies being read at once; also bounds buffered bodies to max_pending * max_bytes
+    per_client: int = 16  # of those, at most this many from one client address
+    min_bytes_per_second: float = 4096.0  # a body falling behind this rate (after the grace) is dropped
 
 
 class Refused(Exception):
@@ -63,55 +75,148 @@ class Refused(Exception):
         self.reason = reason
 
 
-_TEXT = {401: b"invalid signature", 408: b"request body timeout", 413: b"payload too large",
+_TEXT = {401: b"invalid signature", 404: b"not found", 408: b"request body timeout", 413: b"payload too large",
          503: b"busy, retry later"}
 
 
-class SlackRequestGuard:
-    """ASGI middleware guarding ``POST path`` with the app's signing secret; ``on_refused(scope, kind)``
-    counts refusals (kind: headers, size, busy, timeout, signature)."""
+@dataclass(eq=False)
+class _Loan:
+    client: str
+    task: asyncio.Task[object] | None
+    recalled: bool = False
 
-    def __init__(self, app: ASGIApp, *, path: str, signing_secret: str,
-                 limits: BodyLimits | None = None, clock: Callable[[], float] = time.time,
+
+class BodySlots:
+    """The body-read slots of one process, lent per request: at most ``per_client`` to one address; when
+    all are lent, the oldest loan is recalled (its request is refused) for the newcomer. A slow sender
+    therefore holds a slot only until someone else needs it, and one address never holds more than its
+    share. All on the event loop's thread: no lock."""
+
+    def __init__(self, limits: BodyLimits, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._monotonic = monotonic
+        self._loans: dict[_Loan, None] = {}  # in lending order: the first is the oldest
+        self._by_client: dict[str, int] = {}
+        self._recalled_at: float | None = None
+
+    @property
+    def lent(self) -> int:
+        return len(self._loans)
+
+    def saturated(self) -> bool:
+        """Whether every slot was lent, and one recalled for a newcomer, within the last few seconds."""
+        return self._recalled_at is not None and self._monotonic() - self._recalled_at < SATURATION_WINDOW
+
+    def lend(self, client: str) -> _Loan:
+        """A slot for a request from ``client``, or Refused (503) when that address holds its share."""
+        if self._by_client.get(client, 0) >= self.limits.per_client:
+            raise Refused(503, "busy_client", "this address holds its share of the slots")
+        if len(self._loans) >= self.limits.max_pending:
+            self._recall(next(iter(self._loans)))  # may be this client's own oldest: counted after
+        loan = _Loan(client, asyncio.current_task())
+        self._loans[loan] = None
+        self._by_client[client] = self._by_client.get(client, 0) + 1
+        return loan
+
+    def give_back(self, loan: _Loan) -> None:
+        if self._loans.pop(loan, False) is None:
+            left = self._by_client[loan.client] - 1
+            if left:
+                self._by_client[loan.client] = left
+            else:
+                del self._by_client[loan.client]
+
+    def _recall(self, loan: _Loan) -> None:
+        self.give_back(loan)
+        loan.recalled = True
+        self._recalled_at = self._monotonic()
+        if loan.task is not None:
+            loan.task.cancel()  # interrupts its receive(); _read_body turns it into a 503
+
+
+def client_address(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str:
+    """The address a request comes from: the peer, or, when the peer is a trusted proxy, the nearest
+    address in ``X-Forwarded-For`` that is not one (a client can prepend anything; only the proxies'
+    own additions count)."""
+    peer = scope.get("client")
+    address = str(peer[0]) if peer else "?"
+    if not trusted_proxies or not _trusted(address, trusted_proxies):
+        return address
+    hops = [str(hop).strip() for name, value in scope["headers"] if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if hop and not _trusted(hop, trusted_proxies):
+            return hop
+    return address
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """IP addresses or CIDR networks (``10.0.0.0/8``); ValueError names the first that is neither."""
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+class SlackRequestGuard:
+    """ASGI middleware guarding ``POST path`` with the app's signing secret, and every other path's body;
+    ``on_refused(scope, kind)`` counts refusals (kind: headers, size, busy, busy_client, recalled, timeout,
+    signature, not_found). ``serves(scope)`` says whether the app has a route for the request."""
+
+    def __init__(self, app: ASGIApp, *, path: str, signing_secret: str | None, slots: BodySlots,
+                 serves: Callable[[Scope], bool], trusted_proxies: tuple[Network, ...] = (),
+                 clock: Callable[[], float] = time.time,
                  on_refused: Callable[[Scope, str], None] | None = None) -> None:
         self.app = app
         self._path = path
-        self._secret = signing_secret.encode()
+        self._secret = signing_secret.encode() if signing_secret is not None else None
         self._on_refused = on_refused
-        self._limits = limits or BodyLimits()
+        self._slots = slots
+        self._serves = serves
+        self._trusted = trusted_proxies
         self._clock = clock
-        self.pending = 0  # bodies being read now (all on the event loop's thread: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self._path:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secret = self._secret if scope["method"] == "POST" and scope["path"] == self._path else None
+        if secret is None and not _declares_body(scope):
             await self.app(scope, receive, send)
             return
         try:
-            timestamp, signature = self._check_headers(scope)
-            body = await self._read_body(scope, receive)
-            if body is None:  # the client went away
-                return
-            self._check_signature(scope, timestamp, signature, body)
+            if secret is not None:
+                timestamp, signature = self._check_headers(scope)
+                body = await self._read_body(scope, receive, MAX_SLACK_BODY_BYTES)
+                if body is not None:
+                    _check_signature(secret, timestamp, signature, body)
+            elif not self._serves(scope):
+                raise Refused(404, "not_found", "no such path: the body is not read")
+            else:
+                body = await self._read_body(scope, receive, MAX_OTHER_BODY_BYTES)
         except Refused as refusal:
-            log.debug("slack.request.refused", extra={"status": refusal.status, "reason": refusal.reason})
+            log.debug("http.request.refused", extra={"status": refusal.status, "reason": refusal.reason})
             if self._on_refused is not None:
                 self._on_refused(scope, refusal.kind)
             await _refuse(send, refusal.status)
             return
-        await self.app(scope, _replay(body, receive), send)
+        if body is not None:  # None: the client went away
+            await self.app(scope, _replay(body, receive), send)
 
     def _check_headers(self, scope: Scope) -> tuple[bytes, bytes]:
         """The timestamp and signature, or Refused; nothing of the body is read yet."""
         timestamps: list[bytes] = []
         signatures: list[bytes] = []
-        declared: list[bytes] = []
         for name, value in scope["headers"]:
             if name == b"x-slack-request-timestamp":
                 timestamps.append(value)
             elif name == b"x-slack-signature":
                 signatures.append(value)
-            elif name == b"content-length":
-                declared.append(value)
         if len(timestamps) != 1 or len(signatures) != 1:
             raise Refused(401, "headers", "signature headers missing or repeated")
         timestamp, signature = timestamps[0].strip(), signatures[0].strip()
@@ -121,40 +226,71 @@ class SlackRequestGuard:
             raise Refused(401, "headers", "timestamp outside the window")
         if not _SIGNATURE.fullmatch(signature):
             raise Refused(401, "headers", "signature malformed")
-        if declared and declared[0].isdigit() and int(declared[0]) > self._limits.max_bytes:
-            raise Refused(413, "size", "declared length over the limit")
         return timestamp, signature
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
-        limits = self._limits
-        if self.pending >= limits.max_pending:
-            raise Refused(503, "busy", "too many bodies in flight")
-        self.pending += 1
+    async def _read_body(self, scope: Scope, receive: Receive, most: int) -> bytes | None:
+        """The whole body, or None when the client went away; Refused when over ``most`` bytes (declared or
+        sent), behind the minimum rate, past the deadline, or when no slot can be lent."""
+        limits = self._slots.limits
+        most = min(most, limits.max_bytes)
+        declared = _declared_length(scope)
+        if declared is not None and declared > most:
+            raise Refused(413, "size", "declared length over the limit")
+        loan = self._slots.lend(client_address(scope, self._trusted))
         chunks: list[bytes] = []
         size = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        last = started + limits.timeout_seconds
         try:
-            async with asyncio.timeout(limits.timeout_seconds):
+            # One timer, moved on with each chunk: the body must keep up with the minimum rate from its first
+            # byte (a slot is a loan, not a lease), and be whole by the deadline.
+            async with asyncio.timeout_at(min(last, started + RATE_GRACE_SECONDS)) as deadline:
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
-                        log.debug("slack.request.disconnected", extra={"bytes": size})
+                        log.debug("http.request.disconnected", extra={"bytes": size})
                         return None
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > limits.max_bytes:
+                    if size > most:
                         raise Refused(413, "size", "body over the limit")
                     if chunk:
                         chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)
+                    deadline.reschedule(min(last, started + RATE_GRACE_SECONDS + size / limits.min_bytes_per_second))
         except TimeoutError:
-            raise Refused(408, "timeout", "body not received in time") from None
+            raise Refused(408, "timeout", "body behind the minimum rate or past the deadline") from None
+        except asyncio.CancelledError:
+            if not loan.recalled:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise Refused(503, "recalled", "slot recalled for a newer request") from None
         finally:
-            self.pending -= 1
+            self._slots.give_back(loan)
 
-    def _check_signature(self, scope: Scope, timestamp: bytes, signature: bytes, body: bytes) -> None:
-        if not hmac.compare_digest(slack_signature(self._secret, timestamp, body), signature):
-            raise Refused(401, "signature", "signature mismatch")
+
+def _check_signature(secret: bytes, timestamp: bytes, signature: bytes, body: bytes) -> None:
+    if not hmac.compare_digest(slack_signature(secret, timestamp, body), signature):
+        raise Refused(401, "signature", "signature mismatch")
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _declares_body(scope: Scope) -> bool:
+    """Whether the request says a body follows: a non-zero ``Content-Length`` or any ``Transfer-Encoding``."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

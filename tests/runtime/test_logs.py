@@ -141,6 +141,7 @@ def test_slack_tokens_are_redacted_without_configuration(token: str) -> None:
     ("１３８１２３４５６７８", "１３８****５６７８"),  # full-width digits
     ("电话 一三八一二三四五六七八", "电话 一三八****五六七八"),  # Chinese numerals
     ("幺三九-〇〇〇〇-一一一一", "幺三九****一一一一"),
+    ("电话 壹叁捌壹贰叁肆伍陆柒捌", "电话 壹叁捌****伍陆柒捌"),  # financial numerals (#25 item 9)
     ("1700000000.000100", "1700000000.000100"),  # a Slack ts
 ])
 def test_mobile_numbers_are_masked(raw: str, masked: str) -> None:

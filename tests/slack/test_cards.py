@@ -325,7 +325,7 @@ def test_doc_example_card() -> None:
     assert message["text"] == "Clue 8 · 打马赛克就 · 初步接触"
     assert blocks["clue_header"]["text"]["text"] == "打马赛克就"
     fields = [f["text"] for f in blocks["clue_fields"]["fields"]]
-    assert fields == ["*Stage*\n初步接触", "*Phone*\n145**8388"]
+    assert fields == ["*Stage*\n初步接触", "*Phone*\n1****8388"]
     details = _details(DOC_EXAMPLE)
     assert [f["text"] for f in details["clue_fields"]["fields"]] == ["*Converted*\nNo · Awaiting assignment"]
     # lastUpdateTime equals createTime here, so "Updated" is left out.
@@ -903,7 +903,7 @@ def test_list_and_search_rows_are_worded_alike() -> None:
     row = search_cards.SearchRow(8, "打马赛克就", "初步接触", "145678388", clue.created, ("A级", "北京"))
     found = search_cards.pick_list_message(_results(rows=(row,)), "zh")["blocks"][1]["text"]["text"]
     assert listed == found == (
-        "*打马赛克就* · ID `8`\n初步接触 · A级，北京 · 145**8388 · "
+        "*打马赛克就* · ID `8`\n初步接触 · A级，北京 · 1****8388 · "
         "创建于 <!date^1620717348^{date_short_pretty} {time}|2021-05-11 15:15:48 (Asia/Shanghai)>")
     latest = clue_list_message([clue], opts(), activity={8: FOLLOW_UPS_EN.items[0]})["blocks"][0]["text"]["text"]
     assert latest.endswith("· Latest follow-up <!date^1714471500^{date_short_pretty} {time}"

@@ -139,9 +139,43 @@ async def test_phone_shown_only_where_slack_says_the_conversation_is_not_shared(
     assert [r.getMessage() for r in caplog.records if r.name == AUDIT_LOGGER] == ["audit.phone.revealed"]
 
 
-async def test_shared_conversation_masks_the_phone(slack: SlackDriver) -> None:
-    call = await present(slack, details_event("1"), is_ext_shared_channel=True)
+@pytest.mark.parametrize("how", ["event_says", "slack_says", "slack_will_not_say"])
+async def test_a_slack_connect_conversation_is_restricted(slack: SlackDriver, sandbox: SandboxServer,
+                                                         how: str) -> None:
+    """The pane follows Share's rule: an external guest in a Connect channel gets nothing of the clue."""
+    envelope: dict[str, Any] = {}
+    if how == "event_says":
+        envelope["is_ext_shared_channel"] = True
+    elif how == "slack_says":
+        slack.fake.conversations[CHANNEL] = {"is_ext_shared": True}  # Slack's documented event carries no flag
+    else:
+        slack.fake.errors["conversations.info"] = "channel_not_found"
+    call = await present(slack, details_event("1"), **envelope)
+    assert call["error"] == {"status": "restricted"}
+    assert "metadata" not in call
+    assert sandbox.state.stats().calls == {}
+
+
+async def test_shared_conversation_where_allowed_masks_the_phone(sandbox: SandboxServer,
+                                                                 fake_slack: tuple[str, Any]) -> None:
+    url, state = fake_slack
+    async with running_app(slack_settings(sandbox.url, url, CLUE_ALLOW_SHARED_CHANNELS="true"), state, url) as slack:
+        call = await present(slack, details_event("1"), is_ext_shared_channel=True)
     assert custom_fields(call["metadata"])["phones"]["value"] == [{"value": "138****5678"}]
+
+
+@pytest.mark.parametrize(("shared", "status"), [(True, "restricted"), (False, None)])
+async def test_team_allow_list_where_connect_is_allowed(sandbox: SandboxServer, fake_slack: tuple[str, Any],
+                                                       shared: bool, status: str | None) -> None:
+    """The event does not name the viewer's own workspace: where other organisations may be present, the team
+    allow list cannot admit them, so the pane is restricted; in a conversation of this workspace only, it opens."""
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CLUE_ALLOW_SHARED_CHANNELS="true", SLACK_ALLOWED_TEAM_IDS=TEAM)
+    async with running_app(settings, state, url) as slack:
+        slack.fake.conversations[CHANNEL] = {"is_ext_shared": shared}
+        call = await present(slack, details_event("1"))
+    assert call.get("error", {}).get("status") == status
+    assert ("metadata" in call) is (status is None)
 
 
 async def test_refused_viewer_gets_restricted_and_no_crm_call(sandbox: SandboxServer,

@@ -78,7 +78,7 @@ async def test_phone_rows_are_masked_from_the_cached_clue(slack: SlackDriver) ->
 
 
 async def test_paging_next_previous_and_past_the_end(slack: SlackDriver, sandbox: SandboxServer) -> None:
-    response, _ = await slack.command("find 1390013")
+    response, _ = await slack.command("find 13900130")
     first = response.json()
     assert rows(first) == list(seed.ZHANG_SEARCH_IDS[:10])
     nxt = button(first, search_cards.ACTION_NEXT)
@@ -93,9 +93,9 @@ async def test_paging_next_previous_and_past_the_end(slack: SlackDriver, sandbox
     await slack.drain()
     assert rows(slack.fake.responses(key)[0]) == rows(first)
     assert sandbox.state.stats().calls[SEARCH] == 2  # page 1 came back from the cache
-    _, key = await slack.action(search_cards.ACTION_NEXT, search_cards.page_value("1390013", 50))
+    _, key = await slack.action(search_cards.ACTION_NEXT, search_cards.page_value("13900130", 3))
     await slack.drain()
-    assert "no page 50" in slack.fake.responses(key)[0]["text"]
+    assert "no page 3" in slack.fake.responses(key)[0]["text"]
 
 
 @pytest.mark.parametrize("value", ["not json", '{"q": "张三", "p": 0}', '{"q": "张三", "p": "2"}', '[1]',
@@ -201,7 +201,7 @@ async def test_no_search_in_slack_connect_channels_unless_allowed(
             "block_actions", channel={"id": CHANNEL}, is_ext_shared_channel=True, response_url=response_url,
             container={"type": "message", "message_ts": "1.2", "channel_id": CHANNEL, "is_ephemeral": True},
             actions=[{"action_id": search_cards.ACTION_NEXT, "block_id": search_cards.BLOCK_PAGING,
-                      "type": "button", "value": search_cards.page_value("1390013", 2)}])
+                      "type": "button", "value": search_cards.page_value("13900130", 2)}])
         await interaction(slack, payload)
         await slack.drain()
     [answer] = state.responses(key)

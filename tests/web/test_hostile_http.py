@@ -61,11 +61,14 @@ def unsigned() -> dict[str, str]:
     return {"x-slack-request-timestamp": str(int(time.time())), "x-slack-signature": JUNK_SIGNATURE}
 
 
-def connect(url: str, headers: dict[str, str], *, chunked: bool = False, length: int | None = None) -> socket.socket:
-    """A socket that has sent the request line and headers of ``POST /slack/events``, no body yet."""
+def connect(url: str, headers: dict[str, str], *, chunked: bool = False, length: int | None = None,
+            source: str | None = None, path: str = "/slack/events") -> socket.socket:
+    """A socket that has sent the request line and headers of ``POST path``, no body yet; ``source``: the
+    loopback address it comes from (127.0.0.x stand for different clients)."""
     parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-    lines = ["POST /slack/events HTTP/1.1", f"host: {parts.netloc}", "content-type: application/json"]
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10,
+                                    source_address=(source, 0) if source else None)
+    lines = [f"POST {path} HTTP/1.1", f"host: {parts.netloc}", "content-type: application/json"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     lines.append("transfer-encoding: chunked" if chunked else f"content-length: {length}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
@@ -171,21 +174,88 @@ def test_a_slow_body_is_dropped_at_the_deadline(sandbox: SandboxServer,
     assert waited < 10  # the deadline ended it (bounded, not a timing assertion on the 1 s itself)
 
 
-def test_bodies_beyond_the_cap_are_refused_at_once_and_slots_come_back(
-        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
-    env = {"SLACK_MAX_PENDING_BODIES": "4", "SLACK_BODY_TIMEOUT_SECONDS": "2"}
+def signed_challenge(url: str, source: str, challenge: str = "back") -> httpx.Response:
+    """A signed url_verification from ``source``: the cheapest request Slack signs."""
+    body = json.dumps({"type": "url_verification", "challenge": challenge}).encode()
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=10) as http:
+        return http.post(url + "/slack/events", content=body, headers={"content-type": "application/json",
+                                                                       **sign(body)})
+
+
+def test_one_address_holds_at_most_its_share_of_the_slots(sandbox: SandboxServer,
+                                                           fake_slack: tuple[str, FakeSlackState]) -> None:
+    env = {"SLACK_MAX_PENDING_BODIES": "4", "SLACK_MAX_PENDING_BODIES_PER_CLIENT": "2"}
     with serving(sandbox, fake_slack, **env) as url, ExitStack() as stack:
-        slow = [stack.enter_context(connect(url, unsigned(), length=100)) for _ in range(4)]
-        for sock in slow:
+        mine = [stack.enter_context(connect(url, unsigned(), length=100, source="127.0.0.2")) for _ in range(2)]
+        for sock in mine:
             sock.sendall(b"{")
-        time.sleep(0.3)  # let the server take the four slots (bounded; the assertion below does not depend on it)
-        with connect(url, unsigned(), length=100) as fifth:
-            assert read_response(fifth, timeout=5) == (503, True)
-        assert [read_response(sock, timeout=15)[0] for sock in slow] == [408] * 4
-        body = json.dumps({"type": "url_verification", "challenge": "back"}).encode()
-        answer = httpx.post(url + "/slack/events", content=body,
-                            headers={"content-type": "application/json", **sign(body)})
+        time.sleep(0.3)  # let the server lend the two slots (bounded; nothing below depends on its length)
+        with connect(url, unsigned(), length=100, source="127.0.0.2") as third:
+            assert read_response(third, timeout=5) == (503, True)
+        answer = signed_challenge(url, "127.0.0.3")  # another address still gets a slot
         assert answer.status_code == 200 and "back" in answer.text
+
+
+def test_when_every_slot_is_lent_the_oldest_is_recalled_and_slack_is_answered(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    env = {"SLACK_MAX_PENDING_BODIES": "4", "SLACK_BODY_TIMEOUT_SECONDS": "30"}
+    with serving(sandbox, fake_slack, **env) as url, ExitStack() as stack:
+        assert httpx.get(url + "/readyz").json()["body_slots"] == {"lent": 0, "of": 4, "saturated": False}
+        slow = []
+        for n in range(4):
+            sock = stack.enter_context(connect(url, unsigned(), length=100, source=f"127.0.0.{10 + n}"))
+            sock.sendall(b"{")
+            slow.append(sock)
+            time.sleep(0.1)  # lent in this order (bounded; the oldest is the first either way)
+        answer = signed_challenge(url, "127.0.0.20")
+        assert answer.status_code == 200 and "back" in answer.text
+        assert read_response(slow[0], timeout=5) == (503, True)  # the oldest loan was recalled
+        ready = httpx.get(url + "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["ready"] is False and ready.json()["body_slots"]["saturated"] is True
+
+
+def test_a_trickling_body_loses_its_slot_long_before_the_deadline(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    env = {"SLACK_BODY_TIMEOUT_SECONDS": "60", "SLACK_MIN_BODY_BYTES_PER_SECOND": "100"}
+    with serving(sandbox, fake_slack, **env) as url, connect(url, unsigned(), length=5000) as sock:
+        started = time.monotonic()
+        status: int | None = None
+        sock.settimeout(0.5)
+        while status is None and time.monotonic() - started < 30:
+            try:
+                sock.sendall(b"[")  # one byte every half second: 2 B/s against a floor of 100 B/s
+                status = status_of(sock.recv(4096))
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        waited = time.monotonic() - started
+    assert status == 408
+    assert waited < 30  # the rate ended it, not the 60 s deadline (bounded, not a timing assertion)
+
+
+def status_of(data: bytes) -> int | None:
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+
+
+def test_a_trusted_proxy_names_the_client(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    """Behind a proxy every request has the proxy's address: with TRUSTED_PROXIES, the share is the client's."""
+    env = {"SLACK_MAX_PENDING_BODIES": "8", "SLACK_MAX_PENDING_BODIES_PER_CLIENT": "1",
+           "TRUSTED_PROXIES": "127.0.0.30"}
+    with serving(sandbox, fake_slack, **env) as url, ExitStack() as stack:
+        first = stack.enter_context(connect(url, {**unsigned(), "x-forwarded-for": "203.0.113.7"}, length=100,
+                                            source="127.0.0.30"))
+        first.sendall(b"{")
+        time.sleep(0.3)
+        # The same client through the proxy: over its share. A spoofed hop in front changes nothing.
+        with connect(url, {**unsigned(), "x-forwarded-for": "198.51.100.1, 203.0.113.7"}, length=100,
+                     source="127.0.0.30") as again:
+            assert read_response(again, timeout=5) == (503, True)
+        # Another client through the same proxy: its own share.
+        with connect(url, {**unsigned(), "x-forwarded-for": "203.0.113.8"}, length=2, source="127.0.0.30") as other:
+            other.sendall(b"{}")
+            assert read_response(other, timeout=5) == (401, True)  # read and refused for its junk signature
 
 
 def _raise_fd_limit(needed: int) -> None:
@@ -210,9 +280,9 @@ def test_healthz_answers_while_hundreds_of_slow_bodies_are_open(
                 started = time.monotonic()
                 assert http.get("/healthz").json() == {"status": "ok"}
                 worst = max(worst, time.monotonic() - started)
-        # The default cap (64) holds the first bodies; the rest were refused (503) and closed at once.
+        # One address holds its share (16) of the slots; the rest were refused (503) and closed at once.
         refused = [sock for sock in socks if read_response(sock, timeout=0.05) == (503, True)]
-        assert len(refused) == count - 64
+        assert len(refused) == count - 16
     assert worst < 2  # "does not hang": bench/hostile.py measures the latency
 
 
@@ -221,8 +291,8 @@ def test_a_client_gone_mid_body_is_a_debug_line_not_an_error(app_url: str,
     with connect(app_url, unsigned(), length=1000) as sock:
         sock.sendall(b"{" * 10)
         time.sleep(0.1)  # the body read has started (bounded)
-    assert wait_for(lambda: any(r.getMessage() == "slack.request.disconnected" for r in debug_logs.records))
-    gone = [r for r in debug_logs.records if r.getMessage() == "slack.request.disconnected"]
+    assert wait_for(lambda: any(r.getMessage() == "http.request.disconnected" for r in debug_logs.records))
+    gone = [r for r in debug_logs.records if r.getMessage() == "http.request.disconnected"]
     assert [r.levelno for r in gone] == [logging.DEBUG]
     assert [r for r in debug_logs.records if r.levelno >= logging.ERROR] == []
 
@@ -313,3 +383,29 @@ def test_refusals_are_counted_by_reason(app_url: str) -> None:
     after = refused_counts(app_url)
     delta = {reason: after.get(reason, 0) - before.get(reason, 0) for reason in after}
     assert delta == {**dict.fromkeys(after, 0.0), "signature": 1, "headers": 1, "size": 1}
+
+
+# ------------------------------------------------------------------------------------------ other paths
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_an_unknown_path_is_404_without_reading_the_body(app_url: str, chunked: bool) -> None:
+    with connect(app_url, {}, chunked=chunked, length=None if chunked else 50 * 1024 ** 3, path="/nope") as sock:
+        sent = send_until_refused(sock, hex_chunk(256 * 1024) if chunked else b"[" * 65536, 256 * 1024 * 1024)
+        assert read_response(sock) == (404, True)
+    assert sent < 64 * 1024 * 1024  # refused and closed, not drained (the socket buffers take a few MiB)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/readyz"])
+def test_a_served_path_reads_a_body_only_up_to_its_bound(app_url: str, path: str) -> None:
+    with connect(app_url, {}, chunked=True, path=path) as sock:
+        sent = send_until_refused(sock, hex_chunk(256 * 1024), 256 * 1024 * 1024)
+        assert read_response(sock) == (413, True)
+    assert sent < 64 * 1024 * 1024
+    with connect(app_url, {}, length=10 * 1024 ** 2, path=path) as sock:
+        assert read_response(sock) == (413, True)  # declared over the bound: unread
+
+
+def test_an_unknown_path_without_a_body_is_a_plain_404(app_url: str) -> None:
+    assert httpx.get(app_url + "/nope").status_code == 404
+    assert httpx.get(app_url + "/healthz").json() == {"status": "ok"}

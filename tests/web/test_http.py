@@ -121,7 +121,8 @@ async def test_ready_while_the_crm_breaker_is_open(sandbox: SandboxServer, fake_
         assert slack.instance.crm.breaker_state == "open"
         ready = await slack.http.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "crm_circuit": "open"}
+        assert ready.json() == {"ready": True, "crm_circuit": "open",
+                                "body_slots": {"lent": 0, "of": 64, "saturated": False}}
         assert "cluebot_crm_circuit_open 1.0" in (await slack.http.get("/metrics")).text
         assert (await slack.command("9"))[0].status_code == 200  # and it answers Slack
 

@@ -141,9 +141,9 @@ def _connections_by_worker(workers: list[int], port: int) -> dict[int, int]:
     return found
 
 
-async def _lookup(sock: socket.socket, user: int, fake_url: str) -> bytes:
+async def _lookup(sock: socket.socket, user: int, fake_url: str, text: str = "12") -> bytes:
     form = {"team_id": "T0TEST0001", "channel_id": "C0SALES001", "user_id": f"U0STORM{user:03d}",
-            "command": "/clue", "text": "12", "api_app_id": "A0CLUE0001", "trigger_id": "1.2.3",
+            "command": "/clue", "text": text, "api_app_id": "A0CLUE0001", "trigger_id": "1.2.3",
             "response_url": f"{fake_url}/response/storm{user}"}
     request = slack_requests.slash_command(SIGNING_SECRET, form)
     head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
@@ -208,6 +208,69 @@ def test_a_storm_across_two_workers_makes_one_crm_call_with_redis(
         assert sandbox.state.stats().clue_gets == {12: 1}
     finally:
         redis.stop()
+
+
+def _sockets_on_both_workers(served: Served, each: int) -> tuple[list[socket.socket], list[socket.socket]]:
+    """``each`` accepted connections held by each of the two workers (the kernel picks who accepts), and the
+    others, to close."""
+    workers = served.workers()
+    socks: list[socket.socket] = []
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        socks += [socket.create_connection(("127.0.0.1", served.port)) for _ in range(10)]
+        owners: dict[int, int] = {}
+        while not all(s.getsockname()[1] in owners for s in socks):
+            assert time.monotonic() < deadline, "connections not accepted"
+            time.sleep(0.05)
+            owners = _connections_by_worker(workers, served.port)
+        by_worker = [[s for s in socks if owners[s.getsockname()[1]] == pid] for pid in workers]
+        if all(len(held) >= each for held in by_worker):
+            chosen = [s for pair in zip(by_worker[0][:each], by_worker[1][:each], strict=True) for s in pair]
+            return chosen, [s for s in socks if s not in chosen]
+        assert time.monotonic() < deadline and len(socks) < 400, "one worker never accepted enough connections"
+
+
+def _one_persons_lookups(served: Served, fake_url: str, count: int, pause: float) -> int:
+    """``count`` lookups by one person, alternating between the two workers, one at a time, ``pause`` seconds
+    apart: how many got a card rather than "too fast"."""
+    chosen, others = _sockets_on_both_workers(served, count // 2)
+    for sock in others:
+        sock.close()
+
+    async def one_by_one() -> list[bytes]:
+        answers = []
+        for sock in chosen:
+            answers.append(await _lookup(sock, 1, fake_url, text="8"))
+            await asyncio.sleep(pause)
+        return answers
+
+    answers = asyncio.run(one_by_one())
+    assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers[0][:300]
+    return sum(b"too fast" not in a for a in answers)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["per_worker_share", "redis"])
+def test_a_persons_limit_does_not_multiply_with_workers(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState],
+                                                       tmp_path: Path, shared: bool) -> None:
+    """Two workers used to give one person twice the limit (62 of 90 lookups instead of 31)."""
+    redis = start_redis(tmp_path / "redis") if shared else None
+    try:
+        env = _production_env(sandbox, fake_slack[0], WEB_CONCURRENCY="2", CLUE_USER_RATE_PER_MINUTE="6",
+                              **({"REDIS_URL": redis.url} if redis else {}))
+        with serve(env, tmp_path) as served:
+            said = served.wait_for("ratelimit.people.shared" if shared else "ratelimit.people.per_worker", 2)
+            served.wait_listening()
+            if not shared:
+                assert [line["lookup_per_minute"] for line in said] == [3, 3]  # each worker's share, said
+            # Shared: each worker grants from its own bucket, then charges the fleet's in the background; a grant
+            # that overlaps a charge still in flight is not yet refused. 50 ms between lookups (a script's pace
+            # is faster, a person's far slower) lets each charge land on a busy shared machine, where it can
+            # take tens of milliseconds: then only the other worker's one overlapping grant is over the limit.
+            granted = _one_persons_lookups(served, fake_slack[0], 20, pause=0.05 if shared else 0)
+        assert 6 <= granted <= (7 if shared else 6)
+    finally:
+        if redis is not None:
+            redis.stop()
 
 
 def test_a_port_in_use_is_named_and_no_url_is_announced_first(tmp_path: Path) -> None:

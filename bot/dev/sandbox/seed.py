@@ -233,7 +233,7 @@ _LONG_DESCRIPTION = "\n".join(
     for n in range(1, 200)
 )[:5000]
 
-# Search (issue 15): a dozen 张 whose phones share the prefix 1390013, so "张" and "139 0013" page.
+# Search (issue 15): a dozen 张 whose phones share the prefix 13900130, so "张" and "1390 0130" page.
 ZHANG_SEARCH_IDS = tuple(range(101, 113))
 _ZHANG_GIVEN = ("三", "三丰", "小明", "小红", "华", "敏", "磊", "静", "强", "丽", "杰", "晓东")
 ZHANG_CLUES: list[Json] = [

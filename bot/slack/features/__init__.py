@@ -33,6 +33,7 @@ class FeatureOptions:
     default_locale: str  # cards others see speak the workspace default
     crm_tz: ZoneInfo  # zone of the CRM's zone-less times (search rows)
     follow_up_wait: float = 0.5  # how long a card waits for its latest follow-up before showing without it
+    query_key: bytes = b""  # keys the search fingerprints in logs (bot.domain.search.fingerprint_key)
 
 
 @dataclass(frozen=True, slots=True)

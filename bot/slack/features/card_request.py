@@ -121,7 +121,7 @@ class CardRequests:
         A card the whole conversation sees (``AUDIENCE_RULES``) is admitted by that answer, so it waits for it
         first: a refused request costs the CRM nothing. It is cached per conversation, and Share is offered
         only where it was known, so it is usually at hand."""
-        placing = self._gate.placing(who, within=within) if place else Placing(who)
+        placing = self._gate.placing(who, within=within, rule=rule) if place else Placing(who)
         placed = placing.now
         if placed is None and rule in AUDIENCE_RULES:
             placing = Placing(placed := await placing.placed())

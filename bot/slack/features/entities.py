@@ -3,8 +3,10 @@
 
 The event is acked at once; the lookup runs in the ``TaskRunner``. The clue id comes from the event's
 ``external_ref`` (the URLs only without one) and is untrusted: it is re-parsed, and a URL the event names
-that links to another clue gets the viewer ``not_found``. Access rules and the per-person budget are the viewer's
-own (a ``LOOKUP`` through the gate): a refusal is the documented ``restricted`` error, never data.
+that links to another clue gets the viewer ``not_found``. Access rules and the per-person budget are the
+viewer's own (``DETAILS`` through the gate: the lookup rules, Share's Slack Connect rule with Slack asked when
+the event does not say, and the team allow list where other organisations may be present): a refusal is the
+documented ``restricted`` error, never data.
 
 Phones in the flexpane: shown in full only where Slack said the conversation is not shared with
 another organisation (``is_ext_shared_channel: false``); unknown (Slack's documented event carries no
@@ -33,7 +35,7 @@ from bot.errors import BotError, ClueNotFound, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import entities
 from bot.slack.features import FeatureDeps
-from bot.slack.gate import LOOKUP, Refusal
+from bot.slack.gate import DETAILS, Refusal
 from bot.slack.i18n import t
 from bot.slack.inbound import Inbound
 from bot.slack.links import LinkMatcher
@@ -128,13 +130,14 @@ class EntityDetails:
             log.info("entity.request.foreign", extra={"user": request.who.user_id, "team": request.who.team_id})
             await self._send(client, request, error=entities.entity_error(entities.ERROR_NOT_FOUND))
             return
-        # The pane reveals phones by what the event says of the conversation (fail closed): nothing to ask.
-        admitted, placing = await self._cards.admit(request.who, LOOKUP, place=False)
+        deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
+        # The same rules as Share and unfurls: where the event does not say whether the conversation is shared
+        # with another organisation, Slack is asked (for half the budget at most), and unknown refuses.
+        admitted, placing = await self._cards.admit(request.who, DETAILS, within=DETAILS_BUDGET / 2)
         if isinstance(admitted, Refusal):
             await self._send(client, request, error=_refusal_error(admitted, request.locale))
             return
         pending = self._cards.start(admitted, placing, request.clue_id)  # the clue and its timeline at once
-        deadline = asyncio.get_running_loop().time() + DETAILS_BUDGET
         try:
             async with asyncio.timeout_at(deadline):
                 lookup = await pending.clue()

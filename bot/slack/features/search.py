@@ -1,9 +1,10 @@
 """Search by name or phone: ``/clue 张三``, Next / Previous, and the Find a clue type-ahead modal.
 
-Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels unless
-allowed, a per-person search budget of its own); an answer the search cache already holds costs no
-budget. Results are only ever ephemeral or in the person's own modal. The search text is never
-logged: log lines carry its fingerprint (length and a short hash).
+Every search passes the gate under ``SEARCH`` (the allow lists, no Slack Connect channels nor unknown ones
+unless allowed, a per-person search budget of its own); an answer the search cache already holds costs no
+budget. Results are only ever ephemeral or in the person's own modal, at most ``MAX_RESULT_PAGES`` pages.
+Every phone search is an ``audit.phone.searched`` line. The search text is never logged: log lines carry
+its fingerprint (length and a keyed hash).
 
 The modal: the shortcut (or the help's Find button) acks at once and opens the modal from a task,
 well inside the trigger's 3 seconds. ``block_suggestion`` answers from the search cache, or waits for
@@ -29,8 +30,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.timed import Timed
 from bot.domain.ids import parse_clue_id
-from bot.domain.search import PHONE, QueryRefused, SearchPage, SearchQuery, normalise_query
+from bot.domain.search import MAX_RESULT_PAGES, PHONE, QueryRefused, SearchPage, SearchQuery, normalise_query
 from bot.errors import BotError, InvalidClueId
+from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
 from bot.slack.gate import LOOKUP, SEARCH, Pass, Refusal
@@ -38,7 +40,7 @@ from bot.slack.inbound import Inbound
 from bot.slack.notices import error_key, refusal_notice
 
 log = logging.getLogger(__name__)
-MAX_PAGE = 1000  # a page number from a button beyond this is junk
+audit = logging.getLogger(AUDIT_LOGGER)
 
 
 class ClueSearch:
@@ -81,6 +83,11 @@ class ClueSearch:
         admitted = self._gate.admit(who, SEARCH, cost=0)
         if isinstance(admitted, Refusal):
             return admitted, None
+        if query.kind == PHONE:  # a phone search is a lookup of a person's number: audited, cached or not
+            audit.info("audit.phone.searched", extra={
+                "user": who.user_id, "team": who.team_id, "channel": who.channel_id,
+                "query": self._fingerprint(query), "page": page_no,
+                "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         hit = admitted.search_cached(query, page_no)
         return (admitted, hit) if hit is not None else (self._gate.admit(who, SEARCH), None)
 
@@ -88,14 +95,14 @@ class ClueSearch:
         try:
             result = await admitted.search(query, page_no)
         except BotError as exc:
-            log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": page_no,
+            log.warning("clue.search.failed", extra={"query": self._fingerprint(query), "page": page_no,
                                                       "error": type(exc).__name__, "detail": str(exc)})
             return cards.notice_message(locale, error_key(exc))
         return self._render(admitted, result, locale)
 
     def _render(self, admitted: Pass, result: Timed[SearchPage], locale: str) -> Message:
         page = result.value
-        log.info("clue.search", extra={"user": admitted.who.user_id, "query": page.query.fingerprint,
+        log.info("clue.search", extra={"user": admitted.who.user_id, "query": self._fingerprint(page.query),
                                        "kind": page.query.kind, "page": page.page_no,
                                        "hits": len(page.hits), "pages": page.total_pages,
                                        "stale": result.stale})
@@ -106,8 +113,9 @@ class ClueSearch:
 
     def _results(self, admitted: Pass, result: Timed[SearchPage]) -> search_cards.ResultsPage:
         page = result.value
+        # Paging stops at MAX_RESULT_PAGES: past it, a narrower search, not a walk through the CRM.
         return search_cards.ResultsPage(
-            query=page.query.key, page_no=page.page_no, total_pages=page.total_pages,
+            query=page.query.key, page_no=page.page_no, total_pages=min(page.total_pages, MAX_RESULT_PAGES),
             rows=self._rows(admitted, page),
             fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
             phone=page.query.kind == PHONE)
@@ -122,6 +130,9 @@ class ClueSearch:
                 stage=hit.stage, phone=clue.phones[0] if clue and clue.phones else None,
                 created=hit.created, tags=hit.tags))
         return tuple(rows)
+
+    def _fingerprint(self, query: SearchQuery) -> str:
+        return query.fingerprint(self._deps.options.query_key)
 
     # ------------------------------------------------------------------ Next / Previous
 
@@ -141,6 +152,8 @@ class ClueSearch:
             query = normalise_query(text)
         except QueryRefused:
             return  # our own button never carries this: a forged value gets no answer
+        # A click does not say whether the channel is shared with another organisation: ask (unknown refuses).
+        who = await self._gate.place(who, within=self._deps.options.ack_budget)
         admitted, hit = self._admit(who, query, page_no)
         if isinstance(admitted, Refusal):
             await respond(replace_original=False, response_type="ephemeral", **refusal_notice(admitted, locale))
@@ -162,7 +175,9 @@ class ClueSearch:
         trigger = body.get("trigger_id")
         if not isinstance(trigger, str) or not trigger:
             return
-        who = Inbound.from_action(body)
+        # The modal is the person's own, in no conversation: its searches (block_suggestion) carry no channel,
+        # so it is admitted as they will be.
+        who = Inbound.from_action(body)._replace(channel_id=None)
         locale = self._gate.locales.get(who.user_id)
         admitted = self._gate.admit(who, SEARCH, cost=0)  # the rules now; each search spends later
         view = search_cards.find_modal(locale)
@@ -188,7 +203,7 @@ class ClueSearch:
             done, _ = await asyncio.wait({work}, timeout=self._deps.options.ack_budget)
             if not done or work.exception() is not None:
                 if done:
-                    log.warning("clue.search.failed", extra={"query": query.fingerprint, "page": 1,
+                    log.warning("clue.search.failed", extra={"query": self._fingerprint(query), "page": 1,
                                                               "error": type(work.exception()).__name__})
                 else:
                     self._deps.runner.spawn(_quietly(work), name="clue.find.late")
@@ -244,7 +259,7 @@ def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
     if not isinstance(value, dict):
         return None
     query, page = value.get("q"), value.get("p")
-    if not isinstance(query, str) or type(page) is not int or not 1 <= page <= MAX_PAGE:
+    if not isinstance(query, str) or type(page) is not int or not 1 <= page <= MAX_RESULT_PAGES:
         return None
     return query, page
 
