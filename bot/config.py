@@ -27,6 +27,9 @@ SLACK_API_URL = "https://slack.com/api/"
 SANDBOX_APP_ID = "wwsandboxcorp0001_ClueBot"
 SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Alerts: the embedded SQLite file when DATABASE_URL is unset; "off" runs without alerts (and no database).
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cluebot.db"
+DATABASE_OFF = "off"
 
 
 # The card's summary: which custom fields (keys or names, in order), and which of them is the due date.
@@ -87,6 +90,15 @@ class Settings:
     clue_unfurl_channel_ids: frozenset[str] = frozenset()
     clue_allow_shared_channels: bool = False
     clue_admin_contact: str = "your Slack admin"
+    # Alerts (None: no database, no alerts; from_env defaults to the SQLite file)
+    database_url: Secret | None = None
+    clue_subscribe_user_ids: frozenset[str] = frozenset()  # who may subscribe channels (empty: who may look up)
+    clue_alert_poll_seconds: float = 10.0
+    clue_alert_lookback_seconds: float = 120.0  # each poll re-reads this far behind the mark (late arrivals)
+    clue_alert_max_pages: int = 100  # CRM pages per poll at most; the rest waits for the next poll
+    clue_alert_digest_over: int = 5  # more new clues than this for one channel in one round: one digest
+    clue_alert_post_interval_seconds: float = 1.0  # posts to one channel at most this often
+    clue_alert_lease_seconds: float = 30.0  # a dead poller is replaced within this (plus one poll interval)
     # Process
     host: str = "127.0.0.1"
     port: int = 3000
@@ -114,8 +126,8 @@ class Settings:
         """Every secret value, for the log redaction filter."""
         values = [self.crm_app_key, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
         out = [s.reveal() for s in values if s]
-        if self.redis_url:
-            password = urlsplit(self.redis_url.reveal()).password
+        for url in (self.redis_url, self.database_url):
+            password = _url_password(url.reveal()) if url else None
             if password:
                 out.append(password)
         return out
@@ -198,6 +210,13 @@ class Settings:
         if locale not in LOCALES:
             r.problem(f"CLUE_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
 
+        database_url: Secret | None = r.secret("DATABASE_URL") or Secret(DEFAULT_DATABASE_URL)
+        if database_url is not None and database_url.reveal().lower() == DATABASE_OFF:
+            database_url = None
+        elif database_url is not None and not re.match(r"(sqlite|postgres|postgresql)(\+\w+)?://",
+                                                       database_url.reveal()):
+            r.problem("DATABASE_URL must be sqlite+aiosqlite:///path/to/file.db, postgresql://user:pass@host/db or off")
+
         d = cls()
         settings = cls(
             crm_base_url=crm_base_url,
@@ -270,6 +289,18 @@ class Settings:
             clue_unfurl_channel_ids=r.ids("CLUE_UNFURL_CHANNEL_IDS", "CGD"),
             clue_allow_shared_channels=r.flag("CLUE_ALLOW_SHARED_CHANNELS", False),
             clue_admin_contact=r.text("CLUE_ADMIN_CONTACT") or d.clue_admin_contact,
+            database_url=database_url,
+            clue_subscribe_user_ids=r.ids("CLUE_SUBSCRIBE_USER_IDS", "UW"),
+            clue_alert_poll_seconds=r.number("CLUE_ALERT_POLL_SECONDS", d.clue_alert_poll_seconds, float, 0.1, 3600),
+            clue_alert_lookback_seconds=r.number(
+                "CLUE_ALERT_LOOKBACK_SECONDS", d.clue_alert_lookback_seconds, float, 0, 86_400
+            ),
+            clue_alert_max_pages=r.number("CLUE_ALERT_MAX_PAGES", d.clue_alert_max_pages, int, 1, 10_000),
+            clue_alert_digest_over=r.number("CLUE_ALERT_DIGEST_OVER", d.clue_alert_digest_over, int, 1, 1000),
+            clue_alert_post_interval_seconds=r.number(
+                "CLUE_ALERT_POST_INTERVAL_SECONDS", d.clue_alert_post_interval_seconds, float, 0, 60
+            ),
+            clue_alert_lease_seconds=r.number("CLUE_ALERT_LEASE_SECONDS", d.clue_alert_lease_seconds, float, 1, 3600),
             host=r.text("HOST") or d.host,
             port=r.number("PORT", d.port, int, 0, 65_535),
             log_level=log_level,
@@ -359,6 +390,13 @@ def _is_http_url(url: str) -> bool:
     except ValueError:  # e.g. an unbalanced IPv6 bracket: "http://[::1"
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def _redis_url_problem(url: str) -> str | None:

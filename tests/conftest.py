@@ -16,7 +16,7 @@ from bot.dev.sandbox import SandboxServer
 from tests.slack.harness import SlackDriver, running_app, slack_settings
 from tests.support import make_client
 
-_ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
+_ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_", "DATABASE_")
 
 
 @pytest.fixture(autouse=True)
