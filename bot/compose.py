@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.service import AlertService, build_alerts
 from bot.cache.clues import ClueCache
 from bot.cache.flight import TtlCache
 from bot.cache.search import SearchCache
@@ -36,6 +37,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
+from bot.slack.features.alerts import AlertDeps
 from bot.slack.gate import FollowUpCache, Gate
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
@@ -68,6 +70,7 @@ class Instance:
     bolt: AsyncApp
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
+    alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,9 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         admin_contact=settings.clue_admin_contact,
     )
     calls = SlackCalls(metrics)
+    alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
+                                client=slack_client, wall=clocks.wall,
+                                monotonic=clocks.monotonic, url_for=matcher.url_for)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
     gate = Gate(
@@ -193,7 +199,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                follow_up_wait=settings.clue_follow_up_wait_seconds),
         calls=calls,
         wall=clocks.wall,
+        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids) if alerts else None,
     )
     bolt = create_app(deps, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=cache, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales)
+                    fleet=fleet, locales=locales, alerts=alerts)

@@ -90,8 +90,8 @@ class Settings:
     clue_unfurl_channel_ids: frozenset[str] = frozenset()
     clue_allow_shared_channels: bool = False
     clue_admin_contact: str = "your Slack admin"
-    # Alerts (None: no database, no alerts; from_env defaults to the SQLite file)
-    database_url: Secret | None = None
+    # Alerts (database_url None: no database, no alerts: DATABASE_URL=off)
+    database_url: Secret | None = field(default_factory=lambda: Secret(DEFAULT_DATABASE_URL))
     clue_subscribe_user_ids: frozenset[str] = frozenset()  # who may subscribe channels (empty: who may look up)
     clue_alert_poll_seconds: float = 10.0
     clue_alert_lookback_seconds: float = 120.0  # each poll re-reads this far behind the mark (late arrivals)

@@ -116,6 +116,14 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"PORT": "0"}, "port", 0),
     ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
     ({"WEB_CONCURRENCY": "2"}, "web_concurrency", 2),
+    ({"DATABASE_URL": "off"}, "database_url", None),
+    ({"CLUE_SUBSCRIBE_USER_IDS": "U0BOSS0001"}, "clue_subscribe_user_ids", frozenset({"U0BOSS0001"})),
+    ({"CLUE_ALERT_POLL_SECONDS": "30"}, "clue_alert_poll_seconds", 30.0),
+    ({"CLUE_ALERT_LOOKBACK_SECONDS": "600"}, "clue_alert_lookback_seconds", 600.0),
+    ({"CLUE_ALERT_MAX_PAGES": "10"}, "clue_alert_max_pages", 10),
+    ({"CLUE_ALERT_DIGEST_OVER": "20"}, "clue_alert_digest_over", 20),
+    ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
+    ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
 ]
 
 
@@ -308,3 +316,10 @@ def test_redis_url_without_password_adds_no_secret() -> None:
     settings = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert settings.secrets() == [SANDBOX_APP_KEY]
     assert Settings.from_env({"REDIS_URL": "unix:///run/redis.sock"}).redis_url is not None
+
+
+def test_database_url_is_a_secret_and_must_name_a_database_we_speak() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://alerts:hunter2@db.internal/cluebot"})
+    assert "hunter2" in settings.secrets() and "hunter2" not in repr(settings)
+    with pytest.raises(ConfigError, match="DATABASE_URL must be"):
+        Settings.from_env({"DATABASE_URL": "mysql://db/cluebot"})

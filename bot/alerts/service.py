@@ -50,16 +50,18 @@ class AlertService:
         self._interval = interval
         self._migrated = False
         self._failing: str | None = None
+        self._one_round = asyncio.Lock()  # the loop's rounds and one asked for (alerts run, tests) never overlap
 
     async def run_round(self) -> Round:
         """One round: migrate if not yet, take or renew the lease, poll, post. Raises what failed."""
-        if not self._migrated:
-            await self.db.migrate()
-            self._migrated = True
-        if not await self.lease.acquire():
-            return Round(leader=False)
-        poll = await self._poller.poll_once()
-        return Round(leader=True, poll=poll, delivery=await self._poster.deliver())
+        async with self._one_round:
+            if not self._migrated:
+                await self.db.migrate()
+                self._migrated = True
+            if not await self.lease.acquire():
+                return Round(leader=False)
+            poll = await self._poller.poll_once()
+            return Round(leader=True, poll=poll, delivery=await self._poster.deliver())
 
     async def run(self) -> None:
         """Rounds every ``interval`` seconds until cancelled; failures pause a round, not the loop."""

@@ -75,8 +75,11 @@ class Database:
 
     async def revision(self) -> tuple[str | None, str]:
         """``(current, newest)`` schema revisions."""
-        async with self.engine.connect() as conn:
-            current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        try:
+            async with self.engine.connect() as conn:
+                current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"database unreachable: {type(exc).__name__}") from exc
         return current, _scripts().get_current_head() or ""
 
     async def ping(self) -> float:

@@ -207,7 +207,10 @@ class SandboxState:
             raise ValueError("created must look like 2024-05-01 09:30:00")
         stamp = created or datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).strftime(TIME_FORMAT)
         with self._lock:
-            first = max(seed.NEW_LEAD_FIRST_ID, max(self._clues, default=0) + 1)
+            added = [i + 1 for i in self._clues if seed.NEW_LEAD_FIRST_ID <= i < seed.NEW_LEAD_LAST_ID]
+            first = max([seed.NEW_LEAD_FIRST_ID, *added])
+            if first + count > seed.NEW_LEAD_LAST_ID:
+                raise ValueError("the sandbox holds as many new leads as it can: reset it")
             ids = list(range(first, first + count))
             for customer_id in ids:
                 self._clues[customer_id] = seed.new_lead(customer_id, stamp)

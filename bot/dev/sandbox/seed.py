@@ -481,6 +481,7 @@ FOLLOW_UPS: dict[int, list[Json]] = {
 # ---------------------------------------------------------------- new leads (alerts)
 
 NEW_LEAD_FIRST_ID = 900_001  # leads added while the sandbox runs ("a new lead arrives") count up from here
+NEW_LEAD_LAST_ID = 1_900_000
 _NEW_LEAD_ROTATION = (
     # (stage, source, tags): varied so subscription filters have something to pick from
     (STAGE_CONTACT, SOURCE_WEB, ("官网", "A级")),

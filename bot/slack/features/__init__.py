@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.cache.flight import Timed
@@ -24,6 +24,9 @@ from bot.slack.links import LinkMatcher
 from bot.slack.render import CardRenderer
 from bot.slack.webapi import Respond as Respond
 from bot.slack.webapi import SlackCalls
+
+if TYPE_CHECKING:
+    from bot.slack.features.alerts import AlertDeps
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class FeatureDeps:
     options: FeatureOptions
     calls: SlackCalls
     wall: Callable[[], float]
+    alerts: AlertDeps | None = None  # /clue subscribe…: the alerts database (None: DATABASE_URL=off)
 
 
 def start_follow_ups(admitted: Pass, clue_id: int, *,
