@@ -71,7 +71,8 @@ def status(url: str) -> tuple[int, int]:
 
 
 @contextmanager
-def app_process(sandbox: SandboxServer, fake_url: str, database_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def app_process(sandbox: SandboxServer, fake_url: str, database_url: str,
+                log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "CLUE_", "DATABASE_"))},
            "CRM_BASE_URL": sandbox.url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY,
            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_url + "/api/",
