@@ -17,6 +17,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.text import mrkdwn_value
 from bot.errors import StoreError
 from bot.slack import cards
 from bot.slack.features import FeatureDeps, Message
@@ -88,7 +89,7 @@ class AlertCommands:
             return cards.notice_message(locale, "subscriptions_none")
         lines = []
         for number, subscription in enumerate(listed, 1):
-            line = f"{number}. {_what(subscription, locale)} · <@{subscription.created_by}>"
+            line = f"{number}. {mrkdwn_value(_what(subscription, locale), 300)} · <@{subscription.created_by}>"
             if subscription.disabled_reason:
                 reason = t(locale, f"alerts.reason.{subscription.disabled_reason}")
                 line += " · " + t(locale, "alerts.disabled", reason=reason)
@@ -127,7 +128,7 @@ class AlertCommands:
 
 
 def _what(subscription: Subscription, locale: str) -> str:
-    """What a subscription alerts, as text for a notice (escaped by ``notice_message`` or here)."""
+    """What a subscription alerts, as plain text (escaped by ``notice_message``, or by the caller)."""
     if not subscription.filters:
         return t(locale, "alerts.every_clue")
     return t(locale, "alerts.matching", filters=describe(subscription.filters))
