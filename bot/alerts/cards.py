@@ -1,7 +1,7 @@
 """Pure Block Kit for alerts: one new clue as a compact card, or a burst as one digest message.
 
-Every CRM string goes through ``bot.domain.text`` like the clue cards; alerts are posted where everyone
-in the channel reads them, so no phone is ever shown.
+Every CRM string goes through ``bot.domain.text`` like the clue cards, and URLs go in buttons only (never
+a mrkdwn link); alerts are posted where everyone in the channel reads them, so no phone is ever shown.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ Json = dict[str, Any]
 UrlFor = Callable[[int], str]
 
 METADATA_EVENT = "clue_alert"  # message metadata: which deliveries a message carries (crash recovery)
-DIGEST_ROWS = 40  # rows listed in one digest; the rest are counted
-_ROWS_PER_SECTION = 10
+DIGEST_ROWS = 40  # rows listed in one digest (a block each, within Slack's 50); the rest are counted
 _NAME = 80
 _VALUE = 60
 _TAGS = 8
@@ -28,9 +27,7 @@ _TAGS = 8
 def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
     """The compact card of one new clue: name, stage, source, company, owner, tags, created; Open,
     Follow-ups and More details."""
-    title = _title(clue, locale)
     url = safe_url(url_for(clue.id))
-    name = f"<{url}|{title}>" if url else title
     fields = [_field(locale, key, value) for key, value in (
         ("field.stage", clue.stage.text if clue.stage else None),
         ("field.source", clue.source.text if clue.source else None),
@@ -38,7 +35,7 @@ def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
         ("field.owner", clue.owner),
     ) if value]
     section: Json = {"type": "section", "block_id": "alert_clue",
-                     "text": {"type": "mrkdwn", "text": f"*{t(locale, 'alert.new')}:* {name}"}}
+                     "text": _mrkdwn(f"*{t(locale, 'alert.new')}:* {_title(clue, locale)}")}
     if fields:
         section["fields"] = fields
     blocks: list[Json] = [section]
@@ -50,7 +47,7 @@ def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
         context.append(f"{t(locale, 'time.created')}: {_when(clue)}")
     if context:
         blocks.append({"type": "context", "block_id": "alert_context",
-                       "elements": [{"type": "mrkdwn", "text": part} for part in context]})
+                       "elements": [_mrkdwn(part) for part in context]})
     buttons: list[Json] = []
     if url:
         buttons.append(_button(locale, "button.open", ACTION_OPEN, clue.id, url=url))
@@ -61,17 +58,14 @@ def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
 
 
 def digest_message(clues: Sequence[Clue], locale: str, url_for: UrlFor) -> Json:
-    """A burst as one message: a line per clue (up to ``DIGEST_ROWS``), the rest counted."""
+    """A burst as one message: a row per clue with its Open button (up to ``DIGEST_ROWS``), the rest counted."""
     heading = t(locale, "alert.digest", count=len(clues))
     blocks: list[Json] = [{"type": "section", "block_id": "digest_heading",
-                           "text": {"type": "mrkdwn", "text": f"*{heading}*"}}]
-    lines = [_row(clue, locale, url_for) for clue in clues[:DIGEST_ROWS]]
-    for start in range(0, len(lines), _ROWS_PER_SECTION):
-        blocks.append({"type": "section", "block_id": f"digest_rows_{start // _ROWS_PER_SECTION}",
-                       "text": {"type": "mrkdwn", "text": "\n".join(lines[start:start + _ROWS_PER_SECTION])}})
+                           "text": _mrkdwn(f"*{heading}*")}]
+    blocks += [_row(clue, locale, url_for) for clue in clues[:DIGEST_ROWS]]
     if len(clues) > DIGEST_ROWS:
         blocks.append({"type": "context", "block_id": "digest_more", "elements": [
-            {"type": "mrkdwn", "text": t(locale, "alert.digest_more", count=len(clues) - DIGEST_ROWS)}]})
+            _mrkdwn(t(locale, "alert.digest_more", count=len(clues) - DIGEST_ROWS))]})
     return {"text": heading, "blocks": blocks}
 
 
@@ -94,22 +88,28 @@ def covered_deliveries(message: Any) -> tuple[int, int] | None:
     return None
 
 
-def _row(clue: Clue, locale: str, url_for: UrlFor) -> str:
-    title = _title(clue, locale)
-    url = safe_url(url_for(clue.id))
-    parts = [f"<{url}|{title}>" if url else title]
+def _row(clue: Clue, locale: str, url_for: UrlFor) -> Json:
+    parts = [f"*{_title(clue, locale)}*"]
     parts += [mrkdwn_value(view.text, _VALUE) for view in (clue.stage, clue.source) if view and view.text]
-    return "• " + " · ".join(p for p in parts if p)
+    row: Json = {"type": "section", "block_id": f"digest_row_{clue.id}",
+                 "text": _mrkdwn(" · ".join(p for p in parts if p))}
+    if url := safe_url(url_for(clue.id)):
+        row["accessory"] = _button(locale, "button.open", ACTION_OPEN, clue.id, url=url)
+    return row
 
 
 def _title(clue: Clue, locale: str) -> str:
-    """The name for a link label or bold text: escaped, no ``|`` or ``>`` that would end the link."""
-    name = mrkdwn_value(clue.name or "", _NAME).replace("|", "¦")
-    return name or t(locale, "clue.title", id=clue.id)
+    """The clue's name, escaped, or "Clue 8" when it has none."""
+    return mrkdwn_value(clue.name or "", _NAME) or t(locale, "clue.title", id=clue.id)
 
 
 def _field(locale: str, key: str, value: str) -> Json:
-    return {"type": "mrkdwn", "text": f"*{t(locale, key)}*\n{mrkdwn_value(value, _VALUE)}"}
+    return _mrkdwn(f"*{t(locale, key)}*\n{mrkdwn_value(value, _VALUE)}")
+
+
+def _mrkdwn(text: str) -> Json:
+    # verbatim: Slack does not turn URL-looking CRM text into links or #names into channel mentions
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _when(clue: Clue) -> str:

@@ -16,6 +16,7 @@ from bot.alerts.service import AlertService
 from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
 from bot.errors import CrmError
+from tests.blockkit import assert_valid_message
 from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -104,6 +105,8 @@ async def test_listing_and_unsubscribing(app: SlackDriver) -> None:
     await say(app, "subscribe")
     await say(app, "subscribe source:展会")
     listed = await say(app, "subscriptions")
+    response, _ = await app.command("subscriptions")
+    assert_valid_message({k: v for k, v in response.json().items() if k != "response_type"})
     assert "1. every new clue" in listed and "2. new clues matching source:展会" in listed
     assert "Stopped alert 1" in await say(app, "unsubscribe 1")
     assert "1. new clues matching source:展会" in await say(app, "subscriptions")

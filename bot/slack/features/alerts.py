@@ -96,7 +96,7 @@ class AlertCommands:
             lines.append(line)
         text = t(locale, "notice.subscriptions", lines="\n".join(lines))
         return {"text": text, "blocks": [{"type": "section", "block_id": cards.BLOCK_NOTICE,
-                                          "text": {"type": "mrkdwn", "text": text}}]}
+                                          "text": {"type": "mrkdwn", "text": text, "verbatim": True}}]}
 
     async def _unsubscribe(self, alerts: AlertDeps, text: str, who: Inbound, locale: str) -> Message:
         number_text = text.strip()
