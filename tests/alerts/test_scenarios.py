@@ -15,7 +15,7 @@ import pytest
 from bot.alerts.service import AlertService
 from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer
-from bot.errors import CrmError
+from bot.errors import CrmError, StoreError
 from tests.blockkit import assert_valid_message
 from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
@@ -190,3 +190,15 @@ async def test_filter_text_is_escaped_wherever_it_is_shown(app: SlackDriver) -> 
     assert "&lt;!channel&gt;" in answer and "<!channel>" not in answer
     listed = await say(app, "subscriptions")
     assert "&lt;!channel&gt;" in listed and "<!channel>" not in listed
+
+
+async def test_a_database_that_does_not_answer_pauses_alerts_and_lookups_go_on(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path) -> None:
+    url, state = fake_slack
+    env = alert_env(tmp_path, DATABASE_URL="postgresql://cluebot:pw@127.0.0.1:9/cluebot")
+    async with running_app(slack_settings(sandbox.url, url, **env), state, url) as app:  # starts all the same
+        assert "Clue alerts are not available right now" in await say(app, "subscribe")
+        response, _ = await app.command("8")
+        assert "打马赛克就" in response.json()["text"]
+        with pytest.raises(StoreError):
+            await service(app).run_round()
