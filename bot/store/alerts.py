@@ -28,6 +28,7 @@ from bot.store.schema import deliveries, poll_state, seen_clues, subscriptions
 NEW_CLUES = "new_clues"  # the poll cursor's name
 CREATED = "created"  # the event of a new clue
 PENDING, POSTED, DROPPED = "pending", "posted", "dropped"
+PENDING_LIMIT = 100_000  # deliveries one round posts at most (10,000 new clues x 10 channels); the rest next round
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,34 +181,40 @@ class AlertStore:
 
     # ------------------------------------------------------------ deliveries
 
-    async def pending(self, limit: int = 5000) -> list[PendingDelivery]:
-        """Deliveries waiting to be posted to active subscriptions, oldest first."""
+    async def pending(self, limit: int = PENDING_LIMIT) -> list[PendingDelivery]:
+        """Deliveries waiting to be posted to active subscriptions, oldest first (each clue read once, however
+        many subscriptions want it)."""
         query = (select(deliveries.c.id, deliveries.c.subscription_id, deliveries.c.channel_id, deliveries.c.attempts,
-                        deliveries.c.created_at, seen_clues.c.clue_json)
-                 .join(seen_clues, seen_clues.c.clue_id == deliveries.c.clue_id)
+                        deliveries.c.created_at, deliveries.c.clue_id)
                  .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
                  .where(deliveries.c.state == PENDING).where(subscriptions.c.disabled_reason.is_(None))
                  .order_by(deliveries.c.id).limit(limit))
+        clues: dict[int, Clue] = {}
         async with self._read() as conn:
             rows = list(await conn.execute(query))
-        out = []
-        for row in rows:
-            clue = Clue.from_json(row.clue_json)
-            if clue is not None:
-                out.append(PendingDelivery(row.id, row.subscription_id, row.channel_id, clue, row.attempts,
-                                           row.created_at))
-        return out
+            wanted = sorted({row.clue_id for row in rows})
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for clue_id, text in await conn.execute(select(seen_clues.c.clue_id, seen_clues.c.clue_json)
+                                                        .where(seen_clues.c.clue_id.in_(chunk))):
+                    clue = Clue.from_json(text)
+                    if clue is not None:
+                        clues[clue_id] = clue
+        return [PendingDelivery(row.id, row.subscription_id, row.channel_id, clues[row.clue_id], row.attempts,
+                                row.created_at) for row in rows if row.clue_id in clues]
 
     async def attempting(self, ids: Sequence[int]) -> None:
         """Count a post attempt before it is made (a crash after it leaves the row marked as maybe posted)."""
         async with self._write() as conn:
-            await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
-                               .values(attempts=deliveries.c.attempts + 1))
+            for chunk in _chunks(ids):
+                await conn.execute(update(deliveries).where(deliveries.c.id.in_(chunk))
+                                   .values(attempts=deliveries.c.attempts + 1))
 
     async def posted(self, ids: Sequence[int], message_ts: str | None) -> None:
         async with self._write() as conn:
-            await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids))
-                               .values(state=POSTED, message_ts=message_ts, posted_at=self._wall()))
+            for chunk in _chunks(ids):
+                await conn.execute(update(deliveries).where(deliveries.c.id.in_(chunk))
+                                   .values(state=POSTED, message_ts=message_ts, posted_at=self._wall()))
 
     async def delivered(self, subscription_id: int | None = None) -> list[tuple[int, str | None]]:
         """``(clue id, message ts)`` of posted deliveries, for tests and ``alerts status``."""
@@ -265,6 +272,11 @@ class _Guarded:
             raise StoreError(f"database: {type(exc).__name__}") from exc
         if exc_info[0] is not None and issubclass(exc_info[0], SQLAlchemyError):
             raise StoreError(f"database: {exc_info[0].__name__}") from exc_info[1]
+
+
+def _chunks(ids: Sequence[int], size: int = 1000) -> list[Sequence[int]]:
+    """Bounded IN lists: PostgreSQL takes at most 32,767 parameters in one statement."""
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
 def _subscription(row: Any) -> Subscription:

@@ -202,3 +202,23 @@ async def test_a_database_that_does_not_answer_pauses_alerts_and_lookups_go_on(
         assert "打马赛克就" in response.json()["text"]
         with pytest.raises(StoreError):
             await service(app).run_round()
+
+
+async def test_a_thousand_new_clues_into_twenty_channels_arrive_once_each_as_digests(
+        app: SlackDriver, sandbox: SandboxServer) -> None:
+    channels = [f"C0BULK{n:04d}" for n in range(20)]
+    for channel in channels:
+        await say(app, "subscribe", channel=channel)
+    await service(app).run_round()
+    sandbox.state.add_leads(1000, created=just_now())
+    sandbox.state.reset_stats()
+    round_ = await service(app).run_round()
+    assert round_.poll is not None and (round_.poll.new, round_.poll.deliveries) == (1000, 20_000)
+    assert round_.poll.pages == 10  # 100 clues a page
+    assert round_.delivery is not None and (round_.delivery.messages, round_.delivery.delivered) == (20, 20_000)
+    for channel in channels:
+        [digest] = alerts_in(app.fake, channel)
+        assert digest["text"] == "1000 new clues"
+    assert sandbox.state.stats().calls.get("/api/v3/clue/list-by-create-time-asc") == 10
+    await service(app).run_round()  # the lookback reads them all again: nothing is posted twice
+    assert sum(len(alerts_in(app.fake, c)) for c in channels) == 20
