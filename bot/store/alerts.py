@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,10 +74,14 @@ class AlertStatus:
 
 
 def _insert_ignoring_duplicates(conn: AsyncConnection, table: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect."""
+    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect (its module is loaded by its engine)."""
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 class AlertStore:
