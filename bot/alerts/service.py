@@ -52,6 +52,17 @@ class AlertService:
         self._failing: str | None = None
         self._one_round = asyncio.Lock()  # the loop's rounds and one asked for (alerts run, tests) never overlap
 
+    async def migrate(self) -> bool:
+        """Bring the schema up to date once; False (logged) when the database does not answer: the loop
+        tries again each round, and commands say alerts are unavailable meanwhile."""
+        try:
+            await self.db.migrate()
+        except StoreError as exc:
+            log.error("alerts.migration.failed", extra={"error": str(exc)})
+            return False
+        self._migrated = True
+        return True
+
     async def run_round(self) -> Round:
         """One round: migrate if not yet, take or renew the lease, poll, post. Raises what failed."""
         async with self._one_round:
@@ -77,7 +88,7 @@ class AlertService:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        with suppress(StoreError, OSError, Exception):
+        with suppress(StoreError):  # the lease then lapses by itself
             await self.lease.release()
 
     def _failed(self, kind: str) -> None:
@@ -114,11 +125,7 @@ async def build_alerts(settings: Settings, stack: AsyncExitStack, *, crm: CrmCli
                          interval=settings.clue_alert_post_interval_seconds, monotonic=monotonic)
     lease = Lease(db, POLLER_LEASE, instance_name(), ttl=settings.clue_alert_lease_seconds, wall=wall)
     service = AlertService(db, store, poller, poster, lease, interval=settings.clue_alert_poll_seconds)
-    try:
-        await db.migrate()
-        service._migrated = True
-    except StoreError as exc:
-        log.error("alerts.migration.failed", extra={"error": str(exc)})
+    await service.migrate()
     if start:
         task = asyncio.create_task(service.run(), name="alerts.service")
         stack.push_async_callback(service.stop, task)

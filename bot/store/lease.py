@@ -58,9 +58,12 @@ class Lease:
 
     async def release(self) -> None:
         """Give the lease up at once (a clean stop): another instance takes it on its next attempt."""
-        async with self._db.engine.begin() as conn:
-            await conn.execute(delete(leases).where(leases.c.name == self.name)
-                               .where(leases.c.holder == self.holder))
+        try:
+            async with self._db.engine.begin() as conn:
+                await conn.execute(delete(leases).where(leases.c.name == self.name)
+                                   .where(leases.c.holder == self.holder))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"lease: {type(exc).__name__}") from exc
 
     async def current(self) -> LeaseHolder | None:
         async with self._db.engine.connect() as conn:
