@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | check | sandbox | clue <id> | card <id> | followups <id>``.
+"""Command line: ``python -m bot serve | check | migrate | alerts status | sandbox | clue <id> | card <id> | …``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     followups = commands.add_parser("followups", help="print a clue's follow-ups, newest first")
     followups.add_argument("id")
     followups.add_argument("--json", action="store_true", help="print JSON instead of text")
+    commands.add_parser("migrate", help="bring the alerts database's schema up to date (serve does it too)")
+    alerts = commands.add_parser("alerts", help="new-clue alerts")
+    alerts.add_argument("action", choices=("status",), help="status: subscriptions, high-water mark, lease, backlog")
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -83,6 +86,10 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
 
             run(args.host, args.port, args.prefix)
             return 0
+        if args.command in ("migrate", "alerts"):
+            from bot.alerts.status import migrate, status
+
+            return asyncio.run(migrate(settings) if args.command == "migrate" else status(settings))
         if args.command == "search":
             return asyncio.run(_search(settings, " ".join(args.text), args.page, as_json=args.json))
         if args.command == "followups":

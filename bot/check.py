@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,11 +35,12 @@ from bot.crm.models import FieldDef
 from bot.crm.transport import AiohttpTransport
 from bot.domain.clue import Clue
 from bot.domain.ids import parse_clue_id
-from bot.errors import BotError, ClueNotFound, ConfigError, CrmAuthError, CrmError
+from bot.errors import BotError, ClueNotFound, ConfigError, CrmAuthError, CrmError, StoreError
 from bot.fleet.redis import without_credentials
 from bot.runtime.logs import RedactingJsonFormatter
 from bot.runtime.metrics import Metrics
 from bot.slack.app import BOT_SCOPES
+from bot.store.database import connect
 
 MAX_CLOCK_OFFSET_SECONDS = 60.0  # the CRM's window is unpublished (the sandbox's is ±5 minutes)
 SLACK_TIMEOUT_SECONDS = 10.0
@@ -84,6 +86,8 @@ async def run_checks(settings: Settings, clue: str | None = None) -> list[Findin
         findings.append(_clue_links(settings.clue_url_template))
     if settings.redis_url is not None:
         findings.append(await _redis(settings.redis_url.reveal()))
+    if settings.database_url is not None:
+        findings.append(await _database(settings.database_url.reveal()))
     return findings
 
 
@@ -254,3 +258,25 @@ async def _redis(url: str) -> Finding:
     if version.split(".")[0].isdigit() and int(version.split(".")[0]) < 5:
         return Finding(False, "Redis", f"{where} runs Redis {version}", "use Redis 5 or later (Lua with TIME)")
     return Finding(True, "Redis", f"{where} answered (Redis {version})")
+
+
+async def _database(url: str) -> Finding:
+    """The alerts database: reachable, and its schema current (checked, never migrated: check changes nothing)."""
+    db = connect(url)
+    hint = "check DATABASE_URL (or DATABASE_URL=off to run without alerts)"
+    try:
+        path = db.engine.url.database
+        if db.dialect == "sqlite" and path and not await asyncio.to_thread(Path(path).exists):
+            return Finding(True, "database", f"{db.described} is created at start-up")
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS * 2):
+            took = await db.ping()
+            current, newest = await db.revision()
+    except (StoreError, TimeoutError) as exc:
+        return Finding(False, "database", f"{db.described} unreachable ({exc})", hint)
+    finally:
+        await db.aclose()
+    answered = f"{db.described} answered in {took * 1000:.0f} ms"
+    if current != newest:
+        return Finding(False, "database", f"{answered}, schema {current or 'empty'} (newest {newest})",
+                       "serve migrates at start-up, or run python -m bot migrate")
+    return Finding(True, "database", f"{answered}, schema {current} (current)")

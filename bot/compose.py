@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.service import AlertService, build_alerts
 from bot.cache.clues import ClueCache, FollowUpCache, SearchCache, clue_cache, follow_up_cache, search_cache
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
@@ -35,7 +36,7 @@ from bot.runtime.tasks import HOUSEKEEPING, TaskRunner
 from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
-from bot.slack.features import FeatureDeps, FeatureOptions
+from bot.slack.features import AlertDeps, FeatureDeps, FeatureOptions
 from bot.slack.gate import Gate, PersonLimits
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
@@ -69,6 +70,7 @@ class Instance:
     bolt: AsyncApp
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
+    alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,9 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         allow_shared_channels=settings.clue_allow_shared_channels,
         admin_contact=settings.clue_admin_contact,
     )
+    alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
+                                client=slack_client, wall=clocks.wall,
+                                monotonic=clocks.monotonic, url_for=matcher.url_for)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
     people = person_limits(settings, fleet, runner, clocks.monotonic)
@@ -224,6 +229,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                query_key=fingerprint_key(signing_secret or bot_token or "")),
         calls=calls,
         wall=clocks.wall,
+        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids) if alerts else None,
     )
     replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
                                                       maxsize=MAX_REPLAY_KEYS)
@@ -231,4 +237,4 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales)
+                    fleet=fleet, locales=locales, alerts=alerts)

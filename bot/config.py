@@ -30,6 +30,10 @@ SANDBOX_APP_ID = "wwsandboxcorp0001_ClueBot"
 SANDBOX_APP_KEY = "sandbox-app-key-not-a-secret"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXAMPLE_CLUE_URL_TEMPLATE = "https://crm.example.com/clues/{id}"
+# Alerts: the embedded SQLite file when DATABASE_URL is unset; "off" runs without alerts (and no database).
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cluebot.db"
+DATABASE_OFF = "off"
+_DEFAULT_DATABASE: Secret | None = Secret(DEFAULT_DATABASE_URL)
 
 # The card's summary: which custom fields (keys or names, in order), and which of them is the due date.
 DEFAULT_SUMMARY_FIELDS = ("下次跟进时间", "预算（万元）")
@@ -211,6 +215,15 @@ def networks(name: str, raw: str) -> tuple[str, ...]:
     return values
 
 
+def database_location(name: str, raw: str) -> Secret | None:
+    """An SQLAlchemy database URL we have a driver for, or ``off`` (None: no database, no alerts)."""
+    if raw.strip().lower() == DATABASE_OFF:
+        return None
+    if not re.match(r"(sqlite|postgres|postgresql)(\+\w+)?://", raw):
+        raise Invalid(f"{name} must be sqlite+aiosqlite:///path/to/file.db, postgresql://user:pass@host/db or off")
+    return Secret(raw)
+
+
 def redis_location(name: str, raw: str) -> Secret:
     if problem := _redis_url_problem(raw):
         raise Invalid(problem)
@@ -219,7 +232,7 @@ def redis_location(name: str, raw: str) -> Secret:
 
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-CRM, CACHE, SLACK, ACCESS, PROCESS = "CRM", "Cache", "Slack", "Access", "Process"
+CRM, CACHE, SLACK, ACCESS, ALERTS, PROCESS = "CRM", "Cache", "Slack", "Access", "Alerts", "Process"
 
 
 @dataclass(frozen=True)
@@ -409,6 +422,36 @@ class Settings:
     clue_admin_contact: str = setting(
         "CLUE_ADMIN_CONTACT", text, "your Slack admin", ACCESS,
         "Who refusals tell people to ask, e.g. `<@U012ADMIN>`")
+    database_url: Secret | None = setting(
+        "DATABASE_URL", database_location, _DEFAULT_DATABASE, ALERTS,
+        "The alerts database (secret: may hold a password): an SQLite file (path after `///`, relative to the "
+        "working directory), or PostgreSQL (`postgresql://user:pass@host:5432/db`, driven by asyncpg) for several "
+        "instances; `off` runs without alerts. Migrated at start-up", f"`{DEFAULT_DATABASE_URL}`")
+    clue_subscribe_user_ids: frozenset[str] = setting(
+        "CLUE_SUBSCRIBE_USER_IDS", slack_ids("UW"), frozenset(), ALERTS,
+        "People allowed to `/clue subscribe` a channel (listing and unsubscribing follow the lookup rules)",
+        "*(whoever may look up)*")
+    clue_alert_poll_seconds: float = setting(
+        "CLUE_ALERT_POLL_SECONDS", number(float, 0.1, 3600), 10.0, ALERTS,
+        "How often the CRM is asked for new clues (one instance of a fleet asks: the lease holder)")
+    clue_alert_lookback_seconds: float = setting(
+        "CLUE_ALERT_LOOKBACK_SECONDS", number(float, 0, 86_400), 120.0, ALERTS,
+        "Each poll re-reads this far behind its high-water mark, for clues the CRM lists late (already alerted "
+        "ones are skipped)")
+    clue_alert_max_pages: int = setting(
+        "CLUE_ALERT_MAX_PAGES", number(int, 1, 10_000), 100, ALERTS,
+        "CRM pages (of 100 clues) one poll reads at most; the rest follows in the next poll")
+    clue_alert_digest_over: int = setting(
+        "CLUE_ALERT_DIGEST_OVER", number(int, 1, 1000), 5, ALERTS,
+        "More new clues than this for one channel in one round (a burst, a catch-up after downtime) come as one "
+        "digest message")
+    clue_alert_post_interval_seconds: float = setting(
+        "CLUE_ALERT_POST_INTERVAL_SECONDS", number(float, 0, 60), 1.0, ALERTS,
+        "Least time between two posts to one channel (Slack allows about one message per second per channel)")
+    clue_alert_lease_seconds: float = setting(
+        "CLUE_ALERT_LEASE_SECONDS", number(float, 1, 3600), 30.0, ALERTS,
+        "The poller's lease: when its holder dies, another instance takes over within this plus one poll "
+        "interval")
     # Process
     host: str = setting("HOST", text, "127.0.0.1", PROCESS, "Bind address (`Procfile` binds `0.0.0.0`)")
     port: int = setting("PORT", number(int, 0, 65_535), 3000, PROCESS, "HTTP port")
@@ -444,8 +487,8 @@ class Settings:
         """Every secret value, for the log redaction filter."""
         values = [self.crm_app_key, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
         out = [s.reveal() for s in values if s]
-        if self.redis_url:
-            password = urlsplit(self.redis_url.reveal()).password
+        for url in (self.redis_url, self.database_url):
+            password = _url_password(url.reveal()) if url else None
             if password:
                 out.append(password)
         return out
@@ -543,6 +586,13 @@ def _is_http_url(url: str) -> bool:
     except ValueError:  # e.g. an unbalanced IPv6 bracket: "http://[::1"
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def _redis_url_problem(url: str) -> str | None:

@@ -3,11 +3,12 @@
     BotError
     ├── ConfigError          invalid or incomplete configuration (lists every problem)
     ├── InvalidClueId        junk id from a user, rejected before any CRM call
-    └── CrmError             anything the CRM did wrong (keeps code and message when it has them)
-        ├── ClueNotFound     the clue does not exist (or the CRM answered with empty data)
-        ├── CrmUnavailable   timeout, connection error, HTTP 5xx, open circuit, rate limit
-        ├── CrmAuthError     signature rejected (1002) or clock skew (1003): misconfiguration
-        └── CrmProtocolError non-JSON, missing code, wrong shape, oversized body
+    ├── CrmError             anything the CRM did wrong (keeps code and message when it has them)
+    │   ├── ClueNotFound     the clue does not exist (or the CRM answered with empty data)
+    │   ├── CrmUnavailable   timeout, connection error, HTTP 5xx, open circuit, rate limit
+    │   ├── CrmAuthError     signature rejected (1002) or clock skew (1003): misconfiguration
+    │   └── CrmProtocolError non-JSON, missing code, wrong shape, oversized body
+    └── StoreError           the alerts database failed: alerts pause, lookups go on
     SlackCallFailed          a call to Slack failed (error code, HTTP status); logged and counted
                              once where it was raised (bot.slack.webapi): catchers log nothing more
 
@@ -84,3 +85,8 @@ class CrmAuthError(CrmError):
 
 class CrmProtocolError(CrmError):
     """The CRM answered something that is not the documented envelope."""
+
+
+class StoreError(BotError):
+    """The alerts database failed (unreachable, locked, full, or a migration failed): alerts pause, lookups
+    go on."""

@@ -21,7 +21,7 @@ from tests.scope import CI_EXAMPLES, LOCAL_EXAMPLES, bench_smoke, hypothesis_pro
 from tests.slack.harness import SlackDriver, fake_slack_state, running_app, slack_settings
 from tests.support import make_client
 
-_ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
+_ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_", "DATABASE_")
 BENCH_SMOKE_TEST = "tests/test_bench_smoke.py::test_quick_run"
 # The longest files, started first so that neither xdist worker is left with one of them at the end
 # (`make test` runs --dist loadfile --no-loadscope-reorder: files in this order, each on one worker).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def env_for(sandbox_url: str, fake_url: str, **extra: str) -> dict[str, str]:
     return {"CRM_BASE_URL": sandbox_url, "CRM_APP_ID": SANDBOX_APP_ID, "CRM_APP_KEY": SANDBOX_APP_KEY,
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_url + "/api/", "CLUE_URL_TEMPLATE": sandbox_url + "/clues/{id}", **extra}
+            "SLACK_API_URL": fake_url + "/api/", "CLUE_URL_TEMPLATE": sandbox_url + "/clues/{id}",
+            "DATABASE_URL": "off", **extra}
 
 
 async def check(env: dict[str, str], clue: str | None = None) -> tuple[dict[str, Finding], str]:
@@ -80,7 +82,7 @@ async def test_a_revoked_slack_token(sandbox: SandboxServer, fake_slack: tuple[s
 
 
 async def test_a_missing_scope(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
-    conversations = "channels:read,groups:read,im:read,mpim:read"
+    conversations = "channels:read,groups:read,im:read,mpim:read,chat:write"
     fake_slack[1].scopes = f"commands,links:read,users:read,{conversations}"
     found, _ = await check(env_for(sandbox.url, fake_slack[0]))
     assert found["Slack token"].ok
@@ -175,3 +177,22 @@ async def test_card_fields_by_id_and_none_pass(sandbox: SandboxServer, fake_slac
 def test_settings_serve_would_refuse_are_invalid() -> None:
     settings, finding = read_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
     assert settings is None and "CRM_BASE_URL is required to serve Slack" in finding.detail
+
+
+async def test_the_alerts_database_is_reported_and_never_migrated_by_check(tmp_path: Path) -> None:
+    from bot.check import _database
+    from bot.store.database import connect
+
+    path = tmp_path / "alerts.db"
+    fresh = await _database(f"sqlite+aiosqlite:///{path}")
+    assert fresh.ok and "created at start-up" in fresh.detail and not path.exists()
+    path.touch()  # a file without the schema
+    behind = await _database(f"sqlite+aiosqlite:///{path}")
+    assert not behind.ok and "python -m bot migrate" in behind.hint
+    db = connect(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    await db.aclose()
+    current = await _database(f"sqlite+aiosqlite:///{path}")
+    assert current.ok and "schema 0001 (current)" in current.detail
+    down = await _database("postgresql://cluebot:s3cret-pw@127.0.0.1:9/cluebot")
+    assert not down.ok and "unreachable" in down.detail and "s3cret-pw" not in down.line()

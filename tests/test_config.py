@@ -133,6 +133,14 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"PORT": "0"}, "port", 0),
     ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
     ({"WEB_CONCURRENCY": "2"}, "web_concurrency", 2),
+    ({"DATABASE_URL": "off"}, "database_url", None),
+    ({"CLUE_SUBSCRIBE_USER_IDS": "U0BOSS0001"}, "clue_subscribe_user_ids", frozenset({"U0BOSS0001"})),
+    ({"CLUE_ALERT_POLL_SECONDS": "30"}, "clue_alert_poll_seconds", 30.0),
+    ({"CLUE_ALERT_LOOKBACK_SECONDS": "600"}, "clue_alert_lookback_seconds", 600.0),
+    ({"CLUE_ALERT_MAX_PAGES": "10"}, "clue_alert_max_pages", 10),
+    ({"CLUE_ALERT_DIGEST_OVER": "20"}, "clue_alert_digest_over", 20),
+    ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
+    ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
 ]
 
 
@@ -166,7 +174,7 @@ def test_the_table_shows_each_default() -> None:
     assert "| `CLUE_USER_LOCALE` | `true` |" in table
     assert "| `CLUE_SUMMARY_FIELDS` | `下次跟进时间,预算（万元）` |" in table
     assert "| `CRM_BASE_URL` | *(unset: embedded sandbox CRM)* |" in table
-    assert table.count("| **") == 5  # CRM, Cache, Slack, Access, Process
+    assert table.count("| **") == 6  # CRM, Cache, Slack, Access, Alerts, Process
 
 
 @pytest.mark.parametrize(("raw", "value"), [
@@ -405,3 +413,10 @@ def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"TRUSTED_PROXIES": "10.0.0.0/8, lb.example.com"})
     assert "TRUSTED_PROXIES entry 'lb.example.com' is not an IP address or CIDR network" in str(raised.value)
+
+
+def test_database_url_is_a_secret_and_must_name_a_database_we_speak() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://alerts:hunter2@db.internal/cluebot"})
+    assert "hunter2" in settings.secrets() and "hunter2" not in repr(settings)
+    with pytest.raises(ConfigError, match="DATABASE_URL must be"):
+        Settings.from_env({"DATABASE_URL": "mysql://db/cluebot"})

@@ -23,10 +23,12 @@ RANKS: dict[str, float] = {
     "bot.runtime": 0,  # logs, metrics, tasks, rate limits, dedupe, secrets: leaves
     "bot.domain": 1,  # the clue, text safety, ids, locales: pure
     "bot.config": 2,
+    "bot.store": 2.5,  # the alerts database (SQLAlchemy, Alembic): subscriptions, deliveries, the lease
     "bot.crm": 3,
     "bot.cache": 4,
     "bot.fleet": 4,  # Redis state shared by instances; wired to the cache by the composition root
     "bot.slack": 5,
+    "bot.alerts": 5.5,  # new-clue poll and delivery: the CRM, the store and Slack's Web API together
     "bot.compose": 6,
     "bot.check": 6.5,  # python -m bot check: the composition root's CRM parts, Slack and Redis, tried
     "bot.web": 7,

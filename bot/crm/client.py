@@ -28,12 +28,14 @@ import httpx
 
 from bot.crm.guard import CrmGuard
 from bot.crm.models import (
+    CluePage,
     FieldDef,
     FollowUpPage,
     RawClue,
     SearchPage,
     Tag,
     parse_clue,
+    parse_clue_page,
     parse_field_defs,
     parse_follow_ups,
     parse_search,
@@ -53,6 +55,7 @@ TAG_TREE = "/api/v3/tags/list-tree"
 FOLLOW_UPS = "/api/v3/clue/list-follow-up"
 SEARCH = "/api/v3/customer/search"
 ECHO = "/api/v3/echo"
+CLUES_BY_CREATE_TIME = "/api/v3/clue/list-by-create-time-asc"
 
 CODE_BAD_SIGNATURE = 1002
 CODE_CLOCK_SKEW = 1003
@@ -163,6 +166,12 @@ class CrmClient:
 
     async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10) -> SearchPage:
         return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}))
+
+    async def list_clues_by_create_time(self, since: str, before: str, *, size: int = 100,
+                                        cursor: str | None = None) -> CluePage:
+        """Clues created in [since, before) (CRM time text, ``YYYY-MM-DD HH:MM:SS``), oldest first."""
+        return parse_clue_page(await self.call(CLUES_BY_CREATE_TIME, {"since": since, "before": before, "size": size,
+                                                                      "type": 1, "cursor": cursor}))
 
     async def echo(self) -> None:
         await self.call(ECHO, {"hello": "clue-bot"})

@@ -101,6 +101,15 @@ class SearchPage:
     total_pages: int
 
 
+@dataclass(frozen=True, slots=True)
+class CluePage:
+    """One page of clue/list-by-create-time-asc: the clues that parsed, and how many entries did not."""
+
+    clues: tuple[RawClue, ...]
+    next_cursor: str | None
+    unreadable: int = 0  # entries without an integer customerId (or not objects): skipped, counted
+
+
 # ---------------------------------------------------------------- parsers
 
 
@@ -181,6 +190,23 @@ def parse_tag_tree(data: Any) -> tuple[Tag, ...]:
                 continue
             tags.append(Tag(id=tag_id, qw_tag_id=_str(tag.get("qwTagId")), name=name, group=group_name))
     return tuple(tags)
+
+
+def parse_clue_page(data: Any) -> CluePage:
+    """Parse clue/list-by-create-time-asc ``data`` (``{"list": [<clue/get objects>], "nextCursor"}``)."""
+    obj = _object(data, "clue page")
+    clues: list[RawClue] = []
+    unreadable = 0
+    for item in _list(obj.get("list"), "list"):
+        try:
+            raw = parse_clue(item) if isinstance(item, Mapping) and item.get("customerId") is not None else None
+        except CrmProtocolError:
+            raw = None
+        if raw is None:
+            unreadable += 1
+        else:
+            clues.append(raw)
+    return CluePage(tuple(clues), _str(obj.get("nextCursor")), unreadable)
 
 
 def parse_follow_ups(data: Any) -> FollowUpPage:

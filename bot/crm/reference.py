@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.crm.catalog import Catalog, crm_time
 from bot.crm.client import CrmClient
 from bot.crm.guard import about
+from bot.crm.models import RawClue
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.search import PageRequest, SearchHit, SearchPage
@@ -123,6 +124,13 @@ class ClueFetcher:
             if isinstance(catalog_or_error, BaseException):
                 raise catalog_or_error
             raw, catalog = raw_or_error, catalog_or_error
+        return await self._resolved(raw, catalog)
+
+    async def resolve(self, raw: RawClue) -> Clue:
+        """A clue the CRM already sent (a page of new clues), resolved like a fetched one."""
+        return await self._resolved(raw, await self._reference.catalog())
+
+    async def _resolved(self, raw: RawClue, catalog: Catalog) -> Clue:
         clue = catalog.resolve(raw, self._tz)
         if clue.has_unknown_ids:  # a tag or option added since the snapshot: reload once, resolve again
             refreshed = await self._reference.refreshed()

@@ -44,7 +44,7 @@ SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
-              "mpim:read")
+              "mpim:read", "chat:write")  # chat:write: new-clue alerts (bot.alerts)
 _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client is given with a token
 
 

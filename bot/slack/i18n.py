@@ -179,6 +179,46 @@ _EN: dict[str, str] = {
     "row.latest_follow_up": "Latest follow-up {when}",
     "row.updated": "Updated {when}",
     "row.created": "Created {when}",
+    # Alerts (issue 22)
+    "rule.subscriber": "you are not on the list of people who may subscribe channels",
+    "notice.subscribed": (
+        "Subscribed: {what} will be posted in this channel. `/clue subscriptions` lists this channel's alerts; "
+        "`/clue unsubscribe {number}` stops this one."
+    ),
+    "notice.subscriptions_none": (
+        "This channel has no clue alerts. `/clue subscribe` posts every new clue here; filters narrow it, "
+        "e.g. `/clue subscribe stage:意向明确 tag:VIP` (keys: `stage`, `source`, `tag`, `owner`)."
+    ),
+    "notice.subscriptions": "*Clue alerts in this channel*\n{lines}\n`/clue unsubscribe &lt;n&gt;` stops one.",
+    "notice.unsubscribed": "Stopped alert {number} in this channel ({what}).",
+    "notice.unsubscribe_unknown": "This channel has no alert {number}. `/clue subscriptions` lists them.",
+    "notice.unsubscribe_usage": "Say which alert to stop: `/clue unsubscribe 1` (numbers from `/clue subscriptions`).",
+    "notice.bad_filter": (
+        "`{text}` is not a filter. Use `stage:`, `source:`, `tag:` or `owner:` followed by a name, "
+        "e.g. `/clue subscribe stage:意向明确 tag:VIP`."
+    ),
+    "notice.subscribe_refused": "You can't subscribe this channel to clue alerts: {rule}. Ask {contact}.",
+    "notice.not_in_channel": (
+        "I'm not a member of this channel, so I can't post alerts here. Add me (`/invite @clue bot`, or the "
+        "channel's settings → Integrations → Add apps), then `/clue subscribe` again."
+    ),
+    "notice.alerts_unavailable": (
+        "Clue alerts are not available right now (the alerts database does not answer). Lookups still work; "
+        "try again in a minute."
+    ),
+    "alerts.every_clue": "every new clue",
+    "alerts.matching": "new clues matching {filters}",
+    "alerts.disabled": "stopped: {reason}",
+    "alerts.reason.not_in_channel": "I was removed from the channel",
+    "alerts.reason.channel_not_found": "the channel is gone or I cannot see it",
+    "alerts.reason.is_archived": "the channel was archived",
+    "alert.new": "New clue",
+    "alert.digest": "{count} new clues",
+    "alert.digest_more": "+{count} more: open the CRM to see them all.",
+    "alert.stopped": (
+        "Clue alerts for <#{channel}> stopped: {reason}. Add me back to the channel and `/clue subscribe` "
+        "there again."
+    ),
 }
 
 _ZH: dict[str, str] = {
@@ -327,6 +367,40 @@ _ZH: dict[str, str] = {
     "row.latest_follow_up": "最近跟进 {when}",
     "row.updated": "更新于 {when}",
     "row.created": "创建于 {when}",
+    # Alerts (issue 22)
+    "rule.subscriber": "你不在可以订阅频道的名单中",
+    "notice.subscribed": (
+        "已订阅：{what}将发送到此频道。`/clue subscriptions` 查看此频道的提醒；"
+        "`/clue unsubscribe {number}` 取消这一条。"
+    ),
+    "notice.subscriptions_none": (
+        "此频道没有线索提醒。`/clue subscribe` 会把每条新线索发到这里；可加筛选，"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`、`owner`）。"
+    ),
+    "notice.subscriptions": "*此频道的线索提醒*\n{lines}\n`/clue unsubscribe &lt;序号&gt;` 取消一条。",
+    "notice.unsubscribed": "已取消此频道的第 {number} 条提醒（{what}）。",
+    "notice.unsubscribe_unknown": "此频道没有第 {number} 条提醒。`/clue subscriptions` 查看列表。",
+    "notice.unsubscribe_usage": "请指明要取消哪一条：`/clue unsubscribe 1`（序号见 `/clue subscriptions`）。",
+    "notice.bad_filter": (
+        "`{text}` 不是有效的筛选条件。请用 `stage:`、`source:`、`tag:` 或 `owner:` 加名称，"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`。"
+    ),
+    "notice.subscribe_refused": "你不能为此频道订阅线索提醒：{rule}。请联系 {contact}。",
+    "notice.not_in_channel": (
+        "我还不是此频道的成员，无法在这里发送提醒。请先添加我（`/invite @clue bot`，或频道设置 → 集成 → 添加应用），"
+        "然后再次 `/clue subscribe`。"
+    ),
+    "notice.alerts_unavailable": "线索提醒暂时不可用（提醒数据库无响应）。查询线索不受影响，请一分钟后再试。",
+    "alerts.every_clue": "每条新线索",
+    "alerts.matching": "符合 {filters} 的新线索",
+    "alerts.disabled": "已停止：{reason}",
+    "alerts.reason.not_in_channel": "我已被移出频道",
+    "alerts.reason.channel_not_found": "频道不存在或我无法访问",
+    "alerts.reason.is_archived": "频道已归档",
+    "alert.new": "新线索",
+    "alert.digest": "{count} 条新线索",
+    "alert.digest_more": "还有 {count} 条：请在 CRM 中查看全部。",
+    "alert.stopped": "<#{channel}> 的线索提醒已停止：{reason}。请把我加回频道，并在那里再次 `/clue subscribe`。",
 }
 
 # Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
@@ -477,6 +551,40 @@ _ZH_TW: dict[str, str] = {
     "modal.label": "姓名或電話",
     "modal.placeholder": "至少輸入 2 個字",
     "modal.hint": "選擇一條線索，在此查看卡片，僅你可見。",
+    # Alerts (issue 22)
+    "rule.subscriber": "你不在可以訂閱頻道的名單中",
+    "notice.subscribed": (
+        "已訂閱：{what}將傳送到此頻道。`/clue subscriptions` 查看此頻道的提醒；"
+        "`/clue unsubscribe {number}` 取消這一則。"
+    ),
+    "notice.subscriptions_none": (
+        "此頻道沒有線索提醒。`/clue subscribe` 會把每條新線索發到這裡；可加篩選，"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`、`owner`）。"
+    ),
+    "notice.subscriptions": "*此頻道的線索提醒*\n{lines}\n`/clue unsubscribe &lt;序號&gt;` 取消一則。",
+    "notice.unsubscribed": "已取消此頻道的第 {number} 則提醒（{what}）。",
+    "notice.unsubscribe_unknown": "此頻道沒有第 {number} 則提醒。`/clue subscriptions` 查看列表。",
+    "notice.unsubscribe_usage": "請指明要取消哪一則：`/clue unsubscribe 1`（序號見 `/clue subscriptions`）。",
+    "notice.bad_filter": (
+        "`{text}` 不是有效的篩選條件。請用 `stage:`、`source:`、`tag:` 或 `owner:` 加名稱，"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`。"
+    ),
+    "notice.subscribe_refused": "你不能為此頻道訂閱線索提醒：{rule}。請聯絡 {contact}。",
+    "notice.not_in_channel": (
+        "我還不是此頻道的成員，無法在這裡傳送提醒。"
+        "請先加入我（`/invite @clue bot`，或頻道設定 → 整合 → 新增應用程式），然後再次 `/clue subscribe`。"
+    ),
+    "notice.alerts_unavailable": "線索提醒暫時無法使用（提醒資料庫沒有回應）。查詢線索不受影響，請一分鐘後再試。",
+    "alerts.every_clue": "每條新線索",
+    "alerts.matching": "符合 {filters} 的新線索",
+    "alerts.disabled": "已停止：{reason}",
+    "alerts.reason.not_in_channel": "我已被移出頻道",
+    "alerts.reason.channel_not_found": "頻道不存在或我無法存取",
+    "alerts.reason.is_archived": "頻道已封存",
+    "alert.new": "新線索",
+    "alert.digest": "{count} 條新線索",
+    "alert.digest_more": "還有 {count} 條：請在 CRM 中查看全部。",
+    "alert.stopped": "<#{channel}> 的線索提醒已停止：{reason}。請把我加回頻道，並在那裡再次 `/clue subscribe`。",
 }
 
 

@@ -28,6 +28,10 @@ _SLACK_LINK = re.compile(r"<([^<>|\s]+)(?:\|[^<>]*)?>")
 # What a Chinese IME types in full-width mode: ０-９ and ＃.
 _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "＃": "#"})
 SEARCH_WORDS = frozenset({"find", "search", "搜索", "查找"})
+# Alerts (bot.slack.features.alerts): the word typed -> the command
+ALERT_WORDS = {"subscribe": "subscribe", "订阅": "subscribe", "訂閱": "subscribe",
+               "subscriptions": "subscriptions", "unsubscribe": "unsubscribe", "取消订阅": "unsubscribe",
+               "取消訂閱": "unsubscribe"}
 
 
 class LinkMatcher:
@@ -65,6 +69,7 @@ class CommandRequest:
     invalid: tuple[InvalidClueId, ...] = ()
     too_many: bool = False
     search: str | None = None
+    alerts: tuple[str, str] | None = None  # (command, the rest of the text): /clue subscribe stage:新线索
 
 
 def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandRequest:
@@ -80,6 +85,8 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
     if len(text) > MAX_COMMAND_TEXT:
         return CommandRequest(help=False, invalid=(InvalidClueId(text, "text_too_long"),))
     first, _, rest = text.partition(" ")
+    if first.lower() in ALERT_WORDS:
+        return CommandRequest(help=False, alerts=(ALERT_WORDS[first.lower()], rest.strip()))
     if first.lower() in SEARCH_WORDS:
         return CommandRequest(help=False, search=rest.strip())
     if written_phone(text) is not None:

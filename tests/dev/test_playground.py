@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -501,3 +505,21 @@ async def test_the_signature_check_is_real(page: Playground) -> None:
         "content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": "1700000000",
         "x-slack-signature": "v0=" + "0" * 64})
     assert forged.status_code == 401
+
+
+async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
+    async with playground(env) as page:
+        assert "Subscribed" in (await page.command("subscribe", "sub1"))["ack"]["text"]
+        alerts = page.instance.alerts
+        assert alerts is not None
+        await alerts.run_round()  # the mark starts now
+        # two seconds ago: inside the next poll's window whatever second it falls in ("before" is exclusive)
+        created = datetime.fromtimestamp(time.time() - 2, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+        added = await page.post("/playground/leads", {"count": 1, "created": created})
+        assert added.status_code == 200 and len(added.json()["ids"]) == 1
+        assert (await page.post("/playground/leads", {"count": 0})).status_code == 400
+        await alerts.run_round()
+        posted = [c for c in await page.every_call() if c["name"] == "chat.postMessage"]
+        assert [c["body"]["channel"] for c in posted] == [CHANNEL_ID]
+        assert "新线索" in posted[0]["body"]["text"]

@@ -112,6 +112,7 @@ def slack_settings(sandbox_url: str, fake_url: str, **env: str) -> Settings:
         "CRM_APP_KEY": "sandbox-app-key-not-a-secret", "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_url + "/api/",
         "CLUE_URL_TEMPLATE": CLUE_URL,
+        "DATABASE_URL": "off",  # no alerts database unless a test asks for one (tests/alerts)
     }
     return Settings.from_env({**base, **env})
 

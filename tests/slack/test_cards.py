@@ -604,7 +604,8 @@ def test_list_is_capped_with_a_count() -> None:
 
 NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": "not_a_number",
                                "rule": "channel", "contact": "your Slack admin", "seconds": 12,
-                               "query": "张三 <!here>", "page": 3, "why": "too_short"}
+                               "query": "张三 <!here>", "page": 3, "why": "too_short",
+                               "what": "every new clue", "number": 2, "lines": "1. every new clue"}
 NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
 
 

@@ -1,7 +1,8 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
-``entity.presentDetails``, ``views.open``, ``views.update`` and ``chat.postEphemeral``) and records every call and every
+``entity.presentDetails``, ``views.open``, ``views.update``, ``chat.postEphemeral``, and for alerts
+``chat.postMessage`` and ``conversations.history``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
 would have received. Like Slack, it knows only the conversations the bot was added to. Failures can be
 injected per Web API method (an error code, HTTP 429 with ``Retry-After`` a number of times, an HTML error
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -53,11 +55,35 @@ class FakeSlackState:
     # to; any other answers channel_not_found, as Slack answers a bot token for DMs, group DMs and private
     # channels the app is not in. ``reset`` returns to ``joined``, what the fake was built with.
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # channel id -> chat.postMessage error for that channel only (not_in_channel, is_archived…)
+    channel_errors: dict[str, str] = field(default_factory=dict)
+    # channel id -> messages accepted by chat.postMessage (ts, text, blocks, metadata), oldest first
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     joined: dict[str, dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.joined = {channel: dict(fields) for channel, fields in self.conversations.items()}
+
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Accept a chat.postMessage: the message as Slack stores it, with a fresh ts."""
+        channel = str(body.get("channel"))
+        metadata = body.get("metadata")
+        if isinstance(metadata, str):  # form-encoded calls send it as JSON text
+            metadata = json.loads(metadata)
+        with self.lock:
+            posted = self.messages.setdefault(channel, [])
+            # Slack's ts is the post time, unique per channel: strictly after the previous one.
+            previous = float(posted[-1]["ts"]) if posted else 0.0
+            ts = f"{max(time.time(), previous + 0.000001):.6f}"
+            message = {"type": "message", "ts": ts,
+                       "text": body.get("text"), "blocks": body.get("blocks"), "metadata": metadata}
+            posted.append(message)
+            return message
+
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.messages.get(channel, []))
 
     def record(self, kind: str, name: str, body: dict[str, Any]) -> int:
         """Record a call; its sequence number (views.open names the new view after it: ``V<seq>``)."""
@@ -90,6 +116,8 @@ class FakeSlackState:
             self.html_errors.clear()
             self.conversations.clear()
             self.conversations.update({channel: dict(fields) for channel, fields in self.joined.items()})
+            self.channel_errors.clear()
+            self.messages.clear()
 
 
 def public_channel(name: str, **fields: Any) -> dict[str, Any]:
@@ -104,7 +132,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
         method = request.path_params["method"]
         body = await _read_body(request)
         seq = state.record("api", method, body)
-        if delay := state.latency.get(method):
+        delay = state.latency.get(method)
+        if delay and method != "chat.postMessage":
             await asyncio.sleep(delay)
         if state.rate_limited.get(method, 0) > 0:
             state.rate_limited[method] -= 1
@@ -128,6 +157,19 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
         if method in ("views.open", "views.update"):
             return JSONResponse(_view_answer(seq, body))
+        if method == "chat.postMessage":
+            channel = str(body.get("channel"))
+            if channel in state.channel_errors:
+                return JSONResponse({"ok": False, "error": state.channel_errors[channel]})
+            message = state.post(body)
+            if delay:  # accepted first: a client that gives up (or dies) meanwhile lost only the answer
+                await asyncio.sleep(delay)
+            return JSONResponse({"ok": True, "channel": channel, "ts": message["ts"], "message": message})
+        if method == "conversations.history":
+            channel = str(body.get("channel"))
+            oldest = float(body.get("oldest") or 0)
+            found = [m for m in state.channel_messages(channel) if float(m["ts"]) >= oldest]
+            return JSONResponse({"ok": True, "messages": list(reversed(found)), "has_more": False})
         if method == "chat.postEphemeral":
             return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
         if method == "conversations.info":

@@ -123,6 +123,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/entity", checked(entity_details), methods=["POST"]),
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
+        Route("/playground/leads", checked(leads), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -321,12 +322,22 @@ async def faults(request: Request, ctx: PlaygroundContext) -> Response:
     Proxied so the page stays same-origin: the sandbox listens on another port and sends no CORS
     headers. The sandbox validates the arguments; its answer is passed on.
     """
+    return await _to_sandbox(request, ctx, "/_sandbox/faults")
+
+
+async def leads(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"count": n}`` new leads in the sandbox CRM, created now: what a subscribed channel is alerted of
+    at the next poll (``/clue subscribe`` first). Proxied like the faults."""
+    return await _to_sandbox(request, ctx, "/_sandbox/leads")
+
+
+async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str) -> Response:
     if ctx.sandbox_http is None:
         return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
                             status_code=404)
     payload = await _json_object(request) if request.method == "POST" else None
     try:
-        answer = await ctx.sandbox_http.request(request.method, "/_sandbox/faults", json=payload)
+        answer = await ctx.sandbox_http.request(request.method, path, json=payload)
     except httpx.HTTPError as exc:
         return JSONResponse({"error": f"sandbox CRM unreachable: {type(exc).__name__}"}, status_code=502)
     try:

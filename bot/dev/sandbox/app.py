@@ -39,13 +39,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.crm.client import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
+from bot.crm.client import CLUE_GET, CLUES_BY_CREATE_TIME, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
 from bot.crm.signing import signature_matches
 from bot.dev.sandbox import page, seed
 
 Json = dict[str, Any]
 
-API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO)
+API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO, CLUES_BY_CREATE_TIME)
 # Endpoints addressed by one customerId: the only ones a per-clue fault applies to.
 CLUE_PATHS = frozenset({CLUE_GET, FOLLOW_UPS})
 
@@ -53,6 +53,8 @@ DEFAULT_SKEW_WINDOW_MS = 300_000
 HANG_SECONDS = 600.0  # "forever", bounded so a leaked request cannot outlive a long test run
 MAX_REQUEST_BYTES = 1_000_000
 MAX_PAGE_SIZE = 100
+MAX_NEW_LEADS = 10_000  # one /_sandbox/leads call
+_CRM_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 CRM_TIMEZONE = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -196,6 +198,39 @@ class SandboxState:
             if self._clues.pop(clue_id, None) is None:
                 raise KeyError(f"no clue {clue_id}")
             self._follow_ups.pop(clue_id, None)
+
+    def add_leads(self, count: int = 1, *, created: str | None = None) -> list[int]:
+        """``count`` new leads created now on the sandbox clock (or at ``created``, a late arrival); their ids."""
+        if not _is_int(count) or not 1 <= count <= MAX_NEW_LEADS:
+            raise ValueError(f"count must be an integer from 1 to {MAX_NEW_LEADS}")
+        if created is not None and not (isinstance(created, str) and _CRM_TIME.fullmatch(created)):
+            raise ValueError("created must look like 2024-05-01 09:30:00")
+        stamp = created or datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).strftime(TIME_FORMAT)
+        with self._lock:
+            added = [i + 1 for i in self._clues if seed.NEW_LEAD_FIRST_ID <= i < seed.NEW_LEAD_LAST_ID]
+            first = max([seed.NEW_LEAD_FIRST_ID, *added])
+            if first + count > seed.NEW_LEAD_LAST_ID:
+                raise ValueError("the sandbox holds as many new leads as it can: reset it")
+            ids = list(range(first, first + count))
+            for customer_id in ids:
+                self._clues[customer_id] = seed.new_lead(customer_id, stamp)
+        return ids
+
+    def clues_by_create_time(self, since: str, before: str, size: int, cursor: str | None) -> Json:
+        """clue/list-by-create-time-asc: ``since`` <= createTime < ``before``, oldest first (then by id);
+        ``nextCursor`` is the position after this page (opaque to clients), None at the end."""
+        with self._lock:
+            listed = sorted((c for c in self._clues.values()
+                             if isinstance(c.get("createTime"), str) and since <= c["createTime"] < before),
+                            key=lambda c: (c["createTime"], c["customerId"]))
+            start = 0
+            if cursor is not None:
+                if not cursor.isascii() or not cursor.isdigit():
+                    raise ValueError("unknown cursor")
+                start = int(cursor)
+            page = listed[start:start + size]
+            more = start + size < len(listed)
+            return {"list": copy.deepcopy(page), "nextCursor": str(start + size) if more else None}
 
     def set_catalog(self, *, fields: list[Json] | None = None, tag_groups: list[Json] | None = None) -> None:
         """Replace the list-fields definitions and/or the tag tree (e.g. to add a once-unknown option)."""
@@ -577,6 +612,7 @@ class SandboxApp:
             FOLLOW_UPS: self._follow_ups,
             SEARCH: self._search,
             ECHO: self._echo,
+            CLUES_BY_CREATE_TIME: self._clues_by_create_time,
         }
         routes = [Route(self.prefix + path, self._endpoint(path, handler), methods=["POST"])
                   for path, handler in handlers.items()]
@@ -585,6 +621,7 @@ class SandboxApp:
             Route("/_sandbox/faults", self._control_set_fault, methods=["POST"]),
             Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
             Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
+            Route("/_sandbox/leads", self._control_add_leads, methods=["POST"]),
             Route("/clues/{clue_id}", self._clue_page, methods=["GET"]),
         ]
         self._app = Starlette(routes=routes)
@@ -687,6 +724,20 @@ class SandboxApp:
         page_size = _int_arg(body, "pageSize", default=10, low=1, high=MAX_PAGE_SIZE)
         return self.state.search(key, page_no, page_size)
 
+    def _clues_by_create_time(self, payload: _Payload) -> Json:
+        body = payload.object()
+        since, before, cursor = body.get("since"), body.get("before"), body.get("cursor")
+        if not (isinstance(since, str) and _CRM_TIME.fullmatch(since) and isinstance(before, str)
+                and _CRM_TIME.fullmatch(before)) or (cursor is not None and not isinstance(cursor, str)):
+            raise _BadRequest
+        if body.get("type") is not None:
+            _int_arg(body, "type")
+        size = _int_arg(body, "size", default=50, low=1, high=MAX_PAGE_SIZE)
+        try:
+            return self.state.clues_by_create_time(since, before, size, cursor)
+        except ValueError as exc:
+            raise _BadRequest from exc
+
     def _echo(self, payload: _Payload) -> Any:
         if not payload.valid:
             raise _BadRequest
@@ -731,6 +782,21 @@ class SandboxApp:
     async def _control_clear_faults(self, request: Request) -> Response:
         self.state.clear_faults()
         return JSONResponse({"ok": True})
+
+    async def _control_add_leads(self, request: Request) -> Response:
+        """``{"count": 50}`` new leads now (``"created": "2024-05-01 09:30:00"``: late arrivals); their ids."""
+        try:
+            args = json.loads(await request.body() or b"{}")
+        except ValueError:
+            args = None
+        if not isinstance(args, dict) or set(args) - {"count", "created"}:
+            return JSONResponse({"error": "body must be a JSON object: {\"count\": n, \"created\": time}"},
+                                status_code=400)
+        try:
+            ids = self.state.add_leads(args.get("count", 1), created=args.get("created"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"ids": ids})
 
     async def _control_reset(self, request: Request) -> Response:
         self.state.reset()

@@ -476,3 +476,24 @@ FOLLOW_UPS: dict[int, list[Json]] = {
         for n in range(25)
     ],
 }
+
+
+# ---------------------------------------------------------------- new leads (alerts)
+
+NEW_LEAD_FIRST_ID = 900_001  # leads added while the sandbox runs ("a new lead arrives") count up from here
+NEW_LEAD_LAST_ID = 1_900_000
+_NEW_LEAD_ROTATION = (
+    # (stage, source, tags): varied so subscription filters have something to pick from
+    (STAGE_CONTACT, SOURCE_WEB, ("官网", "A级")),
+    (STAGE_INTENT, SOURCE_EXPO, ("展会", "VIP")),
+    (STAGE_CONTACT, SOURCE_WECOM, ("企微活码",)),
+    (STAGE_QUOTE, SOURCE_REFERRAL, ("转介绍", "B级")),
+)
+
+
+def new_lead(customer_id: int, created: str) -> Json:
+    """A fresh lead as clue/get would return it, created at ``created`` (CRM time text)."""
+    n = customer_id - NEW_LEAD_FIRST_ID
+    stage, source, tags = _NEW_LEAD_ROTATION[n % len(_NEW_LEAD_ROTATION)]
+    return _clue(customer_id, f"新线索 {n + 1}", created=created, mobile=(f"1390099{n % 10000:04d}",),
+                 corp=f"示例公司 {n + 1}", stage=stage, source=source, tags=_tags(*tags))

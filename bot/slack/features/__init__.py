@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.runtime.tasks import TaskRunner
@@ -21,6 +21,12 @@ from bot.slack.links import LinkMatcher
 from bot.slack.render import CardRenderer
 from bot.slack.webapi import Respond as Respond
 from bot.slack.webapi import SlackCalls
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.store.alerts import AlertStore
+
 
 Message = dict[str, Any]
 Ack = Callable[..., Awaitable[Any]]
@@ -37,6 +43,15 @@ class FeatureOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertDeps:
+    """What the alerts commands use: the alerts database and the bot's Web API client."""
+
+    store: AlertStore
+    client: AsyncWebClient  # with the bot token: conversations.info (is the bot a member?)
+    subscriber_ids: frozenset[str] = frozenset()  # CLUE_SUBSCRIBE_USER_IDS; empty: whoever may look up
+
+
+@dataclass(frozen=True, slots=True)
 class FeatureDeps:
     """What every feature is built from."""
 
@@ -47,6 +62,7 @@ class FeatureDeps:
     options: FeatureOptions
     calls: SlackCalls
     wall: Callable[[], float]
+    alerts: AlertDeps | None = None  # /clue subscribe…: the alerts database (None: DATABASE_URL=off)
 
     @property
     def cards(self) -> CardRequests:

@@ -28,6 +28,7 @@ from bot.cache.timed import Timed
 from bot.errors import BotError
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
+from bot.slack.features.alerts import AlertCommands
 from bot.slack.features.card_request import clues
 from bot.slack.features.search import ClueSearch
 from bot.slack.gate import LOOKUP, Pass, Placing, Refusal
@@ -43,6 +44,7 @@ class ClueCommand:
     def __init__(self, deps: FeatureDeps, search: ClueSearch) -> None:
         self._deps = deps
         self._search = search
+        self._alerts = AlertCommands(deps)
         self._gate = deps.gate
         self._renderer = deps.renderer
         self._options = deps.options
@@ -65,6 +67,9 @@ class ClueCommand:
         text = str(command.get("text") or "")
         request = self._parse_short(text) if len(text) <= MEMO_TEXT_CHARS else \
             parse_command(text, self._deps.matcher, self._options.max_ids)
+        if request.alerts is not None:  # /clue subscribe | subscriptions | unsubscribe (bot.slack.features.alerts)
+            await ack(response_type="ephemeral", **await self._alerts.answer(*request.alerts, who, locale))
+            return None
         notice = self._usage(request, locale)
         if notice is not None:  # help and usage errors: no I/O at all
             await ack(response_type="ephemeral", **notice)

@@ -826,6 +826,9 @@
       applyWorkObjects(message, body.metadata);
     } else if (call.kind === "api" && call.name === "entity.presentDetails") {
       showFlexpane(body);
+    } else if (call.kind === "api" && call.name === "chat.postMessage"
+               && body.channel === state.config.channel.id) {
+      setContent(botMessage(false), body); // an alert or a digest (bot.alerts)
     }
   }
 
@@ -974,6 +977,21 @@
     });
   }
 
+  function setUpLeads() {
+    const panel = $("leads");
+    if (!state.config.sandbox_origin) return; // a real CRM: its leads are its own
+    panel.hidden = false;
+    panel.addEventListener("click", async (event) => {
+      const chip = event.target.closest("button[data-leads]");
+      if (!chip) return;
+      const result = await post("/playground/leads", JSON.parse(chip.dataset.leads));
+      const added = result.ok ? result.data.ids.length : 0;
+      $("leads-status").textContent = result.ok
+        ? `Added ${added} lead${added === 1 ? "" : "s"} to the sandbox CRM.`
+        : `The sandbox refused: ${result.error}`;
+    });
+  }
+
   function setUpFaults() {
     const panel = $("faults");
     if (!state.config.sandbox_origin) return; // a real CRM: nothing to break on purpose
@@ -1056,6 +1074,7 @@
     setUpViewer();
     setUpComposer();
     setUpFaults();
+    setUpLeads();
     document.body.dataset.ready = "true";
     pollForever();
   }
