@@ -5,7 +5,8 @@ everything, since an exception in a task would otherwise vanish) and drains on s
 ``drain()`` instead of sleeping.
 
 Work is isolated by kind, each in its own lane with its own concurrency and capacity: replies someone
-is waiting for (a card, a notice, a preview) never queue behind housekeeping such as locale lookups, and
+is waiting for (a card, a notice) never queue behind link previews (a flood of posted links on a slow
+Slack) or housekeeping such as locale lookups, and
 a full lane refuses new work at once (``spawn`` returns False; counted by ``on_refused``) instead of
 queueing without bound behind a slow Slack API.
 """
@@ -20,7 +21,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-REPLY = "reply"  # someone waits for it: Refresh, Share, Reveal, unfurls, slow /clue answers
+REPLY = "reply"  # someone waits for it: Refresh, Share, Reveal, the details pane, slow /clue answers
+PREVIEW = "preview"  # link previews: anyone may post links, so a flood must not hold up the answers above
 HOUSEKEEPING = "housekeeping"  # nobody waits: locale lookups (the default locale serves meanwhile)
 
 
@@ -32,7 +34,10 @@ class Lane:
     capacity: int
 
 
-LANES: Mapping[str, Lane] = {REPLY: Lane(concurrency=100, capacity=1000), HOUSEKEEPING: Lane(4, 100)}
+# Previews: chat.unfurl is bounded at 8 in flight anyway (bot.slack.webapi); 16 running keep its lookups
+# going, and a flood beyond 500 waiting previews is dropped rather than queued behind a slow Slack.
+LANES: Mapping[str, Lane] = {REPLY: Lane(concurrency=100, capacity=1000), PREVIEW: Lane(16, 500),
+                             HOUSEKEEPING: Lane(4, 100)}
 
 
 class TaskRunner:
@@ -73,15 +78,18 @@ class TaskRunner:
         self._full.discard(kind)
 
     async def _run(self, coro: Coroutine[Any, Any, None], name: str, kind: str) -> None:
-        async with self._semaphores[kind]:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except self._logged:
-                pass
-            except Exception:
-                log.exception("task.failed", extra={"task": name})
+        try:
+            async with self._semaphores[kind]:
+                try:
+                    await coro
+                except asyncio.CancelledError:
+                    raise
+                except self._logged:
+                    pass
+                except Exception:
+                    log.exception("task.failed", extra={"task": name})
+        finally:
+            coro.close()  # cancelled while waiting its turn: closed, never started (a no-op once it ran)
 
     async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - cancels what is left
         """Wait until no task is running (tasks may spawn tasks); cancel what is left after ``timeout``."""

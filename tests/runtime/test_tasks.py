@@ -44,3 +44,18 @@ async def test_cancelled_tasks_give_their_place_back() -> None:
     await runner.drain(timeout=0.01)  # cancels it
     assert runner.spawn(asyncio.sleep(0), name="next")
     await runner.drain()
+
+
+async def test_work_cancelled_while_waiting_its_turn_is_closed_not_left_unawaited() -> None:
+    runner = TaskRunner({REPLY: Lane(1, 2)})
+    gate = asyncio.Event()
+
+    async def job() -> None:
+        await gate.wait()
+
+    waiting = job()
+    assert runner.spawn(job(), name="first")
+    assert runner.spawn(waiting, name="second")  # queued behind the first: its coroutine has not started
+    await asyncio.sleep(0)
+    await runner.drain(timeout=0.01)  # cancels both
+    assert waiting.cr_frame is None  # closed: no "coroutine ... was never awaited" when it is collected

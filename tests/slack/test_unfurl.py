@@ -197,3 +197,22 @@ async def test_unfurl_calls_in_flight_are_bounded() -> None:
     release.set()
     await asyncio.gather(*sends)
     assert peak == 3 and in_flight == 0
+
+
+async def test_a_link_flood_on_a_slow_slack_holds_up_no_answer_people_wait_for(slack: SlackDriver) -> None:
+    """Previews have a lane of their own (#25 item 2): 110 link posts, each by another person within their
+    own limit, while Slack sits on every chat.unfurl; a Refresh click is answered while no preview has gone
+    out yet. Before, previews shared the answers' lane (100 at a time): the click waited behind them."""
+    slack.fake.latency["chat.unfurl"] = 10.0  # no preview completes while the click is answered
+    await slack.command("8")  # the clue (and the conversation) cached: the previews need no CRM call
+    for n in range(110):
+        await slack.event(link_event("https://crm.example.com/clues/8", user=f"U0POST{n:04d}",
+                                     message_ts=f"1700000000.{n:06d}"))
+    _, key = await slack.action("clue_refresh", "8")
+    async with asyncio.timeout(8):  # a bound, not a measure: before, the click waited 10 s for a preview
+        while not slack.fake.responses(key):  # noqa: ASYNC110 - the fake Slack (a thread) has no event to await
+            await asyncio.sleep(0.02)
+    assert "打马赛克就" in slack.fake.responses(key)[0]["text"]
+    started = len(slack.fake.api_calls("chat.unfurl"))
+    assert 0 < started <= 8  # previews are on their way, 8 at a time, and none has come back
+    await slack.instance.runner.drain(timeout=0.1)  # the rest are cancelled, not waited for

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.cache.clues import Lookup
 from bot.cache.timed import Timed
 from bot.errors import BotError
+from bot.runtime.tasks import PREVIEW
 from bot.slack.features import FeatureDeps
 from bot.slack.features.card_request import clues
 from bot.slack.gate import UNFURL, Refusal
@@ -99,7 +100,7 @@ class LinkUnfurls:
         # Admitted in the task: when the callback does not say whether the conversation is shared with
         # another organisation, the gate asks Slack, and the ack must not wait for that.
         self._deps.runner.spawn(self._unfurl(Inbound.from_event(event, body), picked, target, client, event_id),
-                                name="clue.unfurl")
+                                name="clue.unfurl", kind=PREVIEW)
 
     async def _unfurl(self, who: Inbound, targets: dict[str, int], target: UnfurlTarget,
                       client: AsyncWebClient, event_id: str) -> None:
