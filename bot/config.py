@@ -462,6 +462,11 @@ class Settings:
         "share the cache (one CRM call per clue), CRM rate limit, event dedupe and each person's limits; "
         "without it each worker enforces its share of each person's limits (the limit / workers) and says so "
         "at start-up (`ratelimit.people.per_worker`). The playground always runs one")
+    metrics_allowed_networks: tuple[str, ...] = setting(
+        "METRICS_ALLOWED_NETWORKS", networks, ("127.0.0.0/8", "::1"), PROCESS,
+        "Who may read `/metrics` (addresses or CIDR networks, comma-separated; the client address as "
+        "`TRUSTED_PROXIES` reads it): everyone else gets 404, so binding `0.0.0.0` publishes no metrics. Add "
+        "your Prometheus host's network, e.g. `127.0.0.0/8,::1,10.0.0.0/8`")
     log_level: str = setting(
         "LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO", PROCESS,
         "`DEBUG`, `INFO`, `WARNING` or `ERROR`; logs are JSON lines with secrets and phones redacted")

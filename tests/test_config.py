@@ -103,6 +103,8 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"SLACK_MAX_PENDING_BODIES_PER_CLIENT": "4"}, "slack_max_pending_bodies_per_client", 4),
     ({"SLACK_MIN_BODY_BYTES_PER_SECOND": "512"}, "slack_min_body_bytes_per_second", 512.0),
     ({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}, "trusted_proxies", ("10.0.0.0/8", "192.0.2.1")),
+    ({"METRICS_ALLOWED_NETWORKS": "127.0.0.0/8, 10.0.0.0/8"}, "metrics_allowed_networks",
+     ("127.0.0.0/8", "10.0.0.0/8")),
     ({"CLUE_URL_TEMPLATE": "https://crm.example.com/#/clue/{id}"}, "clue_url_template",
      "https://crm.example.com/#/clue/{id}"),
     ({"CLUE_URL_PATTERNS": r" https://a\.example/(?P<id>\d+)   https://b\.example/c-(?P<id>\d+) "},

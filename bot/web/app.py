@@ -25,7 +25,16 @@ from starlette.types import Scope
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
-from bot.web.guard import MAX_SLACK_BODY_BYTES, BodyLimits, BodySlots, SlackRequestGuard, parse_networks
+from bot.web.guard import (
+    MAX_SLACK_BODY_BYTES,
+    BodyLimits,
+    BodySlots,
+    Network,
+    SlackRequestGuard,
+    client_address,
+    parse_networks,
+    within,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +72,8 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/metrics", _metrics(parse_networks(settings.metrics_allowed_networks),
+                                   parse_networks(settings.trusted_proxies)), methods=["GET"]),
         *extra_routes,
     ]
     # Socket Mode without a signing secret has nothing to verify HTTP requests with: no HTTP endpoint.
@@ -153,8 +163,15 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=503 if saturated else 200)
 
 
-async def metrics(request: Request) -> Response:
-    return Response(instance_of(request).metrics.render(), media_type="text/plain; version=0.0.4")
+def _metrics(allowed: tuple[Network, ...], trusted_proxies: tuple[Network, ...]) -> Callable[
+        [Request], Awaitable[Response]]:
+    """``/metrics`` for the ``allowed`` networks only; to anyone else it is not there (404)."""
+    async def metrics(request: Request) -> Response:
+        if not within(client_address(request.scope, trusted_proxies), allowed):
+            return Response(status_code=404)
+        return Response(instance_of(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return metrics
 
 
 def _request_kind(body: bytes) -> str:

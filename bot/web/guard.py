@@ -140,12 +140,12 @@ def client_address(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str:
     own additions count)."""
     peer = scope.get("client")
     address = str(peer[0]) if peer else "?"
-    if not trusted_proxies or not _trusted(address, trusted_proxies):
+    if not trusted_proxies or not within(address, trusted_proxies):
         return address
     hops = [str(hop).strip() for name, value in scope["headers"] if name == b"x-forwarded-for"
             for hop in value.decode("latin-1").split(",")]
     for hop in reversed(hops):
-        if hop and not _trusted(hop, trusted_proxies):
+        if hop and not within(hop, trusted_proxies):
             return hop
     return address
 
@@ -155,7 +155,8 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
 
 
-def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+def within(address: str, networks: tuple[Network, ...]) -> bool:
+    """Whether ``address`` (an IP address; anything else is not) lies in one of ``networks``."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

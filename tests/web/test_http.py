@@ -85,6 +85,23 @@ async def test_health_ready_and_metrics(slack: SlackDriver) -> None:
     assert 'cluebot_lookups_total{outcome="ok"} 2.0' in metrics
 
 
+@pytest.mark.parametrize(("client", "env", "status"), [
+    ("203.0.113.7", {}, 404),  # anyone, once the app binds 0.0.0.0: the metrics are not there
+    ("10.1.2.3", {"METRICS_ALLOWED_NETWORKS": "127.0.0.0/8,10.0.0.0/8"}, 200),  # the Prometheus network
+    ("127.0.0.1", {"TRUSTED_PROXIES": "127.0.0.1"}, 404),  # through a proxy on this host: the real client
+])
+async def test_metrics_are_only_for_the_allowed_networks(sandbox: SandboxServer,
+                                                         fake_slack: tuple[str, Any], client: str,
+                                                         env: dict[str, str], status: int) -> None:
+    app = create_web_app(slack_settings(sandbox.url, fake_slack[0], **env))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(client, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cluebot.test") as http:
+            response = await http.get("/metrics", headers={"x-forwarded-for": "198.51.100.9"})
+    assert response.status_code == status
+    assert ("cluebot_" in response.text) is (status == 200)
+
+
 async def test_a_cached_card_is_acked_as_json_like_a_fresh_one(slack: SlackDriver) -> None:
     fresh, _ = await slack.command("8")
     cached, _ = await slack.command("8")  # the fast path: a prebuilt body returned as the ack
