@@ -53,23 +53,35 @@ def _target(results: Json, name: str, limit: str, path: tuple[str, ...], check: 
                   _get(results, *floor_path) if floor_path else None, floor_app)
 
 
+def _ratio(results: Json, name: str, limit: str, over: tuple[str, ...], under: tuple[str, ...],
+           check: Callable[[float], bool]) -> Target:
+    """A target on ``over`` / ``under``, two figures of the same run (clue bot's and its floor's)."""
+    a, b = _get(results, *over), _get(results, *under)
+    value = None if a is None or not b else a / b
+    return Target(name, limit, value, None if value is None else check(value))
+
+
 def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
-    """Every target (issues 7, 14, 15 and 16) against the measured values."""
+    """Every target (issues 7, 14, 15, 16, and 24's restated against the floors) against the measured values."""
     targets: list[Target] = []
     for c in concurrencies:
         targets += [
-            _target(scenarios, f"cache-hit p99 vs baseline, c={c}", "≤ 1.1×",
-                    ("cache_hit", f"c{c}", "p99_ratio"), lambda v: v <= 1.1),
-            _target(scenarios, f"cache-hit throughput vs baseline, c={c}", "≥ 0.8×",
-                    ("cache_hit", f"c{c}", "rps_ratio"), lambda v: v >= 0.8),
+            _target(scenarios, f"cache-hit p99 vs baseline, c={c}", "≤ 1.25×",
+                    ("cache_hit", f"c{c}", "p99_ratio"), lambda v: v <= 1.25),
+            _target(scenarios, f"cache-hit throughput vs baseline, c={c}", "≥ 0.85×",
+                    ("cache_hit", f"c{c}", "rps_ratio"), lambda v: v >= 0.85),
         ]
-    targets += [_target(scenarios, f"cache-miss p50 overhead over the CRM, c={c}", "≤ 5 ms",
-                        ("cache_miss", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5,
-                        (CRM_FLOOR, ("cache_miss", f"c{c}", "floor_overhead_p50_ms"))) for c in concurrencies]
-    # Issue 16: the tail of the miss path at 16 lookups in flight, and link_shared acks under load.
-    targets += [_target(scenarios, "cache-miss p99 overhead over the CRM, c=16", "≤ 5 ms",
-                        ("cache_miss", "c16", "overhead_p99_ms"), lambda v: v <= 5,
-                        (CRM_FLOOR, ("cache_miss", "c16", "floor_overhead_p99_ms")))]
+    targets += [_target(scenarios, "cache-miss p50 overhead over the CRM, c=1", "≤ 5 ms",
+                        ("cache_miss", "c1", "overhead_p50_ms"), lambda v: v <= 5,
+                        (CRM_FLOOR, ("cache_miss", "c1", "floor_overhead_p50_ms")))]
+    # Issue 24: at 16 lookups in flight the miss path is held to the floor (bare Bolt + one CRM call) of
+    # the same run; absolute milliseconds there were below what the floor itself scores on one core.
+    targets += [_ratio(scenarios, "cache-miss throughput vs the CRM floor, c=16", "≥ 0.8×",
+                       ("cache_miss", "c16", "clue_bot", "rps"), ("cache_miss", "c16", "floor", "rps"),
+                       lambda v: v >= 0.8),
+                _ratio(scenarios, "cache-miss p99 vs the CRM floor's p99, c=16", "≤ 1.3×",
+                       ("cache_miss", "c16", "clue_bot", "p99_ms"), ("cache_miss", "c16", "floor", "p99_ms"),
+                       lambda v: v <= 1.3)]
     targets += [_target(scenarios, f"follow-up path (clue + follow-ups missed) p50 overhead over the CRM, c={c}",
                         "≤ 5 ms", ("follow_ups", f"c{c}", "overhead_p50_ms"), lambda v: v <= 5,
                         (CRM_FLOOR, ("follow_ups", f"c{c}", "floor_overhead_p50_ms")))
@@ -79,9 +91,9 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
     targets += [_target(scenarios, "link_shared ack p99, CRM slow, c=1", "< 50 ms",
                         ("events_slow_crm", "c1", "p99_ms"), lambda v: v < 50,
                         (EVENTS_FLOOR, ("events_slow_crm", "c1", "floor", "p99_ms"))),
-                _target(scenarios, "link_shared ack p99, CRM slow, c=16", "≤ 10 ms",
-                        ("events_slow_crm", "c16", "p99_ms"), lambda v: v <= 10,
-                        (EVENTS_FLOOR, ("events_slow_crm", "c16", "floor", "p99_ms")))]
+                _ratio(scenarios, "link_shared ack p99 vs the no-op listener floor, CRM slow, c=16", "≤ 1.3×",
+                       ("events_slow_crm", "c16", "p99_ms"), ("events_slow_crm", "c16", "floor", "p99_ms"),
+                       lambda v: v <= 1.3)]
     # Issue 24: what people feel, one CRM round trip per card (not the sum of its reads).
     limit = _get(scenarios, "card_latency", "limit_ms")
     crm = _get(scenarios, "card_latency", "crm_latency_ms")
