@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from bot.domain.clue import CrmTime
 from bot.domain.text import clean
 
-MIN_QUERY_CHARS = 2  # "张" alone would match a good part of any CRM: "张三" is enough
+MIN_QUERY_CHARS = 2  # in Latin letters; a wide character (a Han surname: "张") counts two
 MAX_QUERY_CHARS = 64  # names and phones are short; longer text is a paste gone wrong
 MIN_PHONE_DIGITS = 8  # a query of digits alone: see the module's docstring
 MAX_RESULT_PAGES = 5  # pages of one search a person may turn (50 results): refine the search for more
@@ -138,7 +138,9 @@ def normalise_query(text: str) -> SearchQuery:
         if len(digits) > MAX_QUERY_CHARS:
             raise QueryRefused("too_long", len(compact))
         return SearchQuery(digits, PHONE)
-    searchable = sum(1 for c in compact if unicodedata.category(c)[0] in "LN")
+    # A Han character says as much as two Latin letters: "张" (a surname) is a search people make, "z" is not.
+    searchable = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+                     for c in compact if unicodedata.category(c)[0] in "LN")
     if searchable == 0:
         raise QueryRefused("empty" if not compact else "nothing_searchable", len(compact))
     if searchable < MIN_QUERY_CHARS:

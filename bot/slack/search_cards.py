@@ -137,7 +137,7 @@ def help_message(locale: str, max_ids: int) -> dict[str, Any]:
 def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The Find a clue modal: an external_select fed by ``block_suggestion``; a picked card below it."""
     select = {
-        "type": "external_select", "action_id": ACTION_PICK, "min_query_length": 2,
+        "type": "external_select", "action_id": ACTION_PICK, "min_query_length": 1,
         "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
     }
     head = [

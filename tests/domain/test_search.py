@@ -36,9 +36,9 @@ def test_bare_digits_are_not_a_written_phone() -> None:
 
 
 @pytest.mark.parametrize(("text", "reason"), [
-    ("", "empty"), ("   ", "empty"), ("张", "too_short"), ("😀😀", "nothing_searchable"),
+    ("", "empty"), ("   ", "empty"), ("z", "too_short"), ("😀😀", "nothing_searchable"),
     ("\u0301\u0301", "nothing_searchable"), ("!!", "nothing_searchable"), ("x" * 10_000, "too_long"),
-    ("张" * (MAX_QUERY_CHARS + 1), "too_long"), ("\u200b张\u200b", "too_short"),
+    ("张" * (MAX_QUERY_CHARS + 1), "too_long"), ("\u200bz\u200b", "too_short"),
     ("13", "too_few_digits"), ("1390013", "too_few_digits"), ("139 0013", "too_few_digits"),
     ("+86 139", "too_few_digits"), ("１３９００１３", "too_few_digits"), ("(0006)", "too_few_digits"),
 ])
@@ -92,3 +92,9 @@ def test_any_text_is_a_query_or_a_refusal(text: str) -> None:
         assert refused.reason in {"empty", "too_short", "nothing_searchable", "too_long", "too_few_digits"}
         return
     assert 2 <= len(query.key) <= MAX_QUERY_CHARS
+
+
+@pytest.mark.parametrize("text", ["张", "王", " 李 ", "ｚｈ", "zh"])
+def test_one_han_character_or_two_letters_is_a_search(text: str) -> None:
+    """A surname alone is what people type (#21 item 11): one Han character counts as two letters."""
+    assert normalise_query(text).kind == TEXT
