@@ -133,7 +133,11 @@ _EN: dict[str, str] = {
     "search_reason.too_short": "type at least 2 letters, or 1 Chinese character",
     "search_reason.too_few_digits": "a phone search needs at least 8 digits (a whole number, or most of one)",
     "search_reason.too_long": "the text is too long (names and phones are short)",
-    "notice.search_none": "No clues match “{query}”. Check the spelling, or try part of the name or the phone.",
+    "notice.search_none": (
+        "No clues match “{query}”. Check the spelling, try part of the name or the phone, or look a clue up "
+        "by its id (`/clue help`)."
+    ),
+    "search.option_unavailable": "The CRM is slow or unreachable right now: try again in a moment",
     "notice.search_page_gone": "There is no page {page} for “{query}” any more. Search again from the start.",
     "notice.searching": "The CRM is slow to answer, so the results come as a message of their own.",
     "search.summary": "Clues matching “{query}”: page {page} of {pages}",
@@ -323,7 +327,10 @@ _ZH: dict[str, str] = {
     "search_reason.too_short": "请至少输入 1 个汉字或 2 个字母",
     "search_reason.too_few_digits": "按电话搜索至少需要 8 位数字（完整号码或其大部分）",
     "search_reason.too_long": "文本太长（姓名和电话都很短）",
-    "notice.search_none": "没有匹配“{query}”的线索。请检查拼写，或只输入姓名或电话的一部分。",
+    "notice.search_none": (
+        "没有匹配“{query}”的线索。请检查拼写，或只输入姓名或电话的一部分；也可以按 ID 查找（`/clue help`）。"
+    ),
+    "search.option_unavailable": "CRM 响应慢或无法连接，请稍后再试",
     "notice.search_page_gone": "“{query}”已没有第 {page} 页，请重新搜索。",
     "notice.searching": "CRM 响应较慢，搜索结果将以单独的消息发送。",
     "search.summary": "匹配“{query}”的线索：第 {page} / {pages} 页",
@@ -531,13 +538,16 @@ _ZH_TW: dict[str, str] = {
     "row.updated": "更新於 {when}",
     "row.created": "建立於 {when}",
     # Search
-    "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
+    "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 張三` 或 `/clue find 138 0013 8000`。",
     "search_reason.empty": "請在 `find` 後輸入姓名或電話",
     "search_reason.nothing_searchable": "文字中沒有文字或數字",
     "search_reason.too_short": "請至少輸入 1 個漢字或 2 個字母",
     "search_reason.too_few_digits": "按電話搜尋至少需要 8 位數字（完整號碼或其大部分）",
     "search_reason.too_long": "文字太長（姓名和電話都很短）",
-    "notice.search_none": "沒有符合「{query}」的線索。請檢查拼寫，或只輸入姓名或電話的一部分。",
+    "notice.search_none": (
+        "沒有符合「{query}」的線索。請檢查拼寫，或只輸入姓名或電話的一部分；也可以依 ID 查詢（`/clue help`）。"
+    ),
+    "search.option_unavailable": "CRM 回應慢或無法連線，請稍後再試",
     "notice.search_page_gone": "「{query}」已沒有第 {page} 頁，請重新搜尋。",
     "notice.searching": "CRM 回應較慢，搜尋結果將以單獨的訊息傳送。",
     "search.summary": "符合「{query}」的線索：第 {page} / {pages} 頁",

@@ -50,6 +50,7 @@ BLOCK_HELP_ACTIONS = "clue_help_actions"
 MAX_SEARCH_ROWS = 10
 MANY_PAGES = 5  # from this many pages on, results say "refine your search"
 MAX_OPTIONS = 10
+OPTION_UNAVAILABLE = "crm_unavailable"  # the value of the type-ahead's "the CRM is slow or down" option
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's text
 _QUERY = 64
 _ROW_VALUE = 40
@@ -150,15 +151,23 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, 
 
 
 def option(row: SearchRow, locale: str) -> dict[str, Any]:
-    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value."""
-    parts = [row.name or t(locale, "clue.title", id=row.clue_id), row.stage or "",
-             mask_phone(row.phone) if row.phone else ""]
+    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id is in the
+    text too: two people called 张三 are told apart before one is picked."""
+    parts = [f"{row.name} · ID {row.clue_id}" if row.name else t(locale, "clue.title", id=row.clue_id),
+             row.stage or "", mask_phone(row.phone) if row.phone else ""]
     text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}
 
 
 def options(rows: Sequence[SearchRow], locale: str) -> dict[str, Any]:
     return {"options": [option(row, locale) for row in rows[:MAX_OPTIONS]]}
+
+
+def unavailable_options(locale: str) -> dict[str, Any]:
+    """The type-ahead's answer while the CRM is slow or down: one option that says so, never "no results"
+    (its value, ``OPTION_UNAVAILABLE``, picks nothing)."""
+    text = plain_value(t(locale, "search.option_unavailable"), OPTION_TEXT_LIMIT)
+    return {"options": [{"text": {"type": "plain_text", "text": text}, "value": OPTION_UNAVAILABLE}]}
 
 
 def is_notice(message: dict[str, Any]) -> bool:

@@ -281,3 +281,30 @@ async def test_type_ahead_refused_without_access(sandbox: SandboxServer,
     [opened] = state.api_calls("views.open")
     view = json.loads(opened["view"]) if isinstance(opened["view"], str) else opened["view"]
     assert "not allowed" in json.dumps(view)
+
+
+async def test_a_failing_crm_is_never_shown_as_no_results_in_the_type_ahead(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    """#21 item 12: the type-ahead says the CRM is slow or down (one option that picks nothing)."""
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, CRM_BREAKER_FAILURES="100")
+    async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
+        sandbox.state.set_fault(endpoint=SEARCH, status=503)
+        [option] = (await suggest(slack, "张小明")).json()["options"]
+        assert option["value"] == search_cards.OPTION_UNAVAILABLE
+        assert "CRM is slow or unreachable" in option["text"]["text"]
+        payload = base_payload(
+            "block_actions", container={"type": "view", "view_id": "V0FIND0001"}, trigger_id="1.2.pick",
+            view={"id": "V0FIND0001", "hash": "h1", "type": "modal", "callback_id": search_cards.CALLBACK_FIND},
+            actions=[{"action_id": search_cards.ACTION_PICK, "block_id": search_cards.BLOCK_PICK,
+                      "type": "external_select", "selected_option": option}])
+        await interaction(slack, payload)  # picking it does nothing: no lookup, no view update
+        await slack.drain()
+        assert slack.fake.api_calls("views.update") == []
+
+
+async def test_a_search_with_no_match_says_how_to_look_up_by_id(slack: SlackDriver) -> None:
+    response, _ = await slack.command("find 没有这个人")
+    assert "No clues match" in response.json()["text"] and "/clue help" in response.json()["text"]
+    options = (await suggest(slack, "张三")).json()["options"]
+    assert all(f"ID {o['value']}" in o["text"]["text"] for o in options)  # two 张三 told apart

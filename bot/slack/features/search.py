@@ -207,7 +207,7 @@ class ClueSearch:
                                                               "error": type(work.exception()).__name__})
                 else:
                     self._deps.runner.spawn(_quietly(work), name="clue.find.late")
-                await ack(options=[])
+                await ack(**search_cards.unavailable_options(locale))  # not "no results": the CRM did not say
                 return
             hit = work.result()
         await ack(**search_cards.options(self._rows(admitted, hit.value), locale))
@@ -219,6 +219,8 @@ class ClueSearch:
         if not isinstance(view, Mapping) or not isinstance(actions, list) or not actions:
             return
         selected = actions[0].get("selected_option") if isinstance(actions[0], Mapping) else None
+        if isinstance(selected, Mapping) and selected.get("value") == search_cards.OPTION_UNAVAILABLE:
+            return  # the "CRM is slow or down" option: nothing to show
         try:
             clue_id = parse_clue_id(str(selected.get("value") if isinstance(selected, Mapping) else ""))
         except InvalidClueId:
