@@ -207,7 +207,9 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
     try:
         query = normalise_query(text)
     except QueryRefused as exc:
-        print(f"clue bot: nothing to search for ({exc.reason})", file=sys.stderr)
+        from bot.slack.i18n import t
+
+        print(f"clue bot: nothing to search for: {t('en', f'search_reason.{exc.reason}')}", file=sys.stderr)
         return 1
     async with AsyncExitStack() as stack:
         metrics, clocks = Metrics(), Clocks()

@@ -111,8 +111,11 @@ def test_search_pages_and_json(sandbox: SandboxServer) -> None:
 
 
 def test_search_refuses_what_it_cannot_search(sandbox: SandboxServer) -> None:
-    result = run("search", "张", env=crm_env(sandbox))
-    assert result.returncode == 1 and "too_short" in result.stderr and result.stdout == ""
+    result = run("search", "z", env=crm_env(sandbox))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "type at least 2 letters" in result.stderr and "too_short" not in result.stderr  # words, not codes
+
+
 def test_an_unusable_redis_url_is_a_one_line_configuration_error() -> None:
     for url in ("redis://:hunter2-secret@127.0.0.1:99999/0", "redis://127.0.0.1:6379/zero", "unix://"):
         result = run("serve", env={"REDIS_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s" * 32})
