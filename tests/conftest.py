@@ -25,7 +25,7 @@ _ENV_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_", "DATABASE_")
 BENCH_SMOKE_TEST = "tests/test_bench_smoke.py::test_quick_run"
 # The longest files, started first so that neither xdist worker is left with one of them at the end
 # (`make test` runs --dist loadfile --no-loadscope-reorder: files in this order, each on one worker).
-RUN_FIRST = ("tests/test_bench_smoke.py", "tests/dev/test_playground_browser.py")
+RUN_FIRST = ("tests/dev/test_playground_browser.py",)  # the bench smoke run comes alone, after (Makefile)
 
 # No deadline: a time limit per example is a timing assertion, and fails on a busy machine, not on a bug.
 hypothesis_settings.register_profile("ci", max_examples=CI_EXAMPLES, deadline=None)

@@ -420,7 +420,11 @@ async def test_no_secret_phone_response_url_or_signature_reaches_the_logs(
         assert "打马赛克就" in card["text"]  # works without Redis
         slow = (await slack.command("1"))[0].json()
         assert "slow to answer" in slow["text"]
-        failed = (await slack.command("3"))[0].json()
+        response, key = await slack.command("3")
+        failed = response.json()
+        if "slow to answer" in failed["text"]:  # a busy machine missed the 0.2 s budget: the notice follows
+            await slack.drain()
+            failed = slack.fake.responses(key)[-1]
         assert "CRM_APP_KEY" in failed["text"]
         await slack.command("8 2 12 404")
         for action_id in ("clue_refresh", "clue_share", "clue_reveal_phone"):
