@@ -569,7 +569,7 @@ def _latest_activity(clue: Clue, locale: str, latest: FollowUp | None) -> str | 
 
 
 def _error_row(clue_id: int, key: str, locale: str) -> Json:
-    reason = t(locale, f"reason.{key}") if known(f"reason.{key}") else mrkdwn_value(key, _ROW_VALUE)
+    reason = t(locale, f"reason.{key}" if known(f"reason.{key}") else "reason.unknown")  # never the code
     text = f"⚠️ {bold(t(locale, 'clue.title', id=ref(clue_id)))}: {reason}"
     return obj("section", block_id=BLOCK_ROW.format(id=clue_id), text=mrkdwn(text))
 
@@ -584,8 +584,8 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]{2,30}>|<!subteam\^S[A-Z0-9]{2,30}>")
 def _notice_arg(locale: str, name: str, value: object) -> str:
     text = str(value)
     prefix = _CODED_ARGS.get(name)
-    if prefix and known(key := f"{prefix}.{text}"):
-        return t(locale, key)
+    if prefix:  # a code is translated, and an unknown one is not shown to people as it is
+        return t(locale, key if known(key := f"{prefix}.{text}") else "reason.unknown")
     if name == "contact" and _MENTION.fullmatch(text):
         return text
     return mrkdwn_value(text, _NOTICE_ARG)

@@ -68,6 +68,7 @@ _EN: dict[str, str] = {
     "entity.rate_limited_title": "Too many lookups",
     # Per-clue errors in a list card, keyed like the notices
     "reason.not_found": "not found",
+    "reason.unknown": "an unexpected problem, try again later",
     "reason.crm_unavailable": "the CRM is not responding, try again in a minute",
     "reason.crm_auth": "the CRM rejected our signature",
     "reason.crm_clock": "the CRM rejected our clock",
@@ -275,6 +276,7 @@ _ZH: dict[str, str] = {
     "entity.data_as_of": "CRM 暂时无法访问，上次读取于",
     "entity.rate_limited_title": "查询太频繁",
     "reason.not_found": "未找到",
+    "reason.unknown": "出现意外问题，请稍后再试",
     "reason.crm_unavailable": "CRM 暂时无法访问，请一分钟后再试",
     "reason.crm_auth": "CRM 拒绝了请求签名",
     "reason.crm_clock": "CRM 拒绝了请求时间",
@@ -454,6 +456,7 @@ _ZH_TW: dict[str, str] = {
     "button.share": "分享到頻道",
     "button.reveal": "顯示完整電話",
     "reason.not_found": "未找到",
+    "reason.unknown": "發生意外問題，請稍後再試",
     "reason.crm_unavailable": "CRM 暫時無法存取，請一分鐘後再試",
     "reason.crm_auth": "CRM 拒絕了請求簽名",
     "reason.crm_clock": "CRM 拒絕了請求時間",
