@@ -263,7 +263,8 @@ async def test_type_ahead_options_and_the_pick(slack: SlackDriver, sandbox: Sand
     assert_valid_blocks(view["blocks"])
     header = next(b for b in view["blocks"] if b["type"] == "header")
     assert "张三" in header["text"]["text"]
-    assert not any(b["type"] == "actions" for b in view["blocks"])  # card buttons need a message
+    [buttons] = [b["elements"] for b in view["blocks"] if b["type"] == "actions"]
+    assert [(e["action_id"], "url" in e) for e in buttons] == [("clue_open", True)]  # Open in CRM: a link
     assert "13900130000" not in json.dumps(view, ensure_ascii=False)
 
 

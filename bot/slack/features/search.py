@@ -242,11 +242,17 @@ class ClueSearch:
                 blocks = refusal_notice(card, locale)["blocks"]
             else:
                 shown = card.render(self._deps.renderer, locale).message["blocks"]
-                blocks = [b for b in shown if b.get("block_id") != cards.BLOCK_ACTIONS]
+                blocks = [_url_buttons_only(b) if b.get("block_id") == cards.BLOCK_ACTIONS else b for b in shown]
+                blocks = [b for b in blocks if b.get("type") != "actions" or b["elements"]]
         modal = search_cards.find_modal(locale, blocks)
         view_hash = view.get("hash")
         await client.views_update(view_id=str(view.get("id") or ""), view=modal,
                                   hash=view_hash if isinstance(view_hash, str) else None)
+
+
+def _url_buttons_only(actions: dict[str, Any]) -> dict[str, Any]:
+    """The card's buttons a modal can offer: Open in CRM (a link, it needs no message to answer into)."""
+    return {**actions, "elements": [e for e in actions.get("elements", ()) if e.get("action_id") == cards.ACTION_OPEN]}
 
 
 def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:
