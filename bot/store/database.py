@@ -147,11 +147,12 @@ def _config() -> Config:
 
 
 def _upgrade(conn: Connection) -> list[str]:
+    # Alembic narrates each step at INFO, its plugins as they load on import: store.migrated below is the one
+    # line the operator needs, so it is quieted before the import.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    # Alembic narrates each step at INFO; store.migrated below is the one line the operator needs.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     before = MigrationContext.configure(conn).get_current_revision()
