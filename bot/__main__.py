@@ -200,7 +200,7 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
     async with AsyncExitStack() as stack:
         metrics, clocks = Metrics(), Clocks()
         crm = await _crm(settings, stack)
-        result = await build_search(settings, crm.client, metrics, clocks).get(query, page_no)
+        result = await build_search(settings, crm.fetcher, metrics, clocks).get(query, page_no)
     page = result.page
     if as_json:
         print(json.dumps({"query": {"kind": query.kind, "length": len(query.key)}, "page": page_no,

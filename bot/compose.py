@@ -25,7 +25,6 @@ from bot.cache.search import SearchCache
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, RateLimiter
-from bot.crm.models import SearchPage
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.errors import ConfigError, SlackCallFailed
 from bot.runtime.dedupe import TtlDeduper
@@ -36,7 +35,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import create_app
 from bot.slack.conversations import ConversationInfo
 from bot.slack.features import FeatureDeps, FeatureOptions
-from bot.slack.gate import FollowUpCache, Gate
+from bot.slack.gate import FollowUpCache, Gate, OwnerCache
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
@@ -112,12 +111,9 @@ SEARCH_PAGE_SIZE = 10  # rows in a pick list, options in a type-ahead
 SEARCH_STALE_SECONDS = 600.0  # a repeated search is answered from this old a page while the CRM fails
 
 
-def build_search(settings: Settings, crm: CrmClient, metrics: Metrics, clocks: Clocks) -> SearchCache:
+def build_search(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clocks: Clocks) -> SearchCache:
     """The search cache in front of customer/search (the CRM client's guard bounds every call)."""
-    async def fetch(key: str, page_no: int, page_size: int) -> SearchPage:
-        return await crm.search_customers(key, page_no=page_no, page_size=page_size)
-
-    return SearchCache(fetch, page_size=SEARCH_PAGE_SIZE, ttl=settings.clue_search_cache_ttl_seconds,
+    return SearchCache(fetcher.search, page_size=SEARCH_PAGE_SIZE, ttl=settings.clue_search_cache_ttl_seconds,
                        stale_ttl=SEARCH_STALE_SECONDS, maxsize=2048, deadline=lookup_deadline(settings),
                        clock=clocks.monotonic, wall=clocks.wall, metrics=metrics)
 
@@ -147,11 +143,16 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         deadline=deadline, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
         revalidate=settings.clue_revalidate_seconds, shared=fleet.store if fleet else None,
     )
-    search = build_search(settings, crm.client, metrics, clocks)
+    search = build_search(settings, crm.fetcher, metrics, clocks)
     follow_ups: FollowUpCache = TtlCache(
         crm.fetcher.follow_ups, name="follow_ups", ttl=settings.clue_follow_up_ttl_seconds,
         maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
         clock=clocks.monotonic, wall=clocks.wall, tally=metrics.follow_up_cache,
+        failure_ttl=settings.clue_negative_ttl_seconds)
+    owners: OwnerCache = TtlCache(
+        crm.fetcher.owner, name="owners", ttl=settings.clue_follow_up_ttl_seconds,
+        maxsize=settings.clue_cache_maxsize, stale_ttl=settings.clue_stale_seconds, deadline=deadline,
+        clock=clocks.monotonic, wall=clocks.wall, tally=metrics.owner_cache,
         failure_ttl=settings.clue_negative_ttl_seconds)
     runner = TaskRunner(on_refused=metrics.tasks_refused.inc, logged=(SlackCallFailed,))
     stack.push_async_callback(runner.drain, 10)
@@ -175,6 +176,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         access=access,
         cache=cache,
         follow_ups=follow_ups,
+        owners=owners,
         people=KeyedTokenBuckets(settings.clue_user_rate_per_minute / 60.0, settings.clue_user_rate_per_minute,
                                  clocks.monotonic),
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 from bot.crm.catalog import Catalog, crm_time
 from bot.crm.client import CrmClient
+from bot.crm.models import SearchPage
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
+from bot.domain.owner import Owner
 from bot.errors import CrmError
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,19 @@ class ClueFetcher:
             if refreshed is not catalog:
                 clue = refreshed.resolve(raw, self._tz)
         return clue
+
+    async def search(self, key: str, page_no: int, page_size: int) -> SearchPage:
+        """One page of customer/search, each hit named by the tenant's name field (its id from list-fields;
+        without reference data, by ``qwRemark`` / ``wechatNickname``)."""
+        catalog = self._reference.ready()
+        if catalog is None:
+            catalog = await self._reference.catalog()
+        return await self._client.search_customers(key, page_no=page_no, page_size=page_size,
+                                                   name_fields=catalog.name_fields)
+
+    async def owner(self, clue_id: int) -> Owner | None:
+        """Whose lead ``clue_id`` is (None: the CRM's search has no row for it)."""
+        return await self._client.owner(clue_id)
 
     async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
         """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""

@@ -20,6 +20,7 @@ from bot.cache.flight import Timed, TtlCache
 from bot.cache.search import SearchCache, SearchResult
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
+from bot.domain.owner import Owner
 from bot.domain.search import SearchQuery
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import KeyedTokenBuckets
@@ -46,6 +47,9 @@ class EventDeduper(Protocol):
 
 FollowUpCache = TtlCache[tuple[int, str | None], FollowUpPage]
 """Follow-up pages by (clue id, cursor)."""
+
+OwnerCache = TtlCache[int, Owner | None]
+"""Whose lead each clue is, by clue id (None: the CRM's search has no row for it, remembered too)."""
 
 
 class Refusal(NamedTuple):
@@ -93,12 +97,13 @@ class Placing:
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "_follow_ups", "_search", "who")
+    __slots__ = ("_cache", "_follow_ups", "_owners", "_search", "who")
 
-    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound,
+    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, owners: OwnerCache, who: Inbound,
                  search: SearchCache | None = None) -> None:
         self._cache = cache
         self._follow_ups = follow_ups
+        self._owners = owners
         self._search = search  # only a pass admitted under SEARCH carries it
         self.who = who
 
@@ -123,6 +128,18 @@ class Pass:
         ``refresh``: from the CRM even when cached)."""
         return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
 
+    def cached_owner(self, clue_id: int) -> Timed[Owner | None] | None:
+        """Whose lead the clue is, fresh from the cache without any I/O, or None."""
+        return self._owners.cached(clue_id)
+
+    def owner_failed(self, clue_id: int) -> bool:
+        """Whether reading the clue's owner failed lately (remembered: asking again costs no CRM call)."""
+        return self._owners.failed(clue_id) is not None
+
+    async def owner(self, clue_id: int, *, refresh: bool = False) -> Timed[Owner | None]:
+        """Whose lead the clue is (``refresh``: from the CRM even when cached)."""
+        return await self._owners.get(clue_id, refresh=refresh)
+
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""
         return self._cache.peek(clue_id)
@@ -141,7 +158,7 @@ class Pass:
 
 
 class Gate:
-    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
+    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache, owners: OwnerCache,
                  people: KeyedTokenBuckets, events: EventDeduper, locales: UserLocales,
                  conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
                  search: SearchCache | None = None, searchers: KeyedTokenBuckets | None = None) -> None:
@@ -150,6 +167,7 @@ class Gate:
         self._conversations = conversations
         self._cache = cache
         self._follow_ups = follow_ups
+        self._owners = owners
         self._people = people
         self._search = search
         self._budgets = {SEARCH: searchers or people}
@@ -173,7 +191,7 @@ class Gate:
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
+        return Pass(self._cache, self._follow_ups, self._owners, who, self._search if rule == SEARCH else None)
 
     def placing(self, who: Inbound, *, within: float | None) -> Placing:
         """Where ``who`` is: whether the conversation is shared with another organisation (``slack_connect``),
