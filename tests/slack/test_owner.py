@@ -12,6 +12,7 @@ from bot.compose import Clocks
 from bot.crm.client import SEARCH
 from bot.dev.sandbox import SandboxServer, seed
 from tests.slack.harness import SlackDriver, running_app, slack_settings
+from tests.slack.test_flexpane import custom_fields, details_event, present
 from tests.support import FakeClock
 
 RICH_OWNER = "*Owner*\\n张三, 李四 · 华东销售部, 华北销售部"
@@ -104,7 +105,14 @@ async def test_the_last_owner_is_served_while_the_search_fails(sandbox: SandboxS
         assert sandbox.state.stats().calls[SEARCH] == 1 + 2  # a 503 is worth one retry
 
 
-async def test_the_details_pane_and_a_preview_show_the_owner(slack: SlackDriver) -> None:
+async def test_the_details_pane_reads_the_owner_within_its_budget(slack: SlackDriver) -> None:
+    call = await present(slack, details_event(str(seed.RICH_CLUE_ID), user_locale="zh-CN"))
+    owner = custom_fields(call["metadata"])["owner"]
+    assert (owner["label"], owner["value"]) == ("负责人", "张三, 李四 · 华东销售部, 华北销售部")
+    assert next(iter(custom_fields(call["metadata"]))) == "owner"  # first, as on the card
+
+
+async def test_a_preview_shows_the_owner_from_the_cache(slack: SlackDriver) -> None:
     await slack.command(str(seed.RICH_CLUE_ID))  # the owner in cache: a preview shows it, never waits for it
     url = f"https://crm.example.com/clues/{seed.RICH_CLUE_ID}"
     await slack.event({"type": "link_shared", "channel": "C0SALES001", "user": "U0ALICE001",
