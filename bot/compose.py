@@ -20,7 +20,16 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 
 from bot.alerts.service import AlertService, build_alerts
-from bot.cache.clues import ClueCache, FollowUpCache, SearchCache, clue_cache, follow_up_cache, search_cache
+from bot.cache.clues import (
+    ClueCache,
+    FollowUpCache,
+    OwnerCache,
+    SearchCache,
+    clue_cache,
+    follow_up_cache,
+    owner_cache,
+    search_cache,
+)
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
@@ -120,13 +129,14 @@ class Caches:
 
     clues: ClueCache
     follow_ups: FollowUpCache
+    owners: OwnerCache
     search: SearchCache
 
 
 def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clocks: Clocks,
                  shared: SharedStore[int, Clue] | None = None) -> Caches:
-    """Clues (negative cache, revalidation, ``shared``: Redis), follow-ups (failures remembered) and
-    searches (a short TTL per query and page), all reading through ``fetcher``."""
+    """Clues (negative cache, revalidation, ``shared``: Redis), follow-ups and owners (failures remembered)
+    and searches (a short TTL per query and page), all reading through ``fetcher``."""
     deadline, stale = lookup_deadline(settings), settings.clue_stale_seconds
     clock, wall = clocks.monotonic, clocks.wall
     return Caches(
@@ -135,6 +145,10 @@ def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clo
             stale_ttl=stale, negative_ttl=settings.clue_negative_ttl_seconds,
             revalidate=settings.clue_revalidate_seconds), clock=clock, wall=wall, metrics=metrics, shared=shared),
         follow_ups=follow_up_cache(fetcher.follow_ups, Policy(
+            ttl=settings.clue_follow_up_ttl_seconds, maxsize=settings.clue_cache_maxsize, deadline=deadline,
+            stale_ttl=stale, failure_ttl=settings.clue_negative_ttl_seconds), clock=clock, wall=wall, metrics=metrics),
+        # An owner changes about as often as the follow-ups do: the same policy.
+        owners=owner_cache(fetcher.owner, Policy(
             ttl=settings.clue_follow_up_ttl_seconds, maxsize=settings.clue_cache_maxsize, deadline=deadline,
             stale_ttl=stale, failure_ttl=settings.clue_negative_ttl_seconds), clock=clock, wall=wall, metrics=metrics),
         search=search_cache(fetcher.search, Policy(
@@ -209,6 +223,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         access=access,
         cache=caches.clues,
         follow_ups=caches.follow_ups,
+        owners=caches.owners,
         people=people["lookup"],
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,

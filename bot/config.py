@@ -296,19 +296,19 @@ class Settings:
         "CLUE_CACHE_MAXSIZE", number(int, 1, 10_000_000), 10_000, CACHE, "Clues kept per instance")
     clue_negative_ttl_seconds: float = setting(
         "CLUE_NEGATIVE_TTL_SECONDS", number(float, 0, 86_400), 30.0, CACHE,
-        "How long \"not found\" is remembered, and a failed follow-up lookup (cards show at once without their "
-        "latest follow-up meanwhile)")
+        "How long \"not found\" is remembered, and a failed follow-up or owner lookup (cards show at once "
+        "without them meanwhile)")
     clue_revalidate_seconds: float = setting(
         "CLUE_REVALIDATE_SECONDS", number(float, 0, 86_400), 60.0, CACHE,
         "After the TTL, a clue is still served at once for this long while a background fetch refreshes it")
     clue_follow_up_ttl_seconds: float = setting(
         "CLUE_FOLLOW_UP_TTL_SECONDS", number(float, 0, 86_400), 60.0, CACHE,
-        "How long a clue's follow-ups (the card's latest follow-up, the timeline pages) are cached, separately "
-        "from the clue")
+        "How long a clue's follow-ups (the card's latest follow-up, the timeline pages) and its owner "
+        "(customer/search) are cached, separately from the clue")
     clue_follow_up_wait_seconds: float = setting(
         "CLUE_FOLLOW_UP_WAIT_SECONDS", number(float, 0, 2), 0.5, CACHE,
-        "How much longer than the clue a card waits for its latest follow-up; past it the card shows without "
-        "it and says so")
+        "How much longer than the clue a card waits for its latest follow-up and its owner (one wait for "
+        "both); past it the card shows without them (the missing follow-up said)")
     clue_stale_seconds: float = setting(
         "CLUE_STALE_SECONDS", number(float, 0, 30 * 86_400), 86_400.0, CACHE,
         "Grace period in which an expired clue is still served (flagged) while the CRM fails")

@@ -25,14 +25,13 @@ _TAGS = 8
 
 
 def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
-    """The compact card of one new clue: name, stage, source, company, owner, tags, created; Open,
+    """The compact card of one new clue: name, stage, source, company, tags, created; Open,
     Follow-ups and More details."""
     url = safe_url(url_for(clue.id))
     fields = [_field(locale, key, value) for key, value in (
         ("field.stage", clue.stage.text if clue.stage else None),
         ("field.source", clue.source.text if clue.source else None),
         ("field.company", clue.company),
-        ("field.owner", clue.owner),
     ) if value]
     section: Json = {"type": "section", "block_id": "alert_clue",
                      "text": _mrkdwn(f"*{t(locale, 'alert.new')}:* {_title(clue, locale)}")}

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from bot.cache.timed import Cache, CacheMetrics, Policy, SharedStore, Timed
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
+from bot.domain.owner import Owner
 from bot.domain.search import PageRequest, SearchPage
 from bot.runtime.metrics import Metrics
 
@@ -21,6 +22,8 @@ FollowUpCache = Cache[tuple[int, str | None], FollowUpPage]
 """Follow-up pages by (clue id, cursor): failures remembered."""
 
 SearchCache = Cache[PageRequest, SearchPage]
+OwnerCache = Cache[int, Owner | None]
+"""Whose lead each clue is, by clue id (None: the CRM's search has no row for it, remembered too)."""
 """Search result pages by normalised query and page number."""
 
 Clock = Callable[[], float]
@@ -38,6 +41,12 @@ def follow_up_cache(fetch: Callable[[tuple[int, str | None]], Awaitable[FollowUp
     """Counted in ``cluebot_follow_up_cache``."""
     return Cache(fetch, policy, name="follow_ups", clock=clock, wall=wall,
                  metrics=CacheMetrics(metrics.follow_up_cache))
+
+
+def owner_cache(fetch: Callable[[int], Awaitable[Owner | None]], policy: Policy, *, clock: Clock, wall: Clock,
+                metrics: Metrics) -> OwnerCache:
+    """Counted in ``cluebot_owner_cache``."""
+    return Cache(fetch, policy, name="owners", clock=clock, wall=wall, metrics=CacheMetrics(metrics.owner_cache))
 
 
 def search_cache(fetch: Callable[[PageRequest], Awaitable[SearchPage]], policy: Policy, *, clock: Clock,

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 GENDER_OPTIONS = {"0": "其它", "1": "男", "2": "女"}
 _SELECT_KEYS = {"customer_stage", "customer_source", "purchase_intention", "gender"}
 # Fields the card shows in their own place; everything else lands in ``other_fields``.
-_PLACED_KEYS = _SELECT_KEYS | {"name", "mobile", "corp_name", "description", "address", "birthday", "owner"}
+_PLACED_KEYS = _SELECT_KEYS | {"name", "mobile", "corp_name", "description", "address", "birthday"}
 # Display names of clue/get's system fields in list-fields. 电话, 性别, 生日 and 客户阶段 are the vendor's
 # example's; the others are the CRM's own labels for those fields.
 SYSTEM_FIELD_NAMES: Mapping[str, tuple[str, ...]] = {
@@ -106,6 +106,12 @@ class Catalog:
     def empty(self) -> bool:
         return not self._by_id and not self._tags
 
+    @property
+    def name_fields(self) -> tuple[str, ...]:
+        """The field id of clue/get's ``name`` (姓名): customer/search rows carry a name under it."""
+        definition = self.field("name")
+        return (definition.id,) if definition is not None else ()
+
     def field(self, key: str, option_ids: tuple[str, ...] = ()) -> FieldDef | None:
         """The definition of a clue/get field key (rules in the module docstring); ``option_ids``, the
         ids of a select value, allow the option-id rule."""
@@ -163,7 +169,6 @@ class Catalog:
             purchase_intention=view("purchase_intention"),
             gender=view("gender"),
             company=text("corp_name") or raw.company_name,
-            owner=text("owner"),
             phones=parse_phones(text("mobile")),
             description=text("description"),
             address=text("address"),

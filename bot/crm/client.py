@@ -21,7 +21,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -34,6 +34,7 @@ from bot.crm.models import (
     RawClue,
     SearchPage,
     Tag,
+    owner_of,
     parse_clue,
     parse_clue_page,
     parse_field_defs,
@@ -43,6 +44,7 @@ from bot.crm.models import (
 )
 from bot.crm.signing import CrmSigner
 from bot.crm.transport import AiohttpTransport
+from bot.domain.owner import Owner
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmProtocolError, CrmUnavailable
 from bot.runtime.metrics import Metrics
 from bot.runtime.secret import Secret
@@ -56,6 +58,7 @@ FOLLOW_UPS = "/api/v3/clue/list-follow-up"
 SEARCH = "/api/v3/customer/search"
 ECHO = "/api/v3/echo"
 CLUES_BY_CREATE_TIME = "/api/v3/clue/list-by-create-time-asc"
+OWNER_ROWS = 20  # rows of one customer's search: one per sales relationship
 
 CODE_BAD_SIGNATURE = 1002
 CODE_CLOCK_SKEW = 1003
@@ -164,8 +167,17 @@ class CrmClient:
                                      "cursor": cursor})
         )
 
-    async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10) -> SearchPage:
-        return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}))
+    async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10,
+                               name_fields: Sequence[str] = ()) -> SearchPage:
+        """One page of customers matching ``key`` (phone or name); ``name_fields``: the name field's ids."""
+        return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}),
+                            name_fields)
+
+    async def owner(self, customer_id: int) -> Owner | None:
+        """Whose clue ``customer_id`` is: customer/search filtered by ``customerId`` (api-55653168's
+        高级筛选), its rows' ``mainFollows``; None when the search has no row for it."""
+        data = await self.call(SEARCH, {"customerId": customer_id, "pageNo": 1, "pageSize": OWNER_ROWS})
+        return owner_of(parse_search(data), customer_id)
 
     async def list_clues_by_create_time(self, since: str, before: str, *, size: int = 100,
                                         cursor: str | None = None) -> CluePage:

@@ -9,13 +9,14 @@ Its size: one tolerant parser per endpoint's answer, kept together so every CRM 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.ids import MAX_CLUE_ID
+from bot.domain.owner import Owner
 from bot.errors import CrmProtocolError
 
 
@@ -84,13 +85,16 @@ class FollowUpPage:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One customer/search result. ``name`` is not documented: read when an answer carries it."""
+    """One customer of customer/search, its rows merged (one row per sales relationship). No source shows
+    a ``name`` key: ``name`` is the value of a name field (keyed by its numeric field id, the ids the
+    caller names), else ``qwRemark``, else ``wechatNickname``."""
 
     customer_id: int
     name: str | None
     stage_name: str | None
     create_time: str | None
     tags: tuple[str, ...] = ()
+    owner: Owner = field(default_factory=Owner)  # every row's mainFollows: no name is awaiting assignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +234,11 @@ MAX_SEARCH_HITS = 100  # more than any page we ask for: the rest of an oversized
 _MAX_HIT_TAGS = 20
 
 
-def parse_search(data: Any) -> SearchPage:
-    """Parse customer/search ``data``: ``null`` is no results; items without a usable ``customerId`` and
-    repeated ids are skipped. ``tags`` has no documented shape: strings, or objects with a ``name``."""
+def parse_search(data: Any, name_fields: Sequence[str] = ()) -> SearchPage:
+    """Parse customer/search ``data``: ``null`` is no results; items without a usable ``customerId`` are
+    skipped, and the rows of one customer (one per sales relationship) are merged into one hit, owners
+    joined. ``name_fields``: the ids of the name field (姓名, from list-fields), whose values rows carry
+    under those numeric keys. ``tags`` has no documented shape: strings, or objects with a ``name``."""
     if data is None:
         return SearchPage(hits=(), total_pages=0)
     obj = _object(data, "search page")
@@ -241,14 +247,56 @@ def parse_search(data: Any) -> SearchPage:
         if not isinstance(item, Mapping):
             continue
         customer_id = _int(item.get("customerId"))
-        if not customer_id or customer_id in hits:
+        if not customer_id:
             continue
-        hits[customer_id] = SearchHit(
-            customer_id=customer_id, name=_str(item.get("name")), stage_name=_str(item.get("salesStageName")),
-            create_time=_str(item.get("createTime")), tags=_hit_tags(item.get("tags")))
+        owner = _row_owner(item)
+        seen = hits.get(customer_id)
+        if seen is not None:
+            hits[customer_id] = replace(seen, owner=Owner(names=_union(seen.owner.names, owner.names),
+                                                          departments=_union(seen.owner.departments,
+                                                                             owner.departments)))
+            continue
         if len(hits) >= MAX_SEARCH_HITS:
-            break
+            continue  # the rest of an oversized answer is dropped; rows of the customers kept still merge
+        names = (*(item.get(key) for key in name_fields), item.get("qwRemark"), item.get("wechatNickname"))
+        hits[customer_id] = SearchHit(
+            customer_id=customer_id, name=next((text for n in names if (text := _str(n))), None),
+            stage_name=_str(item.get("salesStageName")), create_time=_str(item.get("createTime")),
+            tags=_hit_tags(item.get("tags")), owner=owner)
     return SearchPage(hits=tuple(hits.values()), total_pages=_int(obj.get("totalPage")) or 0)
+
+
+def owner_of(page: SearchPage, customer_id: int) -> Owner | None:
+    """The owner of ``customer_id`` in a search by that id; None when no row is about it (unknown)."""
+    return next((hit.owner for hit in page.hits if hit.customer_id == customer_id), None)
+
+
+_MAX_OWNERS = 20
+
+
+def _row_owner(item: Mapping[str, Any]) -> Owner:
+    """One row's owners: ``mainFollows[].salesName`` (``qwSalesId`` when nameless), and the department
+    names on the row or in each main follow (``followDeptNames`` / ``salesDeptNames``)."""
+    names: list[str] = []
+    departments = [*_names(item.get("followDeptNames")), *_names(item.get("salesDeptNames"))]
+    follows = item.get("mainFollows")
+    for follow in follows[:_MAX_OWNERS] if isinstance(follows, list) else ():
+        if not isinstance(follow, Mapping):
+            continue
+        if name := _str(follow.get("salesName")) or _str(follow.get("qwSalesId")):
+            names.append(name)
+        departments += [*_names(follow.get("followDeptNames")), *_names(follow.get("salesDeptNames"))]
+    return Owner(names=_union(names), departments=_union(departments))
+
+
+def _names(value: Any) -> list[str]:
+    """Department names: a list of strings, or one string of comma-separated names (neither is documented)."""
+    items = value[:_MAX_OWNERS] if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else []
+    return [text.strip() for text in (_str(i) for i in items) if text and text.strip()]
+
+
+def _union(*groups: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for group in groups for name in group))[:_MAX_OWNERS]
 
 
 def _hit_tags(value: Any) -> tuple[str, ...]:

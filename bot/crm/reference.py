@@ -19,6 +19,7 @@ from bot.crm.guard import about
 from bot.crm.models import RawClue
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUp, FollowUpPage
+from bot.domain.owner import Owner
 from bot.domain.search import PageRequest, SearchHit, SearchPage
 from bot.errors import CrmError
 
@@ -138,6 +139,11 @@ class ClueFetcher:
                 clue = refreshed.resolve(raw, self._tz)
         return clue
 
+    async def owner(self, clue_id: int) -> Owner | None:
+        """Whose lead ``clue_id`` is (None: the CRM's search has no row for it)."""
+        with about(("owner", clue_id)):
+            return await self._client.owner(clue_id)
+
     async def follow_ups(self, key: tuple[int, str | None]) -> FollowUpPage:
         """One page of a clue's follow-ups (``key`` = clue id, cursor), times read in CRM_TIMEZONE."""
         clue_id, cursor = key
@@ -154,9 +160,12 @@ class ClueFetcher:
     async def search(self, request: PageRequest) -> SearchPage:
         """One page of customer/search for ``request``'s query."""
         query = request.query
+        # Rows are named by the tenant's name field (its id from list-fields; without reference data, by
+        # qwRemark / wechatNickname).
+        catalog = self._reference.ready() or await self._reference.catalog()
         with about(("search", request.cache_key)):
             page = await self._client.search_customers(query.key, page_no=request.page_no,
-                                                       page_size=SEARCH_PAGE_SIZE)
+                                                       page_size=SEARCH_PAGE_SIZE, name_fields=catalog.name_fields)
         hits = tuple(SearchHit(clue_id=hit.customer_id, name=hit.name, stage=hit.stage_name,
                                created=crm_time(hit.create_time, self._tz), tags=hit.tags) for hit in page.hits)
         return SearchPage(query, request.page_no, hits, page.total_pages)

@@ -72,7 +72,6 @@ class Clue:
     purchase_intention: FieldView | None = None
     gender: FieldView | None = None
     company: str | None = None
-    owner: str | None = None
     phones: tuple[str, ...] = ()
     description: str | None = None
     address: str | None = None
@@ -122,7 +121,7 @@ class Clue:
                 id=clue_id, is_clue=_opt(d["is_clue"], bool), kind=_number(d["kind"]), name=_text(d["name"]),
                 stage=_field(d["stage"]), source=_field(d["source"]),
                 purchase_intention=_field(d["purchase_intention"]), gender=_field(d["gender"]),
-                company=_text(d["company"]), owner=_text(d["owner"]),
+                company=_text(d["company"]),
                 phones=tuple(_req(p, str, MAX_STORED_TEXT) for p in _items(d["phones"])),
                 description=_text(d["description"]), address=_text(d["address"]),
                 birthday=date.fromisoformat(birthday) if birthday else None,

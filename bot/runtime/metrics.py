@@ -33,6 +33,8 @@ class Metrics:
                                      ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
         self.follow_up_cache = Tally("cluebot_follow_up_cache", "Follow-up cache results (hit, miss, "
                                      "coalesced, stale_served, failure_remembered)", "result", r)
+        self.owner_cache = Tally("cluebot_owner_cache", "Clue owner cache results (hit, miss, coalesced, "
+                                 "stale_served, failure_remembered)", "result", r)
         self.refusals = Tally("cluebot_refusals", "Requests refused before any lookup (access, rate_limited)",
                               "reason", r)
         self.redis_errors = Counter("cluebot_redis_errors", "Redis operations that failed", registry=r)

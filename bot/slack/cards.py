@@ -21,6 +21,7 @@ from bot.config import DEFAULT_DUE_FIELD, DEFAULT_SUMMARY_FIELDS, MAX_SUMMARY_FI
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import DEFAULT_LOCALE
+from bot.domain.owner import Owner
 from bot.domain.text import mask_phone, mrkdwn_value, safe_url
 from bot.slack.blocks import (
     ROW_TAG_WIDTH,
@@ -125,6 +126,7 @@ class CardOptions:
     follow_ups: FollowUpPage | None = None  # the newest follow-ups; None: not loaded (see follow_ups_missing)
     follow_ups_missing: bool = False  # the lookup was tried and did not answer in time: the card says so
     follow_ups_stale: bool = False
+    owner: Owner | None = None  # whose lead it is, when its read came in time or was cached (None: not known)
     summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS  # custom field keys or names, in order
     due_field: str | None = DEFAULT_DUE_FIELD  # the custom datetime marked overdue once past
 
@@ -156,7 +158,7 @@ class Layout:
 
 DETAILS = Layout(description=2900, description_lines=60, tags=2900)
 # The summary's fields, in order; everything else is in the More details modal.
-_SUMMARY = ("field.company", "field.stage", "field.purchase_intention", "field.owner", "field.phone")
+_SUMMARY = ("field.owner", "field.company", "field.stage", "field.purchase_intention", "field.phone")
 
 
 def clue_message(clue: Clue, opts: CardOptions) -> dict[str, Any]:
@@ -229,8 +231,9 @@ def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
         blocks.append(obj("context", block_id=BLOCK_STALE, elements=[stale_line(locale, opts.fetched_at)]))
     blocks.append(obj("context", block_id=BLOCK_META, elements=[mrkdwn(_meta(clue, locale))]))
     summary, _ = _split_custom(clue.other_fields, opts)
-    # The owner is a summary field shown only when known (clue/get does not carry one: issue 21 item 2).
+    # Whose lead it is comes first: from customer/search (clue/get carries no owner), when it came in time.
     rows = dict(_main_rows(clue, opts))
+    rows["field.owner"] = mrkdwn_value(owner_text(clue, opts.owner, locale) or "", _VALUE)
     fields = [mrkdwn(labelled(t(locale, key), value)) for key in _SUMMARY if (value := rows[key])]
     fields += _custom_fields(summary, opts)
     if fields:
@@ -246,6 +249,17 @@ def _card(clue: Clue, opts: CardOptions) -> list[dict[str, Any]]:
         blocks.append(footer)
     blocks.append(obj("actions", block_id=BLOCK_ACTIONS, elements=_buttons(clue, opts)))
     return blocks
+
+
+def owner_text(clue: Clue, owner: Owner | None, locale: str) -> str | None:
+    """Whose lead it is, unescaped: the owners' names and departments ("张三, 李四 · 销售一部"), or
+    "Unassigned" for a clue awaiting assignment (search rows without mainFollows; or, when no owner is
+    known, clue/get's ``isClue: false`` on a clue never converted); None when nobody knows."""
+    if owner is not None and owner.assigned:
+        return " · ".join(part for part in (", ".join(owner.names), ", ".join(owner.departments)) if part)
+    if owner is not None or (clue.is_clue is False and not clue.converted_to_customer):
+        return t(locale, "owner.unassigned")
+    return None
 
 
 def _tags_line(clue: Clue, locale: str, width: int) -> str | None:
@@ -333,7 +347,8 @@ def _fallback(clue: Clue, locale: str) -> str:
 
 
 def _meta(clue: Clue, locale: str, *, ids: bool = False) -> str:
-    """ "ID `8` · Individual"; a type code the app does not know is "Other type" (its code in More details)."""
+    """ "ID `8` · Individual", and under the name of a converted clue that it is a customer now; a type code
+    the app does not know is "Other type" (its code in More details)."""
     parts = [t(locale, "clue.id", id=ref(clue.id))]
     if clue.kind is not None:
         key = f"kind.{clue.kind}"
@@ -341,6 +356,8 @@ def _meta(clue: Clue, locale: str, *, ids: bool = False) -> str:
             parts.append(t(locale, key))
         else:
             parts.append(t(locale, "kind.other_code", kind=ref(clue.kind)) if ids else t(locale, "kind.other"))
+    if clue.converted_to_customer:
+        parts.append(t(locale, "clue.converted"))
     return " · ".join(parts)
 
 
@@ -355,7 +372,6 @@ def _main_rows(clue: Clue, opts: CardOptions, *, ids: bool = False) -> list[tupl
         ("field.stage", _view_value(clue.stage, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.source", _view_value(clue.source, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.company", mrkdwn_value(clue.company or "", _VALUE)),
-        ("field.owner", mrkdwn_value(clue.owner or "", _VALUE)),
         ("field.purchase_intention", _view_value(clue.purchase_intention, locale, _VALUE, full_phones=full, ids=ids)),
         ("field.phone", _phones(clue.phones, locale, full=full)),
         ("field.converted", converted),
@@ -548,7 +564,6 @@ def _list_row(clue: Clue, locale: str, url: str | None, latest: FollowUp | None)
         _view_value(clue.stage, locale, _ROW_VALUE, full_phones=False),
         _tags_line(clue, locale, ROW_TAG_WIDTH),
         mrkdwn_value(clue.company or "", _ROW_VALUE),
-        mrkdwn_value(clue.owner or "", _ROW_VALUE),
         _phones(clue.phones[:1], locale, full=False),
         _latest_activity(clue, locale, latest),
     ]

@@ -32,9 +32,10 @@ from bot.config import DEFAULT_DUE_FIELD
 from bot.domain.clue import PHONE, Clue, CrmTime, FieldView
 from bot.domain.follow_ups import FollowUp
 from bot.domain.locales import DEFAULT_LOCALE
+from bot.domain.owner import Owner
 from bot.domain.text import mask_phone, plain_value, safe_url
 from bot.slack.blocks import duration, option_text
-from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, follow_up_kind
+from bot.slack.cards import ACTION_OPEN, ACTION_REFRESH, follow_up_kind, owner_text
 from bot.slack.i18n import t
 
 ENTITY_TYPE = "slack#/entities/item"
@@ -71,6 +72,7 @@ class EntityOptions:
     reveal_phone: bool = False  # flexpane only: full phones for this viewer
     due_field: str | None = DEFAULT_DUE_FIELD  # CLUE_DUE_FIELD: the custom datetime shown as the next follow-up
     now: datetime | None = None  # aware; to say by how much the next follow-up is overdue (None: not said)
+    owner: Owner | None = None  # whose lead it is, when known (customer/search; clue/get names no owner)
 
     def __post_init__(self) -> None:
         if self.fetched_at.tzinfo is None or (self.now is not None and self.now.tzinfo is None):
@@ -100,7 +102,6 @@ def clue_entity_details(clue: Clue, opts: EntityOptions, *,
     fields = _summary(clue, opts)
     fields += [f for f in (
         _string("source", t(locale, "field.source"), _view(clue.source, locale, full)),
-        _string("owner", t(locale, "field.owner"), clue.owner),
         _array("phones", t(locale, "field.phone"), [p if full else mask_phone(p) for p in clue.phones]),
         _string("gender", t(locale, "field.gender"), _view(clue.gender, locale, full)),
         _custom("birthday", t(locale, "field.birthday"), DATE, clue.birthday.isoformat())
@@ -162,6 +163,7 @@ def _summary(clue: Clue, opts: EntityOptions) -> list[EntityCustomField]:
     next_follow_up = _due_view(clue, opts.due_field)
     due = next_follow_up.time if next_follow_up else None
     candidates = (
+        _string("owner", t(locale, "field.owner"), owner_text(clue, opts.owner, locale)),
         _string("company", t(locale, "field.company"), clue.company),
         _string("stage", t(locale, "field.stage"), _view(clue.stage, locale, False), tag_color="blue"),
         _string("purchase_intention", t(locale, "field.purchase_intention"),

@@ -15,11 +15,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-from bot.cache.clues import ClueCache, FollowUpCache, Lookup, SearchCache
+from bot.cache.clues import ClueCache, FollowUpCache, Lookup, OwnerCache, SearchCache
 from bot.cache.timed import Timed
 from bot.crm.guard import charged_to
 from bot.domain.clue import Clue
 from bot.domain.follow_ups import FollowUpPage
+from bot.domain.owner import Owner
 from bot.domain.search import PageRequest, SearchPage, SearchQuery
 from bot.runtime.metrics import Metrics
 from bot.slack.access import AccessPolicy
@@ -96,12 +97,13 @@ class Placing:
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "_follow_ups", "_search", "who")
+    __slots__ = ("_cache", "_follow_ups", "_owners", "_search", "who")
 
-    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, who: Inbound,
+    def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, owners: OwnerCache, who: Inbound,
                  search: SearchCache | None = None) -> None:
         self._cache = cache
         self._follow_ups = follow_ups
+        self._owners = owners
         self._search = search  # only a pass admitted under SEARCH carries it
         self.who = who
 
@@ -128,6 +130,18 @@ class Pass:
         with charged_to(self.who.user_id):
             return await self._follow_ups.get((clue_id, cursor), refresh=refresh)
 
+    def cached_owner(self, clue_id: int) -> Timed[Owner | None] | None:
+        """Whose lead the clue is, fresh from the cache without any I/O, or None."""
+        return self._owners.cached(clue_id)
+
+    def owner_failed(self, clue_id: int) -> bool:
+        """Whether reading the clue's owner failed lately (remembered: asking again costs no CRM call)."""
+        return self._owners.failed(clue_id) is not None
+
+    async def owner(self, clue_id: int, *, refresh: bool = False) -> Timed[Owner | None]:
+        """Whose lead the clue is (``refresh``: from the CRM even when cached)."""
+        return await self._owners.get(clue_id, refresh=refresh)
+
     def peek(self, clue_id: int) -> Clue | None:
         """A clue held in cache, whatever its age, without I/O: to decorate search results."""
         return self._cache.peek(clue_id)
@@ -148,7 +162,7 @@ class Pass:
 
 
 class Gate:
-    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache,
+    def __init__(self, *, access: AccessPolicy, cache: ClueCache, follow_ups: FollowUpCache, owners: OwnerCache,
                  people: PersonLimits, events: EventDeduper, locales: UserLocales,
                  conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
                  search: SearchCache | None = None, searchers: PersonLimits | None = None) -> None:
@@ -157,6 +171,7 @@ class Gate:
         self._conversations = conversations
         self._cache = cache
         self._follow_ups = follow_ups
+        self._owners = owners
         self._people = people
         self._search = search
         self._budgets = {SEARCH: searchers or people}
@@ -180,7 +195,7 @@ class Gate:
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, self._follow_ups, who, self._search if rule == SEARCH else None)
+        return Pass(self._cache, self._follow_ups, self._owners, who, self._search if rule == SEARCH else None)
 
     def placing(self, who: Inbound, *, within: float | None, rule: str | None = None) -> Placing:
         """Where ``who`` is: whether the conversation is shared with another organisation (``slack_connect``),

@@ -38,6 +38,8 @@ _EN: dict[str, str] = {
     "value.no": "No",
     "value.lead": "Lead",
     "value.awaiting_assignment": "Awaiting assignment",
+    "owner.unassigned": "Unassigned",
+    "clue.converted": "✅ Converted to customer",
     "value.unknown_option": "unknown option",
     "value.unknown_option_id": "unknown option ({value})",
     "list.separator": ", ",
@@ -192,14 +194,14 @@ _EN: dict[str, str] = {
     ),
     "notice.subscriptions_none": (
         "This channel has no clue alerts. `/clue subscribe` posts every new clue here; filters narrow it, "
-        "e.g. `/clue subscribe stage:意向明确 tag:VIP` (keys: `stage`, `source`, `tag`, `owner`)."
+        "e.g. `/clue subscribe stage:意向明确 tag:VIP` (keys: `stage`, `source`, `tag`)."
     ),
     "notice.subscriptions": "*Clue alerts in this channel*\n{lines}\n`/clue unsubscribe &lt;n&gt;` stops one.",
     "notice.unsubscribed": "Stopped alert {number} in this channel ({what}).",
     "notice.unsubscribe_unknown": "This channel has no alert {number}. `/clue subscriptions` lists them.",
     "notice.unsubscribe_usage": "Say which alert to stop: `/clue unsubscribe 1` (numbers from `/clue subscriptions`).",
     "notice.bad_filter": (
-        "`{text}` is not a filter. Use `stage:`, `source:`, `tag:` or `owner:` followed by a name, "
+        "`{text}` is not a filter. Use `stage:`, `source:` or `tag:` followed by a name, "
         "e.g. `/clue subscribe stage:意向明确 tag:VIP`."
     ),
     "notice.subscribe_refused": "You can't subscribe this channel to clue alerts: {rule}. Ask {contact}.",
@@ -250,6 +252,8 @@ _ZH: dict[str, str] = {
     "value.no": "否",
     "value.lead": "线索",
     "value.awaiting_assignment": "待分配",
+    "owner.unassigned": "未分配",
+    "clue.converted": "✅ 已转为客户",
     "value.unknown_option": "未知选项",
     "value.unknown_option_id": "未知选项（{value}）",
     "list.separator": "，",
@@ -384,14 +388,14 @@ _ZH: dict[str, str] = {
     ),
     "notice.subscriptions_none": (
         "此频道没有线索提醒。`/clue subscribe` 会把每条新线索发到这里；可加筛选，"
-        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`、`owner`）。"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`）。"
     ),
     "notice.subscriptions": "*此频道的线索提醒*\n{lines}\n`/clue unsubscribe &lt;序号&gt;` 取消一条。",
     "notice.unsubscribed": "已取消此频道的第 {number} 条提醒（{what}）。",
     "notice.unsubscribe_unknown": "此频道没有第 {number} 条提醒。`/clue subscriptions` 查看列表。",
     "notice.unsubscribe_usage": "请指明要取消哪一条：`/clue unsubscribe 1`（序号见 `/clue subscriptions`）。",
     "notice.bad_filter": (
-        "`{text}` 不是有效的筛选条件。请用 `stage:`、`source:`、`tag:` 或 `owner:` 加名称，"
+        "`{text}` 不是有效的筛选条件。请用 `stage:`、`source:` 或 `tag:` 加名称，"
         "例如 `/clue subscribe stage:意向明确 tag:VIP`。"
     ),
     "notice.subscribe_refused": "你不能为此频道订阅线索提醒：{rule}。请联系 {contact}。",
@@ -437,6 +441,8 @@ _ZH_TW: dict[str, str] = {
     "value.no": "否",
     "value.lead": "線索",
     "value.awaiting_assignment": "待分配",
+    "owner.unassigned": "未分配",
+    "clue.converted": "✅ 已轉為客戶",
     "value.unknown_option": "未知選項",
     "value.unknown_option_id": "未知選項（{value}）",
     "list.separator": "，",
@@ -572,14 +578,14 @@ _ZH_TW: dict[str, str] = {
     ),
     "notice.subscriptions_none": (
         "此頻道沒有線索提醒。`/clue subscribe` 會把每條新線索發到這裡；可加篩選，"
-        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`、`owner`）。"
+        "例如 `/clue subscribe stage:意向明确 tag:VIP`（可用：`stage`、`source`、`tag`）。"
     ),
     "notice.subscriptions": "*此頻道的線索提醒*\n{lines}\n`/clue unsubscribe &lt;序號&gt;` 取消一則。",
     "notice.unsubscribed": "已取消此頻道的第 {number} 則提醒（{what}）。",
     "notice.unsubscribe_unknown": "此頻道沒有第 {number} 則提醒。`/clue subscriptions` 查看列表。",
     "notice.unsubscribe_usage": "請指明要取消哪一則：`/clue unsubscribe 1`（序號見 `/clue subscriptions`）。",
     "notice.bad_filter": (
-        "`{text}` 不是有效的篩選條件。請用 `stage:`、`source:`、`tag:` 或 `owner:` 加名稱，"
+        "`{text}` 不是有效的篩選條件。請用 `stage:`、`source:` 或 `tag:` 加名稱，"
         "例如 `/clue subscribe stage:意向明确 tag:VIP`。"
     ),
     "notice.subscribe_refused": "你不能為此頻道訂閱線索提醒：{rule}。請聯絡 {contact}。",

@@ -1,6 +1,6 @@
 """A subscription's filters: which new clues it wants, by what the card shows (names, not ids).
 
-``/clue subscribe stage:新线索 source:官网 tag:VIP owner:张三``: values of one key are alternatives, keys
+``/clue subscribe stage:新线索 source:官网 tag:VIP``: values of one key are alternatives, keys
 must all match; no filter wants every clue. Values compare case-insensitively after NFKC (a full-width
 IME colon ``：`` works too). Owner's department is not in the CRM data clue bot reads, so it is not offered.
 """
@@ -15,7 +15,7 @@ from bot.domain.clue import Clue
 
 # key typed -> key kept
 KEYS = {"stage": "stage", "阶段": "stage", "source": "source", "来源": "source", "來源": "source",
-        "tag": "tag", "标签": "tag", "標籤": "tag", "owner": "owner", "负责人": "owner", "負責人": "owner"}
+        "tag": "tag", "标签": "tag", "標籤": "tag"}
 MAX_VALUES = 20
 MAX_VALUE_CHARS = 64
 
@@ -72,7 +72,6 @@ def matches(filters: Filters, clue: Clue) -> bool:
         "stage": {clue.stage.text} if clue.stage else set(),
         "source": {clue.source.text} if clue.source else set(),
         "tag": {t.name for t in clue.tags if t.name},
-        "owner": {clue.owner} if clue.owner else set(),
     }
     for key, wanted in filters.items():
         have = {_norm(v) for v in shown.get(key, set())}

@@ -11,7 +11,7 @@ from tests.blockkit import assert_valid_message
 
 HOSTILE = Clue(id=66, name="<!channel> *bold* | <https://evil.example|click>", phones=("13800138000",),
                stage=FieldView("customer_stage", "客户阶段", "<@U0EVIL>"), company="A & B" * 100,
-               owner="`owner`", tags=tuple(TagView(str(i), f"标签{i}<b>") for i in range(30)),
+               tags=tuple(TagView(str(i), f"标签{i}<b>") for i in range(30)),
                created=CrmTime("2024-05-01 09:30:00", None, "Asia/Shanghai"))
 
 

@@ -344,35 +344,62 @@ async def test_follow_ups_reject_bad_arguments(client: httpx.AsyncClient, body: 
     assert await call(client, FOLLOW_UPS, body) == BAD_PARAMETERS
 
 
-async def test_search_by_name(client: httpx.AsyncClient) -> None:
+async def test_search_rows_come_as_the_sources_show_them(client: httpx.AsyncClient) -> None:
+    # crm-api.md section 7: no ``name`` key; the name under the 姓名 field's numeric id; one row per sales
+    # relationship (the rich clue has two), each with its mainFollows and department names.
     data = await data_of(client, SEARCH, {"searchKey": "张伟", "pageNo": 1, "pageSize": 10})
     assert data["totalPage"] == 1
-    [hit] = data["data"]
-    assert hit["customerId"] == 1
-    assert hit["name"] == "张伟"
-    assert hit["salesStageName"] == "初步接触"
-    assert hit["tags"] == ["互联网", "A级", "官网", "上海"]
-    assert hit["createTime"] == "2025-03-03 10:12:45"
-    assert hit[str(seed.PRODUCTS_FIELD_ID)] == json.dumps([seed.PRODUCT_SCRM, seed.PRODUCT_AUTOMATION],
-                                                          separators=(",", ":"))
+    rows = data["data"]
+    assert [row["customerId"] for row in rows] == [1, 1]
+    name_id = str(seed.FIELD_IDS_BY_KEY["name"])
+    for row in rows:
+        assert "name" not in row
+        assert row[name_id] == "张伟"
+        assert row["salesStageName"] == "初步接触"
+        assert row["tags"] == ["互联网", "A级", "官网", "上海"]
+        assert row["createTime"] == "2025-03-03 10:12:45"
+        assert row[str(seed.PRODUCTS_FIELD_ID)] == json.dumps([seed.PRODUCT_SCRM, seed.PRODUCT_AUTOMATION],
+                                                              separators=(",", ":"))
+    assert [row["mainFollows"][0]["salesName"] for row in rows] == list(seed.RICH_CLUE_OWNERS)
+    assert all(row["mainFollows"][0]["qwSalesId"] and row["followDeptNames"] for row in rows)
+    [hit] = parse_search(data, (name_id,)).hits  # one customer, owners merged
+    assert (hit.customer_id, hit.name, hit.owner.names) == (1, "张伟", seed.RICH_CLUE_OWNERS)
     english = await data_of(client, SEARCH, {"searchKey": "acme", "pageNo": 1, "pageSize": 10})
     assert [h["customerId"] for h in english["data"]] == [6]
+
+
+async def test_search_filters_by_customer_id(client: httpx.AsyncClient) -> None:
+    # api-55653168's 高级筛选: customerId alone, no searchKey; the owner read of a card.
+    rich = await data_of(client, SEARCH, {"customerId": 1, "pageNo": 1, "pageSize": 20})
+    assert [row["customerId"] for row in rich["data"]] == [1, 1]
+    awaiting = await data_of(client, SEARCH, {"customerId": seed.AWAITING_ASSIGNMENT_CLUE_ID, "pageNo": 1,
+                                              "pageSize": 20})
+    [row] = awaiting["data"]
+    assert row["mainFollows"] == []
+    sparse = await data_of(client, SEARCH, {"customerId": seed.SPARSE_CLUE_ID, "pageNo": 1, "pageSize": 20})
+    [hit] = parse_search(sparse, (str(seed.FIELD_IDS_BY_KEY["name"]),)).hits
+    assert hit.name == seed.SPARSE_CLUE_NICKNAME  # no 姓名 value: the WeChat nickname
+    both = await data_of(client, SEARCH, {"searchKey": "张", "customerId": 101, "pageNo": 1, "pageSize": 20})
+    assert {row["customerId"] for row in both["data"]} == {101}
+    unknown = await data_of(client, SEARCH, {"customerId": seed.MISSING_CLUE_ID, "pageNo": 1, "pageSize": 20})
+    assert unknown == {"totalPage": 0, "data": []}
 
 
 @pytest.mark.parametrize(("key", "customer_id"), [("13812345678", 1), ("145678388", 8), ("4155550132", 6)])
 async def test_search_by_phone(client: httpx.AsyncClient, key: str, customer_id: int) -> None:
     data = await data_of(client, SEARCH, {"searchKey": key, "pageNo": 1, "pageSize": 10})
-    assert [hit["customerId"] for hit in data["data"]] == [customer_id]
-    assert parse_search(data).hits[0].customer_id == customer_id
+    assert {hit["customerId"] for hit in data["data"]} == {customer_id}
+    assert [hit.customer_id for hit in parse_search(data).hits] == [customer_id]
 
 
 async def test_search_pages(client: httpx.AsyncClient) -> None:
     first = await data_of(client, SEARCH, {"searchKey": "13", "pageNo": 1, "pageSize": 5})
     matching = [c for c in seed.CLUES if any("13" in p for p in json.loads(_value(c, "mobile") or "[]"))]
-    assert first["totalPage"] == math.ceil(len(matching) / 5) > 1
+    rows = sum(len(seed.sales_rows(c)) for c in matching)  # pages count rows: one per sales relationship
+    assert first["totalPage"] == math.ceil(rows / 5) > 1
     second = await data_of(client, SEARCH, {"searchKey": "13", "pageNo": 2, "pageSize": 5})
     ids = [h["customerId"] for h in first["data"] + second["data"]]
-    assert len(ids) == len(set(ids)) == 10
+    assert len(ids) == 10 and len(set(ids)) == 9  # the rich clue's two rows
     beyond = await data_of(client, SEARCH, {"searchKey": "13", "pageNo": 99, "pageSize": 5})
     assert beyond["data"] == []
     nothing = await data_of(client, SEARCH, {"searchKey": "没有这个人", "pageNo": 1, "pageSize": 5})
@@ -380,7 +407,8 @@ async def test_search_pages(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("body", [{"searchKey": ""}, {"searchKey": 138}, {"searchKey": "a", "pageNo": 0},
-                                  {"searchKey": "a", "pageSize": 1000}])
+                                  {"searchKey": "a", "pageSize": 1000}, {"customerId": "1"},
+                                  {"customerId": 1, "searchKey": 5}, {"pageNo": 1}])
 async def test_search_rejects_bad_arguments(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
     assert await call(client, SEARCH, body) == BAD_PARAMETERS
 

@@ -40,7 +40,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 RICH_ZH = Clue(
     id=20240501, is_clue=True, kind=1, name="张伟",
     stage=FieldView("customer_stage", "客户阶段", "方案评估·第二轮", kind=2),
-    company="上海某某科技有限公司", owner="王芳", phones=("13812345678",),
+    company="上海某某科技有限公司", phones=("13812345678",),
     description="客户对 R2 机械臂感兴趣，预算待确认。\n下周二回访。", birthday=date(1990, 4, 1),
     tags=(TagView("11", "制造业", "行业"), TagView("qw7", None)),
     created=CrmTime("2024-04-01 09:30:00", datetime(2024, 4, 1, 9, 30, tzinfo=SHANGHAI), "Asia/Shanghai"),

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.crm.client import CLUE_GET, FOLLOW_UPS
+from bot.crm.client import CLUE_GET, FOLLOW_UPS, SEARCH
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack, public_channel
+from bot.dev.sandbox import seed
 from bot.dev.sandbox.app import SandboxApp, SandboxState
 from bot.dev.timeline import Span, Timeline, overlapped
 from bot.slack import cards, search_cards
@@ -100,6 +101,18 @@ async def test_the_first_clue_in_a_channel_reads_the_crm_and_asks_slack_at_once(
     assert sorted(s.path for s in reads) == sorted([CLUE_GET, FOLLOW_UPS, "/api/conversations.info"])
     assert overlapped(reads)
     assert _shareable(card)  # Slack answered in time: the conversation is known not to be shared
+
+
+async def test_the_owner_is_read_beside_the_clue(timed: tuple[SlackDriver, Servers]) -> None:
+    """#21 item 2: whose lead it is (customer/search by customerId) is one more read started with the others,
+    not after them: with the search as slow as the clue, the card still takes one round trip."""
+    slack, servers = timed
+    servers.crm.set_fault(endpoint=SEARCH, latency_ms=CRM_LATENCY_MS)
+    response, _ = await slack.command(str(seed.RICH_CLUE_ID), channel=_new_channel(slack))
+    assert "*Owner*\\n张三, 李四" in json.dumps(response.json(), ensure_ascii=False)  # it came in time
+    spans = servers.spans(*READS, SEARCH)
+    assert sorted(s.path for s in spans) == sorted([CLUE_GET, FOLLOW_UPS, SEARCH, "/api/conversations.info"])
+    assert overlapped(spans)
 
 
 @pytest.mark.parametrize("action_id", [cards.ACTION_REFRESH, cards.ACTION_REVEAL, search_cards.ACTION_SHOW])

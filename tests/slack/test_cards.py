@@ -24,6 +24,7 @@ from bot.dev.sandbox import SandboxServer, seed
 from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import LOCALES, locale_from_slack
+from bot.domain.owner import Owner
 from bot.domain.text import escape_mrkdwn
 from bot.slack import cards, i18n, modals, search_cards
 from bot.slack.cards import (
@@ -68,8 +69,10 @@ def select(key: str, text: str, *, label: str | None = None, unresolved: tuple[s
 
 
 def opts(clue: Clue | None = None, **kwargs: Any) -> CardOptions:
+    """Card options for ``clue``, with whose lead it is as customer/search would say (``OWNERS``)."""
     base: dict[str, Any] = {"now": NOW, "fetched_at": FETCHED,
-                            "clue_url": URL.format(id=clue.id) if clue else None}
+                            "clue_url": URL.format(id=clue.id) if clue else None,
+                            "owner": OWNERS.get(clue.id) if clue else None}
     return CardOptions(**{**base, **kwargs})
 
 
@@ -87,7 +90,7 @@ RICH_EN = Clue(
     id=1024, is_clue=True, kind=2, name="Acme Robotics — Jane Doe",
     stage=select("customer_stage", "Proposal sent"), source=select("customer_source", "Trade show"),
     purchase_intention=select("purchase_intention", "High"), gender=select("gender", "Female"),
-    company="Acme Robotics Ltd.", owner="Li Wei", phones=("+86 138 1234 5678", "021-5555-0123"),
+    company="Acme Robotics Ltd.", phones=("+86 138 1234 5678", "021-5555-0123"),
     description="Met at the Shanghai robotics fair.\nWants 20 units of the R2 arm.\n\n"
                 "Follow up after their budget review (Q3).",
     address="88 Century Avenue, Pudong, Shanghai", birthday=date(1990, 4, 1),
@@ -104,7 +107,7 @@ RICH_EN = Clue(
 RICH_ZH = Clue(
     id=20240501, is_clue=True, kind=1, name="张伟",
     stage=select("customer_stage", "方案评估·第二轮"), source=select("customer_source", "展会"),
-    purchase_intention=select("purchase_intention", "高"), company="上海某某科技有限公司", owner="王芳",
+    purchase_intention=select("purchase_intention", "高"), company="上海某某科技有限公司",
     phones=("13812345678",), description="客户对 R2 机械臂感兴趣，预算待确认。\n下周二回访。",
     tags=(TagView("11", "制造业", "行业"), TagView("12", "医疗", "行业"), TagView("21", "A", "客户等级")),
     created=crm_time("2024-04-01 09:30:00"), updated=crm_time("2024-04-30 16:00:00"),
@@ -118,7 +121,7 @@ HOSTILE = Clue(
     stage=select("customer_stage", "<https://evil.example|Click to claim>"),
     source=select("customer_source", "<!here> ```code block"),
     purchase_intention=select("purchase_intention", "<!subteam^S0ALL|@everyone>"),
-    company="<#C0GENERAL> & Co. <script>", owner="<@U0ADMIN|admin> \x00\x1b[31m",
+    company="<#C0GENERAL> & Co. <script>",
     phones=("<!everyone> 138 1234 5678", "+86\u200b13900001111"),
     description="> quoted\n```\n<!date^0^{ago}|fake date>\n*bold* _it_ ~strike~\n\u202eRTL",
     address="<mailto:x@evil.example|Home>",
@@ -128,6 +131,13 @@ HOSTILE = Clue(
     other_fields=(FieldView("<k>", "<!here>", "<https://evil.example>", kind=1),
                   FieldView("p", "Private line", "13700001111, 13600002222", kind=8)),
 )
+
+# Whose lead each clue is, as customer/search rows say it (clue/get names no owner).
+OWNERS = {
+    RICH_EN.id: Owner(("Li Wei",), ("East China sales",)),
+    RICH_ZH.id: Owner(("王芳", "李四"), ("华东销售部",)),
+    HOSTILE.id: Owner(("<@U0ADMIN|admin> \x00\x1b[31m", "<!channel>"), ("*dept* <https://evil.example|x>",)),
+}
 
 MANY_TAGS = replace(DOC_EXAMPLE, id=60, tags=tuple(
     TagView(str(i), f"{group}标签{i:02d}", group)
@@ -200,10 +210,12 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "message_rich_zh_tw": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW")),
     "message_minimal": lambda: clue_message(MINIMAL, opts()),
     "message_hostile_shared": lambda: clue_message(
-        HOSTILE, opts(audience=AUDIENCE_CHANNEL, clue_url="javascript:alert(1)", shared_by="U0SHARER")),
+        HOSTILE, opts(HOSTILE, audience=AUDIENCE_CHANNEL, clue_url="javascript:alert(1)", shared_by="U0SHARER")),
     "message_many_tags": lambda: clue_message(MANY_TAGS, opts(MANY_TAGS, locale="zh")),
     "message_long_description": lambda: clue_message(LONG_DESCRIPTION, opts(LONG_DESCRIPTION, locale="zh")),
     "message_unknown_ids": lambda: clue_message(UNKNOWN_IDS, opts(UNKNOWN_IDS)),
+    "message_unassigned_zh": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh", owner=Owner())),
+    "message_unassigned_zh_tw": lambda: clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW", owner=Owner())),
     "message_stale_zh": lambda: clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE, locale="zh", stale=True,
                                                                now=FETCHED + timedelta(hours=3))),
     "message_summary_zh": lambda: clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh",
@@ -325,7 +337,8 @@ def test_doc_example_card() -> None:
     assert message["text"] == "Clue 8 · 打马赛克就 · 初步接触"
     assert blocks["clue_header"]["text"]["text"] == "打马赛克就"
     fields = [f["text"] for f in blocks["clue_fields"]["fields"]]
-    assert fields == ["*Stage*\n初步接触", "*Phone*\n1****8388"]
+    # isClue false and never converted: awaiting assignment (clue/get's own word, no owner read needed).
+    assert fields == ["*Owner*\nUnassigned", "*Stage*\n初步接触", "*Phone*\n1****8388"]
     details = _details(DOC_EXAMPLE)
     assert [f["text"] for f in details["clue_fields"]["fields"]] == ["*Converted*\nNo · Awaiting assignment"]
     # lastUpdateTime equals createTime here, so "Updated" is left out.
@@ -546,10 +559,33 @@ def test_hostile_clue_cannot_ping_link_or_break_out() -> None:
         assert "13900001111" not in _all_text(message) and "13700001111" not in _all_text(message)
 
 
+@pytest.mark.parametrize(("locale", "unassigned", "converted"), [
+    ("en", "Unassigned", "✅ Converted to customer"), ("zh", "未分配", "✅ 已转为客户"),
+    ("zh-TW", "未分配", "✅ 已轉為客戶")])
+def test_owner_leads_the_face_and_unassigned_is_said_plainly(locale: str, unassigned: str, converted: str) -> None:
+    def owner_row(clue: Clue, owner: Owner | None) -> str | None:
+        fields = _blocks_by_id(clue_message(clue, opts(clue, locale=locale, owner=owner)))["clue_fields"]["fields"]
+        first = fields[0]["text"]
+        return first.split("\n", 1)[1] if first.startswith(f"*{i18n.t(locale, 'field.owner')}*") else None
+
+    two = Owner(("王芳", "李四"), ("华东销售部", "大客户部"))
+    assert owner_row(RICH_ZH, two) == "王芳, 李四 · 华东销售部, 大客户部"
+    assert owner_row(RICH_ZH, Owner()) == unassigned  # search rows without mainFollows
+    assert owner_row(RICH_ZH, None) is None  # not known (no row, or not in time): nothing claimed
+    awaiting = replace(RICH_ZH, is_clue=False)
+    assert owner_row(awaiting, None) == unassigned  # clue/get's isClue false, never converted
+    assert owner_row(awaiting, Owner(("王芳",))) == "王芳"  # the search's answer wins
+    became = replace(RICH_ZH, is_clue=False, converted=crm_time("2024-04-28 09:00:00"))
+    assert owner_row(became, None) is None  # a customer now: not awaiting anyone
+    meta = _blocks_by_id(clue_message(became, opts(became, locale=locale)))["clue_meta"]
+    assert meta["elements"][0]["text"].endswith(f" · {converted}")  # under the name, not in More details
+    assert converted not in _all_text([clue_message(RICH_ZH, opts(RICH_ZH, locale=locale))])
+
+
 def test_zh_locale_uses_chinese_labels() -> None:
     message = clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))
     fields = [f["text"].split("\n")[0] for f in _blocks_by_id(message)["clue_fields"]["fields"]]
-    assert fields == ["*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*"]
+    assert fields == ["*负责人*", "*公司*", "*阶段*", "*购买意向*", "*电话*"]
     elements = _blocks_by_id(message)["clue_actions"]["elements"]
     assert [b["text"]["text"] for b in elements if b["type"] == "button"] == ["在 CRM 中打开", "跟进记录", "更多详情"]
     assert [o["text"]["text"] for o in elements[-1]["options"]] == ["刷新", "分享到频道", "显示完整电话"]
@@ -569,7 +605,7 @@ def test_unfurl_is_compact_and_public() -> None:
     assert_valid_unfurl(unfurl)
     blocks = _blocks_by_id(unfurl)
     labels = [f["text"].split("\n")[0] for f in blocks["clue_fields"]["fields"]]
-    assert labels == ["*Company*", "*Stage*", "*Purchase intention*", "*Owner*", "*Phone*"]
+    assert labels == ["*Owner*", "*Company*", "*Stage*", "*Purchase intention*", "*Phone*"]
     assert "clue_custom" not in blocks and "clue_description" not in blocks
     assert blocks["clue_tags"]["elements"][0]["text"] == "*Tags* Manufacturing, Healthcare, A, Trade show 2024"
     assert _action_ids(unfurl) == [ACTION_OPEN, *CARD_BUTTONS]
@@ -706,7 +742,7 @@ clues = st.builds(
     kind=st.none() | st.integers(-5, 5),
     name=st.none() | any_text, stage=st.none() | views, source=st.none() | views,
     purchase_intention=st.none() | views, gender=st.none() | views, company=st.none() | any_text,
-    owner=st.none() | any_text, phones=st.lists(any_text, max_size=8).map(tuple),
+    phones=st.lists(any_text, max_size=8).map(tuple),
     description=st.none() | any_text, address=st.none() | any_text, birthday=st.none() | st.dates(),
     tags=st.lists(st.builds(TagView, id=crm_text, name=st.none() | any_text, group=st.none() | crm_text),
                   max_size=150).map(tuple),
@@ -721,6 +757,8 @@ card_options = st.builds(
     audience=st.sampled_from([AUDIENCE_PRIVATE, AUDIENCE_CHANNEL]),
     stale=st.booleans(), clue_url=st.none() | st.just("https://crm.example.com/clue/1") | crm_text,
     shareable=st.booleans(), reveal_phone=st.booleans(), shared_by=st.none() | st.just("U024BE7LH"),
+    owner=st.none() | st.builds(Owner, names=st.lists(any_text, max_size=25).map(tuple),
+                                departments=st.lists(crm_text, max_size=5).map(tuple)),
 )
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -783,7 +821,7 @@ def _summary(message: dict[str, Any]) -> list[str]:
 def test_summary_leads_with_what_a_salesperson_acts_on() -> None:
     message = clue_message(SUMMARY_ZH, opts(SUMMARY_ZH, locale="zh", follow_ups=FOLLOW_UPS_ZH))
     assert [f.split("\n")[0] for f in _summary(message)] == [
-        "*公司*", "*阶段*", "*购买意向*", "*负责人*", "*电话*", "*下次跟进*", "*预算（万元）*"]
+        "*负责人*", "*公司*", "*阶段*", "*购买意向*", "*电话*", "*下次跟进*", "*预算（万元）*"]
     # Not yet due (NOW is 2024-05-01): viewer-local and relative, not marked; under the app's own label.
     assert _summary(message)[5] == ("*下次跟进*\n<!date^1715047200^{date_short_pretty} {time} · {ago}"
                                     "|2024-05-07 10:00:00 (Asia/Shanghai)>")

@@ -40,6 +40,7 @@ from tests.slack.test_cards import (
     GOLDEN,
     HOSTILE,
     MINIMAL,
+    OWNERS,
     PROPERTY,
     RICH_EN,
     RICH_ZH,
@@ -69,7 +70,9 @@ OVERDUE_NOW = datetime(2024, 5, 6, 2, tzinfo=UTC) + timedelta(days=634, hours=3)
 
 
 def options(clue: Clue, **kwargs: Any) -> EntityOptions:
-    return EntityOptions(**{"clue_url": URL.format(id=clue.id), "fetched_at": FETCHED, **kwargs})
+    """Entity options for ``clue``, with whose lead it is as customer/search would say (``OWNERS``)."""
+    return EntityOptions(**{"clue_url": URL.format(id=clue.id), "fetched_at": FETCHED,
+                            "owner": OWNERS.get(clue.id), **kwargs})
 
 
 def unfurl(clue: Clue, **kwargs: Any) -> dict[str, Any]:
@@ -136,8 +139,9 @@ def _fields(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_summary_fields_are_typed() -> None:
     fields = _fields(unfurl(RICH_ZH_FOLLOW_UP, locale="zh"))
-    assert list(fields) == ["company", "stage", "purchase_intention", "next_follow_up", "date_created",
+    assert list(fields) == ["owner", "company", "stage", "purchase_intention", "next_follow_up", "date_created",
                             "date_updated", "tags"]
+    assert fields["owner"]["value"] == "王芳, 李四 · 华东销售部"  # whose lead it is, first, as on the card
     assert fields["next_follow_up"] == {"key": "next_follow_up", "label": "下次跟进", "type": TIMESTAMP,
                                         "value": int(datetime(2024, 5, 6, 2, 0, tzinfo=UTC).timestamp())}
     assert fields["stage"]["value"] == "方案评估·第二轮"

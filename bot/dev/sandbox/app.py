@@ -121,11 +121,12 @@ class SandboxStats:
     max_in_flight: int
     held: int
     faults_applied: dict[str, int]  # latency, hang, status, code, malformed, oversized
+    text_searches: int = 0  # customer/search calls with a searchKey (the rest filter by customerId: owner reads)
 
     def to_json(self) -> Json:
         return {"calls": dict(self.calls), "clue_gets": {str(k): v for k, v in self.clue_gets.items()},
                 "in_flight": self.in_flight, "max_in_flight": self.max_in_flight, "held": self.held,
-                "faults_applied": dict(self.faults_applied)}
+                "faults_applied": dict(self.faults_applied), "text_searches": self.text_searches}
 
 
 class SandboxState:
@@ -137,6 +138,7 @@ class SandboxState:
         self._changed = threading.Condition(self._lock)
         self._clues: dict[int, Json] = {}
         self._follow_ups: dict[int, list[Json]] = {}
+        self._sales: dict[int, list[Json]] = {}  # set_sales overrides of seed.sales_rows
         self._fields: list[Json] = []
         self._tag_groups: list[Json] = []
         self._faults: dict[tuple[int | None, str | None], Fault] = {}
@@ -146,6 +148,7 @@ class SandboxState:
         self._faults_applied: Counter[str] = Counter()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._text_searches = 0
         self.reset()
 
     # ------------------------------------------------------------ data
@@ -245,6 +248,7 @@ class SandboxState:
         with self._changed:
             self._clues = {clue["customerId"]: copy.deepcopy(clue) for clue in seed.CLUES}
             self._follow_ups = copy.deepcopy(seed.FOLLOW_UPS)
+            self._sales = {}
             self._fields = copy.deepcopy(seed.FIELDS)
             self._tag_groups = copy.deepcopy(seed.TAG_GROUPS)
             self._faults.clear()
@@ -335,20 +339,33 @@ class SandboxState:
             more = start + size < len(items)
             return {"list": copy.deepcopy(page), "nextCursor": str(page[-1]["id"]) if more else None}
 
-    def search(self, key: str, page_no: int, page_size: int) -> Json:
-        """customer/search: name substring (case-insensitive) or phone substring, by customerId."""
-        needle = key.strip().casefold()
+    def search(self, key: str | None, page_no: int, page_size: int, customer_id: int | None = None) -> Json:
+        """customer/search: name substring (case-insensitive) or phone substring, and/or one ``customerId``
+        (the 高级筛选 filter); by customerId, one row per sales relationship, as the public clients read it:
+        no ``name`` key (the name under the 姓名 field's numeric id), ``mainFollows`` per row."""
+        needle = key.strip().casefold() if key is not None else None
         with self._lock:
+            if needle is not None:
+                self._text_searches += 1
             stages = {str(item["id"]): item["name"] for definition in self._fields
                       if self._is_field(definition, "customer_stage") for item in definition["items"]}
+            name_ids = [str(definition["id"]) for definition in self._fields if self._is_field(definition, "name")]
             tag_names = {}
             for group in self._tag_groups:
                 for tag in group["tags"]:
                     tag_names[str(tag["id"])] = tag_names[tag["qwTagId"]] = tag["name"]
-            hits = [_search_hit(clue, stages, tag_names) for _, clue in sorted(self._clues.items())
-                    if _matches(clue, needle)]
+            rows = [{**_search_hit(clue, stages, tag_names, name_ids), **relationship}
+                    for clue_key, clue in sorted(self._clues.items())
+                    if customer_id in (None, clue_key) and (needle is None or _matches(clue, needle))
+                    for relationship in self._sales.get(clue_key, seed.sales_rows(clue))]
         start = (page_no - 1) * page_size
-        return {"totalPage": math.ceil(len(hits) / page_size), "data": hits[start:start + page_size]}
+        return {"totalPage": math.ceil(len(rows) / page_size), "data": rows[start:start + page_size]}
+
+    def set_sales(self, clue_id: int, rows: list[Json]) -> None:
+        """Replace a clue's sales relationships: the extra keys of each of its customer/search rows
+        (``mainFollows``, ``followDeptNames``…); ``[]``: no row at all."""
+        with self._lock:
+            self._sales[clue_id] = copy.deepcopy(rows)
 
     # ------------------------------------------------------------ used by SandboxApp, on the loop thread
 
@@ -406,12 +423,14 @@ class SandboxState:
     def _snapshot(self) -> SandboxStats:
         return SandboxStats(calls=dict(self._calls), clue_gets=dict(self._clue_gets),
                             in_flight=self._in_flight, max_in_flight=self._max_in_flight,
-                            held=len(self._holds), faults_applied=dict(self._faults_applied))
+                            held=len(self._holds), faults_applied=dict(self._faults_applied),
+                            text_searches=self._text_searches)
 
     def _reset_stats(self) -> None:
         self._calls.clear()
         self._clue_gets.clear()
         self._faults_applied.clear()
+        self._text_searches = 0
         self._max_in_flight = self._in_flight
 
     def _release_holds(self) -> None:
@@ -480,14 +499,15 @@ def _matches(clue: Mapping[str, Any], needle: str) -> bool:
     return any(_compact(needle) in _compact(phone) for phone in _phones(clue))
 
 
-def _search_hit(clue: Mapping[str, Any], stages: Mapping[str, str], tag_names: Mapping[str, str]) -> Json:
-    # The doc lists these keys plus custom fields keyed by numeric field id; ``tags`` (names here) is
-    # undocumented in shape, and our client does not read it.
+def _search_hit(clue: Mapping[str, Any], stages: Mapping[str, str], tag_names: Mapping[str, str],
+                name_ids: list[str]) -> Json:
+    # The doc lists these keys plus system and custom fields keyed by numeric field id (the name under the
+    # 姓名 field's); ``tags`` (names here) is undocumented in shape.
     stage = _field_value(clue, "customer_stage")
-    hit: Json = {"customerId": clue["customerId"], "name": _field_value(clue, "name"),
-                 "salesStageName": stages.get(stage) if stage else None,
+    hit: Json = {"customerId": clue["customerId"], "salesStageName": stages.get(stage) if stage else None,
                  "tags": [tag_names[t] for t in clue.get("tagIds") or () if t in tag_names],
                  "createTime": clue.get("createTime")}
+    hit.update((field_id, _field_value(clue, "name")) for field_id in name_ids)
     for item in clue.get("fields") or ():
         if str(item.get("field")).isdigit():
             hit[item["field"]] = item.get("valueAsText")
@@ -718,11 +738,16 @@ class SandboxApp:
     def _search(self, payload: _Payload) -> Json:
         body = payload.object()
         key = body.get("searchKey")
-        if not isinstance(key, str) or not key.strip():
+        customer_id = payload.customer_id
+        if "customerId" in body and customer_id is None:
+            raise _BadRequest
+        if customer_id is None and (not isinstance(key, str) or not key.strip()):
+            raise _BadRequest  # neither a search text nor a customer to filter by
+        if key is not None and not isinstance(key, str):
             raise _BadRequest
         page_no = _int_arg(body, "pageNo", default=1, low=1)
         page_size = _int_arg(body, "pageSize", default=10, low=1, high=MAX_PAGE_SIZE)
-        return self.state.search(key, page_no, page_size)
+        return self.state.search(key or None, page_no, page_size, customer_id)
 
     def _clues_by_create_time(self, payload: _Payload) -> Json:
         body = payload.object()

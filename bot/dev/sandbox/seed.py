@@ -497,3 +497,33 @@ def new_lead(customer_id: int, created: str) -> Json:
     stage, source, tags = _NEW_LEAD_ROTATION[n % len(_NEW_LEAD_ROTATION)]
     return _clue(customer_id, f"新线索 {n + 1}", created=created, mobile=(f"1390099{n % 10000:04d}",),
                  corp=f"示例公司 {n + 1}", stage=stage, source=source, tags=_tags(*tags))
+
+# ---------------------------------------------------------------- owners (customer/search rows)
+
+# Sales relationships per clue, as customer/search rows show them (crm-api.md section 7): one row per
+# relationship, each with its ``mainFollows`` (负责人) and department names. The rich clue has two (so
+# it comes back as two rows); a clue awaiting assignment has one row without ``mainFollows``; any other
+# clue one owner, in turn.
+_SALES = (
+    ({"salesName": "张三", "qwSalesId": "ZhangSan"}, "华东销售部"),
+    ({"salesName": "李四", "qwSalesId": "LiSi"}, "华北销售部"),
+    ({"salesName": "王五", "qwSalesId": "WangWu"}, "大客户部"),
+)
+RICH_CLUE_OWNERS = ("张三", "李四")
+SPARSE_CLUE_NICKNAME = "微信用户 99"  # the sparse clue has no name: its search rows carry a WeChat nickname
+
+
+def _relationship(follow: Json, department: str) -> Json:
+    return {"mainFollows": [dict(follow)], "followDeptNames": [department]}
+
+
+def sales_rows(clue: Json) -> list[Json]:
+    """The extra keys of each customer/search row of ``clue``: one dict per sales relationship."""
+    clue_id = clue["customerId"]
+    if clue_id == RICH_CLUE_ID:
+        return [_relationship(*_SALES[0]), _relationship(*_SALES[1])]
+    if clue.get("isClue") is False and "convertCustomerTime" not in clue:
+        return [{"mainFollows": [], "followDeptNames": []}]  # 待分配: nobody follows it yet
+    if clue_id == SPARSE_CLUE_ID:
+        return [{**_relationship(*_SALES[2]), "wechatNickname": SPARSE_CLUE_NICKNAME}]
+    return [_relationship(*_SALES[clue_id % len(_SALES)])]

@@ -118,9 +118,10 @@ class CardActions:
             card = await self._card(click, respond, UNFURL, refresh=True, follow_ups=False)
             if card is not None and click.who.channel_id and click.message_ts:
                 target = UnfurlTarget(channel=click.who.channel_id, ts=click.message_ts)
-                await chat_unfurl(client, target, {click.unfurl_url: self._renderer.unfurl(card.lookup, locale)},
+                await chat_unfurl(client, target,
+                                  {click.unfurl_url: self._renderer.unfurl(card.lookup, locale, card.owner)},
                                   self._deps.calls,
-                                  [self._renderer.entity_unfurl(card.lookup, locale, click.unfurl_url)])
+                                  [self._renderer.entity_unfurl(card.lookup, locale, click.unfurl_url, card.owner)])
             return
         card = await self._card(click, respond, LOOKUP, refresh=True)
         if card is None:
@@ -130,7 +131,7 @@ class CardActions:
             # trigger re-presents the pane with what was just read (phones masked: the place is unknown).
             if click.trigger_id is not None:
                 details = self._renderer.entity_details(card.lookup, self._gate.locales.get(click.who.user_id),
-                                                        reveal_phone=False)
+                                                        reveal_phone=False, owner=card.owner)
                 await client.entity_presentDetails(trigger_id=click.trigger_id, metadata=details)
             return
         message = card.render(self._renderer, locale, channel=not click.ephemeral,

@@ -136,7 +136,7 @@ class ClueCommand:
         return card.render(self._renderer, locale).message
 
     async def _several(self, admitted: Pass, placing: Placing, ids: tuple[int, ...], locale: str) -> Message:
-        pending = {i: self._cards.start(admitted, placing, i) for i in dict.fromkeys(ids)}
+        pending = {i: self._cards.start(admitted, placing, i, owner=False) for i in dict.fromkeys(ids)}
         found = dict(zip(pending, await clues(list(pending.values())), strict=True))
         results = [found[i] for i in ids]
         # Each row's latest activity, if its follow-ups come within the wait; else its last update.

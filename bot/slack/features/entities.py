@@ -27,10 +27,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.clues import Lookup
+from bot.cache.timed import Timed
 from bot.domain.clue import PHONE
 from bot.domain.follow_ups import FollowUp
 from bot.domain.ids import parse_clue_id
 from bot.domain.locales import locale_from_slack
+from bot.domain.owner import Owner
 from bot.errors import BotError, ClueNotFound, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import entities
@@ -153,11 +155,12 @@ class EntityDetails:
             return
         # The follow-ups within what is left of the budget; without them the pane still shows the clue.
         follow_ups = await pending.follow_ups(max(0.0, deadline - asyncio.get_running_loop().time()))
+        owner = await pending.owner(max(0.0, deadline - asyncio.get_running_loop().time()))
         await self._send(client, request, metadata=self._details(
-            request, lookup, follow_ups.value.items if follow_ups else None))
+            request, lookup, follow_ups.value.items if follow_ups else None, owner))
 
-    def _details(self, request: DetailsRequest, lookup: Lookup,
-                 follow_ups: Sequence[FollowUp] | None) -> dict[str, Any]:
+    def _details(self, request: DetailsRequest, lookup: Lookup, follow_ups: Sequence[FollowUp] | None,
+                 owner: Timed[Owner | None] | None) -> dict[str, Any]:
         who = request.who
         reveal = who.slack_connect is False
         if reveal and (lookup.value.phones or any(f.kind == PHONE for f in lookup.value.other_fields)):
@@ -165,7 +168,7 @@ class EntityDetails:
                 "user": who.user_id, "team": who.team_id, "channel": who.channel_id, "clue_id": lookup.value.id,
                 "surface": "flexpane", "at": datetime.fromtimestamp(self._deps.wall(), UTC).isoformat()})
         return self._deps.renderer.entity_details(lookup, request.locale, reveal_phone=reveal,
-                                                  follow_ups=follow_ups)
+                                                  follow_ups=follow_ups, owner=owner)
 
     async def _send(self, client: AsyncWebClient, request: DetailsRequest, *,
                     metadata: dict[str, Any] | None = None, error: dict[str, Any] | None = None) -> None:

@@ -106,7 +106,7 @@ class ClueModals:
         admitted, placing = await self._cards.admit(click.who, LOOKUP, place=False)
         if isinstance(admitted, Refusal):
             return admitted
-        return self._cards.start(admitted, placing, click.clue_id, follow_ups=timeline)
+        return self._cards.start(admitted, placing, click.clue_id, follow_ups=timeline, owner=False)
 
     async def _open(self, click: ModalClick, client: AsyncWebClient, callback_id: str, fill: Fill) -> None:
         locale = self._gate.locales.get(click.who.user_id)

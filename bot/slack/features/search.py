@@ -123,7 +123,7 @@ class ClueSearch:
     def _rows(self, admitted: Pass, page: SearchPage) -> tuple[search_cards.SearchRow, ...]:
         rows = []
         for hit in page.hits[:search_cards.MAX_SEARCH_ROWS]:
-            # customer/search documents no name or phone: a clue already in cache supplies them.
+            # customer/search rows carry no phone, and a name only when the CRM has one: a cached clue fills in.
             clue = admitted.peek(hit.clue_id)
             rows.append(search_cards.SearchRow(
                 clue_id=hit.clue_id, name=hit.name or (clue.name if clue else None),

@@ -113,7 +113,7 @@ class LinkUnfurls:
             _skipped(event_id, admitted.key, links=len(targets),
                      **{k: v for k, v in admitted.args.items() if k in ("rule", "seconds")})
             return
-        pending = [cards.start(admitted, placing, i, follow_ups=False) for i in ids]
+        pending = [cards.start(admitted, placing, i, follow_ups=False, owner=False) for i in ids]
         results = await clues(pending)
         lookups: dict[int, Lookup] = {}
         for clue_id, result in zip(ids, results, strict=True):
@@ -128,9 +128,13 @@ class LinkUnfurls:
         shown = {url: lookups[clue_id] for url, clue_id in targets.items() if clue_id in lookups}
         if shown:
             renderer = self._deps.renderer
-            await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale) for url, lookup in shown.items()},
+            # Whose lead it is only when the cache holds it: a preview never waits for a second read.
+            owners = {clue_id: admitted.cached_owner(clue_id) for clue_id in lookups}
+            await chat_unfurl(client, target, {url: renderer.unfurl(lookup, locale, owners[lookup.value.id])
+                                               for url, lookup in shown.items()},
                               self._deps.calls,
-                              [renderer.entity_unfurl(lookup, locale, url) for url, lookup in shown.items()])
+                              [renderer.entity_unfurl(lookup, locale, url, owners[lookup.value.id])
+                               for url, lookup in shown.items()])
 
 
 def _skipped(event_id: str, reason: str, **extra: object) -> None:
