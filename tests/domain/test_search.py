@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -91,7 +93,9 @@ def test_any_text_is_a_query_or_a_refusal(text: str) -> None:
     except QueryRefused as refused:
         assert refused.reason in {"empty", "too_short", "nothing_searchable", "too_long", "too_few_digits"}
         return
-    assert 2 <= len(query.key) <= MAX_QUERY_CHARS
+    assert 1 <= len(query.key) <= MAX_QUERY_CHARS
+    if len(query.key) == 1:  # one character is a search only when it is a wide one (a Han surname)
+        assert unicodedata.east_asian_width(query.key) in "WF"
 
 
 @pytest.mark.parametrize("text", ["张", "王", " 李 ", "ｚｈ", "zh"])
