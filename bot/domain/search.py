@@ -81,13 +81,15 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One match. ``name`` only when the CRM sent one (its search documents none)."""
+    """One match. ``name`` and ``phone`` only when something told us: the CRM's rows carry no phone and a
+    name only when the tenant has one; a clue in cache fills them in for the pick list."""
 
     clue_id: int
     name: str | None = None
     stage: str | None = None
     created: CrmTime | None = None
     tags: tuple[str, ...] = ()
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

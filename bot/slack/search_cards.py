@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.clue import CrmTime
+from bot.domain.search import SearchHit
 from bot.domain.text import mask_phone, mrkdwn_value, plain_value
 from bot.slack.blocks import (
     ROW_TAG_WIDTH,
@@ -57,25 +57,13 @@ _ROW_VALUE = 40
 
 
 @dataclass(frozen=True, slots=True)
-class SearchRow:
-    """One result as the pick list shows it; ``name`` and ``phone`` only when something told us."""
-
-    clue_id: int
-    name: str | None = None
-    stage: str | None = None
-    phone: str | None = None
-    created: CrmTime | None = None
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class ResultsPage:
     """A page of results to render: the query as normalised, where we are, and how fresh it is."""
 
     query: str
     page_no: int
     total_pages: int  # as the CRM said; 0 with rows means "unknown", read as this page being the last
-    rows: tuple[SearchRow, ...]
+    rows: tuple[SearchHit, ...]
     fetched_at: datetime
     stale: bool = False
     phone: bool = False  # the query is a phone: echoed masked, like every phone we show
@@ -116,7 +104,7 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     return {"text": summary, "blocks": blocks}
 
 
-def _row(row: SearchRow, locale: str) -> Json:
+def _row(row: SearchHit, locale: str) -> Json:
     """Worded like a row of ``/clue 8 12 40``: stage, tags, phone, and what last happened."""
     details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
                tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
@@ -150,7 +138,7 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, 
             "close": plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
 
 
-def option(row: SearchRow, locale: str) -> dict[str, Any]:
+def option(row: SearchHit, locale: str) -> dict[str, Any]:
     """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id is in the
     text too: two people called 张三 are told apart before one is picked."""
     parts = [f"{row.name} · ID {row.clue_id}" if row.name else t(locale, "clue.title", id=row.clue_id),
@@ -159,7 +147,7 @@ def option(row: SearchRow, locale: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}
 
 
-def options(rows: Sequence[SearchRow], locale: str) -> dict[str, Any]:
+def options(rows: Sequence[SearchHit], locale: str) -> dict[str, Any]:
     return {"options": [option(row, locale) for row in rows[:MAX_OPTIONS]]}
 
 

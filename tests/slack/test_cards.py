@@ -25,6 +25,7 @@ from bot.domain.clue import Clue, CrmTime, FieldView, TagView
 from bot.domain.follow_ups import FollowUp, FollowUpPage
 from bot.domain.locales import LOCALES, locale_from_slack
 from bot.domain.owner import Owner
+from bot.domain.search import SearchHit
 from bot.domain.text import escape_mrkdwn
 from bot.slack import cards, i18n, modals, search_cards
 from bot.slack.cards import (
@@ -259,10 +260,10 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
 def _results(**kwargs: Any) -> search_cards.ResultsPage:
     """A page of search results: a name from the CRM, one from the cache, none, hostile text, many tags."""
     rows = (
-        search_cards.SearchRow(8, "张三", "初步接触", "13800138000", crm_time("2021-05-11 15:15:48"), ("A级", "北京")),
-        search_cards.SearchRow(410983932389440, None, "报价中", None, crm_time("2024-03-02 09:00:00")),
-        search_cards.SearchRow(66, "<!channel> *张* `x`", None, "+86 139-0013-9000", None,
-                               ("制造业", "互联网", "金融", "教育", "<@U123>")),
+        SearchHit(8, "张三", "初步接触", crm_time("2021-05-11 15:15:48"), ("A级", "北京"), phone="13800138000"),
+        SearchHit(410983932389440, None, "报价中", crm_time("2024-03-02 09:00:00")),
+        SearchHit(66, "<!channel> *张* `x`", None, None, ("制造业", "互联网", "金融", "教育", "<@U123>"),
+                  phone="+86 139-0013-9000"),
     )
     base: dict[str, Any] = {"query": "张 <b>&", "page_no": 1, "total_pages": 1, "rows": rows,
                             "fetched_at": FETCHED}
@@ -905,7 +906,7 @@ def test_a_phone_is_masked_the_same_way_everywhere() -> None:
 
     phone = "13812345678"
     clue = Clue(id=5, name="张三", phones=(phone,), other_fields=(FieldView("p", "备用电话", phone, kind=8),))
-    row = search_cards.SearchRow(5, "张三", None, phone)
+    row = SearchHit(5, "张三", phone=phone)
     pane = clue_entity_details(clue, EntityOptions(clue_url=URL.format(id=5), fetched_at=FETCHED))
     surfaces = {
         "card": _all_text(clue_message(clue, opts(clue))),
@@ -944,7 +945,7 @@ def test_list_and_search_rows_are_worded_alike() -> None:
     stage, tags, and what the time is ("Created …", "Latest follow-up …")."""
     clue = replace(DOC_EXAMPLE, tags=(TagView("1", "A级"), TagView("2", "北京")))
     listed = clue_list_message([clue], opts(locale="zh"))["blocks"][0]["text"]["text"]
-    row = search_cards.SearchRow(8, "打马赛克就", "初步接触", "145678388", clue.created, ("A级", "北京"))
+    row = SearchHit(8, "打马赛克就", "初步接触", clue.created, ("A级", "北京"), phone="145678388")
     found = search_cards.pick_list_message(_results(rows=(row,)), "zh")["blocks"][1]["text"]["text"]
     assert listed == found == (
         "*打马赛克就* · ID `8`\n初步接触 · A级，北京 · 1****8388 · "

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cache.timed import Timed
 from bot.domain.ids import parse_clue_id
-from bot.domain.search import MAX_RESULT_PAGES, PHONE, QueryRefused, SearchPage, SearchQuery, normalise_query
+from bot.domain.search import (
+    MAX_RESULT_PAGES,
+    PHONE,
+    QueryRefused,
+    SearchHit,
+    SearchPage,
+    SearchQuery,
+    normalise_query,
+)
 from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
@@ -120,15 +129,14 @@ class ClueSearch:
             fetched_at=datetime.fromtimestamp(result.fetched_at, UTC), stale=result.stale,
             phone=page.query.kind == PHONE)
 
-    def _rows(self, admitted: Pass, page: SearchPage) -> tuple[search_cards.SearchRow, ...]:
+    def _rows(self, admitted: Pass, page: SearchPage) -> tuple[SearchHit, ...]:
         rows = []
         for hit in page.hits[:search_cards.MAX_SEARCH_ROWS]:
             # customer/search rows carry no phone, and a name only when the CRM has one: a cached clue fills in.
             clue = admitted.peek(hit.clue_id)
-            rows.append(search_cards.SearchRow(
-                clue_id=hit.clue_id, name=hit.name or (clue.name if clue else None),
-                stage=hit.stage, phone=clue.phones[0] if clue and clue.phones else None,
-                created=hit.created, tags=hit.tags))
+            if clue is not None:
+                hit = replace(hit, name=hit.name or clue.name, phone=clue.phones[0] if clue.phones else None)
+            rows.append(hit)
         return tuple(rows)
 
     def _fingerprint(self, query: SearchQuery) -> str:
