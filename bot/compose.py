@@ -20,6 +20,7 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 
 from bot.alerts.service import AlertService, build_alerts
+from bot.alerts.watches import WatchReads
 from bot.cache.clues import (
     ClueCache,
     FollowUpCache,
@@ -214,6 +215,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         admin_contact=settings.clue_admin_contact,
     )
     alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
+                                reads=WatchReads(caches.clues, caches.follow_ups, caches.owners),
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
@@ -237,14 +239,15 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
         renderer=CardRenderer(matcher, access, clocks.wall, summary_fields=settings.clue_summary_fields,
-                              due_field=settings.clue_due_field),
+                              due_field=settings.clue_due_field, watches=alerts is not None),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale, crm_tz=settings.tz,
                                follow_up_wait=settings.clue_follow_up_wait_seconds,
                                query_key=fingerprint_key(signing_secret or bot_token or "")),
         calls=calls,
         wall=clocks.wall,
-        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids) if alerts else None,
+        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids,
+                         alerts.watcher.store if alerts.watcher else None) if alerts else None,
     )
     replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
                                                       maxsize=MAX_REPLAY_KEYS)

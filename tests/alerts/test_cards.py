@@ -33,7 +33,7 @@ def test_an_alert_of_a_bare_clue_has_its_id_and_buttons() -> None:
     assert_valid_message(message)
     assert "线索 99" in str(message["blocks"][0])
     assert [b["action_id"] for b in message["blocks"][-1]["elements"]] == ["clue_open", "clue_follow_ups",
-                                                                          "clue_details"]
+                                                                          "clue_details", "clue_watch"]
 
 
 @pytest.mark.parametrize("count", [2, DIGEST_ROWS, 10_000])

@@ -69,7 +69,7 @@ async def test_subscribe_then_a_new_lead_is_posted_once_as_a_card(app: SlackDriv
     assert "新线索 1" in message["text"]
     blocks = message["blocks"] if isinstance(message["blocks"], list) else []
     buttons = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == ["clue_open", "clue_follow_ups", "clue_details"]
+    assert buttons == ["clue_open", "clue_follow_ups", "clue_details", "clue_watch"]
     assert message["metadata"]["event_type"] == "clue_alert"
     await service(app).run_round()  # the lookback reads the lead again: no second alert
     assert len(alerts_in(app.fake)) == 1

@@ -124,6 +124,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Route("/playground/leads", checked(leads), methods=["POST"]),
+        Route("/playground/stage", checked(stage), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -329,6 +330,18 @@ async def leads(request: Request, ctx: PlaygroundContext) -> Response:
     """``{"count": n}`` new leads in the sandbox CRM, created now: what a subscribed channel is alerted of
     at the next poll (``/clue subscribe`` first). Proxied like the faults."""
     return await _to_sandbox(request, ctx, "/_sandbox/leads")
+
+
+async def stage(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"clue": 8}``: that lead changes stage in the sandbox CRM; the app is hinted at once, as the CRM's
+    push would (``AlertService.recheck``), so a channel watching it (``/clue watch 8``) gets the reply now
+    rather than at the next scheduled check."""
+    answer = await _to_sandbox(request, ctx, "/_sandbox/stage")
+    instance: Instance | None = getattr(request.app.state, "instance", None)
+    body = json.loads(bytes(answer.body))
+    if answer.status_code == 200 and instance is not None and instance.alerts is not None:
+        await instance.alerts.recheck(int(body["clue"]))
+    return answer
 
 
 async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str) -> Response:
