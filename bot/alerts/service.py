@@ -58,6 +58,7 @@ class AlertService:
         self._migrated = False
         self._failing: str | None = None
         self._one_round = asyncio.Lock()  # the loop's rounds and one asked for (alerts run, tests) never overlap
+        self.looped = asyncio.Event()  # set once the loop's first round is over (tests wait for it)
 
     async def migrate(self) -> bool:
         """Bring the schema up to date once; False (logged) when the database does not answer: the loop
@@ -108,6 +109,7 @@ class AlertService:
                 self._recovered()
             except (StoreError, CrmError) as exc:
                 self._failed(type(exc).__name__)
+            self.looped.set()
             await asyncio.sleep(self._interval)
 
     async def stop(self, task: asyncio.Task[None]) -> None:
