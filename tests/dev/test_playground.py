@@ -523,3 +523,20 @@ async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp
         posted = [c for c in await page.every_call() if c["name"] == "chat.postMessage"]
         assert [c["body"]["channel"] for c in posted] == [CHANNEL_ID]
         assert "新线索" in posted[0]["body"]["text"]
+
+
+async def test_a_watched_lead_changing_stage_from_the_page_replies_in_the_playground_channel(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
+    async with playground(env) as page:
+        assert "Watching clue 8" in (await page.command("watch 8", "watch1"))["ack"]["text"]
+        alerts = page.instance.alerts
+        assert alerts is not None
+        await alerts.looped.wait()
+        await alerts.run_round()  # the first read of clue 8 (cached by the card path for a minute)
+        moved = await page.post("/playground/stage", {"clue": 8})
+        assert moved.status_code == 200 and moved.json() == {"clue": 8, "stage": "意向明确"}
+        # the page hints the app as the CRM's push would: the reply comes without waiting for a round
+        posted = [c["body"] for c in await page.every_call() if c["name"] == "chat.postMessage"]
+        assert [b["channel"] for b in posted] == [CHANNEL_ID] and "初步接触 → 意向明确" in str(posted[0]["blocks"])
+        assert (await page.post("/playground/stage", {"clue": 999_999})).status_code == 404
+        assert (await page.post("/playground/stage", {"clue": "8"})).status_code == 400
