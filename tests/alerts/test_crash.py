@@ -14,10 +14,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
@@ -27,12 +28,13 @@ from bot.dev.sandbox import SandboxServer
 from bot.dev.sandbox.seed import DOC_CLUE_ID
 from bot.domain.changes import Snapshot
 from bot.store.alerts import AlertStore
-from bot.store.database import connect
+from bot.store.database import Database, connect
 from bot.store.watches import WatchStore
 from tests.redis_server import free_port
 from tests.slack.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, TEAM, USER
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LIST_PATH = "/api/v3/clue/list-by-create-time-asc"
 WAIT = 30.0  # seconds any one outcome may take on a loaded machine
@@ -49,29 +51,42 @@ def wait_for(what: str, condition: Callable[[], bool]) -> None:
         time.sleep(0.05)
 
 
-async def prepared_database(path: Path) -> str:
-    """A migrated database with one subscription (every new clue into CHANNEL) and the mark a minute ago."""
+async def prepared(path: Path, fill: Callable[[Database], Awaitable[object]]) -> str:
+    """A migrated SQLite database at ``path``, filled by ``fill``; its URL."""
     url = f"sqlite+aiosqlite:///{path}"
     db = connect(url)
     await db.migrate()
-    store = AlertStore(db, time.time)
-    await store.subscribe(TEAM, CHANNEL, {}, USER)
-    await store.set_high_water(crm_time(time.time() - 60))
+    await fill(db)
     await db.aclose()
     return url
 
 
-def status(url: str) -> tuple[int, int]:
-    """(pending, posted) deliveries, read by a connection of this test's own."""
-    async def read() -> tuple[int, int]:
+async def prepared_database(path: Path) -> str:
+    """A migrated database with one subscription (every new clue into CHANNEL) and the mark a minute ago."""
+    async def subscribed(db: Database) -> None:
+        store = AlertStore(db, time.time)
+        await store.subscribe(TEAM, CHANNEL, {}, USER)
+        await store.set_high_water(crm_time(time.time() - 60))
+
+    return await prepared(path, subscribed)
+
+
+def read_back(url: str, read: Callable[[Database], Awaitable[T]]) -> T:
+    """What ``read`` finds in the database, through a connection of this test's own."""
+    async def run() -> T:
         db = connect(url)
         try:
-            summary = await AlertStore(db, time.time).status()
+            return await read(db)
         finally:
             await db.aclose()
-        return summary.pending, summary.posted
 
-    return asyncio.run(read())
+    return asyncio.run(run())
+
+
+def status(url: str) -> tuple[int, int]:
+    """(pending, posted) deliveries."""
+    summary = read_back(url, lambda db: AlertStore(db, time.time).status())
+    return summary.pending, summary.posted
 
 
 @contextmanager
@@ -165,28 +180,19 @@ WATCH_ENV = {"CLUE_WATCH_CHECK_SECONDS": "1", "CLUE_CACHE_TTL_SECONDS": "0", "CL
 async def prepared_watch(path: Path) -> str:
     """A migrated database whose channel watches clue 8, last read at a stage it has since left: the first
     check of a process finds one change."""
-    url = f"sqlite+aiosqlite:///{path}"
-    db = connect(url)
-    await db.migrate()
-    store = WatchStore(db, time.time)
-    await store.watch(TEAM, CHANNEL, DOC_CLUE_ID, USER, PARENT_TS)
-    earlier = Snapshot(name="打马赛克就", stage="旧阶段")
-    await store.record(DOC_CLUE_ID, earlier.to_json(), earlier.fingerprint)
-    await db.aclose()
-    return url
+    async def watched(db: Database) -> None:
+        store = WatchStore(db, time.time)
+        await store.watch(TEAM, CHANNEL, DOC_CLUE_ID, USER, PARENT_TS)
+        earlier = Snapshot(name="打马赛克就", stage="旧阶段")
+        await store.record(DOC_CLUE_ID, earlier.to_json(), earlier.fingerprint)
+
+    return await prepared(path, watched)
 
 
 def watch_status(url: str) -> tuple[int, int]:
     """(pending, posted) watch changes."""
-    async def read() -> tuple[int, int]:
-        db = connect(url)
-        try:
-            summary = await WatchStore(db, time.time).status()
-        finally:
-            await db.aclose()
-        return summary.pending, summary.posted
-
-    return asyncio.run(read())
+    summary = read_back(url, lambda db: WatchStore(db, time.time).status())
+    return summary.pending, summary.posted
 
 
 def watch_replies(state: FakeSlackState) -> list[dict[str, object]]:

@@ -171,6 +171,8 @@ async def test_only_listed_people_subscribe_when_the_list_is_set(sandbox: Sandbo
     async with running_app(settings, state, url) as app:
         assert "people who may subscribe" in await say(app, "subscribe")
         assert "Subscribed" in await say(app, "subscribe", user="U0BOSS0001")
+        assert "people who may subscribe" in await say(app, "watch 8")  # watching posts there too
+        assert "Watching clue 8" in await say(app, "watch 8", user="U0BOSS0001")
         assert len(await say(app, "subscriptions")) > 0  # listing needs the lookup rules only
 
 

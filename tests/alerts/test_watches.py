@@ -229,16 +229,6 @@ async def test_refused_in_a_slack_connect_channel_by_command_and_by_button(app: 
     assert await watches(app).watches(CHANNEL) == []
 
 
-async def test_only_listed_people_watch_when_the_list_is_set(sandbox: SandboxServer,
-                                                            fake_slack: tuple[str, FakeSlackState],
-                                                            tmp_path: Path) -> None:
-    url, state = fake_slack
-    settings = slack_settings(sandbox.url, url, **watch_env(tmp_path, CLUE_SUBSCRIBE_USER_IDS="U0BOSS0001"))
-    async with running_app(settings, state, url) as app:
-        assert "people who may subscribe" in await say(app, f"watch {DOC_CLUE_ID}")
-        assert "Watching" in await say(app, f"watch {DOC_CLUE_ID}", user="U0BOSS0001")
-
-
 async def test_the_crm_down_during_a_check_changes_nothing_and_the_change_comes_after(
         app: SlackDriver, sandbox: SandboxServer, later: Later) -> None:
     await say(app, f"watch {DOC_CLUE_ID}")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bot.alerts.service import AlertService
 from bot.compose import Instance
 from bot.config import Settings
 from bot.dev.launch import create_playground_app
@@ -507,12 +508,20 @@ async def test_the_signature_check_is_real(page: Playground) -> None:
     assert forged.status_code == 401
 
 
-async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp_path: Path) -> None:
+@asynccontextmanager
+async def alerts_playground(tmp_path: Path) -> AsyncIterator[tuple[Playground, AlertService]]:
+    """The playground with its alerts database, once the alerts loop's first round is over."""
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
     async with playground(env) as page:
-        assert "Subscribed" in (await page.command("subscribe", "sub1"))["ack"]["text"]
         alerts = page.instance.alerts
         assert alerts is not None
+        await alerts.looped.wait()
+        yield page, alerts
+
+
+async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp_path: Path) -> None:
+    async with alerts_playground(tmp_path) as (page, alerts):
+        assert "Subscribed" in (await page.command("subscribe", "sub1"))["ack"]["text"]
         await alerts.run_round()  # the mark starts now
         # two seconds ago: inside the next poll's window whatever second it falls in ("before" is exclusive)
         created = datetime.fromtimestamp(time.time() - 2, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
@@ -526,12 +535,8 @@ async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp
 
 
 async def test_a_watched_lead_changing_stage_from_the_page_replies_in_the_playground_channel(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
-    async with playground(env) as page:
+    async with alerts_playground(tmp_path) as (page, alerts):
         assert "Watching clue 8" in (await page.command("watch 8", "watch1"))["ack"]["text"]
-        alerts = page.instance.alerts
-        assert alerts is not None
-        await alerts.looped.wait()
         await alerts.run_round()  # the first read of clue 8 (cached by the card path for a minute)
         moved = await page.post("/playground/stage", {"clue": 8})
         assert moved.status_code == 200 and moved.json() == {"clue": 8, "stage": "意向明确"}
