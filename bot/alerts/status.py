@@ -64,6 +64,6 @@ async def status(settings: Settings) -> int:
     for watch in watches:
         checked = f"checked {time.time() - watch.checked_at:.0f} s ago" if watch.checked_at else "not checked yet"
         stopped = f" [stopped: {watch.disabled_reason}]" if watch.disabled_reason else ""
-        thread = f" thread {watch.thread_ts}" if watch.thread_ts else ""
+        thread = f", thread {watch.thread_ts}" if watch.thread_ts else ""
         print(f"  clue {watch.clue_id} in {watch.channel_id} by {watch.created_by}, {checked}{thread}{stopped}")
     return 0
