@@ -23,7 +23,7 @@ from bot.alerts.cards import UrlFor, change_message, change_metadata, covered_ch
 from bot.alerts.posting import CHANNEL_GONE, ChannelPacer, recent_messages
 from bot.cache.clues import ClueCache, FollowUpCache, OwnerCache
 from bot.domain.changes import Snapshot, snapshot
-from bot.errors import ClueNotFound, CrmError, CrmUnavailable, SlackCallFailed
+from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable, SlackCallFailed
 from bot.store.watches import PendingChange, WatchStore
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ class ClueWatcher:
         for clue_id in await self.store.due(self._wall() - self._interval, self._clues_per_round):
             try:
                 result.changes += await self.check(clue_id, refresh=False)
-            except CrmUnavailable as exc:
-                # The CRM is down (or its breaker open): the rest stays due, first in line next round.
+            except (CrmUnavailable, CrmAuthError) as exc:
+                # The CRM is down (or its breaker open), or refuses us: the rest stays due, first in line next round.
                 log.warning("watches.check.paused", extra={"clue_id": clue_id, "error": str(exc)[:120]})
                 return
             except CrmError as exc:

@@ -8,6 +8,7 @@ fresh (TTL 0), so every check reads the sandbox.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -283,3 +284,15 @@ async def test_recheck_reads_past_the_cache_and_replies_at_once(sandbox: Sandbox
         await service(app).recheck(DOC_CLUE_ID)  # nothing new: nothing posted
         await service(app).recheck(9)  # nobody watches it: not even read
         assert len(replies(app)) == 1
+
+
+async def test_a_watched_clue_that_is_gone_is_logged_and_waits_its_turn(app: SlackDriver, later: Later,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    await say(app, "watch 999999")
+    gone = await checked_round(app, later)
+    assert (gone.checked, gone.failed, gone.replies) == (0, 1, 0)
+    [watch] = await watches(app).watches(CHANNEL)
+    assert watch.fingerprint is None and watch.checked_at is not None  # not first in line every round
+    assert [r.getMessage() for r in caplog.records].count("watches.check.failed") == 1
+    assert await watches(app).due(later() - CHECK_SECONDS, 10) == []
