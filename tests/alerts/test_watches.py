@@ -27,6 +27,7 @@ from bot.store.watches import WatchStore
 from tests.alerts.test_scenarios import alert_env, alerts_in, just_now, say
 from tests.blockkit import assert_valid_message
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
+from tests.store.conftest import fresh_database, postgres_url
 
 CHECK_SECONDS = 600
 
@@ -55,12 +56,17 @@ def later() -> Later:
     return Later()
 
 
-@pytest.fixture
-async def app(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path,
-              later: Later) -> AsyncIterator[SlackDriver]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def app(request: pytest.FixtureRequest, sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState],
+              tmp_path: Path, later: Later) -> AsyncIterator[SlackDriver]:
+    """The app on an SQLite file, and on the store suite's PostgreSQL (emptied first) where it has one."""
     url, state = fake_slack
-    async with running_app(slack_settings(sandbox.url, url, **watch_env(tmp_path)), state, url,
-                           clocks=Clocks(wall=later)) as driver:
+    env = watch_env(tmp_path)
+    if request.param == "postgresql":
+        emptied = await fresh_database("postgresql", tmp_path)
+        await emptied.aclose()
+        env["DATABASE_URL"] = postgres_url()
+    async with running_app(slack_settings(sandbox.url, url, **env), state, url, clocks=Clocks(wall=later)) as driver:
         yield await settled(driver)
 
 
