@@ -216,6 +216,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
+    if alerts is not None:
+        alerts.db.count_commits(metrics.store_commits.inc)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
     people = person_limits(settings, fleet, runner, clocks.monotonic)

@@ -52,6 +52,8 @@ class Metrics:
         self.interactions = Tally("cluebot_interactions", "Slack requests by kind (command, action, suggestion, "
                                   "shortcut, view, event) and what became of them at the door (accepted, or the "
                                   "halt: replayed, foreign_response_url)", ("kind", "outcome"), r)
+        self.store_commits = Counter("cluebot_store_commits", "Transactions committed to the alerts database",
+                                     registry=r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 
