@@ -132,7 +132,7 @@ _EN: dict[str, str] = {
         "Nothing to search for: {why}. Try `/clue find 张三` or `/clue find 138 0013 8000`."
     ),
     "search_reason.empty": "type a name or a phone number after `find`",
-    "search_reason.nothing_searchable": "the text has no letters or digits",
+    "search_reason.nothing_searchable": "the text has no letters, Chinese characters or digits",
     "search_reason.too_short": "type at least 2 letters, or 1 Chinese character",
     "search_reason.too_few_digits": "a phone search needs at least 8 digits (a whole number, or most of one)",
     "search_reason.too_long": "the text is too long (names and phones are short)",
@@ -329,7 +329,7 @@ _ZH: dict[str, str] = {
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
     "notice.search_refused": "没有可搜索的内容：{why}。试试 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
     "search_reason.empty": "请在 `find` 后输入姓名或电话",
-    "search_reason.nothing_searchable": "文本中没有文字或数字",
+    "search_reason.nothing_searchable": "输入的内容里没有汉字、字母或数字",
     "search_reason.too_short": "请至少输入 1 个汉字或 2 个字母",
     "search_reason.too_few_digits": "按电话搜索至少需要 8 位数字（完整号码或其大部分）",
     "search_reason.too_long": "文本太长（姓名和电话都很短）",
@@ -549,7 +549,7 @@ _ZH_TW: dict[str, str] = {
     # Search
     "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 張三` 或 `/clue find 138 0013 8000`。",
     "search_reason.empty": "請在 `find` 後輸入姓名或電話",
-    "search_reason.nothing_searchable": "文字中沒有文字或數字",
+    "search_reason.nothing_searchable": "輸入的內容裡沒有漢字、字母或數字",
     "search_reason.too_short": "請至少輸入 1 個漢字或 2 個字母",
     "search_reason.too_few_digits": "按電話搜尋至少需要 8 位數字（完整號碼或其大部分）",
     "search_reason.too_long": "文字太長（姓名和電話都很短）",
