@@ -116,7 +116,8 @@ async def test_show_answers_with_the_full_card(slack: SlackDriver) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("find", "type a name or a phone"), ("find z", "at least 2 letters"), ("find 😀😀", "no letters, Chinese characters or digits"),
+    ("find", "type a name or a phone"), ("find z", "at least 2 letters"),
+    ("find 😀😀", "no letters, Chinese characters or digits"),
     ("find \u0301\u0301\u0301", "no letters, Chinese characters or digits"), ("find " + "张" * 100, "too long"),
     ("x" * 10_000, "too long"),
 ])
