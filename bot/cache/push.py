@@ -5,16 +5,18 @@ A push is a freshness hint, never the only path (polling and TTLs always work): 
 CRM, and calls ``recheck(clue_id)`` (watched clues re-read at once, when something watches). ``register``
 is the CRM confirming a ``push-register``: logged. Any other type is logged once and ignored.
 
-Replays are processed once: a delivery is taken under two keys, its exact headers and body (the signature
-covers only ``appId + version + timestamp``, so a captured body under other valid headers is the same
-delivery only if the body matches too) and its ``msgId`` and ``noise`` (the CRM sending one message again
-with fresh headers). Either seen within the window: answered, not processed. Across a fleet the keys are
+Replays are processed once: a push is taken under two keys, its signature (which stands for its ``appId``,
+``version`` and ``timestamp``) and its ``msgId`` and ``noise`` (the CRM sending one message again with fresh
+headers). Either seen within the window: answered, not processed. Signed headers are single-use whatever
+body comes with them: the signature does not cover the body, and CTR without a MAC is malleable, so
+captured headers with an edited ciphertext must not pass for a new push. The price: two different pushes
+the CRM signs in the same millisecond share their headers, and the second is answered but not processed
+(its clue's caches then expire on their TTL, as without push). Across a fleet the keys are
 taken with Redis ``SET NX`` (``FleetRedis.push_replays``), else in a bounded in-process TTL set.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -57,20 +59,19 @@ class PushHandler:
         self._metrics = metrics
         self._unknown_types: set[str] = set()
 
-    def accept(self, headers: PushHeaders, body: bytes, message: PushMessage) -> bool:
+    def accept(self, headers: PushHeaders, message: PushMessage) -> bool:
         """Queue the push; False when the push lane is full (nothing taken: the CRM may send it again)."""
-        return self._runner.spawn(self.process(headers, body, message), name="crm.push", kind=PUSH)
+        return self._runner.spawn(self.process(headers, message), name="crm.push", kind=PUSH)
 
-    async def process(self, headers: PushHeaders, body: bytes, message: PushMessage) -> None:
+    async def process(self, headers: PushHeaders, message: PushMessage) -> None:
         """Apply the push unless it is a replay (see the module docstring)."""
-        delivery = f"sig:{headers.sign}:{hashlib.sha256(body).hexdigest()}"
         # Both keys taken either way, so a replay of either kind is caught later too.
-        delivery_seen = await self._replays.seen(delivery)
+        delivery_seen = await self._replays.seen(f"sig:{headers.sign}")
         message_seen = await self._replays.seen(f"msg:{message.msg_id}:{message.noise}")
         if delivery_seen or message_seen:
             self._metrics.crm_pushes.inc("replayed")
             log.info("crm.push.replayed", extra={"type": message.type, "msg_id": message.msg_id,
-                                                 "same": "delivery" if delivery_seen else "message"})
+                                                 "same": "headers" if delivery_seen else "message"})
             return
         await self.apply(message)
 

@@ -53,7 +53,7 @@ class PushRoute:
             _refused(request.scope, refusal)
             return Response(str(refusal.reason), status_code=refusal.status, media_type="text/plain")
         handler: PushHandler = request.app.state.instance.push
-        if not handler.accept(headers, body, message):
+        if not handler.accept(headers, message):
             _metrics(request.scope).crm_pushes.inc("busy")
             log.warning("crm.push.busy", extra={"type": message.type, "msg_id": message.msg_id})
             return Response("busy, retry later", status_code=503, media_type="text/plain")

@@ -19,8 +19,8 @@ from bot.crm.push import (
 from bot.errors import PushRefused
 
 # The vendor's worked example (doc-501862): appId, appKey and corpid all "zc_test".
-VENDOR_CIPHERTEXT = (b"5TMVT8H4yTSSoING+afhRlGcCZAIxTs8Z7o3vGpid6tF2aF7C73uZ44qMopuNPCFmwOLOJ8xViCTHUfe/xYZSb71/VRSEDeIq"
-                     b"qwN4eg=")
+VENDOR_CIPHERTEXT = (b"5TMVT8H4yTSSoING+afhRlGcCZAIxTs8Z7o3vGpid6tF2aF7C73uZ44qMopuNPCFmwOLOJ8xViCTHUfe/"
+                     b"xYZSb71/VRSEDeIqqwN4eg=")
 VENDOR_PLAINTEXT = b'{"type":"register","noise":4970601478527096155,"msgId":999,"content":"hello"}'
 VENDOR_SIGN = "317672b4685d9b8bafe1794390e31209aed5cef912683292fed94a69085919d3"
 NOW_MS = 1596681164807
