@@ -627,7 +627,7 @@ class SandboxApp:
         self._app_key = app_key
         self._skew_window_ms = skew_window_ms
         self._now_ms = now_ms
-        self.pusher = SandboxPusher(app_id, app_key, corp_id_of(app_id), now_ms)
+        self.pusher = SandboxPusher(self.state, app_id, app_key, corp_id_of(app_id), now_ms)
         handlers: dict[str, _Handler] = {
             CLUE_GET: self._clue_get,
             LIST_FIELDS: lambda _: {"fields": self.state.field_defs()},

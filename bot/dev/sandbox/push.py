@@ -12,14 +12,18 @@ import asyncio
 import itertools
 import json
 import secrets
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.crm.push import PushCipher, push_headers, push_message
+
+if TYPE_CHECKING:
+    from bot.dev.sandbox.app import SandboxState
 
 SEND_TIMEOUT_SECONDS = 5.0
 MAX_TIMES = 5
@@ -33,7 +37,9 @@ def new_noise() -> int:
 class SandboxPusher:
     """Pushes of one sandbox CRM. Runs on the sandbox's event loop."""
 
-    def __init__(self, app_id: str, app_key: str, corp_id: str, now_ms: Callable[[], int]) -> None:
+    def __init__(self, state: SandboxState, app_id: str, app_key: str, corp_id: str,
+                 now_ms: Callable[[], int]) -> None:
+        self._state = state
         self._app_id = app_id
         self._app_key = app_key
         self._cipher = PushCipher(app_key, corp_id)
@@ -70,20 +76,36 @@ class SandboxPusher:
 
     async def control(self, request: Request) -> Response:
         """``POST /_sandbox/push`` ``{"type": "edit_qw_customer", "customerId": 8, "url": …, "times": 1}``: a push
-        (``content`` replaces the default ``{"customerId": …}``); the receiver's answers."""
+        (``content`` replaces the default ``{"customerId": …}``); the receiver's answers. ``"edit": true``
+        first changes that clue's name (stamped with the time), so the push has something to announce."""
         try:
             args = json.loads(await request.body() or b"{}")
         except ValueError:
             args = None
-        if not isinstance(args, dict) or set(args) - {"url", "type", "customerId", "content", "times"}:
+        if not isinstance(args, dict) or set(args) - {"url", "type", "customerId", "content", "times", "edit"}:
             return JSONResponse({"error": "body must be a JSON object: {\"type\", \"customerId\", \"content\", "
-                                          "\"url\", \"times\"}"}, status_code=400)
+                                          "\"url\", \"times\", \"edit\"}"}, status_code=400)
         url = args.get("url") or self.address
         times = args.get("times", 1)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return JSONResponse({"error": "no push address: push-register one, or give \"url\""}, status_code=400)
         if type(times) is not int or not 1 <= times <= MAX_TIMES:
             return JSONResponse({"error": f"times must be 1 to {MAX_TIMES}"}, status_code=400)
+        if args.get("edit") is True:
+            edited = self._edit(args.get("customerId"))
+            if edited is None:
+                return JSONResponse({"error": "edit needs the customerId of a sandbox clue"}, status_code=400)
         content = args.get("content", {"customerId": args.get("customerId")})
         return JSONResponse({"answers": await self.send(url, str(args.get("type", "edit_qw_customer")), content,
                                                         times)})
+
+    def _edit(self, clue_id: object) -> str | None:
+        """Stamp the clue's name with the time (a change the card shows); its new name, None for no such clue."""
+        clue = self._state.clue(clue_id) if type(clue_id) is int else None
+        if clue is None:
+            return None
+        name = next((f.get("valueAsText") for f in clue.get("fields", ()) if f.get("field") == "name"), None) or ""
+        stamp = time.strftime("%H:%M:%S", time.localtime(self._now_ms() / 1000))
+        edited = f"{name.split(' ✎ ')[0]} ✎ {stamp}"
+        self._state.update_clue(clue["customerId"], name=edited)
+        return edited
