@@ -197,6 +197,18 @@ class SandboxState:
             self._clues[clue_id] = updated
             return copy.deepcopy(updated)
 
+    def stamp_name(self, clue_id: int) -> str | None:
+        """Stamp a clue's name with the sandbox clock's time (the playground's pushed edit): the new name, or
+        None when there is no such clue."""
+        clue = self.clue(clue_id)
+        if clue is None:
+            return None
+        name = _field_value(clue, "name") or ""
+        stamp = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).strftime("%H:%M:%S")
+        edited = f"{name.split(' ✎ ')[0]} ✎ {stamp}"
+        self.update_clue(clue_id, name=edited)
+        return edited
+
     def delete_clue(self, clue_id: int) -> None:
         """Remove a clue and its follow-ups; clue/get then answers ``data: null``."""
         with self._lock:
@@ -627,7 +639,7 @@ class SandboxApp:
         self._app_key = app_key
         self._skew_window_ms = skew_window_ms
         self._now_ms = now_ms
-        self.pusher = SandboxPusher(self.state, app_id, app_key, corp_id_of(app_id), now_ms)
+        self.pusher = SandboxPusher(app_id, app_key, corp_id_of(app_id), now_ms, edit=self.state.stamp_name)
         handlers: dict[str, _Handler] = {
             CLUE_GET: self._clue_get,
             LIST_FIELDS: lambda _: {"fields": self.state.field_defs()},

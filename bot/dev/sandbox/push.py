@@ -12,18 +12,14 @@ import asyncio
 import itertools
 import json
 import secrets
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.crm.push import PushCipher, push_headers, push_message
-
-if TYPE_CHECKING:
-    from bot.dev.sandbox.app import SandboxState
 
 SEND_TIMEOUT_SECONDS = 5.0
 MAX_TIMES = 5
@@ -37,9 +33,10 @@ def new_noise() -> int:
 class SandboxPusher:
     """Pushes of one sandbox CRM. Runs on the sandbox's event loop."""
 
-    def __init__(self, state: SandboxState, app_id: str, app_key: str, corp_id: str,
-                 now_ms: Callable[[], int]) -> None:
-        self._state = state
+    def __init__(self, app_id: str, app_key: str, corp_id: str, now_ms: Callable[[], int], *,
+                 edit: Callable[[int], str | None]) -> None:
+        """``edit(clue_id)``: change the clue in the sandbox's data (its new name; None: no such clue)."""
+        self._edit = edit
         self._app_id = app_id
         self._app_key = app_key
         self._cipher = PushCipher(app_key, corp_id)
@@ -91,21 +88,9 @@ class SandboxPusher:
             return JSONResponse({"error": "no push address: push-register one, or give \"url\""}, status_code=400)
         if type(times) is not int or not 1 <= times <= MAX_TIMES:
             return JSONResponse({"error": f"times must be 1 to {MAX_TIMES}"}, status_code=400)
-        if args.get("edit") is True:
-            edited = self._edit(args.get("customerId"))
-            if edited is None:
-                return JSONResponse({"error": "edit needs the customerId of a sandbox clue"}, status_code=400)
-        content = args.get("content", {"customerId": args.get("customerId")})
+        clue_id = args.get("customerId")
+        if args.get("edit") is True and (type(clue_id) is not int or self._edit(clue_id) is None):
+            return JSONResponse({"error": "edit needs the customerId of a sandbox clue"}, status_code=400)
+        content = args.get("content", {"customerId": clue_id})
         return JSONResponse({"answers": await self.send(url, str(args.get("type", "edit_qw_customer")), content,
                                                         times)})
-
-    def _edit(self, clue_id: object) -> str | None:
-        """Stamp the clue's name with the time (a change the card shows); its new name, None for no such clue."""
-        clue = self._state.clue(clue_id) if type(clue_id) is int else None
-        if clue is None:
-            return None
-        name = next((f.get("valueAsText") for f in clue.get("fields", ()) if f.get("field") == "name"), None) or ""
-        stamp = time.strftime("%H:%M:%S", time.localtime(self._now_ms() / 1000))
-        edited = f"{name.split(' ✎ ')[0]} ✎ {stamp}"
-        self._state.update_clue(clue["customerId"], name=edited)
-        return edited
