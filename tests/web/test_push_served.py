@@ -99,3 +99,17 @@ def test_push_register_wants_https_and_says_what_is_off(sandbox: SandboxServer) 
     assert noted.returncode == 0
     assert "CRM_PUSH_PATH" in noted.stderr and "CRM_PUSH_ENABLED" in noted.stderr
     assert sandbox.app.pusher.subscription == ("register", "tag_info")
+
+
+def test_a_slow_signed_body_is_dropped_at_the_deadline(sandbox: SandboxServer,
+                                                       fake_slack: tuple[str, FakeSlackState]) -> None:
+    app = create_web_app(slack_settings(sandbox.url, fake_slack[0], CRM_PUSH_ENABLED="true",
+                                        SLACK_BODY_TIMEOUT_SECONDS="1"))
+    with LoopbackServer(app, lifespan="on") as server, \
+            connect(server.url, vendor_headers(), length=1000, path="/crm/push") as sock:
+        sock.sendall(b"5")
+        started = time.monotonic()
+        status, closed = read_response(sock, timeout=15)
+        waited = time.monotonic() - started
+    assert (status, closed) == (408, True)
+    assert waited < 10  # the deadline ended it (bounded, not a timing assertion on the 1 s itself)
