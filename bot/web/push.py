@@ -54,7 +54,7 @@ class PushRoute:
             return Response(str(refusal.reason), status_code=refusal.status, media_type="text/plain")
         handler: PushHandler = request.app.state.instance.push
         if not handler.accept(headers, message):
-            _metrics(request.scope).crm_pushes.inc("busy")
+            request.app.state.instance.metrics.crm_pushes.inc("busy")
             log.warning("crm.push.busy", extra={"type": message.type, "msg_id": message.msg_id})
             return Response("busy, retry later", status_code=503, media_type="text/plain")
         content, media_type = push_reply(message.noise)
@@ -69,13 +69,15 @@ def _headers(scope: Scope) -> dict[str, list[str]]:
     return headers
 
 
-def _metrics(scope: Scope) -> Metrics:
-    metrics: Metrics = scope["app"].state.instance.metrics
-    return metrics
+def _metrics(scope: Scope) -> Metrics | None:
+    """The instance's metrics; None while it is not built (a refusal is still logged)."""
+    instance = getattr(scope["app"].state, "instance", None)
+    return instance.metrics if instance is not None else None
 
 
 def _refused(scope: Scope, refusal: PushRefused) -> None:
-    _metrics(scope).crm_pushes.inc("refused")
+    if (metrics := _metrics(scope)) is not None:
+        metrics.crm_pushes.inc("refused")
     peer = scope.get("client")
     log.info("crm.push.refused", extra={"status": refusal.status, "reason": refusal.reason,
                                         "client": peer[0] if peer else None})
