@@ -18,7 +18,14 @@ from bot.web.app import create_web_app
 from tests.redis_server import free_port
 from tests.slack.harness import slack_settings
 from tests.support import run_cli
-from tests.web.test_hostile_http import connect, hex_chunk, read_response, send_until_refused, wait_for
+from tests.web.test_hostile_http import (
+    assert_dropped_at_the_deadline,
+    connect,
+    hex_chunk,
+    read_response,
+    send_until_refused,
+    wait_for,
+)
 from tests.web.test_push import vendor_headers
 
 PUSH_LIMIT = 256 * 1024
@@ -107,9 +114,4 @@ def test_a_slow_signed_body_is_dropped_at_the_deadline(sandbox: SandboxServer,
                                         SLACK_BODY_TIMEOUT_SECONDS="1"))
     with LoopbackServer(app, lifespan="on") as server, \
             connect(server.url, vendor_headers(), length=1000, path="/crm/push") as sock:
-        sock.sendall(b"5")
-        started = time.monotonic()
-        status, closed = read_response(sock, timeout=15)
-        waited = time.monotonic() - started
-    assert (status, closed) == (408, True)
-    assert waited < 10  # the deadline ended it (bounded, not a timing assertion on the 1 s itself)
+        assert_dropped_at_the_deadline(sock)
