@@ -42,6 +42,7 @@ from bot.crm.models import (
     parse_search,
     parse_tag_tree,
 )
+from bot.crm.push import PUSH_REGISTER
 from bot.crm.signing import CrmSigner
 from bot.crm.transport import AiohttpTransport
 from bot.domain.owner import Owner
@@ -184,6 +185,11 @@ class CrmClient:
         """Clues created in [since, before) (CRM time text, ``YYYY-MM-DD HH:MM:SS``), oldest first."""
         return parse_clue_page(await self.call(CLUES_BY_CREATE_TIME, {"since": since, "before": before, "size": size,
                                                                       "type": 1, "cursor": cursor}))
+
+    async def push_register(self, receive_address: str, subscription: Sequence[str]) -> None:
+        """Ask the CRM to push ``subscription`` (types) to ``receive_address``; a ``register`` push follows
+        (crm-api.md §8). Idempotent, so the one retry is as safe as for reads."""
+        await self.call(PUSH_REGISTER, {"receiveAddress": receive_address, "subscription": ",".join(subscription)})
 
     async def echo(self) -> None:
         await self.call(ECHO, {"hello": "clue-bot"})

@@ -47,6 +47,8 @@ class Metrics:
         self.slack_refused = Tally("cluebot_slack_refused", "Requests refused by the HTTP guard before the app "
                                    "(headers, size, busy_client, recalled, timeout, signature, not_found)",
                                    "reason", r)
+        self.crm_pushes = Tally("cluebot_crm_pushes", "CRM pushes by outcome: refused (headers or body), busy "
+                                "(push lane full: 503), applied, register, ignored, replayed", "outcome", r)
         self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
                                          "method or response_url", "method", r)
         self.interactions = Tally("cluebot_interactions", "Slack requests by kind (command, action, suggestion, "

@@ -124,6 +124,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Route("/playground/leads", checked(leads), methods=["POST"]),
+        Route("/playground/push", checked(crm_push), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -331,11 +332,22 @@ async def leads(request: Request, ctx: PlaygroundContext) -> Response:
     return await _to_sandbox(request, ctx, "/_sandbox/leads")
 
 
-async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str) -> Response:
+async def crm_push(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"customerId": 1}``: the sandbox CRM edits that clue and pushes ``edit_qw_customer`` to this app's push
+    path over HTTP, as the real CRM would; the app's answers come back. The next card reads the CRM again."""
+    payload = await _json_object(request)
+    push_url = str(request.base_url).rstrip("/") + request.app.state.instance.settings.crm_push_path
+    return await _to_sandbox(request, ctx, "/_sandbox/push", {
+        "customerId": payload.get("customerId"), "type": "edit_qw_customer", "edit": True, "url": push_url})
+
+
+async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str,
+                      payload: dict[str, Any] | None = None) -> Response:
     if ctx.sandbox_http is None:
         return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
                             status_code=404)
-    payload = await _json_object(request) if request.method == "POST" else None
+    if payload is None and request.method == "POST":
+        payload = await _json_object(request)
     try:
         answer = await ctx.sandbox_http.request(request.method, path, json=payload)
     except httpx.HTTPError as exc:

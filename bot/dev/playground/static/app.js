@@ -982,6 +982,16 @@
     if (!state.config.sandbox_origin) return; // a real CRM: its leads are its own
     panel.hidden = false;
     panel.addEventListener("click", async (event) => {
+      const pushChip = event.target.closest("button[data-push]");
+      if (pushChip) {
+        const pushed = await post("/playground/push", JSON.parse(pushChip.dataset.push));
+        const answer = pushed.ok ? pushed.data.answers[0] : null;
+        $("leads-status").textContent = answer && answer.status === 200
+          ? `The sandbox CRM renamed clue 1 and pushed edit_qw_customer; the app echoed its noise. ` +
+            `/clue 1 now reads the CRM again.`
+          : `The push failed: ${pushed.ok ? JSON.stringify(answer) : pushed.error}`;
+        return;
+      }
       const chip = event.target.closest("button[data-leads]");
       if (!chip) return;
       const result = await post("/playground/leads", JSON.parse(chip.dataset.leads));
