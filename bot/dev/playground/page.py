@@ -221,10 +221,12 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
 
 async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer, action_id: str, value: str | None,
                        block_id: str | None, where: dict[str, Any]) -> Response:
-    """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
+    """A click inside a modal: Slack sends the view as it holds it now (the fake Slack's copy), no channel or
+    response_url."""
     view_id = _string(where, "view_id", 64)
-    view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
-            "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
+    view = ctx.fake.views.get(view_id)
+    if view is None:
+        raise BadInput("view_id names no view the app opened")
     payload = _click(viewer, action_id, value, block_id, view=view)
     return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
 
