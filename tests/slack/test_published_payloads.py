@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot.dev.sandbox import seed
+from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.sandbox import SandboxServer, seed
 from bot.slack import cards, modals, search_cards
-from tests.slack.harness import CHANNEL, TEAM, USER, SlackDriver
+from tests.slack.harness import CHANNEL, TEAM, USER, SlackDriver, running_app, slack_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
 ZHANG_SAN = seed.ZHANG_SEARCH_IDS[0]
@@ -102,6 +103,20 @@ async def test_a_published_global_shortcut_from_a_grid_workspace_without_an_app_
     assert response.status_code == 200 and no_errors(caplog)
     [opened] = slack.fake.api_calls("views.open")
     assert opened["trigger_id"] == "111.111.xxxxxx" and opened["view"]["callback_id"] == search_cards.CALLBACK_FIND
+
+
+async def test_a_grid_org_allowed_by_its_enterprise_id_may_use_the_published_shortcut(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    """Slack's published global shortcut names the org only in ``team.enterprise_id``."""
+    url, state = fake_slack
+    settings = slack_settings(sandbox.url, url, SLACK_ALLOWED_TEAM_IDS="E111")
+    async with running_app(settings, state, url) as slack:
+        await slack.interact(published("shortcut.global.json",
+                                       ours(**{"test-shortcut": search_cards.SHORTCUT_FIND})))
+        await slack.drain()
+    [opened] = state.api_calls("views.open")
+    assert "not allowed" not in json.dumps(opened["view"])
+    assert opened["view"]["blocks"][0]["block_id"] == search_cards.BLOCK_PICK
 
 
 @pytest.mark.parametrize("fixture", ["message-action.json", "view-submission.json"])
