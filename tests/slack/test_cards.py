@@ -249,6 +249,11 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "search_modal_card_zh": lambda: search_cards.find_modal("zh", [
         b for b in clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))["blocks"]
         if b["block_id"] != cards.BLOCK_ACTIONS]),
+    "search_modal_picked_en": lambda: search_cards.find_modal("en", search_cards.picked_card(
+        clue_message(RICH_EN, opts(RICH_EN))["blocks"], "en", RICH_EN.id, channel="C0SALES001"),
+        channel="C0SALES001"),
+    "search_modal_picked_no_chat_zh_tw": lambda: search_cards.find_modal("zh-TW", search_cards.picked_card(
+        clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW"))["blocks"], "zh-TW", RICH_ZH.id, channel=None)),
     "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),
     "notice_crm_auth_zh": lambda: notice_message("zh", "crm_auth", id=8),
     "notice_not_allowed": lambda: notice_message("en", "not_allowed", rule="shared_channel",

@@ -14,7 +14,7 @@ from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.dev.sandbox import SandboxServer, seed
 from bot.slack import search_cards
 from tests.blockkit import assert_no_injection, assert_valid_blocks, assert_valid_message
-from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
+from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
 ZHANG_SAN, ZHANG_SAN_FENG = seed.ZHANG_SEARCH_IDS[:2]
 
@@ -289,3 +289,85 @@ async def test_a_search_with_no_match_says_how_to_look_up_by_id(slack: SlackDriv
     assert "No clues match" in response.json()["text"] and "/clue help" in response.json()["text"]
     options = (await suggest(slack, "张三")).json()["options"]
     assert all(f"ID {o['value']}" in o["text"]["text"] for o in options)  # two 张三 told apart
+
+
+# ------------------------------------------------------------------------------------------ Show in chat
+
+
+async def picked_from_help(slack: SlackDriver, channel: str = CHANNEL) -> dict[str, Any]:
+    """Find a clue opened from ``/clue help``'s button in ``channel``, 张三 picked: the modal as Slack holds it."""
+    help_response, _ = await slack.command("help", channel=channel)
+    await slack.action(search_cards.ACTION_FIND, button(help_response.json(), search_cards.ACTION_FIND)["value"],
+                       channel=channel)
+    await slack.drain()
+    modal = slack.last_view()
+    option = (await suggest(slack, "张三", modal)).json()["options"][0]
+    await pick(slack, modal, option)
+    return slack.last_view()
+
+
+def show_in_chat_button(view: dict[str, Any]) -> dict[str, Any] | None:
+    return next((e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == search_cards.ACTION_SHOW_IN_CHAT), None)
+
+
+def chat_note(view: dict[str, Any]) -> str:
+    [note] = [b for b in view["blocks"] if b.get("block_id") == search_cards.BLOCK_CHAT_NOTE]
+    return str(note["elements"][0]["text"])
+
+
+async def test_show_in_chat_posts_the_full_card_where_the_modal_was_opened(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    assert json.loads(picked["private_metadata"]) == {"channel": CHANNEL}
+    show = show_in_chat_button(picked)
+    assert show is not None and show["value"] == str(ZHANG_SAN)
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, show["value"], view=picked)
+    await slack.drain()
+    [posted] = slack.fake.api_calls("chat.postEphemeral")
+    assert (posted["channel"], posted["user"]) == (CHANNEL, USER)
+    assert posted["blocks"][0]["type"] == "header" and "张三" in posted["blocks"][0]["text"]["text"]
+    assert "clue_follow_ups" in json.dumps(posted["blocks"])  # the full card, every button, not the modal's
+    assert_valid_message({"text": posted["text"], "blocks": posted["blocks"]})
+    note = slack.last_view()
+    assert chat_note(note) == f"Posted in <#{CHANNEL}>: only you see it."
+    assert note["blocks"][:-1] == picked["blocks"]  # the card stays in the modal
+
+
+async def test_a_modal_from_the_search_bar_says_why_it_cannot_show_in_chat(slack: SlackDriver) -> None:
+    modal = await find_modal(slack)
+    option = (await suggest(slack, "张三", modal)).json()["options"][0]
+    await pick(slack, modal, option)
+    picked = slack.last_view()
+    assert show_in_chat_button(picked) is None
+    assert "no conversation to show it in" in chat_note(picked) and f"/clue {ZHANG_SAN}" in chat_note(picked)
+
+
+async def test_show_in_chat_where_the_app_is_not_says_what_to_do(slack: SlackDriver) -> None:
+    """A DM the bot was not added to: Slack answers chat.postEphemeral there with channel_not_found."""
+    picked = await picked_from_help(slack, channel="D0ALICEDM1")
+    show = show_in_chat_button(picked)
+    assert show is not None
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, show["value"], view=picked)
+    await slack.drain()
+    [refused] = slack.fake.api_calls("chat.postEphemeral")
+    assert refused["channel"] == "D0ALICEDM1"
+    note = chat_note(slack.last_view())
+    assert "the app is not in it. Add the app there" in note and "channel_not_found" not in note
+
+
+async def test_show_in_chat_refused_by_slack_says_so_without_its_code(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    slack.fake.errors["chat.postEphemeral"] = "restricted_action"
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, str(ZHANG_SAN), view=picked)
+    await slack.drain()
+    note = chat_note(slack.last_view())
+    assert "Slack did not take the card" in note and "restricted_action" not in note
+
+
+async def test_show_in_chat_with_a_forged_value_does_nothing(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    calls = len(slack.fake.calls)
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, "../8", view=picked)
+    await slack.drain()
+    assert len(slack.fake.calls) == calls
+
