@@ -107,9 +107,10 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
 
 
 def _row(row: SearchHit, locale: str) -> Json:
-    """Worded like a row of ``/clue 8 12 40``: stage, tags, phone, and what last happened."""
+    """Worded like a row of ``/clue 8 12 40``: stage, tags, company, phone, and what last happened."""
     details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
                tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
+               mrkdwn_value(row.company or "", _ROW_VALUE),
                mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",
                t(locale, "row.created", when=local_time(row.created)) if row.created else ""]
     text = row_text(locale, row.clue_id, row.name, details)
@@ -185,10 +186,10 @@ def _chat_note(text: str) -> Json:
 
 
 def option(row: SearchHit, locale: str) -> dict[str, Any]:
-    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id is in the
-    text too: two people called 张三 are told apart before one is picked."""
+    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id and the
+    company are in the text too: two people called 张三 are told apart before one is picked."""
     parts = [f"{row.name} · ID {row.clue_id}" if row.name else t(locale, "clue.title", id=row.clue_id),
-             row.stage or "", mask_phone(row.phone) if row.phone else ""]
+             row.company or "", row.stage or "", mask_phone(row.phone) if row.phone else ""]
     text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}
 

@@ -263,9 +263,10 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 def _results(**kwargs: Any) -> search_cards.ResultsPage:
-    """A page of search results: a name from the CRM, one from the cache, none, hostile text, many tags."""
+    """A page of search results: a name, company and phone from the row, none, hostile text, many tags."""
     rows = (
-        SearchHit(8, "张三", "初步接触", crm_time("2021-05-11 15:15:48"), ("A级", "北京"), phone="13800138000"),
+        SearchHit(8, "张三", "初步接触", crm_time("2021-05-11 15:15:48"), ("A级", "北京"), phone="13800138000",
+                  company="北京星辰科技有限公司"),
         SearchHit(410983932389440, None, "报价中", crm_time("2024-03-02 09:00:00")),
         SearchHit(66, "<!channel> *张* `x`", None, None, ("制造业", "互联网", "金融", "教育", "<@U123>"),
                   phone="+86 139-0013-9000"),

@@ -60,6 +60,19 @@ async def test_bare_eleven_digits_stay_a_clue_id(slack: SlackDriver, sandbox: Sa
     assert "13900130000" in response.json()["text"]  # "Clue 13900130000 was not found"
 
 
+async def test_rows_show_the_masked_phone_and_company_from_the_search_row_itself(
+        slack: SlackDriver, sandbox: SandboxServer) -> None:
+    """#21 item 11: nothing cached, and no clue/get per row: the row's own fields (keyed by field id)."""
+    response, _ = await slack.command("张三")
+    body = response.json()
+    [first] = [b for b in body["blocks"] if b.get("block_id") == f"clue_search_row_{ZHANG_SAN}"]
+    assert "139****0000" in first["text"]["text"] and "张氏样板客户0号有限公司" in first["text"]["text"]
+    assert "13900130000" not in all_text(body)
+    options = (await suggest(slack, "张三")).json()["options"]
+    assert "张氏样板客户0号有限公司" in options[0]["text"]["text"] and "139****0000" in options[0]["text"]["text"]
+    assert sandbox.state.stats().clue_gets == {}
+
+
 async def test_phone_rows_are_masked_from_the_cached_clue(slack: SlackDriver) -> None:
     await slack.command(str(ZHANG_SAN))  # the card puts the clue in cache
     response, _ = await slack.command("张三")

@@ -136,10 +136,12 @@ class ClueSearch:
     def _rows(self, admitted: Pass, page: SearchPage) -> tuple[SearchHit, ...]:
         rows = []
         for hit in page.hits[:search_cards.MAX_SEARCH_ROWS]:
-            # customer/search rows carry no phone, and a name only when the CRM has one: a cached clue fills in.
+            # A row carries name, phone and company when the tenant's fields have them: a cached clue fills in
+            # what it lacks (never a CRM read per row).
             clue = admitted.peek(hit.clue_id)
             if clue is not None:
-                hit = replace(hit, name=hit.name or clue.name, phone=clue.phones[0] if clue.phones else None)
+                hit = replace(hit, name=hit.name or clue.name, company=hit.company or clue.company,
+                              phone=hit.phone or (clue.phones[0] if clue.phones else None))
             rows.append(hit)
         return tuple(rows)
 
