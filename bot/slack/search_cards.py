@@ -126,14 +126,19 @@ def help_message(locale: str, max_ids: int) -> dict[str, Any]:
     return message
 
 
-def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = (), *, channel: str | None = None) -> dict[str, Any]:
+def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = (), *, channel: str | None = None,
+               picked: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Find a clue modal: an external_select fed by ``block_suggestion``; a picked card below it.
     ``channel``: the conversation it was opened from (Show in chat posts there), kept in ``private_metadata``,
-    which Slack hands back with every click inside the modal."""
-    select = {
+    which Slack hands back with every click inside the modal. ``picked``: the option the card is of, kept
+    in the select (a section's select is not an input block: views.update would otherwise clear it)."""
+    select: dict[str, Any] = {
         "type": "external_select", "action_id": ACTION_PICK, "min_query_length": 1,
         "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
     }
+    if picked is not None:
+        select["initial_option"] = {"text": plain(plain_value(str(_text_of(picked)), OPTION_TEXT_LIMIT)),
+                                    "value": str(picked.get("value"))}
     head = [
         {"type": "section", "block_id": BLOCK_PICK, "text": mrkdwn(t(locale, "modal.label")),
          "accessory": select},
@@ -144,6 +149,11 @@ def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = (), *, channel: s
     if channel:
         modal["private_metadata"] = json.dumps({"channel": channel})
     return modal
+
+
+def _text_of(option: Mapping[str, Any]) -> str:
+    text = option.get("text")
+    return str(text.get("text")) if isinstance(text, Mapping) else ""
 
 
 def modal_channel(view: Mapping[str, Any]) -> str | None:

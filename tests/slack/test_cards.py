@@ -251,7 +251,8 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
         if b["block_id"] != cards.BLOCK_ACTIONS]),
     "search_modal_picked_en": lambda: search_cards.find_modal("en", search_cards.picked_card(
         clue_message(RICH_EN, opts(RICH_EN))["blocks"], "en", RICH_EN.id, channel="C0SALES001"),
-        channel="C0SALES001"),
+        channel="C0SALES001", picked={"text": {"type": "plain_text", "text": "Jane <Doe> · ID 1024"},
+                                      "value": "1024"}),
     "search_modal_picked_no_chat_zh_tw": lambda: search_cards.find_modal("zh-TW", search_cards.picked_card(
         clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW"))["blocks"], "zh-TW", RICH_ZH.id, channel=None)),
     "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),

@@ -264,6 +264,9 @@ async def test_type_ahead_options_and_the_pick(slack: SlackDriver, sandbox: Sand
     assert_valid_blocks(view["blocks"])
     header = next(b for b in view["blocks"] if b["type"] == "header")
     assert "张三" in header["text"]["text"]
+    select = view["blocks"][0]["accessory"]
+    picked = select["initial_option"]  # the pick stays shown in the select
+    assert (picked["value"], picked["text"]["text"]) == (options[0]["value"], options[0]["text"]["text"])
     [buttons] = [b["elements"] for b in view["blocks"] if b["type"] == "actions"]
     assert ("clue_open", True) in [(e["action_id"], "url" in e) for e in buttons]  # Open in CRM: a link
     assert "13900130000" not in json.dumps(view, ensure_ascii=False)

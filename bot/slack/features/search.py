@@ -234,17 +234,17 @@ class ClueSearch:
         if not isinstance(view, Mapping) or not isinstance(actions, list) or not actions:
             return
         selected = actions[0].get("selected_option") if isinstance(actions[0], Mapping) else None
-        if isinstance(selected, Mapping) and selected.get("value") == search_cards.OPTION_UNAVAILABLE:
-            return  # the "CRM is slow or down" option: nothing to show
+        if not isinstance(selected, Mapping) or selected.get("value") == search_cards.OPTION_UNAVAILABLE:
+            return  # nothing picked, or the "CRM is slow or down" option: nothing to show
         try:
-            clue_id = parse_clue_id(str(selected.get("value") if isinstance(selected, Mapping) else ""))
+            clue_id = parse_clue_id(str(selected.get("value")))
         except InvalidClueId:
             log.info("action.value.invalid", extra={"action": search_cards.ACTION_PICK})
             return
         who = Inbound.from_action(body)
-        self._deps.runner.spawn(self._show_in_modal(who, clue_id, view, client), name="clue.find.pick")
+        self._deps.runner.spawn(self._show_in_modal(who, clue_id, selected, view, client), name="clue.find.pick")
 
-    async def _show_in_modal(self, who: Inbound, clue_id: int, view: Mapping[str, Any],
+    async def _show_in_modal(self, who: Inbound, clue_id: int, selected: Mapping[str, Any], view: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(who.user_id)
         channel = search_cards.modal_channel(view)
@@ -259,7 +259,7 @@ class ClueSearch:
             else:
                 shown = card.render(self._deps.renderer, locale).message["blocks"]
                 blocks = search_cards.picked_card(shown, locale, clue_id, channel=channel)
-        modal = search_cards.find_modal(locale, blocks, channel=channel)
+        modal = search_cards.find_modal(locale, blocks, channel=channel, picked=selected)
         view_hash = view.get("hash")
         await client.views_update(view_id=str(view.get("id") or ""), view=modal,
                                   hash=view_hash if isinstance(view_hash, str) else None)

@@ -390,6 +390,8 @@
         }, option.text && typeof option.text.text === "string" ? option.text.text : "")));
       },
     });
+    const initial = item.initial_option && item.initial_option.text;
+    if (initial && typeof initial.text === "string") input.value = initial.text;
     return el("span", { class: "b-select-wrap" }, input, list);
   }
 
