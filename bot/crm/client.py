@@ -21,17 +21,19 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from bot.crm.guard import CrmGuard
 from bot.crm.models import (
+    NO_ROW_FIELDS,
     CluePage,
     FieldDef,
     FollowUpPage,
     RawClue,
+    RowFields,
     SearchPage,
     Tag,
     owner_of,
@@ -169,10 +171,11 @@ class CrmClient:
         )
 
     async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10,
-                               name_fields: Sequence[str] = ()) -> SearchPage:
-        """One page of customers matching ``key`` (phone or name); ``name_fields``: the name field's ids."""
+                               fields: RowFields = NO_ROW_FIELDS) -> SearchPage:
+        """One page of customers matching ``key`` (phone or name); ``fields``: the ids of the fields rows carry
+        the name, phone and company under."""
         return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}),
-                            name_fields)
+                            fields)
 
     async def owner(self, customer_id: int) -> Owner | None:
         """Whose clue ``customer_id`` is: customer/search filtered by ``customerId`` (api-55653168's

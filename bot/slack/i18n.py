@@ -226,6 +226,17 @@ _EN: dict[str, str] = {
         "Clue alerts for <#{channel}> stopped: {reason}. Add me back to the channel and `/clue subscribe` "
         "there again."
     ),
+    # Show in chat (the Find a clue modal's picked card, #21 item 13)
+    "button.show_in_chat": "Show in chat",
+    "modal.shown_in_chat": "Posted in <#{channel}>: only you see it.",
+    "modal.not_shown_hidden": (
+        "I cannot post in that conversation: the app is not in it. Add the app there, or type `/clue {id}` in it."
+    ),
+    "modal.not_shown": "Slack did not take the card just now. Try again, or type `/clue {id}` in the conversation.",
+    "modal.no_chat": (
+        "Opened from the search bar, so there is no conversation to show it in: type `/clue {id}` in one, or "
+        "open Find a clue from `/clue help` there."
+    ),
 }
 
 _ZH: dict[str, str] = {
@@ -414,6 +425,14 @@ _ZH: dict[str, str] = {
     "alert.digest": "{count} 条新线索",
     "alert.digest_more": "还有 {count} 条：请在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的线索提醒已停止：{reason}。请把我加回频道，并在那里再次 `/clue subscribe`。",
+    # Show in chat（查找线索弹窗中选中的卡片，#21 第 13 项）
+    "button.show_in_chat": "在聊天中显示",
+    "modal.shown_in_chat": "已发到 <#{channel}>，仅你可见。",
+    "modal.not_shown_hidden": "无法在该会话中发送：应用不在其中。请把应用加进去，或在那里输入 `/clue {id}`。",
+    "modal.not_shown": "Slack 暂时没有接收这张卡片。请重试，或在会话中输入 `/clue {id}`。",
+    "modal.no_chat": (
+        "从搜索栏打开，没有可显示的会话：请在会话中输入 `/clue {id}`，或在那里通过 `/clue help` 打开查找线索。"
+    ),
 }
 
 # Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
@@ -604,6 +623,14 @@ _ZH_TW: dict[str, str] = {
     "alert.digest": "{count} 條新線索",
     "alert.digest_more": "還有 {count} 條：請在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的線索提醒已停止：{reason}。請把我加回頻道，並在那裡再次 `/clue subscribe`。",
+    # Show in chat（查找線索視窗中選取的卡片，#21 第 13 項）
+    "button.show_in_chat": "在聊天中顯示",
+    "modal.shown_in_chat": "已發到 <#{channel}>，僅你可見。",
+    "modal.not_shown_hidden": "無法在該對話中傳送：應用程式不在其中。請把應用程式加進去，或在那裡輸入 `/clue {id}`。",
+    "modal.not_shown": "Slack 暫時沒有接收這張卡片。請重試，或在對話中輸入 `/clue {id}`。",
+    "modal.no_chat": (
+        "從搜尋列開啟，沒有可顯示的對話：請在對話中輸入 `/clue {id}`，或在那裡透過 `/clue help` 開啟查找線索。"
+    ),
 }
 
 

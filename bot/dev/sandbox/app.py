@@ -363,12 +363,13 @@ class SandboxState:
                 self._text_searches += 1
             stages = {str(item["id"]): item["name"] for definition in self._fields
                       if self._is_field(definition, "customer_stage") for item in definition["items"]}
-            name_ids = [str(definition["id"]) for definition in self._fields if self._is_field(definition, "name")]
+            row_ids = {key: [str(definition["id"]) for definition in self._fields if self._is_field(definition, key)]
+                       for key in _ROW_FIELDS}
             tag_names = {}
             for group in self._tag_groups:
                 for tag in group["tags"]:
                     tag_names[str(tag["id"])] = tag_names[tag["qwTagId"]] = tag["name"]
-            rows = [{**_search_hit(clue, stages, tag_names, name_ids), **relationship}
+            rows = [{**_search_hit(clue, stages, tag_names, row_ids), **relationship}
                     for clue_key, clue in sorted(self._clues.items())
                     if customer_id in (None, clue_key) and (needle is None or _matches(clue, needle))
                     for relationship in self._sales.get(clue_key, seed.sales_rows(clue))]
@@ -513,15 +514,19 @@ def _matches(clue: Mapping[str, Any], needle: str) -> bool:
     return any(_compact(needle) in _compact(phone) for phone in _phones(clue))
 
 
+_ROW_FIELDS = ("name", "mobile", "corp_name")  # system fields a search row carries under their numeric ids
+
+
 def _search_hit(clue: Mapping[str, Any], stages: Mapping[str, str], tag_names: Mapping[str, str],
-                name_ids: list[str]) -> Json:
+                row_ids: Mapping[str, list[str]]) -> Json:
     # The doc lists these keys plus system and custom fields keyed by numeric field id (the name under the
-    # 姓名 field's); ``tags`` (names here) is undocumented in shape.
+    # 姓名 field's, the phone under 电话's as clue/get's JSON array text, the company under 公司名称's);
+    # ``tags`` (names here) is undocumented in shape.
     stage = _field_value(clue, "customer_stage")
     hit: Json = {"customerId": clue["customerId"], "salesStageName": stages.get(stage) if stage else None,
                  "tags": [tag_names[t] for t in clue.get("tagIds") or () if t in tag_names],
                  "createTime": clue.get("createTime")}
-    hit.update((field_id, _field_value(clue, "name")) for field_id in name_ids)
+    hit.update((field_id, _field_value(clue, key)) for key, ids in row_ids.items() for field_id in ids)
     for item in clue.get("fields") or ():
         if str(item.get("field")).isdigit():
             hit[item["field"]] = item.get("valueAsText")
