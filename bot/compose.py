@@ -31,6 +31,7 @@ from bot.cache.clues import (
     owner_cache,
     search_cache,
 )
+from bot.cache.push import PushHandler, Recheck, no_recheck
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
@@ -81,6 +82,7 @@ class Instance:
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
     alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
+    push: PushHandler | None = None  # the CRM's webhook push (None unless CRM_PUSH_ENABLED)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                 reads=WatchReads(caches.clues, caches.follow_ups, caches.owners),
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
+    if alerts is not None:
+        alerts.db.count_commits(metrics.store_commits.inc)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
     people = person_limits(settings, fleet, runner, clocks.monotonic)
@@ -255,4 +259,18 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales, alerts=alerts)
+                    fleet=fleet, locales=locales, alerts=alerts,
+                    push=build_push(settings, caches, fleet, runner, metrics, clocks,
+                                    recheck=alerts.recheck if alerts else no_recheck)
+                    if settings.crm_push_enabled else None)
+
+
+def build_push(settings: Settings, caches: Caches, fleet: FleetRedis | None, runner: TaskRunner, metrics: Metrics,
+               clocks: Clocks, recheck: Recheck = no_recheck) -> PushHandler:
+    """What a CRM push does: the caches invalidated, ``recheck`` called (watched clues re-read at once:
+    ``AlertService.recheck``; nothing without the alerts database);
+    replays kept for twice the timestamp window, in Redis with ``REDIS_URL``."""
+    keep = round(2 * settings.crm_push_window_seconds)
+    replays = fleet.push_replays(keep, clocks.monotonic) if fleet else TtlDeduper(clocks.monotonic, ttl=keep)
+    return PushHandler(clues=caches.clues, follow_ups=caches.follow_ups, owners=caches.owners, recheck=recheck,
+                       replays=replays, runner=runner, metrics=metrics)

@@ -40,12 +40,12 @@ ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.
            cards.ACTION_WATCH,
            search_cards.ACTION_SHOW,
            cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
-           search_cards.ACTION_FIND, search_cards.ACTION_PICK)
+           search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT)
 SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
-              "mpim:read", "chat:write")  # chat:write: new-clue alerts (bot.alerts)
+              "mpim:read", "chat:write")  # chat:write: new-clue alerts (bot.alerts), Show in chat
 _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client is given with a token
 
 

@@ -119,12 +119,15 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/config", checked(config), methods=["GET"]),
         Route("/playground/command", checked(command), methods=["POST"]),
         Route("/playground/action", checked(action), methods=["POST"]),
+        Route("/playground/suggest", checked(suggest), methods=["POST"]),
+        Route("/playground/pick", checked(pick), methods=["POST"]),
         Route("/playground/link", checked(link), methods=["POST"]),
         Route("/playground/entity", checked(entity_details), methods=["POST"]),
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Route("/playground/leads", checked(leads), methods=["POST"]),
         Route("/playground/stage", checked(stage), methods=["POST"]),
+        Route("/playground/push", checked(crm_push), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -222,12 +225,46 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
 
 async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer, action_id: str, value: str | None,
                        block_id: str | None, where: dict[str, Any]) -> Response:
-    """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
-    view_id = _string(where, "view_id", 64)
-    view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
-            "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
-    payload = _click(viewer, action_id, value, block_id, view=view)
+    """A click inside a modal: Slack sends the view as it holds it now (the fake Slack's copy), no channel or
+    response_url."""
+    payload = _click(viewer, action_id, value, block_id, view=_held_view(ctx, where))
     return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+async def suggest(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{view_id, action_id, block_id, value, viewer?}``: a keystroke in a modal's external_select, sent as
+    Slack's ``block_suggestion`` (the view as the fake Slack holds it); the answer's ack holds the options."""
+    body = await _json_object(request)
+    payload = slack_requests.block_suggestion(_sender(_viewer(body)), action_id=_string(body, "action_id", 255),
+                                              block_id=_string(body, "block_id", 255), view=_held_view(ctx, body),
+                                              value=_string(body, "value", 150, empty_ok=True))
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+async def pick(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{view_id, action_id, block_id, option: {text, value}, viewer?}``: an option picked in a modal's
+    external_select, sent as Slack's ``block_actions`` from inside the view."""
+    body = await _json_object(request)
+    option = body.get("option")
+    if not isinstance(option, dict) or not isinstance(option.get("text"), dict):
+        raise BadInput("option must be an option the type-ahead offered: {text, value}")
+    chosen = {"text": option["text"], "value": _string(option, "value", 150)}
+    element = slack_requests.select_element(_string(body, "action_id", 255), chosen,
+                                            block_id=_string(body, "block_id", 255), action_ts=f"{time.time():.6f}")
+    payload = slack_requests.view_actions(_sender(_viewer(body)), element, trigger_id=_trigger_id(),
+                                          view=_held_view(ctx, body))
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+def _held_view(ctx: PlaygroundContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    view = ctx.fake.views.get(_string(body, "view_id", 64))
+    if view is None:
+        raise BadInput("view_id names no view the app opened")
+    return view
+
+
+def _sender(viewer: Viewer) -> slack_requests.Sender:
+    return slack_requests.Sender(TEAM_ID, viewer.user_id, API_APP_ID, TEAM_DOMAIN, USER_NAME, "playground")
 
 
 def _click(viewer: Viewer, action_id: str, value: str | None, block_id: str | None, **where: Any) -> dict[str, Any]:
@@ -333,22 +370,39 @@ async def leads(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def stage(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{"clue": 8}``: that lead changes stage in the sandbox CRM; the app is hinted at once, as the CRM's
-    push would (``AlertService.recheck``), so a channel watching it (``/clue watch 8``) gets the reply now
-    rather than at the next scheduled check."""
-    answer = await _to_sandbox(request, ctx, "/_sandbox/stage")
-    instance: Instance | None = getattr(request.app.state, "instance", None)
-    body = json.loads(bytes(answer.body))
-    if answer.status_code == 200 and instance is not None and instance.alerts is not None:
-        await instance.alerts.recheck(int(body["clue"]))
-    return answer
+    """``{"clue": 8}``: that lead changes stage in the sandbox CRM, which pushes ``edit_qw_customer`` for it to
+    this app as the real CRM would: a channel watching the clue (``/clue watch 8``) gets its reply at once (the
+    push's recheck), not at the next scheduled check. The new stage, and the receiver's answers."""
+    moved = await _to_sandbox(request, ctx, "/_sandbox/stage")
+    if moved.status_code != 200:
+        return moved
+    changed = json.loads(bytes(moved.body))
+    pushed = await _to_sandbox(request, ctx, "/_sandbox/push", {
+        "customerId": changed["clue"], "type": "edit_qw_customer", "url": _push_url(request)})
+    return JSONResponse({**changed, **json.loads(bytes(pushed.body))}, status_code=pushed.status_code)
 
 
-async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str) -> Response:
+async def crm_push(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"customerId": 1}``: the sandbox CRM edits that clue and pushes ``edit_qw_customer`` to this app's push
+    path over HTTP, as the real CRM would; the app's answers come back. The next card reads the CRM again."""
+    payload = await _json_object(request)
+    return await _to_sandbox(request, ctx, "/_sandbox/push", {
+        "customerId": payload.get("customerId"), "type": "edit_qw_customer", "edit": True, "url": _push_url(request)})
+
+
+def _push_url(request: Request) -> str:
+    """Where this app receives the CRM's pushes (the playground always does, on the sandbox CRM)."""
+    instance: Instance = request.app.state.instance
+    return str(request.base_url).rstrip("/") + instance.settings.crm_push_path
+
+
+async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str,
+                      payload: dict[str, Any] | None = None) -> Response:
     if ctx.sandbox_http is None:
         return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
                             status_code=404)
-    payload = await _json_object(request) if request.method == "POST" else None
+    if payload is None and request.method == "POST":
+        payload = await _json_object(request)
     try:
         answer = await ctx.sandbox_http.request(request.method, path, json=payload)
     except httpx.HTTPError as exc:
