@@ -20,6 +20,7 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 
 from bot.alerts.service import AlertService, build_alerts
+from bot.alerts.watches import WatchReads
 from bot.cache.clues import (
     ClueCache,
     FollowUpCache,
@@ -216,6 +217,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         admin_contact=settings.clue_admin_contact,
     )
     alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
+                                reads=WatchReads(caches.clues, caches.follow_ups, caches.owners),
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
     if alerts is not None:
@@ -241,14 +243,15 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
         renderer=CardRenderer(matcher, access, clocks.wall, summary_fields=settings.clue_summary_fields,
-                              due_field=settings.clue_due_field),
+                              due_field=settings.clue_due_field, watches=alerts is not None),
         options=FeatureOptions(ack_budget=settings.slack_ack_budget_seconds, max_ids=settings.clue_max_ids,
                                default_locale=settings.default_locale, crm_tz=settings.tz,
                                follow_up_wait=settings.clue_follow_up_wait_seconds,
                                query_key=fingerprint_key(signing_secret or bot_token or "")),
         calls=calls,
         wall=clocks.wall,
-        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids) if alerts else None,
+        alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids,
+                         alerts.watcher.store if alerts.watcher else None) if alerts else None,
     )
     replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
                                                       maxsize=MAX_REPLAY_KEYS)
@@ -257,13 +260,15 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
                     fleet=fleet, locales=locales, alerts=alerts,
-                    push=build_push(settings, caches, fleet, runner, metrics, clocks) if settings.crm_push_enabled
-                    else None)
+                    push=build_push(settings, caches, fleet, runner, metrics, clocks,
+                                    recheck=alerts.recheck if alerts else no_recheck)
+                    if settings.crm_push_enabled else None)
 
 
 def build_push(settings: Settings, caches: Caches, fleet: FleetRedis | None, runner: TaskRunner, metrics: Metrics,
                clocks: Clocks, recheck: Recheck = no_recheck) -> PushHandler:
-    """What a CRM push does: the caches invalidated, ``recheck`` called (watched clues, once they exist);
+    """What a CRM push does: the caches invalidated, ``recheck`` called (watched clues re-read at once:
+    ``AlertService.recheck``; nothing without the alerts database);
     replays kept for twice the timestamp window, in Redis with ``REDIS_URL``."""
     keep = round(2 * settings.crm_push_window_seconds)
     replays = fleet.push_replays(keep, clocks.monotonic) if fleet else TtlDeduper(clocks.monotonic, ttl=keep)

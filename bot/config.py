@@ -469,6 +469,15 @@ class Settings:
         "CLUE_ALERT_LEASE_SECONDS", number(float, 1, 3600), 30.0, ALERTS,
         "The poller's lease: when its holder dies, another instance takes over within this plus one poll "
         "interval")
+    # watches (issue 22 item 3)
+    clue_watch_check_seconds: float = setting(
+        "CLUE_WATCH_CHECK_SECONDS", number(float, 1, 86_400), 300.0, ALERTS,
+        "How often each watched clue (`/clue watch 8`) is read again for changes (by the poller, through the "
+        "card cache: a clue looked at lately costs no CRM call)")
+    clue_watch_reads_per_round: int = setting(
+        "CLUE_WATCH_READS_PER_ROUND", number(int, 3, 10_000), 30, ALERTS,
+        "CRM reads the watch checks of one poll round may make at most (three a clue: itself, its owner, its "
+        "follow-ups), the longest unchecked first: the rest of the CRM budget is left to lookups")
     # CRM push
     crm_push_enabled: bool = setting(
         "CRM_PUSH_ENABLED", flag, False, PUSH,

@@ -143,6 +143,8 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_ALERT_DIGEST_OVER": "20"}, "clue_alert_digest_over", 20),
     ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
     ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
+    ({"CLUE_WATCH_CHECK_SECONDS": "60"}, "clue_watch_check_seconds", 60.0),
+    ({"CLUE_WATCH_READS_PER_ROUND": "90"}, "clue_watch_reads_per_round", 90),
     # CRM push
     ({"CRM_PUSH_ENABLED": "true"}, "crm_push_enabled", True),
     ({"CRM_PUSH_PATH": "/hooks/tanmarket"}, "crm_push_path", "/hooks/tanmarket"),

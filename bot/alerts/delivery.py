@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.cards import UrlFor, alert_message, covered_deliveries, delivery_metadata, digest_message
+from bot.alerts.posting import CHANNEL_GONE, ChannelPacer, recent_messages
 from bot.domain.clue import Clue
 from bot.errors import SlackCallFailed
 from bot.slack.i18n import t
@@ -32,9 +33,6 @@ from bot.store.alerts import AlertStore, PendingDelivery
 
 log = logging.getLogger(__name__)
 
-CHANNEL_GONE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
-HISTORY_PAGES = 5  # how far back (x 200 messages) recovery looks for an already-posted alert
-RECOVERY_SLACK_SECONDS = 60.0  # history is searched from this long before the delivery was recorded
 
 
 @dataclass
@@ -57,18 +55,14 @@ class _Batch:
 
 class AlertPoster:
     def __init__(self, store: AlertStore, client: AsyncWebClient, *, locale: str, url_for: UrlFor,
-                 digest_over: int, interval: float, monotonic: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, max_channels: int = 4) -> None:
+                 digest_over: int, pacer: ChannelPacer, max_channels: int = 4) -> None:
         self._store = store
         self._client = client
         self._locale = locale
         self._url_for = url_for
         self._digest_over = digest_over
-        self._interval = interval
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._pacer = pacer
         self._slots = asyncio.Semaphore(max_channels)
-        self._last_post: dict[str, float] = {}
 
     async def deliver(self) -> DeliveryResult:
         """Post everything pending; what was posted."""
@@ -99,7 +93,7 @@ class AlertPoster:
         message = (digest_message(batch.clues, self._locale, self._url_for) if len(batch.clues) > 1
                    else alert_message(batch.clues[0], self._locale, self._url_for))
         ids = batch.ids
-        await self._paced(channel)
+        await self._pacer.wait(channel)
         await self._store.attempting(ids)
         try:
             # The Web API client waits out a 429's Retry-After itself (bot.slack.webapi), and logs and counts
@@ -111,43 +105,26 @@ class AlertPoster:
             if exc.error in CHANNEL_GONE:
                 await self._stop_channel(channel, batch.deliveries, exc.error, result)
             return False
-        self._last_post[channel] = self._monotonic()
+        self._pacer.posted(channel)
         ts = answer.get("ts")
         await self._store.posted(ids, ts if isinstance(ts, str) else None)
         result.messages += 1
         result.delivered += len(ids)
         return True
 
-    async def _paced(self, channel: str) -> None:
-        last = self._last_post.get(channel)
-        if last is not None:
-            wait = last + self._interval - self._monotonic()
-            if wait > 0:
-                await self._sleep(wait)
-
     async def _recover(self, channel: str, items: list[PendingDelivery], result: DeliveryResult
                        ) -> list[PendingDelivery]:
         """Deliveries a crash may have left posted but unmarked: found in the channel, marked, dropped from
         ``items``; the rest returned. Unverifiable (no history scope, Slack failing): all returned."""
         tried = [d for d in items if d.attempts]
-        oldest = min(d.created_at for d in tried) - RECOVERY_SLACK_SECONDS
-        ranges: list[tuple[int, int, str]] = []
-        cursor: str | None = None
         try:
-            for _ in range(HISTORY_PAGES):
-                answer = await self._client.conversations_history(
-                    channel=channel, oldest=f"{oldest:.6f}", limit=200, include_all_metadata=True, cursor=cursor)
-                for message in answer.get("messages") or []:
-                    covered = covered_deliveries(message)
-                    if covered is not None:
-                        ranges.append((*covered, str(message.get("ts"))))
-                cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
-                if cursor is None:
-                    break
+            messages = await recent_messages(self._client, channel, min(d.created_at for d in tried))
         except SlackCallFailed as exc:
             log.warning("alerts.recovery.unverified", extra={"channel": channel, "pending": len(tried),
                                                              "error": exc.error[:64]})
             return items
+        ranges = [(*covered, str(message.get("ts"))) for message in messages
+                  if (covered := covered_deliveries(message)) is not None]
         found: dict[str, list[int]] = {}
         for delivery in tried:
             for first, last, ts in ranges:

@@ -11,6 +11,7 @@ from bot.store.alerts import AlertStore
 from bot.store.database import Database, connect
 from bot.store.filters import describe
 from bot.store.lease import Lease
+from bot.store.watches import WatchStore
 
 
 def _database(settings: Settings) -> Database:
@@ -32,12 +33,15 @@ async def migrate(settings: Settings) -> int:
 
 
 async def status(settings: Settings) -> int:
-    """Subscriptions, the high-water mark, the lease holder and the backlog, as text."""
+    """Subscriptions, the high-water mark, the lease holder, the backlog and the watched clues, as text."""
     db = _database(settings)
     try:
         store = AlertStore(db, time.time)
         summary = await store.status()
         listed = await store.subscriptions()
+        watch_store = WatchStore(db, time.time)
+        watching = await watch_store.status()
+        watches = await watch_store.watches()
         holder = await Lease(db, POLLER_LEASE, "-", ttl=0, wall=time.time).current()
     finally:
         await db.aclose()
@@ -55,4 +59,11 @@ async def status(settings: Settings) -> int:
         what = describe(subscription.filters) or "every new clue"
         stopped = f" [stopped: {subscription.disabled_reason}]" if subscription.disabled_reason else ""
         print(f"  #{subscription.id} {subscription.channel_id} {what} by {subscription.created_by}{stopped}")
+    print(f"watches: {watching.watches} ({watching.disabled} stopped); changes: {watching.pending} pending, "
+          f"{watching.posted} posted")
+    for watch in watches:
+        checked = f"checked {time.time() - watch.checked_at:.0f} s ago" if watch.checked_at else "not checked yet"
+        stopped = f" [stopped: {watch.disabled_reason}]" if watch.disabled_reason else ""
+        thread = f", thread {watch.thread_ts}" if watch.thread_ts else ""
+        print(f"  clue {watch.clue_id} in {watch.channel_id} by {watch.created_by}, {checked}{thread}{stopped}")
     return 0

@@ -37,6 +37,7 @@ __all__ = ["ACTIONS", "BOT_SCOPES", "COMMAND", "EVENTS", "SHORTCUTS", "create_ap
 EVENTS = (unfurl_feature.EVENT, entity_feature.EVENT)
 # every button a card (or a search's pick list) renders, each bound in its feature's register()
 ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.ACTION_OPEN, cards.ACTION_MORE,
+           cards.ACTION_WATCH,
            search_cards.ACTION_SHOW,
            cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
            search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT)

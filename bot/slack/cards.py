@@ -55,10 +55,11 @@ ACTION_SHARE = "clue_share"
 ACTION_REVEAL = "clue_reveal_phone"
 ACTION_DETAILS = "clue_details"
 ACTION_FOLLOW_UPS = "clue_follow_ups"
-# The card's overflow menu (Refresh, Share, Reveal): each option's value is "<action id>=<button value>",
-# the action id one of the three above and the button value what that button's own value would be.
+ACTION_WATCH = "clue_watch"  # a shared card's overflow, an alert's button: change replies in its thread
+# The card's overflow menu (Refresh, Share, Reveal, Watch): each option's value is "<action id>=<button value>",
+# the action id one of the four above and the button value what that button's own value would be.
 ACTION_MORE = "clue_more"
-OVERFLOW_ACTIONS = (ACTION_REFRESH, ACTION_SHARE, ACTION_REVEAL)
+OVERFLOW_ACTIONS = (ACTION_REFRESH, ACTION_SHARE, ACTION_REVEAL, ACTION_WATCH)
 
 BLOCK_STALE = "clue_stale"
 BLOCK_HEADER = "clue_header"
@@ -123,6 +124,7 @@ class CardOptions:
     shareable: bool = True  # offer "Share to channel" (private cards only)
     reveal_phone: bool = False  # show full phones (private cards only, after a Reveal click)
     shared_by: str | None = None  # Slack user id of who shared the card
+    watchable: bool = False  # offer Watch (cards in a channel, where its replies can thread)
     follow_ups: FollowUpPage | None = None  # the newest follow-ups; None: not loaded (see follow_ups_missing)
     follow_ups_missing: bool = False  # the lookup was tried and did not answer in time: the card says so
     follow_ups_stale: bool = False
@@ -172,7 +174,7 @@ def clue_unfurl(clue: Clue, opts: CardOptions) -> dict[str, Any]:
     Unfurls are public to the conversation, so phones are always masked and only Open and Refresh
     are offered, whatever ``opts`` says.
     """
-    public = replace(opts, audience=AUDIENCE_CHANNEL, reveal_phone=False, shareable=False)
+    public = replace(opts, audience=AUDIENCE_CHANNEL, reveal_phone=False, shareable=False, watchable=False)
     return {"blocks": _card(clue, public)}
 
 
@@ -506,8 +508,8 @@ def _footer(opts: CardOptions, updated: CrmTime | None = None) -> Json | None:
 
 
 def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
-    """Open in CRM, Follow-ups and More details in sight; Refresh, Share and Reveal in an overflow menu,
-    so the row never wraps."""
+    """Open in CRM, Follow-ups and More details in sight; Refresh, Share, Reveal and (a card in a channel)
+    Watch in an overflow menu, so the row never wraps."""
     locale, value = opts.locale, str(clue.id)
     elements: list[Json] = []
     if url := safe_url(opts.clue_url):
@@ -520,6 +522,8 @@ def _buttons(clue: Clue, opts: CardOptions) -> list[Json]:
     has_phone = bool(clue.phones) or any(f.kind == PHONE for f in clue.other_fields)
     if opts.private and has_phone and not opts.reveal_phone:
         more.append(_overflow_option(locale, "button.reveal", ACTION_REVEAL, value))
+    if opts.watchable and not opts.private:
+        more.append(_overflow_option(locale, "button.watch", ACTION_WATCH, value))
     elements.append(obj("overflow", action_id=ACTION_MORE, options=more))
     return elements
 

@@ -226,6 +226,33 @@ _EN: dict[str, str] = {
         "Clue alerts for <#{channel}> stopped: {reason}. Add me back to the channel and `/clue subscribe` "
         "there again."
     ),
+    # watches (issue 22 item 3)
+    "button.watch": "Watch",
+    "notice.watching": (
+        "Watching clue {id} here: when its stage, owner, tags or latest follow-up change, a reply says what "
+        "changed (in the thread of its alert, or in a new message whose thread the next ones follow). "
+        "`/clue unwatch {id}` stops it."
+    ),
+    "notice.watching_thread": "Watching clue {id} here: changes reply in this thread. `/clue unwatch {id}` stops it.",
+    "notice.unwatched": "Stopped watching clue {id} in this channel.",
+    "notice.unwatch_unknown": "This channel does not watch clue {id}. `/clue watches` lists what it watches.",
+    "notice.watch_usage": (
+        "Say which clue: `/clue watch 8` or `/clue unwatch 8` (`/clue watches` lists this channel's)."
+    ),
+    "notice.watches_none": (
+        "This channel watches no clues. `/clue watch 8` (or *Watch* on an alert or a shared card) replies here "
+        "when the clue's stage, owner, tags or latest follow-up change."
+    ),
+    "notice.watches": "*Clues watched in this channel*\n{lines}\n`/clue unwatch &lt;id&gt;` stops one.",
+    "notice.watch_refused": "You can't watch clues in this channel: {rule}. Ask {contact}.",
+    "notice.watch_not_in_channel": (
+        "I'm not a member of this channel, so I can't post there. Add me (`/invite @clue bot`, or the channel's "
+        "settings → Integrations → Add apps), then watch the clue again."
+    ),
+    "watch.changed": "{title} changed",
+    "watch.follow_up": "New follow-up",
+    "watch.none": "none",
+    "watch.changed_unknown": "Its card changed: open it to see how.",
     # Show in chat (the Find a clue modal's picked card, #21 item 13)
     "button.show_in_chat": "Show in chat",
     "modal.shown_in_chat": "Posted in <#{channel}>: only you see it.",
@@ -425,6 +452,30 @@ _ZH: dict[str, str] = {
     "alert.digest": "{count} 条新线索",
     "alert.digest_more": "还有 {count} 条：请在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的线索提醒已停止：{reason}。请把我加回频道，并在那里再次 `/clue subscribe`。",
+    # watches (issue 22 item 3)
+    "button.watch": "关注",
+    "notice.watching": (
+        "已在此频道关注线索 {id}：阶段、负责人、标签或最近跟进有变化时，会回复说明变化"
+        "（回复在其提醒的消息串中；没有时发一条新消息，之后的回复跟在它的消息串中）。`/clue unwatch {id}` 取消关注。"
+    ),
+    "notice.watching_thread": "已在此频道关注线索 {id}：变化会回复在这个消息串中。`/clue unwatch {id}` 取消关注。",
+    "notice.unwatched": "已在此频道取消关注线索 {id}。",
+    "notice.unwatch_unknown": "此频道没有关注线索 {id}。`/clue watches` 查看此频道关注的线索。",
+    "notice.watch_usage": "请指明线索：`/clue watch 8` 或 `/clue unwatch 8`（`/clue watches` 查看此频道关注的线索）。",
+    "notice.watches_none": (
+        "此频道没有关注的线索。`/clue watch 8`（或在提醒、分享的卡片上点 *关注*）会在线索的阶段、负责人、"
+        "标签或最近跟进变化时回复到这里。"
+    ),
+    "notice.watches": "*此频道关注的线索*\n{lines}\n`/clue unwatch &lt;编号&gt;` 取消一条。",
+    "notice.watch_refused": "你不能在此频道关注线索：{rule}。请联系 {contact}。",
+    "notice.watch_not_in_channel": (
+        "我不是此频道的成员，无法在这里发消息。请先添加我（`/invite @clue bot`，或频道设置 → 集成 → 添加应用），"
+        "然后再次关注该线索。"
+    ),
+    "watch.changed": "{title} 有变化",
+    "watch.follow_up": "新跟进",
+    "watch.none": "无",
+    "watch.changed_unknown": "卡片内容有变化：请打开查看。",
     # Show in chat（查找线索弹窗中选中的卡片，#21 第 13 项）
     "button.show_in_chat": "在聊天中显示",
     "modal.shown_in_chat": "已发到 <#{channel}>，仅你可见。",
@@ -623,6 +674,30 @@ _ZH_TW: dict[str, str] = {
     "alert.digest": "{count} 條新線索",
     "alert.digest_more": "還有 {count} 條：請在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的線索提醒已停止：{reason}。請把我加回頻道，並在那裡再次 `/clue subscribe`。",
+    # watches (issue 22 item 3)
+    "button.watch": "關注",
+    "notice.watching": (
+        "已在此頻道關注線索 {id}：階段、負責人、標籤或最近跟進有變化時，會回覆說明變化"
+        "（回覆在其提醒的討論串中；沒有時發一則新訊息，之後的回覆跟在它的討論串中）。`/clue unwatch {id}` 取消關注。"
+    ),
+    "notice.watching_thread": "已在此頻道關注線索 {id}：變化會回覆在這個討論串中。`/clue unwatch {id}` 取消關注。",
+    "notice.unwatched": "已在此頻道取消關注線索 {id}。",
+    "notice.unwatch_unknown": "此頻道沒有關注線索 {id}。`/clue watches` 查看此頻道關注的線索。",
+    "notice.watch_usage": "請指明線索：`/clue watch 8` 或 `/clue unwatch 8`（`/clue watches` 查看此頻道關注的線索）。",
+    "notice.watches_none": (
+        "此頻道沒有關注的線索。`/clue watch 8`（或在提醒、分享的卡片上點 *關注*）會在線索的階段、負責人、"
+        "標籤或最近跟進變化時回覆到這裡。"
+    ),
+    "notice.watches": "*此頻道關注的線索*\n{lines}\n`/clue unwatch &lt;編號&gt;` 取消一則。",
+    "notice.watch_refused": "你不能在此頻道關注線索：{rule}。請聯絡 {contact}。",
+    "notice.watch_not_in_channel": (
+        "我不是此頻道的成員，無法在這裡發訊息。請先新增我（`/invite @clue bot`，或頻道設定 → 整合 → 新增應用程式），"
+        "然後再次關注該線索。"
+    ),
+    "watch.changed": "{title} 有變化",
+    "watch.follow_up": "新跟進",
+    "watch.none": "無",
+    "watch.changed_unknown": "卡片內容有變化：請開啟查看。",
     # Show in chat（查找線索視窗中選取的卡片，#21 第 13 項）
     "button.show_in_chat": "在聊天中顯示",
     "modal.shown_in_chat": "已發到 <#{channel}>，僅你可見。",

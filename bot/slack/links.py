@@ -31,7 +31,9 @@ SEARCH_WORDS = frozenset({"find", "search", "搜索", "查找"})
 # Alerts (bot.slack.features.alerts): the word typed -> the command
 ALERT_WORDS = {"subscribe": "subscribe", "订阅": "subscribe", "訂閱": "subscribe",
                "subscriptions": "subscriptions", "unsubscribe": "unsubscribe", "取消订阅": "unsubscribe",
-               "取消訂閱": "unsubscribe"}
+               "取消訂閱": "unsubscribe",
+               "watch": "watch", "关注": "watch", "關注": "watch", "unwatch": "unwatch", "取消关注": "unwatch",
+               "取消關注": "unwatch", "watches": "watches", "关注列表": "watches", "關注列表": "watches"}
 
 
 class LinkMatcher:

@@ -48,8 +48,9 @@ class Rendered:
 class CardRenderer:
     def __init__(self, matcher: LinkMatcher, access: AccessPolicy, wall: Callable[[], float], *,
                  summary_fields: tuple[str, ...] = DEFAULT_SUMMARY_FIELDS,
-                 due_field: str | None = DEFAULT_DUE_FIELD) -> None:
+                 due_field: str | None = DEFAULT_DUE_FIELD, watches: bool = False) -> None:
         self._matcher = matcher
+        self._watches = watches  # the alerts database is on: shared cards offer Watch
         self._access = access
         self._wall = wall
         self._summary_fields = summary_fields
@@ -142,6 +143,7 @@ class CardRenderer:
             shareable=who is not None and self._access.check_share(who) is None,
             reveal_phone=reveal_phone and not channel,
             shared_by=shared_by,
+            watchable=self._watches and channel and shared_by is not None,
             follow_ups=follow_ups.value if follow_ups else None,
             follow_ups_missing=follow_ups_missing and follow_ups is None,
             follow_ups_stale=follow_ups.stale if follow_ups else False,

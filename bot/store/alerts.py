@@ -13,14 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.clue import Clue
-from bot.errors import StoreError
 from bot.store import filters as filter_codec
-from bot.store.database import Database
+from bot.store.database import Queries, chunks, insert_ignoring_duplicates
 from bot.store.filters import Filters
 from bot.store.schema import deliveries, poll_state, seen_clues, subscriptions
 
@@ -73,21 +71,7 @@ class AlertStatus:
     seen: int
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection, table: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect (its module is loaded by its engine)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
-
-
-class AlertStore:
-    def __init__(self, db: Database, wall: Callable[[], float]) -> None:
-        self.db = db
-        self._wall = wall
+class AlertStore(Queries):
 
     # ------------------------------------------------------------ subscriptions
 
@@ -169,7 +153,7 @@ class AlertStore:
             if fresh:
                 # Only the clues this transaction inserted get deliveries (another writer's are its own).
                 inserted = set(await conn.scalars(
-                    _insert_ignoring_duplicates(conn, seen_clues).returning(seen_clues.c.clue_id),
+                    insert_ignoring_duplicates(conn, seen_clues).returning(seen_clues.c.clue_id),
                     [{"clue_id": n.clue.id, "create_time": n.create_time, "clue_json": n.clue.to_json(),
                       "seen_at": now} for n in fresh]))
                 rows = [{"subscription_id": s.id, "channel_id": s.channel_id, "clue_id": n.clue.id, "event": CREATED,
@@ -177,7 +161,7 @@ class AlertStore:
                         for n in fresh if n.clue.id in inserted for s in active if wanted(s, n.clue)]
                 if rows:
                     written = len(list(await conn.scalars(
-                        _insert_ignoring_duplicates(conn, deliveries).returning(deliveries.c.id), rows)))
+                        insert_ignoring_duplicates(conn, deliveries).returning(deliveries.c.id), rows)))
             if high_water is not None:
                 await self._advance(conn, high_water)
         return written
@@ -209,13 +193,13 @@ class AlertStore:
     async def attempting(self, ids: Sequence[int]) -> None:
         """Count a post attempt before it is made (a crash after it leaves the row marked as maybe posted)."""
         async with self._write() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 await conn.execute(update(deliveries).where(deliveries.c.id.in_(chunk))
                                    .values(attempts=deliveries.c.attempts + 1))
 
     async def posted(self, ids: Sequence[int], message_ts: str | None) -> None:
         async with self._write() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 await conn.execute(update(deliveries).where(deliveries.c.id.in_(chunk))
                                    .values(state=POSTED, message_ts=message_ts, posted_at=self._wall()))
 
@@ -248,38 +232,6 @@ class AlertStore:
         elif mark > current:
             await conn.execute(update(poll_state).where(poll_state.c.name == NEW_CLUES)
                                .values(high_water=mark, updated_at=now))
-
-    def _write(self) -> _Guarded:
-        return _Guarded(self.db, write=True)
-
-    def _read(self) -> _Guarded:
-        return _Guarded(self.db, write=False)
-
-
-class _Guarded:
-    """A connection (a transaction when writing) whose database failures surface as ``StoreError``."""
-
-    def __init__(self, db: Database, *, write: bool) -> None:
-        self._context = db.engine.begin() if write else db.engine.connect()
-
-    async def __aenter__(self) -> AsyncConnection:
-        try:
-            return await self._context.__aenter__()
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"database: {type(exc).__name__}") from exc
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        try:
-            await self._context.__aexit__(*exc_info)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"database: {type(exc).__name__}") from exc
-        if exc_info[0] is not None and issubclass(exc_info[0], SQLAlchemyError):
-            raise StoreError(f"database: {exc_info[0].__name__}") from exc_info[1]
-
-
-def _chunks(ids: Sequence[int], size: int = 1000) -> list[Sequence[int]]:
-    """Bounded IN lists: PostgreSQL takes at most 32,767 parameters in one statement."""
-    return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
 def _subscription(row: Any) -> Subscription:

@@ -13,14 +13,14 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Insert, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.errors import StoreError
 
@@ -170,3 +170,54 @@ def _upgrade(conn: Connection) -> list[str]:
     applied = [s.revision for s in scripts.iterate_revisions(after, before)]
     log.info("store.migrated", extra={"from": before, "to": after})
     return list(reversed(applied))
+
+
+class Queries:
+    """What a store of queries holds: the database, and the wall clock its rows are stamped with."""
+
+    def __init__(self, db: Database, wall: Callable[[], float]) -> None:
+        self.db = db
+        self._wall = wall
+
+    def _write(self) -> Guarded:
+        return Guarded(self.db, write=True)
+
+    def _read(self) -> Guarded:
+        return Guarded(self.db, write=False)
+
+
+class Guarded:
+    """A connection (a transaction when writing) whose database failures surface as ``StoreError``."""
+
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self._context = db.engine.begin() if write else db.engine.connect()
+
+    async def __aenter__(self) -> AsyncConnection:
+        try:
+            return await self._context.__aenter__()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"database: {type(exc).__name__}") from exc
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await self._context.__aexit__(*exc_info)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"database: {type(exc).__name__}") from exc
+        if exc_info[0] is not None and issubclass(exc_info[0], SQLAlchemyError):
+            raise StoreError(f"database: {exc_info[0].__name__}") from exc_info[1]
+
+
+def chunks(ids: Sequence[int], size: int = 1000) -> list[Sequence[int]]:
+    """Bounded IN lists: PostgreSQL takes at most 32,767 parameters in one statement."""
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: Any) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect (its module is loaded by its engine)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

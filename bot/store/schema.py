@@ -91,3 +91,26 @@ leases = Table(
     Column("holder", String(128), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# watches (issue 22 item 3, migration 0002_watches) ------------------------------------------------------
+# What the fingerprint was taken of (JSON, read by bot.domain.changes), to say "old → new" when it changes;
+# and, as for subscriptions, why Slack refused the channel (no more checks until someone watches again).
+watches.append_column(Column("snapshot", Text, nullable=True))
+watches.append_column(Column("disabled_reason", String(64), nullable=True))
+
+# One row per change found on a watched clue, written with the watch's new fingerprint in one transaction
+# before the reply is posted; ``posted`` with Slack's ts after (the protocol of ``deliveries``).
+watch_changes = Table(
+    "watch_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("channel_id", String(32), nullable=False),
+    Column("clue_id", BigInteger, nullable=False),
+    Column("before", Text, nullable=False),  # the snapshot the watch held
+    Column("after", Text, nullable=False),  # the snapshot that replaced it
+    Column("state", String(16), nullable=False, default="pending", index=True),  # pending | posted | dropped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_ts", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("posted_at", Float, nullable=True),
+)

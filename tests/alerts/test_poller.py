@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from bot.alerts.delivery import AlertPoster
 from bot.alerts.poller import NewCluePoller
+from bot.alerts.posting import ChannelPacer
 from bot.alerts.service import AlertService
 from bot.crm.client import CrmClient
 from bot.crm.reference import ClueFetcher, ReferenceData
@@ -144,8 +145,8 @@ async def test_two_instances_on_one_database_run_one_poller_and_the_other_takes_
 
     def instance(name: str) -> AlertService:
         slack = web_client("http://127.0.0.1:9/api/", SlackCalls(Metrics()))
-        poster = AlertPoster(store, slack, locale="en", url_for=str, digest_over=5, interval=0,
-                             monotonic=lambda: 0.0)
+        poster = AlertPoster(store, slack, locale="en", url_for=str, digest_over=5,
+                             pacer=ChannelPacer(0, lambda: 0.0))
         return AlertService(database, store, poller(client, store), poster,
                             Lease(database, "alert_poller", name, ttl=10, wall=clock), interval=1)
 

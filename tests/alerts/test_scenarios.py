@@ -69,7 +69,7 @@ async def test_subscribe_then_a_new_lead_is_posted_once_as_a_card(app: SlackDriv
     assert "新线索 1" in message["text"]
     blocks = message["blocks"] if isinstance(message["blocks"], list) else []
     buttons = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == ["clue_open", "clue_follow_ups", "clue_details"]
+    assert buttons == ["clue_open", "clue_follow_ups", "clue_details", "clue_watch"]
     assert message["metadata"]["event_type"] == "clue_alert"
     await service(app).run_round()  # the lookback reads the lead again: no second alert
     assert len(alerts_in(app.fake)) == 1
@@ -171,6 +171,8 @@ async def test_only_listed_people_subscribe_when_the_list_is_set(sandbox: Sandbo
     async with running_app(settings, state, url) as app:
         assert "people who may subscribe" in await say(app, "subscribe")
         assert "Subscribed" in await say(app, "subscribe", user="U0BOSS0001")
+        assert "people who may subscribe" in await say(app, "watch 8")  # watching posts there too
+        assert "Watching clue 8" in await say(app, "watch 8", user="U0BOSS0001")
         assert len(await say(app, "subscriptions")) > 0  # listing needs the lookup rules only
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bot.alerts.service import AlertService
 from bot.compose import Instance
 from bot.config import Settings
 from bot.dev.launch import create_playground_app
@@ -531,12 +532,20 @@ async def test_the_signature_check_is_real(page: Playground) -> None:
     assert forged.status_code == 401
 
 
-async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp_path: Path) -> None:
+@asynccontextmanager
+async def alerts_playground(tmp_path: Path) -> AsyncIterator[tuple[Playground, AlertService]]:
+    """The playground with its alerts database, once the alerts loop's first round is over."""
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
     async with playground(env) as page:
-        assert "Subscribed" in (await page.command("subscribe", "sub1"))["ack"]["text"]
         alerts = page.instance.alerts
         assert alerts is not None
+        await alerts.looped.wait()
+        yield page, alerts
+
+
+async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp_path: Path) -> None:
+    async with alerts_playground(tmp_path) as (page, alerts):
+        assert "Subscribed" in (await page.command("subscribe", "sub1"))["ack"]["text"]
         await alerts.run_round()  # the mark starts now
         # two seconds ago: inside the next poll's window whatever second it falls in ("before" is exclusive)
         created = datetime.fromtimestamp(time.time() - 2, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
@@ -547,3 +556,4 @@ async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp
         posted = [c for c in await page.every_call() if c["name"] == "chat.postMessage"]
         assert [c["body"]["channel"] for c in posted] == [CHANNEL_ID]
         assert "新线索" in posted[0]["body"]["text"]
+

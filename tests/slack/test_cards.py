@@ -35,6 +35,7 @@ from bot.slack.cards import (
     ACTION_REFRESH,
     ACTION_REVEAL,
     ACTION_SHARE,
+    ACTION_WATCH,
     AUDIENCE_CHANNEL,
     AUDIENCE_PRIVATE,
     CardOptions,
@@ -337,6 +338,16 @@ def _details(clue: Clue, **kwargs: Any) -> dict[str, dict[str, Any]]:
 
 
 CARD_BUTTONS = [ACTION_FOLLOW_UPS, ACTION_DETAILS, ACTION_REFRESH]  # Refresh is in the overflow menu
+
+
+def test_watch_is_offered_on_watchable_cards_in_a_channel_only() -> None:
+    shared = opts(DOC_EXAMPLE, audience=AUDIENCE_CHANNEL, shared_by="U024BE7LH", watchable=True)
+    message = clue_message(DOC_EXAMPLE, shared)
+    assert_valid_message(message)
+    assert _action_ids(message)[-1] == ACTION_WATCH
+    assert ACTION_WATCH not in _action_ids(clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE, watchable=True)))  # private
+    assert ACTION_WATCH not in _all_text(clue_unfurl(DOC_EXAMPLE, shared))
+    assert ACTION_WATCH not in _action_ids(clue_message(DOC_EXAMPLE, opts(DOC_EXAMPLE, audience=AUDIENCE_CHANNEL)))
 
 
 def test_doc_example_card() -> None:

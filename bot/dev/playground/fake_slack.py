@@ -2,7 +2,7 @@
 
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
 ``entity.presentDetails``, ``views.open``, ``views.update``, ``views.push``, ``chat.postEphemeral``, and for
-alerts ``chat.postMessage`` and ``conversations.history``) and records every call and every
+alerts ``chat.postMessage``, ``conversations.history`` and ``conversations.replies``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
 would have received. Like Slack, it knows only the conversations the bot was added to (``chat.postEphemeral``
 elsewhere is ``channel_not_found``), and only the views it opened: ``views.update`` of another is
@@ -85,6 +85,8 @@ class FakeSlackState:
             ts = f"{max(time.time(), previous + 0.000001):.6f}"
             message = {"type": "message", "ts": ts,
                        "text": body.get("text"), "blocks": body.get("blocks"), "metadata": metadata}
+            if body.get("thread_ts"):  # a reply in a thread
+                message["thread_ts"] = str(body["thread_ts"])
             posted.append(message)
             return message
 
@@ -173,11 +175,17 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             if delay:  # accepted first: a client that gives up (or dies) meanwhile lost only the answer
                 await asyncio.sleep(delay)
             return JSONResponse({"ok": True, "channel": channel, "ts": message["ts"], "message": message})
-        if method == "conversations.history":
+        if method in ("conversations.history", "conversations.replies"):
             channel = str(body.get("channel"))
             oldest = float(body.get("oldest") or 0)
             found = [m for m in state.channel_messages(channel) if float(m["ts"]) >= oldest]
-            return JSONResponse({"ok": True, "messages": list(reversed(found)), "has_more": False})
+            if method == "conversations.replies":  # the thread, its parent first (if it is in the channel)
+                thread = str(body.get("ts"))
+                return JSONResponse({"ok": True, "has_more": False, "messages": [
+                    m for m in found if thread in (m["ts"], m.get("thread_ts"))]})
+            # Like Slack, the channel's history holds no thread replies.
+            return JSONResponse({"ok": True, "has_more": False, "messages": [
+                m for m in reversed(found) if m.get("thread_ts") in (None, m["ts"])]})
         if method == "chat.postEphemeral":
             return JSONResponse(_ephemeral_answer(state, body))
         if method == "conversations.info":

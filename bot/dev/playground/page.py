@@ -126,6 +126,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/messages", checked(messages), methods=["GET"]),
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Route("/playground/leads", checked(leads), methods=["POST"]),
+        Route("/playground/stage", checked(stage), methods=["POST"]),
         Route("/playground/push", checked(crm_push), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -368,13 +369,31 @@ async def leads(request: Request, ctx: PlaygroundContext) -> Response:
     return await _to_sandbox(request, ctx, "/_sandbox/leads")
 
 
+async def stage(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"clue": 8}``: that lead changes stage in the sandbox CRM, which pushes ``edit_qw_customer`` for it to
+    this app as the real CRM would: a channel watching the clue (``/clue watch 8``) gets its reply at once (the
+    push's recheck), not at the next scheduled check. The new stage, and the receiver's answers."""
+    moved = await _to_sandbox(request, ctx, "/_sandbox/stage")
+    if moved.status_code != 200:
+        return moved
+    changed = json.loads(bytes(moved.body))
+    pushed = await _to_sandbox(request, ctx, "/_sandbox/push", {
+        "customerId": changed["clue"], "type": "edit_qw_customer", "url": _push_url(request)})
+    return JSONResponse({**changed, **json.loads(bytes(pushed.body))}, status_code=pushed.status_code)
+
+
 async def crm_push(request: Request, ctx: PlaygroundContext) -> Response:
     """``{"customerId": 1}``: the sandbox CRM edits that clue and pushes ``edit_qw_customer`` to this app's push
     path over HTTP, as the real CRM would; the app's answers come back. The next card reads the CRM again."""
     payload = await _json_object(request)
-    push_url = str(request.base_url).rstrip("/") + request.app.state.instance.settings.crm_push_path
     return await _to_sandbox(request, ctx, "/_sandbox/push", {
-        "customerId": payload.get("customerId"), "type": "edit_qw_customer", "edit": True, "url": push_url})
+        "customerId": payload.get("customerId"), "type": "edit_qw_customer", "edit": True, "url": _push_url(request)})
+
+
+def _push_url(request: Request) -> str:
+    """Where this app receives the CRM's pushes (the playground always does, on the sandbox CRM)."""
+    instance: Instance = request.app.state.instance
+    return str(request.base_url).rstrip("/") + instance.settings.crm_push_path
 
 
 async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str,

@@ -233,6 +233,15 @@ class SandboxState:
                 self._clues[customer_id] = seed.new_lead(customer_id, stamp)
         return ids
 
+    def advance_stage(self, clue_id: int) -> str:
+        """"A lead changes stage": ``clue_id`` moves to the next stage of the pipeline (after the last, the
+        first again), its ``lastUpdateTime`` to now; the new stage's option id."""
+        current = _field_value(self.clue(clue_id) or {}, "customer_stage")
+        pipeline = seed.STAGE_PIPELINE
+        following = pipeline[(pipeline.index(current) + 1) % len(pipeline)] if current in pipeline else pipeline[0]
+        self.update_clue(clue_id, customer_stage=following)
+        return following
+
     def clues_by_create_time(self, since: str, before: str, size: int, cursor: str | None) -> Json:
         """clue/list-by-create-time-asc: ``since`` <= createTime < ``before``, oldest first (then by id);
         ``nextCursor`` is the position after this page (opaque to clients), None at the end."""
@@ -663,6 +672,7 @@ class SandboxApp:
             Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
             Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
             Route("/_sandbox/leads", self._control_add_leads, methods=["POST"]),
+            Route("/_sandbox/stage", self._control_advance_stage, methods=["POST"]),
             Route("/_sandbox/push", self.pusher.control, methods=["POST"]),
             Route("/clues/{clue_id}", self._clue_page, methods=["GET"]),
         ]
@@ -852,6 +862,22 @@ class SandboxApp:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"ids": ids})
+
+    async def _control_advance_stage(self, request: Request) -> Response:
+        """``{"clue": 8}``: that lead moves to its next stage (a watched clue's change); its new stage."""
+        try:
+            args = json.loads(await request.body() or b"{}")
+        except ValueError:
+            args = None
+        clue_id = args.get("clue") if isinstance(args, dict) and set(args) == {"clue"} else None
+        if not _is_int(clue_id):
+            return JSONResponse({"error": "body must be a JSON object: {\"clue\": id}"}, status_code=400)
+        try:
+            stage = self.state.advance_stage(clue_id)
+        except KeyError:
+            return JSONResponse({"error": f"no clue {clue_id}"}, status_code=404)
+        names = dict(seed.STAGE_NAMES)
+        return JSONResponse({"clue": clue_id, "stage": names.get(stage, stage)})
 
     async def _control_reset(self, request: Request) -> Response:
         self.state.reset()

@@ -54,6 +54,10 @@ STAGE_QUOTE = "396823724189762"
 STAGE_NEGOTIATION = "396823724189763"
 STAGE_WON = "396823724189764"
 STAGE_LOST = "396823724189765"
+STAGE_NAMES = ((STAGE_CONTACT, "初步接触"), (STAGE_INTENT, "意向明确"), (STAGE_QUOTE, "报价中"),
+               (STAGE_NEGOTIATION, "商务谈判"), (STAGE_WON, "赢单"), (STAGE_LOST, "输单"))
+# "A lead changes stage" (the playground) moves a clue along this, then back to its start.
+STAGE_PIPELINE = (STAGE_CONTACT, STAGE_INTENT, STAGE_QUOTE, STAGE_NEGOTIATION, STAGE_WON)
 
 SOURCE_WEB = "402118734090241"
 SOURCE_EXPO = "402118734090242"
@@ -96,9 +100,7 @@ FIELDS: list[Json] = [
     _definition(91631, "姓名", TEXT, required=True),
     _definition(91632, "电话", PHONE),  # the vendor example's name for the phone field
     _definition(91633, "公司名称", TEXT),
-    _definition(91634, "客户阶段", SELECT, items=_items(
-        (STAGE_CONTACT, "初步接触"), (STAGE_INTENT, "意向明确"), (STAGE_QUOTE, "报价中"),
-        (STAGE_NEGOTIATION, "商务谈判"), (STAGE_WON, "赢单"), (STAGE_LOST, "输单"))),
+    _definition(91634, "客户阶段", SELECT, items=_items(*STAGE_NAMES)),
     _definition(91635, "客户来源", SELECT, items=_items(
         (SOURCE_WEB, "官网注册"), (SOURCE_EXPO, "展会"), (SOURCE_REFERRAL, "客户转介绍"),
         (SOURCE_TELESALES, "电话营销"), (SOURCE_WECOM, "企微活码"), (SOURCE_SEARCH_ADS, "百度推广"))),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.store.alerts import AlertStore
+    from bot.store.watches import WatchStore
 
 
 Message = dict[str, Any]
@@ -49,6 +50,7 @@ class AlertDeps:
     store: AlertStore
     client: AsyncWebClient  # with the bot token: conversations.info (is the bot a member?)
     subscriber_ids: frozenset[str] = frozenset()  # CLUE_SUBSCRIBE_USER_IDS; empty: whoever may look up
+    watches: WatchStore | None = None  # /clue watch and the Watch button (issue 22 item 3)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Card buttons: Refresh, Share to channel, Reveal phone and Open in CRM; Show on a search result.
+"""Card buttons: Refresh, Share to channel, Reveal phone, Watch and Open in CRM; Show on a search result.
 
 Every click is acked at once and handled in a background task. The clue id in a button's value is
 untrusted and re-parsed, and the rules are checked again for the person who clicked.
@@ -20,6 +20,7 @@ from bot.errors import BotError, InvalidClueId
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Respond
+from bot.slack.features.alerts import AlertCommands
 from bot.slack.features.card_request import Card
 from bot.slack.features.unfurls import UnfurlTarget, chat_unfurl
 from bot.slack.gate import AUDIENCE_RULES, LOOKUP, SHARE, UNFURL, Refusal
@@ -84,6 +85,7 @@ class CardActions:
         self._gate = deps.gate
         self._renderer = deps.renderer
         self._cards = deps.cards
+        self._alerts = AlertCommands(deps)
 
     def register(self, app: AsyncApp) -> None:
         """Every button the cards (and a search's results) carry."""
@@ -91,6 +93,7 @@ class CardActions:
         app.action(cards.ACTION_SHARE)(self.on_share)
         app.action(cards.ACTION_REVEAL)(self.on_reveal)
         app.action(cards.ACTION_OPEN)(self.on_open)
+        app.action(cards.ACTION_WATCH)(self.on_watch)
         app.action(cards.ACTION_MORE)(self.on_more)
         app.action(search_cards.ACTION_SHOW)(self.on_show)
 
@@ -167,6 +170,17 @@ class CardActions:
         await respond(replace_original=True, response_type="ephemeral",
                       **card.render(self._renderer, locale, reveal_phone=True).message)
 
+    async def on_watch(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        """Watch on an alert or a shared card: the clue's changes reply in this message's thread."""
+        await self._in_background(ack, body, respond, self._watch, "clue.watch")
+
+    async def _watch(self, click: ButtonClick, respond: Respond) -> None:
+        locale = self._gate.locales.get(click.who.user_id)
+        # An ephemeral message is no thread anyone else can see: the watch then threads as a command's does.
+        thread = None if click.ephemeral else click.message_ts
+        answer = await self._alerts.watch(click.who, click.clue_id, thread, locale)
+        await respond(replace_original=False, response_type="ephemeral", **answer)
+
     async def on_show(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """Show on a search result: the full card as a new ephemeral message, the pick list kept."""
         await self._in_background(ack, body, respond, self._show, "clue.search.show")
@@ -190,7 +204,7 @@ class CardActions:
         self._deps.runner.spawn(work(click, self._deps.calls.checked(respond)), name=name)
 
     async def on_more(self, ack: Ack, body: Mapping[str, Any], respond: Respond, client: AsyncWebClient) -> None:
-        """The card's overflow menu: Refresh, Share or Reveal, as the chosen option's value says."""
+        """The card's overflow menu: Refresh, Share, Reveal or Watch, as the chosen option's value says."""
         actions = body.get("actions")
         action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
         choice = cards.action_choice(action)
@@ -201,6 +215,8 @@ class CardActions:
             await self.on_share(ack, body, respond)
         elif chosen == cards.ACTION_REVEAL:
             await self.on_reveal(ack, body, respond)
+        elif chosen == cards.ACTION_WATCH:
+            await self.on_watch(ack, body, respond)
         else:
             await ack()
             log.info("action.value.invalid")

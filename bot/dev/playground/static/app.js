@@ -865,7 +865,13 @@
       setContent(botMessage(true), body); // Show in chat, from the Find a clue modal
     } else if (call.kind === "api" && call.name === "chat.postMessage"
                && body.channel === state.config.channel.id) {
-      setContent(botMessage(false), body); // an alert or a digest (bot.alerts)
+      // an alert or a digest (bot.alerts); with thread_ts, a watched clue's reply in the thread of its card
+      const message = botMessage(false);
+      if (body.thread_ts) {
+        message.node.classList.add("thread-reply");
+        message.body.before(el("div", { class: "in-thread" }, "↳ replied in a thread"));
+      }
+      setContent(message, body);
     }
   }
 
@@ -1019,6 +1025,14 @@
     if (!state.config.sandbox_origin) return; // a real CRM: its leads are its own
     panel.hidden = false;
     panel.addEventListener("click", async (event) => {
+      const stage = event.target.closest("button[data-stage]");
+      if (stage) {
+        const moved = await post("/playground/stage", JSON.parse(stage.dataset.stage));
+        $("leads-status").textContent = moved.ok
+          ? `Clue ${moved.data.clue} is now at stage ${moved.data.stage} in the sandbox CRM.`
+          : `The sandbox refused: ${moved.error}`;
+        return;
+      }
       const pushChip = event.target.closest("button[data-push]");
       if (pushChip) {
         const pushed = await post("/playground/push", JSON.parse(pushChip.dataset.push));
