@@ -30,10 +30,12 @@ from bot.cache.clues import (
     owner_cache,
     search_cache,
 )
+from bot.cache.people import people_caches
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, FairShare, RateLimiter
+from bot.crm.people import PeopleReader
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.domain.clue import Clue
 from bot.domain.search import fingerprint_key
@@ -50,8 +52,10 @@ from bot.slack.gate import Gate, PersonLimits
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
+from bot.slack.people import People
 from bot.slack.render import CardRenderer
-from bot.slack.webapi import SlackCalls, web_client
+from bot.slack.webapi import SlackCalls, SlackWebClient, web_client
+from bot.store.people import PeopleStore
 
 if TYPE_CHECKING:
     from bot.fleet.redis import FleetRedis
@@ -80,12 +84,14 @@ class Instance:
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
     alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
+    people: People | None = None  # links to CRM users, /clue mine, App Home (None with DATABASE_URL=off)
 
 
 @dataclass(frozen=True)
 class CrmParts:
     client: CrmClient
     fetcher: ClueFetcher
+    reference: ReferenceData
 
 
 def lookup_deadline(settings: Settings) -> float:
@@ -117,7 +123,7 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
                               aliases=settings.crm_field_aliases,
                               min_refresh_interval=settings.crm_reference_min_refresh_seconds)
-    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
+    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz), reference)
 
 
 SEARCH_STALE_SECONDS = 600.0  # a repeated search is answered from this old a page while the CRM fails
@@ -154,6 +160,28 @@ def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clo
         search=search_cache(fetcher.search, Policy(
             ttl=settings.clue_search_cache_ttl_seconds, maxsize=2048, deadline=deadline,
             stale_ttl=SEARCH_STALE_SECONDS), clock=clock, wall=wall, metrics=metrics))
+
+
+PEOPLE_DIRECTORY_TTL_SECONDS = 600.0  # the CRM's employees change rarely: one read per ten minutes
+PEOPLE_OWNED_TTL_SECONDS = 60.0  # a person's own clues: at most one CRM read a minute however often Home opens
+
+
+def build_people(settings: Settings, crm: CrmParts, alerts: AlertService | None, client: SlackWebClient,
+                 metrics: Metrics, clocks: Clocks) -> People | None:
+    """The personal side (issue 23), on the alerts database (None without one)."""
+    if alerts is None:
+        return None
+    reader = PeopleReader(crm.client, crm.reference, settings.tz, settings.clue_due_field)
+    deadline, stale = lookup_deadline(settings) * 4, settings.clue_stale_seconds
+    directory, owned = people_caches(
+        reader.employees, reader.owned, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
+        directory_policy=Policy(ttl=PEOPLE_DIRECTORY_TTL_SECONDS, maxsize=1, deadline=deadline, stale_ttl=stale,
+                                failure_ttl=settings.clue_negative_ttl_seconds),
+        owned_policy=Policy(ttl=PEOPLE_OWNED_TTL_SECONDS, maxsize=settings.clue_cache_maxsize, deadline=deadline,
+                            stale_ttl=stale, failure_ttl=settings.clue_negative_ttl_seconds))
+    return People(PeopleStore(alerts.db, clocks.wall), client, directory, owned,
+                  admin_ids=settings.clue_admin_user_ids, crm_tz=settings.tz, clock=clocks.monotonic,
+                  wall=clocks.wall, subscriptions=alerts.store.subscriptions)
 
 
 def person_limits(settings: Settings, fleet: FleetRedis | None, runner: TaskRunner,
@@ -216,15 +244,16 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
+    people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
-    people = person_limits(settings, fleet, runner, clocks.monotonic)
+    people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,
         cache=caches.clues,
         follow_ups=caches.follow_ups,
         owners=caches.owners,
-        people=people["lookup"],
+        people=people_limits["lookup"],
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,
         conversations=ConversationInfo(slack_client, clock=clocks.monotonic,
@@ -232,7 +261,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=caches.search,
-        searchers=people["search"],
+        searchers=people_limits["search"],
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
@@ -245,6 +274,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         calls=calls,
         wall=clocks.wall,
         alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids) if alerts else None,
+        people=people,
     )
     replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
                                                       maxsize=MAX_REPLAY_KEYS)
@@ -252,4 +282,4 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales, alerts=alerts)
+                    fleet=fleet, locales=locales, alerts=alerts, people=people)

@@ -233,6 +233,7 @@ def redis_location(name: str, raw: str) -> Secret:
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 CRM, CACHE, SLACK, ACCESS, ALERTS, PROCESS = "CRM", "Cache", "Slack", "Access", "Alerts", "Process"
+PEOPLE = "People"  # issue 23: links to CRM users, /clue mine, App Home
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,11 @@ class Settings:
         "CLUE_ALERT_LEASE_SECONDS", number(float, 1, 3600), 30.0, ALERTS,
         "The poller's lease: when its holder dies, another instance takes over within this plus one poll "
         "interval")
+    # people (issue 23): who may link someone else to a CRM user
+    clue_admin_user_ids: frozenset[str] = setting(
+        "CLUE_ADMIN_USER_IDS", slack_ids("UW"), frozenset(), PEOPLE,
+        "People who may `/clue link @person <salesId>` (link someone else to their CRM user; each such link is an "
+        "audit line)", "*(nobody)*")
     # Process
     host: str = setting("HOST", text, "127.0.0.1", PROCESS, "Bind address (`Procfile` binds `0.0.0.0`)")
     port: int = setting("PORT", number(int, 0, 65_535), 3000, PROCESS, "HTTP port")

@@ -143,6 +143,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_ALERT_DIGEST_OVER": "20"}, "clue_alert_digest_over", 20),
     ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
     ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
+    ({"CLUE_ADMIN_USER_IDS": "U0BOSS0001"}, "clue_admin_user_ids", frozenset({"U0BOSS0001"})),
 ]
 
 
@@ -176,7 +177,7 @@ def test_the_table_shows_each_default() -> None:
     assert "| `CLUE_USER_LOCALE` | `true` |" in table
     assert "| `CLUE_SUMMARY_FIELDS` | `下次跟进时间,预算（万元）` |" in table
     assert "| `CRM_BASE_URL` | *(unset: embedded sandbox CRM)* |" in table
-    assert table.count("| **") == 6  # CRM, Cache, Slack, Access, Alerts, Process
+    assert table.count("| **") == 7  # CRM, Cache, Slack, Access, Alerts, People, Process
 
 
 @pytest.mark.parametrize(("raw", "value"), [

@@ -1,0 +1,108 @@
+"""People: who each Slack person is in the CRM (a confirmed or admin-set link), and their nudge setting.
+
+A link is never guessed: it is written only when the person confirms a match (``/clue me``, Yes) or an admin
+sets it (``/clue link``); ``unlink`` deletes the row. The nudge columns live on the same row: a person without
+a link has nothing to be nudged about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from bot.store.alerts import _Guarded, _insert_ignoring_duplicates
+from bot.store.database import Database
+from bot.store.schema import nudges, people
+
+CONFIRMED, ADMIN = "confirmed", "admin"  # how a link was made
+# nudge rows: written before the DM is posted, then posted; dropped when found too late; empty when nothing was due
+NUDGE_PENDING, NUDGE_POSTED, NUDGE_DROPPED, NUDGE_EMPTY = "pending", "posted", "dropped", "empty"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLink:
+    user_id: str
+    team_id: str
+    sales_id: str
+    crm_name: str
+    how: str
+    linked_by: str
+    linked_at: float
+    nudge_at: str | None = None  # "HH:MM" in ``tz``; None: no nudge
+    tz: str | None = None
+    nudged_through: float | None = None
+
+
+class PeopleStore:
+    def __init__(self, db: Database, wall: Callable[[], float]) -> None:
+        self.db = db
+        self._wall = wall
+
+    async def link(self, user_id: str, team_id: str, sales_id: str, crm_name: str, *, how: str,
+                   linked_by: str) -> PersonLink:
+        """Link ``user_id`` to CRM user ``sales_id`` (replacing an earlier link; a nudge setting is kept)."""
+        values = {"team_id": team_id, "sales_id": sales_id, "crm_name": crm_name[:128], "how": how,
+                  "linked_by": linked_by, "linked_at": self._wall()}
+        async with _Guarded(self.db, write=True) as conn:
+            changed = await conn.execute(update(people).where(people.c.user_id == user_id).values(**values))
+            if changed.rowcount == 0:
+                await conn.execute(people.insert().values(user_id=user_id, **values))
+        found = await self.linked(user_id)
+        assert found is not None  # noqa: S101 - written just above
+        return found
+
+    async def linked(self, user_id: str) -> PersonLink | None:
+        async with _Guarded(self.db, write=False) as conn:
+            row = (await conn.execute(select(people).where(people.c.user_id == user_id))).first()
+        return _link(row._mapping) if row is not None else None
+
+    async def unlink(self, user_id: str) -> bool:
+        """Delete the link (and the nudge with it); False when there was none."""
+        async with _Guarded(self.db, write=True) as conn:
+            gone = await conn.execute(delete(people).where(people.c.user_id == user_id))
+        return bool(gone.rowcount)
+
+    async def set_nudge(self, user_id: str, at: str | None, tz: str | None) -> bool:
+        """Turn the morning nudge on at ``at`` ("HH:MM" in ``tz``) or off (None); False without a link."""
+        async with _Guarded(self.db, write=True) as conn:
+            changed = await conn.execute(update(people).where(people.c.user_id == user_id)
+                                         .values(nudge_at=at, tz=tz))
+        return bool(changed.rowcount)
+
+    async def nudged(self) -> list[PersonLink]:
+        """Everyone with a nudge on."""
+        async with _Guarded(self.db, write=False) as conn:
+            rows = await conn.execute(select(people).where(people.c.nudge_at.is_not(None)).order_by(people.c.user_id))
+            return [_link(row._mapping) for row in rows]
+
+    async def claim_nudge(self, user_id: str, day: str) -> bool:
+        """Take ``user_id``'s nudge of ``day`` (their local date): True for exactly one caller across a fleet."""
+        async with _Guarded(self.db, write=True) as conn:
+            taken = list(await conn.scalars(
+                _insert_ignoring_duplicates(conn, nudges).returning(nudges.c.id),
+                [{"user_id": user_id, "day": day, "state": NUDGE_PENDING, "created_at": self._wall()}]))
+        return bool(taken)
+
+    async def settle_nudge(self, user_id: str, day: str, state: str, *, through: float | None = None) -> None:
+        """Record what became of a claimed nudge; ``through``: the time its "new since" reached (posted only)."""
+        async with _Guarded(self.db, write=True) as conn:
+            await conn.execute(update(nudges).where(nudges.c.user_id == user_id).where(nudges.c.day == day)
+                               .values(state=state, posted_at=self._wall() if state == NUDGE_POSTED else None))
+            if through is not None:
+                await conn.execute(update(people).where(people.c.user_id == user_id).values(nudged_through=through))
+
+    async def nudge_states(self, user_id: str) -> dict[str, str]:
+        """``day -> state`` of a person's nudges, for tests and the operator."""
+        async with _Guarded(self.db, write=False) as conn:
+            rows = await conn.execute(select(nudges.c.day, nudges.c.state).where(nudges.c.user_id == user_id))
+            return {row.day: row.state for row in rows}
+
+
+def _link(row: Any) -> PersonLink:
+    return PersonLink(user_id=row["user_id"], team_id=row["team_id"], sales_id=row["sales_id"],
+                      crm_name=row["crm_name"], how=row["how"], linked_by=row["linked_by"],
+                      linked_at=row["linked_at"], nudge_at=row["nudge_at"], tz=row["tz"],
+                      nudged_through=row["nudged_through"])
