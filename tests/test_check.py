@@ -94,6 +94,16 @@ async def test_a_missing_scope(sandbox: SandboxServer, fake_slack: tuple[str, Fa
     assert found["Slack scopes"].ok
 
 
+async def test_with_a_database_linking_people_needs_their_profiles_e_mail(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path) -> None:
+    fake_slack[1].scopes = "commands,links:read,links:write,users:read,channels:read,groups:read,im:read,mpim:read," \
+                           "chat:write"
+    env = env_for(sandbox.url, fake_slack[0], DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+                  CLUE_USER_LOCALE="false")
+    found, _ = await check(env)
+    assert found["Slack scopes"].detail == "missing users:read.email"  # /clue me matches the profile's e-mail
+
+
 async def test_an_unreachable_redis(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
     password = "redis-password-0123456789"
     found, text = await check(env_for(sandbox.url, fake_slack[0],
@@ -182,6 +192,7 @@ def test_settings_serve_would_refuse_are_invalid() -> None:
 async def test_the_alerts_database_is_reported_and_never_migrated_by_check(tmp_path: Path) -> None:
     from bot.check import _database
     from bot.store.database import connect
+    from tests.store.test_store import newest_revision
 
     path = tmp_path / "alerts.db"
     fresh = await _database(f"sqlite+aiosqlite:///{path}")
@@ -193,6 +204,6 @@ async def test_the_alerts_database_is_reported_and_never_migrated_by_check(tmp_p
     await db.migrate()
     await db.aclose()
     current = await _database(f"sqlite+aiosqlite:///{path}")
-    assert current.ok and "schema 0001 (current)" in current.detail
+    assert current.ok and f"schema {newest_revision()} (current)" in current.detail
     down = await _database("postgresql://cluebot:s3cret-pw@127.0.0.1:9/cluebot")
     assert not down.ok and "unreachable" in down.detail and "s3cret-pw" not in down.line()

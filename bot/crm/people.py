@@ -107,7 +107,7 @@ class PeopleReader:
     async def owned(self, sales_id: str) -> OwnedClues:
         """The clues ``sales_id`` owns, every page up to ``MAX_OWNED_PAGES``."""
         catalog = self._reference.ready() or await self._reference.catalog()
-        due_definition = catalog.field(self._due_field) if self._due_field else None
+        due_definition = catalog.configured(self._due_field) if self._due_field else None
         due_fields = (due_definition.id,) if due_definition is not None else ()
         clues: dict[int, OwnedClue] = {}
         complete = False

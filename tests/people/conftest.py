@@ -50,7 +50,11 @@ def profile(app: SlackDriver, user: str, **fields: Any) -> None:
 
 
 def text_of(message: dict[str, Any]) -> str:
-    return " ".join(str(b.get("text", {}).get("text", "")) for b in message.get("blocks", ()))
+    """The text of every section and context of a message or view."""
+    texts = [str(b.get("text", {}).get("text", "")) for b in message.get("blocks", ())]
+    texts += [str(e.get("text", "")) for b in message.get("blocks", ()) if b["type"] == "context"
+              for e in b["elements"]]
+    return " ".join(texts)
 
 
 def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
