@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.nudges import NudgeService, build_nudges
 from bot.alerts.service import AlertService, build_alerts
 from bot.cache.clues import (
     ClueCache,
@@ -85,6 +86,7 @@ class Instance:
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
     alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
     people: People | None = None  # links to CRM users, /clue mine, App Home (None with DATABASE_URL=off)
+    nudges: NudgeService | None = None  # the morning nudge's loop (None with DATABASE_URL=off)
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,10 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
+    nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
+                          window_minutes=settings.clue_nudge_window_minutes,
+                          poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
+                          wall=clocks.wall) if people else None
     people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,
@@ -282,4 +288,4 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales, alerts=alerts, people=people)
+                    fleet=fleet, locales=locales, alerts=alerts, people=people, nudges=nudges)

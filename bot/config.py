@@ -458,6 +458,10 @@ class Settings:
         "CLUE_ADMIN_USER_IDS", slack_ids("UW"), frozenset(), PEOPLE,
         "People who may `/clue link @person <salesId>` (link someone else to their CRM user; each such link is an "
         "audit line)", "*(nobody)*")
+    clue_nudge_window_minutes: int = setting(
+        "CLUE_NUDGE_WINDOW_MINUTES", number(int, 1, 720), 120, PEOPLE,
+        "A morning nudge not sent within this long after the person's chosen time (the app was down) is dropped, "
+        "not sent late")
     # Process
     host: str = setting("HOST", text, "127.0.0.1", PROCESS, "Bind address (`Procfile` binds `0.0.0.0`)")
     port: int = setting("PORT", number(int, 0, 65_535), 3000, PROCESS, "HTTP port")

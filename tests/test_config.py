@@ -144,6 +144,7 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
     ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
     ({"CLUE_ADMIN_USER_IDS": "U0BOSS0001"}, "clue_admin_user_ids", frozenset({"U0BOSS0001"})),
+    ({"CLUE_NUDGE_WINDOW_MINUTES": "30"}, "clue_nudge_window_minutes", 30),
 ]
 
 

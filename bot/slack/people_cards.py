@@ -179,3 +179,28 @@ def _settings(state: HomeState) -> list[Json]:
                       action_id=ACTION_NUDGE_ON, value=DEFAULT_NUDGE_TIME))
         blocks.append(obj("actions", elements=[toggle]))
     return blocks
+
+
+# ------------------------------------------------------------------ the morning nudge
+
+NUDGE_ROWS = 10  # overdue and due-today rows in a nudge; the new ones get as many again
+
+
+def nudge_due(agenda: Agenda) -> list[OwnedClue]:
+    """The clues a nudge names: overdue, or due before the end of the person's day (``agenda`` counts them)."""
+    return list(agenda.clues[:agenda.overdue + agenda.due_today])
+
+
+def nudge_message(agenda: Agenda, new: Sequence[OwnedClue], now: datetime, locale: str) -> dict[str, Any]:
+    """The direct message: what is overdue or due today (working order), then what is new to you."""
+    title = t(locale, "nudge.title", overdue=agenda.overdue, today=agenda.due_today, new=len(new))
+    blocks: list[Json] = [obj("section", block_id=BLOCK_MINE_SUMMARY, text=mrkdwn(f"*{title}*"))]
+    due = nudge_due(agenda)
+    blocks += [result_row(c.hit, locale, due=_due(c, now, locale)) for c in due[:NUDGE_ROWS]]
+    if new:
+        blocks.append(_section(t(locale, "nudge.new")))
+        blocks += [result_row(c.hit, locale, due=_due(c, now, locale)) for c in new[:NUDGE_ROWS]]
+    if len(due) > NUDGE_ROWS or len(new) > NUDGE_ROWS:
+        blocks.append(obj("context", block_id=BLOCK_MINE_HINT,
+                          elements=[mrkdwn(t(locale, "home.see_all", count=NUDGE_ROWS))]))
+    return {"text": title, "blocks": blocks}

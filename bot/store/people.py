@@ -86,6 +86,12 @@ class PeopleStore:
                 [{"user_id": user_id, "day": day, "state": NUDGE_PENDING, "created_at": self._wall()}]))
         return bool(taken)
 
+    async def release_nudge(self, user_id: str, day: str) -> None:
+        """Give a claimed nudge back (the CRM failed before anything was posted): a later round may take it."""
+        async with _Guarded(self.db, write=True) as conn:
+            await conn.execute(delete(nudges).where(nudges.c.user_id == user_id).where(nudges.c.day == day)
+                               .where(nudges.c.state == NUDGE_PENDING))
+
     async def settle_nudge(self, user_id: str, day: str, state: str, *, through: float | None = None) -> None:
         """Record what became of a claimed nudge; ``through``: the time its "new since" reached (posted only)."""
         async with _Guarded(self.db, write=True) as conn:

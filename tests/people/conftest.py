@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,21 @@ EMPLOYEES = [
     {"salesId": "1002", "name": "李四", "email": "li.si@acme.cn", "mobile": "13900139000"},
     {"salesId": "1003", "name": "王五", "mobile": "13900139000"},  # the same phone as 李四
 ]
+
+
+class Monotonic:
+    """The app's monotonic clock, moved on by the test (cache ages)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
 
 
 def people_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ fake Slack."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,26 +19,11 @@ from bot.dev.sandbox import SandboxServer, seed
 from bot.slack.people_cards import MAX_HOME_BLOCKS
 from bot.store.people import CONFIRMED
 from tests.blockkit import assert_valid_blocks, assert_valid_message
-from tests.people.conftest import EMPLOYEES, people, people_env, profile, text_of
+from tests.people.conftest import EMPLOYEES, Monotonic, people, people_env, profile, text_of
 from tests.slack.harness import TEAM, USER, SlackDriver, running_app, slack_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = str(seed.NEXT_FOLLOW_UP_FIELD_ID)
-
-
-class Monotonic:
-    """The app's monotonic clock, moved on by the test (cache ages); the wall clock stays real."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-
-@pytest.fixture
-def monotonic() -> Monotonic:
-    return Monotonic()
 
 
 @pytest.fixture
