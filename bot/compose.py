@@ -252,7 +252,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
                           window_minutes=settings.clue_nudge_window_minutes,
                           poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
-                          wall=clocks.wall) if people else None
+                          wall=clocks.wall, owner_of=crm.fetcher.owner, url_for=matcher.url_for) if people else None
     people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.assigned import AssignedRound, AssignedToYou
+from bot.alerts.cards import UrlFor
 from bot.alerts.service import instance_name
+from bot.domain.owner import Owner
 from bot.errors import CrmError, SlackCallFailed, StoreError
 from bot.slack import people_cards
 from bot.slack.people import People, zone
 from bot.store.lease import Lease
-from bot.store.people import NUDGE_DROPPED, NUDGE_EMPTY, NUDGE_POSTED, PersonLink
+from bot.store.people import NUDGE_DROPPED, NUDGE_EMPTY, NUDGE_POSTED, Assignments, PersonLink
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,13 @@ class NudgeRound:
     empty: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    assigned: AssignedRound | None = None  # the "assigned to you" messages of the same round
 
 
 class NudgeService:
     def __init__(self, people: People, client: AsyncWebClient, lease: Lease, *, window: timedelta,
                  locale_of: Callable[[str], str], wall: Callable[[], float],
-                 interval: float = NUDGE_INTERVAL_SECONDS) -> None:
+                 interval: float = NUDGE_INTERVAL_SECONDS, assigned: AssignedToYou | None = None) -> None:
         self._people = people
         self._client = client
         self._lease = lease
@@ -55,10 +59,11 @@ class NudgeService:
         self._locale_of = locale_of
         self._wall = wall
         self._interval = interval
+        self._assigned = assigned
         self._one_round = asyncio.Lock()
 
     async def run_round(self) -> NudgeRound:
-        """Send every nudge that is due now (the lease holder only)."""
+        """Send every nudge that is due now, then the "assigned to you" messages (the lease holder only)."""
         async with self._one_round:
             if not await self._lease.acquire():
                 return NudgeRound(leader=False)
@@ -71,6 +76,8 @@ class NudgeService:
                     await self._nudge(link, now, done)
 
             await asyncio.gather(*(one(link) for link in await self._people.store.nudged()))
+            if self._assigned is not None:
+                done.assigned = await self._assigned.run_round()
             if done.posted or done.dropped:
                 log.info("nudges.round", extra={"posted": len(done.posted), "empty": len(done.empty),
                                                 "dropped": len(done.dropped), "failed": len(done.failed)})
@@ -143,11 +150,15 @@ def _scheduled(link: PersonLink, now: datetime, default: ZoneInfo) -> datetime |
 
 def build_nudges(people: People, client: AsyncWebClient, stack: AsyncExitStack, *, lease_ttl: float,
                  window_minutes: int, poll_seconds: float, locale_of: Callable[[str], str],
-                 wall: Callable[[], float], start: bool = True) -> NudgeService:
-    """The nudge service on the people database; with ``start``, its loop runs until ``stack`` closes."""
-    lease = Lease(people.store.db, NUDGE_LEASE, instance_name(), ttl=lease_ttl, wall=wall)
+                 wall: Callable[[], float], owner_of: Callable[[int], Awaitable[Owner | None]], url_for: UrlFor,
+                 start: bool = True) -> NudgeService:
+    """The nudge service (with "assigned to you") on the people database; with ``start``, its loop runs until
+    ``stack`` closes."""
+    db = people.store.db
+    lease = Lease(db, NUDGE_LEASE, instance_name(), ttl=lease_ttl, wall=wall)
+    assigned = AssignedToYou(Assignments(db, wall), people, owner_of, client, url_for=url_for, locale_of=locale_of)
     service = NudgeService(people, client, lease, window=timedelta(minutes=window_minutes), locale_of=locale_of,
-                           wall=wall, interval=max(NUDGE_INTERVAL_SECONDS, poll_seconds))
+                           wall=wall, interval=max(NUDGE_INTERVAL_SECONDS, poll_seconds), assigned=assigned)
     if start:
         task = asyncio.create_task(service.run(), name="people.nudges")
         stack.push_async_callback(service.stop, task)

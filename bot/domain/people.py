@@ -86,6 +86,20 @@ def match(profile: SlackProfile, employees: Sequence[Employee]) -> Match:
     return Match(UNMATCHED)
 
 
+def owners_sales_ids(names: Sequence[str], employees: Sequence[Employee]) -> tuple[set[str], list[str]]:
+    """The salesIds of a clue's owners, as search rows name them (``salesName``, else ``qwSalesId``): an employee
+    of that name or WeCom id, when exactly one is; and the names that several employees share (never picked)."""
+    found: set[str] = set()
+    ambiguous: list[str] = []
+    for name in names:
+        ids = {e.sales_id for e in employees if name in (e.name, e.qw_user_id)}
+        if len(ids) == 1:
+            found |= ids
+        elif ids:
+            ambiguous.append(name)
+    return found, ambiguous
+
+
 # ---------------------------------------------------------------- my clues
 
 

@@ -303,6 +303,7 @@ _EN: dict[str, str] = {
     "button.nudge_off": "Turn the nudge off",
     "nudge.title": "Good morning: {overdue} overdue, {today} due today, {new} new to you",
     "nudge.new": "*New to you since the last nudge*",
+    "assigned.new": "Assigned to you",
 }
 
 _ZH: dict[str, str] = {
@@ -553,6 +554,7 @@ _ZH: dict[str, str] = {
     "button.nudge_off": "关闭提醒",
     "nudge.title": "早上好：逾期 {overdue}，今天到期 {today}，新分配给你 {new}",
     "nudge.new": "*上次提醒后新分配给你的线索*",
+    "assigned.new": "分配给你的新线索",
 }
 
 # Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
@@ -805,6 +807,7 @@ _ZH_TW: dict[str, str] = {
     "button.nudge_off": "關閉提醒",
     "nudge.title": "早安：逾期 {overdue}，今天到期 {today}，新指派給你 {new}",
     "nudge.new": "*上次提醒後新指派給你的線索*",
+    "assigned.new": "指派給你的新線索",
 }
 
 

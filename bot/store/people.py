@@ -11,15 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot.store.alerts import _Guarded, _insert_ignoring_duplicates
 from bot.store.database import Database
-from bot.store.schema import nudges, people
+from bot.store.schema import assignments, nudges, people, poll_state, seen_clues
 
 CONFIRMED, ADMIN = "confirmed", "admin"  # how a link was made
 # nudge rows: written before the DM is posted, then posted; dropped when found too late; empty when nothing was due
 NUDGE_PENDING, NUDGE_POSTED, NUDGE_DROPPED, NUDGE_EMPTY = "pending", "posted", "dropped", "empty"
+ASSIGNED_CURSOR = "assigned_to_you"  # poll_state: the seen_at up to which new clues were checked for owners
+SEEN_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,67 @@ class PeopleStore:
         async with _Guarded(self.db, write=False) as conn:
             rows = await conn.execute(select(nudges.c.day, nudges.c.state).where(nudges.c.user_id == user_id))
             return {row.day: row.state for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SeenClue:
+    clue_id: int
+    seen_at: float
+    clue_json: str
+
+
+class Assignments:
+    """"Assigned to you": the new clues the alerts poller took in, read once each past a cursor of our own,
+    and one row per (person, clue) written before the direct message."""
+
+    def __init__(self, db: Database, wall: Callable[[], float]) -> None:
+        self.db = db
+        self._wall = wall
+
+    async def cursor(self) -> float | None:
+        async with _Guarded(self.db, write=False) as conn:
+            mark = await conn.scalar(select(poll_state.c.high_water).where(poll_state.c.name == ASSIGNED_CURSOR))
+        return float(mark) if mark is not None else None
+
+    async def start_cursor(self) -> float:
+        """The cursor's first position: the newest clue taken in so far (history is nobody's news)."""
+        async with _Guarded(self.db, write=False) as conn:
+            newest = await conn.scalar(select(func.max(seen_clues.c.seen_at)))
+        await self.advance(float(newest or 0.0))
+        return float(newest or 0.0)
+
+    async def advance(self, seen_at: float) -> None:
+        async with _Guarded(self.db, write=True) as conn:
+            changed = await conn.execute(update(poll_state).where(poll_state.c.name == ASSIGNED_CURSOR)
+                                         .values(high_water=repr(seen_at), updated_at=self._wall()))
+            if changed.rowcount == 0:
+                await conn.execute(poll_state.insert().values(name=ASSIGNED_CURSOR, high_water=repr(seen_at),
+                                                              updated_at=self._wall()))
+
+    async def seen_since(self, cursor: float) -> list[SeenClue]:
+        """The clues taken in after ``cursor``, oldest first, at most ``SEEN_BATCH``."""
+        async with _Guarded(self.db, write=False) as conn:
+            rows = await conn.execute(select(seen_clues.c.clue_id, seen_clues.c.seen_at, seen_clues.c.clue_json)
+                                      .where(seen_clues.c.seen_at > cursor).order_by(seen_clues.c.seen_at)
+                                      .limit(SEEN_BATCH))
+            return [SeenClue(row.clue_id, row.seen_at, row.clue_json) for row in rows]
+
+    async def linked(self) -> list[PersonLink]:
+        async with _Guarded(self.db, write=False) as conn:
+            return [_link(row._mapping) for row in await conn.execute(select(people))]
+
+    async def claim(self, user_id: str, clue_id: int) -> bool:
+        """Take the (person, clue) message: True for exactly one caller across a fleet."""
+        async with _Guarded(self.db, write=True) as conn:
+            taken = list(await conn.scalars(
+                _insert_ignoring_duplicates(conn, assignments).returning(assignments.c.id),
+                [{"user_id": user_id, "clue_id": clue_id, "state": NUDGE_PENDING, "created_at": self._wall()}]))
+        return bool(taken)
+
+    async def posted(self, user_id: str, clue_id: int) -> None:
+        async with _Guarded(self.db, write=True) as conn:
+            await conn.execute(update(assignments).where(assignments.c.user_id == user_id)
+                               .where(assignments.c.clue_id == clue_id).values(state=NUDGE_POSTED))
 
 
 def _link(row: Any) -> PersonLink:

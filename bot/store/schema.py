@@ -121,3 +121,14 @@ nudges = Table(
     Column("posted_at", Float, nullable=True),
     UniqueConstraint("user_id", "day", name="uq_nudges_user_day"),
 )
+
+# One row per (person, clue) "assigned to you" direct message, written before posting: each is sent once.
+assignments = Table(
+    "assignments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(32), nullable=False),
+    Column("clue_id", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | posted
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("user_id", "clue_id", name="uq_assignments_user_clue"),
+)

@@ -1,4 +1,4 @@
-"""People: Slack people linked to CRM users, and their morning nudges.
+"""People: Slack people linked to CRM users, their morning nudges and "assigned to you" messages.
 
 Revision ID: 0002_people
 Revises: 0001
@@ -37,8 +37,18 @@ def upgrade() -> None:
         sa.Column("posted_at", sa.Float, nullable=True),
         sa.UniqueConstraint("user_id", "day", name="uq_nudges_user_day"),
     )
+    op.create_table(
+        "assignments",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("user_id", sa.String(32), nullable=False),
+        sa.Column("clue_id", sa.BigInteger, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.UniqueConstraint("user_id", "clue_id", name="uq_assignments_user_clue"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("assignments")
     op.drop_table("nudges")
     op.drop_table("people")
