@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -98,27 +99,53 @@ class NudgeService:
             done.dropped.append(link.user_id)
             return
         try:
-            ordered, _ = await self._people.agenda(link.user_id, link.sales_id)
+            message = await self._compose(link, now)
         except CrmError as exc:
             await store.release_nudge(link.user_id, day)
             log.warning("nudge.crm.failed", extra={"user": link.user_id, "error": type(exc).__name__})
             done.failed.append(link.user_id)
             return
-        since = link.nudged_through if link.nudged_through is not None else link.linked_at
-        new = [c for c in ordered.clues if c.hit.created is not None and c.hit.created.at is not None
-               and c.hit.created.at.timestamp() > since]
-        if not people_cards.nudge_due(ordered) and not new:
+        if message is None:
             await store.settle_nudge(link.user_id, day, NUDGE_EMPTY)
             done.empty.append(link.user_id)
             return
-        message = people_cards.nudge_message(ordered, new, now, self._locale_of(link.user_id))
-        try:
-            await self._client.chat_postMessage(channel=link.user_id, text=message["text"], blocks=message["blocks"])
-        except SlackCallFailed:  # logged by the client; today's nudge is not retried (it may have been shown)
+        if not await self._post(link, message):  # today's nudge is not retried (it may have been shown)
             done.failed.append(link.user_id)
             return
         await store.settle_nudge(link.user_id, day, NUDGE_POSTED, through=now.timestamp())
         done.posted.append(link.user_id)
+
+    async def _compose(self, link: PersonLink, now: datetime) -> dict[str, Any] | None:
+        """The person's nudge as of ``now``; None when nothing is due and nothing is new (raises CRM errors)."""
+        ordered, _ = await self._people.agenda(link.user_id, link.sales_id)
+        since = link.nudged_through if link.nudged_through is not None else link.linked_at
+        new = [c for c in ordered.clues if c.hit.created is not None and c.hit.created.at is not None
+               and c.hit.created.at.timestamp() > since]
+        if not people_cards.nudge_due(ordered) and not new:
+            return None
+        return people_cards.nudge_message(ordered, new, now, self._locale_of(link.user_id))
+
+    async def _post(self, link: PersonLink, message: dict[str, Any]) -> bool:
+        try:
+            await self._client.chat_postMessage(channel=link.user_id, text=message["text"], blocks=message["blocks"])
+        except SlackCallFailed:  # logged by the client
+            return False
+        return True
+
+    async def send_now(self, user_id: str) -> str:
+        """The person's nudge at once, whatever the time and whether today's went out: the playground's "next
+        morning" button (no claim is written, nothing changes). ``sent``, ``not_linked``, ``empty`` or
+        ``crm_failed``."""
+        link = await self._people.store.linked(user_id)
+        if link is None:
+            return "not_linked"
+        try:
+            message = await self._compose(link, datetime.fromtimestamp(self._wall(), UTC))
+        except CrmError:
+            return "crm_failed"
+        if message is None:
+            return "empty"
+        return "sent" if await self._post(link, message) else "slack_failed"
 
     async def run(self) -> None:
         """A round every interval, the first one interval after start-up; failures pause a round, not the loop."""

@@ -42,7 +42,7 @@ _LANGUAGES = {"en": "English", "zh": "简体中文", "zh-TW": "繁體中文"}
 
 
 def match_prompt(locale: str, employee: Employee, by: str) -> dict[str, Any]:
-    """"You are 张三 in the CRM: yes / not me" (Yes carries the salesId, checked again when clicked)."""
+    """The offer of a match: "You are 张三 in the CRM", Yes (carrying the salesId, checked again) or Not me."""
     message = notice_message(locale, "me_match", name=employee.name[:_NAME], by=t(locale, f"people.by.{by}"))
     actions = [{**button(locale, "button.me_yes", ACTION_ME_YES, employee.sales_id[:64]), "style": "primary"},
                button(locale, "button.me_not_me", ACTION_ME_NOT_ME, "not_me")]

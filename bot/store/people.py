@@ -117,7 +117,7 @@ class SeenClue:
 
 
 class Assignments:
-    """"Assigned to you": the new clues the alerts poller took in, read once each past a cursor of our own,
+    """Assigned to you: the new clues the alerts poller took in, read once each past a cursor of our own,
     and one row per (person, clue) written before the direct message."""
 
     def __init__(self, db: Database, wall: Callable[[], float]) -> None:
