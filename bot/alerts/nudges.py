@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 NUDGE_LEASE = "people_nudges"
 NUDGE_INTERVAL_SECONDS = 60.0  # how often the lease holder looks for nudges due (or every alert poll, if longer)
-NUDGE_CONCURRENCY = 8  # people nudged at once: their CRM reads share the CRM's own limits anyway
+NUDGE_CONCURRENCY = 4  # people nudged at once: few, so their CRM reads queue briefly for the shared rate limit
 
 
 @dataclass
