@@ -181,3 +181,13 @@ async def test_home_turns_the_morning_nudge_on_in_the_persons_zone(app: SlackDri
     assert link is not None and (link.nudge_at, link.tz) == ("09:00", "America/Los_Angeles")
     view = app.fake.api_calls("views.publish")[-1]["view"]
     assert "Morning nudge: on, at 09:00 (America/Los_Angeles)." in str(view)
+
+
+async def test_a_changed_slack_time_zone_moves_the_nudge_when_home_opens(app: SlackDriver) -> None:
+    await linked(app)
+    assert await people(app).store.set_nudge(USER, "09:00", "America/Los_Angeles")
+    profile(app, USER, tz="Europe/London")  # they moved
+    view = await home(app)
+    link = await people(app).store.linked(USER)
+    assert link is not None and link.tz == "Europe/London"
+    assert "Morning nudge: on, at 09:00 (Europe/London)." in str(view)

@@ -2,9 +2,10 @@
 
 The event is acked at once and the view is published from a task. Home shows who the person is in the CRM (or
 how to link), their overdue and due-today counts with the first page of their clues, the channel alerts they set
-up, and their settings (language, the morning nudge). Their clues come from the people cache: however often
-Home opens, at most one CRM read per person per minute; while the CRM fails, the last answer is shown with the
-stale note, and with nothing to show, a line says so. Nothing here is posted in a channel.
+up, and their settings (language, the morning nudge, whose time zone follows a Slack zone changed since). Their
+clues come from the people cache: however often Home opens, at most one CRM read per person per minute; while the
+CRM fails, the last answer is shown with the stale note, and with nothing to show, a line says so. Nothing here is
+posted in a channel.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.slack.features import Ack, FeatureDeps
 from bot.slack.features.alerts import _what
 from bot.slack.inbound import Inbound
 from bot.slack.people import People
+from bot.store.people import PersonLink
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,16 @@ class AppHome:
         except SlackCallFailed:
             return  # logged and counted by the client
 
+    @staticmethod
+    async def _follow_zone(people: People, link: PersonLink) -> PersonLink:
+        """The nudge follows the person's Slack time zone: a zone changed since it was set is taken over now."""
+        tz = (await people.profile(link.user_id)).tz
+        if tz is None or tz == link.tz:
+            return link
+        await people.store.set_nudge(link.user_id, link.nudge_at, tz)
+        log.info("people.nudge.zone_changed", extra={"user": link.user_id, "tz": tz})
+        return replace(link, tz=tz)
+
     async def _state(self, people: People, user: str, locale: str) -> people_cards.HomeState:
         now = datetime.fromtimestamp(self._deps.wall(), UTC)
         contact = self._deps.gate.access.admin_contact
@@ -113,6 +125,8 @@ class AppHome:
         link = standing.link
         if link is None:
             return state
+        if link.nudge_at is not None:
+            link = await self._follow_zone(people, link)
         state = replace(state, name=link.crm_name, sales_id=link.sales_id, gone=standing.gone, nudge_at=link.nudge_at,
                         tz=link.tz)
         if standing.gone:
