@@ -145,6 +145,7 @@ class PeopleCommands:
         parts = text.split()
         member = _MEMBER.fullmatch(parts[0]) if len(parts) == 2 else None
         if member is None or not _SALES_ID.fullmatch(parts[1]):
+            log.info("people.link.usage", extra={"user": who.user_id, "words": len(parts)})
             return cards.notice_message(locale, "link_usage")
         return asyncio.ensure_future(self._guarded(self._admin_link(people, who, member.group(1), parts[1], locale),
                                                    locale))
