@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 
 from bot.store.alerts import _Guarded, _insert_ignoring_duplicates
 from bot.store.database import Database
@@ -82,11 +82,7 @@ class PeopleStore:
 
     async def claim_nudge(self, user_id: str, day: str) -> bool:
         """Take ``user_id``'s nudge of ``day`` (their local date): True for exactly one caller across a fleet."""
-        async with _Guarded(self.db, write=True) as conn:
-            taken = list(await conn.scalars(
-                _insert_ignoring_duplicates(conn, nudges).returning(nudges.c.id),
-                [{"user_id": user_id, "day": day, "state": NUDGE_PENDING, "created_at": self._wall()}]))
-        return bool(taken)
+        return await _claim(self.db, nudges, {"user_id": user_id, "day": day, "created_at": self._wall()})
 
     async def release_nudge(self, user_id: str, day: str) -> None:
         """Give a claimed nudge back (the CRM failed before anything was posted): a later round may take it."""
@@ -158,16 +154,20 @@ class Assignments:
 
     async def claim(self, user_id: str, clue_id: int) -> bool:
         """Take the (person, clue) message: True for exactly one caller across a fleet."""
-        async with _Guarded(self.db, write=True) as conn:
-            taken = list(await conn.scalars(
-                _insert_ignoring_duplicates(conn, assignments).returning(assignments.c.id),
-                [{"user_id": user_id, "clue_id": clue_id, "state": NUDGE_PENDING, "created_at": self._wall()}]))
-        return bool(taken)
+        return await _claim(self.db, assignments, {"user_id": user_id, "clue_id": clue_id, "created_at": self._wall()})
 
     async def posted(self, user_id: str, clue_id: int) -> None:
         async with _Guarded(self.db, write=True) as conn:
             await conn.execute(update(assignments).where(assignments.c.user_id == user_id)
                                .where(assignments.c.clue_id == clue_id).values(state=NUDGE_POSTED))
+
+
+async def _claim(db: Database, table: Table, row: dict[str, Any]) -> bool:
+    """Insert a ``pending`` row unless its unique key is taken: True for the one caller whose insert it was."""
+    async with _Guarded(db, write=True) as conn:
+        taken = list(await conn.scalars(_insert_ignoring_duplicates(conn, table).returning(table.c.id),
+                                        [{**row, "state": NUDGE_PENDING}]))
+    return bool(taken)
 
 
 def _link(row: Any) -> PersonLink:
