@@ -25,9 +25,10 @@ from types import FrameType
 from typing import Any
 
 from bench import scenarios as sc
+from bench.alerts import alerts
 from bench.load import wrk_path
 from bench.procs import APP_CPU, HELPER_CPU, Proc, Procs, can_pin, pin_harness
-from bench.report import evaluate, markdown, targets_json
+from bench.report import evaluate, markdown, ran, targets_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 # Every lookup of these instances goes to the CRM: no fresh entries, no serving while revalidating,
@@ -91,6 +92,7 @@ def _steps(bench: sc.Bench) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         ("hung_crm", lambda: _with_bots(
             bench, lambda: (bench.spawn_bot("clue-bot-hung"),), lambda bot: sc.hung_crm(bench, bot))),
         ("card_latency", lambda: sc.card_latency(bench, NO_FOLLOW_UP_CACHE)),
+        ("alerts", lambda: alerts(bench)),
         ("cold_start", lambda: sc.cold_start(bench)),
         ("memory", lambda: sc.memory(bench)),
     ]
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "scenarios": results,
     }
-    report["targets"] = targets_json(evaluate(results, plan.concurrencies))
+    report["targets"] = targets_json(ran(evaluate(results, plan.concurrencies), results))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     summary = markdown(report)

@@ -128,6 +128,11 @@ class Procs:
         self._pin = pin
         self._running: list[Proc] = []
 
+    @property
+    def log_dir(self) -> Path:
+        """The run's scratch folder (logs, and each app's alerts database)."""
+        return self._log_dir
+
     def spawn(self, name: str, module_args: Sequence[str], env: Mapping[str, str], *, port: int,
               app_under_test: bool = False) -> Proc:
         """Start ``python -m <module_args>``; output goes to a log file (a full pipe would block it)."""

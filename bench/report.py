@@ -27,6 +27,7 @@ class Target:
     # for reading ``value`` on this machine, never part of the verdict.
     floor: float | None = None
     floor_app: str = ""
+    scenario: str = ""  # the scenario whose figure it reads
 
     @property
     def verdict(self) -> str:
@@ -39,7 +40,9 @@ def _get(results: Json, *path: str) -> float | None:
         if not isinstance(node, dict) or key not in node:
             return None
         node = node[key]
-    if isinstance(node, bool) or not isinstance(node, int | float) or math.isnan(node):
+    if isinstance(node, bool):
+        return float(node)  # a yes/no figure (exactly once): 1.0 or 0.0
+    if not isinstance(node, int | float) or math.isnan(node):
         return None
     return float(node)
 
@@ -50,7 +53,7 @@ def _target(results: Json, name: str, limit: str, path: tuple[str, ...], check: 
     value = _get(results, *path)
     floor_app, floor_path = floor or ("", ())
     return Target(name, limit, value, None if value is None else check(value),
-                  _get(results, *floor_path) if floor_path else None, floor_app)
+                  _get(results, *floor_path) if floor_path else None, floor_app, scenario=path[0])
 
 
 def _ratio(results: Json, name: str, limit: str, over: tuple[str, ...], under: tuple[str, ...],
@@ -58,7 +61,7 @@ def _ratio(results: Json, name: str, limit: str, over: tuple[str, ...], under: t
     """A target on ``over`` / ``under``, two figures of the same run (clue bot's and its floor's)."""
     a, b = _get(results, *over), _get(results, *under)
     value = None if a is None or not b else a / b
-    return Target(name, limit, value, None if value is None else check(value))
+    return Target(name, limit, value, None if value is None else check(value), scenario=over[0])
 
 
 def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
@@ -110,7 +113,24 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
         _target(scenarios, "RSS for 10,000 cached clues over the empty process", "≤ 50 MB",
                 ("memory", "mb_per_10k_clues"), lambda v: v <= 50),
     ]
+    # Issue 22: a new clue reaches Slack within a poll and a second; alert work leaves lookups alone.
+    interval = _get(scenarios, "alerts", "poll_seconds")
+    targets += [
+        _target(scenarios, "new clue to its alert accepted by Slack, p50", "≤ poll interval + 1 s",
+                ("alerts", "latency", "p50_s"), lambda v: interval is not None and v <= interval + 1),
+        _target(scenarios, "new clue to its alert accepted by Slack, p99", "≤ 2 × (poll interval + 1 s)",
+                ("alerts", "latency", "p99_s"), lambda v: interval is not None and v <= 2 * (interval + 1)),
+        _target(scenarios, "a burst into every subscribed channel, each alert delivered once", "exactly once",
+                ("alerts", "burst", "exactly_once"), lambda v: v == 1),
+        _target(scenarios, "cache-hit /clue throughput while alerts are busy vs idle, c=16", "≥ 0.9×",
+                ("alerts", "lookups_busy", "rps_ratio"), lambda v: v >= 0.9),
+    ]
     return targets
+
+
+def ran(targets: list[Target], scenarios: Json) -> list[Target]:
+    """The targets of the scenarios this run ran (``--only`` runs some)."""
+    return [t for t in targets if t.scenario in scenarios]
 
 
 def targets_json(targets: list[Target]) -> list[Json]:
@@ -195,6 +215,7 @@ def markdown(report: Json) -> str:
                 lines.append(f"| {run['concurrency']} | {label} | {run['requests']} | {_n(run['p50_ms'], 2)} "
                              f"| {_n(run['p99_ms'], 2)} | {_n(run['max_ms'], 2)} | {run['errors'] + run['non_2xx']} |")
     lines += _card_lines(s.get("card_latency"))
+    lines += _alert_lines(s.get("alerts"))
     lines += ["", "## Resilience and footprint", "", "| scenario | result |", "|---|---|"]
     lines += [f"| {title} | {_describe(s.get(key), describe)} |" for key, title, describe in _OTHER]
     targets: list[Json] = report["targets"]
@@ -220,6 +241,30 @@ def _card_lines(section: Json | None) -> list[str]:
     lines += [f"| {title} | {_n(section[kind]['p50_ms'])} | {_n(section[kind]['max_ms'])} "
               f"| {_n(section[kind]['vs_crm'], 2)}× |" for kind, title in CARD_SURFACES if kind in section]
     return lines
+
+
+def _alert_lines(section: Json | None) -> list[str]:
+    """The alerts scenario: latency to Slack, the burst's delivery, lookups beside it."""
+    if not section:
+        return []
+    if "error" in section:
+        return ["", f"## Alerts: ERROR: {str(section['error'])[:200]}"]
+    latency, burst, busy = section["latency"], section["burst"], section["lookups_busy"]
+    gap = burst["min_gap_per_channel_s"]
+    rounds = "; ".join(f"{r['busy_rps']:,.0f} vs {r['idle_rps']:,.0f}/s" for r in busy["rounds"])
+    return ["", f"## Alerts, polling every {_n(section['poll_seconds'])} s, {section['channels']} channels subscribed",
+            "",
+            f"- new clue → alert accepted by Slack ({latency['alerts']} alerts): p50 **{_n(latency['p50_s'], 2)} s**, "
+            f"p99 {_n(latency['p99_s'], 2)} s, max {_n(latency['max_s'], 2)} s",
+            f"- burst of {burst['clues']:,} clues: {burst['posted']:,} of {burst['deliveries']:,} deliveries posted "
+            f"{'**exactly once**' if burst['exactly_once'] else '**NOT exactly once**'} in {burst['messages']} "
+            f"message(s), all within {_n(burst['seconds_to_all'], 1)} s; closest two posts in one channel "
+            f"{'–' if gap is None else _n(gap, 2) + ' s'} apart; CRM calls {burst['crm_calls']} "
+            f"({_n(burst['crm_calls_per_clue'], 3)} per clue); {_n(burst['db_commits_per_alert'], 3)} "
+            "database commits per alert",
+            f"- cache-hit /clue at c=16 while {busy['new_clues_per_poll']} new clues arrive every poll: "
+            f"**{_n(busy['rps_ratio'], 2)}×** the idle throughput "
+            f"({rounds})"]
 
 
 def _floor_note(target: Json) -> str:

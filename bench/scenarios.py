@@ -39,7 +39,7 @@ HIT_ID = seed.DOC_CLUE_ID  # the vendor's example clue: a typical card
 STORM_ID = 12  # a seed clue no earlier scenario looks up on the same instance
 # Children must not inherit the developer's Slack, CRM, cache or Redis settings.
 _INHERITED_PREFIXES = ("SLACK_", "CRM_", "CLUE_", "REDIS_")
-_INHERITED_NAMES = ("HOST", "PORT", "LOG_LEVEL")
+_INHERITED_NAMES = ("HOST", "PORT", "LOG_LEVEL", "DATABASE_URL")
 # Raised so that one benchmark user and a fast CRM are never throttled by clue bot's own guards
 # (defaults: 30 lookups per user per minute, 20 CRM requests/s, 8 concurrent CRM requests).
 BENCH_LIMITS = {"CLUE_USER_RATE_PER_MINUTE": "100000", "CRM_RATE_PER_SECOND": "10000", "CRM_MAX_CONCURRENCY": "64",
@@ -76,6 +76,11 @@ class Plan:
     card_crm_ms: int = 300  # card_latency: the CRM's latency on every read
     card_slack_ms: int = 200  # and Slack's on conversations.info
     card_rounds: int = 10
+    alert_poll_s: float = 2.0  # alerts: CLUE_ALERT_POLL_SECONDS of the instance
+    alert_trials: int = 10  # single new clues timed to Slack
+    alert_burst: int = 1000  # new clues at once, into every subscribed channel
+    alert_feed: int = 20  # new clues per poll interval while lookups are measured
+    alert_busy_rounds: int = 3
 
     @classmethod
     def build(cls, *, quick: bool, driver: str, duration: float | None, crm_latency_ms: int,
@@ -83,7 +88,8 @@ class Plan:
         if quick:
             return cls(quick=True, driver=driver, duration=duration or 1.0, warmup=0.3, rounds=rounds or 1,
                        crm_latency_ms=crm_latency_ms, events_per_level=30, hung_seconds=2.5, cold_runs=1,
-                       memory_clues=1_000, card_rounds=2, loop=loop, http=http)
+                       memory_clues=1_000, card_rounds=2, alert_poll_s=0.5, alert_trials=2, alert_burst=50,
+                       alert_feed=5, alert_busy_rounds=1, loop=loop, http=http)
         # Five rounds: a c=1 p99 of ~0.3 ms moves by ±15 % between back-to-back runs on this kind of
         # machine, so the median of three per-round ratios still swung across the 1.1 target.
         return cls(quick=False, driver=driver, duration=duration or 10.0, warmup=2.0, rounds=rounds or 5,
@@ -145,7 +151,9 @@ class Bench:
                   settings: Mapping[str, str] | None = None) -> Proc:
         """``python -m bot serve`` on CPU 0; ``settings`` override the environment variables."""
         port = port or free_port()
-        env = {**self.slack_env(), **self.bot_settings(crm_url, settings), "CRM_APP_KEY": SANDBOX_APP_KEY,
+        # Each instance its own alerts database (production runs with one), never a file in the cwd.
+        database = {"DATABASE_URL": f"sqlite:///{self.procs.log_dir / name}.db"}
+        env = {**self.slack_env(), **database, **self.bot_settings(crm_url, settings), "CRM_APP_KEY": SANDBOX_APP_KEY,
                "PORT": str(port)}
         return self.procs.spawn(name, ["bot", "serve", *self.stack_args()], env, port=port, app_under_test=True)
 

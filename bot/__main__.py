@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot serve | check | migrate | alerts status | sandbox | clue <id> | card <id> | …``.
+"""Command line: ``python -m bot serve | check | migrate | alerts status | push-register <url> | sandbox | clue <id>
+| card <id> | …``.
 
 The launcher: with credentials every command runs the production parts only. Without Slack
 credentials ``serve`` starts the playground, and without ``CRM_BASE_URL`` the commands use the
@@ -67,6 +68,15 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     commands.add_parser("migrate", help="bring the alerts database's schema up to date (serve does it too)")
     alerts = commands.add_parser("alerts", help="new-clue alerts")
     alerts.add_argument("action", choices=("status",), help="status: subscriptions, high-water mark, lease, backlog")
+    types_help = "comma-separated push types (default: register and the types that name a customer)"
+    register = commands.add_parser("push-register", help="ask the CRM to push changes to <https-url> "
+                                   "(CRM_PUSH_PATH on this app's public host)")
+    register.add_argument("url", help="this app's public push URL, e.g. https://bot.example.com/crm/push")
+    register.add_argument("--types", help=types_help)
+    push = commands.add_parser("push", help="the CRM's webhook push: push register <https-url>")
+    push.add_argument("action", choices=("register",))
+    push.add_argument("url")
+    push.add_argument("--types", help=types_help)
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -90,6 +100,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             from bot.alerts.status import migrate, status
 
             return asyncio.run(migrate(settings) if args.command == "migrate" else status(settings))
+        if args.command in ("push-register", "push"):
+            return asyncio.run(_push_register(settings, args.url, args.types))
         if args.command == "search":
             return asyncio.run(_search(settings, " ".join(args.text), args.page, as_json=args.json))
         if args.command == "followups":
@@ -226,6 +238,32 @@ async def _search(settings: Settings, text: str, page_no: int, *, as_json: bool)
     for hit in page.hits:
         print(f"{hit.clue_id:>19}  {hit.name or '-'}  {hit.stage or '-'}  {hit.created.raw if hit.created else '-'}"
               f"  {', '.join(hit.tags)}")
+    return 0
+
+
+async def _push_register(settings: Settings, url: str, types: str | None) -> int:
+    """``POST /api/v2/push-register`` for ``url``: HTTPS (plain HTTP only to this machine, for the sandbox)."""
+    from urllib.parse import urlsplit
+
+    from bot.crm.push import DEFAULT_SUBSCRIPTION
+
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not (parts.scheme == "https" or local) or not parts.hostname:
+        print("clue bot: the push URL must be https://<public host><CRM_PUSH_PATH>", file=sys.stderr)
+        return 1
+    subscription = tuple(kind.strip() for kind in (types.split(",") if types else DEFAULT_SUBSCRIPTION) if kind.strip())
+    async with AsyncExitStack() as stack:
+        crm = await _crm(settings, stack)
+        await crm.client.push_register(url, subscription)
+    print(f"registered {url} for {', '.join(subscription)}: the CRM confirms with a register push "
+          "(logged as crm.push.registered)")
+    if parts.path != settings.crm_push_path:
+        print(f"note: this app receives pushes at {settings.crm_push_path} (CRM_PUSH_PATH), not {parts.path or '/'}",
+              file=sys.stderr)
+    if not settings.crm_push_enabled:
+        print("note: CRM_PUSH_ENABLED is off here: set it where the app serves, or the pushes meet a 404",
+              file=sys.stderr)
     return 0
 
 

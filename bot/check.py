@@ -4,9 +4,9 @@ One finding per line, ✓ or ✗, a ✗ with how to fix it: settings valid; the 
 accepted and our clock within its window (code 1003, and the offset from its HTTP ``Date``); the card's
 summary and due fields among the tenant's ``list-fields`` (a name it does not have silently shows nothing);
 optionally one clue fetched and resolved; the Slack bot token valid (``auth.test``: which team) with every
-scope the manifest asks for; clue links not left at the example host while serving a workspace; Redis
-reachable when configured. Read-only everywhere, and every line goes through the log redaction, so no
-secret is printed.
+scope the manifest asks for; clue links not left at the example host while serving a workspace; whether
+the CRM's push is received, and at which path; Redis reachable when configured. Read-only everywhere,
+and every line goes through the log redaction, so no secret is printed.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ async def run_checks(settings: Settings, clue: str | None = None) -> list[Findin
     findings += await _slack(settings)
     if not settings.playground:
         findings.append(_clue_links(settings.clue_url_template))
+    findings.append(_push(settings))
     if settings.redis_url is not None:
         findings.append(await _redis(settings.redis_url.reveal()))
     if settings.database_url is not None:
@@ -240,6 +241,14 @@ async def _slack(settings: Settings) -> list[Finding]:
     else:
         findings.append(Finding(True, "Slack scopes", ", ".join(needed)))
     return findings
+
+
+def _push(settings: Settings) -> Finding:
+    """Whether the CRM's push is received, and where (informational: push is optional)."""
+    if not settings.crm_push_enabled:
+        return Finding(True, "CRM push", "off (CRM_PUSH_ENABLED): changes reach cards when their cache expires")
+    return Finding(True, "CRM push", f"on at {settings.crm_push_path} (corpid {settings.corp_id}): register "
+                   f"https://<public host>{settings.crm_push_path} with python -m bot push-register")
 
 
 async def _redis(url: str) -> Finding:

@@ -32,6 +32,7 @@ from bot.cache.clues import (
     search_cache,
 )
 from bot.cache.people import people_caches
+from bot.cache.push import PushHandler, Recheck, no_recheck
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
@@ -85,6 +86,7 @@ class Instance:
     fleet: FleetRedis | None  # with REDIS_URL: the cache, rate limit and dedupe shared by instances
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
     alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
+    push: PushHandler | None = None  # the CRM's webhook push (None unless CRM_PUSH_ENABLED)
     people: People | None = None  # links to CRM users, /clue mine, App Home (None with DATABASE_URL=off)
     nudges: NudgeService | None = None  # the morning nudge's loop (None with DATABASE_URL=off)
 
@@ -246,6 +248,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
     alerts = await build_alerts(settings, stack, crm=crm.client, fetcher=crm.fetcher,
                                 client=slack_client, wall=clocks.wall,
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
+    if alerts is not None:
+        alerts.db.count_commits(metrics.store_commits.inc)
     people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
@@ -288,4 +292,16 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales, alerts=alerts, people=people, nudges=nudges)
+                    fleet=fleet, locales=locales, alerts=alerts, people=people, nudges=nudges,
+                    push=build_push(settings, caches, fleet, runner, metrics, clocks) if settings.crm_push_enabled
+                    else None)
+
+
+def build_push(settings: Settings, caches: Caches, fleet: FleetRedis | None, runner: TaskRunner, metrics: Metrics,
+               clocks: Clocks, recheck: Recheck = no_recheck) -> PushHandler:
+    """What a CRM push does: the caches invalidated, ``recheck`` called (watched clues, once they exist);
+    replays kept for twice the timestamp window, in Redis with ``REDIS_URL``."""
+    keep = round(2 * settings.crm_push_window_seconds)
+    replays = fleet.push_replays(keep, clocks.monotonic) if fleet else TtlDeduper(clocks.monotonic, ttl=keep)
+    return PushHandler(clues=caches.clues, follow_ups=caches.follow_ups, owners=caches.owners, recheck=recheck,
+                       replays=replays, runner=runner, metrics=metrics)

@@ -233,7 +233,24 @@ def redis_location(name: str, raw: str) -> Secret:
 _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 CRM, CACHE, SLACK, ACCESS, ALERTS, PROCESS = "CRM", "Cache", "Slack", "Access", "Alerts", "Process"
+PUSH = "CRM push"
 PEOPLE = "People"  # issue 23: links to CRM users, /clue mine, App Home
+_OWN_PATHS = ("/slack/events", "/healthz", "/readyz", "/metrics")
+
+
+def corp_id_of(app_id: str) -> str:
+    """The corpid an appId is shaped after (``<corpid>_<suffix>``): up to its last ``_``, or all of it."""
+    corp, sep, _ = app_id.rpartition("_")
+    return corp if sep and corp else app_id
+
+
+def push_path(name: str, raw: str) -> str:
+    """A path of our own for the CRM's push: ``/`` then URL-safe characters, none of the app's other paths."""
+    if not re.fullmatch(r"(/[A-Za-z0-9._~\-]+)+", raw):
+        raise Invalid(f"{name} must be a path like /crm/push (letters, digits, . _ ~ - between slashes)")
+    if raw in _OWN_PATHS:
+        raise Invalid(f"{name} must not be one of the app's own paths ({', '.join(_OWN_PATHS)})")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -453,6 +470,24 @@ class Settings:
         "CLUE_ALERT_LEASE_SECONDS", number(float, 1, 3600), 30.0, ALERTS,
         "The poller's lease: when its holder dies, another instance takes over within this plus one poll "
         "interval")
+    # CRM push
+    crm_push_enabled: bool = setting(
+        "CRM_PUSH_ENABLED", flag, False, PUSH,
+        "Receive the CRM's webhook push at `CRM_PUSH_PATH` (register it with `python -m bot push-register "
+        "<https-url>`): a push naming a clue makes the next card read the CRM at once. Off: that path is 404. "
+        "A hint only: cards and alerts work without it")
+    crm_push_path: str = setting(
+        "CRM_PUSH_PATH", push_path, "/crm/push", PUSH,
+        "Path of the push receiver (what the public URL you register ends with)")
+    crm_push_window_seconds: float = setting(
+        "CRM_PUSH_WINDOW_SECONDS", number(float, 1, 3600), 300.0, PUSH,
+        "A push whose `timestamp` is further than this from our clock is refused (401); a replay within twice "
+        "this is answered but processed once (shared by instances with `REDIS_URL`)")
+    crm_corp_id: str | None = setting(
+        "CRM_CORP_ID", text, None, PUSH,
+        "The corpid a push's body is decrypted with (its IV): the vendor pairs an appId with its corpid, "
+        "which is the appId up to its last `_` unless your tenant says otherwise",
+        "*(`CRM_APP_ID` up to its last `_`)*")
     # people (issue 23): who may link someone else to a CRM user
     clue_admin_user_ids: frozenset[str] = setting(
         "CLUE_ADMIN_USER_IDS", slack_ids("UW"), frozenset(), PEOPLE,
@@ -493,6 +528,11 @@ class Settings:
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def corp_id(self) -> str:
+        """The corpid push bodies are decrypted with: ``CRM_CORP_ID``, else the appId up to its last ``_``."""
+        return self.crm_corp_id if self.crm_corp_id is not None else corp_id_of(self.crm_app_id)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -8,7 +8,8 @@
     │   ├── CrmUnavailable   timeout, connection error, HTTP 5xx, open circuit, rate limit
     │   ├── CrmAuthError     signature rejected (1002) or clock skew (1003): misconfiguration
     │   └── CrmProtocolError non-JSON, missing code, wrong shape, oversized body
-    └── StoreError           the alerts database failed: alerts pause, lookups go on
+    ├── StoreError           the alerts database failed: alerts pause, lookups go on
+    └── PushRefused          a CRM push we will not process (bad signature, stale, undecryptable): 401 / 400
     SlackCallFailed          a call to Slack failed (error code, HTTP status); logged and counted
                              once where it was raised (bot.slack.webapi): catchers log nothing more
 
@@ -90,3 +91,13 @@ class CrmProtocolError(CrmError):
 class StoreError(BotError):
     """The alerts database failed (unreachable, locked, full, or a migration failed): alerts pause, lookups
     go on."""
+
+
+class PushRefused(BotError):
+    """A CRM push refused before anything of it is processed: ``status`` (401 for its headers, 400 for its body)
+    and ``reason``, a short code for the one log line (never the body, never a key)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"push refused ({status}): {reason}")

@@ -44,6 +44,8 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "card_latency": [(kind, "p50_ms") for kind in ("first_clue", "refresh", "share", "show", "reveal")],
     "cold_start": [("median_s",), ("max_s",)],
     "memory": [("empty_rss_mb",), ("full_rss_mb",), ("mb_per_10k_clues",), ("cached_verified",)],
+    "alerts": [("latency", "p50_s"), ("latency", "p99_s"), ("burst", "posted"), ("burst", "seconds_to_all"),
+               ("burst", "db_commits_per_alert"), ("lookups_busy", "rps_ratio")],
 }
 # The bare Bolt apps measured in the same run (bench/baseline.py): latencies, and the crm floor's p50
 # overhead over the CRM alone (its one CRM call plus Bolt), all above zero. (Its p99 overhead is a
@@ -93,6 +95,8 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
         for path in FLOORS.get(scenario, []):
             value = _dig(section, path)
             assert isinstance(value, int | float) and value > 0, (scenario, path, value)
+    if "alerts" in ran:  # not a timing: every alert of the burst reached each channel once
+        assert report["scenarios"]["alerts"]["burst"]["exactly_once"] is True, report["scenarios"]["alerts"]
     assert report["meta"]["machine"]["nproc"] >= 1
     # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
     assert report["meta"]["server"]["used"] == ["uvloop+httptools"], report["meta"]["server"]

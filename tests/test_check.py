@@ -44,12 +44,20 @@ async def test_everything_passes(sandbox: SandboxServer, fake_slack: tuple[str, 
                                  redis_server: RedisServer) -> None:
     found, text = await check(env_for(sandbox.url, fake_slack[0], REDIS_URL=redis_server.url), clue="8")
     assert list(found) == ["CRM reachable", "CRM signature", "clock", "card fields", "clue 8", "Slack token",
-                           "Slack scopes", "clue links", "Redis"]
+                           "Slack scopes", "clue links", "CRM push", "Redis"]
     assert all(f.ok for f in found.values()), text
     assert TEAM_ID in found["Slack token"].detail and "links:write" in found["Slack scopes"].detail
-    assert text.count("✓") == 9 and "✗" not in text
+    assert text.count("✓") == 10 and "✗" not in text
+    assert found["CRM push"].detail.startswith("off (CRM_PUSH_ENABLED)")
     assert found["card fields"].detail == "下次跟进时间, 预算（万元）: all in list-fields"
     assert sandbox.state.stats().clue_gets == {8: 1}
+
+
+async def test_push_reports_its_path_and_corpid(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
+    found, _ = await check(env_for(sandbox.url, fake_slack[0], CRM_PUSH_ENABLED="true", CRM_PUSH_PATH="/hooks/crm"))
+    assert found["CRM push"].ok
+    assert found["CRM push"].detail.startswith("on at /hooks/crm (corpid wwsandboxcorp0001)")
+    assert "push-register" in found["CRM push"].detail
 
 
 async def test_a_wrong_crm_key_is_named_and_never_printed(sandbox: SandboxServer,
@@ -133,12 +141,13 @@ def test_the_command_exits_0_only_when_everything_passes(sandbox: SandboxServer,
     good = run_cli("--clue", "8", env=env_for(sandbox.url, fake_slack[0]))
     assert good.returncode == 0, good.stdout + good.stderr
     lines = good.stdout.splitlines()
-    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), good.stdout
+    assert len(lines) == 10 and all(line.startswith("✓ ") for line in lines), good.stdout
     assert good.stderr == ""
     fake_slack[1].errors["auth.test"] = "invalid_auth"
     bad = run_cli(env=env_for(sandbox.url, fake_slack[0], CRM_APP_KEY=WRONG_KEY))
     assert bad.returncode == 1
-    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗", "✓"]  # settings ... clue links
+    # settings, CRM reachable, CRM signature, Slack token, clue links, CRM push
+    assert [line[0] for line in bad.stdout.splitlines()] == ["✓", "✓", "✗", "✗", "✓", "✓"]
     assert WRONG_KEY not in bad.stdout + bad.stderr and BOT_TOKEN not in bad.stdout + bad.stderr
     invalid = run_cli(env={"CRM_TIMEOUT_SECONDS": "soon"})
     assert invalid.returncode == 2 and invalid.stdout.startswith("✗ settings: CRM_TIMEOUT_SECONDS")

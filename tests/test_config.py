@@ -143,6 +143,11 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CLUE_ALERT_DIGEST_OVER": "20"}, "clue_alert_digest_over", 20),
     ({"CLUE_ALERT_POST_INTERVAL_SECONDS": "2"}, "clue_alert_post_interval_seconds", 2.0),
     ({"CLUE_ALERT_LEASE_SECONDS": "60"}, "clue_alert_lease_seconds", 60.0),
+    # CRM push
+    ({"CRM_PUSH_ENABLED": "true"}, "crm_push_enabled", True),
+    ({"CRM_PUSH_PATH": "/hooks/tanmarket"}, "crm_push_path", "/hooks/tanmarket"),
+    ({"CRM_PUSH_WINDOW_SECONDS": "60"}, "crm_push_window_seconds", 60.0),
+    ({"CRM_CORP_ID": "zc_test"}, "crm_corp_id", "zc_test"),
     ({"CLUE_ADMIN_USER_IDS": "U0BOSS0001"}, "clue_admin_user_ids", frozenset({"U0BOSS0001"})),
     ({"CLUE_NUDGE_WINDOW_MINUTES": "30"}, "clue_nudge_window_minutes", 30),
 ]
@@ -178,7 +183,7 @@ def test_the_table_shows_each_default() -> None:
     assert "| `CLUE_USER_LOCALE` | `true` |" in table
     assert "| `CLUE_SUMMARY_FIELDS` | `下次跟进时间,预算（万元）` |" in table
     assert "| `CRM_BASE_URL` | *(unset: embedded sandbox CRM)* |" in table
-    assert table.count("| **") == 7  # CRM, Cache, Slack, Access, Alerts, People, Process
+    assert table.count("| **") == 8  # CRM, Cache, Slack, Access, Alerts, CRM push, People, Process
 
 
 @pytest.mark.parametrize(("raw", "value"), [
@@ -424,3 +429,9 @@ def test_database_url_is_a_secret_and_must_name_a_database_we_speak() -> None:
     assert "hunter2" in settings.secrets() and "hunter2" not in repr(settings)
     with pytest.raises(ConfigError, match="DATABASE_URL must be"):
         Settings.from_env({"DATABASE_URL": "mysql://db/cluebot"})
+
+
+@pytest.mark.parametrize("path", ["crm/push", "/crm/push?x=1", "/crm//push", "/slack/events", "/metrics", "/"])
+def test_a_push_path_must_be_a_plain_path_of_its_own(path: str) -> None:
+    with pytest.raises(ConfigError, match="CRM_PUSH_PATH must"):
+        Settings.from_env({"CRM_PUSH_PATH": path})

@@ -33,6 +33,7 @@ from bot.slack import search_cards
 from bot.web.app import create_web_app
 from tests.blockkit import assert_no_injection, assert_valid_message, assert_valid_unfurl, walk
 from tests.slack.harness import (
+    APP_ID,
     BOT_TOKEN,
     CHANNEL,
     SIGNING_SECRET,
@@ -120,19 +121,16 @@ def settings_for(sandbox: SandboxServer, fake: tuple[str, FakeSlackState], **env
 async def post_action(driver: SlackDriver, action_id: str, value: str, *, user: str = USER, team: str = TEAM,
                       channel: str = CHANNEL, ephemeral: bool = True, user_team: str | None = None,
                       **top: Any) -> str:
-    """A block_actions payload with any top-level keys (enterprise, is_ext_shared_channel, ...)."""
+    """A block_actions payload (Slack's published shape) with any top-level keys added (enterprise…)."""
     key, url = driver.response_url()
-    payload = {
-        "type": "block_actions", "team": {"id": team, "domain": "acme"},
-        "user": {"id": user, "team_id": user_team or team},
-        "api_app_id": "A0CLUE0001", "channel": {"id": channel, "name": "sales"},
-        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
-                      "is_ephemeral": ephemeral},
-        "trigger_id": "123.456.def", "response_url": url,
-        "actions": [{"action_id": action_id, "block_id": "clue_actions", "type": "button", "value": value,
-                     "action_ts": "1700000001.000200"}],
-        **top,
-    }
+    container = {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel,
+                 "is_ephemeral": ephemeral}
+    payload = slack_requests.message_actions(slack_requests.Sender(team, user, APP_ID),
+                                             slack_requests.button_element(action_id, value),
+                                             trigger_id="123.456.def", channel=channel, container=container,
+                                             response_url=url)
+    payload["user"]["team_id"] = user_team or team  # someone from another organisation, in a Connect channel
+    payload.update(top)
     response = await driver.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
     assert response.status_code == 200
     return key

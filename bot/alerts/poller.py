@@ -1,6 +1,6 @@
 """The new-clue poll: ``clue/list-by-create-time-asc`` from the durable high-water mark.
 
-Each poll reads ``[mark - lookback, now)`` (``since`` inclusive, ``before`` exclusive, CRM time text),
+Each poll reads ``[mark - lookback, now]`` to the second (``since`` inclusive, ``before`` exclusive, CRM time text),
 page by page under a bound (a cursor that never ends, or repeats, stops it), skips entries without an id
 and clues taken in before, resolves the rest like a card (names, not ids; a clue that fails to resolve is
 kept with what is known) and hands them to the store in one transaction with the new mark. The lookback
@@ -53,7 +53,11 @@ class NewCluePoller:
         self._max_pages = max_pages
 
     async def poll_once(self) -> PollResult:
-        before = datetime.fromtimestamp(self._wall(), self._tz).strftime(CRM_TIME_FORMAT)
+        now = datetime.fromtimestamp(self._wall(), self._tz)
+        before = now.strftime(CRM_TIME_FORMAT)  # the next mark: every clue created before this second is in
+        # The window reaches through this second (``before`` is exclusive to the CRM): a clue created a moment
+        # ago is alerted by this poll, not the next. The rest of this second comes next time (from the mark).
+        until = (now + timedelta(seconds=1)).strftime(CRM_TIME_FORMAT)
         mark = await self._store.high_water()
         active = [s for s in await self._store.subscriptions() if s.active]
         if mark is None or not active:
@@ -68,7 +72,7 @@ class NewCluePoller:
         complete = False
         while pages < self._max_pages:
             asked.add(cursor)
-            page = await self._crm.list_clues_by_create_time(since, before, size=PAGE_SIZE, cursor=cursor)
+            page = await self._crm.list_clues_by_create_time(since, until, size=PAGE_SIZE, cursor=cursor)
             pages += 1
             unreadable += page.unreadable
             count += len(page.clues)
@@ -83,7 +87,7 @@ class NewCluePoller:
         seen = await self._store.seen(listed)
         fresh = [raw for clue_id, raw in listed.items() if clue_id not in seen]
         new = [NewClue(await self._resolved(raw), raw.create_time) for raw in fresh]
-        # A whole window read: everything before ``before`` is in. Cut short: only as far as was read.
+        # A whole window read: everything before this second is in. Cut short: only as far as was read.
         times = [raw.create_time for raw in listed.values() if raw.create_time]
         next_mark = before if complete else (max(times) if times else None)
         written = await self._store.take_in(new, next_mark, _wanted)

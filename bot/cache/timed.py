@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -82,6 +83,9 @@ class SharedStore(Protocol[K_contra, V]):
     async def fetch_once(self, key: K_contra, fetch: Callable[[], Awaitable[V]]) -> tuple[V, float]:
         """``fetch()`` on one instance at a time (or what another fetched meanwhile); written back."""
 
+    async def forget(self, key: K_contra) -> None:
+        """Drop the shared value: the CRM said it changed (a push)."""
+
 
 @dataclass(slots=True)
 class _Entry(Generic[V]):
@@ -135,6 +139,24 @@ class Cache(Generic[K, V]):
     def failed(self, key: K) -> CrmError | None:
         """The failure of the last read of ``key`` while it is remembered, without any I/O."""
         return self._failures.get(key) if self._failures is not None else None
+
+    async def invalidate(self, key: K) -> None:
+        """The CRM said ``key`` changed (a push): the next read asks it (here and, through the shared store,
+        on every instance whose own entry has expired). The old value stays as the stale fallback."""
+        self.invalidate_where(lambda held: held == key)
+        if self._shared is not None:
+            await self._shared.forget(key)
+
+    def invalidate_where(self, matches: Callable[[K], bool]) -> None:
+        """``invalidate`` for every key held in process that ``matches`` (a clue's follow-up pages)."""
+        for key in [key for key in self._entries if matches(key)]:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.fetched_mono = -math.inf  # expired, yet within the stale grace: served if the CRM fails
+        for memory in (self._not_found, self._failures):
+            if memory is not None:
+                for key in [key for key in memory if matches(key)]:
+                    memory.pop(key, None)
 
     async def get(self, key: K, *, refresh: bool = False) -> Timed[V]:
         """The value, from cache when fresh; else one shared CRM read. ``refresh``: read the CRM even when

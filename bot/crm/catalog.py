@@ -28,6 +28,7 @@ from bot.crm.models import (
     FieldDef,
     RawClue,
     RawField,
+    RowFields,
     Tag,
     parse_crm_date,
     parse_crm_time,
@@ -107,10 +108,13 @@ class Catalog:
         return not self._by_id and not self._tags
 
     @property
-    def name_fields(self) -> tuple[str, ...]:
-        """The field id of clue/get's ``name`` (姓名): customer/search rows carry a name under it."""
-        definition = self.field("name")
-        return (definition.id,) if definition is not None else ()
+    def row_fields(self) -> RowFields:
+        """The field ids of clue/get's ``name`` (姓名), ``mobile`` and ``corp_name``: customer/search rows carry
+        the name, phone and company under them."""
+        def ids(key: str) -> tuple[str, ...]:
+            definition = self.field(key)
+            return (definition.id,) if definition is not None else ()
+        return RowFields(name=ids("name"), phone=ids("mobile"), company=ids("corp_name"))
 
     def configured(self, key_or_name: str) -> FieldDef | None:
         """The definition a setting names (``CLUE_DUE_FIELD``): a clue/get key or field id, else a display name."""

@@ -28,10 +28,12 @@ import httpx
 
 from bot.crm.guard import CrmGuard
 from bot.crm.models import (
+    NO_ROW_FIELDS,
     CluePage,
     FieldDef,
     FollowUpPage,
     RawClue,
+    RowFields,
     SearchPage,
     Tag,
     owner_of,
@@ -42,6 +44,7 @@ from bot.crm.models import (
     parse_search,
     parse_tag_tree,
 )
+from bot.crm.push import PUSH_REGISTER
 from bot.crm.signing import CrmSigner
 from bot.crm.transport import AiohttpTransport
 from bot.domain.owner import Owner
@@ -168,10 +171,11 @@ class CrmClient:
         )
 
     async def search_customers(self, key: str, *, page_no: int = 1, page_size: int = 10,
-                               name_fields: Sequence[str] = ()) -> SearchPage:
-        """One page of customers matching ``key`` (phone or name); ``name_fields``: the name field's ids."""
+                               fields: RowFields = NO_ROW_FIELDS) -> SearchPage:
+        """One page of customers matching ``key`` (phone or name); ``fields``: the ids of the fields rows carry
+        the name, phone and company under."""
         return parse_search(await self.call(SEARCH, {"searchKey": key, "pageNo": page_no, "pageSize": page_size}),
-                            name_fields)
+                            fields)
 
     async def owner(self, customer_id: int) -> Owner | None:
         """Whose clue ``customer_id`` is: customer/search filtered by ``customerId`` (api-55653168's
@@ -184,6 +188,11 @@ class CrmClient:
         """Clues created in [since, before) (CRM time text, ``YYYY-MM-DD HH:MM:SS``), oldest first."""
         return parse_clue_page(await self.call(CLUES_BY_CREATE_TIME, {"since": since, "before": before, "size": size,
                                                                       "type": 1, "cursor": cursor}))
+
+    async def push_register(self, receive_address: str, subscription: Sequence[str]) -> None:
+        """Ask the CRM to push ``subscription`` (types) to ``receive_address``; a ``register`` push follows
+        (crm-api.md §8). Idempotent, so the one retry is as safe as for reads."""
+        await self.call(PUSH_REGISTER, {"receiveAddress": receive_address, "subscription": ",".join(subscription)})
 
     async def echo(self) -> None:
         await self.call(ECHO, {"hello": "clue-bot"})

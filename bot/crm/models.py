@@ -9,7 +9,7 @@ Its size: one tolerant parser per endpoint's answer, kept together so every CRM 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -84,10 +84,24 @@ class FollowUpPage:
 
 
 @dataclass(frozen=True, slots=True)
+class RowFields:
+    """The numeric field ids (from list-fields) under which customer/search rows carry the name (姓名), the
+    phone (电话, a phone field's JSON array text) and the company (公司名称): crm-api.md section 7."""
+
+    name: tuple[str, ...] = ()
+    phone: tuple[str, ...] = ()
+    company: tuple[str, ...] = ()
+
+
+NO_ROW_FIELDS = RowFields()  # without list-fields: rows named by qwRemark / wechatNickname only
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One customer of customer/search, its rows merged (one row per sales relationship). No source shows
     a ``name`` key: ``name`` is the value of a name field (keyed by its numeric field id, the ids the
-    caller names), else ``qwRemark``, else ``wechatNickname``."""
+    caller names), else ``qwRemark``, else ``wechatNickname``; ``phone`` and ``company`` likewise, from
+    their fields' ids."""
 
     customer_id: int
     name: str | None
@@ -95,6 +109,8 @@ class SearchHit:
     create_time: str | None
     tags: tuple[str, ...] = ()
     owner: Owner = field(default_factory=Owner)  # every row's mainFollows: no name is awaiting assignment
+    phone: str | None = None
+    company: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +250,11 @@ MAX_SEARCH_HITS = 100  # more than any page we ask for: the rest of an oversized
 _MAX_HIT_TAGS = 20
 
 
-def parse_search(data: Any, name_fields: Sequence[str] = ()) -> SearchPage:
+def parse_search(data: Any, fields: RowFields = NO_ROW_FIELDS) -> SearchPage:
     """Parse customer/search ``data``: ``null`` is no results; items without a usable ``customerId`` are
     skipped, and the rows of one customer (one per sales relationship) are merged into one hit, owners
-    joined. ``name_fields``: the ids of the name field (姓名, from list-fields), whose values rows carry
-    under those numeric keys. ``tags`` has no documented shape: strings, or objects with a ``name``."""
+    joined. ``fields``: the ids of the name, phone and company fields (from list-fields), whose values rows
+    carry under those numeric keys. ``tags`` has no documented shape: strings, or objects with a ``name``."""
     if data is None:
         return SearchPage(hits=(), total_pages=0)
     obj = _object(data, "search page")
@@ -258,12 +274,25 @@ def parse_search(data: Any, name_fields: Sequence[str] = ()) -> SearchPage:
             continue
         if len(hits) >= MAX_SEARCH_HITS:
             continue  # the rest of an oversized answer is dropped; rows of the customers kept still merge
-        names = (*(item.get(key) for key in name_fields), item.get("qwRemark"), item.get("wechatNickname"))
+        names = (*(item.get(key) for key in fields.name), item.get("qwRemark"), item.get("wechatNickname"))
         hits[customer_id] = SearchHit(
-            customer_id=customer_id, name=next((text for n in names if (text := _str(n))), None),
-            stage_name=_str(item.get("salesStageName")), create_time=_str(item.get("createTime")),
-            tags=_hit_tags(item.get("tags")), owner=owner)
+            customer_id=customer_id, name=_first(names), stage_name=_str(item.get("salesStageName")),
+            create_time=_str(item.get("createTime")), tags=_hit_tags(item.get("tags")), owner=owner,
+            phone=next((p for key in fields.phone for p in _row_phones(item.get(key))), None),
+            company=_first(item.get(key) for key in fields.company))
     return SearchPage(hits=tuple(hits.values()), total_pages=_int(obj.get("totalPage")) or 0)
+
+
+def _first(values: Iterable[Any]) -> str | None:
+    return next((text for value in values if (text := _str(value))), None)
+
+
+def _row_phones(value: Any) -> tuple[str, ...]:
+    """A row's phone value: the phone field's JSON array text, as clue/get carries it (section 4), or a
+    list of numbers (no source shows which)."""
+    if isinstance(value, list):
+        return tuple(text for item in value[:_MAX_OWNERS] if (text := _str(item)))
+    return parse_phones(value) if isinstance(value, str) else ()
 
 
 def owner_of(page: SearchPage, customer_id: int) -> Owner | None:

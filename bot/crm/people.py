@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.crm.catalog import crm_time
 from bot.crm.client import SEARCH, CrmClient
 from bot.crm.guard import about
-from bot.crm.models import _int, _list, _object, _str, parse_search
+from bot.crm.models import RowFields, _int, _list, _object, _str, parse_search
 from bot.crm.reference import ReferenceData
 from bot.domain.people import Employee, OwnedClue, OwnedClues
 from bot.domain.search import SearchHit
@@ -61,10 +61,11 @@ def parse_employees(data: Any) -> tuple[tuple[Employee, ...], int | None]:
     return tuple(employees), None
 
 
-def owned_rows(data: Any, name_fields: Sequence[str], due_fields: Sequence[str],
+def owned_rows(data: Any, fields: RowFields, due_fields: Sequence[str],
                tz: ZoneInfo) -> tuple[tuple[OwnedClue, ...], int]:
-    """One page of a person's clues: each merged search row with its due time, and the CRM's page count."""
-    page = parse_search(data, name_fields)
+    """One page of a person's clues: each merged search row (name, phone and company under ``fields``' ids) with
+    its due time, and the CRM's page count."""
+    page = parse_search(data, fields)
     due: dict[int, str] = {}
     rows = _object(data, "search page").get("data") if data is not None else None
     for item in rows if isinstance(rows, list) else ():
@@ -74,7 +75,8 @@ def owned_rows(data: Any, name_fields: Sequence[str], due_fields: Sequence[str],
             if text is not None and customer_id:
                 due.setdefault(customer_id, text)
     clues = tuple(OwnedClue(SearchHit(clue_id=hit.customer_id, name=hit.name, stage=hit.stage_name,
-                                      created=crm_time(hit.create_time, tz), tags=hit.tags),
+                                      created=crm_time(hit.create_time, tz), tags=hit.tags, phone=hit.phone,
+                                      company=hit.company),
                             crm_time(due.get(hit.customer_id), tz))
                   for hit in page.hits)
     return clues, page.total_pages
@@ -115,7 +117,7 @@ class PeopleReader:
             for page_no in range(1, MAX_OWNED_PAGES + 1):
                 data = await self._client.call(SEARCH, {"role": ROLE_OWNER, "salesIdList": [sales_id],
                                                         "pageNo": page_no, "pageSize": OWNED_PAGE_SIZE})
-                rows, pages = owned_rows(data, catalog.name_fields, due_fields, self._tz)
+                rows, pages = owned_rows(data, catalog.row_fields, due_fields, self._tz)
                 for row in rows:
                     clues.setdefault(row.hit.clue_id, row)
                 if not rows or page_no >= pages:

@@ -160,12 +160,13 @@ class ClueFetcher:
     async def search(self, request: PageRequest) -> SearchPage:
         """One page of customer/search for ``request``'s query."""
         query = request.query
-        # Rows are named by the tenant's name field (its id from list-fields; without reference data, by
-        # qwRemark / wechatNickname).
+        # Rows carry the name, phone and company under the tenant's field ids (from list-fields; without
+        # reference data, named by qwRemark / wechatNickname only): no extra read per row.
         catalog = self._reference.ready() or await self._reference.catalog()
         with about(("search", request.cache_key)):
             page = await self._client.search_customers(query.key, page_no=request.page_no,
-                                                       page_size=SEARCH_PAGE_SIZE, name_fields=catalog.name_fields)
+                                                       page_size=SEARCH_PAGE_SIZE, fields=catalog.row_fields)
         hits = tuple(SearchHit(clue_id=hit.customer_id, name=hit.name, stage=hit.stage_name,
-                               created=crm_time(hit.create_time, self._tz), tags=hit.tags) for hit in page.hits)
+                               created=crm_time(hit.create_time, self._tz), tags=hit.tags, phone=hit.phone,
+                               company=hit.company) for hit in page.hits)
         return SearchPage(query, request.page_no, hits, page.total_pages)

@@ -38,7 +38,9 @@ def create_playground_app(settings: Settings, *, clocks: Clocks | None = None,
     """The app with the playground page; Slack is the fake one, the CRM the sandbox unless configured."""
     signing_secret = secrets.token_hex(16)  # per process; only the playground page signs with it
     settings = dataclasses.replace(settings, slack_bot_token=Secret(PLAYGROUND_BOT_TOKEN),
-                                   slack_signing_secret=Secret(signing_secret), slack_app_token=None)
+                                   slack_signing_secret=Secret(signing_secret), slack_app_token=None,
+                                   # The sandbox CRM pushes edits to the page's app ("CRM pushes an edit").
+                                   crm_push_enabled=settings.crm_push_enabled or settings.uses_sandbox_crm)
     holder: list[PlaygroundContext] = []
 
     async def prepare(settings: Settings, stack: AsyncExitStack) -> Settings:

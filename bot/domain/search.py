@@ -81,8 +81,8 @@ class PageRequest:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One match. ``name`` and ``phone`` only when something told us: the CRM's rows carry no phone and a
-    name only when the tenant has one; a clue in cache fills them in for the pick list."""
+    """One match. ``name``, ``phone`` and ``company`` only when something told us: the CRM's rows carry them
+    under the tenant's field ids when it has them; a clue in cache fills in what a row lacks."""
 
     clue_id: int
     name: str | None = None
@@ -90,6 +90,7 @@ class SearchHit:
     created: CrmTime | None = None
     tags: tuple[str, ...] = ()
     phone: str | None = None
+    company: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

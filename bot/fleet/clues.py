@@ -80,6 +80,10 @@ class RedisClueStore:
         if self._negative_ms >= 1:
             await self._guard.run("put_not_found", lambda: self._put_not_found(clue_id))
 
+    async def forget(self, clue_id: int) -> None:
+        """Drop the shared clue (a push said it changed); its "not found" too (a push may announce a new one)."""
+        await self._guard.run("forget", lambda: self._redis.delete(key("clue", clue_id), key("nf", clue_id)))
+
     async def fetch_once(self, clue_id: int, fetch: Callable[[], Awaitable[Clue]]) -> tuple[Clue, float]:
         """``fetch()`` on one instance at a time; the others wait for its result instead of calling the CRM."""
         started = self._wall()

@@ -166,13 +166,16 @@ def limit_key(name: str, person: str) -> str:
 
 
 class RedisEventDeduper:
-    """Slack event ids already taken by any instance, so a retry delivered elsewhere is not handled twice."""
+    """Slack event ids (or, with ``kind="push"``, CRM push keys) already taken by any instance, so a retry
+    delivered elsewhere is not handled twice. Redis answers only whether ``SET NX`` took the key: nothing
+    stored there is read back."""
 
     def __init__(self, redis: Redis, guard: RedisGuard, monotonic: Callable[[], float],
-                 ttl: int = EVENT_TTL_SECONDS) -> None:
+                 ttl: int = EVENT_TTL_SECONDS, kind: str = "event") -> None:
         self._redis = redis
         self._guard = guard
         self._ttl = ttl
+        self._kind = kind
         # Answers retries to this instance without I/O, and all of them while Redis is unavailable.
         self._local = TtlDeduper(monotonic, ttl=ttl)
 
@@ -180,8 +183,8 @@ class RedisEventDeduper:
         """Whether the event was already taken (here or elsewhere); takes it if not."""
         if not self._local.take(event_id):
             return True
-        taken = await self._guard.run("event", lambda: self._take(event_id))
+        taken = await self._guard.run(self._kind, lambda: self._take(event_id))
         return taken is False
 
     async def _take(self, event_id: str) -> bool:
-        return bool(await self._redis.set(key("event", event_id), 1, nx=True, ex=self._ttl))
+        return bool(await self._redis.set(key(self._kind, event_id), 1, nx=True, ex=self._ttl))

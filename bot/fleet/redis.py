@@ -12,6 +12,7 @@ Keys, all under ``cluebot:v2:`` (bump ``v2`` when a key's layout changes, so old
 - ``rate:crm``   the shared CRM token bucket (hash ``tokens``, ``at``), refilled on Redis's own clock.
 - ``rate:{lookup|search}:{user}`` each person's lookup and search budgets, shared the same way.
 - ``event:{id}`` Slack event ids already taken by some instance, kept for an hour.
+- ``push:{key}`` CRM pushes already taken (``bot.cache.push``): ``SET NX``, kept for twice the push window.
 
 Degradation: Redis makes the fleet cheaper, never less available. Every operation runs through a
 ``RedisGuard``. A failure (a Redis error, an OS error or a timeout; sockets time out after 0.25 s and the
@@ -62,6 +63,10 @@ class FleetRedis:
                        spawn: Spawn) -> RedisKeyedBuckets:
         """Per-person buckets named ``name`` (``lookup``, ``search``) shared by every instance."""
         return RedisKeyedBuckets(self._redis, self._guard, name, rate, burst, monotonic, spawn)
+
+    def push_replays(self, ttl: int, monotonic: Callable[[], float]) -> RedisEventDeduper:
+        """CRM push keys taken by any instance, each for ``ttl`` seconds (a replay is processed once)."""
+        return RedisEventDeduper(self._redis, self._guard, monotonic, ttl=ttl, kind="push")
 
     async def ping(self) -> bool:
         """Whether Redis answers (for ``/readyz``; the app works without it, degraded)."""

@@ -47,11 +47,15 @@ class Metrics:
         self.slack_refused = Tally("cluebot_slack_refused", "Requests refused by the HTTP guard before the app "
                                    "(headers, size, busy_client, recalled, timeout, signature, not_found)",
                                    "reason", r)
+        self.crm_pushes = Tally("cluebot_crm_pushes", "CRM pushes by outcome: refused (headers or body), busy "
+                                "(push lane full: 503), applied, register, ignored, replayed", "outcome", r)
         self.slack_call_failures = Tally("cluebot_slack_call_failures", "Calls to Slack that failed, by Web API "
                                          "method or response_url", "method", r)
         self.interactions = Tally("cluebot_interactions", "Slack requests by kind (command, action, suggestion, "
                                   "shortcut, view, event) and what became of them at the door (accepted, or the "
                                   "halt: replayed, foreign_response_url)", ("kind", "outcome"), r)
+        self.store_commits = Counter("cluebot_store_commits", "Transactions committed to the alerts database",
+                                     registry=r)
         # Bound once: looking a labelled child up costs more than observing on the hot path.
         self._ack_by_kind = {kind: self.ack_latency.labels(kind).observe for kind in ("command", "action", "event")}
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 REPLY = "reply"  # someone waits for it: Refresh, Share, Reveal, the details pane, slow /clue answers
 PREVIEW = "preview"  # link previews: anyone may post links, so a flood must not hold up the answers above
 HOUSEKEEPING = "housekeeping"  # nobody waits: locale lookups (the default locale serves meanwhile)
+PUSH = "push"  # CRM pushes, answered before their work: a flood waits here, never ahead of a reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class Lane:
 # Previews: chat.unfurl is bounded at 8 in flight anyway (bot.slack.webapi); 16 running keep its lookups
 # going, and a flood beyond 500 waiting previews is dropped rather than queued behind a slow Slack.
 LANES: Mapping[str, Lane] = {REPLY: Lane(concurrency=100, capacity=1000), PREVIEW: Lane(16, 500),
-                             HOUSEKEEPING: Lane(4, 100)}
+                             HOUSEKEEPING: Lane(4, 100), PUSH: Lane(4, 500)}
 
 
 class TaskRunner:

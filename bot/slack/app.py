@@ -41,15 +41,15 @@ EVENTS = (unfurl_feature.EVENT, entity_feature.EVENT, home_feature.EVENT)
 ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.ACTION_OPEN, cards.ACTION_MORE,
            search_cards.ACTION_SHOW,
            cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
-           search_cards.ACTION_FIND, search_cards.ACTION_PICK,
-           # people (issue 23): /clue me's Yes / Not me, /clue mine's paging
+           search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT,
+           # people (issue 23): /clue me's Yes / Not me, /clue mine's paging, Home's nudge toggle
            people_cards.ACTION_ME_YES, people_cards.ACTION_ME_NOT_ME, people_cards.ACTION_MINE_PREVIOUS,
            people_cards.ACTION_MINE_NEXT, people_cards.ACTION_NUDGE_ON, people_cards.ACTION_NUDGE_OFF)
 SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
-              "mpim:read", "chat:write",  # chat:write: new-clue alerts (bot.alerts)
+              "mpim:read", "chat:write",  # chat:write: new-clue alerts (bot.alerts), Show in chat
               "users:read.email")  # /clue me: a Slack profile's e-mail, matched against the CRM's employees
 _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client is given with a token
 

@@ -132,7 +132,7 @@ _EN: dict[str, str] = {
         "Nothing to search for: {why}. Try `/clue find 张三` or `/clue find 138 0013 8000`."
     ),
     "search_reason.empty": "type a name or a phone number after `find`",
-    "search_reason.nothing_searchable": "the text has no letters or digits",
+    "search_reason.nothing_searchable": "the text has no letters, Chinese characters or digits",
     "search_reason.too_short": "type at least 2 letters, or 1 Chinese character",
     "search_reason.too_few_digits": "a phone search needs at least 8 digits (a whole number, or most of one)",
     "search_reason.too_long": "the text is too long (names and phones are short)",
@@ -225,6 +225,17 @@ _EN: dict[str, str] = {
     "alert.stopped": (
         "Clue alerts for <#{channel}> stopped: {reason}. Add me back to the channel and `/clue subscribe` "
         "there again."
+    ),
+    # Show in chat (the Find a clue modal's picked card, #21 item 13)
+    "button.show_in_chat": "Show in chat",
+    "modal.shown_in_chat": "Posted in <#{channel}>: only you see it.",
+    "modal.not_shown_hidden": (
+        "I cannot post in that conversation: the app is not in it. Add the app there, or type `/clue {id}` in it."
+    ),
+    "modal.not_shown": "Slack did not take the card just now. Try again, or type `/clue {id}` in the conversation.",
+    "modal.no_chat": (
+        "Opened from the search bar, so there is no conversation to show it in: type `/clue {id}` in one, or "
+        "open Find a clue from `/clue help` there."
     ),
     # people (issue 23): who you are in the CRM, /clue mine, App Home
     "notice.people_unavailable": (
@@ -407,7 +418,7 @@ _ZH: dict[str, str] = {
     "notice.internal_error": "系统出错了，已记录日志，请稍后再试。",
     "notice.search_refused": "没有可搜索的内容：{why}。试试 `/clue find 张三` 或 `/clue find 138 0013 8000`。",
     "search_reason.empty": "请在 `find` 后输入姓名或电话",
-    "search_reason.nothing_searchable": "文本中没有文字或数字",
+    "search_reason.nothing_searchable": "输入的内容里没有汉字、字母或数字",
     "search_reason.too_short": "请至少输入 1 个汉字或 2 个字母",
     "search_reason.too_few_digits": "按电话搜索至少需要 8 位数字（完整号码或其大部分）",
     "search_reason.too_long": "文本太长（姓名和电话都很短）",
@@ -492,6 +503,14 @@ _ZH: dict[str, str] = {
     "alert.digest": "{count} 条新线索",
     "alert.digest_more": "还有 {count} 条：请在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的线索提醒已停止：{reason}。请把我加回频道，并在那里再次 `/clue subscribe`。",
+    # Show in chat（查找线索弹窗中选中的卡片，#21 第 13 项）
+    "button.show_in_chat": "在聊天中显示",
+    "modal.shown_in_chat": "已发到 <#{channel}>，仅你可见。",
+    "modal.not_shown_hidden": "无法在该会话中发送：应用不在其中。请把应用加进去，或在那里输入 `/clue {id}`。",
+    "modal.not_shown": "Slack 暂时没有接收这张卡片。请重试，或在会话中输入 `/clue {id}`。",
+    "modal.no_chat": (
+        "从搜索栏打开，没有可显示的会话：请在会话中输入 `/clue {id}`，或在那里通过 `/clue help` 打开查找线索。"
+    ),
     # people (issue 23): who you are in the CRM, /clue mine, App Home
     "notice.people_unavailable": "暂时无法关联 CRM 账号（数据库无响应）。查询线索不受影响，请一分钟后再试。",
     "notice.people_working": "正在 CRM 中查找你，结果将单独发送一条消息。",
@@ -690,7 +709,7 @@ _ZH_TW: dict[str, str] = {
     # Search
     "notice.search_refused": "沒有可搜尋的內容：{why}。試試 `/clue find 張三` 或 `/clue find 138 0013 8000`。",
     "search_reason.empty": "請在 `find` 後輸入姓名或電話",
-    "search_reason.nothing_searchable": "文字中沒有文字或數字",
+    "search_reason.nothing_searchable": "輸入的內容裡沒有漢字、字母或數字",
     "search_reason.too_short": "請至少輸入 1 個漢字或 2 個字母",
     "search_reason.too_few_digits": "按電話搜尋至少需要 8 位數字（完整號碼或其大部分）",
     "search_reason.too_long": "文字太長（姓名和電話都很短）",
@@ -745,6 +764,14 @@ _ZH_TW: dict[str, str] = {
     "alert.digest": "{count} 條新線索",
     "alert.digest_more": "還有 {count} 條：請在 CRM 中查看全部。",
     "alert.stopped": "<#{channel}> 的線索提醒已停止：{reason}。請把我加回頻道，並在那裡再次 `/clue subscribe`。",
+    # Show in chat（查找線索視窗中選取的卡片，#21 第 13 項）
+    "button.show_in_chat": "在聊天中顯示",
+    "modal.shown_in_chat": "已發到 <#{channel}>，僅你可見。",
+    "modal.not_shown_hidden": "無法在該對話中傳送：應用程式不在其中。請把應用程式加進去，或在那裡輸入 `/clue {id}`。",
+    "modal.not_shown": "Slack 暫時沒有接收這張卡片。請重試，或在對話中輸入 `/clue {id}`。",
+    "modal.no_chat": (
+        "從搜尋列開啟，沒有可顯示的對話：請在對話中輸入 `/clue {id}`，或在那裡透過 `/clue help` 開啟查找線索。"
+    ),
     # people (issue 23): who you are in the CRM, /clue mine, App Home
     "notice.people_unavailable": "暫時無法連結 CRM 帳號（資料庫沒有回應）。查詢線索不受影響，請一分鐘後再試。",
     "notice.people_working": "正在 CRM 中尋找你，結果將以另一則訊息送出。",

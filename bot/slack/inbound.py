@@ -86,7 +86,10 @@ class Inbound(NamedTuple):
         container = _m(body.get("container"))
         external = body.get("is_ext_shared_channel")
         channel_id = _s(channel.get("id")) or _s(container.get("channel_id"))
-        return cls(team_id=_s(team.get("id")) or _s(user.get("team_id")), enterprise_id=_s(enterprise.get("id")),
+        # An Enterprise Grid org: top-level ``enterprise`` in newer payloads, ``team.enterprise_id`` in others
+        # (Slack's published global shortcut and view_submission carry only the latter).
+        enterprise_id = _s(enterprise.get("id")) or _s(team.get("enterprise_id"))
+        return cls(team_id=_s(team.get("id")) or _s(user.get("team_id")), enterprise_id=enterprise_id,
                    user_id=_s(user.get("id")), channel_id=channel_id,
                    slack_connect=external if isinstance(external, bool) else None,
                    response_url=_s(body.get("response_url")), user_team_id=_s(user.get("team_id")),

@@ -9,7 +9,7 @@ a small JSON ``{"q": query, "p": page}``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ from bot.slack.blocks import (
     stale_line,
     tags_line,
 )
-from bot.slack.cards import BLOCK_NOTICE, notice_message
+from bot.slack.cards import ACTION_OPEN, BLOCK_ACTIONS, BLOCK_NOTICE, notice_message
 from bot.slack.i18n import t
 
 ACTION_SHOW = "clue_search_show"
@@ -37,6 +37,7 @@ ACTION_PREVIOUS = "clue_search_previous"
 ACTION_NEXT = "clue_search_next"
 ACTION_FIND = "clue_find_open"  # the help's button: opens the Find a clue modal
 ACTION_PICK = "clue_find_pick"  # the modal's external_select
+ACTION_SHOW_IN_CHAT = "clue_find_show_in_chat"  # the picked card's button: the full card, ephemeral, in the chat
 CALLBACK_FIND = "clue_find"  # the modal's callback_id
 SHORTCUT_FIND = "clue_find_shortcut"  # the global shortcut's callback_id
 
@@ -46,6 +47,7 @@ BLOCK_PAGING = "clue_search_paging"
 BLOCK_HINT = "clue_search_hint"
 BLOCK_PICK = "clue_find_input"
 BLOCK_HELP_ACTIONS = "clue_help_actions"
+BLOCK_CHAT_NOTE = "clue_find_chat_note"  # under the picked card: why it cannot be shown in chat, or where it was
 
 MAX_SEARCH_ROWS = 10
 MANY_PAGES = 5  # from this many pages on, results say "refine your search"
@@ -105,10 +107,11 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
 
 
 def result_row(row: SearchHit, locale: str, due: str | None = None) -> Json:
-    """Worded like a row of ``/clue 8 12 40``: stage, tags, phone, and what last happened; ``due`` (mrkdwn,
-    escaped) leads the details where a list is sorted by it (``/clue mine``)."""
+    """Worded like a row of ``/clue 8 12 40``: stage, tags, company, phone, and what last happened; ``due``
+    (mrkdwn, escaped) leads the details where a list is sorted by it (``/clue mine``)."""
     details = [due or "", mrkdwn_value(row.stage or "", _ROW_VALUE),
                tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
+               mrkdwn_value(row.company or "", _ROW_VALUE),
                mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",
                t(locale, "row.created", when=local_time(row.created)) if row.created else ""]
     text = row_text(locale, row.clue_id, row.name, details)
@@ -124,26 +127,80 @@ def help_message(locale: str, max_ids: int) -> dict[str, Any]:
     return message
 
 
-def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The Find a clue modal: an external_select fed by ``block_suggestion``; a picked card below it."""
-    select = {
+def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = (), *, channel: str | None = None,
+               picked: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Find a clue modal: an external_select fed by ``block_suggestion``; a picked card below it.
+    ``channel``: the conversation it was opened from (Show in chat posts there), kept in ``private_metadata``,
+    which Slack hands back with every click inside the modal. ``picked``: the option the card is of, kept
+    in the select (a section's select is not an input block: views.update would otherwise clear it)."""
+    select: dict[str, Any] = {
         "type": "external_select", "action_id": ACTION_PICK, "min_query_length": 1,
         "placeholder": {"type": "plain_text", "text": t(locale, "modal.placeholder")},
     }
+    if picked is not None:
+        select["initial_option"] = {"text": plain(plain_value(str(_text_of(picked)), OPTION_TEXT_LIMIT)),
+                                    "value": str(picked.get("value"))}
     head = [
         {"type": "section", "block_id": BLOCK_PICK, "text": mrkdwn(t(locale, "modal.label")),
          "accessory": select},
         {"type": "context", "block_id": BLOCK_HINT, "elements": [mrkdwn(t(locale, "modal.hint"))]},
     ]
-    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": plain(t(locale, "modal.title")),
-            "close": plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
+    modal = {"type": "modal", "callback_id": CALLBACK_FIND, "title": plain(t(locale, "modal.title")),
+             "close": plain(t(locale, "modal.close")), "blocks": [*head, *blocks]}
+    if channel:
+        modal["private_metadata"] = json.dumps({"channel": channel})
+    return modal
+
+
+def _text_of(option: Mapping[str, Any]) -> str:
+    text = option.get("text")
+    return str(text.get("text")) if isinstance(text, Mapping) else ""
+
+
+def modal_channel(view: Mapping[str, Any]) -> str | None:
+    """The conversation a Find a clue modal was opened from (``find_modal``), from the view Slack sends."""
+    try:
+        metadata = json.loads(str(view.get("private_metadata") or "null"))
+    except ValueError:
+        return None
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    return channel if isinstance(channel, str) and channel else None
+
+
+def picked_card(card: Sequence[Json], locale: str, clue_id: int, *, channel: str | None) -> list[Json]:
+    """The picked card's blocks for the modal: its buttons the ones a modal can offer (Open in CRM, a link that
+    needs no message to answer into; Show in chat when the modal knows a conversation, else a line saying why)."""
+    blocks: list[Json] = []
+    for block in card:
+        if block.get("block_id") == BLOCK_ACTIONS:
+            elements = [e for e in block.get("elements", ()) if e.get("action_id") == ACTION_OPEN]
+            if channel:
+                elements.append(button(locale, "button.show_in_chat", ACTION_SHOW_IN_CHAT, str(clue_id)))
+            block = {**block, "elements": elements}
+            if not elements:
+                continue
+        blocks.append(block)
+    if not channel:
+        blocks.append(_chat_note(t(locale, "modal.no_chat", id=clue_id)))
+    return blocks
+
+
+def with_chat_note(view: Mapping[str, Any], text: str) -> dict[str, Any]:
+    """The Find a clue modal as Slack holds it (``view``), its card kept, with ``text`` (mrkdwn) under it."""
+    blocks = [b for b in view.get("blocks", ()) if b.get("block_id") != BLOCK_CHAT_NOTE]
+    return {"type": "modal", "callback_id": CALLBACK_FIND, "title": view.get("title"), "close": view.get("close"),
+            "private_metadata": view.get("private_metadata", ""), "blocks": [*blocks, _chat_note(text)]}
+
+
+def _chat_note(text: str) -> Json:
+    return obj("context", block_id=BLOCK_CHAT_NOTE, elements=[mrkdwn(text)])
 
 
 def option(row: SearchHit, locale: str) -> dict[str, Any]:
-    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id is in the
-    text too: two people called 张三 are told apart before one is picked."""
+    """One type-ahead option: plain text (Slack shows it as is), the clue id as its value. The id and the
+    company are in the text too: two people called 张三 are told apart before one is picked."""
     parts = [f"{row.name} · ID {row.clue_id}" if row.name else t(locale, "clue.title", id=row.clue_id),
-             row.stage or "", mask_phone(row.phone) if row.phone else ""]
+             row.company or "", row.stage or "", mask_phone(row.phone) if row.phone else ""]
     text = plain_value(" · ".join(p for p in parts if p), OPTION_TEXT_LIMIT)
     return {"text": {"type": "plain_text", "text": text or str(row.clue_id)}, "value": str(row.clue_id)}
 

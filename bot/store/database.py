@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,10 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+    def count_commits(self, count: Callable[[], None]) -> None:
+        """Call ``count`` on every committed transaction (the bench's "database writes per alert")."""
+        event.listen(self.engine.sync_engine, "commit", lambda _connection: count())
 
     async def migrate(self) -> list[str]:
         """Bring the schema to the newest revision; the revisions applied (none when it was current)."""

@@ -1,4 +1,5 @@
-"""The HTTP face of one instance: ``/slack/events``, ``/healthz``, ``/readyz``, ``/metrics``.
+"""The HTTP face of one instance: ``/slack/events``, ``/healthz``, ``/readyz``, ``/metrics`` (and the CRM's
+push, ``bot.web.push``, when enabled).
 
 ``create_web_app(settings)`` returns the Starlette app. Its lifespan builds the instance
 (``bot.compose.build``) on an ``AsyncExitStack`` that closes everything on shutdown, and connects
@@ -25,16 +26,19 @@ from starlette.types import Scope
 
 from bot.compose import Clocks, Instance, build
 from bot.config import Settings
+from bot.crm.push import PushCipher, PushVerifier
 from bot.web.guard import (
     MAX_SLACK_BODY_BYTES,
     BodyLimits,
     BodySlots,
+    HeaderCheck,
     Network,
     SlackRequestGuard,
     client_address,
     parse_networks,
     within,
 )
+from bot.web.push import PushRoute
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,13 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
     secret = settings.slack_signing_secret
     if secret is not None:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
+    checked: dict[str, HeaderCheck] = {}
+    if settings.crm_push_enabled:
+        push = PushRoute(PushVerifier(settings.crm_app_id, settings.crm_app_key.reveal(),
+                                      settings.crm_push_window_seconds, (clocks or Clocks()).wall),
+                         PushCipher(settings.crm_app_key.reveal(), settings.corp_id))
+        routes.insert(0, Route(settings.crm_push_path, push.endpoint, methods=["POST"]))
+        checked[settings.crm_push_path] = push.header_check()
     slots = BodySlots(BodyLimits(MAX_SLACK_BODY_BYTES, settings.slack_body_timeout_seconds,
                                  settings.slack_max_pending_bodies, settings.slack_max_pending_bodies_per_client,
                                  settings.slack_min_body_bytes_per_second))
@@ -91,7 +102,8 @@ def create_web_app(settings: Settings, *, clocks: Clocks | None = None,
     # not serve answers 404 without reading one.
     middleware = [Middleware(
         SlackRequestGuard, path="/slack/events", signing_secret=secret.reveal() if secret else None, slots=slots,
-        serves=serves, trusted_proxies=parse_networks(settings.trusted_proxies), on_refused=_count_refusal)]
+        serves=serves, trusted_proxies=parse_networks(settings.trusted_proxies), on_refused=_count_refusal,
+        checked=checked)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.body_slots = slots
     return app

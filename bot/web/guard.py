@@ -15,10 +15,11 @@
 5. checks the v0 signature: HMAC-SHA256 over the exact bytes, constant-time, before anything parses
    the body (401 otherwise);
 
-and only then hands the buffered body to the app. Any other path the app serves gets the same slots,
-rate and deadline for a body, with a smaller limit; a path the app does not serve answers 404 without
-reading a declared body. Early refusals carry ``Connection: close``, so the rest of a refused body is
-never read.
+and only then hands the buffered body to the app. A path with a ``HeaderCheck`` (the CRM's push, whose
+signature covers its headers alone) is admitted by its headers first (401, body unread) and then read
+the same way up to its own limit. Any other path the app serves gets the same slots, rate and deadline
+for a body, with a smaller limit; a path the app does not serve answers 404 without reading a declared
+body. Early refusals carry ``Connection: close``, so the rest of a refused body is never read.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,15 @@ class BodyLimits:
     max_pending: int = 64  # bodies being read at once; also bounds buffered bodies to max_pending * max_bytes
     per_client: int = 16  # of those, at most this many from one client address
     min_bytes_per_second: float = 4096.0  # a body falling behind this rate (after the grace) is dropped
+
+
+@dataclass(frozen=True)
+class HeaderCheck:
+    """A ``POST`` path whose headers alone say whether its body is worth reading. ``admits(scope)`` False:
+    refused with 401, the body unread (the check logs and counts its own refusals)."""
+
+    admits: Callable[[Scope], bool]
+    max_bytes: int
 
 
 class Refused(Exception):
@@ -172,8 +182,10 @@ class SlackRequestGuard:
     def __init__(self, app: ASGIApp, *, path: str, signing_secret: str | None, slots: BodySlots,
                  serves: Callable[[Scope], bool], trusted_proxies: tuple[Network, ...] = (),
                  clock: Callable[[], float] = time.time,
-                 on_refused: Callable[[Scope, str], None] | None = None) -> None:
+                 on_refused: Callable[[Scope, str], None] | None = None,
+                 checked: Mapping[str, HeaderCheck] | None = None) -> None:
         self.app = app
+        self._checked = dict(checked or {})
         self._path = path
         self._secret = signing_secret.encode() if signing_secret is not None else None
         self._on_refused = on_refused
@@ -186,8 +198,10 @@ class SlackRequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        secret = self._secret if scope["method"] == "POST" and scope["path"] == self._path else None
-        if secret is None and not _declares_body(scope):
+        post = scope["method"] == "POST"
+        secret = self._secret if post and scope["path"] == self._path else None
+        checked = self._checked.get(scope["path"]) if post else None
+        if secret is None and checked is None and not _declares_body(scope):
             await self.app(scope, receive, send)
             return
         try:
@@ -196,6 +210,11 @@ class SlackRequestGuard:
                 body = await self._read_body(scope, receive, MAX_SLACK_BODY_BYTES)
                 if body is not None:
                     _check_signature(secret, timestamp, signature, body)
+            elif checked is not None:
+                if not checked.admits(scope):
+                    await _refuse(send, 401)
+                    return
+                body = await self._read_body(scope, receive, checked.max_bytes)
             elif not self._serves(scope):
                 raise Refused(404, "not_found", "no such path: the body is not read")
             else:

@@ -272,3 +272,44 @@ async def test_a_failure_is_remembered_where_the_policy_says_and_refresh_reads_a
     assert cache.failed((8, None)) is None and len(calls) == 3
     remembered = metrics.registry.get_sample_value("cluebot_follow_up_cache_total", {"result": "failure_remembered"})
     assert remembered == 2
+
+
+async def test_an_invalidated_clue_is_read_again_and_kept_as_the_stale_fallback() -> None:
+    """What a CRM push does to a cached clue: the next read asks the CRM; if it fails, the old clue is
+    served flagged stale rather than nothing."""
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    await cache.get(8)
+    await cache.invalidate(8)
+    assert (await cache.get(8)).value.name == "clue 8 v2"
+    await cache.invalidate(8)
+    fetch.error = CrmUnavailable("down")
+    stale = await cache.get(8)
+    assert (stale.value.name, stale.stale) == ("clue 8 v2", True)
+    assert fetch.calls == 3
+
+
+async def test_invalidating_a_clue_forgets_its_not_found_and_only_its_follow_up_pages() -> None:
+    fetch, clock = CountingFetch(), FakeClock()
+    cache = make_cache(fetch, clock)
+    fetch.error = ClueNotFound(8)
+    with pytest.raises(ClueNotFound):
+        await cache.get(8)
+    fetch.error = None
+    await cache.invalidate(8)  # a push may announce a clue just created
+    assert (await cache.get(8)).value.id == 8
+
+    pages: list[tuple[int, str | None]] = []
+
+    async def page(key: tuple[int, str | None]) -> FollowUpPage:
+        pages.append(key)
+        return FollowUpPage(items=(), next_cursor=None)
+
+    follow_ups = follow_up_cache(page, Policy(ttl=60, maxsize=100, deadline=5), clock=clock, wall=clock,
+                                 metrics=Metrics())
+    for key in ((8, None), (8, "c2"), (9, None)):
+        await follow_ups.get(key)
+    follow_ups.invalidate_where(lambda key: key[0] == 8)
+    for key in ((8, None), (8, "c2"), (9, None)):
+        await follow_ups.get(key)
+    assert pages == [(8, None), (8, "c2"), (9, None), (8, None), (8, "c2")]

@@ -223,6 +223,26 @@ async def test_the_overflow_menus_refresh_is_sent_as_slack_sends_a_choice(page: 
     assert calls[0]["body"]["replace_original"] is True and header(calls[0]["body"]) == CLUE_8_NAME
 
 
+async def test_find_a_clue_types_picks_and_shows_in_chat(page: Playground) -> None:
+    """The help's Find a clue button, a keystroke, a pick and Show in chat, each sent as Slack sends it."""
+    await page.command("help", "c1")
+    opened = await page.click("clue_find_open", "a1", value="find")
+    [call] = [c for c in await page.captured(opened["seq"]) if c["name"] == "views.open"]
+    view_id = f"V{call['seq']:08d}"
+    ask = {"view_id": view_id, "action_id": "clue_find_pick", "block_id": "clue_find_input"}
+    suggested = await page.ok("/playground/suggest", {**ask, "value": "张三"})
+    option = suggested["ack"]["options"][0]
+    assert "张三" in option["text"]["text"]
+    picked = await page.ok("/playground/pick", {**ask, "option": option})
+    [update] = [c for c in await page.captured(picked["seq"]) if c["name"] == "views.update"]
+    show = next(e for b in update["body"]["view"]["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "clue_find_show_in_chat")
+    shown = await page.ok("/playground/action", {"action_id": show["action_id"], "value": show["value"],
+                                                 "container": {"kind": "view", "view_id": view_id}})
+    [posted] = [c["body"] for c in await page.captured(shown["seq"]) if c["name"] == "chat.postEphemeral"]
+    assert posted["channel"] == CHANNEL_ID and header(posted) == "张三"
+
+
 async def test_share_posts_in_channel_then_deletes_the_ephemeral_card(page: Playground) -> None:
     await page.command("8", "c1")
     result = await page.click("clue_share", "a2")
@@ -413,6 +433,10 @@ async def test_a_template_the_visitor_set_is_kept() -> None:
     ("/playground/action", {"action_id": "clue_refresh", "value": ["8"],
                             "container": {"kind": "ephemeral", "message_ts": "1.2"}}),
     ("/playground/action", {"action_id": "clue_refresh", "container": {"kind": "unfurl", "message_ts": "1.2"}}),
+    ("/playground/suggest", {"view_id": "V0NOTOPEN", "action_id": "a", "block_id": "b", "value": "张三"}),
+    ("/playground/pick", {"view_id": "V0NOTOPEN", "action_id": "a", "block_id": "b",
+                          "option": {"text": {"type": "plain_text", "text": "x"}, "value": "8"}}),
+    ("/playground/pick", {"view_id": "V0NOTOPEN", "action_id": "a", "block_id": "b", "option": "8"}),
     ("/playground/link", {}),
     ("/playground/link", {"url": "javascript:alert(1)"}),
     ("/playground/link", {"url": "https://"}),

@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
-from bot.crm.models import parse_clue, parse_field_defs, parse_follow_ups, parse_search, parse_tag_tree
+from bot.crm.models import (
+    RowFields,
+    parse_clue,
+    parse_field_defs,
+    parse_follow_ups,
+    parse_search,
+    parse_tag_tree,
+)
 from bot.crm.signing import CrmSigner, sign
 from bot.dev.sandbox import SandboxServer, SandboxState, seed
 from bot.dev.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE, wall_clock_ms
@@ -362,7 +369,7 @@ async def test_search_rows_come_as_the_sources_show_them(client: httpx.AsyncClie
                                                               separators=(",", ":"))
     assert [row["mainFollows"][0]["salesName"] for row in rows] == list(seed.RICH_CLUE_OWNERS)
     assert all(row["mainFollows"][0]["qwSalesId"] and row["followDeptNames"] for row in rows)
-    [hit] = parse_search(data, (name_id,)).hits  # one customer, owners merged
+    [hit] = parse_search(data, RowFields(name=(name_id,))).hits  # one customer, owners merged
     assert (hit.customer_id, hit.name, hit.owner.names) == (1, "张伟", seed.RICH_CLUE_OWNERS)
     english = await data_of(client, SEARCH, {"searchKey": "acme", "pageNo": 1, "pageSize": 10})
     assert [h["customerId"] for h in english["data"]] == [6]
@@ -377,7 +384,7 @@ async def test_search_filters_by_customer_id(client: httpx.AsyncClient) -> None:
     [row] = awaiting["data"]
     assert row["mainFollows"] == []
     sparse = await data_of(client, SEARCH, {"customerId": seed.SPARSE_CLUE_ID, "pageNo": 1, "pageSize": 20})
-    [hit] = parse_search(sparse, (str(seed.FIELD_IDS_BY_KEY["name"]),)).hits
+    [hit] = parse_search(sparse, RowFields(name=(str(seed.FIELD_IDS_BY_KEY["name"]),))).hits
     assert hit.name == seed.SPARSE_CLUE_NICKNAME  # no 姓名 value: the WeChat nickname
     both = await data_of(client, SEARCH, {"searchKey": "张", "customerId": 101, "pageNo": 1, "pageSize": 20})
     assert {row["customerId"] for row in both["data"]} == {101}

@@ -23,6 +23,8 @@ TEAM = "T0TEST0001"
 USER = "U0ALICE001"
 CHANNEL = "C0SALES001"
 CLUE_URL = "https://crm.example.com/clues/{id}"
+APP_ID = "A0CLUE0001"
+SENDER = slack_requests.Sender(TEAM, USER, APP_ID)
 
 _ids = itertools.count(1)
 
@@ -64,7 +66,7 @@ class SlackDriver:
         key, url = self.response_url()
         form = {"token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
                 "channel_name": "sales", "user_id": user, "user_name": "alice", "command": "/clue",
-                "text": text, "api_app_id": "A0CLUE0001", "response_url": url,
+                "text": text, "api_app_id": APP_ID, "response_url": url,
                 "trigger_id": "123.456.abc", **(extra or {})}
         return await self.send(slack_requests.slash_command(self.secret, form)), key
 
@@ -77,9 +79,10 @@ class SlackDriver:
               channel: str = CHANNEL, channel_name: str = "sales", container: Mapping[str, Any] | None = None,
               view: Mapping[str, Any] | None = None, response_url: str | None = "", overflow: bool = False,
               ) -> tuple[slack_requests.SignedRequest, str]:
-        """A signed button click; with ``view``, a click inside that modal (no channel, no response_url).
-        ``response_url``: "" the fake Slack's, None none (a Work Object click), else that URL. With
-        ``overflow``, the choice of the overflow menu ``action_id`` whose option has ``value``."""
+        """A signed button click; with ``view`` (as the fake Slack holds it: ``held_view``), a click inside that
+        modal (no channel, no response_url). ``response_url``: "" the fake Slack's, None none (a Work Object
+        click), else that URL. With ``overflow``, the choice of the overflow menu ``action_id`` whose option has
+        ``value``."""
         key, url = self.response_url()
         url = url if response_url == "" else response_url
         if view is None and container is None:
@@ -87,15 +90,41 @@ class SlackDriver:
                          "is_ephemeral": ephemeral}
         payload = slack_requests.button_click(
             team=TEAM, user=user, action_id=action_id, value=None if overflow else value, trigger_id="123.456.def",
-            api_app_id="A0CLUE0001", channel=channel, channel_name=channel_name, response_url=url,
+            api_app_id=APP_ID, channel=channel, channel_name=channel_name, response_url=url,
             container=container, view=view, chosen=value if overflow else None)
-        if url is None:
-            payload.pop("response_url", None)
         return slack_requests.interaction(self.secret, payload), key
+
+    def held_view(self, view_id: str) -> dict[str, Any]:
+        """A view the app opened or updated, as the fake Slack holds it (and sends it in clicks inside it)."""
+        return self.fake.views[view_id]
+
+    def last_view(self) -> dict[str, Any]:
+        """The view the app opened, pushed or updated last, as the fake Slack holds it."""
+        return list(self.fake.views.values())[-1]
+
+    async def interact(self, payload: Mapping[str, Any]) -> httpx.Response:
+        return await self.send(slack_requests.interaction(self.secret, payload))
+
+    async def shortcut(self, callback_id: str, *, trigger_id: str = "123.456.cut") -> httpx.Response:
+        """The global shortcut ``callback_id``, from the search bar: no conversation."""
+        return await self.interact(slack_requests.global_shortcut(SENDER, callback_id=callback_id,
+                                                                  trigger_id=trigger_id))
+
+    async def suggest(self, view: Mapping[str, Any], action_id: str, block_id: str, value: str) -> httpx.Response:
+        """A keystroke in the external_select ``action_id`` of ``view`` (as the fake Slack holds it)."""
+        return await self.interact(slack_requests.block_suggestion(SENDER, action_id=action_id, block_id=block_id,
+                                                                   value=value, view=view))
+
+    async def pick(self, view: Mapping[str, Any], action_id: str, block_id: str,
+                   option: Mapping[str, Any]) -> httpx.Response:
+        """``option`` picked in the external_select ``action_id`` of ``view``."""
+        element = slack_requests.select_element(action_id, option, block_id=block_id)
+        return await self.interact(slack_requests.view_actions(SENDER, element, trigger_id="123.456.pick",
+                                                               view=view))
 
     async def event(self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM,
                     headers: Mapping[str, str] | None = None, **envelope: Any) -> httpx.Response:
-        body = {"token": "legacy", "team_id": team, "api_app_id": "A0CLUE0001", "type": "event_callback",
+        body = {"token": "legacy", "team_id": team, "api_app_id": APP_ID, "type": "event_callback",
                 "event": dict(event), "event_id": event_id or f"Ev{next(_ids):08d}", "event_time": 1700000000,
                 **envelope}
         return await self.send(slack_requests.event_callback(self.secret, body), headers=headers)

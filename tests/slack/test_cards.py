@@ -249,6 +249,12 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
     "search_modal_card_zh": lambda: search_cards.find_modal("zh", [
         b for b in clue_message(RICH_ZH, opts(RICH_ZH, locale="zh"))["blocks"]
         if b["block_id"] != cards.BLOCK_ACTIONS]),
+    "search_modal_picked_en": lambda: search_cards.find_modal("en", search_cards.picked_card(
+        clue_message(RICH_EN, opts(RICH_EN))["blocks"], "en", RICH_EN.id, channel="C0SALES001"),
+        channel="C0SALES001", picked={"text": {"type": "plain_text", "text": "Jane <Doe> · ID 1024"},
+                                      "value": "1024"}),
+    "search_modal_picked_no_chat_zh_tw": lambda: search_cards.find_modal("zh-TW", search_cards.picked_card(
+        clue_message(RICH_ZH, opts(RICH_ZH, locale="zh-TW"))["blocks"], "zh-TW", RICH_ZH.id, channel=None)),
     "notice_invalid_id": lambda: notice_message("en", "invalid_id", text="<!here>`x`", reason="not_a_number"),
     "notice_crm_auth_zh": lambda: notice_message("zh", "crm_auth", id=8),
     "notice_not_allowed": lambda: notice_message("en", "not_allowed", rule="shared_channel",
@@ -258,9 +264,10 @@ GOLDENS: dict[str, Callable[[], dict[str, Any]]] = {
 
 
 def _results(**kwargs: Any) -> search_cards.ResultsPage:
-    """A page of search results: a name from the CRM, one from the cache, none, hostile text, many tags."""
+    """A page of search results: a name, company and phone from the row, none, hostile text, many tags."""
     rows = (
-        SearchHit(8, "张三", "初步接触", crm_time("2021-05-11 15:15:48"), ("A级", "北京"), phone="13800138000"),
+        SearchHit(8, "张三", "初步接触", crm_time("2021-05-11 15:15:48"), ("A级", "北京"), phone="13800138000",
+                  company="北京星辰科技有限公司"),
         SearchHit(410983932389440, None, "报价中", crm_time("2024-03-02 09:00:00")),
         SearchHit(66, "<!channel> *张* `x`", None, None, ("制造业", "互联网", "金融", "教育", "<@U123>"),
                   phone="+86 139-0013-9000"),

@@ -56,11 +56,11 @@ async def test_follow_ups_open_and_load_a_second_page(slack: SlackDriver, sandbo
     more = next(b for b in first["blocks"] if b["block_id"] == modals.BLOCK_TIMELINE_MORE)["elements"][0]
     assert more["value"] == f"{clue_id}:2"
     # Load more, clicked inside the modal: Slack sends the view (id, hash, our private_metadata), no channel.
-    view = {**first, "id": slack.fake.api_calls("views.update")[-1]["view_id"], "hash": "h1"}
+    view = slack.held_view(slack.fake.api_calls("views.update")[-1]["view_id"])
     await slack.action(modals.ACTION_LOAD_MORE, more["value"], view=view)
     await slack.drain()
     second_call = slack.fake.api_calls("views.update")[-1]
-    assert second_call["view_id"] == view["id"] and second_call["hash"] == "h1"
+    assert second_call["view_id"] == view["id"] and second_call["hash"] == view["hash"]
     second = _valid(second_call["view"])
     assert len(_entries(second)) == 20
     assert _entries(second)[:10] == _entries(first)

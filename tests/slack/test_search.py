@@ -10,12 +10,11 @@ import httpx
 import pytest
 
 from bot.crm.client import SEARCH
-from bot.dev import slack_requests
-from bot.dev.playground.fake_slack import FakeSlackState
+from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.dev.sandbox import SandboxServer, seed
 from bot.slack import search_cards
 from tests.blockkit import assert_no_injection, assert_valid_blocks, assert_valid_message
-from tests.slack.harness import CHANNEL, TEAM, USER, SlackDriver, running_app, slack_settings
+from tests.slack.harness import CHANNEL, USER, SlackDriver, running_app, slack_settings
 
 ZHANG_SAN, ZHANG_SAN_FENG = seed.ZHANG_SEARCH_IDS[:2]
 
@@ -32,15 +31,6 @@ def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
 
 def all_text(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False)
-
-
-def interaction(slack: SlackDriver, payload: dict[str, Any]) -> Any:
-    return slack.send(slack_requests.interaction(slack.secret, payload))
-
-
-def base_payload(kind: str, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "team": {"id": TEAM, "domain": "acme"}, "user": {"id": USER, "team_id": TEAM},
-            "api_app_id": "A0CLUE0001", "token": "legacy", **extra}
 
 
 async def test_name_search_lists_every_match_with_show(slack: SlackDriver, sandbox: SandboxServer) -> None:
@@ -68,6 +58,19 @@ async def test_bare_eleven_digits_stay_a_clue_id(slack: SlackDriver, sandbox: Sa
     await slack.drain()
     assert sandbox.state.stats().text_searches == 0  # the card's owner read filters by customerId only
     assert "13900130000" in response.json()["text"]  # "Clue 13900130000 was not found"
+
+
+async def test_rows_show_the_masked_phone_and_company_from_the_search_row_itself(
+        slack: SlackDriver, sandbox: SandboxServer) -> None:
+    """#21 item 11: nothing cached, and no clue/get per row: the row's own fields (keyed by field id)."""
+    response, _ = await slack.command("张三")
+    body = response.json()
+    [first] = [b for b in body["blocks"] if b.get("block_id") == f"clue_search_row_{ZHANG_SAN}"]
+    assert "139****0000" in first["text"]["text"] and "张氏样板客户0号有限公司" in first["text"]["text"]
+    assert "13900130000" not in all_text(body)
+    options = (await suggest(slack, "张三")).json()["options"]
+    assert "张氏样板客户0号有限公司" in options[0]["text"]["text"] and "139****0000" in options[0]["text"]["text"]
+    assert sandbox.state.stats().clue_gets == {}
 
 
 async def test_phone_rows_are_masked_from_the_cached_clue(slack: SlackDriver) -> None:
@@ -116,8 +119,9 @@ async def test_show_answers_with_the_full_card(slack: SlackDriver) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("find", "type a name or a phone"), ("find z", "at least 2 letters"), ("find 😀😀", "no letters or digits"),
-    ("find \u0301\u0301\u0301", "no letters or digits"), ("find " + "张" * 100, "too long"),
+    ("find", "type a name or a phone"), ("find z", "at least 2 letters"),
+    ("find 😀😀", "no letters, Chinese characters or digits"),
+    ("find \u0301\u0301\u0301", "no letters, Chinese characters or digits"), ("find " + "张" * 100, "too long"),
     ("x" * 10_000, "too long"),
 ])
 async def test_bad_search_text_gets_a_clear_answer_and_no_crm_call(slack: SlackDriver, sandbox: SandboxServer,
@@ -197,13 +201,8 @@ async def test_no_search_in_slack_connect_channels_unless_allowed(
     url, state = fake_slack
     settings = slack_settings(sandbox.url, url, CLUE_ALLOW_SHARED_CHANNELS=allow)
     async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
-        key, response_url = slack.response_url()
-        payload = base_payload(
-            "block_actions", channel={"id": CHANNEL}, is_ext_shared_channel=True, response_url=response_url,
-            container={"type": "message", "message_ts": "1.2", "channel_id": CHANNEL, "is_ephemeral": True},
-            actions=[{"action_id": search_cards.ACTION_NEXT, "block_id": search_cards.BLOCK_PAGING,
-                      "type": "button", "value": search_cards.page_value("13900130", 2)}])
-        await interaction(slack, payload)
+        state.conversations[CHANNEL] = public_channel("sales", is_ext_shared=True, is_shared=True)
+        _, key = await slack.action(search_cards.ACTION_NEXT, search_cards.page_value("13900130", 2))
         await slack.drain()
     [answer] = state.responses(key)
     assert (rows(answer) == list(seed.ZHANG_SEARCH_IDS[10:])) is searched
@@ -214,8 +213,7 @@ async def test_no_search_in_slack_connect_channels_unless_allowed(
 
 
 async def test_shortcut_and_help_button_open_the_modal(slack: SlackDriver) -> None:
-    response = await interaction(slack, base_payload("shortcut", callback_id=search_cards.SHORTCUT_FIND,
-                                                     trigger_id="1.2.shortcut"))
+    response = await slack.shortcut(search_cards.SHORTCUT_FIND, trigger_id="1.2.shortcut")
     assert response.status_code == 200
     help_response, _ = await slack.command("help")
     find = button(help_response.json(), search_cards.ACTION_FIND)
@@ -223,48 +221,55 @@ async def test_shortcut_and_help_button_open_the_modal(slack: SlackDriver) -> No
     await slack.drain()
     opened = slack.fake.api_calls("views.open")
     assert [call["trigger_id"] for call in opened] == ["1.2.shortcut", "123.456.def"]
-    view = json.loads(opened[0]["view"]) if isinstance(opened[0]["view"], str) else opened[0]["view"]
+    view = opened[0]["view"]
     assert view["callback_id"] == search_cards.CALLBACK_FIND
     assert_valid_blocks(view["blocks"])
 
 
-async def suggest(slack: SlackDriver, value: str) -> httpx.Response:
-    payload = base_payload("block_suggestion", action_id=search_cards.ACTION_PICK, block_id=search_cards.BLOCK_PICK,
-                           value=value, view={"id": "V0FIND0001", "type": "modal",
-                                              "callback_id": search_cards.CALLBACK_FIND})
-    response: httpx.Response = await interaction(slack, payload)
-    return response
+async def find_modal(slack: SlackDriver) -> dict[str, Any]:
+    """The Find a clue modal opened from the search bar, as Slack holds it."""
+    await slack.shortcut(search_cards.SHORTCUT_FIND)
+    await slack.drain()
+    return slack.last_view()
+
+
+async def suggest(slack: SlackDriver, value: str, view: dict[str, Any] | None = None) -> httpx.Response:
+    return await slack.suggest(view or await find_modal(slack), search_cards.ACTION_PICK, search_cards.BLOCK_PICK,
+                               value)
+
+
+async def pick(slack: SlackDriver, view: dict[str, Any], option: dict[str, Any]) -> None:
+    await slack.pick(view, search_cards.ACTION_PICK, search_cards.BLOCK_PICK, option)
+    await slack.drain()
 
 
 async def test_type_ahead_options_and_the_pick(slack: SlackDriver, sandbox: SandboxServer) -> None:
-    response = await suggest(slack, "张三")
+    modal = await find_modal(slack)
+    response = await suggest(slack, "张三", modal)
     options = response.json()["options"]
     assert [o["value"] for o in options] == [str(ZHANG_SAN), str(ZHANG_SAN_FENG)]
     assert options[0]["text"]["type"] == "plain_text" and "张三" in options[0]["text"]["text"]
-    again = await suggest(slack, "张三 ")
+    again = await suggest(slack, "张三 ", modal)
     assert again.json()["options"] == options
     assert sandbox.state.stats().calls[SEARCH] == 1  # the second keystroke came from the cache
-    too_short = await suggest(slack, "z")
+    too_short = await suggest(slack, "z", modal)
     assert too_short.json()["options"] == []
-    surname = await suggest(slack, "张")  # one Han character: a surname is a search
+    surname = await suggest(slack, "张", modal)  # one Han character: a surname is a search
     found = {o["value"] for o in surname.json()["options"]}
     assert {str(ZHANG_SAN), str(ZHANG_SAN_FENG)} <= found
 
-    payload = base_payload(
-        "block_actions", container={"type": "view", "view_id": "V0FIND0001"}, trigger_id="1.2.pick",
-        view={"id": "V0FIND0001", "hash": "h1", "type": "modal", "callback_id": search_cards.CALLBACK_FIND},
-        actions=[{"action_id": search_cards.ACTION_PICK, "block_id": search_cards.BLOCK_PICK,
-                  "type": "external_select", "selected_option": options[0]}])
-    await interaction(slack, payload)
-    await slack.drain()
+    await pick(slack, modal, options[0])
     [update] = slack.fake.api_calls("views.update")
-    assert update["view_id"] == "V0FIND0001" and update["hash"] == "h1"
-    view = json.loads(update["view"]) if isinstance(update["view"], str) else update["view"]
+    assert update["view_id"] == modal["id"] and update["hash"] == modal["hash"]
+    view = update["view"]
     assert_valid_blocks(view["blocks"])
     header = next(b for b in view["blocks"] if b["type"] == "header")
     assert "张三" in header["text"]["text"]
+    select = view["blocks"][0]["accessory"]
+    picked = select["initial_option"]  # the pick stays shown in the select
+    assert (picked["value"], picked["text"]["text"]) == (options[0]["value"], options[0]["text"]["text"])
     [buttons] = [b["elements"] for b in view["blocks"] if b["type"] == "actions"]
-    assert [(e["action_id"], "url" in e) for e in buttons] == [("clue_open", True)]  # Open in CRM: a link
+    assert ("clue_open", True) in [(e["action_id"], "url" in e) for e in buttons]  # Open in CRM: a link
     assert "13900130000" not in json.dumps(view, ensure_ascii=False)
 
 
@@ -273,15 +278,12 @@ async def test_type_ahead_refused_without_access(sandbox: SandboxServer,
     url, state = fake_slack
     settings = slack_settings(sandbox.url, url, CLUE_ALLOWED_USER_IDS="U0SOMEONE1")
     async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
-        response = await suggest(slack, "张三")
-        await interaction(slack, base_payload("shortcut", callback_id=search_cards.SHORTCUT_FIND,
-                                              trigger_id="1.2.refused"))
-        await slack.drain()
+        modal = await find_modal(slack)
+        response = await suggest(slack, "张三", modal)
     assert response.json()["options"] == []
     assert SEARCH not in sandbox.state.stats().calls
     [opened] = state.api_calls("views.open")
-    view = json.loads(opened["view"]) if isinstance(opened["view"], str) else opened["view"]
-    assert "not allowed" in json.dumps(view)
+    assert "not allowed" in json.dumps(opened["view"])
 
 
 async def test_a_failing_crm_is_never_shown_as_no_results_in_the_type_ahead(
@@ -291,16 +293,11 @@ async def test_a_failing_crm_is_never_shown_as_no_results_in_the_type_ahead(
     settings = slack_settings(sandbox.url, url, CRM_BREAKER_FAILURES="100")
     async with running_app(settings, state, url) as slack:  # type: ignore[arg-type]
         sandbox.state.set_fault(endpoint=SEARCH, status=503)
-        [option] = (await suggest(slack, "张小明")).json()["options"]
+        modal = await find_modal(slack)
+        [option] = (await suggest(slack, "张小明", modal)).json()["options"]
         assert option["value"] == search_cards.OPTION_UNAVAILABLE
         assert "CRM is slow or unreachable" in option["text"]["text"]
-        payload = base_payload(
-            "block_actions", container={"type": "view", "view_id": "V0FIND0001"}, trigger_id="1.2.pick",
-            view={"id": "V0FIND0001", "hash": "h1", "type": "modal", "callback_id": search_cards.CALLBACK_FIND},
-            actions=[{"action_id": search_cards.ACTION_PICK, "block_id": search_cards.BLOCK_PICK,
-                      "type": "external_select", "selected_option": option}])
-        await interaction(slack, payload)  # picking it does nothing: no lookup, no view update
-        await slack.drain()
+        await pick(slack, modal, option)  # picking it does nothing: no lookup, no view update
         assert slack.fake.api_calls("views.update") == []
 
 
@@ -309,3 +306,85 @@ async def test_a_search_with_no_match_says_how_to_look_up_by_id(slack: SlackDriv
     assert "No clues match" in response.json()["text"] and "/clue help" in response.json()["text"]
     options = (await suggest(slack, "张三")).json()["options"]
     assert all(f"ID {o['value']}" in o["text"]["text"] for o in options)  # two 张三 told apart
+
+
+# ------------------------------------------------------------------------------------------ Show in chat
+
+
+async def picked_from_help(slack: SlackDriver, channel: str = CHANNEL) -> dict[str, Any]:
+    """Find a clue opened from ``/clue help``'s button in ``channel``, 张三 picked: the modal as Slack holds it."""
+    help_response, _ = await slack.command("help", channel=channel)
+    await slack.action(search_cards.ACTION_FIND, button(help_response.json(), search_cards.ACTION_FIND)["value"],
+                       channel=channel)
+    await slack.drain()
+    modal = slack.last_view()
+    option = (await suggest(slack, "张三", modal)).json()["options"][0]
+    await pick(slack, modal, option)
+    return slack.last_view()
+
+
+def show_in_chat_button(view: dict[str, Any]) -> dict[str, Any] | None:
+    return next((e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == search_cards.ACTION_SHOW_IN_CHAT), None)
+
+
+def chat_note(view: dict[str, Any]) -> str:
+    [note] = [b for b in view["blocks"] if b.get("block_id") == search_cards.BLOCK_CHAT_NOTE]
+    return str(note["elements"][0]["text"])
+
+
+async def test_show_in_chat_posts_the_full_card_where_the_modal_was_opened(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    assert json.loads(picked["private_metadata"]) == {"channel": CHANNEL}
+    show = show_in_chat_button(picked)
+    assert show is not None and show["value"] == str(ZHANG_SAN)
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, show["value"], view=picked)
+    await slack.drain()
+    [posted] = slack.fake.api_calls("chat.postEphemeral")
+    assert (posted["channel"], posted["user"]) == (CHANNEL, USER)
+    assert posted["blocks"][0]["type"] == "header" and "张三" in posted["blocks"][0]["text"]["text"]
+    assert "clue_follow_ups" in json.dumps(posted["blocks"])  # the full card, every button, not the modal's
+    assert_valid_message({"text": posted["text"], "blocks": posted["blocks"]})
+    note = slack.last_view()
+    assert chat_note(note) == f"Posted in <#{CHANNEL}>: only you see it."
+    assert note["blocks"][:-1] == picked["blocks"]  # the card stays in the modal
+
+
+async def test_a_modal_from_the_search_bar_says_why_it_cannot_show_in_chat(slack: SlackDriver) -> None:
+    modal = await find_modal(slack)
+    option = (await suggest(slack, "张三", modal)).json()["options"][0]
+    await pick(slack, modal, option)
+    picked = slack.last_view()
+    assert show_in_chat_button(picked) is None
+    assert "no conversation to show it in" in chat_note(picked) and f"/clue {ZHANG_SAN}" in chat_note(picked)
+
+
+async def test_show_in_chat_where_the_app_is_not_says_what_to_do(slack: SlackDriver) -> None:
+    """A DM the bot was not added to: Slack answers chat.postEphemeral there with channel_not_found."""
+    picked = await picked_from_help(slack, channel="D0ALICEDM1")
+    show = show_in_chat_button(picked)
+    assert show is not None
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, show["value"], view=picked)
+    await slack.drain()
+    [refused] = slack.fake.api_calls("chat.postEphemeral")
+    assert refused["channel"] == "D0ALICEDM1"
+    note = chat_note(slack.last_view())
+    assert "the app is not in it. Add the app there" in note and "channel_not_found" not in note
+
+
+async def test_show_in_chat_refused_by_slack_says_so_without_its_code(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    slack.fake.errors["chat.postEphemeral"] = "restricted_action"
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, str(ZHANG_SAN), view=picked)
+    await slack.drain()
+    note = chat_note(slack.last_view())
+    assert "Slack did not take the card" in note and "restricted_action" not in note
+
+
+async def test_show_in_chat_with_a_forged_value_does_nothing(slack: SlackDriver) -> None:
+    picked = await picked_from_help(slack)
+    calls = len(slack.fake.calls)
+    await slack.action(search_cards.ACTION_SHOW_IN_CHAT, "../8", view=picked)
+    await slack.drain()
+    assert len(slack.fake.calls) == calls
+

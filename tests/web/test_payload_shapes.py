@@ -11,11 +11,13 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.slack.harness import CHANNEL, TEAM, USER, SlackDriver
+from bot.dev import slack_requests
+from tests.slack.harness import APP_ID, CHANNEL, TEAM, USER, SlackDriver
 
 FORM = "application/x-www-form-urlencoded"
-CLICK = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": USER, "team_id": TEAM},
-         "channel": {"id": CHANNEL}, "trigger_id": "1.2.3", "actions": [{"action_id": "clue_refresh", "value": "8"}]}
+# A click as Slack publishes it, then mis-shaped key by key.
+CLICK = slack_requests.button_click(team=TEAM, user=USER, action_id="clue_refresh", value="8", trigger_id="1.2.3",
+                                    api_app_id=APP_ID, channel=CHANNEL, response_url=None)
 EVENT = {"type": "event_callback", "team_id": TEAM, "api_app_id": "A0CLUE0001", "event_id": "Ev0SHAPE01"}
 
 

@@ -2,10 +2,13 @@
 
 It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info`` (in the shape of Slack's
 published user object), ``conversations.info``, ``entity.presentDetails``, ``views.open``, ``views.update``,
-``views.publish`` (App Home), ``chat.postEphemeral``, and for alerts
+``views.push``, ``views.publish`` (App Home), ``chat.postEphemeral``, and for alerts and direct messages
 ``chat.postMessage`` and ``conversations.history``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
-would have received. Like Slack, it knows only the conversations the bot was added to. Failures can be
+would have received. Like Slack, it knows only the conversations the bot was added to (``chat.postEphemeral``
+elsewhere is ``channel_not_found``), and only the views it opened: ``views.update`` of another is
+``not_found``, with a hash that is no longer the view's ``hash_conflict``; a view is answered and held as
+Slack hands it back (``bot.dev.slack_requests.slack_view``), to be clicked in. Failures can be
 injected per Web API method (an error code, HTTP 429 with ``Retry-After`` a number of times, an HTML error
 page as a proxy answers, or latency) and per response_url.
 """
@@ -27,9 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.dev.slack_requests import slack_view
 from bot.slack.app import BOT_SCOPES
 
 TEAM_ID = "T0PLAYGRND"
+APP_ID = "A0CLUE0001"
 BOT_USER_ID = "U0CLUEBOT"
 
 
@@ -64,6 +69,8 @@ class FakeSlackState:
     channel_errors: dict[str, str] = field(default_factory=dict)
     # channel id -> messages accepted by chat.postMessage (ts, text, blocks, metadata), oldest first
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # view id -> the view as Slack holds it (its current hash), for views opened, pushed or updated
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     joined: dict[str, dict[str, Any]] = field(init=False)
 
@@ -124,6 +131,7 @@ class FakeSlackState:
             self.conversations.update({channel: dict(fields) for channel, fields in self.joined.items()})
             self.channel_errors.clear()
             self.messages.clear()
+            self.views.clear()
 
 
 def public_channel(name: str, **fields: Any) -> dict[str, Any]:
@@ -174,8 +182,10 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
                                                                 **state.people.get(user, {}))})
         if method == "entity.presentDetails" and not body.get("trigger_id"):
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
-        if method in ("views.open", "views.update", "views.publish"):
-            return JSONResponse(_view_answer(seq, body))
+        if method in ("views.open", "views.push", "views.update"):
+            return JSONResponse(_view_answer(state, method, seq, body))
+        if method == "views.publish":
+            return JSONResponse(_home_answer(state, seq, body))
         if method == "chat.postMessage":
             channel = str(body.get("channel"))
             if channel in state.channel_errors:
@@ -190,7 +200,7 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
             found = [m for m in state.channel_messages(channel) if float(m["ts"]) >= oldest]
             return JSONResponse({"ok": True, "messages": list(reversed(found)), "has_more": False})
         if method == "chat.postEphemeral":
-            return JSONResponse({"ok": True, "message_ts": "1700000000.000900"})
+            return JSONResponse(_ephemeral_answer(state, body))
         if method == "conversations.info":
             channel = str(body.get("channel"))
             if channel not in state.conversations:
@@ -211,18 +221,64 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
     ])
 
 
-def _view_answer(seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    """A view as Slack answers views.open / views.update: the view with its id and a hash."""
+def _view_answer(state: FakeSlackState, method: str, seq: int, body: dict[str, Any]) -> dict[str, Any]:
+    """views.open / views.push / views.update as Slack answers them (the errors of their references): the view
+    as Slack holds it, with its id and a fresh hash."""
     view = body.get("view")
     if isinstance(view, str):
         try:
             view = json.loads(view)
         except ValueError:
             return {"ok": False, "error": "invalid_arguments"}
-    if not isinstance(view, dict):
+    if not isinstance(view, dict) or not isinstance(view.get("blocks"), list) or not view.get("title"):
         return {"ok": False, "error": "invalid_arguments"}
-    view_id = str(body.get("view_id") or f"V{seq:08d}")
-    return {"ok": True, "view": {**view, "id": view_id, "hash": f"h{seq}"}}
+    if method == "views.update":
+        view_id = str(body.get("view_id") or "")
+        with state.lock:
+            held = state.views.get(view_id)
+        if held is None:
+            return {"ok": False, "error": "not_found"}
+        if body.get("hash") and body["hash"] != held["hash"]:
+            return {"ok": False, "error": "hash_conflict"}
+    elif not body.get("trigger_id"):
+        return {"ok": False, "error": "invalid_trigger_id"}
+    else:
+        view_id = f"V{seq:08d}"
+    answer = slack_view(view, view_id=view_id, team=TEAM_ID, api_app_id=APP_ID, view_hash=f"h{seq}")
+    with state.lock:
+        state.views[view_id] = answer
+    return {"ok": True, "view": answer}
+
+
+def _home_answer(state: FakeSlackState, seq: int, body: dict[str, Any]) -> dict[str, Any]:
+    """views.publish: a ``home`` view for ``user_id`` (no trigger needed), held as Slack holds it."""
+    view = body.get("view")
+    if isinstance(view, str):
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+    if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(view.get("blocks"), list):
+        return {"ok": False, "error": "invalid_arguments"}
+    if not body.get("user_id"):
+        return {"ok": False, "error": "user_not_found"}
+    view_id = f"V{seq:08d}"
+    answer = slack_view(view, view_id=view_id, team=TEAM_ID, api_app_id=APP_ID, view_hash=f"h{seq}")
+    with state.lock:
+        state.views[view_id] = answer
+    return {"ok": True, "view": answer}
+
+
+def _ephemeral_answer(state: FakeSlackState, body: dict[str, Any]) -> dict[str, Any]:
+    """chat.postEphemeral: ``channel_not_found`` for a conversation the bot is not in, as a bot token hears;
+    ``user_not_found`` without a user; the ephemeral message's ts otherwise."""
+    with state.lock:
+        known = str(body.get("channel")) in state.conversations
+    if not known:
+        return {"ok": False, "error": "channel_not_found"}
+    if not body.get("user"):
+        return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "message_ts": "1700000000.000900"}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:

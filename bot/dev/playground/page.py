@@ -119,6 +119,8 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/config", checked(config), methods=["GET"]),
         Route("/playground/command", checked(command), methods=["POST"]),
         Route("/playground/action", checked(action), methods=["POST"]),
+        Route("/playground/suggest", checked(suggest), methods=["POST"]),
+        Route("/playground/pick", checked(pick), methods=["POST"]),
         Route("/playground/link", checked(link), methods=["POST"]),
         Route("/playground/entity", checked(entity_details), methods=["POST"]),
         Route("/playground/messages", checked(messages), methods=["GET"]),
@@ -126,6 +128,7 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/leads", checked(leads), methods=["POST"]),
         Route("/playground/home", checked(home), methods=["POST"]),
         Route("/playground/morning", checked(morning), methods=["POST"]),
+        Route("/playground/push", checked(crm_push), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -223,12 +226,46 @@ async def action(request: Request, ctx: PlaygroundContext) -> Response:
 
 async def _view_action(request: Request, ctx: PlaygroundContext, viewer: Viewer, action_id: str, value: str | None,
                        block_id: str | None, where: dict[str, Any]) -> Response:
-    """A click inside a modal: Slack sends the view (id, hash, private_metadata), no channel or response_url."""
-    view_id = _string(where, "view_id", 64)
-    view = {"id": view_id, "hash": _string(where, "hash", 64, required=False) or "",
-            "type": "modal", "private_metadata": _string(where, "private_metadata", 3000, required=False) or ""}
-    payload = _click(viewer, action_id, value, block_id, view=view)
+    """A click inside a modal: Slack sends the view as it holds it now (the fake Slack's copy), no channel or
+    response_url."""
+    payload = _click(viewer, action_id, value, block_id, view=_held_view(ctx, where))
     return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+async def suggest(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{view_id, action_id, block_id, value, viewer?}``: a keystroke in a modal's external_select, sent as
+    Slack's ``block_suggestion`` (the view as the fake Slack holds it); the answer's ack holds the options."""
+    body = await _json_object(request)
+    payload = slack_requests.block_suggestion(_sender(_viewer(body)), action_id=_string(body, "action_id", 255),
+                                              block_id=_string(body, "block_id", 255), view=_held_view(ctx, body),
+                                              value=_string(body, "value", 150, empty_ok=True))
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+async def pick(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{view_id, action_id, block_id, option: {text, value}, viewer?}``: an option picked in a modal's
+    external_select, sent as Slack's ``block_actions`` from inside the view."""
+    body = await _json_object(request)
+    option = body.get("option")
+    if not isinstance(option, dict) or not isinstance(option.get("text"), dict):
+        raise BadInput("option must be an option the type-ahead offered: {text, value}")
+    chosen = {"text": option["text"], "value": _string(option, "value", 150)}
+    element = slack_requests.select_element(_string(body, "action_id", 255), chosen,
+                                            block_id=_string(body, "block_id", 255), action_ts=f"{time.time():.6f}")
+    payload = slack_requests.view_actions(_sender(_viewer(body)), element, trigger_id=_trigger_id(),
+                                          view=_held_view(ctx, body))
+    return JSONResponse(await _deliver(request, ctx, slack_requests.interaction(ctx.signing_secret, payload)))
+
+
+def _held_view(ctx: PlaygroundContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    view = ctx.fake.views.get(_string(body, "view_id", 64))
+    if view is None:
+        raise BadInput("view_id names no view the app opened")
+    return view
+
+
+def _sender(viewer: Viewer) -> slack_requests.Sender:
+    return slack_requests.Sender(TEAM_ID, viewer.user_id, API_APP_ID, TEAM_DOMAIN, USER_NAME, "playground")
 
 
 def _click(viewer: Viewer, action_id: str, value: str | None, block_id: str | None, **where: Any) -> dict[str, Any]:
@@ -354,11 +391,22 @@ async def morning(request: Request, ctx: PlaygroundContext) -> Response:
     return JSONResponse({"outcome": await instance.nudges.send_now(viewer.user_id)})
 
 
-async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str) -> Response:
+async def crm_push(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{"customerId": 1}``: the sandbox CRM edits that clue and pushes ``edit_qw_customer`` to this app's push
+    path over HTTP, as the real CRM would; the app's answers come back. The next card reads the CRM again."""
+    payload = await _json_object(request)
+    push_url = str(request.base_url).rstrip("/") + request.app.state.instance.settings.crm_push_path
+    return await _to_sandbox(request, ctx, "/_sandbox/push", {
+        "customerId": payload.get("customerId"), "type": "edit_qw_customer", "edit": True, "url": push_url})
+
+
+async def _to_sandbox(request: Request, ctx: PlaygroundContext, path: str,
+                      payload: dict[str, Any] | None = None) -> Response:
     if ctx.sandbox_http is None:
         return JSONResponse({"error": "no embedded sandbox CRM: CRM_BASE_URL points at a real CRM"},
                             status_code=404)
-    payload = await _json_object(request) if request.method == "POST" else None
+    if payload is None and request.method == "POST":
+        payload = await _json_object(request)
     try:
         answer = await ctx.sandbox_http.request(request.method, path, json=payload)
     except httpx.HTTPError as exc:

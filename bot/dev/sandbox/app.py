@@ -38,15 +38,18 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
+from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, corp_id_of
 from bot.crm.client import CLUE_GET, CLUES_BY_CREATE_TIME, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
 from bot.crm.people import GET_USERS
+from bot.crm.push import PUSH_REGISTER
 from bot.crm.signing import signature_matches
 from bot.dev.sandbox import page, seed
+from bot.dev.sandbox.push import SandboxPusher
 
 Json = dict[str, Any]
 
-API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO, CLUES_BY_CREATE_TIME, GET_USERS)
+API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO, CLUES_BY_CREATE_TIME, PUSH_REGISTER,
+             GET_USERS)
 # Endpoints addressed by one customerId: the only ones a per-clue fault applies to.
 CLUE_PATHS = frozenset({CLUE_GET, FOLLOW_UPS})
 
@@ -196,6 +199,18 @@ class SandboxState:
                 updated["lastUpdateTime"] = self._bumped(updated.get("lastUpdateTime"))
             self._clues[clue_id] = updated
             return copy.deepcopy(updated)
+
+    def stamp_name(self, clue_id: int) -> str | None:
+        """Stamp a clue's name with the sandbox clock's time (the playground's pushed edit): the new name, or
+        None when there is no such clue."""
+        clue = self.clue(clue_id)
+        if clue is None:
+            return None
+        name = _field_value(clue, "name") or ""
+        stamp = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE).strftime("%H:%M:%S")
+        edited = f"{name.split(' ✎ ')[0]} ✎ {stamp}"
+        self.update_clue(clue_id, name=edited)
+        return edited
 
     def delete_clue(self, clue_id: int) -> None:
         """Remove a clue and its follow-ups; clue/get then answers ``data: null``."""
@@ -355,12 +370,13 @@ class SandboxState:
                 self._text_searches += 1
             stages = {str(item["id"]): item["name"] for definition in self._fields
                       if self._is_field(definition, "customer_stage") for item in definition["items"]}
-            name_ids = [str(definition["id"]) for definition in self._fields if self._is_field(definition, "name")]
+            row_ids = {key: [str(definition["id"]) for definition in self._fields if self._is_field(definition, key)]
+                       for key in _ROW_FIELDS}
             tag_names = {}
             for group in self._tag_groups:
                 for tag in group["tags"]:
                     tag_names[str(tag["id"])] = tag_names[tag["qwTagId"]] = tag["name"]
-            rows = [{**_search_hit(clue, stages, tag_names, name_ids), **relationship}
+            rows = [{**_search_hit(clue, stages, tag_names, row_ids), **relationship}
                     for clue_key, clue in sorted(self._clues.items())
                     if customer_id in (None, clue_key) and (needle is None or _matches(clue, needle))
                     for relationship in self._sales.get(clue_key, seed.sales_rows(clue))
@@ -520,15 +536,19 @@ def _matches(clue: Mapping[str, Any], needle: str) -> bool:
     return any(_compact(needle) in _compact(phone) for phone in _phones(clue))
 
 
+_ROW_FIELDS = ("name", "mobile", "corp_name")  # system fields a search row carries under their numeric ids
+
+
 def _search_hit(clue: Mapping[str, Any], stages: Mapping[str, str], tag_names: Mapping[str, str],
-                name_ids: list[str]) -> Json:
+                row_ids: Mapping[str, list[str]]) -> Json:
     # The doc lists these keys plus system and custom fields keyed by numeric field id (the name under the
-    # 姓名 field's); ``tags`` (names here) is undocumented in shape.
+    # 姓名 field's, the phone under 电话's as clue/get's JSON array text, the company under 公司名称's);
+    # ``tags`` (names here) is undocumented in shape.
     stage = _field_value(clue, "customer_stage")
     hit: Json = {"customerId": clue["customerId"], "salesStageName": stages.get(stage) if stage else None,
                  "tags": [tag_names[t] for t in clue.get("tagIds") or () if t in tag_names],
                  "createTime": clue.get("createTime")}
-    hit.update((field_id, _field_value(clue, "name")) for field_id in name_ids)
+    hit.update((field_id, _field_value(clue, key)) for key, ids in row_ids.items() for field_id in ids)
     for item in clue.get("fields") or ():
         if str(item.get("field")).isdigit():
             hit[item["field"]] = item.get("valueAsText")
@@ -656,6 +676,7 @@ class SandboxApp:
         self._app_key = app_key
         self._skew_window_ms = skew_window_ms
         self._now_ms = now_ms
+        self.pusher = SandboxPusher(app_id, app_key, corp_id_of(app_id), now_ms, edit=self.state.stamp_name)
         handlers: dict[str, _Handler] = {
             CLUE_GET: self._clue_get,
             LIST_FIELDS: lambda _: {"fields": self.state.field_defs()},
@@ -665,6 +686,7 @@ class SandboxApp:
             GET_USERS: self._get_users,
             ECHO: self._echo,
             CLUES_BY_CREATE_TIME: self._clues_by_create_time,
+            PUSH_REGISTER: self._push_register,
         }
         routes = [Route(self.prefix + path, self._endpoint(path, handler), methods=["POST"])
                   for path, handler in handlers.items()]
@@ -674,6 +696,7 @@ class SandboxApp:
             Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
             Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
             Route("/_sandbox/leads", self._control_add_leads, methods=["POST"]),
+            Route("/_sandbox/push", self.pusher.control, methods=["POST"]),
             Route("/clues/{clue_id}", self._clue_page, methods=["GET"]),
         ]
         self._app = Starlette(routes=routes)
@@ -803,6 +826,14 @@ class SandboxApp:
             return self.state.clues_by_create_time(since, before, size, cursor)
         except ValueError as exc:
             raise _BadRequest from exc
+
+    def _push_register(self, payload: _Payload) -> None:
+        body = payload.object()
+        address, subscription = body.get("receiveAddress"), body.get("subscription")
+        if not (isinstance(address, str) and address.startswith(("http://", "https://"))
+                and isinstance(subscription, str)):
+            raise _BadRequest
+        self.pusher.register(address, subscription)
 
     def _echo(self, payload: _Payload) -> Any:
         if not payload.valid:

@@ -88,5 +88,7 @@ def _banner(origin: str, prefix: str) -> str:
         f"  curl -X POST {origin}/_sandbox/faults -d '{{\"clue_id\": 8, \"status\": 503}}'",
         f"  curl -X DELETE {origin}/_sandbox/faults",
         f"  curl -X POST {origin}/_sandbox/reset",
+        f"  curl -X POST {origin}/_sandbox/push -d '{{\"type\": \"tag_info\", \"customerId\": 8, \"url\": "
+        "\"http://127.0.0.1:3000/crm/push\"}'",
         "Press Ctrl+C to stop.",
     ])

@@ -10,9 +10,11 @@ The modal: the shortcut (or the help's Find button) acks at once and opens the m
 well inside the trigger's 3 seconds. ``block_suggestion`` answers from the search cache, or waits for
 the CRM up to the ack budget (Slack gives up after 3 s; a search that finishes later fills the cache
 for the next keystroke). Picking an option replaces the modal's content below the select with the
-clue's card (``views.update``): the card stays with the one person who asked, nothing is posted in
-any conversation, and no ``chat:write`` scope is needed. The card in a modal has no buttons (they
-answer through a message's ``response_url``, which a modal has not); ``/clue <id>`` gives the full card.
+clue's card (``views.update``): the card stays with the one person who asked. Its buttons are the ones a
+modal can offer (the card's others answer through a message's ``response_url``, which a modal has not):
+Open in CRM, a link; and Show in chat, which posts the full card, ephemeral, to the person in the
+conversation the modal was opened from (``private_metadata``), admitted there like ``/clue <id>``. A
+modal opened from the search bar knows no conversation: the card says so, and how to show it in one.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ from bot.domain.search import (
     SearchQuery,
     normalise_query,
 )
-from bot.errors import BotError, InvalidClueId
+from bot.errors import BotError, InvalidClueId, SlackCallFailed
 from bot.runtime.logs import AUDIT_LOGGER
 from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
 from bot.slack.gate import LOOKUP, SEARCH, Pass, Refusal
+from bot.slack.i18n import t
 from bot.slack.inbound import Inbound
-from bot.slack.notices import error_key, refusal_notice
+from bot.slack.notices import error_key, error_notice, refusal_notice
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger(AUDIT_LOGGER)
@@ -65,6 +68,7 @@ class ClueSearch:
         app.action(search_cards.ACTION_NEXT)(self.on_page)
         app.action(search_cards.ACTION_FIND)(self.on_find_button)
         app.action(search_cards.ACTION_PICK)(self.on_pick)
+        app.action(search_cards.ACTION_SHOW_IN_CHAT)(self.on_show_in_chat)
         app.options(search_cards.ACTION_PICK)(self.on_suggestion)
         app.shortcut(search_cards.SHORTCUT_FIND)(self.on_shortcut)
 
@@ -132,10 +136,12 @@ class ClueSearch:
     def _rows(self, admitted: Pass, page: SearchPage) -> tuple[SearchHit, ...]:
         rows = []
         for hit in page.hits[:search_cards.MAX_SEARCH_ROWS]:
-            # customer/search rows carry no phone, and a name only when the CRM has one: a cached clue fills in.
+            # A row carries name, phone and company when the tenant's fields have them: a cached clue fills in
+            # what it lacks (never a CRM read per row).
             clue = admitted.peek(hit.clue_id)
             if clue is not None:
-                hit = replace(hit, name=hit.name or clue.name, phone=clue.phones[0] if clue.phones else None)
+                hit = replace(hit, name=hit.name or clue.name, company=hit.company or clue.company,
+                              phone=hit.phone or (clue.phones[0] if clue.phones else None))
             rows.append(hit)
         return tuple(rows)
 
@@ -184,11 +190,12 @@ class ClueSearch:
         if not isinstance(trigger, str) or not trigger:
             return
         # The modal is the person's own, in no conversation: its searches (block_suggestion) carry no channel,
-        # so it is admitted as they will be.
-        who = Inbound.from_action(body)._replace(channel_id=None)
+        # so it is admitted as they will be. The conversation it came from is kept for Show in chat.
+        clicked = Inbound.from_action(body)
+        who = clicked._replace(channel_id=None)
         locale = self._gate.locales.get(who.user_id)
         admitted = self._gate.admit(who, SEARCH, cost=0)  # the rules now; each search spends later
-        view = search_cards.find_modal(locale)
+        view = search_cards.find_modal(locale, channel=clicked.channel_id)
         if isinstance(admitted, Refusal):
             view["blocks"] = refusal_notice(admitted, locale)["blocks"]
         self._deps.runner.spawn(_sent(client.views_open(trigger_id=trigger, view=view)), name="clue.find.open")
@@ -227,21 +234,22 @@ class ClueSearch:
         if not isinstance(view, Mapping) or not isinstance(actions, list) or not actions:
             return
         selected = actions[0].get("selected_option") if isinstance(actions[0], Mapping) else None
-        if isinstance(selected, Mapping) and selected.get("value") == search_cards.OPTION_UNAVAILABLE:
-            return  # the "CRM is slow or down" option: nothing to show
+        if not isinstance(selected, Mapping) or selected.get("value") == search_cards.OPTION_UNAVAILABLE:
+            return  # nothing picked, or the "CRM is slow or down" option: nothing to show
         try:
-            clue_id = parse_clue_id(str(selected.get("value") if isinstance(selected, Mapping) else ""))
+            clue_id = parse_clue_id(str(selected.get("value")))
         except InvalidClueId:
             log.info("action.value.invalid", extra={"action": search_cards.ACTION_PICK})
             return
         who = Inbound.from_action(body)
-        self._deps.runner.spawn(self._show_in_modal(who, clue_id, view, client), name="clue.find.pick")
+        self._deps.runner.spawn(self._show_in_modal(who, clue_id, selected, view, client), name="clue.find.pick")
 
-    async def _show_in_modal(self, who: Inbound, clue_id: int, view: Mapping[str, Any],
+    async def _show_in_modal(self, who: Inbound, clue_id: int, selected: Mapping[str, Any], view: Mapping[str, Any],
                              client: AsyncWebClient) -> None:
         locale = self._gate.locales.get(who.user_id)
+        channel = search_cards.modal_channel(view)
         try:
-            # A card in a modal has no buttons, no Share among them: the conversation is not asked.
+            # The card in the modal has no Share button: the conversation is not asked.
             card = await self._cards.card(who, clue_id, LOOKUP, place=False)
         except BotError as exc:
             blocks = cards.notice_message(locale, error_key(exc), id=clue_id)["blocks"]
@@ -250,17 +258,63 @@ class ClueSearch:
                 blocks = refusal_notice(card, locale)["blocks"]
             else:
                 shown = card.render(self._deps.renderer, locale).message["blocks"]
-                blocks = [_url_buttons_only(b) if b.get("block_id") == cards.BLOCK_ACTIONS else b for b in shown]
-                blocks = [b for b in blocks if b.get("type") != "actions" or b["elements"]]
-        modal = search_cards.find_modal(locale, blocks)
+                blocks = search_cards.picked_card(shown, locale, clue_id, channel=channel)
+        modal = search_cards.find_modal(locale, blocks, channel=channel, picked=selected)
         view_hash = view.get("hash")
         await client.views_update(view_id=str(view.get("id") or ""), view=modal,
                                   hash=view_hash if isinstance(view_hash, str) else None)
 
+    # ------------------------------------------------------------------ Show in chat
 
-def _url_buttons_only(actions: dict[str, Any]) -> dict[str, Any]:
-    """The card's buttons a modal can offer: Open in CRM (a link, it needs no message to answer into)."""
-    return {**actions, "elements": [e for e in actions.get("elements", ()) if e.get("action_id") == cards.ACTION_OPEN]}
+    async def on_show_in_chat(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body.get("view")
+        actions = body.get("actions")
+        if not isinstance(view, Mapping) or not isinstance(actions, list) or not actions \
+                or not isinstance(actions[0], Mapping):
+            return
+        channel = search_cards.modal_channel(view)
+        try:
+            clue_id = parse_clue_id(str(actions[0].get("value") or ""))
+        except InvalidClueId:
+            log.info("action.value.invalid", extra={"action": search_cards.ACTION_SHOW_IN_CHAT})
+            return
+        if channel is None:
+            return  # the button is offered only when the modal knows its conversation
+        who = Inbound.from_action(body)._replace(channel_id=channel)
+        self._deps.runner.spawn(self._show_in_chat(who, channel, clue_id, view, client), name="clue.find.chat")
+
+    async def _show_in_chat(self, who: Inbound, channel: str, clue_id: int, view: Mapping[str, Any],
+                            client: AsyncWebClient) -> None:
+        """The full card, ephemeral, to ``who`` in ``channel`` (admitted there as ``/clue <id>`` would be); the
+        modal says where it went, or why it did not."""
+        locale = self._gate.locales.get(who.user_id)
+        try:
+            card = await self._cards.card(who, clue_id, LOOKUP)
+        except BotError as exc:
+            note = error_notice(exc, clue_id, locale)["text"]
+        else:
+            if isinstance(card, Refusal):
+                note = refusal_notice(card, locale)["text"]
+            else:
+                note = await self._post_ephemeral(card.render(self._deps.renderer, locale).message, who, channel,
+                                                  clue_id, locale, client)
+        view_hash = view.get("hash")
+        await client.views_update(view_id=str(view.get("id") or ""), view=search_cards.with_chat_note(view, note),
+                                  hash=view_hash if isinstance(view_hash, str) else None)
+
+    @staticmethod
+    async def _post_ephemeral(message: Message, who: Inbound, channel: str, clue_id: int, locale: str,
+                              client: AsyncWebClient) -> str:
+        """Post the card; the modal's note: where it went, or why Slack did not take it."""
+        try:
+            await client.chat_postEphemeral(channel=channel, user=who.user_id or "", text=message["text"],
+                                            blocks=message["blocks"])
+        except SlackCallFailed as exc:  # logged and counted by the client
+            hidden = exc.error in ("channel_not_found", "not_in_channel")
+            return t(locale, "modal.not_shown_hidden" if hidden else "modal.not_shown", id=clue_id)
+        log.info("clue.find.shown_in_chat", extra={"user": who.user_id, "channel": channel, "clue_id": clue_id})
+        return t(locale, "modal.shown_in_chat", channel=channel)
 
 
 def _page_request(body: Mapping[str, Any]) -> tuple[str, int] | None:

@@ -324,6 +324,7 @@
   function blockElement(item, ctx, blockId) {
     if (item.type === "button") return button(item, ctx, blockId);
     if (item.type === "overflow") return overflow(item, ctx, blockId);
+    if (item.type === "external_select" && ctx.kind === "view") return externalSelect(item, ctx, blockId);
     if (item.type === "image") return imagePlaceholder(item, "b-context-image");
     return el("span", { class: "b-unsupported" }, `[${String(item.type)}]`);
   }
@@ -359,6 +360,39 @@
       "data-action": item.action_id, onclick: () => { menu.hidden = !menu.hidden; },
     }, "⋯");
     return el("span", { class: "b-overflow-wrap" }, toggle, menu);
+  }
+
+  /** Slack's external_select in a modal: each keystroke asks the app for options (block_suggestion), a
+   *  click on one picks it (block_actions from inside the view). */
+  function externalSelect(item, ctx, blockId) {
+    const list = el("div", { class: "b-select-options", role: "listbox" });
+    const placeholder = item.placeholder && typeof item.placeholder.text === "string" ? item.placeholder.text : "";
+    const ask = { view_id: ctx.view.id, action_id: item.action_id, block_id: blockId ?? "", viewer: state.viewer };
+    let asked = 0;
+    const input = el("input", {
+      type: "search", class: "b-select", placeholder, "aria-label": placeholder, "data-action": item.action_id,
+      oninput: async () => {
+        const mine = ++asked;
+        const value = input.value;
+        list.replaceChildren();
+        if (value.trim().length < (item.min_query_length ?? 3)) return;
+        const result = await post("/playground/suggest", { ...ask, value });
+        if (mine !== asked || !result.ok) return;
+        const options = result.data.ack && Array.isArray(result.data.ack.options) ? result.data.ack.options : [];
+        list.replaceChildren(...options.map((option) => el("button", {
+          type: "button", role: "option", class: "b-select-option",
+          onclick: async () => {
+            list.replaceChildren();
+            input.value = option.text && typeof option.text.text === "string" ? option.text.text : "";
+            await post("/playground/pick", { ...ask, option });
+            poke();
+          },
+        }, option.text && typeof option.text.text === "string" ? option.text.text : "")));
+      },
+    });
+    const initial = item.initial_option && item.initial_option.text;
+    if (initial && typeof initial.text === "string") input.value = initial.text;
+    return el("span", { class: "b-select-wrap" }, input, list);
   }
 
   function builderUrl(blocks) {
@@ -834,6 +868,9 @@
       applyWorkObjects(message, body.metadata);
     } else if (call.kind === "api" && call.name === "entity.presentDetails") {
       showFlexpane(body);
+    } else if (call.kind === "api" && call.name === "chat.postEphemeral"
+               && body.channel === state.config.channel.id) {
+      setContent(botMessage(true), body); // Show in chat, from the Find a clue modal
     } else if (call.kind === "api" && call.name === "chat.postMessage"
                && body.channel === state.config.channel.id) {
       setContent(botMessage(false), body); // an alert or a digest (bot.alerts)
@@ -990,6 +1027,16 @@
     if (!state.config.sandbox_origin) return; // a real CRM: its leads are its own
     panel.hidden = false;
     panel.addEventListener("click", async (event) => {
+      const pushChip = event.target.closest("button[data-push]");
+      if (pushChip) {
+        const pushed = await post("/playground/push", JSON.parse(pushChip.dataset.push));
+        const answer = pushed.ok ? pushed.data.answers[0] : null;
+        $("leads-status").textContent = answer && answer.status === 200
+          ? `The sandbox CRM renamed clue 1 and pushed edit_qw_customer; the app echoed its noise. ` +
+            `/clue 1 now reads the CRM again.`
+          : `The push failed: ${pushed.ok ? JSON.stringify(answer) : pushed.error}`;
+        return;
+      }
       const chip = event.target.closest("button[data-leads]");
       if (!chip) return;
       const result = await post("/playground/leads", JSON.parse(chip.dataset.leads));
