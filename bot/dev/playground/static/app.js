@@ -592,9 +592,9 @@
       }
     }
     if (!view || typeof view !== "object") return;
-    // The fake Slack names a view after the views.open call that opened it; the Home tab is one per viewer.
-    const id = call.name === "views.open" ? `V${String(call.seq).padStart(8, "0")}`
-      : call.name === "views.publish" ? "home" : String(call.body.view_id || "");
+    // The fake Slack names a view after the views.open (or views.publish: the Home tab) call that opened it.
+    const id = call.name === "views.open" || call.name === "views.publish" ? `V${String(call.seq).padStart(8, "0")}`
+      : String(call.body.view_id || "");
     if (call.name === "views.update" && (!state.modal || state.modal.id !== id)) return;
     const blocks = Array.isArray(view.blocks) ? view.blocks : [];
     const message = { id: nextId("m"), ts: newTs(), ephemeral: true };
