@@ -182,10 +182,8 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
                                                                 **state.people.get(user, {}))})
         if method == "entity.presentDetails" and not body.get("trigger_id"):
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
-        if method in ("views.open", "views.push", "views.update"):
+        if method in ("views.open", "views.push", "views.update", "views.publish"):
             return JSONResponse(_view_answer(state, method, seq, body))
-        if method == "views.publish":
-            return JSONResponse(_home_answer(state, seq, body))
         if method == "chat.postMessage":
             channel = str(body.get("channel"))
             if channel in state.channel_errors:
@@ -222,16 +220,21 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
 
 
 def _view_answer(state: FakeSlackState, method: str, seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    """views.open / views.push / views.update as Slack answers them (the errors of their references): the view
-    as Slack holds it, with its id and a fresh hash."""
+    """views.open / views.push / views.update / views.publish as Slack answers them (the errors of their
+    references): the view as Slack holds it, with its id and a fresh hash. A published view is a person's Home
+    tab: ``type: home`` (no title) for a ``user_id``, needing no trigger."""
     view = body.get("view")
     if isinstance(view, str):
         try:
             view = json.loads(view)
         except ValueError:
             return {"ok": False, "error": "invalid_arguments"}
-    if not isinstance(view, dict) or not isinstance(view.get("blocks"), list) or not view.get("title"):
+    home = method == "views.publish"
+    if not isinstance(view, dict) or not isinstance(view.get("blocks"), list) or \
+            not (view.get("type") == "home" if home else view.get("title")):
         return {"ok": False, "error": "invalid_arguments"}
+    if home and not body.get("user_id"):
+        return {"ok": False, "error": "user_not_found"}
     if method == "views.update":
         view_id = str(body.get("view_id") or "")
         with state.lock:
@@ -240,29 +243,10 @@ def _view_answer(state: FakeSlackState, method: str, seq: int, body: dict[str, A
             return {"ok": False, "error": "not_found"}
         if body.get("hash") and body["hash"] != held["hash"]:
             return {"ok": False, "error": "hash_conflict"}
-    elif not body.get("trigger_id"):
+    elif not home and not body.get("trigger_id"):
         return {"ok": False, "error": "invalid_trigger_id"}
     else:
         view_id = f"V{seq:08d}"
-    answer = slack_view(view, view_id=view_id, team=TEAM_ID, api_app_id=APP_ID, view_hash=f"h{seq}")
-    with state.lock:
-        state.views[view_id] = answer
-    return {"ok": True, "view": answer}
-
-
-def _home_answer(state: FakeSlackState, seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    """views.publish: a ``home`` view for ``user_id`` (no trigger needed), held as Slack holds it."""
-    view = body.get("view")
-    if isinstance(view, str):
-        try:
-            view = json.loads(view)
-        except ValueError:
-            return {"ok": False, "error": "invalid_arguments"}
-    if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(view.get("blocks"), list):
-        return {"ok": False, "error": "invalid_arguments"}
-    if not body.get("user_id"):
-        return {"ok": False, "error": "user_not_found"}
-    view_id = f"V{seq:08d}"
     answer = slack_view(view, view_id=view_id, team=TEAM_ID, api_app_id=APP_ID, view_hash=f"h{seq}")
     with state.lock:
         state.views[view_id] = answer
