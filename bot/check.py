@@ -226,7 +226,9 @@ async def _slack(settings: Settings) -> list[Finding]:
     findings = [Finding(True, "Slack token", f"valid for team {answer.get('team')} ({answer.get('team_id')}), "
                                              f"bot user {answer.get('user_id')}")]
     granted_header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), None)
-    needed = [s for s in BOT_SCOPES if s != "users:read" or settings.clue_user_locale]
+    people = settings.database_url is not None  # /clue me reads Slack profiles (users.info, their e-mail)
+    optional = {"users:read": settings.clue_user_locale or people, "users:read.email": people}
+    needed = [s for s in BOT_SCOPES if optional.get(s, True)]
     if granted_header is None:
         findings.append(Finding(False, "Slack scopes", "auth.test did not say which scopes the token has",
                                 f"make sure the app has {', '.join(needed)} (manifest.yml)"))

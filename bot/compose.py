@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from slack_bolt.async_app import AsyncApp
 
+from bot.alerts.nudges import NudgeService, build_nudges
 from bot.alerts.service import AlertService, build_alerts
 from bot.alerts.watches import WatchReads
 from bot.cache.clues import (
@@ -31,11 +32,13 @@ from bot.cache.clues import (
     owner_cache,
     search_cache,
 )
+from bot.cache.people import people_caches
 from bot.cache.push import PushHandler, Recheck, no_recheck
 from bot.cache.timed import Policy, SharedStore
 from bot.config import Settings
 from bot.crm.client import CrmClient
 from bot.crm.guard import CircuitBreaker, CrmGuard, FairShare, RateLimiter
+from bot.crm.people import PeopleReader
 from bot.crm.reference import ClueFetcher, ReferenceData
 from bot.domain.clue import Clue
 from bot.domain.search import fingerprint_key
@@ -52,8 +55,10 @@ from bot.slack.gate import Gate, PersonLimits
 from bot.slack.inbound import MAX_REPLAY_KEYS, REPLAY_WINDOW_SECONDS, Door, response_origins
 from bot.slack.links import LinkMatcher
 from bot.slack.locales import UserLocales
+from bot.slack.people import People
 from bot.slack.render import CardRenderer
-from bot.slack.webapi import SlackCalls, web_client
+from bot.slack.webapi import SlackCalls, SlackWebClient, web_client
+from bot.store.people import PeopleStore
 
 if TYPE_CHECKING:
     from bot.fleet.redis import FleetRedis
@@ -83,12 +88,15 @@ class Instance:
     locales: UserLocales  # each person's language (the playground looks its viewers up as it opens)
     alerts: AlertService | None = None  # new-clue alerts (None with DATABASE_URL=off)
     push: PushHandler | None = None  # the CRM's webhook push (None unless CRM_PUSH_ENABLED)
+    people: People | None = None  # links to CRM users, /clue mine, App Home (None with DATABASE_URL=off)
+    nudges: NudgeService | None = None  # the morning nudge's loop (None with DATABASE_URL=off)
 
 
 @dataclass(frozen=True)
 class CrmParts:
     client: CrmClient
     fetcher: ClueFetcher
+    reference: ReferenceData
 
 
 def lookup_deadline(settings: Settings) -> float:
@@ -120,7 +128,7 @@ async def build_crm(settings: Settings, stack: AsyncExitStack, metrics: Metrics,
     reference = ReferenceData(crm, ttl=settings.crm_reference_ttl_seconds, clock=clocks.monotonic,
                               aliases=settings.crm_field_aliases,
                               min_refresh_interval=settings.crm_reference_min_refresh_seconds)
-    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz))
+    return CrmParts(crm, ClueFetcher(crm, reference, settings.tz), reference)
 
 
 SEARCH_STALE_SECONDS = 600.0  # a repeated search is answered from this old a page while the CRM fails
@@ -157,6 +165,28 @@ def build_caches(settings: Settings, fetcher: ClueFetcher, metrics: Metrics, clo
         search=search_cache(fetcher.search, Policy(
             ttl=settings.clue_search_cache_ttl_seconds, maxsize=2048, deadline=deadline,
             stale_ttl=SEARCH_STALE_SECONDS), clock=clock, wall=wall, metrics=metrics))
+
+
+PEOPLE_DIRECTORY_TTL_SECONDS = 600.0  # the CRM's employees change rarely: one read per ten minutes
+PEOPLE_OWNED_TTL_SECONDS = 60.0  # a person's own clues: at most one CRM read a minute however often Home opens
+
+
+def build_people(settings: Settings, crm: CrmParts, alerts: AlertService | None, client: SlackWebClient,
+                 metrics: Metrics, clocks: Clocks) -> People | None:
+    """The personal side (issue 23), on the alerts database (None without one)."""
+    if alerts is None:
+        return None
+    reader = PeopleReader(crm.client, crm.reference, settings.tz, settings.clue_due_field)
+    deadline, stale = lookup_deadline(settings) * 4, settings.clue_stale_seconds
+    directory, owned = people_caches(
+        reader.employees, reader.owned, clock=clocks.monotonic, wall=clocks.wall, metrics=metrics,
+        directory_policy=Policy(ttl=PEOPLE_DIRECTORY_TTL_SECONDS, maxsize=1, deadline=deadline, stale_ttl=stale,
+                                failure_ttl=settings.clue_negative_ttl_seconds),
+        owned_policy=Policy(ttl=PEOPLE_OWNED_TTL_SECONDS, maxsize=settings.clue_cache_maxsize, deadline=deadline,
+                            stale_ttl=stale, failure_ttl=settings.clue_negative_ttl_seconds))
+    return People(PeopleStore(alerts.db, clocks.wall), client, directory, owned,
+                  admin_ids=settings.clue_admin_user_ids, crm_tz=settings.tz, clock=clocks.monotonic,
+                  wall=clocks.wall, subscriptions=alerts.store.subscriptions)
 
 
 def person_limits(settings: Settings, fleet: FleetRedis | None, runner: TaskRunner,
@@ -222,15 +252,20 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                                 monotonic=clocks.monotonic, url_for=matcher.url_for)
     if alerts is not None:
         alerts.db.count_commits(metrics.store_commits.inc)
+    people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
                           clock=clocks.monotonic)
-    people = person_limits(settings, fleet, runner, clocks.monotonic)
+    nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
+                          window_minutes=settings.clue_nudge_window_minutes,
+                          poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
+                          wall=clocks.wall, owner_of=crm.fetcher.owner, url_for=matcher.url_for) if people else None
+    people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,
         cache=caches.clues,
         follow_ups=caches.follow_ups,
         owners=caches.owners,
-        people=people["lookup"],
+        people=people_limits["lookup"],
         events=fleet.deduper if fleet else TtlDeduper(clocks.monotonic),
         locales=locales,
         conversations=ConversationInfo(slack_client, clock=clocks.monotonic,
@@ -238,7 +273,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         metrics=metrics,
         monotonic=clocks.monotonic,
         search=caches.search,
-        searchers=people["search"],
+        searchers=people_limits["search"],
     )
     deps = FeatureDeps(
         gate=gate, matcher=matcher, runner=runner,
@@ -252,6 +287,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         wall=clocks.wall,
         alerts=AlertDeps(alerts.store, slack_client, settings.clue_subscribe_user_ids,
                          alerts.watcher.store if alerts.watcher else None) if alerts else None,
+        people=people,
     )
     replays = fleet.deduper if fleet else TtlDeduper(clocks.monotonic, ttl=REPLAY_WINDOW_SECONDS,
                                                       maxsize=MAX_REPLAY_KEYS)
@@ -259,7 +295,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                 metrics=metrics, monotonic=clocks.monotonic)
     bolt = create_app(deps, door, api_url=settings.slack_api_url, token=bot_token, signing_secret=signing_secret)
     return Instance(settings=settings, metrics=metrics, crm=crm.client, cache=caches.clues, runner=runner, bolt=bolt,
-                    fleet=fleet, locales=locales, alerts=alerts,
+                    fleet=fleet, locales=locales, alerts=alerts, people=people, nudges=nudges,
                     push=build_push(settings, caches, fleet, runner, metrics, clocks,
                                     recheck=alerts.recheck if alerts else no_recheck)
                     if settings.crm_push_enabled else None)

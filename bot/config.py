@@ -234,6 +234,7 @@ _INT = r"[+-]?\d+"
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 CRM, CACHE, SLACK, ACCESS, ALERTS, PROCESS = "CRM", "Cache", "Slack", "Access", "Alerts", "Process"
 PUSH = "CRM push"
+PEOPLE = "People"  # issue 23: links to CRM users, /clue mine, App Home
 _OWN_PATHS = ("/slack/events", "/healthz", "/readyz", "/metrics")
 
 
@@ -496,6 +497,15 @@ class Settings:
         "The corpid a push's body is decrypted with (its IV): the vendor pairs an appId with its corpid, "
         "which is the appId up to its last `_` unless your tenant says otherwise",
         "*(`CRM_APP_ID` up to its last `_`)*")
+    # people (issue 23): who may link someone else to a CRM user
+    clue_admin_user_ids: frozenset[str] = setting(
+        "CLUE_ADMIN_USER_IDS", slack_ids("UW"), frozenset(), PEOPLE,
+        "People who may `/clue link @person <salesId>` (link someone else to their CRM user; each such link is an "
+        "audit line)", "*(nobody)*")
+    clue_nudge_window_minutes: int = setting(
+        "CLUE_NUDGE_WINDOW_MINUTES", number(int, 1, 720), 120, PEOPLE,
+        "A morning nudge not sent within this long after the person's chosen time (the app was down) is dropped, "
+        "not sent late")
     # Process
     host: str = setting("HOST", text, "127.0.0.1", PROCESS, "Bind address (`Procfile` binds `0.0.0.0`)")
     port: int = setting("PORT", number(int, 0, 65_535), 3000, PROCESS, "HTTP port")

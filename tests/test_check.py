@@ -102,6 +102,16 @@ async def test_a_missing_scope(sandbox: SandboxServer, fake_slack: tuple[str, Fa
     assert found["Slack scopes"].ok
 
 
+async def test_with_a_database_linking_people_needs_their_profiles_e_mail(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path) -> None:
+    fake_slack[1].scopes = "commands,links:read,links:write,users:read,channels:read,groups:read,im:read,mpim:read," \
+                           "chat:write"
+    env = env_for(sandbox.url, fake_slack[0], DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+                  CLUE_USER_LOCALE="false")
+    found, _ = await check(env)
+    assert found["Slack scopes"].detail == "missing users:read.email"  # /clue me matches the profile's e-mail
+
+
 async def test_an_unreachable_redis(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState]) -> None:
     password = "redis-password-0123456789"
     found, text = await check(env_for(sandbox.url, fake_slack[0],

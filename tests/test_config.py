@@ -150,6 +150,8 @@ VARIABLES: list[tuple[dict[str, str], str, Any]] = [
     ({"CRM_PUSH_PATH": "/hooks/tanmarket"}, "crm_push_path", "/hooks/tanmarket"),
     ({"CRM_PUSH_WINDOW_SECONDS": "60"}, "crm_push_window_seconds", 60.0),
     ({"CRM_CORP_ID": "zc_test"}, "crm_corp_id", "zc_test"),
+    ({"CLUE_ADMIN_USER_IDS": "U0BOSS0001"}, "clue_admin_user_ids", frozenset({"U0BOSS0001"})),
+    ({"CLUE_NUDGE_WINDOW_MINUTES": "30"}, "clue_nudge_window_minutes", 30),
 ]
 
 
@@ -183,7 +185,7 @@ def test_the_table_shows_each_default() -> None:
     assert "| `CLUE_USER_LOCALE` | `true` |" in table
     assert "| `CLUE_SUMMARY_FIELDS` | `下次跟进时间,预算（万元）` |" in table
     assert "| `CRM_BASE_URL` | *(unset: embedded sandbox CRM)* |" in table
-    assert table.count("| **") == 7  # CRM, Cache, Slack, Access, Alerts, CRM push, Process
+    assert table.count("| **") == 8  # CRM, Cache, Slack, Access, Alerts, CRM push, People, Process
 
 
 @pytest.mark.parametrize(("raw", "value"), [

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.slack import app as slack_app
-from bot.slack import cards, search_cards
+from bot.slack import cards, people_cards, search_cards
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
@@ -28,7 +28,8 @@ def test_events_match() -> None:
 
 
 def test_every_button_the_cards_render_has_a_listener() -> None:
-    rendered = {v for module in (cards, search_cards) for k, v in vars(module).items() if k.startswith("ACTION_")}
+    rendered = {v for module in (cards, search_cards, people_cards) for k, v in vars(module).items()
+                if k.startswith("ACTION_")}
     assert rendered == set(slack_app.ACTIONS)
 
 
@@ -51,6 +52,8 @@ def test_scopes_are_exactly_what_the_code_uses() -> None:
         needed.add("chat:write")
     if "users_info" in used_methods:
         needed.add("users:read")
+    if _reads_profile_email(ROOT / "bot"):
+        needed.add("users:read.email")  # users.info's profile.email (/clue me matches it with the CRM)
     if "conversations_info" in used_methods:
         # Whether a conversation is shared with another organisation, for every conversation type.
         needed |= {"channels:read", "groups:read", "im:read", "mpim:read"}
@@ -94,3 +97,13 @@ def _web_api_methods_called(package: Path) -> set[str]:
                 if "_" in name and name.split("_", 1)[0] in {"chat", "users", "conversations", "views", "entity"}:
                     methods.add(name)
     return methods
+
+
+def _reads_profile_email(package: Path) -> bool:
+    """Whether the Slack side reads a users.info profile's ``email`` (``….get("email")`` in bot/slack)."""
+    for path in (package / "slack").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == "email"):
+                return True
+    return False

@@ -27,9 +27,10 @@ _VALUE = 60
 _TAGS = 8
 
 
-def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
+def alert_message(clue: Clue, locale: str, url_for: UrlFor, heading: str = "alert.new") -> Json:
     """The compact card of one new clue: name, stage, source, company, tags, created; Open,
-    Follow-ups, More details and Watch (its replies then come in this message's thread)."""
+    Follow-ups, More details and Watch (its replies then come in this message's thread). ``heading``: the i18n
+    key it starts with ("New clue", "Assigned to you")."""
     url = safe_url(url_for(clue.id))
     fields = [_field(locale, key, value) for key, value in (
         ("field.stage", clue.stage.text if clue.stage else None),
@@ -37,7 +38,7 @@ def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
         ("field.company", clue.company),
     ) if value]
     section: Json = {"type": "section", "block_id": "alert_clue",
-                     "text": _mrkdwn(f"*{t(locale, 'alert.new')}:* {_title(clue, locale)}")}
+                     "text": _mrkdwn(f"*{t(locale, heading)}:* {_title(clue, locale)}")}
     if fields:
         section["fields"] = fields
     blocks: list[Json] = [section]
@@ -57,7 +58,7 @@ def alert_message(clue: Clue, locale: str, url_for: UrlFor) -> Json:
     buttons.append(_button(locale, "button.details", ACTION_DETAILS, clue.id))
     buttons.append(_button(locale, "button.watch", ACTION_WATCH, clue.id))
     blocks.append({"type": "actions", "block_id": "alert_actions", "elements": buttons})
-    return {"text": f"{t(locale, 'alert.new')}: {mrkdwn_value(clue.name or '', _NAME) or clue.id}", "blocks": blocks}
+    return {"text": f"{t(locale, heading)}: {mrkdwn_value(clue.name or '', _NAME) or clue.id}", "blocks": blocks}
 
 
 def digest_message(clues: Sequence[Clue], locale: str, url_for: UrlFor) -> Json:

@@ -116,6 +116,10 @@ class Catalog:
             return (definition.id,) if definition is not None else ()
         return RowFields(name=ids("name"), phone=ids("mobile"), company=ids("corp_name"))
 
+    def configured(self, key_or_name: str) -> FieldDef | None:
+        """The definition a setting names (``CLUE_DUE_FIELD``): a clue/get key or field id, else a display name."""
+        return self.field(key_or_name) or self._by_name.get(key_or_name)
+
     def field(self, key: str, option_ids: tuple[str, ...] = ()) -> FieldDef | None:
         """The definition of a clue/get field key (rules in the module docstring); ``option_ids``, the
         ids of a select value, allow the option-id rule."""

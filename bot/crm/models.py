@@ -142,30 +142,30 @@ def parse_clue(data: Any, requested_id: int | None = None) -> RawClue | None:
     """
     if data is None or data == {} or data == []:
         return None
-    obj = _object(data, "clue")
+    obj = as_object(data, "clue")
     answered = obj.get("customerId")
-    customer_id = requested_id if answered is None else _int(answered)
+    customer_id = requested_id if answered is None else as_id(answered)
     if customer_id is None:
         raise CrmProtocolError("clue has no integer customerId")
     fields = []
-    for item in _list(obj.get("fields"), "fields"):
+    for item in as_list(obj.get("fields"), "fields"):
         if not isinstance(item, Mapping):
             continue
-        key = _str(item.get("field"))
+        key = as_text(item.get("field"))
         if key is None:
             continue
-        fields.append(RawField(key=key, type=_int(item.get("type")), value=_str(item.get("valueAsText"))))
-    tag_ids = tuple(s for s in (_str(t) for t in _list(obj.get("tagIds"), "tagIds")) if s)
+        fields.append(RawField(key=key, type=as_id(item.get("type")), value=as_text(item.get("valueAsText"))))
+    tag_ids = tuple(s for s in (as_text(t) for t in as_list(obj.get("tagIds"), "tagIds")) if s)
     is_clue = obj.get("isClue")
     return RawClue(
         customer_id=customer_id,
         is_clue=is_clue if isinstance(is_clue, bool) else None,
-        type=_int(obj.get("type")),
+        type=as_id(obj.get("type")),
         fields=tuple(fields),
         tag_ids=tag_ids,
-        create_time=_str(obj.get("createTime")),
-        last_update_time=_str(obj.get("lastUpdateTime")),
-        convert_customer_time=_str(obj.get("convertCustomerTime")),
+        create_time=as_text(obj.get("createTime")),
+        last_update_time=as_text(obj.get("lastUpdateTime")),
+        convert_customer_time=as_text(obj.get("convertCustomerTime")),
         company_name=_company_name(obj.get("companyInfo")),
     )
 
@@ -174,22 +174,22 @@ def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
     """Parse customer/list-fields ``data`` (``{"fields": [...]}`` or a bare list)."""
     items = data.get("fields") if isinstance(data, Mapping) else data
     defs = []
-    for item in _list(items, "fields"):
+    for item in as_list(items, "fields"):
         if not isinstance(item, Mapping):
             continue
-        field_id = _str(item.get("id"))
+        field_id = as_text(item.get("id"))
         # A nameless field is still kept: its type says whether its values are phones to mask.
-        name = _str(item.get("name")) or ""
+        name = as_text(item.get("name")) or ""
         if field_id is None:
             continue
         options = {}
-        for option in _list(item.get("items"), "items"):
+        for option in as_list(item.get("items"), "items"):
             if isinstance(option, Mapping):
-                option_id, option_name = _str(option.get("id")), _str(option.get("name"))
+                option_id, option_name = as_text(option.get("id")), as_text(option.get("name"))
                 if option_id is not None and option_name is not None:
                     options[option_id] = option_name
         defs.append(
-            FieldDef(id=field_id, key=_str(item.get("outerField")), name=name, type=_int(item.get("type")),
+            FieldDef(id=field_id, key=as_text(item.get("outerField")), name=name, type=as_id(item.get("type")),
                      options=options, system=item.get("stable") is True)
         )
     return tuple(defs)
@@ -198,26 +198,26 @@ def parse_field_defs(data: Any) -> tuple[FieldDef, ...]:
 def parse_tag_tree(data: Any) -> tuple[Tag, ...]:
     """Parse tags/list-tree ``data``: groups, each with ``tags``."""
     tags = []
-    for group in _list(data, "tag groups"):
+    for group in as_list(data, "tag groups"):
         if not isinstance(group, Mapping):
             continue
-        group_name = _str(group.get("name"))
-        for tag in _list(group.get("tags"), "tags"):
+        group_name = as_text(group.get("name"))
+        for tag in as_list(group.get("tags"), "tags"):
             if not isinstance(tag, Mapping):
                 continue
-            tag_id, name = _str(tag.get("id")), _str(tag.get("name"))
+            tag_id, name = as_text(tag.get("id")), as_text(tag.get("name"))
             if tag_id is None or name is None:
                 continue
-            tags.append(Tag(id=tag_id, qw_tag_id=_str(tag.get("qwTagId")), name=name, group=group_name))
+            tags.append(Tag(id=tag_id, qw_tag_id=as_text(tag.get("qwTagId")), name=name, group=group_name))
     return tuple(tags)
 
 
 def parse_clue_page(data: Any) -> CluePage:
     """Parse clue/list-by-create-time-asc ``data`` (``{"list": [<clue/get objects>], "nextCursor"}``)."""
-    obj = _object(data, "clue page")
+    obj = as_object(data, "clue page")
     clues: list[RawClue] = []
     unreadable = 0
-    for item in _list(obj.get("list"), "list"):
+    for item in as_list(obj.get("list"), "list"):
         try:
             raw = parse_clue(item) if isinstance(item, Mapping) and item.get("customerId") is not None else None
         except CrmProtocolError:
@@ -226,24 +226,24 @@ def parse_clue_page(data: Any) -> CluePage:
             unreadable += 1
         else:
             clues.append(raw)
-    return CluePage(tuple(clues), _str(obj.get("nextCursor")), unreadable)
+    return CluePage(tuple(clues), as_text(obj.get("nextCursor")), unreadable)
 
 
 def parse_follow_ups(data: Any) -> FollowUpPage:
-    obj = _object(data, "follow-up page")
+    obj = as_object(data, "follow-up page")
     items = []
-    for item in _list(obj.get("list"), "list"):
+    for item in as_list(obj.get("list"), "list"):
         if not isinstance(item, Mapping):
             continue
         op = item.get("operator")
         operator = (
-            Operator(qw_user_id=_str(op.get("qwUserId")), name=_str(op.get("name")))
+            Operator(qw_user_id=as_text(op.get("qwUserId")), name=as_text(op.get("name")))
             if isinstance(op, Mapping) else None
         )
-        items.append(FollowUp(id=_str(item.get("id")) or "", type=_int(item.get("type")),
-                              content=_str(item.get("content")) or "", create_time=_str(item.get("createTime")),
+        items.append(FollowUp(id=as_text(item.get("id")) or "", type=as_id(item.get("type")),
+                              content=as_text(item.get("content")) or "", create_time=as_text(item.get("createTime")),
                               operator=operator))
-    return FollowUpPage(items=tuple(items), next_cursor=_str(obj.get("nextCursor")))
+    return FollowUpPage(items=tuple(items), next_cursor=as_text(obj.get("nextCursor")))
 
 
 MAX_SEARCH_HITS = 100  # more than any page we ask for: the rest of an oversized answer is dropped
@@ -257,12 +257,12 @@ def parse_search(data: Any, fields: RowFields = NO_ROW_FIELDS) -> SearchPage:
     carry under those numeric keys. ``tags`` has no documented shape: strings, or objects with a ``name``."""
     if data is None:
         return SearchPage(hits=(), total_pages=0)
-    obj = _object(data, "search page")
+    obj = as_object(data, "search page")
     hits: dict[int, SearchHit] = {}
-    for item in _list(obj.get("data"), "data"):
+    for item in as_list(obj.get("data"), "data"):
         if not isinstance(item, Mapping):
             continue
-        customer_id = _int(item.get("customerId"))
+        customer_id = as_id(item.get("customerId"))
         if not customer_id:
             continue
         owner = _row_owner(item)
@@ -276,22 +276,22 @@ def parse_search(data: Any, fields: RowFields = NO_ROW_FIELDS) -> SearchPage:
             continue  # the rest of an oversized answer is dropped; rows of the customers kept still merge
         names = (*(item.get(key) for key in fields.name), item.get("qwRemark"), item.get("wechatNickname"))
         hits[customer_id] = SearchHit(
-            customer_id=customer_id, name=_first(names), stage_name=_str(item.get("salesStageName")),
-            create_time=_str(item.get("createTime")), tags=_hit_tags(item.get("tags")), owner=owner,
+            customer_id=customer_id, name=_first(names), stage_name=as_text(item.get("salesStageName")),
+            create_time=as_text(item.get("createTime")), tags=_hit_tags(item.get("tags")), owner=owner,
             phone=next((p for key in fields.phone for p in _row_phones(item.get(key))), None),
             company=_first(item.get(key) for key in fields.company))
-    return SearchPage(hits=tuple(hits.values()), total_pages=_int(obj.get("totalPage")) or 0)
+    return SearchPage(hits=tuple(hits.values()), total_pages=as_id(obj.get("totalPage")) or 0)
 
 
 def _first(values: Iterable[Any]) -> str | None:
-    return next((text for value in values if (text := _str(value))), None)
+    return next((text for value in values if (text := as_text(value))), None)
 
 
 def _row_phones(value: Any) -> tuple[str, ...]:
     """A row's phone value: the phone field's JSON array text, as clue/get carries it (section 4), or a
     list of numbers (no source shows which)."""
     if isinstance(value, list):
-        return tuple(text for item in value[:_MAX_OWNERS] if (text := _str(item)))
+        return tuple(text for item in value[:_MAX_OWNERS] if (text := as_text(item)))
     return parse_phones(value) if isinstance(value, str) else ()
 
 
@@ -312,7 +312,7 @@ def _row_owner(item: Mapping[str, Any]) -> Owner:
     for follow in follows[:_MAX_OWNERS] if isinstance(follows, list) else ():
         if not isinstance(follow, Mapping):
             continue
-        if name := _str(follow.get("salesName")) or _str(follow.get("qwSalesId")):
+        if name := as_text(follow.get("salesName")) or as_text(follow.get("qwSalesId")):
             names.append(name)
         departments += [*_names(follow.get("followDeptNames")), *_names(follow.get("salesDeptNames"))]
     return Owner(names=_union(names), departments=_union(departments))
@@ -321,7 +321,7 @@ def _row_owner(item: Mapping[str, Any]) -> Owner:
 def _names(value: Any) -> list[str]:
     """Department names: a list of strings, or one string of comma-separated names (neither is documented)."""
     items = value[:_MAX_OWNERS] if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else []
-    return [text.strip() for text in (_str(i) for i in items) if text and text.strip()]
+    return [text.strip() for text in (as_text(i) for i in items) if text and text.strip()]
 
 
 def _union(*groups: Sequence[str]) -> tuple[str, ...]:
@@ -331,7 +331,7 @@ def _union(*groups: Sequence[str]) -> tuple[str, ...]:
 def _hit_tags(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
-    names = (_str(tag.get("name") if isinstance(tag, Mapping) else tag) for tag in value[:_MAX_HIT_TAGS])
+    names = (as_text(tag.get("name") if isinstance(tag, Mapping) else tag) for tag in value[:_MAX_HIT_TAGS])
     return tuple(name for name in names if name)
 
 
@@ -347,7 +347,7 @@ def parse_phones(value: str | None) -> tuple[str, ...]:
     except (ValueError, RecursionError):  # deeply nested arrays exhaust the decoder's recursion
         decoded = value
     items = decoded if isinstance(decoded, list) else [decoded]
-    return tuple(s for s in (_str(i) for i in items) if s)
+    return tuple(s for s in (as_text(i) for i in items) if s)
 
 
 def parse_option_ids(value: str | None) -> tuple[str, ...]:
@@ -361,7 +361,7 @@ def parse_option_ids(value: str | None) -> tuple[str, ...]:
         except (ValueError, RecursionError):
             decoded = None
         if isinstance(decoded, list):
-            return tuple(s for s in (_str(i) for i in decoded) if s)
+            return tuple(s for s in (as_text(i) for i in decoded) if s)
         text = text.strip("[]")
     return tuple(part.strip().strip('"') for part in text.split(",") if part.strip().strip('"'))
 
@@ -400,13 +400,13 @@ def parse_crm_date(value: str | None, tz: ZoneInfo) -> date | None:
 # ---------------------------------------------------------------- helpers
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
+def as_object(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise CrmProtocolError(f"{what} is {type(value).__name__}, expected an object")
     return value
 
 
-def _list(value: Any, what: str) -> list[Any]:
+def as_list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -414,7 +414,7 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def _str(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     """A value as text: strings stripped, integers and floats formatted, anything else None."""
     if isinstance(value, str):
         return value if value.strip() else None
@@ -427,7 +427,7 @@ def _str(value: Any) -> str | None:
     return None
 
 
-def _int(value: Any) -> int | None:
+def as_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -451,7 +451,7 @@ def _company_name(info: Any) -> str | None:
     if not isinstance(info, Mapping):
         return None
     for key in _COMPANY_NAME_KEYS:
-        name = _str(info.get(key))
+        name = as_text(info.get(key))
         if name:
             return name
     return None

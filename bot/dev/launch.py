@@ -29,6 +29,7 @@ from bot.web.app import create_web_app
 log = logging.getLogger(__name__)
 
 CLUE_PAGE = "/clues/{id}"  # the sandbox CRM's web page of a clue (bot.dev.sandbox.page)
+PLAYGROUND_EMAIL = "you@playground.test"  # every viewer's Slack e-mail, and 张三's in the sandbox's get-users
 PLAYGROUND_BOT_TOKEN = "xoxb-playground-not-a-real-token"  # noqa: S105 - the fake Slack accepts anything
 
 
@@ -45,12 +46,17 @@ def create_playground_app(settings: Settings, *, clocks: Clocks | None = None,
     async def prepare(settings: Settings, stack: AsyncExitStack) -> Settings:
         sandbox_origin = None
         if settings.crm_base_url is None:
+            from bot.dev.sandbox import seed
             from bot.dev.sandbox.server import SandboxServer
 
             sandbox = SandboxServer().start()
             stack.callback(sandbox.stop)
             sandbox_origin = sandbox.origin
             settings = dataclasses.replace(settings, crm_base_url=sandbox.url)
+            # A tenant whose get-users sends e-mails (unpublished: see README): every viewer is 张三, so
+            # /clue me finds them, and /clue mine, Home and the nudge show 张三's clues.
+            sandbox.state.set_employees([{**e, "email": PLAYGROUND_EMAIL} if e["salesId"] == "1001" else e
+                                         for e in seed.EMPLOYEES])
             if settings.clue_url_template == Settings.clue_url_template:
                 # Open in CRM lands on the sandbox's page of the clue, and links to it unfurl; a template the
                 # visitor set is kept.
@@ -58,7 +64,10 @@ def create_playground_app(settings: Settings, *, clocks: Clocks | None = None,
             log.info("sandbox.started", extra={"url": sandbox.url})
         # One Slack user per language the app speaks: users.info answers each one's locale.
         fake_state = FakeSlackState(locales={viewer.user_id: viewer.slack_locale for viewer in VIEWERS.values()},
-                                    conversations={CHANNEL_ID: public_channel(CHANNEL_NAME)})
+                                    conversations={CHANNEL_ID: public_channel(CHANNEL_NAME)},
+                                    people={viewer.user_id: {"tz": "Asia/Shanghai",
+                                                             "profile": {"email": PLAYGROUND_EMAIL}}
+                                            for viewer in VIEWERS.values()})
         fake = LoopbackServer(create_fake_slack(fake_state)).start()
         stack.callback(fake.stop)
         sandbox_http = None

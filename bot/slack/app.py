@@ -18,14 +18,16 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackCallFailed
-from bot.slack import cards, search_cards
+from bot.slack import cards, people_cards, search_cards
 from bot.slack.features import FeatureDeps
 from bot.slack.features import entities as entity_feature
+from bot.slack.features import home as home_feature
 from bot.slack.features import unfurls as unfurl_feature
 from bot.slack.features.actions import CardActions
 from bot.slack.features.commands import COMMAND, ClueCommand
 from bot.slack.features.entities import EntityDetails
 from bot.slack.features.modals import ClueModals
+from bot.slack.features.people import PeopleCommands
 from bot.slack.features.search import ClueSearch
 from bot.slack.features.unfurls import LinkUnfurls
 from bot.slack.gate import Gate
@@ -34,18 +36,22 @@ from bot.slack.webapi import retry_handlers
 log = logging.getLogger(__name__)
 __all__ = ["ACTIONS", "BOT_SCOPES", "COMMAND", "EVENTS", "SHORTCUTS", "create_app"]
 
-EVENTS = (unfurl_feature.EVENT, entity_feature.EVENT)
+EVENTS = (unfurl_feature.EVENT, entity_feature.EVENT, home_feature.EVENT)
 # every button a card (or a search's pick list) renders, each bound in its feature's register()
 ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.ACTION_OPEN, cards.ACTION_MORE,
            cards.ACTION_WATCH,
            search_cards.ACTION_SHOW,
            cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
-           search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT)
+           search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT,
+           # people (issue 23): /clue me's Yes / Not me, /clue mine's paging, Home's nudge toggle
+           people_cards.ACTION_ME_YES, people_cards.ACTION_ME_NOT_ME, people_cards.ACTION_MINE_PREVIOUS,
+           people_cards.ACTION_MINE_NEXT, people_cards.ACTION_NUDGE_ON, people_cards.ACTION_NUDGE_OFF)
 SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).
 BOT_SCOPES = ("commands", "links:read", "links:write", "users:read", "channels:read", "groups:read", "im:read",
-              "mpim:read", "chat:write")  # chat:write: new-clue alerts (bot.alerts), Show in chat
+              "mpim:read", "chat:write",  # chat:write: new-clue alerts (bot.alerts), Show in chat
+              "users:read.email")  # /clue me: a Slack profile's e-mail, matched against the CRM's employees
 _BOLT_UNUSED_WARNING = "`token` will be unused"  # Bolt's warning when a client is given with a token
 
 
@@ -63,10 +69,11 @@ def create_app(deps: FeatureDeps, door: AsyncMiddleware, *, api_url: str, token:
     app.use(door)
     app.use(FirstDelivery(deps.gate))
     search = ClueSearch(deps)
+    people = PeopleCommands(deps)
     # Bolt tries listeners in the order they were bound, each match costing ~40 µs of kwargs injection: the
     # busiest first (commands, then link_shared, which a channel can flood), clicks after them.
-    for feature in (ClueCommand(deps, search), LinkUnfurls(deps), EntityDetails(deps), search, CardActions(deps),
-                    ClueModals(deps)):
+    for feature in (ClueCommand(deps, search, people), LinkUnfurls(deps), EntityDetails(deps), search,
+                    CardActions(deps), ClueModals(deps), people, home_feature.AppHome(deps)):
         feature.register(app)
     app.error(_on_error)
     return app

@@ -264,6 +264,84 @@ _EN: dict[str, str] = {
         "Opened from the search bar, so there is no conversation to show it in: type `/clue {id}` in one, or "
         "open Find a clue from `/clue help` there."
     ),
+    # people (issue 23): who you are in the CRM, /clue mine, App Home
+    "notice.people_unavailable": (
+        "Linking to the CRM is not available right now (the database does not answer). Lookups still work; try "
+        "again in a minute."
+    ),
+    "notice.people_working": "Looking you up in the CRM: the answer comes as a message of its own.",
+    "notice.me_match": "You are *{name}* in the CRM (matched by your Slack {by}). Is that you?",
+    "notice.me_linked": (
+        "You are *{name}* in the CRM (`{sales_id}`). `/clue mine` lists your clues; `/clue unlink` removes the link."
+    ),
+    "notice.me_stale": (
+        "You are linked to *{name}* (`{sales_id}`), but the CRM no longer lists that user. Ask {contact} to link you "
+        "again, or `/clue unlink`."
+    ),
+    "notice.me_ambiguous": (
+        "More than one CRM user has your Slack {by}, so I won't guess. Ask {contact} to link you: "
+        "`/clue link &lt;your member ID&gt; &lt;salesId&gt;`."
+    ),
+    "notice.me_unmatched": (
+        "No CRM user has the e-mail or phone of your Slack profile. Ask {contact} to link you: "
+        "`/clue link &lt;your member ID&gt; &lt;salesId&gt;`."
+    ),
+    "notice.me_no_contact": (
+        "Your Slack profile shows no e-mail or phone, so I can't find you in the CRM. Add your phone to your Slack "
+        "profile and `/clue me` again, or ask {contact} to link you."
+    ),
+    "notice.me_confirmed": (
+        "Done: you are *{name}* in the CRM. `/clue mine` lists your clues; the app's Home tab shows what is due."
+    ),
+    "notice.me_not_me": (
+        "Not linked. Ask {contact} to link you to the right CRM user: `/clue link &lt;your member ID&gt; "
+        "&lt;salesId&gt;`."
+    ),
+    "notice.me_changed": "Your match in the CRM changed since I asked: `/clue me` again.",
+    "notice.link_usage": (
+        "Usage: `/clue link &lt;member ID&gt; &lt;salesId&gt;`, e.g. `/clue link U012AB3CD 1001`. Slack sends this "
+        "command names, not ids: copy the member ID from the person's profile (⋯ → Copy member ID)."
+    ),
+    "notice.link_refused": "Only the app's admins can link someone else to a CRM user. Ask {contact}.",
+    "notice.link_unknown_sales": "The CRM lists no user `{sales_id}`.",
+    "notice.linked_by_admin": "Linked <@{user}> to *{name}* (`{sales_id}`) in the CRM.",
+    "notice.unlinked": "Unlinked: you are no longer linked to a CRM user.",
+    "notice.unlink_none": "You are not linked to a CRM user.",
+    "notice.not_linked": (
+        "You are not linked to a CRM user yet: `/clue me` finds you by your Slack e-mail or phone."
+    ),
+    "notice.mine_none": "The CRM lists no clues owned by you.",
+    "people.by.email": "e-mail",
+    "people.by.phone": "phone",
+    "button.me_yes": "Yes, that's me",
+    "button.me_not_me": "Not me",
+    "mine.summary": "*Your clues* · {overdue} overdue · {today} due today · {total} in all",
+    "mine.page": "Page {page} of {pages}",
+    "mine.incomplete": "You own more than the {count} I read: the CRM's own list has them all.",
+    "mine.overdue": "⚠️ *Overdue* {when}",
+    "mine.due": "Due {when}",
+    "home.you": "You are *{name}* in the CRM.",
+    "home.unlinked": (
+        "You are not linked to a CRM user yet. Type `/clue me` in any channel to find yourself (by your Slack "
+        "e-mail or phone)."
+    ),
+    "home.stale_link": (
+        "You are linked to *{name}* (`{sales_id}`), but the CRM no longer lists that user: ask {contact} to link "
+        "you again."
+    ),
+    "home.crm_failed": "⚠️ The CRM is not answering and I have nothing recent to show: try again in a minute.",
+    "home.see_all": "The first {count} are shown: `/clue mine` pages through all of them.",
+    "home.subscriptions": "*Channel alerts you set up*",
+    "home.subscriptions_none": "None: `/clue subscribe` in a channel posts its new clues there.",
+    "home.settings": "*Settings*",
+    "home.language": "Language: {language}, from your Slack settings.",
+    "home.nudge_on": "Morning nudge: on, at {time} ({tz}).",
+    "home.nudge_off": "Morning nudge: off.",
+    "button.nudge_on": "Nudge me at {time}",
+    "button.nudge_off": "Turn the nudge off",
+    "nudge.title": "Good morning: {overdue} overdue, {today} due today, {new} new to you",
+    "nudge.new": "*New to you since the last nudge*",
+    "assigned.new": "Assigned to you",
 }
 
 _ZH: dict[str, str] = {
@@ -484,6 +562,69 @@ _ZH: dict[str, str] = {
     "modal.no_chat": (
         "从搜索栏打开，没有可显示的会话：请在会话中输入 `/clue {id}`，或在那里通过 `/clue help` 打开查找线索。"
     ),
+    # people (issue 23): who you are in the CRM, /clue mine, App Home
+    "notice.people_unavailable": "暂时无法关联 CRM 账号（数据库无响应）。查询线索不受影响，请一分钟后再试。",
+    "notice.people_working": "正在 CRM 中查找你，结果将单独发送一条消息。",
+    "notice.me_match": "你在 CRM 中是 *{name}*（按你的 Slack {by}匹配）。是你吗？",
+    "notice.me_linked": "你在 CRM 中是 *{name}*（`{sales_id}`）。`/clue mine` 列出你的线索；`/clue unlink` 解除关联。",
+    "notice.me_stale": (
+        "你关联的是 *{name}*（`{sales_id}`），但 CRM 已不再有这个用户。请联系 {contact} 重新关联，或 `/clue unlink`"
+        "。"
+    ),
+    "notice.me_ambiguous": (
+        "CRM 中有多个用户使用你的 Slack {by}，我不会猜测。请联系 {contact} 为你关联："
+        "`/clue link &lt;你的成员 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_unmatched": (
+        "CRM 中没有用户使用你 Slack 资料里的邮箱或电话。请联系 {contact} 为你关联："
+        "`/clue link &lt;你的成员 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_no_contact": (
+        "你的 Slack 资料里没有邮箱或电话，无法在 CRM 中找到你。请在 Slack 资料中添加电话后再 `/clue me`，或联系 {co"
+        "ntact} 为你关联。"
+    ),
+    "notice.me_confirmed": "已关联：你在 CRM 中是 *{name}*。`/clue mine` 列出你的线索；应用的主页显示待跟进事项。",
+    "notice.me_not_me": (
+        "未关联。请联系 {contact} 为你关联正确的 CRM 用户：`/clue link &lt;你的成员 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_changed": "你在 CRM 中的匹配结果已变化，请重新 `/clue me`。",
+    "notice.link_usage": (
+        "用法：`/clue link &lt;成员 ID&gt; &lt;salesId&gt;`，例如 `/clue link U012AB3CD 1001`。Slack 发给此命令的是"
+        "名字而不是 ID："
+        "请在对方的个人资料中复制成员 ID（⋯ → 复制成员 ID）。"
+    ),
+    "notice.link_refused": "只有应用管理员可以为他人关联 CRM 用户。请联系 {contact}。",
+    "notice.link_unknown_sales": "CRM 中没有用户 `{sales_id}`。",
+    "notice.linked_by_admin": "已将 <@{user}> 关联到 CRM 中的 *{name}*（`{sales_id}`）。",
+    "notice.unlinked": "已解除关联：你不再关联任何 CRM 用户。",
+    "notice.unlink_none": "你尚未关联 CRM 用户。",
+    "notice.not_linked": "你尚未关联 CRM 用户：`/clue me` 会按你的 Slack 邮箱或电话查找你。",
+    "notice.mine_none": "CRM 中没有你负责的线索。",
+    "people.by.email": "邮箱",
+    "people.by.phone": "电话",
+    "button.me_yes": "是我",
+    "button.me_not_me": "不是我",
+    "mine.summary": "*我的线索* · 逾期 {overdue} · 今天到期 {today} · 共 {total} 条",
+    "mine.page": "第 {page} / {pages} 页",
+    "mine.incomplete": "你负责的线索超过已读取的 {count} 条：完整列表请在 CRM 中查看。",
+    "mine.overdue": "⚠️ *已逾期* {when}",
+    "mine.due": "到期 {when}",
+    "home.you": "你在 CRM 中是 *{name}*。",
+    "home.unlinked": "你尚未关联 CRM 用户。在任意频道输入 `/clue me`，按你的 Slack 邮箱或电话查找你。",
+    "home.stale_link": "你关联的是 *{name}*（`{sales_id}`），但 CRM 已不再有这个用户：请联系 {contact} 重新关联。",
+    "home.crm_failed": "⚠️ CRM 无响应，且没有近期数据可显示：请一分钟后再试。",
+    "home.see_all": "仅显示前 {count} 条：`/clue mine` 可翻页查看全部。",
+    "home.subscriptions": "*你设置的频道提醒*",
+    "home.subscriptions_none": "无：在频道中 `/clue subscribe` 即可在那里推送新线索。",
+    "home.settings": "*设置*",
+    "home.language": "语言：{language}，取自你的 Slack 设置。",
+    "home.nudge_on": "早间提醒：已开启，{time}（{tz}）。",
+    "home.nudge_off": "早间提醒：已关闭。",
+    "button.nudge_on": "每天 {time} 提醒我",
+    "button.nudge_off": "关闭提醒",
+    "nudge.title": "早上好：逾期 {overdue}，今天到期 {today}，新分配给你 {new}",
+    "nudge.new": "*上次提醒后新分配给你的线索*",
+    "assigned.new": "分配给你的新线索",
 }
 
 # Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
@@ -706,6 +847,69 @@ _ZH_TW: dict[str, str] = {
     "modal.no_chat": (
         "從搜尋列開啟，沒有可顯示的對話：請在對話中輸入 `/clue {id}`，或在那裡透過 `/clue help` 開啟查找線索。"
     ),
+    # people (issue 23): who you are in the CRM, /clue mine, App Home
+    "notice.people_unavailable": "暫時無法連結 CRM 帳號（資料庫沒有回應）。查詢線索不受影響，請一分鐘後再試。",
+    "notice.people_working": "正在 CRM 中尋找你，結果將以另一則訊息送出。",
+    "notice.me_match": "你在 CRM 中是 *{name}*（依你的 Slack {by}比對）。是你嗎？",
+    "notice.me_linked": "你在 CRM 中是 *{name}*（`{sales_id}`）。`/clue mine` 列出你的線索；`/clue unlink` 解除連結。",
+    "notice.me_stale": (
+        "你連結的是 *{name}*（`{sales_id}`），但 CRM 已不再有這個使用者。請聯絡 {contact} 重新連結，或 `/clue unlin"
+        "k`。"
+    ),
+    "notice.me_ambiguous": (
+        "CRM 中有多位使用者使用你的 Slack {by}，我不會猜測。請聯絡 {contact} 為你連結："
+        "`/clue link &lt;你的成員 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_unmatched": (
+        "CRM 中沒有使用者使用你 Slack 個人檔案裡的電子郵件或電話。請聯絡 {contact} 為你連結："
+        "`/clue link &lt;你的成員 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_no_contact": (
+        "你的 Slack 個人檔案裡沒有電子郵件或電話，無法在 CRM 中找到你。請在 Slack 個人檔案加上電話後再 `/clue me`，"
+        "或聯絡 {contact} 為你連結。"
+    ),
+    "notice.me_confirmed": "已連結：你在 CRM 中是 *{name}*。`/clue mine` 列出你的線索；應用程式的首頁顯示待跟進事項。",
+    "notice.me_not_me": (
+        "未連結。請聯絡 {contact} 為你連結正確的 CRM 使用者：`/clue link &lt;你的成員 ID&gt; &lt;salesId&gt;`。"
+    ),
+    "notice.me_changed": "你在 CRM 中的比對結果已改變，請重新 `/clue me`。",
+    "notice.link_usage": (
+        "用法：`/clue link &lt;成員 ID&gt; &lt;salesId&gt;`，例如 `/clue link U012AB3CD 1001`。Slack 傳給此指令的是"
+        "名稱而不是 ID："
+        "請從對方的個人檔案複製成員 ID（⋯ → 複製成員 ID）。"
+    ),
+    "notice.link_refused": "只有應用程式管理員可以為他人連結 CRM 使用者。請聯絡 {contact}。",
+    "notice.link_unknown_sales": "CRM 中沒有使用者 `{sales_id}`。",
+    "notice.linked_by_admin": "已將 <@{user}> 連結到 CRM 中的 *{name}*（`{sales_id}`）。",
+    "notice.unlinked": "已解除連結：你不再連結任何 CRM 使用者。",
+    "notice.unlink_none": "你尚未連結 CRM 使用者。",
+    "notice.not_linked": "你尚未連結 CRM 使用者：`/clue me` 會依你的 Slack 電子郵件或電話尋找你。",
+    "notice.mine_none": "CRM 中沒有你負責的線索。",
+    "people.by.email": "電子郵件",
+    "people.by.phone": "電話",
+    "button.me_yes": "是我",
+    "button.me_not_me": "不是我",
+    "mine.summary": "*我的線索* · 逾期 {overdue} · 今天到期 {today} · 共 {total} 條",
+    "mine.page": "第 {page} / {pages} 頁",
+    "mine.incomplete": "你負責的線索超過已讀取的 {count} 條：完整清單請在 CRM 中查看。",
+    "mine.overdue": "⚠️ *已逾期* {when}",
+    "mine.due": "到期 {when}",
+    "home.you": "你在 CRM 中是 *{name}*。",
+    "home.unlinked": "你尚未連結 CRM 使用者。在任一頻道輸入 `/clue me`，依你的 Slack 電子郵件或電話尋找你。",
+    "home.stale_link": "你連結的是 *{name}*（`{sales_id}`），但 CRM 已不再有這個使用者：請聯絡 {contact} 重新連結。",
+    "home.crm_failed": "⚠️ CRM 沒有回應，且沒有近期資料可顯示：請一分鐘後再試。",
+    "home.see_all": "僅顯示前 {count} 條：`/clue mine` 可翻頁查看全部。",
+    "home.subscriptions": "*你設定的頻道提醒*",
+    "home.subscriptions_none": "無：在頻道中 `/clue subscribe` 即可在那裡推送新線索。",
+    "home.settings": "*設定*",
+    "home.language": "語言：{language}，取自你的 Slack 設定。",
+    "home.nudge_on": "早晨提醒：已開啟，{time}（{tz}）。",
+    "home.nudge_off": "早晨提醒：已關閉。",
+    "button.nudge_on": "每天 {time} 提醒我",
+    "button.nudge_off": "關閉提醒",
+    "nudge.title": "早安：逾期 {overdue}，今天到期 {today}，新指派給你 {new}",
+    "nudge.new": "*上次提醒後新指派給你的線索*",
+    "assigned.new": "指派給你的新線索",
 }
 
 

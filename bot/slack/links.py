@@ -34,6 +34,8 @@ ALERT_WORDS = {"subscribe": "subscribe", "订阅": "subscribe", "訂閱": "subsc
                "取消訂閱": "unsubscribe",
                "watch": "watch", "关注": "watch", "關注": "watch", "unwatch": "unwatch", "取消关注": "unwatch",
                "取消關注": "unwatch", "watches": "watches", "关注列表": "watches", "關注列表": "watches"}
+# People (bot.slack.features.people): the word typed -> the command
+PEOPLE_WORDS = {"me": "me", "我": "me", "link": "link", "unlink": "unlink", "mine": "mine", "我的": "mine"}
 
 
 class LinkMatcher:
@@ -72,6 +74,7 @@ class CommandRequest:
     too_many: bool = False
     search: str | None = None
     alerts: tuple[str, str] | None = None  # (command, the rest of the text): /clue subscribe stage:新线索
+    people: tuple[str, str] | None = None  # (command, the rest of the text): /clue link U012AB3CD 1001
 
 
 def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandRequest:
@@ -89,6 +92,8 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
     first, _, rest = text.partition(" ")
     if first.lower() in ALERT_WORDS:
         return CommandRequest(help=False, alerts=(ALERT_WORDS[first.lower()], rest.strip()))
+    if first.lower() in PEOPLE_WORDS:
+        return CommandRequest(help=False, people=(PEOPLE_WORDS[first.lower()], rest.strip()))
     if first.lower() in SEARCH_WORDS:
         return CommandRequest(help=False, search=rest.strip())
     if written_phone(text) is not None:

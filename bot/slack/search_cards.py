@@ -92,7 +92,7 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     if results.stale:
         blocks.append(obj("context", block_id=BLOCK_HINT + "_stale", elements=[stale_line(locale, results.fetched_at)]))
     for row in results.rows[:MAX_SEARCH_ROWS]:
-        blocks.append(_row(row, locale))
+        blocks.append(result_row(row, locale))
     if pages >= MANY_PAGES:
         blocks.append(obj("context", block_id=BLOCK_HINT, elements=[mrkdwn(t(locale, "search.too_many"))]))
     paging: list[Json] = []
@@ -106,9 +106,10 @@ def pick_list_message(results: ResultsPage, locale: str) -> dict[str, Any]:
     return {"text": summary, "blocks": blocks}
 
 
-def _row(row: SearchHit, locale: str) -> Json:
-    """Worded like a row of ``/clue 8 12 40``: stage, tags, company, phone, and what last happened."""
-    details = [mrkdwn_value(row.stage or "", _ROW_VALUE),
+def result_row(row: SearchHit, locale: str, due: str | None = None) -> Json:
+    """Worded like a row of ``/clue 8 12 40``: stage, tags, company, phone, and what last happened; ``due``
+    (mrkdwn, escaped) leads the details where a list is sorted by it (``/clue mine``)."""
+    details = [due or "", mrkdwn_value(row.stage or "", _ROW_VALUE),
                tags_line(row.tags, 0, locale, ROW_TAG_WIDTH),
                mrkdwn_value(row.company or "", _ROW_VALUE),
                mrkdwn_value(mask_phone(row.phone), _ROW_VALUE) if row.phone else "",

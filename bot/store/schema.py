@@ -114,3 +114,44 @@ watch_changes = Table(
     Column("created_at", Float, nullable=False),
     Column("posted_at", Float, nullable=True),
 )
+
+# people (issue 23) ------------------------------------------------------------------------------------------
+# A Slack person linked to their CRM user (``sales_id``), confirmed by the person (``how`` "confirmed") or set
+# by an admin ("admin", ``linked_by`` the admin); their morning nudge: ``nudge_at`` "HH:MM" in ``tz`` (None:
+# off), and ``nudged_through`` the wall time the last nudge covered (its "new since" starts there).
+people = Table(
+    "people", metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("team_id", String(32), nullable=False),
+    Column("sales_id", String(64), nullable=False, index=True),
+    Column("crm_name", String(128), nullable=False),
+    Column("how", String(16), nullable=False),
+    Column("linked_by", String(32), nullable=False),
+    Column("linked_at", Float, nullable=False),
+    Column("nudge_at", String(5), nullable=True),
+    Column("tz", String(64), nullable=True),
+    Column("nudged_through", Float, nullable=True),
+)
+
+# One row per (person, local day) nudge, written before posting, ``posted`` after: once per day across a fleet.
+nudges = Table(
+    "nudges", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(32), nullable=False),
+    Column("day", String(10), nullable=False),  # the person's local date, YYYY-MM-DD
+    Column("state", String(16), nullable=False),  # pending | posted | dropped | empty
+    Column("created_at", Float, nullable=False),
+    Column("posted_at", Float, nullable=True),
+    UniqueConstraint("user_id", "day", name="uq_nudges_user_day"),
+)
+
+# One row per (person, clue) "assigned to you" direct message, written before posting: each is sent once.
+assignments = Table(
+    "assignments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(32), nullable=False),
+    Column("clue_id", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | posted
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("user_id", "clue_id", name="uq_assignments_user_clue"),
+)

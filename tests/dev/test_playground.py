@@ -557,3 +557,36 @@ async def test_a_new_lead_from_the_page_is_alerted_in_the_playground_channel(tmp
         assert [c["body"]["channel"] for c in posted] == [CHANNEL_ID]
         assert "新线索" in posted[0]["body"]["text"]
 
+
+async def test_the_page_links_you_opens_home_and_sends_next_mornings_nudge(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'people.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
+    async with playground(env) as page:
+        viewer = VIEWERS["en"].user_id
+        assert (await page.post("/playground/morning", {})).json() == {"outcome": "not_linked"}
+        offer = (await page.command("me", "me1"))["ack"]
+        assert "You are *张三* in the CRM (matched by your Slack e-mail)" in offer["text"]
+        await page.click("clue_me_yes", "yes1", value="1001")
+        assert "Done: you are *张三*" in (await page.captured())[-1]["body"]["text"]
+        opened = await page.ok("/playground/home", {})
+        [published] = [c for c in await page.captured(opened["seq"]) if c["name"] == "views.publish"]
+        assert published["body"]["user_id"] == viewer and "You are *张三* in the CRM." in json.dumps(
+            published["body"]["view"], ensure_ascii=False)
+        before = (await page.captured())[-1]["seq"]
+        assert (await page.post("/playground/morning", {})).json() == {"outcome": "sent"}  # the seed's dues are past
+        [nudge] = [c for c in await page.captured(before) if c["name"] == "chat.postMessage"]
+        assert nudge["body"]["channel"] == viewer and nudge["body"]["text"].startswith("Good morning: ")
+
+
+async def test_the_nudge_toggle_clicked_in_the_home_tab_reaches_the_app(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'people.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
+    async with playground(env) as page:
+        await page.command("me", "me1")
+        await page.click("clue_me_yes", "yes1", value="1001")
+        opened = await page.ok("/playground/home", {})
+        [published] = [c for c in await page.captured(opened["seq"]) if c["name"] == "views.publish"]
+        view_id = f"V{published['seq']:08d}"  # the fake Slack holds the Home view under the call's number
+        clicked = await page.ok("/playground/action", {"action_id": "clue_nudge_on", "value": "09:00",
+                                                       "block_id": "", "response_key": "n1",
+                                                       "container": {"kind": "view", "view_id": view_id}})
+        republished = [c for c in await page.captured(clicked["seq"]) if c["name"] == "views.publish"]
+        assert "Morning nudge: on, at 09:00 (Asia/Shanghai)." in json.dumps(republished[-1]["body"]["view"])

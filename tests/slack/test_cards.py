@@ -660,7 +660,9 @@ def test_list_is_capped_with_a_count() -> None:
 NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": "not_a_number",
                                "rule": "channel", "contact": "your Slack admin", "seconds": 12,
                                "query": "张三 <!here>", "page": 3, "why": "too_short",
-                               "what": "every new clue", "number": 2, "lines": "1. every new clue"}
+                               "what": "every new clue", "number": 2, "lines": "1. every new clue",
+                               # people (issue 23)
+                               "name": "张三", "by": "e-mail", "sales_id": "1001", "user": "U0BOB00001"}
 NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
 
 

@@ -1,8 +1,9 @@
 """A fake Slack Web API and response_url receiver, served on loopback.
 
-It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info``, ``conversations.info``,
-``entity.presentDetails``, ``views.open``, ``views.update``, ``views.push``, ``chat.postEphemeral``, and for
-alerts ``chat.postMessage``, ``conversations.history`` and ``conversations.replies``) and records every call and every
+It answers what clue bot calls (``auth.test``, ``chat.unfurl``, ``users.info`` (in the shape of Slack's
+published user object), ``conversations.info``, ``entity.presentDetails``, ``views.open``, ``views.update``,
+``views.push``, ``views.publish`` (App Home), ``chat.postEphemeral``, and for alerts and direct messages
+``chat.postMessage``, ``conversations.history`` and ``conversations.replies``) and records every call and every
 response_url post, so the playground can show them and tests can assert the exact payloads Slack
 would have received. Like Slack, it knows only the conversations the bot was added to (``chat.postEphemeral``
 elsewhere is ``channel_not_found``), and only the views it opened: ``views.update`` of another is
@@ -19,8 +20,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,6 +53,8 @@ class FakeSlackState:
     calls: list[Recorded] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to answer
     locales: dict[str, str] = field(default_factory=dict)  # user id -> Slack locale for users.info
+    # user id -> what users.info says of them beyond the defaults: "tz", and "profile" fields ("email", "phone")
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
     # auth.test's x-oauth-scopes header, as Slack sends it (comma separated); None: no header
     scopes: str | None = ",".join(BOT_SCOPES)
     latency: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering (a slow Slack)
@@ -118,6 +123,7 @@ class FakeSlackState:
             self.calls.clear()
             self.errors.clear()
             self.locales.clear()
+            self.people.clear()
             self.scopes = ",".join(BOT_SCOPES)
             self.latency.clear()
             self.rate_limited.clear()
@@ -135,6 +141,19 @@ def public_channel(name: str, **fields: Any) -> dict[str, Any]:
     return {"name": name, "is_channel": True, "is_group": False, "is_im": False, "is_mpim": False,
             "is_private": False, "is_archived": False, "is_member": True, "is_shared": False,
             "is_ext_shared": False, "is_org_shared": False, "is_pending_ext_shared": False, **fields}
+
+
+def slack_user(user_id: str, locale: str, *, tz: str = "UTC", profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``users.info``'s ``user``, keyed as Slack's published user object (api.slack.com/types/user): ``tz``,
+    ``tz_label``, ``tz_offset``, ``locale`` (asked with ``include_locale``) and a ``profile`` whose ``email``
+    (only with ``users:read.email``) and ``phone`` are there when given."""
+    offset = datetime.now(ZoneInfo(tz)).utcoffset()
+    name = user_id.lower()
+    return {"id": user_id, "team_id": TEAM_ID, "name": name, "deleted": False, "color": "9f69e7", "real_name": name,
+            "tz": tz, "tz_label": tz, "tz_offset": int(offset.total_seconds()) if offset else 0, "locale": locale,
+            "profile": {"title": "", "phone": "", "skype": "", "real_name": name, "real_name_normalized": name,
+                        "display_name": name, "display_name_normalized": name, "team": TEAM_ID, **(profile or {})},
+            "is_admin": False, "is_owner": False, "is_bot": False, "updated": 1700000000}
 
 
 def create_fake_slack(state: FakeSlackState) -> Starlette:
@@ -161,11 +180,11 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
                                 headers={} if state.scopes is None else {"x-oauth-scopes": state.scopes})
         if method == "users.info":
             user = str(body.get("user"))
-            return JSONResponse({"ok": True, "user": {"id": user, "locale": state.locales.get(user, "en-US"),
-                                                      "tz": "UTC"}})
+            return JSONResponse({"ok": True, "user": slack_user(user, state.locales.get(user, "en-US"),
+                                                                **state.people.get(user, {}))})
         if method == "entity.presentDetails" and not body.get("trigger_id"):
             return JSONResponse({"ok": False, "error": "invalid_trigger_id"})
-        if method in ("views.open", "views.push", "views.update"):
+        if method in ("views.open", "views.push", "views.update", "views.publish"):
             return JSONResponse(_view_answer(state, method, seq, body))
         if method == "chat.postMessage":
             channel = str(body.get("channel"))
@@ -209,16 +228,21 @@ def create_fake_slack(state: FakeSlackState) -> Starlette:
 
 
 def _view_answer(state: FakeSlackState, method: str, seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    """views.open / views.push / views.update as Slack answers them (the errors of their references): the view
-    as Slack holds it, with its id and a fresh hash."""
+    """views.open / views.push / views.update / views.publish as Slack answers them (the errors of their
+    references): the view as Slack holds it, with its id and a fresh hash. A published view is a person's Home
+    tab: ``type: home`` (no title) for a ``user_id``, needing no trigger."""
     view = body.get("view")
     if isinstance(view, str):
         try:
             view = json.loads(view)
         except ValueError:
             return {"ok": False, "error": "invalid_arguments"}
-    if not isinstance(view, dict) or not isinstance(view.get("blocks"), list) or not view.get("title"):
+    home = method == "views.publish"
+    if not isinstance(view, dict) or not isinstance(view.get("blocks"), list) or \
+            not (view.get("type") == "home" if home else view.get("title")):
         return {"ok": False, "error": "invalid_arguments"}
+    if home and not body.get("user_id"):
+        return {"ok": False, "error": "user_not_found"}
     if method == "views.update":
         view_id = str(body.get("view_id") or "")
         with state.lock:
@@ -227,7 +251,7 @@ def _view_answer(state: FakeSlackState, method: str, seq: int, body: dict[str, A
             return {"ok": False, "error": "not_found"}
         if body.get("hash") and body["hash"] != held["hash"]:
             return {"ok": False, "error": "hash_conflict"}
-    elif not body.get("trigger_id"):
+    elif not home and not body.get("trigger_id"):
         return {"ok": False, "error": "invalid_trigger_id"}
     else:
         view_id = f"V{seq:08d}"

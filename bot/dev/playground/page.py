@@ -127,6 +127,8 @@ def playground_routes(context: Callable[[], PlaygroundContext]) -> list[BaseRout
         Route("/playground/faults", checked(faults), methods=["POST", "DELETE"]),
         Route("/playground/leads", checked(leads), methods=["POST"]),
         Route("/playground/stage", checked(stage), methods=["POST"]),
+        Route("/playground/home", checked(home), methods=["POST"]),
+        Route("/playground/morning", checked(morning), methods=["POST"]),
         Route("/playground/push", checked(crm_push), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -380,6 +382,27 @@ async def stage(request: Request, ctx: PlaygroundContext) -> Response:
     pushed = await _to_sandbox(request, ctx, "/_sandbox/push", {
         "customerId": changed["clue"], "type": "edit_qw_customer", "url": _push_url(request)})
     return JSONResponse({**changed, **json.loads(bytes(pushed.body))}, status_code=pushed.status_code)
+
+
+async def home(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{viewer?}``: the viewer opens the app's Home tab: ``app_home_opened``, as Slack sends it; the app answers
+    with ``views.publish``, which the page shows."""
+    viewer = _viewer(await _json_object(request))
+    event = {"type": "app_home_opened", "user": viewer.user_id, "channel": f"D{viewer.user_id[1:]}", "tab": "home",
+             "event_ts": f"{time.time():.6f}"}
+    envelope = {"token": "playground", "team_id": TEAM_ID, "api_app_id": API_APP_ID, "type": "event_callback",
+                "event": event, "event_id": f"Ev{secrets.token_hex(5).upper()}", "event_time": int(time.time())}
+    return JSONResponse(await _deliver(request, ctx, slack_requests.event_callback(ctx.signing_secret, envelope)))
+
+
+async def morning(request: Request, ctx: PlaygroundContext) -> Response:
+    """``{viewer?}``: the viewer's morning nudge now, as tomorrow morning would send it (a direct message; nothing
+    is recorded). ``{"outcome": sent | not_linked | empty | crm_failed | unavailable}``."""
+    viewer = _viewer(await _json_object(request))
+    instance: Instance = request.app.state.instance
+    if instance.nudges is None:
+        return JSONResponse({"outcome": "unavailable"})
+    return JSONResponse({"outcome": await instance.nudges.send_now(viewer.user_id)})
 
 
 async def crm_push(request: Request, ctx: PlaygroundContext) -> Response:

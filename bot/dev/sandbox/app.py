@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY, corp_id_of
 from bot.crm.client import CLUE_GET, CLUES_BY_CREATE_TIME, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE
+from bot.crm.people import GET_USERS
 from bot.crm.push import PUSH_REGISTER
 from bot.crm.signing import signature_matches
 from bot.dev.sandbox import page, seed
@@ -47,7 +48,8 @@ from bot.dev.sandbox.push import SandboxPusher
 
 Json = dict[str, Any]
 
-API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO, CLUES_BY_CREATE_TIME, PUSH_REGISTER)
+API_PATHS = (CLUE_GET, LIST_FIELDS, TAG_TREE, FOLLOW_UPS, SEARCH, ECHO, CLUES_BY_CREATE_TIME, PUSH_REGISTER,
+             GET_USERS)
 # Endpoints addressed by one customerId: the only ones a per-clue fault applies to.
 CLUE_PATHS = frozenset({CLUE_GET, FOLLOW_UPS})
 
@@ -141,6 +143,7 @@ class SandboxState:
         self._clues: dict[int, Json] = {}
         self._follow_ups: dict[int, list[Json]] = {}
         self._sales: dict[int, list[Json]] = {}  # set_sales overrides of seed.sales_rows
+        self._employees: list[Json] = []  # get-users (seed.EMPLOYEES unless set_employees)
         self._fields: list[Json] = []
         self._tag_groups: list[Json] = []
         self._faults: dict[tuple[int | None, str | None], Fault] = {}
@@ -272,6 +275,7 @@ class SandboxState:
             self._clues = {clue["customerId"]: copy.deepcopy(clue) for clue in seed.CLUES}
             self._follow_ups = copy.deepcopy(seed.FOLLOW_UPS)
             self._sales = {}
+            self._employees = [dict(e) for e in seed.EMPLOYEES]
             self._fields = copy.deepcopy(seed.FIELDS)
             self._tag_groups = copy.deepcopy(seed.TAG_GROUPS)
             self._faults.clear()
@@ -362,12 +366,15 @@ class SandboxState:
             more = start + size < len(items)
             return {"list": copy.deepcopy(page), "nextCursor": str(page[-1]["id"]) if more else None}
 
-    def search(self, key: str | None, page_no: int, page_size: int, customer_id: int | None = None) -> Json:
+    def search(self, key: str | None, page_no: int, page_size: int, customer_id: int | None = None,
+               owners: frozenset[str] | None = None) -> Json:
         """customer/search: name substring (case-insensitive) or phone substring, and/or one ``customerId``
         (the 高级筛选 filter); by customerId, one row per sales relationship, as the public clients read it:
-        no ``name`` key (the name under the 姓名 field's numeric id), ``mainFollows`` per row."""
+        no ``name`` key (the name under the 姓名 field's numeric id), ``mainFollows`` per row. ``owners``
+        (``role: 1`` with ``salesIdList``): only the rows whose main follow is one of those salesIds."""
         needle = key.strip().casefold() if key is not None else None
         with self._lock:
+            sales_ids = {e["name"]: str(e["salesId"]) for e in self._employees if e.get("name")}
             if needle is not None:
                 self._text_searches += 1
             stages = {str(item["id"]): item["name"] for definition in self._fields
@@ -381,9 +388,24 @@ class SandboxState:
             rows = [{**_search_hit(clue, stages, tag_names, row_ids), **relationship}
                     for clue_key, clue in sorted(self._clues.items())
                     if customer_id in (None, clue_key) and (needle is None or _matches(clue, needle))
-                    for relationship in self._sales.get(clue_key, seed.sales_rows(clue))]
+                    for relationship in self._sales.get(clue_key, seed.sales_rows(clue))
+                    if owners is None or any(sales_ids.get(f.get("salesName")) in owners
+                                             for f in relationship.get("mainFollows") or ())]
         start = (page_no - 1) * page_size
         return {"totalPage": math.ceil(len(rows) / page_size), "data": rows[start:start + page_size]}
+
+    def set_employees(self, employees: list[Json]) -> None:
+        """Replace get-users' list (each a dict as the CRM would send it: ``salesId``, ``name``, and whatever
+        unpublished keys a test gives, e.g. ``mobile``)."""
+        with self._lock:
+            self._employees = copy.deepcopy(employees)
+
+    def employees_page(self, page_no: int, page_size: int) -> Json:
+        """get-users: ``result[]`` of one page (how the real CRM says it is the last is unpublished: the sandbox
+        ends with a short page)."""
+        with self._lock:
+            start = (page_no - 1) * page_size
+            return {"result": copy.deepcopy(self._employees[start:start + page_size])}
 
     def set_sales(self, clue_id: int, rows: list[Json]) -> None:
         """Replace a clue's sales relationships: the extra keys of each of its customer/search rows
@@ -579,6 +601,16 @@ class _Payload:
         return value if _is_int(value) else None
 
 
+def _owners(body: Mapping[str, Any]) -> frozenset[str] | None:
+    """``role: 1`` (owner) with ``salesIdList``: the salesIds whose clues to list; None without the filter."""
+    if "salesIdList" not in body and "role" not in body:
+        return None
+    ids = body.get("salesIdList")
+    if body.get("role") != 1 or not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
+        raise _BadRequest  # only the owner role is served (2, collaborator, has no seed data)
+    return frozenset(str(i) for i in ids)
+
+
 def _int_arg(body: Mapping[str, Any], key: str, *, default: int | None = None, low: int = 0,
              high: int = 2**63 - 1) -> int:
     value = body.get(key)
@@ -660,6 +692,7 @@ class SandboxApp:
             TAG_TREE: lambda _: self.state.tag_tree(),
             FOLLOW_UPS: self._follow_ups,
             SEARCH: self._search,
+            GET_USERS: self._get_users,
             ECHO: self._echo,
             CLUES_BY_CREATE_TIME: self._clues_by_create_time,
             PUSH_REGISTER: self._push_register,
@@ -773,13 +806,22 @@ class SandboxApp:
         customer_id = payload.customer_id
         if "customerId" in body and customer_id is None:
             raise _BadRequest
-        if customer_id is None and (not isinstance(key, str) or not key.strip()):
-            raise _BadRequest  # neither a search text nor a customer to filter by
+        owners = _owners(body)
+        if customer_id is None and owners is None and (not isinstance(key, str) or not key.strip()):
+            raise _BadRequest  # neither a search text nor a customer or owner to filter by
         if key is not None and not isinstance(key, str):
             raise _BadRequest
         page_no = _int_arg(body, "pageNo", default=1, low=1)
         page_size = _int_arg(body, "pageSize", default=10, low=1, high=MAX_PAGE_SIZE)
-        return self.state.search(key or None, page_no, page_size, customer_id)
+        return self.state.search(key or None, page_no, page_size, customer_id, owners)
+
+    def _get_users(self, payload: _Payload) -> Json:
+        body = payload.object()
+        if not isinstance(body.get("name", ""), str) or not isinstance(body.get("deleted", False), bool):
+            raise _BadRequest
+        page_no = _int_arg(body, "pageNo", default=1, low=1)
+        page_size = _int_arg(body, "pageSize", default=100, low=1, high=MAX_PAGE_SIZE)
+        return self.state.employees_page(page_no, page_size)
 
     def _clues_by_create_time(self, payload: _Payload) -> Json:
         body = payload.object()

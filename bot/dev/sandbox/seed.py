@@ -529,3 +529,13 @@ def sales_rows(clue: Json) -> list[Json]:
     if clue_id == SPARSE_CLUE_ID:
         return [{**_relationship(*_SALES[2]), "wechatNickname": SPARSE_CLUE_NICKNAME}]
     return [_relationship(*_SALES[clue_id % len(_SALES)])]
+
+
+# ---------------------------------------------------------------- employees (get-users)
+
+# The CRM users behind ``_SALES``, as get-users lists them: ``salesId`` and ``name`` are all the vendor
+# publishes (crm-api.md section 7a), so that is all the seed carries; a test that needs the e-mail or mobile
+# some tenants may send sets them (``SandboxState.set_employees``). The sandbox reads a row's owner back to its
+# salesId by the follow's ``salesName``.
+EMPLOYEES: tuple[Json, ...] = tuple({"salesId": sales_id, "name": follow["salesName"]}
+                                    for sales_id, (follow, _) in zip(("1001", "1002", "1003"), _SALES, strict=True))

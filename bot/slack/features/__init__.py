@@ -25,6 +25,7 @@ from bot.slack.webapi import SlackCalls
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.slack.people import People
     from bot.store.alerts import AlertStore
     from bot.store.watches import WatchStore
 
@@ -65,6 +66,7 @@ class FeatureDeps:
     calls: SlackCalls
     wall: Callable[[], float]
     alerts: AlertDeps | None = None  # /clue subscribe…: the alerts database (None: DATABASE_URL=off)
+    people: People | None = None  # /clue me, mine, App Home: links in the database (None: DATABASE_URL=off)
 
     @property
     def cards(self) -> CardRequests:

@@ -138,7 +138,7 @@ class AlertCommands:
         number = [s.id for s in await alerts.store.subscriptions(who.channel_id)].index(subscription.id) + 1
         log.info("alerts.subscribed", extra={"channel": who.channel_id, "user": who.user_id,
                                               "subscription": subscription.id})
-        return cards.notice_message(locale, "subscribed", what=_what(subscription, locale), number=number)
+        return cards.notice_message(locale, "subscribed", what=described(subscription, locale), number=number)
 
     async def _list(self, alerts: AlertDeps, who: Inbound, locale: str) -> Message:
         listed = await alerts.store.subscriptions(who.channel_id or "")
@@ -146,7 +146,7 @@ class AlertCommands:
             return cards.notice_message(locale, "subscriptions_none")
         lines = []
         for number, subscription in enumerate(listed, 1):
-            line = f"{number}. {mrkdwn_value(_what(subscription, locale), 300)} · <@{subscription.created_by}>"
+            line = f"{number}. {mrkdwn_value(described(subscription, locale), 300)} · <@{subscription.created_by}>"
             if subscription.disabled_reason:
                 reason = t(locale, f"alerts.reason.{subscription.disabled_reason}")
                 line += " · " + t(locale, "alerts.disabled", reason=reason)
@@ -161,7 +161,7 @@ class AlertCommands:
         if gone is None:
             return cards.notice_message(locale, "unsubscribe_unknown", number=int(number_text))
         log.info("alerts.unsubscribed", extra={"channel": who.channel_id, "user": who.user_id, "subscription": gone.id})
-        return cards.notice_message(locale, "unsubscribed", number=int(number_text), what=_what(gone, locale))
+        return cards.notice_message(locale, "unsubscribed", number=int(number_text), what=described(gone, locale))
 
     def _refused(self, who: Inbound, locale: str, *, rule: str | None, key: str = "subscribe_refused"
                  ) -> Message | None:
@@ -182,7 +182,7 @@ class AlertCommands:
         return isinstance(channel, dict) and channel.get("is_member") is False
 
 
-def _what(subscription: Subscription, locale: str) -> str:
+def described(subscription: Subscription, locale: str) -> str:
     """What a subscription alerts, as plain text (escaped by ``notice_message``, or by the caller)."""
     if not subscription.filters:
         return t(locale, "alerts.every_clue")

@@ -30,6 +30,7 @@ from bot.slack import cards, search_cards
 from bot.slack.features import Ack, FeatureDeps, Message, Respond
 from bot.slack.features.alerts import AlertCommands
 from bot.slack.features.card_request import clues
+from bot.slack.features.people import PeopleCommands
 from bot.slack.features.search import ClueSearch
 from bot.slack.gate import LOOKUP, Pass, Placing, Refusal
 from bot.slack.inbound import Inbound
@@ -41,10 +42,11 @@ MEMO_TEXT_CHARS = 200  # longer /clue texts (several links) are rare: parsed afr
 
 
 class ClueCommand:
-    def __init__(self, deps: FeatureDeps, search: ClueSearch) -> None:
+    def __init__(self, deps: FeatureDeps, search: ClueSearch, people: PeopleCommands) -> None:
         self._deps = deps
         self._search = search
         self._alerts = AlertCommands(deps)
+        self._people = people
         self._gate = deps.gate
         self._renderer = deps.renderer
         self._options = deps.options
@@ -69,6 +71,13 @@ class ClueCommand:
             parse_command(text, self._deps.matcher, self._options.max_ids)
         if request.alerts is not None:  # /clue subscribe | subscriptions | unsubscribe (bot.slack.features.alerts)
             await ack(response_type="ephemeral", **await self._alerts.answer(*request.alerts, who, locale))
+            return None
+        if request.people is not None:  # /clue me | link | unlink | mine (bot.slack.features.people)
+            answer = self._people.answer(*request.people, who, locale)
+            if isinstance(answer, dict):
+                await ack(response_type="ephemeral", **answer)
+            else:
+                await self._ack_when_done(answer, deadline, ack, respond, locale, "people_working")
             return None
         notice = self._usage(request, locale)
         if notice is not None:  # help and usage errors: no I/O at all

@@ -592,13 +592,15 @@
       }
     }
     if (!view || typeof view !== "object") return;
-    // The fake Slack names a view after the views.open call that opened it.
-    const id = call.name === "views.open" ? `V${String(call.seq).padStart(8, "0")}` : String(call.body.view_id || "");
+    // The fake Slack names a view after the views.open (or views.publish: the Home tab) call that opened it.
+    const id = call.name === "views.open" || call.name === "views.publish" ? `V${String(call.seq).padStart(8, "0")}`
+      : String(call.body.view_id || "");
     if (call.name === "views.update" && (!state.modal || state.modal.id !== id)) return;
     const blocks = Array.isArray(view.blocks) ? view.blocks : [];
     const message = { id: nextId("m"), ts: newTs(), ephemeral: true };
     const ctx = { message, kind: "view", view: { id, hash: `h${call.seq}`, private_metadata: view.private_metadata } };
-    const title = view.title && typeof view.title.text === "string" ? view.title.text : "";
+    const title = view.title && typeof view.title.text === "string" ? view.title.text
+      : view.type === "home" ? "Home" : "";
     const close = view.close && typeof view.close.text === "string" ? view.close.text : "Close";
     const node = el("div", { class: "modal-backdrop", role: "dialog", "aria-modal": "true", "aria-label": title },
       el("div", { class: "modal", "data-callback": view.callback_id || "" },
@@ -844,6 +846,12 @@
       }
     } else if (call.kind === "api" && (call.name === "views.open" || call.name === "views.update")) {
       showModal(call);
+    } else if (call.kind === "api" && call.name === "views.publish"
+               && body.user_id === state.config.viewers[state.viewer].id) {
+      showModal(call); // the Home tab, shown over the channel like a modal
+    } else if (call.kind === "api" && call.name === "chat.postMessage"
+               && body.channel === state.config.viewers[state.viewer].id) {
+      setContent(addMessage({ author: "clue (direct message)", bot: true }), body); // a nudge, "assigned to you"
     } else if (call.kind === "api" && call.name === "chat.unfurl") {
       const message = state.posts.get(`${body.channel}/${body.ts}`);
       let unfurls = body.unfurls;
@@ -1053,6 +1061,33 @@
     });
   }
 
+  function setUpPersonal() {
+    const status = $("personal-status");
+    const said = {
+      sent: "Sent: see the direct message in the conversation.",
+      not_linked: "You are not linked yet: type /clue me and click Yes.",
+      empty: "Nothing is due and nothing is new: no nudge is sent.",
+      crm_failed: "The CRM did not answer: no nudge.",
+      slack_failed: "Slack refused the message.",
+      unavailable: "No database (DATABASE_URL=off): no nudges.",
+    };
+    $("personal").addEventListener("click", async (event) => {
+      const chip = event.target.closest("button[data-personal]");
+      if (!chip) return;
+      const what = chip.dataset.personal;
+      const result = await post(`/playground/${what}`, { viewer: state.viewer });
+      if (!result.ok) {
+        status.textContent = `The playground refused: ${result.error}`;
+      } else if (what === "home") {
+        status.textContent = "Home opened: the app publishes it (views.publish).";
+        poke();
+      } else {
+        status.textContent = said[result.data.outcome] || String(result.data.outcome);
+        poke();
+      }
+    });
+  }
+
   function setUpFaults() {
     const panel = $("faults");
     if (!state.config.sandbox_origin) return; // a real CRM: nothing to break on purpose
@@ -1136,6 +1171,7 @@
     setUpComposer();
     setUpFaults();
     setUpLeads();
+    setUpPersonal();
     document.body.dataset.ready = "true";
     pollForever();
   }

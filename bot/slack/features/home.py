@@ -1,0 +1,142 @@
+"""App Home: ``app_home_opened`` → ``views.publish`` of the person's own Home tab.
+
+The event is acked at once and the view is published from a task. Home shows who the person is in the CRM (or
+how to link), their overdue and due-today counts with the first page of their clues, the channel alerts they set
+up, and their settings (language, the morning nudge, whose time zone follows a Slack zone changed since). Their
+clues come from the people cache: however often Home opens, at most one CRM read per person per minute; while the
+CRM fails, the last answer is shown with the stale note, and with nothing to show, a line says so. Nothing here is
+posted in a channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.text import mrkdwn_value
+from bot.errors import CrmError, SlackCallFailed, StoreError
+from bot.slack import cards, people_cards
+from bot.slack.features import Ack, FeatureDeps
+from bot.slack.features.alerts import described
+from bot.slack.inbound import Inbound
+from bot.slack.people import People
+from bot.store.people import PersonLink
+
+log = logging.getLogger(__name__)
+
+EVENT = "app_home_opened"
+_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+class AppHome:
+    def __init__(self, deps: FeatureDeps) -> None:
+        self._deps = deps
+        self._people = deps.people
+
+    def register(self, app: AsyncApp) -> None:
+        app.event(EVENT)(self.on_home_opened)
+        app.action(people_cards.ACTION_NUDGE_ON)(self.on_nudge)
+        app.action(people_cards.ACTION_NUDGE_OFF)(self.on_nudge)
+
+    async def on_home_opened(self, event: Mapping[str, Any], body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab") not in (None, "home"):  # the Messages tab opened: nothing to publish
+            return
+        who = Inbound.from_event(event, body)._replace(channel_id=None)
+        if who.user_id is None or self._refused(who):
+            return
+        self._deps.runner.spawn(self.publish(who, client), name="home.publish")
+
+    async def on_nudge(self, ack: Ack, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """Morning nudge on (at the button's time, in the person's Slack time zone) or off; Home is republished."""
+        await ack()
+        who = Inbound.from_action(body)._replace(channel_id=None)
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
+        value = action.get("value")
+        at = value if action.get("action_id") == people_cards.ACTION_NUDGE_ON and isinstance(value, str) else None
+        if who.user_id is None or self._people is None or self._refused(who) or (at is not None and
+                                                                                not _TIME.fullmatch(at)):
+            return
+        self._deps.runner.spawn(self._set_nudge(self._people, who, at, client), name="home.nudge")
+
+    async def _set_nudge(self, people: People, who: Inbound, at: str | None, client: AsyncWebClient) -> None:
+        user = who.user_id or ""
+        tz = (await people.profile(user)).tz if at else None
+        try:
+            changed = await people.store.set_nudge(user, at, tz)
+        except StoreError as exc:
+            log.warning("people.store.unavailable", extra={"error": str(exc)[:80]})
+            return
+        log.info("people.nudge.set", extra={"user": user, "at": at, "tz": tz, "changed": changed})
+        await self.publish(who, client)
+
+    def _refused(self, who: Inbound) -> bool:
+        """Home is the person's own: the workspace and people allow lists apply (no conversation to check)."""
+        access = self._deps.gate.access
+        rule = access.check_team(who) or ("user" if access.allowed_user_ids and who.user_id
+                                          not in access.allowed_user_ids else None)
+        if rule is not None:
+            log.info("home.access.denied", extra={"user": who.user_id, "rule": rule})
+        return rule is not None
+
+    async def publish(self, who: Inbound, client: AsyncWebClient) -> None:
+        """Publish the person's Home view (what is known: a failing CRM or database is said in it)."""
+        user = who.user_id or ""
+        locale = self._deps.gate.locales.get(user)
+        people = self._people
+        if people is None:
+            view = {"type": "home", "blocks": cards.notice_message(locale, "people_unavailable")["blocks"]}
+        else:
+            try:
+                view = people_cards.home_view(await self._state(people, user, locale))
+            except StoreError as exc:
+                log.warning("people.store.unavailable", extra={"error": str(exc)[:80]})
+                view = {"type": "home", "blocks": cards.notice_message(locale, "people_unavailable")["blocks"]}
+        try:
+            await client.views_publish(user_id=user, view=view)
+        except SlackCallFailed:
+            return  # logged and counted by the client
+
+    @staticmethod
+    async def _follow_zone(people: People, link: PersonLink) -> PersonLink:
+        """The nudge follows the person's Slack time zone: a zone changed since it was set is taken over now."""
+        tz = (await people.profile(link.user_id)).tz
+        if tz is None or tz == link.tz:
+            return link
+        await people.store.set_nudge(link.user_id, link.nudge_at, tz)
+        log.info("people.nudge.zone_changed", extra={"user": link.user_id, "tz": tz})
+        return replace(link, tz=tz)
+
+    async def _state(self, people: People, user: str, locale: str) -> people_cards.HomeState:
+        now = datetime.fromtimestamp(self._deps.wall(), UTC)
+        contact = self._deps.gate.access.admin_contact
+        standing = await people.standing(user)
+        mine = await people.subscriptions_by(user)
+        listed = tuple(f"<#{s.channel_id}> · {mrkdwn_value(described(s, locale), 300)}" for s in mine)
+        state = people_cards.HomeState(locale=locale, contact=contact, now=now, subscriptions=listed,
+                                       subscription_count=len(mine))
+        link = standing.link
+        if link is None:
+            return state
+        if link.nudge_at is not None:
+            link = await self._follow_zone(people, link)
+        state = replace(state, name=link.crm_name, sales_id=link.sales_id, gone=standing.gone, nudge_at=link.nudge_at,
+                        tz=link.tz)
+        if standing.gone:
+            return state
+        try:
+            ordered, owned = await people.agenda(user, link.sales_id)
+        except CrmError as exc:  # nothing recent to show: Home says so
+            log.info("home.crm.failed", extra={"user": user, "error": type(exc).__name__})
+            return state
+        freshness = people_cards.Freshness(datetime.fromtimestamp(owned.fetched_at, UTC), owned.stale)
+        return replace(state, agenda=ordered, freshness=freshness)
+
+

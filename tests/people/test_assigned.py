@@ -1,0 +1,54 @@
+"""Assigned to you, end to end: the alerts poller takes a new lead in from the sandbox CRM, its owner (customer/
+search by customerId) is a linked person, who gets one direct message with its card."""
+
+from __future__ import annotations
+
+from bot.alerts.nudges import NudgeService
+from bot.dev.sandbox import SandboxServer
+from bot.store.people import CONFIRMED
+from tests.alerts.test_scenarios import just_now, service
+from tests.blockkit import assert_valid_message
+from tests.people.conftest import BOB, people
+from tests.slack.harness import TEAM, USER, SlackDriver
+
+ZHANG_SAN = {"mainFollows": [{"salesName": "张三", "qwSalesId": "ZhangSan"}], "followDeptNames": ["华东销售部"]}
+
+
+def nudges(app: SlackDriver) -> NudgeService:
+    found = app.instance.nudges
+    assert found is not None
+    return found
+
+
+async def test_a_new_lead_owned_by_a_linked_person_is_sent_to_them_once(app: SlackDriver,
+                                                                         sandbox: SandboxServer) -> None:
+    await people(app).store.link(USER, TEAM, "1001", "张三", how=CONFIRMED, linked_by=USER)
+    await people(app).store.link(BOB, TEAM, "1002", "李四", how=CONFIRMED, linked_by=BOB)
+    await app.command("subscribe")  # new clues are polled while a channel subscribes to them
+    await service(app).run_round()  # the poll's mark starts now
+    first = await nudges(app).run_round()  # and so does the "assigned to you" cursor: history is no news
+    assert first.assigned is not None and first.assigned.sent == []
+    ours, theirs = sandbox.state.add_leads(2, created=just_now())
+    sandbox.state.set_sales(ours, [ZHANG_SAN])
+    sandbox.state.set_sales(theirs, [])  # nobody's yet
+    await service(app).run_round()
+    done = await nudges(app).run_round()
+    assert done.assigned is not None and done.assigned.sent == [(USER, ours)]
+    [message] = app.fake.channel_messages(USER)
+    assert message["text"].startswith("Assigned to you: 新线索")
+    assert_valid_message({"text": message["text"], "blocks": message["blocks"]})
+    assert app.fake.channel_messages(BOB) == []
+    again = await nudges(app).run_round()
+    assert again.assigned is not None and again.assigned.sent == [] and again.assigned.checked == 0
+    assert len(app.fake.channel_messages(USER)) == 1
+
+
+async def test_nobody_linked_reads_no_owners(app: SlackDriver, sandbox: SandboxServer) -> None:
+    await app.command("subscribe")
+    await service(app).run_round()
+    await nudges(app).run_round()
+    sandbox.state.add_leads(3, created=just_now())
+    await service(app).run_round()
+    done = await nudges(app).run_round()
+    assert done.assigned is not None and done.assigned.checked == 0
+    assert len(app.fake.channel_messages("C0SALES001")) == 3  # the channel's alerts went out all the same
