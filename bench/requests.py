@@ -8,6 +8,7 @@ requests right before each run.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.client import CLUE_GET, SEARCH, encode_body
@@ -66,6 +67,28 @@ def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: 
                   "links": [{"domain": "crm.example.com", "url": url}]},
     }
     return slack_post(host, slack_requests.event_callback(secret, body))
+
+
+def home_opened(host: str, secret: str, user: str, event_id: str) -> bytes:
+    """A signed ``app_home_opened`` event_callback: the person opened the app's Home tab (Slack's published event:
+    ``user``, their DM ``channel``, ``tab``, ``event_ts``)."""
+    now = time.time()
+    body = {
+        "token": "legacy-bench-token", "team_id": TEAM, "api_app_id": APP_ID, "type": "event_callback",
+        "event_id": event_id, "event_time": int(now),
+        "event": {"type": "app_home_opened", "user": user, "channel": f"D{user[1:]}", "tab": "home",
+                  "event_ts": f"{now:.6f}"},
+    }
+    return slack_post(host, slack_requests.event_callback(secret, body))
+
+
+def home_click(host: str, secret: str, user: str, button: dict[str, Any], view: dict[str, Any]) -> bytes:
+    """A signed ``block_actions`` click on ``button`` (``action_id``, ``value``, its ``block_id``) of the person's
+    Home tab, ``view`` as Slack holds it."""
+    payload = slack_requests.button_click(team=TEAM, user=user, action_id=button["action_id"], value=button["value"],
+                                          trigger_id="1000.2000.bench", api_app_id=APP_ID, view=view,
+                                          team_domain="bench", user_name="bench", block_id=button.get("block_id"))
+    return slack_post(host, slack_requests.interaction(secret, payload))
 
 
 def crm_clue_get(host: str, clue_id: int) -> bytes:

@@ -674,6 +674,15 @@ def _gateway_page(status: int) -> Response:
     return Response(page, status_code=status, media_type="text/html")
 
 
+async def _control_args(request: Request, keys: set[str]) -> Json | None:
+    """A control call's JSON object (``{}`` for no body) when it names only ``keys``; None otherwise."""
+    try:
+        args = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return None
+    return args if isinstance(args, dict) and not set(args) - keys else None
+
+
 async def _read_body(request: Request) -> bytes | None:
     """The raw body, or None when it exceeds ``MAX_REQUEST_BYTES``."""
     body = bytearray()
@@ -924,11 +933,8 @@ class SandboxApp:
 
     async def _control_add_leads(self, request: Request) -> Response:
         """``{"count": 50}`` new leads now (``"created": "2024-05-01 09:30:00"``: late arrivals); their ids."""
-        try:
-            args = json.loads(await request.body() or b"{}")
-        except ValueError:
-            args = None
-        if not isinstance(args, dict) or set(args) - {"count", "created"}:
+        args = await _control_args(request, {"count", "created"})
+        if args is None:
             return JSONResponse({"error": "body must be a JSON object: {\"count\": n, \"created\": time}"},
                                 status_code=400)
         try:
@@ -940,11 +946,8 @@ class SandboxApp:
     async def _control_add_staff(self, request: Request) -> Response:
         """``{"count": 1000, "clues_each": 2}`` more employees, each owning clues created 30 days ago and overdue
         since yesterday (on the sandbox clock); their salesIds."""
-        try:
-            args = json.loads(await request.body() or b"{}")
-        except ValueError:
-            args = None
-        if not isinstance(args, dict) or set(args) - {"count", "clues_each"}:
+        args = await _control_args(request, {"count", "clues_each"})
+        if args is None:
             return JSONResponse({"error": "body must be a JSON object: {\"count\": n, \"clues_each\": k}"},
                                 status_code=400)
         try:
