@@ -17,10 +17,10 @@ for the run so that it is between 09:00 and 10:00 there now: their 09:00 nudge i
   (``CRM_RATE_PER_SECOND``, ``CRM_MAX_CONCURRENCY``) and cold caches, as on the morning after; its loop's first
   round (a minute after start: the lease row's renewal says when) finds everyone due. Measured: the round's
   duration to the last DM, CRM calls by endpoint and the peak calls in one second (sampled every 50 ms) against
-  ``CRM_RATE_PER_SECOND``, the DMs accepted and their peak per second, the closest two DMs to one person, the
-  calls our own rate limit refused (``cluebot_crm_rejected{reason="rate_limited"}``, must be 0) and the nudges
-  that failed. Then the rounds go on: after the third round has started (so the second has ended), the DMs
-  sent by the second (must be 0).
+  ``CRM_RATE_PER_SECOND``, the DMs accepted and their peak per second, the Slack calls (``users.info`` per minute:
+  Slack's Tier 4 is 100+), the closest two DMs to one person, the calls our own rate limit refused
+  (``cluebot_crm_rejected{reason="rate_limited"}``, must be 0) and the nudges that failed. Then the rounds go
+  on: after the third round has started (so the second has ended), the DMs sent by the second (must be 0).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -209,6 +210,7 @@ def _nudge(bench: Bench, bot: Proc, state: FakeSlackState, database: Path, nudge
     refused = bench.metric(bot, "cluebot_crm_rejected_total", '{reason="rate_limited"}')
     calls_before = bench.crm_stats()["calls"]
     first_wait = NUDGE_INTERVAL_SECONDS + 30
+    slack_mark = len(state.since(0))
     round_one = _wait_for_round(bot, database, after=0.0, timeout=first_wait)
     samples: list[tuple[float, int]] = []  # (monotonic, CRM calls so far)
     deadline = time.monotonic() + len(nudged) / rate * 3 + 60
@@ -225,6 +227,7 @@ def _nudge(bench: Bench, bot: Proc, state: FakeSlackState, database: Path, nudge
     calls = {path: n - calls_before.get(path, 0) for path, n in bench.crm_stats()["calls"].items()
              if n - calls_before.get(path, 0)}
     sent = sum(len(messages) for messages in dms.values())
+    slack_calls = Counter(call.name for call in state.since(slack_mark) if call.kind == "api")
     expect(bot, sent > 0, f"the round sent no DM: {outcomes}")
     # The rounds go on: once the third has started, the second (the same local day) has ended.
     round_three = _wait_for_round(bot, database, after=_wait_for_round(bot, database, after=round_one,
@@ -237,6 +240,8 @@ def _nudge(bench: Bench, bot: Proc, state: FakeSlackState, database: Path, nudge
             "dms_accepted": sent, "seconds_to_last_dm": round(stamps[-1] - round_one, 2),
             "crm_calls": calls, "crm_calls_per_person": round(sum(calls.values()) / len(nudged), 3),
             "peak_crm_calls_per_s": _peak(samples, 1.0), "peak_dms_per_s": _peak_count(stamps, 1.0),
+            "slack_calls": dict(slack_calls),  # users.info: each person's time zone, read again by a cold instance
+            "users_info_per_minute": round(slack_calls["users.info"] / max(stamps[-1] - round_one, 1.0) * 60),
             "min_gap_same_person_s": round(min(gaps), 3) if gaps else None,
             "refused_by_rate_limit": int(bench.metric(bot, "cluebot_crm_rejected_total", '{reason="rate_limited"}')
                                          - refused),

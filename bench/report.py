@@ -307,7 +307,9 @@ def _people_lines(section: Json | None) -> list[str]:
             f"CRM calls {calls} ({_n(nudge['crm_calls_per_person'], 2)} per person), peak "
             f"{nudge['peak_crm_calls_per_s']} in one second; DMs peak {nudge['peak_dms_per_s']} a second, closest "
             f"two to one person {'– (one each)' if gap is None else _n(gap, 2) + ' s'}; "
-            f"{nudge['refused_by_rate_limit']} refused by our rate limit",
+            f"{nudge['refused_by_rate_limit']} refused by our rate limit; Slack calls "
+            f"{', '.join(f'`{m}` {n:,}' for m, n in nudge['slack_calls'].items())} "
+            f"(`users.info` {nudge['users_info_per_minute']:,} a minute; Slack's Tier 4 is 100+)",
             f"- the next round the same day (over by the third, {_n(nudge['third_round_after_s'], 0)} s after the "
             f"first began): **{nudge['second_round_dms']} DMs**"]
 
