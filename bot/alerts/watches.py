@@ -111,6 +111,8 @@ class ClueWatcher:
 
     async def post(self, result: WatchResult) -> None:
         """Post every change waiting, per channel, oldest first."""
+        if self._pacer.paused:
+            return
         by_channel: dict[str, list[PendingChange]] = {}
         for change in await self.store.pending():
             by_channel.setdefault(change.channel_id, []).append(change)
@@ -121,6 +123,8 @@ class ClueWatcher:
             items = await self._recover(channel, items, result)
         threads: dict[int, str | None] = {}  # a watch's thread, as this round's posts set it
         for change in items:
+            if self._pacer.paused:
+                return
             thread = threads.get(change.watch_id, change.thread_ts)
             ts = await self._post(channel, change, thread, result)
             if ts is None:
@@ -142,6 +146,8 @@ class ClueWatcher:
                 await self.store.disable(channel, exc.error)
                 result.disabled.append(channel)
                 log.warning("watches.disabled", extra={"channel": channel, "reason": exc.error})
+            else:
+                self._pacer.refused(exc.error)
             return None
         self._pacer.posted(channel)
         ts = answer.get("ts")
