@@ -152,6 +152,12 @@ class Assignments(Queries):
                                .where(assignments.c.clue_id == clue_id).values(state=NUDGE_POSTED))
 
 
+async def anyone_linked(db: Database) -> bool:
+    """Whether any Slack person is linked to a CRM user (then new clues are read for "assigned to you")."""
+    async with Guarded(db, write=False) as conn:
+        return await conn.scalar(select(people.c.user_id).limit(1)) is not None
+
+
 async def _claim(db: Database, table: Table, row: dict[str, Any]) -> bool:
     """Insert a ``pending`` row unless its unique key is taken: True for the one caller whose insert it was."""
     async with Guarded(db, write=True) as conn:

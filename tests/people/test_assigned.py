@@ -52,3 +52,16 @@ async def test_nobody_linked_reads_no_owners(app: SlackDriver, sandbox: SandboxS
     done = await nudges(app).run_round()
     assert done.assigned is not None and done.assigned.checked == 0
     assert len(app.fake.channel_messages("C0SALES001")) == 3  # the channel's alerts went out all the same
+
+
+async def test_with_no_channel_subscribed_a_linked_person_is_still_told(app: SlackDriver,
+                                                                        sandbox: SandboxServer) -> None:
+    await people(app).store.link(USER, TEAM, "1001", "张三", how=CONFIRMED, linked_by=USER)
+    await service(app).run_round()  # no subscription anywhere: the poll runs because someone is linked
+    await nudges(app).run_round()
+    [ours] = sandbox.state.add_leads(1, created=just_now())
+    sandbox.state.set_sales(ours, [ZHANG_SAN])
+    polled = await service(app).run_round()
+    assert polled.poll is not None and polled.poll.new == 1 and polled.poll.deliveries == 0  # no channel alert
+    done = await nudges(app).run_round()
+    assert done.assigned is not None and done.assigned.sent == [(USER, ours)]
