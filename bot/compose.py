@@ -259,6 +259,8 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                           window_minutes=settings.clue_nudge_window_minutes,
                           poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
                           wall=clocks.wall, owner_of=crm.fetcher.owner, url_for=matcher.url_for) if people else None
+    if alerts is not None and alerts.watcher is not None and nudges is not None and nudges.assigned is not None:
+        alerts.watcher.tell_new_owners(nudges.assigned.owner_changed)  # a watched clue handed to a linked person
     people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,

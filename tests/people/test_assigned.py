@@ -65,3 +65,22 @@ async def test_with_no_channel_subscribed_a_linked_person_is_still_told(app: Sla
     assert polled.poll is not None and polled.poll.new == 1 and polled.poll.deliveries == 0  # no channel alert
     done = await nudges(app).run_round()
     assert done.assigned is not None and done.assigned.sent == [(USER, ours)]
+
+
+async def test_a_watched_clue_handed_to_a_linked_person_is_sent_to_them_once(app: SlackDriver,
+                                                                              sandbox: SandboxServer) -> None:
+    await people(app).store.link(USER, TEAM, "1001", "张三", how=CONFIRMED, linked_by=USER)
+    sandbox.state.set_sales(8, [])  # awaiting assignment
+    await app.command("watch 8")
+    await service(app).recheck(8)  # the first read only takes the fingerprint
+    sandbox.state.set_sales(8, [ZHANG_SAN])  # assigned to 张三, who is linked
+    await service(app).recheck(8)
+    [told] = app.fake.channel_messages(USER)
+    assert told["text"].startswith("Assigned to you: ")
+    assert_valid_message({"text": told["text"], "blocks": told["blocks"]})
+    sandbox.state.set_sales(8, [])
+    await service(app).recheck(8)
+    sandbox.state.set_sales(8, [ZHANG_SAN])  # handed back: the same person is not told twice
+    await service(app).recheck(8)
+    assert len(app.fake.channel_messages(USER)) == 1
+    assert app.fake.channel_messages(BOB) == []
