@@ -2,7 +2,9 @@
 
 The event is acked at once and the view is published from a task. Home shows who the person is in the CRM (or
 how to link), their overdue and due-today counts with the first page of their clues, the channel alerts they set
-up, and their settings (language, the morning nudge, whose time zone follows a Slack zone changed since). Their
+up, and their settings: the language (a static_select: Slack's own or one we speak, stored and used for
+everything said to them) and the morning nudge (a static_select of morning times; its time zone follows a Slack
+zone changed since). Their
 clues come from the people cache: however often Home opens, at most one CRM read per person per minute; while the
 CRM fails, the last answer is shown with the stale note, and with nothing to show, a line says so. Nothing here is
 posted in a channel.
