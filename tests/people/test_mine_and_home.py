@@ -13,7 +13,7 @@ from bot.dev.sandbox import SandboxServer, seed
 from bot.slack.people_cards import MAX_HOME_BLOCKS
 from bot.store.people import CONFIRMED
 from tests.blockkit import assert_valid_blocks, assert_valid_message
-from tests.people.conftest import Monotonic, people, pick_in_home, profile, text_of
+from tests.people.conftest import Monotonic, people, profile, text_of
 from tests.slack.harness import TEAM, USER, SlackDriver
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -154,17 +154,6 @@ async def test_home_with_a_failing_crm_and_nothing_cached_says_so(app: SlackDriv
     view = await home(app)
     assert "The CRM is not answering and I have nothing recent to show" in text_of(view)
     assert "You are *张三* in the CRM." in text_of(view)
-
-
-async def test_home_turns_the_morning_nudge_on_in_the_persons_zone(app: SlackDriver) -> None:
-    await linked(app)
-    profile(app, USER, tz="America/Los_Angeles")
-    await home(app)
-    await pick_in_home(app, "clue_nudge_time", "09:00")
-    link = await people(app).store.linked(USER)
-    assert link is not None and (link.nudge_at, link.tz) == ("09:00", "America/Los_Angeles")
-    view = app.fake.api_calls("views.publish")[-1]["view"]
-    assert "Morning nudge: on, at 09:00 (America/Los_Angeles)." in str(view)
 
 
 async def test_a_changed_slack_time_zone_moves_the_nudge_when_home_opens(app: SlackDriver) -> None:
