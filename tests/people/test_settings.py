@@ -141,3 +141,11 @@ async def test_unlinked_home_names_the_language_and_offers_no_settings(app: Slac
     view = await home(app)
     assert "Language: English, from your Slack settings." in text_of(view)
     assert not [b for b in view["blocks"] if "accessory" in b or b["type"] == "actions"]
+
+
+async def test_home_speaks_the_stored_choice_at_once_wherever_it_was_made(app: SlackDriver) -> None:
+    await linked(app)
+    await home(app)  # this instance knows the person's language (Slack's: English)
+    assert await people(app).store.set_locale(USER, "zh")  # chosen through another instance
+    view = await home(app)
+    assert "语言：简体中文，在此选择。" in text_of(view)

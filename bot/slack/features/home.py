@@ -101,7 +101,7 @@ class AppHome:
     async def _set_language(self, people: People, who: Inbound, locale: str | None, client: AsyncWebClient) -> None:
         user = who.user_id or ""
         if await _saved(people.store.set_locale(user, locale), "people.locale.set", user=user, locale=locale):
-            await self._deps.gate.locales.refreshed(user)  # before publishing: Home speaks the new language
+            await self._deps.gate.locales.refreshed(user)  # this instance's answers speak it from now on
             await self.publish(who, client)
 
     def _refused(self, who: Inbound) -> bool:
@@ -145,6 +145,8 @@ class AppHome:
         now = datetime.fromtimestamp(self._deps.wall(), UTC)
         contact = self._deps.gate.access.admin_contact
         standing = await people.standing(user)
+        # The choice on the row just read: this instance's memory of it may be up to a minute old.
+        locale = standing.link.locale if standing.link is not None and standing.link.locale else locale
         mine = await people.subscriptions_by(user)
         listed = tuple(f"<#{s.channel_id}> · {mrkdwn_value(described(s, locale), 300)}" for s in mine)
         state = people_cards.HomeState(locale=locale, contact=contact, now=now, subscriptions=listed,
@@ -165,8 +167,6 @@ class AppHome:
             return state
         freshness = people_cards.Freshness(datetime.fromtimestamp(owned.fetched_at, UTC), owned.stale)
         return replace(state, agenda=ordered, freshness=freshness)
-
-
 
 
 def _picked(action: Mapping[str, Any]) -> str | None:
