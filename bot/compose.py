@@ -254,7 +254,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         alerts.db.count_commits(metrics.store_commits.inc)
     people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
-                          clock=clocks.monotonic)
+                          clock=clocks.monotonic, chosen=people.store.locale_of if people else None)
     nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
                           window_minutes=settings.clue_nudge_window_minutes,
                           poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,

@@ -98,7 +98,7 @@ class AssignedToYou:
         clue_id = clue.id
         if not await self._store.claim(link.user_id, clue_id):
             return
-        message = alert_message(clue, self._locale_of(link.user_id), self._url_for, heading=HEADING)
+        message = alert_message(clue, link.locale or self._locale_of(link.user_id), self._url_for, heading=HEADING)
         try:
             await self._client.chat_postMessage(channel=link.user_id, text=message["text"], blocks=message["blocks"])
         except SlackCallFailed:  # logged by the client; not retried (at most once)

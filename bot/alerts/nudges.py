@@ -123,7 +123,7 @@ class NudgeService:
                and c.hit.created.at.timestamp() > since]
         if not people_cards.nudge_due(ordered) and not new:
             return None
-        return people_cards.nudge_message(ordered, new, now, self._locale_of(link.user_id))
+        return people_cards.nudge_message(ordered, new, now, link.locale or self._locale_of(link.user_id))
 
     async def _post(self, link: PersonLink, message: dict[str, Any]) -> bool:
         try:

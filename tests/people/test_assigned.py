@@ -3,6 +3,8 @@ search by customerId) is a linked person, who gets one direct message with its c
 
 from __future__ import annotations
 
+import pytest
+
 from bot.alerts.nudges import NudgeService
 from bot.dev.sandbox import SandboxServer
 from bot.store.people import CONFIRMED
@@ -20,9 +22,12 @@ def nudges(app: SlackDriver) -> NudgeService:
     return found
 
 
-async def test_a_new_lead_owned_by_a_linked_person_is_sent_to_them_once(app: SlackDriver,
-                                                                         sandbox: SandboxServer) -> None:
+@pytest.mark.parametrize(("chosen", "heading"), [(None, "Assigned to you"), ("zh", "分配给你的新线索")])
+async def test_a_new_lead_owned_by_a_linked_person_is_sent_to_them_once(app: SlackDriver, sandbox: SandboxServer,
+                                                                         chosen: str | None, heading: str) -> None:
+    """In their language: the one chosen in Home (on their row) when there is one."""
     await people(app).store.link(USER, TEAM, "1001", "张三", how=CONFIRMED, linked_by=USER)
+    await people(app).store.set_locale(USER, chosen)
     await people(app).store.link(BOB, TEAM, "1002", "李四", how=CONFIRMED, linked_by=BOB)
     await app.command("subscribe")  # new clues are polled while a channel subscribes to them
     await service(app).run_round()  # the poll's mark starts now
@@ -35,7 +40,7 @@ async def test_a_new_lead_owned_by_a_linked_person_is_sent_to_them_once(app: Sla
     done = await nudges(app).run_round()
     assert done.assigned is not None and done.assigned.sent == [(USER, ours)]
     [message] = app.fake.channel_messages(USER)
-    assert message["text"].startswith("Assigned to you: 新线索")
+    assert message["text"].startswith(f"{heading}: 新线索")
     assert_valid_message({"text": message["text"], "blocks": message["blocks"]})
     assert app.fake.channel_messages(BOB) == []
     again = await nudges(app).run_round()
