@@ -126,6 +126,7 @@ class HomeState:
     nudge_at: str | None = None
     tz: str | None = None
     chosen_locale: str | None = None  # the language chosen in Home; None: Slack's
+    recent: Sequence[str] = ()  # the person's recent lookups, one mrkdwn line each (escaped)
 
 
 def _section(text: str, **parts: Any) -> Json:
@@ -152,6 +153,10 @@ def home_view(state: HomeState) -> dict[str, Any]:
     else:
         blocks.append(_section(t(locale, "home.you", name=mrkdwn_value(state.name, _NAME))))
         blocks += _home_agenda(state)
+    if state.recent:
+        blocks.append(obj("divider"))
+        blocks.append(_section(t(locale, "home.recent")))
+        blocks.append(obj("context", elements=[mrkdwn("\n".join(state.recent))]))
     blocks.append(obj("divider"))
     blocks.append(_section(t(locale, "home.subscriptions")))
     if state.subscriptions:

@@ -164,3 +164,19 @@ async def test_a_changed_slack_time_zone_moves_the_nudge_when_home_opens(app: Sl
     link = await people(app).store.linked(USER)
     assert link is not None and link.tz == "Europe/London"
     assert "Morning nudge: on, at 09:00 (Europe/London)." in str(view)
+
+
+async def test_home_lists_your_own_recent_lookups_newest_first(app: SlackDriver) -> None:
+    assert "Your recent lookups" not in str(await home(app))
+    for text in ("8", "12", "8"):
+        response, _ = await app.command(text)
+        assert response.status_code == 200
+    await app.command("13", user="U0BOB00001")  # somebody else's lookup is theirs
+    view = await home(app)
+    assert_valid_blocks(view["blocks"])
+    [recent] = [b for b, before in zip(view["blocks"][1:], view["blocks"], strict=False)
+                if before.get("text", {}).get("text") == "*Your recent lookups*"]
+    lines = recent["elements"][0]["text"].split("\n")
+    assert [line.rsplit("`", 2)[1] for line in lines] == ["8", "12"]  # newest first, once each
+    assert lines[0].startswith("<https://crm.example.com/clues/8|")
+    assert "13" not in recent["elements"][0]["text"]

@@ -23,11 +23,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.locales import LOCALES
-from bot.domain.text import mrkdwn_value
+from bot.domain.text import mrkdwn_value, safe_url
 from bot.errors import CrmError, SlackCallFailed, StoreError
 from bot.slack import cards, people_cards
 from bot.slack.features import Ack, FeatureDeps
 from bot.slack.features.alerts import described
+from bot.slack.i18n import t
 from bot.slack.inbound import Inbound
 from bot.slack.people import People
 from bot.store.people import PersonLink
@@ -131,6 +132,16 @@ class AppHome:
         except SlackCallFailed:
             return  # logged and counted by the client
 
+    def _recent(self, user: str, locale: str) -> tuple[str, ...]:
+        """The person's recent lookups as lines: the clue's name (or "Clue 8") linking to the CRM, and its id."""
+        lines = []
+        for clue_id, name in self._deps.gate.recent.of(user):
+            title = mrkdwn_value(name or "", 80) or t(locale, "clue.title", id=clue_id)
+            url = safe_url(self._deps.matcher.url_for(clue_id))
+            shown = f"<{url}|{title}>" if url else title
+            lines.append(f"{shown} · `{clue_id}`")
+        return tuple(lines)
+
     @staticmethod
     async def _follow_zone(people: People, link: PersonLink) -> PersonLink:
         """The nudge follows the person's Slack time zone: a zone changed since it was set is taken over now."""
@@ -150,7 +161,7 @@ class AppHome:
         mine = await people.subscriptions_by(user)
         listed = tuple(f"<#{s.channel_id}> · {mrkdwn_value(described(s, locale), 300)}" for s in mine)
         state = people_cards.HomeState(locale=locale, contact=contact, now=now, subscriptions=listed,
-                                       subscription_count=len(mine))
+                                       subscription_count=len(mine), recent=self._recent(user, locale))
         link = standing.link
         if link is None:
             return state
