@@ -254,11 +254,13 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
         alerts.db.count_commits(metrics.store_commits.inc)
     people = build_people(settings, crm, alerts, slack_client, metrics, clocks)
     locales = UserLocales(slack_client, runner, default=settings.default_locale, enabled=settings.clue_user_locale,
-                          clock=clocks.monotonic)
+                          clock=clocks.monotonic, chosen=people.store.locale_of if people else None)
     nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
                           window_minutes=settings.clue_nudge_window_minutes,
                           poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
                           wall=clocks.wall, owner_of=crm.fetcher.owner, url_for=matcher.url_for) if people else None
+    if alerts is not None and alerts.watcher is not None and nudges is not None and nudges.assigned is not None:
+        alerts.watcher.tell_new_owners(nudges.assigned.owner_changed)  # a watched clue handed to a linked person
     people_limits = person_limits(settings, fleet, runner, clocks.monotonic)
     gate = Gate(
         access=access,

@@ -1,5 +1,5 @@
-"""Assigned to you: when a new clue the alerts poller took in is owned by a linked person, they get a direct
-message with its card, once.
+"""Assigned to you: when a new clue the alerts poller took in, or a watched clue whose owner changed, is owned by
+a linked person, they get a direct message with its card, once.
 
 The poller stores every new clue (``seen_clues``); this reads them past a cursor of its own and, only while
 someone is linked, reads each one's owner (``customer/search`` by ``customerId``, one CRM read per new clue).
@@ -70,18 +70,35 @@ class AssignedToYou:
                 sales_ids, ambiguous = owners_sales_ids(owner.names if owner else (), employees)
                 if ambiguous:
                     log.info("assigned.owner.ambiguous", extra={"clue_id": item.clue_id, "names": len(ambiguous)})
+                clue = Clue.from_json(item.clue_json) or Clue(id=item.clue_id)
                 for link in (link for sales_id in sales_ids for link in by_sales.get(sales_id, ())):
-                    await self._tell(link, item.clue_id, item.clue_json, done)
+                    await self._tell(link, clue, done)
                 await self._store.advance(item.seen_at)
         except CrmError as exc:
             log.warning("assigned.crm.failed", extra={"error": type(exc).__name__, "checked": done.checked})
         return done
 
-    async def _tell(self, link: PersonLink, clue_id: int, clue_json: str, done: AssignedRound) -> None:
+    async def owner_changed(self, clue: Clue, owner: Owner) -> None:
+        """A watched clue has a new owner: those of its owners who are linked get its card, once each (a
+        person already told of this clue is not told again)."""
+        linked = await self._store.linked()
+        if not linked:
+            return
+        try:
+            employees = await self._people.employees()
+        except CrmError as exc:
+            log.warning("assigned.crm.failed", extra={"error": type(exc).__name__, "clue_id": clue.id})
+            return
+        sales_ids, _ = owners_sales_ids(owner.names, employees)
+        done = AssignedRound()
+        for link in (link for link in linked if link.sales_id in sales_ids):
+            await self._tell(link, clue, done)
+
+    async def _tell(self, link: PersonLink, clue: Clue, done: AssignedRound) -> None:
+        clue_id = clue.id
         if not await self._store.claim(link.user_id, clue_id):
             return
-        clue = Clue.from_json(clue_json) or Clue(id=clue_id)
-        message = alert_message(clue, self._locale_of(link.user_id), self._url_for, heading=HEADING)
+        message = alert_message(clue, link.locale or self._locale_of(link.user_id), self._url_for, heading=HEADING)
         try:
             await self._client.chat_postMessage(channel=link.user_id, text=message["text"], blocks=message["blocks"])
         except SlackCallFailed:  # logged by the client; not retried (at most once)

@@ -66,6 +66,8 @@ class AlertPoster:
 
     async def deliver(self) -> DeliveryResult:
         """Post everything pending; what was posted."""
+        if self._pacer.paused:
+            return DeliveryResult()
         by_channel: dict[str, list[PendingDelivery]] = {}
         for delivery in await self._store.pending():
             by_channel.setdefault(delivery.channel_id, []).append(delivery)
@@ -78,8 +80,8 @@ class AlertPoster:
             if any(d.attempts for d in items):
                 items = await self._recover(channel, items, result)
             for batch in self._batches(items):
-                if not await self._post(channel, batch, result):
-                    return  # the channel refused, or Slack failed: the rest waits for the next round
+                if self._pacer.paused or not await self._post(channel, batch, result):
+                    return  # Slack refused the app or the channel, or failed: the rest waits
 
     def _batches(self, items: Sequence[PendingDelivery]) -> list[_Batch]:
         per_clue: dict[int, list[PendingDelivery]] = {}
@@ -104,6 +106,8 @@ class AlertPoster:
         except SlackCallFailed as exc:
             if exc.error in CHANNEL_GONE:
                 await self._stop_channel(channel, batch.deliveries, exc.error, result)
+            else:
+                self._pacer.refused(exc.error)
             return False
         self._pacer.posted(channel)
         ts = answer.get("ts")

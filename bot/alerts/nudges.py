@@ -60,7 +60,7 @@ class NudgeService:
         self._locale_of = locale_of
         self._wall = wall
         self._interval = interval
-        self._assigned = assigned
+        self.assigned = assigned
         self._one_round = asyncio.Lock()
 
     async def run_round(self) -> NudgeRound:
@@ -77,8 +77,8 @@ class NudgeService:
                     await self._nudge(link, now, done)
 
             await asyncio.gather(*(one(link) for link in await self._people.store.nudged()))
-            if self._assigned is not None:
-                done.assigned = await self._assigned.run_round()
+            if self.assigned is not None:
+                done.assigned = await self.assigned.run_round()
             if done.posted or done.dropped:
                 log.info("nudges.round", extra={"posted": len(done.posted), "empty": len(done.empty),
                                                 "dropped": len(done.dropped), "failed": len(done.failed)})
@@ -124,7 +124,7 @@ class NudgeService:
                and c.hit.created.at.timestamp() > since]
         if not people_cards.nudge_due(ordered) and not new:
             return None
-        return people_cards.nudge_message(ordered, new, now, self._locale_of(link.user_id))
+        return people_cards.nudge_message(ordered, new, now, link.locale or self._locale_of(link.user_id))
 
     async def _post(self, link: PersonLink, message: dict[str, Any]) -> bool:
         try:

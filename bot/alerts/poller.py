@@ -11,7 +11,7 @@ starts at the first poll's "now": a new install does not alert the CRM's history
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -43,8 +43,12 @@ class PollResult:
 
 class NewCluePoller:
     def __init__(self, crm: CrmClient, fetcher: ClueFetcher, store: AlertStore, *, tz: ZoneInfo,
-                 wall: Callable[[], float], lookback_seconds: float, max_pages: int) -> None:
+                 wall: Callable[[], float], lookback_seconds: float, max_pages: int,
+                 also_wanted: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """``also_wanted``: whether new clues matter with no subscription (someone is linked to the CRM and
+        is told of new clues assigned to them, which reads what the poll takes in)."""
         self._crm = crm
+        self._also_wanted = also_wanted
         self._fetcher = fetcher
         self._store = store
         self._tz = tz
@@ -60,7 +64,8 @@ class NewCluePoller:
         until = (now + timedelta(seconds=1)).strftime(CRM_TIME_FORMAT)
         mark = await self._store.high_water()
         active = [s for s in await self._store.subscriptions() if s.active]
-        if mark is None or not active:
+        wanted = bool(active) or (self._also_wanted is not None and await self._also_wanted())
+        if mark is None or not wanted:
             # Nothing to alert (yet): keep the mark at now, so a first subscription starts from its moment.
             await self._store.set_high_water(before)
             return PollResult(0, 0, 0, 0, 0, complete=True)

@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
+from functools import partial
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -30,6 +31,7 @@ from bot.errors import CrmError, StoreError
 from bot.store.alerts import AlertStore
 from bot.store.database import Database, connect
 from bot.store.lease import Lease
+from bot.store.people import anyone_linked
 from bot.store.watches import WatchStore
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,7 @@ async def build_alerts(settings: Settings, stack: AsyncExitStack, *, crm: CrmCli
     store = AlertStore(db, wall)
     poller = NewCluePoller(crm, fetcher, store, tz=settings.tz, wall=wall,
                            lookback_seconds=settings.clue_alert_lookback_seconds,
-                           max_pages=settings.clue_alert_max_pages)
+                           max_pages=settings.clue_alert_max_pages, also_wanted=partial(anyone_linked, db))
     # One pacer: a channel gets at most one post (an alert or a watch's reply) per interval.
     pacer = ChannelPacer(settings.clue_alert_post_interval_seconds, monotonic)
     poster = AlertPoster(store, client, locale=settings.default_locale, url_for=url_for,

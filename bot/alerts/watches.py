@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,6 +23,8 @@ from bot.alerts.cards import UrlFor, change_message, change_metadata, covered_ch
 from bot.alerts.posting import CHANNEL_GONE, ChannelPacer, recent_messages
 from bot.cache.clues import ClueCache, FollowUpCache, OwnerCache
 from bot.domain.changes import Snapshot, snapshot
+from bot.domain.clue import Clue
+from bot.domain.owner import Owner
 from bot.errors import ClueNotFound, CrmAuthError, CrmError, CrmUnavailable, SlackCallFailed
 from bot.store.watches import PendingChange, WatchStore
 
@@ -49,7 +51,7 @@ class WatchReads:
         self._follow_ups = follow_ups
         self._owners = owners
 
-    async def snapshot(self, clue_id: int, *, refresh: bool) -> Snapshot:
+    async def read(self, clue_id: int, *, refresh: bool) -> WatchedRead:
         """The clue, its owner and latest follow-up (``refresh``: from the CRM even when cached). Raises the
         first ``CrmError``; an answer served stale (the CRM failing) is ``CrmUnavailable``."""
         clue, owner, follow_ups = await asyncio.gather(
@@ -62,7 +64,17 @@ class WatchReads:
         assert not isinstance(follow_ups, BaseException)  # noqa: S101 - for mypy
         if clue.stale or owner.stale or follow_ups.stale:
             raise CrmUnavailable(f"clue {clue_id}: the CRM failed, the last good answer was served")
-        return snapshot(clue.value, owner.value, follow_ups.value.latest)
+        return WatchedRead(clue.value, owner.value, snapshot(clue.value, owner.value, follow_ups.value.latest))
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedRead:
+    clue: Clue
+    owner: Owner | None
+    seen: Snapshot  # what the card shows, fingerprinted
+
+
+OwnerChanged = Callable[[Clue, Owner], Awaitable[None]]
 
 
 class ClueWatcher:
@@ -78,6 +90,11 @@ class ClueWatcher:
         self._interval = interval
         self._clues_per_round = max(1, reads_per_round // READS_PER_CLUE)
         self._wall = wall
+        self._owner_changed: OwnerChanged | None = None
+
+    def tell_new_owners(self, owner_changed: OwnerChanged) -> None:
+        """Call ``owner_changed`` when a check finds a watched clue has a new owner ("assigned to you")."""
+        self._owner_changed = owner_changed
 
     async def round(self) -> WatchResult:
         """Check the due clues, then post every change waiting."""
@@ -88,8 +105,12 @@ class ClueWatcher:
 
     async def check(self, clue_id: int, *, refresh: bool) -> int:
         """Read ``clue_id`` and record it on its watches; the changes written. Raises ``CrmError``."""
-        seen = await self._reads.snapshot(clue_id, refresh=refresh)
-        return await self.store.record(clue_id, seen.to_json(), seen.fingerprint)
+        read = await self._reads.read(clue_id, refresh=refresh)
+        replaced = await self.store.record(clue_id, read.seen.to_json(), read.seen.fingerprint)
+        new_owner = any(Snapshot.from_json(before).owner != read.seen.owner for before in replaced)
+        if new_owner and read.owner is not None and read.owner.assigned and self._owner_changed is not None:
+            await self._owner_changed(read.clue, read.owner)
+        return len(replaced)
 
     async def _check_due(self, result: WatchResult) -> None:
         for clue_id in await self.store.due(self._wall() - self._interval, self._clues_per_round):
@@ -111,6 +132,8 @@ class ClueWatcher:
 
     async def post(self, result: WatchResult) -> None:
         """Post every change waiting, per channel, oldest first."""
+        if self._pacer.paused:
+            return
         by_channel: dict[str, list[PendingChange]] = {}
         for change in await self.store.pending():
             by_channel.setdefault(change.channel_id, []).append(change)
@@ -121,6 +144,8 @@ class ClueWatcher:
             items = await self._recover(channel, items, result)
         threads: dict[int, str | None] = {}  # a watch's thread, as this round's posts set it
         for change in items:
+            if self._pacer.paused:
+                return
             thread = threads.get(change.watch_id, change.thread_ts)
             ts = await self._post(channel, change, thread, result)
             if ts is None:
@@ -142,6 +167,8 @@ class ClueWatcher:
                 await self.store.disable(channel, exc.error)
                 result.disabled.append(channel)
                 log.warning("watches.disabled", extra={"channel": channel, "reason": exc.error})
+            else:
+                self._pacer.refused(exc.error)
             return None
         self._pacer.posted(channel)
         ts = answer.get("ts")

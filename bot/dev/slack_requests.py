@@ -122,9 +122,10 @@ def overflow_element(action_id: str, chosen: str, *, block_id: str | None = "clu
 
 
 def select_element(action_id: str, option: Mapping[str, Any], *, block_id: str | None,
-                   action_ts: str = ACTION_TS) -> dict[str, Any]:
-    """An external_select's pick: the option as the app offered it (block-actions.message.json's ``state``)."""
-    return {"action_id": action_id, "block_id": block_id, "type": "external_select",
+                   action_ts: str = ACTION_TS, kind: str = "external_select") -> dict[str, Any]:
+    """A select's pick (``kind``: external_select, static_select): the option as the app offered it
+    (block-actions.message.json's ``state``)."""
+    return {"action_id": action_id, "block_id": block_id, "type": kind,
             "selected_option": dict(option), "action_ts": action_ts}
 
 

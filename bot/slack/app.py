@@ -43,9 +43,10 @@ ACTIONS = (cards.ACTION_REFRESH, cards.ACTION_SHARE, cards.ACTION_REVEAL, cards.
            search_cards.ACTION_SHOW,
            cards.ACTION_DETAILS, cards.ACTION_FOLLOW_UPS, search_cards.ACTION_PREVIOUS, search_cards.ACTION_NEXT,
            search_cards.ACTION_FIND, search_cards.ACTION_PICK, search_cards.ACTION_SHOW_IN_CHAT,
-           # people (issue 23): /clue me's Yes / Not me, /clue mine's paging, Home's nudge toggle
+           # people (issue 23): /clue me's Yes / Not me, /clue mine's paging, Home's nudge time, off and language
            people_cards.ACTION_ME_YES, people_cards.ACTION_ME_NOT_ME, people_cards.ACTION_MINE_PREVIOUS,
-           people_cards.ACTION_MINE_NEXT, people_cards.ACTION_NUDGE_ON, people_cards.ACTION_NUDGE_OFF)
+           people_cards.ACTION_MINE_NEXT, people_cards.ACTION_NUDGE_TIME, people_cards.ACTION_NUDGE_OFF,
+           people_cards.ACTION_LANGUAGE)
 SHORTCUTS = (search_cards.SHORTCUT_FIND,)
 # The bot token's scopes (manifest.yml's, held equal by tests/test_manifest.py); users:read only serves
 # each person's locale (CLUE_USER_LOCALE).

@@ -27,6 +27,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.conversations import ConversationInfo
 from bot.slack.inbound import Inbound
 from bot.slack.locales import UserLocales
+from bot.slack.recent import RecentLookups
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ DETAILS = "details"  # the Work Object details pane: the whole clue for the pers
 # Cards whose audience decides: the whole conversation sees them (Share, unfurls), or who opened the pane
 # may be from another organisation (the details pane).
 AUDIENCE_RULES = frozenset({UNFURL, SHARE, DETAILS})
+PERSONAL_RULES = frozenset({LOOKUP, DETAILS})  # a card the person asked for: their recent lookups
 REFUSAL_LOG_WINDOW = 60.0  # seconds between two log lines about one person's refusals
 _MAX_QUIET = 10_000
 
@@ -97,15 +99,21 @@ class Placing:
 class Pass:
     """Proof that a request was admitted; the only way listeners look clues up."""
 
-    __slots__ = ("_cache", "_follow_ups", "_owners", "_search", "who")
+    __slots__ = ("_cache", "_follow_ups", "_owners", "_recent", "_search", "who")
 
     def __init__(self, cache: ClueCache, follow_ups: FollowUpCache, owners: OwnerCache, who: Inbound,
-                 search: SearchCache | None = None) -> None:
+                 search: SearchCache | None = None, recent: RecentLookups | None = None) -> None:
         self._cache = cache
         self._follow_ups = follow_ups
         self._owners = owners
         self._search = search  # only a pass admitted under SEARCH carries it
+        self._recent = recent  # only a pass for the person's own card (LOOKUP, DETAILS) notes what it showed
         self.who = who
+
+    def shown(self, clue: Clue) -> None:
+        """The card of ``clue`` reached the person (their recent lookups, on Home)."""
+        if self._recent is not None and self.who.user_id:
+            self._recent.note(self.who.user_id, clue)
 
     def cached(self, clue_id: int) -> Lookup | None:
         """A fresh cached clue without any I/O, or None."""
@@ -167,6 +175,7 @@ class Gate:
                  conversations: ConversationInfo, metrics: Metrics, monotonic: Callable[[], float],
                  search: SearchCache | None = None, searchers: PersonLimits | None = None) -> None:
         self.access = access
+        self.recent = RecentLookups()
         self.locales = locales
         self._conversations = conversations
         self._cache = cache
@@ -195,7 +204,8 @@ class Gate:
         if wait > 0:
             self._refused(who, "rate_limited", "clue.user.rate_limited", {"rule": rule})
             return Refusal("rate_limited", {"seconds": max(1, round(wait))})
-        return Pass(self._cache, self._follow_ups, self._owners, who, self._search if rule == SEARCH else None)
+        return Pass(self._cache, self._follow_ups, self._owners, who, self._search if rule == SEARCH else None,
+                    self.recent if rule in PERSONAL_RULES else None)
 
     def placing(self, who: Inbound, *, within: float | None, rule: str | None = None) -> Placing:
         """Where ``who`` is: whether the conversation is shared with another organisation (``slack_connect``),

@@ -100,18 +100,6 @@ _EN: dict[str, str] = {
         "conversation."
     ),
     # Notices
-    "notice.usage": (
-        "*Look up CRM clues*\n"
-        "• `/clue &lt;id&gt;`: show a clue card only you can see, e.g. `/clue 8`\n"
-        "• `/clue &lt;id&gt; &lt;id&gt; …`: up to {max_ids} clues at once\n"
-        "• `/clue &lt;clue link&gt;`: paste a clue link from the CRM\n"
-        "• `/clue 张三` or `/clue find &lt;name or phone&gt;`: search by name or phone "
-        "(at least 2 characters)\n"
-        "• `/clue +86 138-0013-8000`: a phone written with spaces, dashes or +86 is searched\n"
-        "• Digits alone are always an id: `/clue 13800138000` shows clue 13800138000; "
-        "`/clue find 13800138000` searches that phone\n"
-        "• `/clue help`: show this help"
-    ),
     "notice.invalid_id": "`{text}` is not a clue id: {reason}. Try `/clue help`.",
     "notice.too_many": "You can look up at most {max_ids} clues at once.",
     "notice.not_found": "Clue {id} was not found in the CRM. Check the id and try again.",
@@ -333,15 +321,55 @@ _EN: dict[str, str] = {
     "home.see_all": "The first {count} are shown: `/clue mine` pages through all of them.",
     "home.subscriptions": "*Channel alerts you set up*",
     "home.subscriptions_none": "None: `/clue subscribe` in a channel posts its new clues there.",
+    "home.recent": "*Your recent lookups*",
     "home.settings": "*Settings*",
     "home.language": "Language: {language}, from your Slack settings.",
     "home.nudge_on": "Morning nudge: on, at {time} ({tz}).",
     "home.nudge_off": "Morning nudge: off.",
-    "button.nudge_on": "Nudge me at {time}",
     "button.nudge_off": "Turn the nudge off",
     "nudge.title": "Good morning: {overdue} overdue, {today} due today, {new} new to you",
     "nudge.new": "*New to you since the last nudge*",
     "assigned.new": "Assigned to you",
+    # help and settings (issues 22, 23): /clue help names every command; Home's language and nudge time
+    "help.lookup": (
+        "*Look up*\n"
+        "• `/clue &lt;id&gt;`: a clue card only you can see, e.g. `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`: up to {max_ids} clues at once\n"
+        "• `/clue &lt;clue link&gt;`: paste a clue link from the CRM\n"
+        "• Digits alone are always an id: `/clue 13800138000` shows clue 13800138000"
+    ),
+    "help.search": (
+        "*Search*\n"
+        "• `/clue 张三` or `/clue find &lt;name or phone&gt;`: search by name or phone (at least one Chinese "
+        "character, or two letters or digits: `/clue 张`, `/clue Li`)\n"
+        "• `/clue find 13800138000`: a phone search needs 8 digits at least; written with spaces, dashes or +86 "
+        "(`/clue +86 138-0013-8000`) it is searched without `find`"
+    ),
+    "help.alerts": (
+        "*Alerts in a channel*\n"
+        "• `/clue subscribe`: post every new clue in this channel; filters narrow it, "
+        "e.g. `/clue subscribe stage:意向明确 tag:VIP` (`stage`, `source`, `tag`)\n"
+        "• `/clue subscriptions`: this channel's alerts, numbered · `/clue unsubscribe &lt;n&gt;` stops one\n"
+        "• `/clue watch &lt;id&gt;`: a reply here when the clue's stage, owner, tags or latest follow-up change · "
+        "`/clue unwatch &lt;id&gt;` stops it · `/clue watches` lists this channel's"
+    ),
+    "help.you": (
+        "*You*\n"
+        "• `/clue me`: who you are in the CRM (found by your Slack e-mail or phone, confirmed once) · "
+        "`/clue unlink` removes the link\n"
+        "• `/clue mine`: the clues you own, overdue first\n"
+        "• The app's *Home* tab: what is due today, your channel alerts, your language and morning nudge\n"
+        "• Admins: `/clue link &lt;member ID&gt; &lt;salesId&gt;` links someone else\n"
+        "• `/clue help`: this help"
+    ),
+    "notice.did_you_mean": (
+        "`{word}` is not a `/clue` command: did you mean `/clue {command}`? `/clue help` lists them all; "
+        "`/clue find {word}` searches for it."
+    ),
+    "home.language_chosen": "Language: {language}, chosen here.",
+    "home.language_pick": "Language",
+    "home.language_slack": "Slack's own",
+    "home.nudge_pick": "Nudge me at…",
 }
 
 _ZH: dict[str, str] = {
@@ -420,17 +448,6 @@ _ZH: dict[str, str] = {
     "notice.direct_message_hidden": (
         "无法在此私信中展示卡片：应用看不到此私信，无法判断其中是否有其他组织的人。"
         "请在应用所在的频道中分享，或把应用添加到此对话。"
-    ),
-    "notice.usage": (
-        "*查询 CRM 线索*\n"
-        "• `/clue &lt;id&gt;`：显示仅你可见的线索卡片，例如 `/clue 8`\n"
-        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查询 {max_ids} 条线索\n"
-        "• `/clue &lt;线索链接&gt;`：粘贴 CRM 中的线索链接\n"
-        "• `/clue 张三` 或 `/clue find &lt;姓名或电话&gt;`：按姓名或电话搜索（至少 2 个字）\n"
-        "• `/clue +86 138-0013-8000`：带空格、横线或 +86 的电话号码会被搜索\n"
-        "• 纯数字一律视为线索 id：`/clue 13800138000` 显示线索 13800138000；"
-        "`/clue find 13800138000` 搜索该电话\n"
-        "• `/clue help`：显示本帮助"
     ),
     "notice.invalid_id": "`{text}` 不是有效的线索 id：{reason}。输入 `/clue help` 查看用法。",
     "notice.too_many": "一次最多只能查询 {max_ids} 条线索。",
@@ -616,15 +633,54 @@ _ZH: dict[str, str] = {
     "home.see_all": "仅显示前 {count} 条：`/clue mine` 可翻页查看全部。",
     "home.subscriptions": "*你设置的频道提醒*",
     "home.subscriptions_none": "无：在频道中 `/clue subscribe` 即可在那里推送新线索。",
+    "home.recent": "*你最近查看的线索*",
     "home.settings": "*设置*",
     "home.language": "语言：{language}，取自你的 Slack 设置。",
     "home.nudge_on": "早间提醒：已开启，{time}（{tz}）。",
     "home.nudge_off": "早间提醒：已关闭。",
-    "button.nudge_on": "每天 {time} 提醒我",
     "button.nudge_off": "关闭提醒",
     "nudge.title": "早上好：逾期 {overdue}，今天到期 {today}，新分配给你 {new}",
     "nudge.new": "*上次提醒后新分配给你的线索*",
     "assigned.new": "分配给你的新线索",
+    # help and settings (issues 22, 23): /clue help names every command; Home's language and nudge time
+    "help.lookup": (
+        "*查询*\n"
+        "• `/clue &lt;id&gt;`：显示仅你可见的线索卡片，例如 `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查询 {max_ids} 条线索\n"
+        "• `/clue &lt;线索链接&gt;`：粘贴 CRM 中的线索链接\n"
+        "• 纯数字一律视为线索 id：`/clue 13800138000` 显示线索 13800138000"
+    ),
+    "help.search": (
+        "*搜索*\n"
+        "• `/clue 张三` 或 `/clue find &lt;姓名或电话&gt;`：按姓名或电话搜索，至少一个汉字或两个字母或数字"
+        "（`/clue 张`、`/clue Li`）\n"
+        "• `/clue find 13800138000`：搜索电话，至少 8 位数字；带空格、横线或 +86 的电话"
+        "（`/clue +86 138-0013-8000`）无需 `find` 也会被搜索"
+    ),
+    "help.alerts": (
+        "*频道提醒*\n"
+        "• `/clue subscribe`（订阅）：在此频道推送每条新线索；可加筛选，例如 "
+        "`/clue subscribe stage:意向明确 tag:VIP`（`stage`、`source`、`tag`）\n"
+        "• `/clue subscriptions`：此频道的提醒（带序号）· `/clue unsubscribe &lt;序号&gt;`（取消订阅）停止其中一条\n"
+        "• `/clue watch &lt;id&gt;`（关注）：线索的阶段、负责人、标签或最新跟进变化时在此回复 · "
+        "`/clue unwatch &lt;id&gt;`（取消关注）停止 · `/clue watches`（关注列表）查看此频道关注的线索"
+    ),
+    "help.you": (
+        "*你自己*\n"
+        "• `/clue me`（我）：你在 CRM 中是谁（按你的 Slack 邮箱或电话查找，确认一次）· `/clue unlink` 取消关联\n"
+        "• `/clue mine`（我的）：你负责的线索，逾期的在前\n"
+        "• 应用的 *主页* 标签：今天到期的线索、你设置的频道提醒、你的语言和早间提醒\n"
+        "• 管理员：`/clue link &lt;成员 ID&gt; &lt;salesId&gt;` 为他人关联\n"
+        "• `/clue help`（帮助）：显示本帮助"
+    ),
+    "notice.did_you_mean": (
+        "`{word}` 不是 `/clue` 的命令：你是想输入 `/clue {command}` 吗？`/clue help` 列出全部命令；"
+        "`/clue find {word}` 可搜索它。"
+    ),
+    "home.language_chosen": "语言：{language}，在此选择。",
+    "home.language_pick": "语言",
+    "home.language_slack": "跟随 Slack",
+    "home.nudge_pick": "提醒时间…",
 }
 
 # Traditional Chinese for Slack's zh-TW and zh-HK, in Taiwan's usage (資料, 連結, 訊息, 伺服器).
@@ -697,17 +753,6 @@ _ZH_TW: dict[str, str] = {
     "notice.direct_message_hidden": (
         "無法在此私訊中顯示卡片：應用程式看不到此私訊，無法判斷其中是否有其他組織的人。"
         "請在應用程式所在的頻道中分享，或將應用程式新增至此對話。"
-    ),
-    "notice.usage": (
-        "*查詢 CRM 線索*\n"
-        "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"
-        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查詢 {max_ids} 條線索\n"
-        "• `/clue &lt;線索連結&gt;`：貼上 CRM 中的線索連結\n"
-        "• `/clue 张三` 或 `/clue find &lt;姓名或電話&gt;`：依姓名或電話搜尋（至少 2 個字）\n"
-        "• `/clue +86 138-0013-8000`：含空格、連字號或 +86 的電話號碼會被搜尋\n"
-        "• 純數字一律視為線索 id：`/clue 13800138000` 顯示線索 13800138000；"
-        "`/clue find 13800138000` 搜尋該電話\n"
-        "• `/clue help`：顯示本說明"
     ),
     "notice.invalid_id": "`{text}` 不是有效的線索 id：{reason}。輸入 `/clue help` 查看用法。",
     "notice.too_many": "一次最多只能查詢 {max_ids} 條線索。",
@@ -901,15 +946,54 @@ _ZH_TW: dict[str, str] = {
     "home.see_all": "僅顯示前 {count} 條：`/clue mine` 可翻頁查看全部。",
     "home.subscriptions": "*你設定的頻道提醒*",
     "home.subscriptions_none": "無：在頻道中 `/clue subscribe` 即可在那裡推送新線索。",
+    "home.recent": "*你最近查看的線索*",
     "home.settings": "*設定*",
     "home.language": "語言：{language}，取自你的 Slack 設定。",
     "home.nudge_on": "早晨提醒：已開啟，{time}（{tz}）。",
     "home.nudge_off": "早晨提醒：已關閉。",
-    "button.nudge_on": "每天 {time} 提醒我",
     "button.nudge_off": "關閉提醒",
     "nudge.title": "早安：逾期 {overdue}，今天到期 {today}，新指派給你 {new}",
     "nudge.new": "*上次提醒後新指派給你的線索*",
     "assigned.new": "指派給你的新線索",
+    # help and settings (issues 22, 23): /clue help names every command; Home's language and nudge time
+    "help.lookup": (
+        "*查詢*\n"
+        "• `/clue &lt;id&gt;`：顯示僅你可見的線索卡片，例如 `/clue 8`\n"
+        "• `/clue &lt;id&gt; &lt;id&gt; …`：一次最多查詢 {max_ids} 條線索\n"
+        "• `/clue &lt;線索連結&gt;`：貼上 CRM 中的線索連結\n"
+        "• 純數字一律視為線索 id：`/clue 13800138000` 顯示線索 13800138000"
+    ),
+    "help.search": (
+        "*搜尋*\n"
+        "• `/clue 张三` 或 `/clue find &lt;姓名或電話&gt;`：依姓名或電話搜尋，至少一個漢字或兩個字母或數字"
+        "（`/clue 張`、`/clue Li`）\n"
+        "• `/clue find 13800138000`：搜尋電話，至少 8 位數字；含空格、連字號或 +86 的電話"
+        "（`/clue +86 138-0013-8000`）不需 `find` 也會被搜尋"
+    ),
+    "help.alerts": (
+        "*頻道提醒*\n"
+        "• `/clue subscribe`（訂閱）：在此頻道推送每條新線索；可加篩選，例如 "
+        "`/clue subscribe stage:意向明确 tag:VIP`（`stage`、`source`、`tag`）\n"
+        "• `/clue subscriptions`：此頻道的提醒（附序號）· `/clue unsubscribe &lt;序號&gt;`（取消訂閱）停止其中一則\n"
+        "• `/clue watch &lt;id&gt;`（關注）：線索的階段、負責人、標籤或最新跟進變更時在此回覆 · "
+        "`/clue unwatch &lt;id&gt;`（取消關注）停止 · `/clue watches`（關注列表）查看此頻道關注的線索"
+    ),
+    "help.you": (
+        "*你自己*\n"
+        "• `/clue me`（我）：你在 CRM 中是誰（依你的 Slack 電子郵件或電話尋找，確認一次）· `/clue unlink` 取消連結\n"
+        "• `/clue mine`（我的）：你負責的線索，逾期的在前\n"
+        "• 應用程式的 *首頁* 分頁：今天到期的線索、你設定的頻道提醒、你的語言和早晨提醒\n"
+        "• 管理員：`/clue link &lt;成員 ID&gt; &lt;salesId&gt;` 為他人連結\n"
+        "• `/clue help`（幫助）：顯示本說明"
+    ),
+    "notice.did_you_mean": (
+        "`{word}` 不是 `/clue` 的指令：你是想輸入 `/clue {command}` 嗎？`/clue help` 列出全部指令；"
+        "`/clue find {word}` 可搜尋它。"
+    ),
+    "home.language_chosen": "語言：{language}，在此選擇。",
+    "home.language_pick": "語言",
+    "home.language_slack": "跟隨 Slack",
+    "home.nudge_pick": "提醒時間…",
 }
 
 

@@ -13,6 +13,7 @@ token is an id or a link searches (``/clue 张三``). Digits alone are always id
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from collections.abc import Iterable
@@ -36,6 +37,11 @@ ALERT_WORDS = {"subscribe": "subscribe", "订阅": "subscribe", "訂閱": "subsc
                "取消關注": "unwatch", "watches": "watches", "关注列表": "watches", "關注列表": "watches"}
 # People (bot.slack.features.people): the word typed -> the command
 PEOPLE_WORDS = {"me": "me", "我": "me", "link": "link", "unlink": "unlink", "mine": "mine", "我的": "mine"}
+HELP_WORDS = frozenset({"help", "-h", "--help", "?", "帮助", "幫助"})
+# A near miss of these (`/clue subscrib`) is answered with the command it resembles, not searched as a name.
+# Words typed shorter than NEAR_MISS_CHARS letters are names far more often (`/clue Lin`, `/clue mina`).
+COMMAND_WORDS = tuple(sorted(w for w in (*ALERT_WORDS, *PEOPLE_WORDS, *SEARCH_WORDS, "help") if w.isascii()))
+NEAR_MISS_CHARS = 5
 
 
 class LinkMatcher:
@@ -75,6 +81,7 @@ class CommandRequest:
     search: str | None = None
     alerts: tuple[str, str] | None = None  # (command, the rest of the text): /clue subscribe stage:新线索
     people: tuple[str, str] | None = None  # (command, the rest of the text): /clue link U012AB3CD 1001
+    near_miss: tuple[str, str] | None = None  # (the word typed, the command it resembles): /clue subscrib
 
 
 def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandRequest:
@@ -85,7 +92,7 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
             return CommandRequest(help=False, ids=(parse_clue_id(text),))
         except InvalidClueId as exc:
             return CommandRequest(help=False, invalid=(exc,))
-    if not text or text.lower() in ("help", "-h", "--help", "?", "帮助"):
+    if not text or text.lower() in HELP_WORDS:
         return CommandRequest(help=True)
     if len(text) > MAX_COMMAND_TEXT:
         return CommandRequest(help=False, invalid=(InvalidClueId(text, "text_too_long"),))
@@ -96,6 +103,9 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
         return CommandRequest(help=False, people=(PEOPLE_WORDS[first.lower()], rest.strip()))
     if first.lower() in SEARCH_WORDS:
         return CommandRequest(help=False, search=rest.strip())
+    command = near_miss(first)
+    if command is not None:
+        return CommandRequest(help=False, near_miss=(first, command))
     if written_phone(text) is not None:
         return CommandRequest(help=False, search=text)
     ids: list[int] = []
@@ -120,6 +130,14 @@ def parse_command(text: str, matcher: LinkMatcher, max_ids: int) -> CommandReque
         return CommandRequest(help=False, search=text)
     too_many = len(ids) > max_ids
     return CommandRequest(help=False, ids=tuple(ids[:max_ids]), invalid=tuple(invalid), too_many=too_many)
+
+
+def near_miss(word: str) -> str | None:
+    """The command word ``word`` is a typo of (``subscrib`` → ``subscribe``), or None."""
+    if len(word) < NEAR_MISS_CHARS or not (word.isascii() and word.isalpha()):
+        return None
+    close = difflib.get_close_matches(word.lower(), COMMAND_WORDS, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

@@ -23,22 +23,29 @@ ACTION_ME_YES = "clue_me_yes"
 ACTION_ME_NOT_ME = "clue_me_not_me"
 ACTION_MINE_PREVIOUS = "clue_mine_previous"
 ACTION_MINE_NEXT = "clue_mine_next"
-ACTION_NUDGE_ON = "clue_nudge_on"
+ACTION_NUDGE_TIME = "clue_nudge_time"  # Home's static_select of the nudge time: picking one turns it on
 ACTION_NUDGE_OFF = "clue_nudge_off"
+ACTION_LANGUAGE = "clue_language"  # Home's static_select of the language (LANGUAGE_SLACK: Slack's own)
 
 BLOCK_ME_ACTIONS = "clue_me_actions"
 BLOCK_MINE_SUMMARY = "clue_mine_summary"
 BLOCK_MINE_PAGING = "clue_mine_paging"
 BLOCK_MINE_HINT = "clue_mine_hint"
 BLOCK_STALE = "clue_mine_stale"
+BLOCK_LANGUAGE = "clue_home_language"
+BLOCK_NUDGE = "clue_home_nudge"
+BLOCK_NUDGE_ACTIONS = "clue_home_nudge_actions"
 
 MINE_PAGE_ROWS = 10
 HOME_ROWS = 10
 HOME_SUBSCRIPTIONS = 10  # channel alerts listed in Home (the rest counted)
 MAX_HOME_BLOCKS = 100  # Slack's limit for a view
-DEFAULT_NUDGE_TIME = "09:00"
+# The nudge times Home offers: a working morning, every half hour (the store takes any HH:MM).
+NUDGE_TIMES = tuple(f"{minutes // 60:02d}:{minutes % 60:02d}" for minutes in range(7 * 60, 11 * 60 + 1, 30))
 _NAME = 60
-_LANGUAGES = {"en": "English", "zh": "简体中文", "zh-TW": "繁體中文"}
+# Each language named in itself, whatever the Home's language; LANGUAGE_SLACK: follow the Slack setting.
+LANGUAGES = {"en": "English", "zh": "简体中文", "zh-TW": "繁體中文"}
+LANGUAGE_SLACK = "slack"
 
 
 def match_prompt(locale: str, employee: Employee, by: str) -> dict[str, Any]:
@@ -118,10 +125,20 @@ class HomeState:
     subscription_count: int = 0
     nudge_at: str | None = None
     tz: str | None = None
+    chosen_locale: str | None = None  # the language chosen in Home; None: Slack's
+    recent: Sequence[str] = ()  # the person's recent lookups, one mrkdwn line each (escaped)
 
 
-def _section(text: str) -> Json:
-    return obj("section", text=mrkdwn(text))
+def _section(text: str, **parts: Any) -> Json:
+    return obj("section", text=mrkdwn(text), **parts)
+
+
+def _select(action_id: str, options: Sequence[tuple[str, str]], initial: str | None, placeholder: str) -> Json:
+    """A static_select of ``(value, text)`` options; ``initial`` (a value) shown as chosen."""
+    made = [{"text": plain(text), "value": value} for value, text in options]
+    chosen = next((o for o in made if o["value"] == initial), None)
+    return obj("static_select", action_id=action_id, options=made, initial_option=chosen,
+               placeholder=plain(placeholder))
 
 
 def home_view(state: HomeState) -> dict[str, Any]:
@@ -136,6 +153,10 @@ def home_view(state: HomeState) -> dict[str, Any]:
     else:
         blocks.append(_section(t(locale, "home.you", name=mrkdwn_value(state.name, _NAME))))
         blocks += _home_agenda(state)
+    if state.recent:
+        blocks.append(obj("divider"))
+        blocks.append(_section(t(locale, "home.recent")))
+        blocks.append(obj("context", elements=[mrkdwn("\n".join(state.recent))]))
     blocks.append(obj("divider"))
     blocks.append(_section(t(locale, "home.subscriptions")))
     if state.subscriptions:
@@ -167,17 +188,25 @@ def _home_agenda(state: HomeState) -> list[Json]:
 
 
 def _settings(state: HomeState) -> list[Json]:
+    """Language and the morning nudge, each with its select; both are stored on the link (none without one)."""
     locale = state.locale
-    lines = [t(locale, "home.language", language=_LANGUAGES.get(locale, locale))]
-    if state.name is not None and not state.gone:
-        lines.append(t(locale, "home.nudge_on", time=state.nudge_at, tz=mrkdwn_value(state.tz or "UTC", 64))
-                     if state.nudge_at else t(locale, "home.nudge_off"))
-    blocks: list[Json] = [_section(t(locale, "home.settings")), obj("context", elements=[mrkdwn("\n".join(lines))])]
-    if state.name is not None and not state.gone:
-        toggle = (button(locale, "button.nudge_off", ACTION_NUDGE_OFF, "off") if state.nudge_at else
-                  obj("button", text=plain(t(locale, "button.nudge_on", time=DEFAULT_NUDGE_TIME)),
-                      action_id=ACTION_NUDGE_ON, value=DEFAULT_NUDGE_TIME))
-        blocks.append(obj("actions", elements=[toggle]))
+    language = t(locale, "home.language_chosen" if state.chosen_locale else "home.language",
+                 language=LANGUAGES.get(locale, locale))
+    blocks: list[Json] = [_section(t(locale, "home.settings"))]
+    if state.name is None or state.gone:
+        blocks.append(obj("context", elements=[mrkdwn(language)]))
+        return blocks
+    languages = [(LANGUAGE_SLACK, t(locale, "home.language_slack")), *LANGUAGES.items()]
+    blocks.append(_section(language, block_id=BLOCK_LANGUAGE, accessory=_select(
+        ACTION_LANGUAGE, languages, state.chosen_locale or LANGUAGE_SLACK, t(locale, "home.language_pick"))))
+    nudge = (t(locale, "home.nudge_on", time=state.nudge_at, tz=mrkdwn_value(state.tz or "UTC", 64))
+             if state.nudge_at else t(locale, "home.nudge_off"))
+    times = sorted({*NUDGE_TIMES, *([state.nudge_at] if state.nudge_at else [])})  # a time set before stays shown
+    blocks.append(_section(nudge, block_id=BLOCK_NUDGE, accessory=_select(
+        ACTION_NUDGE_TIME, [(at, at) for at in times], state.nudge_at, t(locale, "home.nudge_pick"))))
+    if state.nudge_at:
+        blocks.append(obj("actions", block_id=BLOCK_NUDGE_ACTIONS,
+                          elements=[button(locale, "button.nudge_off", ACTION_NUDGE_OFF, "off")]))
     return blocks
 
 

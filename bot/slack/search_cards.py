@@ -47,6 +47,7 @@ BLOCK_PAGING = "clue_search_paging"
 BLOCK_HINT = "clue_search_hint"
 BLOCK_PICK = "clue_find_input"
 BLOCK_HELP_ACTIONS = "clue_help_actions"
+HELP_PARTS = ("lookup", "search", "alerts", "you")  # /clue help's sections, i18n keys help.<part>
 BLOCK_CHAT_NOTE = "clue_find_chat_note"  # under the picked card: why it cannot be shown in chat, or where it was
 
 MAX_SEARCH_ROWS = 10
@@ -120,11 +121,14 @@ def result_row(row: SearchHit, locale: str, due: str | None = None) -> Json:
 
 
 def help_message(locale: str, max_ids: int) -> dict[str, Any]:
-    """``/clue help``: the usage notice and a button that opens the Find a clue modal."""
-    message = notice_message(locale, "usage", max_ids=max_ids)
-    find = button(locale, "button.find", ACTION_FIND, "find")
-    message["blocks"].append(obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[find]))
-    return message
+    """``/clue help``: every command, a section per group (each far below Slack's 3000 characters), and a
+    button that opens the Find a clue modal."""
+    texts = [t(locale, f"help.{part}", max_ids=max_ids) for part in HELP_PARTS]
+    blocks = [obj("section", block_id=f"clue_help_{part}", text=mrkdwn(text)) for part, text in zip(
+        HELP_PARTS, texts, strict=True)]
+    blocks.append(obj("actions", block_id=BLOCK_HELP_ACTIONS, elements=[button(locale, "button.find", ACTION_FIND,
+                                                                                "find")]))
+    return {"text": "\n".join(texts), "blocks": blocks}
 
 
 def find_modal(locale: str, blocks: Sequence[dict[str, Any]] = (), *, channel: str | None = None,

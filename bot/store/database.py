@@ -70,9 +70,15 @@ class Database:
         event.listen(self.engine.sync_engine, "commit", lambda _connection: count())
 
     async def migrate(self) -> list[str]:
-        """Bring the schema to the newest revision; the revisions applied (none when it was current)."""
+        """Bring the schema to the newest revision, in one transaction: a process killed midway leaves the
+        schema as it was. The revisions applied (none when it was current)."""
         try:
             async with self._file_lock(), self.engine.begin() as conn:
+                if self.dialect == "sqlite":
+                    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE: each CREATE TABLE
+                    # would commit by itself, and a process killed midway would leave half a schema that the
+                    # next migration trips over. An explicit BEGIN holds the whole chain in one transaction.
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
                 return await conn.run_sync(_upgrade)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"migration failed: {type(exc).__name__}") from exc

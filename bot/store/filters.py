@@ -2,7 +2,9 @@
 
 ``/clue subscribe stage:新线索 source:官网 tag:VIP``: values of one key are alternatives, keys
 must all match; no filter wants every clue. Values compare case-insensitively after NFKC (a full-width
-IME colon ``：`` works too). Owner's department is not in the CRM data clue bot reads, so it is not offered.
+IME colon ``：`` works too). The owner's department is not offered: a clue is usually awaiting assignment
+when it is created (no owner, no department yet), and reading the owner of every new clue would cost one
+CRM search each in a burst.
 """
 
 from __future__ import annotations

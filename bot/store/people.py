@@ -34,6 +34,7 @@ class PersonLink:
     nudge_at: str | None = None  # "HH:MM" in ``tz``; None: no nudge
     tz: str | None = None
     nudged_through: float | None = None
+    locale: str | None = None  # the language chosen in Home; None: Slack's
 
 
 class PeopleStore(Queries):
@@ -67,6 +68,17 @@ class PeopleStore(Queries):
             changed = await conn.execute(update(people).where(people.c.user_id == user_id)
                                          .values(nudge_at=at, tz=tz))
         return bool(changed.rowcount)
+
+    async def set_locale(self, user_id: str, locale: str | None) -> bool:
+        """The language the person chose (None: back to Slack's); False without a link."""
+        async with self._write() as conn:
+            changed = await conn.execute(update(people).where(people.c.user_id == user_id).values(locale=locale))
+        return bool(changed.rowcount)
+
+    async def locale_of(self, user_id: str) -> str | None:
+        """The language the person chose, or None (Slack's): one column of one row, read off the hot path."""
+        async with self._read() as conn:
+            return await conn.scalar(select(people.c.locale).where(people.c.user_id == user_id))
 
     async def nudged(self) -> list[PersonLink]:
         """Everyone with a nudge on."""
@@ -152,6 +164,12 @@ class Assignments(Queries):
                                .where(assignments.c.clue_id == clue_id).values(state=NUDGE_POSTED))
 
 
+async def anyone_linked(db: Database) -> bool:
+    """Whether any Slack person is linked to a CRM user (then new clues are read for "assigned to you")."""
+    async with Guarded(db, write=False) as conn:
+        return await conn.scalar(select(people.c.user_id).limit(1)) is not None
+
+
 async def _claim(db: Database, table: Table, row: dict[str, Any]) -> bool:
     """Insert a ``pending`` row unless its unique key is taken: True for the one caller whose insert it was."""
     async with Guarded(db, write=True) as conn:
@@ -164,4 +182,4 @@ def _link(row: Any) -> PersonLink:
     return PersonLink(user_id=row["user_id"], team_id=row["team_id"], sales_id=row["sales_id"],
                       crm_name=row["crm_name"], how=row["how"], linked_by=row["linked_by"],
                       linked_at=row["linked_at"], nudge_at=row["nudge_at"], tz=row["tz"],
-                      nudged_through=row["nudged_through"])
+                      nudged_through=row["nudged_through"], locale=row["locale"])

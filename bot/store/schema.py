@@ -155,3 +155,6 @@ assignments = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("user_id", "clue_id", name="uq_assignments_user_clue"),
 )
+
+# Home's language choice (issues 22/23 settings): "en" | "zh" | "zh-TW" on the person's row; NULL: Slack's own.
+people.append_column(Column("locale", String(8), nullable=True))

@@ -120,13 +120,13 @@ class WatchStore(Queries):
         async with self._read() as conn:
             return [row.clue_id for row in await conn.execute(query)]
 
-    async def record(self, clue_id: int, snapshot: str, fingerprint: str) -> int:
+    async def record(self, clue_id: int, snapshot: str, fingerprint: str) -> list[str]:
         """What a check of ``clue_id`` read: a watch's first read stores it; a different fingerprint writes a
-        pending change with the new fingerprint (one transaction); the same one only the time. The number of
-        changes written. Each update is conditional on the fingerprint it replaces, so two checks racing
-        (the poll and a push's recheck) write one change."""
+        pending change with the new fingerprint (one transaction); the same one only the time. The snapshots
+        replaced by the changes written (one per change). Each update is conditional on the fingerprint it
+        replaces, so two checks racing (the poll and a push's recheck) write one change."""
         now = self._wall()
-        written = 0
+        replaced: list[str] = []
         async with self._write() as conn:
             rows = list(await conn.execute(select(watches).where(watches.c.clue_id == clue_id)
                                            .where(watches.c.disabled_reason.is_(None))))
@@ -142,8 +142,8 @@ class WatchStore(Queries):
                     await conn.execute(watch_changes.insert().values(
                         watch_id=row.id, channel_id=row.channel_id, clue_id=clue_id, before=row.snapshot,
                         after=snapshot, state=PENDING, attempts=0, created_at=now))
-                    written += 1
-        return written
+                    replaced.append(row.snapshot)
+        return replaced
 
     async def checked(self, clue_id: int) -> None:
         """A check that could not read the clue (not found, a bad answer): it waits its turn again, its

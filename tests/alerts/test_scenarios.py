@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.alerts.posting import PAUSE_SECONDS
 from bot.alerts.service import AlertService
+from bot.compose import Clocks
 from bot.dev.playground.fake_slack import FakeSlackState, public_channel
 from bot.dev.sandbox import SandboxServer
 from bot.errors import CrmError, StoreError
@@ -161,6 +163,40 @@ async def test_rate_limited_posts_wait_and_go_out_once(app: SlackDriver, sandbox
     assert alerts_in(app.fake) == []  # still refused: the delivery stays pending, not dropped
     await service(app).run_round()
     assert len(alerts_in(app.fake)) == 1  # the next round posts it, once
+
+
+async def test_a_revoked_token_pauses_every_post_with_one_warning_and_loses_nothing(
+        sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    url, state = fake_slack
+    state.conversations[OTHER_CHANNEL] = public_channel("other")
+    ahead = [0.0]  # the monotonic clock, moved past the pause by the test
+    clocks = Clocks(monotonic=lambda: time.monotonic() + ahead[0])
+    async with running_app(slack_settings(sandbox.url, url, **alert_env(tmp_path)), state, url, clocks=clocks) as app:
+        await say(app, "subscribe")
+        await say(app, "subscribe", channel=OTHER_CHANNEL)
+        await service(app).run_round()
+        state.errors["chat.postMessage"] = "token_revoked"
+        leads = sandbox.state.add_leads(1, created=just_now())
+        await service(app).run_round()
+        tried = len(state.api_calls("chat.postMessage"))
+        assert 1 <= tried <= 2  # the channels posting at that moment; none after the pause began
+        leads += sandbox.state.add_leads(1, created=just_now())
+        await service(app).run_round()
+        assert len(state.api_calls("chat.postMessage")) == tried  # paused: no more calls, no more log lines
+        assert [r.getMessage() for r in caplog.records].count("alerts.posting.paused") == 1
+        del state.errors["chat.postMessage"]  # an admin reinstalled the app
+        ahead[0] += PAUSE_SECONDS + 1
+        await service(app).run_round()
+        for channel in (CHANNEL, OTHER_CHANNEL):  # both clues, once each, nothing lost
+            assert sorted(clue for clue, _ in await _delivered(app, channel)) == sorted(leads)
+            assert len(alerts_in(state, channel)) == 2, channel
+
+
+async def _delivered(app: SlackDriver, channel: str) -> list[tuple[int, str | None]]:
+    store = service(app).store
+    [subscription] = await store.subscriptions(channel)
+    return await store.delivered(subscription.id)
 
 
 async def test_only_listed_people_subscribe_when_the_list_is_set(sandbox: SandboxServer,

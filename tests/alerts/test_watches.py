@@ -27,7 +27,7 @@ from bot.store.watches import WatchStore
 from tests.alerts.test_scenarios import alert_env, alerts_in, just_now, say
 from tests.blockkit import assert_valid_message
 from tests.slack.harness import CHANNEL, SlackDriver, running_app, slack_settings
-from tests.store.conftest import fresh_database, postgres_url
+from tests.store.conftest import fresh_database
 
 CHECK_SECONDS = 600
 
@@ -64,8 +64,8 @@ async def app(request: pytest.FixtureRequest, sandbox: SandboxServer, fake_slack
     env = watch_env(tmp_path)
     if request.param == "postgresql":
         emptied = await fresh_database("postgresql", tmp_path)
+        env["DATABASE_URL"] = emptied.engine.url.render_as_string(hide_password=False)
         await emptied.aclose()
-        env["DATABASE_URL"] = postgres_url()
     async with running_app(slack_settings(sandbox.url, url, **env), state, url, clocks=Clocks(wall=later)) as driver:
         yield await settled(driver)
 

@@ -577,7 +577,7 @@ async def test_the_page_links_you_opens_home_and_sends_next_mornings_nudge(tmp_p
         assert nudge["body"]["channel"] == viewer and nudge["body"]["text"].startswith("Good morning: ")
 
 
-async def test_the_nudge_toggle_clicked_in_the_home_tab_reaches_the_app(tmp_path: Path) -> None:
+async def test_the_settings_picked_in_the_home_tab_reach_the_app(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'people.db'}", "CLUE_ALERT_POLL_SECONDS": "3600"}
     async with playground(env) as page:
         await page.command("me", "me1")
@@ -585,8 +585,16 @@ async def test_the_nudge_toggle_clicked_in_the_home_tab_reaches_the_app(tmp_path
         opened = await page.ok("/playground/home", {})
         [published] = [c for c in await page.captured(opened["seq"]) if c["name"] == "views.publish"]
         view_id = f"V{published['seq']:08d}"  # the fake Slack holds the Home view under the call's number
-        clicked = await page.ok("/playground/action", {"action_id": "clue_nudge_on", "value": "09:00",
-                                                       "block_id": "", "response_key": "n1",
-                                                       "container": {"kind": "view", "view_id": view_id}})
+        option = {"text": {"type": "plain_text", "text": "09:00", "emoji": True}, "value": "09:00"}
+        clicked = await page.ok("/playground/pick", {"view_id": view_id, "action_id": "clue_nudge_time",
+                                                     "block_id": "clue_home_nudge", "option": option,
+                                                     "kind": "static_select"})
         republished = [c for c in await page.captured(clicked["seq"]) if c["name"] == "views.publish"]
         assert "Morning nudge: on, at 09:00 (Asia/Shanghai)." in json.dumps(republished[-1]["body"]["view"])
+        picked = await page.ok("/playground/pick", {"view_id": view_id, "action_id": "clue_language",
+                                                    "block_id": "clue_home_language", "kind": "static_select",
+                                                    "option": {"text": {"type": "plain_text", "text": "简体中文"},
+                                                               "value": "zh"}})
+        republished = [c for c in await page.captured(picked["seq"]) if c["name"] == "views.publish"]
+        assert "早间提醒：已开启，09:00（Asia/Shanghai）。" in json.dumps(republished[-1]["body"]["view"],
+                                                                   ensure_ascii=False)

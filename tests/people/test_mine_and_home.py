@@ -4,36 +4,20 @@ fake Slack."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from bot.compose import Clocks
 from bot.crm.client import SEARCH
-from bot.dev.playground.fake_slack import FakeSlackState
 from bot.dev.sandbox import SandboxServer, seed
 from bot.slack.people_cards import MAX_HOME_BLOCKS
 from bot.store.people import CONFIRMED
 from tests.blockkit import assert_valid_blocks, assert_valid_message
-from tests.people.conftest import EMPLOYEES, Monotonic, people, people_env, profile, text_of
-from tests.slack.harness import TEAM, USER, SlackDriver, running_app, slack_settings
+from tests.people.conftest import Monotonic, people, profile, text_of
+from tests.slack.harness import TEAM, USER, SlackDriver
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DUE = str(seed.NEXT_FOLLOW_UP_FIELD_ID)
-
-
-@pytest.fixture
-async def app(sandbox: SandboxServer, fake_slack: tuple[str, FakeSlackState], tmp_path: Path,
-              monotonic: Monotonic) -> AsyncIterator[SlackDriver]:
-    url, state = fake_slack
-    sandbox.state.set_employees(EMPLOYEES)
-    async with running_app(slack_settings(sandbox.url, url, **people_env(tmp_path)), state, url,
-                           clocks=Clocks(monotonic=monotonic)) as driver:
-        yield driver
 
 
 def crm_time(at: datetime) -> str:
@@ -172,17 +156,6 @@ async def test_home_with_a_failing_crm_and_nothing_cached_says_so(app: SlackDriv
     assert "You are *张三* in the CRM." in text_of(view)
 
 
-async def test_home_turns_the_morning_nudge_on_in_the_persons_zone(app: SlackDriver) -> None:
-    await linked(app)
-    profile(app, USER, tz="America/Los_Angeles")
-    await app.action("clue_nudge_on", "09:00", view={"id": "V0HOME0001", "type": "home"})
-    await app.drain()
-    link = await people(app).store.linked(USER)
-    assert link is not None and (link.nudge_at, link.tz) == ("09:00", "America/Los_Angeles")
-    view = app.fake.api_calls("views.publish")[-1]["view"]
-    assert "Morning nudge: on, at 09:00 (America/Los_Angeles)." in str(view)
-
-
 async def test_a_changed_slack_time_zone_moves_the_nudge_when_home_opens(app: SlackDriver) -> None:
     await linked(app)
     assert await people(app).store.set_nudge(USER, "09:00", "America/Los_Angeles")
@@ -191,3 +164,19 @@ async def test_a_changed_slack_time_zone_moves_the_nudge_when_home_opens(app: Sl
     link = await people(app).store.linked(USER)
     assert link is not None and link.tz == "Europe/London"
     assert "Morning nudge: on, at 09:00 (Europe/London)." in str(view)
+
+
+async def test_home_lists_your_own_recent_lookups_newest_first(app: SlackDriver) -> None:
+    assert "Your recent lookups" not in str(await home(app))
+    for text in ("8", "12", "8"):
+        response, _ = await app.command(text)
+        assert response.status_code == 200
+    await app.command("13", user="U0BOB00001")  # somebody else's lookup is theirs
+    view = await home(app)
+    assert_valid_blocks(view["blocks"])
+    [recent] = [b for b, before in zip(view["blocks"][1:], view["blocks"], strict=False)
+                if before.get("text", {}).get("text") == "*Your recent lookups*"]
+    lines = recent["elements"][0]["text"].split("\n")
+    assert [line.rsplit("`", 2)[1] for line in lines] == ["8", "12"]  # newest first, once each
+    assert lines[0].startswith("<https://crm.example.com/clues/8|")
+    assert "13" not in recent["elements"][0]["text"]

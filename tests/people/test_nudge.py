@@ -148,3 +148,12 @@ def test_the_nudge_time_follows_dst_and_the_persons_zone() -> None:
     moved = replace(link, tz="Asia/Shanghai")
     assert _scheduled(moved, datetime(2026, 3, 9, 20, 0, tzinfo=UTC), shanghai) == datetime(2026, 3, 10, 1, 0,
                                                                                             tzinfo=UTC)
+
+
+async def test_the_nudge_speaks_the_language_chosen_in_home(app: SlackDriver) -> None:
+    """The lease holder may never have looked the person up: the choice on their row is what it speaks."""
+    await nudged_at(app)
+    assert app.instance.people is not None and await app.instance.people.store.set_locale(USER, "zh-TW")
+    assert (await nudges(app).run_round()).posted == [USER]
+    [message] = app.fake.channel_messages(USER)
+    assert message["text"].startswith("早安：逾期 ")

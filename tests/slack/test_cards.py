@@ -662,7 +662,9 @@ NOTICE_ARGS: dict[str, Any] = {"id": 8, "max_ids": 10, "text": "abc", "reason": 
                                "query": "张三 <!here>", "page": 3, "why": "too_short",
                                "what": "every new clue", "number": 2, "lines": "1. every new clue",
                                # people (issue 23)
-                               "name": "张三", "by": "e-mail", "sales_id": "1001", "user": "U0BOB00001"}
+                               "name": "张三", "by": "e-mail", "sales_id": "1001", "user": "U0BOB00001",
+                               # a near miss of a command word (/clue subscrib)
+                               "word": "subscrib", "command": "subscribe"}
 NOTICE_KEYS = sorted(k.removeprefix("notice.") for k in i18n._EN if k.startswith("notice."))
 
 

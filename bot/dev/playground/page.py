@@ -56,6 +56,7 @@ MAX_CALLS_PER_POLL = 200
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # becomes a path segment of the response_url
 _TS = re.compile(r"\d{1,12}\.\d{1,8}")
 _CONTAINERS = ("ephemeral", "message", "unfurl", "view")
+_SELECTS = ("external_select", "static_select")  # what /playground/pick picks in
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, not bound to
 # No inline script or style, nothing from elsewhere: CRM text can only ever be text on this page.
@@ -244,14 +245,18 @@ async def suggest(request: Request, ctx: PlaygroundContext) -> Response:
 
 
 async def pick(request: Request, ctx: PlaygroundContext) -> Response:
-    """``{view_id, action_id, block_id, option: {text, value}, viewer?}``: an option picked in a modal's
-    external_select, sent as Slack's ``block_actions`` from inside the view."""
+    """``{view_id, action_id, block_id, option: {text, value}, kind?, viewer?}``: an option picked in a view's
+    select (``kind``: ``external_select``, a modal's type-ahead, or ``static_select``, Home's settings), sent as
+    Slack's ``block_actions`` from inside the view."""
     body = await _json_object(request)
     option = body.get("option")
     if not isinstance(option, dict) or not isinstance(option.get("text"), dict):
-        raise BadInput("option must be an option the type-ahead offered: {text, value}")
+        raise BadInput("option must be an option the select offered: {text, value}")
+    kind = body.get("kind", "external_select")
+    if kind not in _SELECTS:
+        raise BadInput(f"kind must be one of {', '.join(_SELECTS)}")
     chosen = {"text": option["text"], "value": _string(option, "value", 150)}
-    element = slack_requests.select_element(_string(body, "action_id", 255), chosen,
+    element = slack_requests.select_element(_string(body, "action_id", 255), chosen, kind=kind,
                                             block_id=_string(body, "block_id", 255), action_ts=f"{time.time():.6f}")
     payload = slack_requests.view_actions(_sender(_viewer(body)), element, trigger_id=_trigger_id(),
                                           view=_held_view(ctx, body))

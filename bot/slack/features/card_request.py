@@ -87,6 +87,7 @@ class PendingCard:
         until = loop.time() + self._follow_up_wait
         follow_ups = await self.follow_ups(self._follow_up_wait)
         owner = await self.owner(max(0.0, until - loop.time()))
+        self._admitted.shown(lookup.value)
         return Card(lookup, await self.placing.placed(), follow_ups,
                     follow_ups_missing=self._follow_ups is not None and follow_ups is None, owner=owner)
 
@@ -161,6 +162,7 @@ class CardRequests:
         owner = admitted.cached_owner(clue_id)
         if owner is None and not admitted.owner_failed(clue_id):
             return None
+        admitted.shown(hit.value)
         return Card(hit, who, follow_ups, follow_ups_missing=follow_ups is None, owner=owner)
 
     def start(self, admitted: Pass, placing: Placing, clue_id: int, *, refresh: bool = False,

@@ -130,6 +130,9 @@ class ClueCommand:
         """A notice instead of a lookup: help, or input that holds no lookup to make."""
         if request.help:
             return search_cards.help_message(locale, self._options.max_ids)
+        if request.near_miss is not None:
+            word, command = request.near_miss
+            return cards.notice_message(locale, "did_you_mean", word=word[:40], command=command)
         if request.invalid:
             bad = request.invalid[0]
             return cards.notice_message(locale, "invalid_id", text=bad.text[:40], reason=bad.reason)

@@ -325,6 +325,7 @@
     if (item.type === "button") return button(item, ctx, blockId);
     if (item.type === "overflow") return overflow(item, ctx, blockId);
     if (item.type === "external_select" && ctx.kind === "view") return externalSelect(item, ctx, blockId);
+    if (item.type === "static_select" && ctx.kind === "view") return staticSelect(item, ctx, blockId);
     if (item.type === "image") return imagePlaceholder(item, "b-context-image");
     return el("span", { class: "b-unsupported" }, `[${String(item.type)}]`);
   }
@@ -393,6 +394,27 @@
     const initial = item.initial_option && item.initial_option.text;
     if (initial && typeof initial.text === "string") input.value = initial.text;
     return el("span", { class: "b-select-wrap" }, input, list);
+  }
+
+  /** Slack's static_select in a view (Home's settings): its options at once; a choice sends block_actions. */
+  function staticSelect(item, ctx, blockId) {
+    const options = Array.isArray(item.options) ? item.options : [];
+    const label = (option) => (option.text && typeof option.text.text === "string" ? option.text.text : "");
+    const placeholder = item.placeholder && typeof item.placeholder.text === "string" ? item.placeholder.text : "";
+    const initial = item.initial_option ? item.initial_option.value : undefined;
+    const select = el("select", {
+      class: "b-select", "aria-label": placeholder, "data-action": item.action_id,
+      onchange: async () => {
+        const option = options[select.selectedIndex - 1];
+        if (!option) return;
+        await post("/playground/pick", { view_id: ctx.view.id, action_id: item.action_id, block_id: blockId ?? "",
+                                         viewer: state.viewer, option, kind: "static_select" });
+        poke();
+      },
+    }, el("option", { value: "", disabled: true }, placeholder),
+    ...options.map((option) => el("option", { value: option.value ?? "" }, label(option))));
+    select.selectedIndex = Math.max(0, options.findIndex((option) => option.value === initial) + 1);
+    return el("span", { class: "b-select-wrap" }, select);
   }
 
   function builderUrl(blocks) {
