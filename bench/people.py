@@ -4,7 +4,7 @@ however often Home opens, and a morning nudge round for ``Sizes.people`` linked 
 The sandbox CRM gets ```Sizes.people + 1``` more employees (``/_sandbox/staff``: get-users lists only ``salesId``
 and ``name``, so an admin links them), each owning two clues overdue since yesterday. Everything goes through the
 app as people and Slack do: the admin's signed ``/clue link <@U…> <salesId>``, each person's ``app_home_opened``
-and their click on Home's **Nudge me at 09:00** (the button's own value). The fake Slack runs in this process
+and their pick of 09:00 in Home's nudge time menu (the option it offers). The fake Slack runs in this process
 behind a ``Timeline`` (when each ``views.publish`` arrived) and gives every person one Slack time zone, picked
 for the run so that it is between 09:00 and 10:00 there now: their 09:00 nudge is due at once.
 
@@ -50,11 +50,12 @@ from bot.crm.client import SEARCH
 from bot.dev.loopback import LoopbackServer
 from bot.dev.playground.fake_slack import FakeSlackState, create_fake_slack
 from bot.dev.timeline import Timeline
-from bot.slack.people_cards import ACTION_NUDGE_ON
+from bot.slack.people_cards import ACTION_NUDGE_TIME
 
 ADMIN = "U0BENCHADM"
+NUDGE_AT = "09:00"  # the time each person picks in Home's menu
 LEASE_SECONDS = 30.0  # CLUE_ALERT_LEASE_SECONDS of both instances: a round's start is its lease's expiry minus this
-SETUP_CONCURRENCY = 8  # connections sending the set-up's commands, events and clicks
+SETUP_CONCURRENCY = 8  # connections sending the set-up's commands, events and picks
 _PUBLISH = "/api/views.publish"
 _event_ids = itertools.count(1)
 
@@ -131,7 +132,7 @@ def _zone_at_nine(now: float) -> tuple[str, int]:
 
 def _set_up(bench: Bench, bot: Proc, state: FakeSlackState, timeline: Timeline, database: Path,
             sales_of: dict[str, str], nudged: Sequence[str], response_url: str) -> None:
-    """The admin links everyone; each person opens Home and clicks its nudge button (the view Slack holds)."""
+    """The admin links everyone; each person opens Home and picks ``NUDGE_AT`` in its menu (the view Slack holds)."""
     host = f"127.0.0.1:{bot.port}"
     _send_all(bot, [rq.clue_command(host, bench.secret, f"link <@{user}> {sales_id}", response_url, user=ADMIN)
                     for user, sales_id in sales_of.items()])
@@ -139,14 +140,14 @@ def _set_up(bench: Bench, bot: Proc, state: FakeSlackState, timeline: Timeline, 
     published = len(timeline.spans(_PUBLISH))
     _send_all(bot, [rq.home_opened(host, bench.secret, user, f"EvHome{next(_event_ids):07d}") for user in nudged])
     _wait(bot, lambda: len(timeline.spans(_PUBLISH)) >= published + len(nudged), "every first Home published")
-    clicks = []
+    picks = []
     for user in nudged:
         view = _home_view(state, user)
-        button = _nudge_button(view)
-        expect(bot, button is not None, f"{user}'s Home offers no nudge: {json.dumps(view)[:600]}")
-        assert button is not None
-        clicks.append(rq.home_click(host, bench.secret, user, button, view))
-    _send_all(bot, clicks)
+        offered = _nudge_pick(view)
+        expect(bot, offered is not None, f"{user}'s Home offers no {NUDGE_AT} nudge: {json.dumps(view)[:600]}")
+        assert offered is not None
+        picks.append(rq.home_pick(host, bench.secret, user, ACTION_NUDGE_TIME, *offered, view))
+    _send_all(bot, picks)
     _wait(bot, lambda: _count(database, "SELECT count(*) FROM people WHERE nudge_at IS NOT NULL") == len(nudged),
           "every nudge on")
     _wait(bot, lambda: len(timeline.spans(_PUBLISH)) >= published + 2 * len(nudged), "every Home republished")
@@ -159,11 +160,13 @@ def _home_view(state: FakeSlackState, user: str) -> dict[str, Any]:
         return dict(state.views[f"V{seq:08d}"])
 
 
-def _nudge_button(view: dict[str, Any]) -> dict[str, Any] | None:
+def _nudge_pick(view: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The block id of Home's nudge time menu and its ``NUDGE_AT`` option, as offered in ``view``."""
     for block in view.get("blocks") or ():
-        for element in block.get("elements") or () if block.get("type") == "actions" else ():
-            if element.get("action_id") == ACTION_NUDGE_ON:
-                return {**element, "block_id": block.get("block_id")}
+        accessory = block.get("accessory") or {}
+        if accessory.get("action_id") == ACTION_NUDGE_TIME:
+            option = next((o for o in accessory.get("options") or () if o.get("value") == NUDGE_AT), None)
+            return (block["block_id"], option) if option is not None else None
     return None
 
 
@@ -238,7 +241,9 @@ def _nudge(bench: Bench, bot: Proc, state: FakeSlackState, database: Path, nudge
             "posted": outcomes.get("posted", 0), "empty": outcomes.get("empty", 0),
             "dropped": outcomes.get("dropped", 0), "failed": len(nudged) - sum(outcomes.values()),
             "dms_accepted": sent, "seconds_to_last_dm": round(stamps[-1] - round_one, 2),
-            "crm_calls": calls, "crm_calls_per_person": round(sum(calls.values()) / len(nudged), 3),
+            # From the instance's start to the round's end: the catalog, the new-clue poll every
+            # CLUE_ALERT_POLL_SECONDS (people are linked), and each person's clues.
+            "crm_calls": calls, "owned_reads_per_person": round(calls.get(SEARCH, 0) / len(nudged), 3),
             "peak_crm_calls_per_s": _peak(samples, 1.0), "peak_dms_per_s": _peak_count(stamps, 1.0),
             "slack_calls": dict(slack_calls),  # users.info: each person's time zone, read again by a cold instance
             "users_info_per_minute": round(slack_calls["users.info"] / max(stamps[-1] - round_one, 1.0) * 60),

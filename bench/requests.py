@@ -82,13 +82,14 @@ def home_opened(host: str, secret: str, user: str, event_id: str) -> bytes:
     return slack_post(host, slack_requests.event_callback(secret, body))
 
 
-def home_click(host: str, secret: str, user: str, button: dict[str, Any], view: dict[str, Any]) -> bytes:
-    """A signed ``block_actions`` click on ``button`` (``action_id``, ``value``, its ``block_id``) of the person's
-    Home tab, ``view`` as Slack holds it."""
-    payload = slack_requests.button_click(team=TEAM, user=user, action_id=button["action_id"], value=button["value"],
-                                          trigger_id="1000.2000.bench", api_app_id=APP_ID, view=view,
-                                          team_domain="bench", user_name="bench", block_id=button.get("block_id"))
-    return slack_post(host, slack_requests.interaction(secret, payload))
+def home_pick(host: str, secret: str, user: str, action_id: str, block_id: str, option: dict[str, Any],
+              view: dict[str, Any]) -> bytes:
+    """A signed ``block_actions``: ``option`` picked in the static_select ``action_id`` of the person's Home tab
+    (``view`` as Slack holds it)."""
+    element = slack_requests.select_element(action_id, option, block_id=block_id, kind="static_select")
+    sender = slack_requests.Sender(TEAM, user, APP_ID, team_domain="bench", user_name="bench")
+    return slack_post(host, slack_requests.interaction(
+        secret, slack_requests.view_actions(sender, element, trigger_id="1000.2000.bench", view=view)))
 
 
 def crm_clue_get(host: str, clue_id: int) -> bytes:
