@@ -27,6 +27,7 @@ from typing import Any
 from bench import scenarios as sc
 from bench.alerts import alerts
 from bench.load import wrk_path
+from bench.people import people
 from bench.procs import APP_CPU, HELPER_CPU, Proc, Procs, can_pin, pin_harness
 from bench.report import evaluate, markdown, ran, targets_json
 
@@ -93,6 +94,7 @@ def _steps(bench: sc.Bench) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
             bench, lambda: (bench.spawn_bot("clue-bot-hung"),), lambda bot: sc.hung_crm(bench, bot))),
         ("card_latency", lambda: sc.card_latency(bench, NO_FOLLOW_UP_CACHE)),
         ("alerts", lambda: alerts(bench)),
+        ("people", lambda: people(bench)),
         ("cold_start", lambda: sc.cold_start(bench)),
         ("memory", lambda: sc.memory(bench)),
     ]

@@ -125,6 +125,22 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
         _target(scenarios, "cache-hit /clue throughput while alerts are busy vs idle, c=16", "≥ 0.9×",
                 ("alerts", "lookups_busy", "rps_ratio"), lambda v: v >= 0.9),
     ]
+    # Issue 23: Home within a second on a warm cache, one CRM read per person a minute, a nudge round that keeps
+    # to the CRM's budget (a token bucket holding one second's rate: at most twice it in any second).
+    rate = _get(scenarios, "people", "nudge", "crm_rate_per_second")
+    targets += [
+        _target(scenarios, "App Home published after app_home_opened, warm cache, p99", "≤ 1,000 ms",
+                ("people", "home", "p99_ms"), lambda v: v <= 1000),
+        _target(scenarios, "CRM reads for one person opening Home 50 times at once", "≤ 1",
+                ("people", "home", "burst", "crm_reads"), lambda v: v <= 1),
+        _target(scenarios, "nudge round: peak CRM calls in one second", "≤ 2 × CRM_RATE_PER_SECOND",
+                ("people", "nudge", "peak_crm_calls_per_s"), lambda v: rate is not None and v <= 2 * rate),
+        _target(scenarios, "nudge round: CRM calls refused by our own rate limit", "0",
+                ("people", "nudge", "refused_by_rate_limit"), lambda v: v == 0),
+        _target(scenarios, "nudge round: nudges failed", "0", ("people", "nudge", "failed"), lambda v: v == 0),
+        _target(scenarios, "nudge: DMs sent by a second round the same day", "0",
+                ("people", "nudge", "second_round_dms"), lambda v: v == 0),
+    ]
     return targets
 
 
@@ -216,6 +232,7 @@ def markdown(report: Json) -> str:
                              f"| {_n(run['p99_ms'], 2)} | {_n(run['max_ms'], 2)} | {run['errors'] + run['non_2xx']} |")
     lines += _card_lines(s.get("card_latency"))
     lines += _alert_lines(s.get("alerts"))
+    lines += _people_lines(s.get("people"))
     lines += ["", "## Resilience and footprint", "", "| scenario | result |", "|---|---|"]
     lines += [f"| {title} | {_describe(s.get(key), describe)} |" for key, title, describe in _OTHER]
     targets: list[Json] = report["targets"]
@@ -265,6 +282,37 @@ def _alert_lines(section: Json | None) -> list[str]:
             f"- cache-hit /clue at c=16 while {busy['new_clues_per_poll']} new clues arrive every poll: "
             f"**{_n(busy['rps_ratio'], 2)}×** the idle throughput "
             f"({rounds})"]
+
+
+def _people_lines(section: Json | None) -> list[str]:
+    """The people scenario: Home's latency and CRM reads, the nudge round."""
+    if not section:
+        return []
+    if "error" in section:
+        return ["", f"## People: ERROR: {str(section['error'])[:200]}"]
+    home, burst, nudge = section["home"], section["home"]["burst"], section["nudge"]
+    gap = nudge["min_gap_same_person_s"]
+    calls = ", ".join(f"`{path.rsplit('/', 1)[-1]}` {n:,}" for path, n in nudge["crm_calls"].items())
+    return ["", f"## People: {section['people']:,} linked by an admin, nudge at 09:00 in `{section['slack_tz']}` "
+                f"(set up in {_n(section['setup_s'], 1)} s)", "",
+            f"- App Home, warm cache ({home['opens']} opens by {home['people']} people, one at a time), event → "
+            f"`views.publish` at Slack: p50 **{_n(home['p50_ms'])} ms**, p99 **{_n(home['p99_ms'])} ms**, max "
+            f"{_n(home['max_ms'])} ms; CRM reads meanwhile {home['crm_reads_warm']}",
+            f"- one person opening Home {burst['opens']} times at once (all published in {_n(burst['seconds'], 2)} s): "
+            f"**{burst['crm_reads']} CRM read(s)** of their clues",
+            f"- nudge round, CRM guard at its defaults ({_n(nudge['crm_rate_per_second'], 0)} calls/s, "
+            f"{nudge['crm_max_concurrency']} at once), cold caches: **{nudge['dms_accepted']:,} DMs** accepted "
+            f"({nudge['posted']:,} posted, {nudge['empty']:,} empty, {nudge['dropped']:,} dropped, "
+            f"{nudge['failed']:,} failed), the last **{_n(nudge['seconds_to_last_dm'], 1)} s** after the round began; "
+            f"CRM calls since the instance started {calls} ({_n(nudge['owned_reads_per_person'], 2)} `search` per "
+            f"person), peak "
+            f"{nudge['peak_crm_calls_per_s']} in one second; DMs peak {nudge['peak_dms_per_s']} a second, closest "
+            f"two to one person {'– (one each)' if gap is None else _n(gap, 2) + ' s'}; "
+            f"{nudge['refused_by_rate_limit']} refused by our rate limit; Slack calls "
+            f"{', '.join(f'`{m}` {n:,}' for m, n in nudge['slack_calls'].items())} "
+            f"(`users.info` {nudge['users_info_per_minute']:,} a minute; Slack's Tier 4 is 100+)",
+            f"- the next round the same day (over by the third, {_n(nudge['third_round_after_s'], 0)} s after the "
+            f"first began): **{nudge['second_round_dms']} DMs**"]
 
 
 def _floor_note(target: Json) -> str:

@@ -8,6 +8,7 @@ requests right before each run.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from bot.config import SANDBOX_APP_ID, SANDBOX_APP_KEY
 from bot.crm.client import CLUE_GET, SEARCH, encode_body
@@ -66,6 +67,29 @@ def link_shared_event(host: str, secret: str, event_id: str, clue_id: int, seq: 
                   "links": [{"domain": "crm.example.com", "url": url}]},
     }
     return slack_post(host, slack_requests.event_callback(secret, body))
+
+
+def home_opened(host: str, secret: str, user: str, event_id: str) -> bytes:
+    """A signed ``app_home_opened`` event_callback: the person opened the app's Home tab (Slack's published event:
+    ``user``, their DM ``channel``, ``tab``, ``event_ts``)."""
+    now = time.time()
+    body = {
+        "token": "legacy-bench-token", "team_id": TEAM, "api_app_id": APP_ID, "type": "event_callback",
+        "event_id": event_id, "event_time": int(now),
+        "event": {"type": "app_home_opened", "user": user, "channel": f"D{user[1:]}", "tab": "home",
+                  "event_ts": f"{now:.6f}"},
+    }
+    return slack_post(host, slack_requests.event_callback(secret, body))
+
+
+def home_pick(host: str, secret: str, user: str, action_id: str, block_id: str, option: dict[str, Any],
+              view: dict[str, Any]) -> bytes:
+    """A signed ``block_actions``: ``option`` picked in the static_select ``action_id`` of the person's Home tab
+    (``view`` as Slack holds it)."""
+    element = slack_requests.select_element(action_id, option, block_id=block_id, kind="static_select")
+    sender = slack_requests.Sender(TEAM, user, APP_ID, team_domain="bench", user_name="bench")
+    return slack_post(host, slack_requests.interaction(
+        secret, slack_requests.view_actions(sender, element, trigger_id="1000.2000.bench", view=view)))
 
 
 def crm_clue_get(host: str, clue_id: int) -> bytes:

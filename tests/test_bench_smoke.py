@@ -24,7 +24,9 @@ import pytest
 from tests.scope import bench_smoke
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT_SECONDS = 240  # the search scenario starts two apps in turn: ~25 s more on a busy machine; card_latency ~15 s
+# The search scenario starts two apps in turn: ~25 s more on a busy machine; card_latency ~15 s; people waits for
+# three rounds of the nudge loop, which looks once a minute: ~3.5 min.
+TIMEOUT_SECONDS = 480
 _RUN = ("p50_ms", "p99_ms", "rps")
 _MISS_OVERHEADS = ("overhead_p50_ms", "floor_overhead_p99_ms", "overhead_p99_vs_floor_ms")
 # scenario -> key paths that must hold finite numbers
@@ -46,6 +48,9 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "memory": [("empty_rss_mb",), ("full_rss_mb",), ("mb_per_10k_clues",), ("cached_verified",)],
     "alerts": [("latency", "p50_s"), ("latency", "p99_s"), ("burst", "posted"), ("burst", "seconds_to_all"),
                ("burst", "db_commits_per_alert"), ("lookups_busy", "rps_ratio")],
+    "people": [("home", "p50_ms"), ("home", "p99_ms"), ("home", "burst", "crm_reads"), ("nudge", "dms_accepted"),
+               ("nudge", "seconds_to_last_dm"), ("nudge", "peak_crm_calls_per_s"), ("nudge", "refused_by_rate_limit"),
+               ("nudge", "second_round_dms")],
 }
 # The bare Bolt apps measured in the same run (bench/baseline.py): latencies, and the crm floor's p50
 # overhead over the CRM alone (its one CRM call plus Bolt), all above zero. (Its p99 overhead is a
@@ -97,6 +102,12 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
             assert isinstance(value, int | float) and value > 0, (scenario, path, value)
     if "alerts" in ran:  # not a timing: every alert of the burst reached each channel once
         assert report["scenarios"]["alerts"]["burst"]["exactly_once"] is True, report["scenarios"]["alerts"]
+    if "people" in ran:  # not timings: every person nudged once, nothing refused, one CRM read for the burst
+        people = report["scenarios"]["people"]
+        nudge = people["nudge"]
+        assert (nudge["posted"], nudge["dms_accepted"], nudge["failed"]) == (people["people"],) * 2 + (0,), people
+        assert nudge["refused_by_rate_limit"] == 0 and nudge["second_round_dms"] == 0, people
+        assert people["home"]["burst"]["crm_reads"] <= 1, people
     assert report["meta"]["machine"]["nproc"] >= 1
     # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
     assert report["meta"]["server"]["used"] == ["uvloop+httptools"], report["meta"]["server"]

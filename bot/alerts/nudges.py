@@ -117,7 +117,8 @@ class NudgeService:
 
     async def _compose(self, link: PersonLink, now: datetime) -> dict[str, Any] | None:
         """The person's nudge as of ``now``; None when nothing is due and nothing is new (raises CRM errors)."""
-        ordered, _ = await self._people.agenda(link.user_id, link.sales_id)
+        # "Today" in the zone the nudge is scheduled in (followed from Slack whenever Home opens).
+        ordered, _ = await self._people.agenda(link.user_id, link.sales_id, tz=link.tz)
         since = link.nudged_through if link.nudged_through is not None else link.linked_at
         new = [c for c in ordered.clues if c.hit.created is not None and c.hit.created.at is not None
                and c.hit.created.at.timestamp() > since]

@@ -7,8 +7,10 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from bot.crm.models import (
     parse_search,
     parse_tag_tree,
 )
+from bot.crm.people import GET_USERS
 from bot.crm.signing import CrmSigner, sign
 from bot.dev.sandbox import SandboxServer, SandboxState, seed
 from bot.dev.sandbox.app import CLUE_GET, ECHO, FOLLOW_UPS, LIST_FIELDS, SEARCH, TAG_TREE, wall_clock_ms
@@ -772,3 +775,34 @@ def test_every_seed_clue_is_readable_by_the_client_parser() -> None:
 
 def _clue(customer_id: int) -> dict[str, Any]:
     return next(c for c in seed.CLUES if c["customerId"] == customer_id)
+
+
+# ---------------------------------------------------------------- a sales floor (/_sandbox/staff)
+
+
+async def test_staff_are_employees_owning_overdue_clues_until_reset(sandbox: SandboxServer,
+                                                                    client: httpx.AsyncClient) -> None:
+    control = await client.post("/_sandbox/staff", json={"count": 3, "clues_each": 2})
+    assert control.status_code == 200
+    sales_ids = control.json()["sales_ids"]
+    assert len(sales_ids) == 3
+    listed = (await data_of(client, GET_USERS, {"name": "", "pageNo": 1, "pageSize": 100}))["result"]
+    assert [e["salesId"] for e in listed] == [e["salesId"] for e in seed.EMPLOYEES] + sales_ids
+    assert set(listed[-1]) == {"salesId", "name"}  # only what the vendor publishes
+    owned = await data_of(client, SEARCH, {"role": 1, "salesIdList": [sales_ids[1]], "pageNo": 1, "pageSize": 10})
+    assert len(owned["data"]) == 2
+    assert {row["mainFollows"][0]["salesName"] for row in owned["data"]} == {listed[-2]["name"]}
+    due = owned["data"][0][str(seed.NEXT_FOLLOW_UP_FIELD_ID)]
+    assert due < datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")  # overdue
+    more = (await client.post("/_sandbox/staff", json={"count": 1})).json()["sales_ids"]
+    assert more == [str(int(sales_ids[-1]) + 1)]  # counts on from the last one
+    sandbox.state.reset()
+    assert [e["salesId"] for e in (await data_of(client, GET_USERS, {"pageNo": 1}))["result"]] == \
+        [e["salesId"] for e in seed.EMPLOYEES]
+
+
+@pytest.mark.parametrize("body", [{"count": 0}, {"count": 1, "clues_each": 21}, {"count": "2"}, {"people": 2}])
+def test_staff_rejects_bad_sizes(sandbox: SandboxServer, body: dict[str, Any]) -> None:
+    answer = httpx.post(f"{sandbox.url}/_sandbox/staff", json=body, timeout=WAIT_SECONDS)
+    assert answer.status_code == 400 and "error" in answer.json()
+    assert len(sandbox.state.employees_page(1, 100)["result"]) == len(seed.EMPLOYEES)

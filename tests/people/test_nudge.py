@@ -85,6 +85,17 @@ async def test_the_nudge_goes_out_once_at_the_persons_local_time(app: SlackDrive
     assert await states(app) == {"2026-03-10": NUDGE_POSTED}
 
 
+async def test_a_round_asks_slack_for_no_profile_its_day_is_the_nudges_zone(app: SlackDriver) -> None:
+    # A round for everyone must not call users.info per person (1,000 in a minute is over Slack's Tier 4):
+    # "today" is the day in the zone the nudge is scheduled in, stored with it.
+    await nudged_at(app)
+    app.instance.locales.get(USER)  # the person's language, known since their last request
+    await app.drain()
+    asked = len(app.fake.api_calls("users.info"))
+    assert (await nudges(app).run_round()).posted == [USER]
+    assert len(app.fake.api_calls("users.info")) == asked
+
+
 async def test_two_instances_send_one_nudge(app: SlackDriver, sandbox: SandboxServer, tmp_path: Path,
                                             wall: Wall) -> None:
     await nudged_at(app)

@@ -58,6 +58,8 @@ HANG_SECONDS = 600.0  # "forever", bounded so a leaked request cannot outlive a 
 MAX_REQUEST_BYTES = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_NEW_LEADS = 10_000  # one /_sandbox/leads call
+MAX_STAFF = 10_000  # one /_sandbox/staff call
+MAX_CLUES_EACH = 20
 _CRM_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 CRM_TIMEZONE = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -235,6 +237,35 @@ class SandboxState:
             for customer_id in ids:
                 self._clues[customer_id] = seed.new_lead(customer_id, stamp)
         return ids
+
+    def add_staff(self, count: int, clues_each: int = 1, *, created: str | None = None,
+                  next_follow_up: str | None = None) -> list[str]:
+        """``count`` more employees (get-users), each the owner of ``clues_each`` clues created at ``created`` (30
+        days ago on the sandbox clock) and next due at ``next_follow_up`` (a day ago: overdue); their salesIds."""
+        now = datetime.fromtimestamp(self._now_ms() / 1000, CRM_TIMEZONE)
+        created = created or (now - timedelta(days=30)).strftime(TIME_FORMAT)
+        next_follow_up = next_follow_up or (now - timedelta(days=1)).strftime(TIME_FORMAT)
+        if not (_is_int(count) and 1 <= count <= MAX_STAFF and _is_int(clues_each)
+                and 1 <= clues_each <= MAX_CLUES_EACH):
+            raise ValueError(f"count must be an integer from 1 to {MAX_STAFF}, clues_each from 1 to {MAX_CLUES_EACH}")
+        if not all(isinstance(t, str) and _CRM_TIME.fullmatch(t) for t in (created, next_follow_up)):
+            raise ValueError("created and next_follow_up must look like 2024-05-01 09:30:00")
+        with self._lock:
+            first = sum(1 for e in self._employees
+                        if str(e.get("salesId")).isdigit() and int(e["salesId"]) >= seed.STAFF_FIRST_SALES_ID)
+            clue_id = max([seed.STAFF_CLUE_FIRST_ID - 1,
+                           *(i for i in self._clues if seed.STAFF_CLUE_FIRST_ID <= i <= seed.STAFF_CLUE_LAST_ID)]) + 1
+            if clue_id + count * clues_each - 1 > seed.STAFF_CLUE_LAST_ID:
+                raise ValueError("the sandbox holds as many staff clues as it can: reset it")
+            added = [seed.staff_member(first + n) for n in range(count)]
+            for owner in added:
+                for _ in range(clues_each):
+                    self._clues[clue_id] = seed.staff_clue(clue_id, owner, created=created,
+                                                           next_follow_up=next_follow_up)
+                    self._sales[clue_id] = [seed.staff_sales_row(owner)]
+                    clue_id += 1
+            self._employees += added
+        return [owner["salesId"] for owner in added]
 
     def advance_stage(self, clue_id: int) -> str:
         """"A lead changes stage": ``clue_id`` moves to the next stage of the pipeline (after the last, the
@@ -643,6 +674,15 @@ def _gateway_page(status: int) -> Response:
     return Response(page, status_code=status, media_type="text/html")
 
 
+async def _control_args(request: Request, keys: set[str]) -> Json | None:
+    """A control call's JSON object (``{}`` for no body) when it names only ``keys``; None otherwise."""
+    try:
+        args = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return None
+    return args if isinstance(args, dict) and not set(args) - keys else None
+
+
 async def _read_body(request: Request) -> bytes | None:
     """The raw body, or None when it exceeds ``MAX_REQUEST_BYTES``."""
     body = bytearray()
@@ -705,6 +745,7 @@ class SandboxApp:
             Route("/_sandbox/faults", self._control_clear_faults, methods=["DELETE"]),
             Route("/_sandbox/reset", self._control_reset, methods=["POST"]),
             Route("/_sandbox/leads", self._control_add_leads, methods=["POST"]),
+            Route("/_sandbox/staff", self._control_add_staff, methods=["POST"]),
             Route("/_sandbox/stage", self._control_advance_stage, methods=["POST"]),
             Route("/_sandbox/push", self.pusher.control, methods=["POST"]),
             Route("/clues/{clue_id}", self._clue_page, methods=["GET"]),
@@ -892,11 +933,8 @@ class SandboxApp:
 
     async def _control_add_leads(self, request: Request) -> Response:
         """``{"count": 50}`` new leads now (``"created": "2024-05-01 09:30:00"``: late arrivals); their ids."""
-        try:
-            args = json.loads(await request.body() or b"{}")
-        except ValueError:
-            args = None
-        if not isinstance(args, dict) or set(args) - {"count", "created"}:
+        args = await _control_args(request, {"count", "created"})
+        if args is None:
             return JSONResponse({"error": "body must be a JSON object: {\"count\": n, \"created\": time}"},
                                 status_code=400)
         try:
@@ -904,6 +942,19 @@ class SandboxApp:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"ids": ids})
+
+    async def _control_add_staff(self, request: Request) -> Response:
+        """``{"count": 1000, "clues_each": 2}`` more employees, each owning clues created 30 days ago and overdue
+        since yesterday (on the sandbox clock); their salesIds."""
+        args = await _control_args(request, {"count", "clues_each"})
+        if args is None:
+            return JSONResponse({"error": "body must be a JSON object: {\"count\": n, \"clues_each\": k}"},
+                                status_code=400)
+        try:
+            sales_ids = self.state.add_staff(args.get("count", 1), args.get("clues_each", 1))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"sales_ids": sales_ids})
 
     async def _control_advance_stage(self, request: Request) -> Response:
         """``{"clue": 8}``: that lead moves to its next stage (a watched clue's change); its new stage."""

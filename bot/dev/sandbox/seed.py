@@ -539,3 +539,29 @@ def sales_rows(clue: Json) -> list[Json]:
 # salesId by the follow's ``salesName``.
 EMPLOYEES: tuple[Json, ...] = tuple({"salesId": sales_id, "name": follow["salesName"]}
                                     for sales_id, (follow, _) in zip(("1001", "1002", "1003"), _SALES, strict=True))
+
+# ---------------------------------------------------------------- a sales floor (the bench's people scenario)
+
+# Added while the sandbox runs (``/_sandbox/staff``): employees as get-users lists them (``salesId``, ``name``,
+# nothing unpublished, so they are linked by an admin), each owning clues of their own, shaped like the seed's.
+STAFF_FIRST_SALES_ID = 20_001
+STAFF_CLUE_FIRST_ID = 2_000_001  # after the new leads' ids
+STAFF_CLUE_LAST_ID = 3_000_000
+
+
+def staff_member(n: int) -> Json:
+    """The ``n``-th added employee (from 0), as get-users lists one."""
+    return {"salesId": str(STAFF_FIRST_SALES_ID + n), "name": f"销售 {n + 1:05d}"}
+
+
+def staff_clue(customer_id: int, owner: Json, *, created: str, next_follow_up: str) -> Json:
+    """A clue ``owner`` (a ``staff_member``) follows, created at ``created``, next due at ``next_follow_up``."""
+    n = customer_id - STAFF_CLUE_FIRST_ID
+    stage, source, tags = _NEW_LEAD_ROTATION[n % len(_NEW_LEAD_ROTATION)]
+    return _clue(customer_id, f"{owner['name']} 的客户 {n + 1}", created=created, mobile=(f"1370077{n % 10000:04d}",),
+                 corp=f"客户公司 {n + 1}", stage=stage, source=source, tags=_tags(*tags), next_follow_up=next_follow_up)
+
+
+def staff_sales_row(owner: Json) -> Json:
+    """The customer/search row keys of a clue ``owner`` follows (one sales relationship)."""
+    return _relationship({"salesName": owner["name"], "qwSalesId": f"Sales{owner['salesId']}"}, "销售部")
