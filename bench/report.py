@@ -138,9 +138,10 @@ def evaluate(scenarios: Json, concurrencies: tuple[int, ...]) -> list[Target]:
         _target(scenarios, "nudge round: CRM calls refused by our own rate limit", "0",
                 ("people", "nudge", "refused_by_rate_limit"), lambda v: v == 0),
         _target(scenarios, "nudge round: nudges failed", "0", ("people", "nudge", "failed"), lambda v: v == 0),
-        _target(scenarios, "nudge: DMs sent by a second round the same day", "0",
-                ("people", "nudge", "second_round_dms"), lambda v: v == 0),
     ]
+    if _get(scenarios, "people", "nudge", "rounds_seen") != 1:  # a quick run stops after the first round
+        targets.append(_target(scenarios, "nudge: DMs sent by a second round the same day", "0",
+                               ("people", "nudge", "second_round_dms"), lambda v: v == 0))
     return targets
 
 
@@ -312,7 +313,8 @@ def _people_lines(section: Json | None) -> list[str]:
             f"{', '.join(f'`{m}` {n:,}' for m, n in nudge['slack_calls'].items())} "
             f"(`users.info` {nudge['users_info_per_minute']:,} a minute; Slack's Tier 4 is 100+)",
             f"- the next round the same day (over by the third, {_n(nudge['third_round_after_s'], 0)} s after the "
-            f"first began): **{nudge['second_round_dms']} DMs**"]
+            f"first began): **{nudge['second_round_dms']} DMs**" if nudge["second_round_dms"] is not None
+            else "- the next round the same day: not waited for (a quick run)"]
 
 
 def _floor_note(target: Json) -> str:

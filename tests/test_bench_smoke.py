@@ -49,8 +49,7 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "alerts": [("latency", "p50_s"), ("latency", "p99_s"), ("burst", "posted"), ("burst", "seconds_to_all"),
                ("burst", "db_commits_per_alert"), ("lookups_busy", "rps_ratio")],
     "people": [("home", "p50_ms"), ("home", "p99_ms"), ("home", "burst", "crm_reads"), ("nudge", "dms_accepted"),
-               ("nudge", "seconds_to_last_dm"), ("nudge", "peak_crm_calls_per_s"), ("nudge", "refused_by_rate_limit"),
-               ("nudge", "second_round_dms")],
+               ("nudge", "seconds_to_last_dm"), ("nudge", "peak_crm_calls_per_s"), ("nudge", "refused_by_rate_limit")],
 }
 # The bare Bolt apps measured in the same run (bench/baseline.py): latencies, and the crm floor's p50
 # overhead over the CRM alone (its one CRM call plus Bolt), all above zero. (Its p99 overhead is a
@@ -106,7 +105,8 @@ def test_quick_run_reports_every_scenario_with_numbers(tmp_path: Path) -> None:
         people = report["scenarios"]["people"]
         nudge = people["nudge"]
         assert (nudge["posted"], nudge["dms_accepted"], nudge["failed"]) == (people["people"],) * 2 + (0,), people
-        assert nudge["refused_by_rate_limit"] == 0 and nudge["second_round_dms"] == 0, people
+        # (a second round's DMs are counted in a full run only: tests/people prove once a day)
+        assert nudge["refused_by_rate_limit"] == 0 and nudge["second_round_dms"] in (0, None), people
         assert people["home"]["burst"]["crm_reads"] <= 1, people
     assert report["meta"]["machine"]["nproc"] >= 1
     # Every app ran on one server stack, the default: uvloop and httptools are dependencies.
