@@ -257,7 +257,7 @@ async def build(settings: Settings, stack: AsyncExitStack, *, clocks: Clocks | N
                           clock=clocks.monotonic, chosen=people.store.locale_of if people else None)
     nudges = build_nudges(people, slack_client, stack, lease_ttl=settings.clue_alert_lease_seconds,
                           window_minutes=settings.clue_nudge_window_minutes,
-                          poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.get,
+                          poll_seconds=settings.clue_alert_poll_seconds, locale_of=locales.known,
                           wall=clocks.wall, owner_of=crm.fetcher.owner, url_for=matcher.url_for) if people else None
     if alerts is not None and alerts.watcher is not None and nudges is not None and nudges.assigned is not None:
         alerts.watcher.tell_new_owners(nudges.assigned.owner_changed)  # a watched clue handed to a linked person

@@ -66,6 +66,12 @@ class UserLocales:
             self._pending.add(user_id)
         return known.locale if known is not None else self.default
 
+    def known(self, user_id: str) -> str:
+        """The locale remembered for the person, else the default; never a lookup. For messages sent to many
+        people at once (the morning nudge): a ``users.info`` each would outrun Slack's rate for it."""
+        known = self._known.get(user_id)
+        return known.locale if known is not None else self.default
+
     async def refreshed(self, user_id: str) -> str:
         """The person's locale looked up now (their choice just changed in Home)."""
         await self._fetch(user_id)

@@ -157,3 +157,13 @@ async def test_the_nudge_speaks_the_language_chosen_in_home(app: SlackDriver) ->
     assert (await nudges(app).run_round()).posted == [USER]
     [message] = app.fake.channel_messages(USER)
     assert message["text"].startswith("早安：逾期 ")
+
+
+async def test_a_round_for_people_this_instance_never_met_asks_slack_nothing(app: SlackDriver) -> None:
+    # The instance holding the lease may never have served these people: their language is what it remembers
+    # (else the default), never one users.info each (a round of 1,000 would be over Slack's rate for it).
+    await nudged_at(app)
+    asked = len(app.fake.api_calls("users.info"))
+    assert (await nudges(app).run_round()).posted == [USER]
+    await app.drain()
+    assert len(app.fake.api_calls("users.info")) == asked
